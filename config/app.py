@@ -1,0 +1,135 @@
+"""The application's own configuration: config/motcua.yaml, every value with an embedded default.
+
+Environment variables override the file: MOTCUA_<SECTION>__<KEY>, e.g. MOTCUA_STORE__PATH.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from config import default_path
+from config.errors import ConfigError, load_yaml_model
+
+DEFAULT_CONFIG = Path("config/motcua.yaml")
+ENV_PREFIX = "MOTCUA_"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Strict):
+    path: Path = Path("data/motcua.duckdb")
+    memory_limit: str = "1GB"
+    threads: int | None = Field(default=None, ge=1, le=64)
+
+
+class ServiceConfig(_Strict):
+    """The store owner's loopback API (see docs/ARCHITECTURE.md, 'One writer')."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, v: str) -> str:
+        if v not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the store service listens on loopback only (127.0.0.1, localhost or ::1)")
+        return v
+
+
+class InboxConfig(_Strict):
+    path: Path = Path("data/inbox")
+    archive: Path = Path("data/archive")
+    rejected: Path = Path("data/rejected")
+    poll_seconds: float = Field(default=5.0, gt=0)
+
+
+class SlaConfig(_Strict):
+    rule_set: Path = default_path("rules", "vn-default.yaml")
+    # Calendar override files (official decisions `holidays` lacks, provincial closures).
+    calendar_overrides: list[Path] = Field(
+        default_factory=lambda: [
+            default_path("calendar", "vn-civil-service.yaml"),
+            default_path("calendar", "quang-ngai.yaml"),
+        ]
+    )
+
+
+class ImportConfig(_Strict):
+    column_mapping: Path = default_path("mappings", "vi-igate.yaml")
+
+
+class DemoConfig(_Strict):
+    seed: int = 20220601
+    months: int = Field(default=12, ge=1, le=60)
+    # Dossiers per month at the province's scale (tens of thousands).
+    dossiers_per_month: int = Field(default=30000, ge=100)
+
+
+class AppConfig(_Strict):
+    province: str = "Quảng Ngãi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    store: StoreConfig = StoreConfig()
+    service: ServiceConfig = ServiceConfig()
+    inbox: InboxConfig = InboxConfig()
+    sla: SlaConfig = SlaConfig()
+    imports: ImportConfig = ImportConfig()
+    demo: DemoConfig = DemoConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        if parts:
+            node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> AppConfig:
+    """Read the config file (optional when it is the default path) and apply MOTCUA_* overrides."""
+    environ = dict(os.environ) if environ is None else environ
+    explicit = path is not None or ENV_PREFIX + "CONFIG" in environ
+    p = Path(path or environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG)
+    base = load_yaml_model(AppConfig, p, missing_ok=not explicit).model_dump(exclude_unset=True)
+    env = _env_overrides(environ)
+    if not env:
+        return AppConfig.model_validate(base)
+    from pydantic import ValidationError
+
+    from config.errors import describe_validation
+
+    try:
+        return AppConfig.model_validate(_merge(base, env))
+    except ValidationError as e:
+        raise ConfigError(describe_validation(f"{p} + environment", e)) from None

@@ -1,0 +1,185 @@
+"""The DuckDB store: one file, versioned migrations, one writer.
+
+`Store` owns a read-write connection to the file. Only one process may hold it (DuckDB's rule):
+while the system runs that is `app.py run`, and every other process reaches the store through
+the owner's loopback API (store/service.py). `store.open_store` picks the right one.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from store.registry import QUERIES, Table
+
+
+class StoreError(Exception):
+    """A store problem with a message meant for the operator."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the DuckDB file for writing."""
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for f in resources.files("store.migrations").iterdir():
+        m = re.match(r"^(\d+)_([\w-]+)\.sql$", f.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), f.read_text(encoding="utf-8")))
+    out.sort()
+    versions = [v for v, _, _ in out]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StoreError(f"store migrations are not numbered 1..n: {versions}")
+    return out
+
+
+MIGRATIONS = _migrations()
+SCHEMA_VERSION = MIGRATIONS[-1][0] if MIGRATIONS else 0
+
+
+class Store:
+    """A read-write (or read-only) connection to the store file, safe to share between threads.
+
+    Reads run on per-call cursors; writes are serialised by a lock so that concurrent
+    transactions of this process never conflict.
+    """
+
+    def __init__(self, path: Path | str, *, memory_limit: str | None = "1GB", threads: int | None = None,
+                 read_only: bool = False, migrate: bool = True) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        if str(path) != ":memory:":
+            if read_only and not self.path.exists():
+                raise StoreError(f"{self.path}: store file not found")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" in msg.lower():
+                pid = re.search(r"PID (\d+)", msg)
+                holder = f" by process {pid.group(1)}" if pid else ""
+                raise StoreLockedError(
+                    f"{self.path}: the store is in use{holder}. While `app.py run` is running, "
+                    "other commands go through it; otherwise wait for the other command to finish."
+                ) from None
+            raise StoreError(f"{self.path}: cannot open the store: {msg}") from None
+        except duckdb.Error as e:
+            raise StoreError(f"{self.path}: cannot open the store: {e}") from None
+        self._con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
+        self._write_lock = threading.RLock()
+        if migrate and not read_only:
+            self.migrate()
+        else:
+            self._check_version()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return self._con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def _check_version(self) -> int:
+        v = self.schema_version()
+        if v > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: the store has schema version {v}, newer than this program knows "
+                f"({SCHEMA_VERSION}). Upgrade motcua-watch; the store was left untouched."
+            )
+        return v
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction. Returns the versions applied.
+
+        Before migrating a store that already holds data, a copy of the file is kept beside it
+        (`<file>.v<N>.bak`), so a newer schema can never silently lose data.
+        """
+        current = self._check_version()
+        pending = [m for m in MIGRATIONS if m[0] > current]
+        if not pending:
+            return []
+        if current > 0 and str(self.path) != ":memory:":
+            self._con.execute("CHECKPOINT")
+            backup = self.path.with_name(f"{self.path.name}.v{current}.bak")
+            shutil.copy2(self.path, backup)
+        applied = []
+        with self._write_lock:
+            for version, name, sql in pending:
+                con = self._con
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    if version == 1:
+                        con.execute(
+                            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                            "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT localtimestamp)"
+                        )
+                    con.execute(sql)
+                    con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                applied.append(version)
+        return applied
+
+    # -- access ----------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the shared connection, for use by one thread."""
+        return self._con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction: commits on success, rolls back on any exception or Ctrl-C."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def query(self, name: str, **params: Any) -> Table:
+        """Run a named query (store/queries.py)."""
+        import store.queries  # noqa: F401  (registers the named queries)
+
+        fn = QUERIES.get(name)
+        if fn is None:
+            raise StoreError(f"unknown query {name!r}; known: {', '.join(sorted(QUERIES))}")
+        cur = self.cursor()
+        try:
+            return fn(cur, **params)
+        finally:
+            cur.close()
