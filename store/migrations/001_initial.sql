@@ -68,10 +68,10 @@ CREATE TABLE dossiers (
 CREATE TABLE dossier_events (
     dossier_code VARCHAR   NOT NULL,
     event        VARCHAR   NOT NULL,                   -- supplement_requested | supplement_received | extended | ...
-    at           TIMESTAMP NOT NULL,
+    "at"         TIMESTAMP NOT NULL,                 -- quoted: AT is a keyword in DuckDB 2
     detail       VARCHAR,
     batch_id     INTEGER,
-    PRIMARY KEY (dossier_code, event, at)
+    PRIMARY KEY (dossier_code, event, "at")
 );
 
 -- Rejected input rows, kept with the reason. Personal-data columns are never copied here.

@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""motcua-watch: the one entry point.
+
+`Motcua` is the composition root (in the manner of Locust's Environment): built from one
+AppConfig, it composes the store, the SLA engine, the importer and the scheduled jobs. Every
+subcommand goes through it, or through the running owner when `app.py run` is up (see
+docs/ARCHITECTURE.md, "One writer").
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+import threading
+import traceback
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from config.app import AppConfig, load_config
+from config.errors import ConfigError
+from store.db import Store, StoreError
+from store.registry import Table
+from store.service import OperationError, RemoteOps, StoreService, find_owner
+
+log = logging.getLogger("motcua")
+ROOT = Path(__file__).resolve().parent
+DEMO_REFERENCE = ROOT / "testbed" / "reference" / "quang_ngai.yaml"
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one plain message."""
+
+
+def parse_as_of(value: str | None, tz: str) -> dt.datetime:
+    """'YYYY-MM-DD' (end of that day) or 'YYYY-MM-DD HH:MM' in local time; default now."""
+    if not value:
+        return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
+    for fmt, end_of_day in (("%Y-%m-%d %H:%M", False), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d", True)):
+        try:
+            t = dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return t.replace(hour=23, minute=59, second=59) if end_of_day else t
+    raise UserError(f"--as-of {value!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+
+
+class Motcua:
+    """Composition root: the store, the rules, the importer and the jobs, from one config."""
+
+    remote = False
+
+    def __init__(self, cfg: AppConfig) -> None:
+        self.cfg = cfg
+
+    # -- parts ---------------------------------------------------------------------------------
+    @cached_property
+    def store(self) -> Store:
+        c = self.cfg.store
+        return Store(c.path, memory_limit=c.memory_limit, threads=c.threads)
+
+    @cached_property
+    def engine(self):  # -> sla_rules.engine.SlaEngine
+        from sla_rules.engine import SlaEngine
+
+        return SlaEngine.from_files(self.cfg.sla.rule_set, self.cfg.sla.calendar_overrides)
+
+    @cached_property
+    def mapping(self):  # -> the column mapping for officials' exports
+        from config.mapping import load_mapping
+
+        return load_mapping(self.cfg.imports.column_mapping)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def now(self) -> dt.datetime:
+        return parse_as_of(None, self.cfg.timezone)
+
+    # -- operations (the same set RemoteOps offers) ---------------------------------------------
+    def query(self, name: str, **params: Any) -> Table:
+        return self.store.query(name, **params)
+
+    def import_file(self, path: str, events_path: str | None = None, progress: bool = False) -> dict[str, Any]:
+        from collectors.dossier_import import import_dossiers
+
+        summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping, progress=progress)
+        out = summary.to_dict()
+        out["text"] = summary.render()
+        return out
+
+    def recompute(self, as_of: str | None = None) -> dict[str, Any]:
+        from store.sla import recompute
+
+        t = parse_as_of(as_of, self.cfg.timezone)
+        return recompute(self.store, self.engine, t)
+
+    def status(self) -> dict[str, Any]:
+        t = self.store.query("store_stats")
+        return t.one() or {}
+
+    def load_reference(self, path: Path | str) -> dict[str, Any]:
+        from store.reference import load_reference
+
+        return load_reference(self.store, path)
+
+    def demo_data(self, out_dir: Path | None = None, months: int | None = None,
+                  per_month: int | None = None, seed: int | None = None) -> dict[str, Any]:
+        """Generate the demo province, load it, recompute. Deterministic for a seed."""
+        from testbed.demo_data import generate
+
+        d = self.cfg.demo
+        out_dir = out_dir or self.cfg.store.path.parent / "demo"
+        gen = generate(out_dir, seed=seed if seed is not None else d.seed, months=months or d.months,
+                       dossiers_per_month=per_month or d.dossiers_per_month)
+        ref = self.load_reference(DEMO_REFERENCE)
+        imported = self.import_file(str(gen["dossiers"]), str(gen["events"]))
+        sla = self.recompute()
+        return {"generated": {k: str(v) for k, v in gen.items()}, "reference": ref, "import": imported, "sla": sla}
+
+    def is_empty(self) -> bool:
+        return not (self.status().get("dossiers") or 0)
+
+
+def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:
+    """The running owner's client if `app.py run` is up, else a local composition root."""
+    remote = find_owner(cfg.store.path)
+    return remote if remote is not None else Motcua(cfg)
+
+
+# -- the long-running system -------------------------------------------------------------------
+
+def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -> int:
+    """Own the store, load demo data if empty, serve the API, run the jobs, until stopped."""
+    from collectors.inbox import Inbox
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    if find_owner(cfg.store.path) is not None:
+        raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
+    app = Motcua(cfg)
+    stop = stop or threading.Event()
+    service = None
+    scheduler = BackgroundScheduler(timezone=cfg.timezone)
+    try:
+        _ = app.store
+        if app.is_empty():
+            out("Store is empty: generating the demo province (a minute at most)…")
+            res = app.demo_data()
+            out(f"  demo data: {res['import']['inserted']} dossiers, recomputed {res['sla'].get('dossiers')}")
+        else:
+            app.recompute()
+        service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port)
+        service.start()
+        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute())
+        scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(app.recompute, "cron", hour=1, minute=30, id="nightly-sla-recompute",
+                          max_instances=1, coalesce=True)
+        scheduler.start()
+        host, port = service.address
+        out(f"motcua-watch is running (store {cfg.store.path})")
+        out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
+        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
+        out("  Press Ctrl-C to stop.")
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        out("Stopping…")
+        return 0
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        if service is not None:
+            service.stop()
+        app.close()
+
+
+# -- command line ------------------------------------------------------------------------------
+
+def _print_table(t: Table) -> None:
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in t.rows)) if t.rows else len(str(c))
+              for i, c in enumerate(t.columns)]
+    print("  ".join(str(c).ljust(w) for c, w in zip(t.columns, widths)))
+    for r in t.rows:
+        print("  ".join(("" if v is None else str(v)).ljust(w) for v, w in zip(r, widths)))
+
+
+def cmd_run(cfg: AppConfig, args: argparse.Namespace) -> int:
+    return run_system(cfg)
+
+
+def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
+    for p in [args.file] + ([args.events] if args.events else []):
+        if not Path(p).is_file():
+            raise UserError(f"{p}: file not found")
+    ops = open_ops(cfg)
+    if isinstance(ops, Motcua):
+        res = ops.import_file(args.file, args.events, progress=sys.stderr.isatty())
+        ops.recompute()
+        ops.close()
+    else:
+        res = ops.import_file(args.file, args.events)
+        ops.recompute()
+    print(json.dumps({k: v for k, v in res.items() if k != "text"}, ensure_ascii=False, default=str)
+          if args.json else res["text"])
+    return 0
+
+
+def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
+    import duckdb
+
+    from collectors.dossier_import import load_staging
+    from sla_rules.explain import explain_rows, format_lines
+
+    if not Path(args.file).is_file():
+        raise UserError(f"{args.file}: file not found")
+    app = Motcua(cfg)  # explain never opens the store
+    con = duckdb.connect()
+    staged = load_staging(con, args.file, mapping=app.mapping)
+    for e in staged.errors[:20]:
+        print(f"warning: {e}", file=sys.stderr)
+    if len(staged.errors) > 20:
+        print(f"warning: … and {len(staged.errors) - 20} more rows with errors", file=sys.stderr)
+    rows = explain_rows(con, app.engine, staged.relation, parse_as_of(args.as_of, cfg.timezone),
+                        lang=args.lang)
+    if args.json:
+        for r in rows:
+            print(json.dumps({k: r[k] for k in ("dossier_code", "due", "status", "reason")}, ensure_ascii=False))
+    else:
+        print(format_lines(rows))
+    return 0
+
+
+def cmd_sla_recompute(cfg: AppConfig, args: argparse.Namespace) -> int:
+    ops = open_ops(cfg)
+    res = ops.recompute(args.as_of)
+    print(json.dumps(res, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from reports.bieu06 import render_text, to_json_rows
+
+    try:
+        dt.datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    ops = open_ops(cfg)
+    t = ops.query("bieu06", month=args.month, by=args.by, agency=args.agency)
+    if args.json:
+        print(json.dumps(to_json_rows(t), ensure_ascii=False, default=str))
+    else:
+        print(render_text(t, args.month, lang=args.lang))
+    return 0
+
+
+def cmd_demo_data(cfg: AppConfig, args: argparse.Namespace) -> int:
+    ops = open_ops(cfg)
+    if not isinstance(ops, Motcua):
+        raise UserError("motcua-watch is running: stop it (Ctrl-C) before generating demo data, "
+                        "or drop the generated files into the watch folder.")
+    try:
+        res = ops.demo_data(months=args.months, per_month=args.per_month, seed=args.seed)
+    finally:
+        ops.close()
+    print(res["import"]["text"])
+    print(f"SLA recomputed: {json.dumps(res['sla'], ensure_ascii=False, default=str)}")
+    return 0
+
+
+def cmd_status(cfg: AppConfig, args: argparse.Namespace) -> int:
+    ops = open_ops(cfg)
+    st = ops.status()
+    print(json.dumps(st, ensure_ascii=False, default=str, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_query(cfg: AppConfig, args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {}
+    for kv in args.param or []:
+        if "=" not in kv:
+            raise UserError(f"--param {kv!r}: expected NAME=VALUE")
+        k, v = kv.split("=", 1)
+        params[k] = json.loads(v) if v[:1] in "[{0123456789" or v in ("true", "false", "null") else v
+    t = open_ops(cfg).query(args.name, **params)
+    if args.json:
+        print(json.dumps(Table.to_json(t), ensure_ascii=False))
+    else:
+        _print_table(t)
+    return 0
+
+
+def cmd_reference(cfg: AppConfig, args: argparse.Namespace) -> int:
+    app = Motcua(cfg)
+    if find_owner(cfg.store.path) is not None:
+        raise UserError("motcua-watch is running: stop it before loading reference data.")
+    try:
+        print(json.dumps(app.load_reference(args.file), ensure_ascii=False, default=str))
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
+    problems = []
+    app = Motcua(cfg)
+    for what, fn in (("SLA rule set and calendar", lambda: app.engine), ("column mapping", lambda: app.mapping)):
+        try:
+            fn()
+        except ConfigError as e:
+            problems.append(str(e))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    print(f"Configuration is valid. Store: {cfg.store.path}; rules: {cfg.sla.rule_set}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="app.py",
+        description="motcua-watch: independent numbers on a provincial one-stop portal "
+                    "(deadlines recomputed, on-time ratios, the vendor's figures audited).")
+    p.add_argument("--config", help="configuration file (default config/motcua.yaml; env MOTCUA_CONFIG)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("run", help="run the whole system (demo data if the store is empty); Ctrl-C stops it")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("import", help="import a dossier export (CSV or XLSX) into the store")
+    s.add_argument("file", help="dossier file: canonical columns or an official's export")
+    s.add_argument("--events", help="optional events file (dossier_code, event, at, detail)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.set_defaults(fn=cmd_import)
+
+    sla = sub.add_parser("sla", help="the deadline engine").add_subparsers(dest="sla_cmd", metavar="SUBCOMMAND",
+                                                                           required=True)
+    s = sla.add_parser("explain", help="compute deadlines for a file without storing anything")
+    s.add_argument("file")
+    s.add_argument("--as-of", help="judge pending dossiers at this time (default: now)")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_sla_explain)
+    s = sla.add_parser("recompute", help="recompute every stored dossier's deadline and status")
+    s.add_argument("--as-of")
+    s.set_defaults(fn=cmd_sla_recompute)
+
+    s = sub.add_parser("report", help="print the Biểu số 06/VPCP/KSTT table for a month")
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--agency", help="one agency code (its sub-units included)")
+    s.add_argument("--by", choices=("agency", "field", "procedure", "channel"), default="agency")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("demo-data", help="generate and load a realistic demo province (deterministic)")
+    s.add_argument("--months", type=int)
+    s.add_argument("--per-month", type=int, help="dossiers per month")
+    s.add_argument("--seed", type=int)
+    s.set_defaults(fn=cmd_demo_data)
+
+    s = sub.add_parser("status", help="what the store holds")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_status)
+
+    s = sub.add_parser("query", help="run a named query of the store and print the result")
+    s.add_argument("name")
+    s.add_argument("--param", action="append", metavar="NAME=VALUE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_query)
+
+    s = sub.add_parser("reference", help="load agencies and procedures from a reference YAML file")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_reference)
+
+    s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
+    s.set_defaults(fn=cmd_check_config)
+    return p
+
+
+def _log_path(cfg: AppConfig | None) -> Path:
+    base = cfg.store.path.parent if cfg else Path("data")
+    return base / "logs" / "motcua.log"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = None
+    try:
+        cfg = load_config(args.config)
+        return args.fn(cfg, args)
+    except (UserError, ConfigError, StoreError, OperationError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was left half-done", file=sys.stderr)
+        return 130
+    except Exception as e:  # the user gets one line; the details go to the log file
+        path = _log_path(cfg)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"--- {dt.datetime.now().isoformat()} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+            where = f"; details in {path}"
+        except OSError:
+            where = ""
+        print(f"error: unexpected {type(e).__name__}: {e}{where}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The store core: migrations, versions, the single-writer lock, transactions."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+import store.db as db
+from store.db import SCHEMA_VERSION, Store, StoreError, StoreLockedError
+
+TABLES = {"agencies", "procedures", "import_batches", "dossiers", "dossier_events", "quarantine",
+          "dossier_sla", "sla_runs", "schema_migrations"}
+
+
+def test_new_store_is_migrated_to_the_latest_version(tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        names = {r[0] for r in s.cursor().execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert TABLES <= names
+
+
+def test_reopening_applies_nothing_and_keeps_data(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with Store(path) as s, s.transaction() as cur:
+        cur.execute("INSERT INTO procedures (code, name) VALUES ('P1', 'Thủ tục một')")
+    with Store(path) as s:
+        assert s.migrate() == []
+        assert s.cursor().execute("SELECT name FROM procedures").fetchall() == [("Thủ tục một",)]
+
+
+def test_a_store_newer_than_the_program_is_refused_untouched(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with Store(path) as s, s.transaction() as cur:
+        cur.execute("INSERT INTO schema_migrations (version, name) VALUES (?, 'from_the_future')",
+                    [SCHEMA_VERSION + 1])
+    with pytest.raises(StoreError, match="newer than this program"):
+        Store(path)
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+def test_migrating_a_store_with_data_keeps_a_backup_first(tmp_path, monkeypatch):
+    path = tmp_path / "s.duckdb"
+    with Store(path) as s, s.transaction() as cur:
+        cur.execute("INSERT INTO procedures (code) VALUES ('KEEP')")
+    extra = (SCHEMA_VERSION + 1, "test_extra", "CREATE TABLE extra_things (x INTEGER);")
+    monkeypatch.setattr(db, "MIGRATIONS", [*db.MIGRATIONS, extra])
+    monkeypatch.setattr(db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION + 1
+    backup = path.with_name(f"{path.name}.v{SCHEMA_VERSION}.bak")
+    assert backup.exists()
+    con = duckdb.connect(str(backup), read_only=True)
+    assert con.execute("SELECT code FROM procedures").fetchall() == [("KEEP",)]
+
+
+def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
+    path = tmp_path / "s.duckdb"
+    Store(path).close()
+    broken = (SCHEMA_VERSION + 1, "broken", "CREATE TABLE ok_part (x INTEGER); SELECT * FROM no_such_table;")
+    monkeypatch.setattr(db, "MIGRATIONS", [*db.MIGRATIONS, broken])
+    monkeypatch.setattr(db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(duckdb.Error):
+        Store(path)
+    monkeypatch.undo()
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        assert not s.cursor().execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name='ok_part'").fetchone()[0]
+
+
+def test_no_migration_drops_or_truncates_data():
+    for version, name, sql in db.MIGRATIONS:
+        upper = sql.upper()
+        assert "DROP TABLE" not in upper and "TRUNCATE" not in upper, f"migration {version}_{name}"
+
+
+def test_transaction_rolls_back_on_ctrl_c(tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(KeyboardInterrupt), s.transaction() as cur:
+            cur.execute("INSERT INTO procedures (code) VALUES ('HALF')")
+            raise KeyboardInterrupt
+        assert s.cursor().execute("SELECT count(*) FROM procedures").fetchone()[0] == 0
+
+
+def test_second_process_gets_a_clear_lock_message(tmp_path):
+    path = tmp_path / "s.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, duckdb
+            con = duckdb.connect({str(path)!r})
+            print('ready', flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError) as err:
+            Store(path)
+        assert str(holder.pid) in str(err.value)
+        assert "app.py run" in str(err.value)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
