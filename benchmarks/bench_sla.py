@@ -1,0 +1,116 @@
+"""Full SLA recompute of 10 million dossiers plus the per-agency monthly aggregation.
+
+    python benchmarks/bench_sla.py [--dossiers 10000000] [--oracle-rows 200000]
+
+Targets: at least 5 million dossiers per second on 2 cores; at least 20 times the per-row
+Python oracle (tests/sla_oracle.py) measured in the same run; peak memory under 1.5 GB.
+The recompute runs in a fresh child process so that its peak resident memory is its own.
+Prints a final JSON line with the figures.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.synth import synth_select  # noqa: E402
+from config.app import AppConfig  # noqa: E402
+from store.db import Store  # noqa: E402
+
+AS_OF = dt.datetime(2026, 7, 15, 12, 0)
+TARGET_RATE = 5_000_000
+TARGET_RATIO = 20.0
+TARGET_RSS_MB = 1536
+
+
+def build_store(path: Path, n: int) -> float:
+    t0 = time.perf_counter()
+    with Store(path, memory_limit="4GB") as store, store.transaction() as cur:
+        cols = ("dossier_code, agency_code, procedure_code, field, channel, received_at, time_limit, time_unit, "
+                "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, "
+                "state, reported_due_at, reported_status, source_system, synced_at, synced_status")
+        cur.execute(f"INSERT INTO dossiers ({cols}) SELECT {cols} FROM ({synth_select(n)})")
+        cur.execute("INSERT INTO agencies (code, name, level) SELECT DISTINCT agency_code, agency_code, 'unit' "
+                    "FROM dossiers")
+    return time.perf_counter() - t0
+
+
+def child_recompute(path: Path) -> None:
+    """Runs in its own process: open, recompute, report time and peak RSS."""
+    from sla_rules.engine import SlaEngine
+    from store.sla import recompute
+
+    cfg = AppConfig()
+    engine = SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
+    with Store(path, memory_limit=cfg.store.memory_limit) as store:
+        t0 = time.perf_counter()
+        res = recompute(store, engine, AS_OF)
+        elapsed = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"recompute_s": elapsed, "peak_rss_mb": rss_mb, "result": res}, default=str))
+
+
+def oracle_rate(path: Path, rows: int) -> tuple[float, int]:
+    """Per-row Python oracle over the first `rows` dossiers: dossiers per second."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import sla_oracle
+
+    with Store(path, read_only=True) as store:
+        data = store.cursor().execute(
+            "SELECT dossier_code, received_at, time_limit, time_unit, supplement_requested_at, "
+            "supplement_received_at, extended_due_at, finished_at, returned_at, state FROM dossiers LIMIT ?",
+            [rows]).fetchall()
+    oracle = sla_oracle.default_oracle()
+    t0 = time.perf_counter()
+    for r in data:
+        oracle.compute(*r, as_of=AS_OF)
+    return len(data) / (time.perf_counter() - t0), len(data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dossiers", type=int, default=10_000_000)
+    ap.add_argument("--oracle-rows", type=int, default=200_000)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child_recompute(Path(args.child))
+        return
+    with tempfile.TemporaryDirectory(prefix="motcua-bench-") as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        build_s = build_store(path, args.dossiers)
+        out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"recompute failed:\n{out.stderr}")
+        child = json.loads(out.stdout.strip().splitlines()[-1])
+        o_rate, o_rows = oracle_rate(path, args.oracle_rows)
+    rate = args.dossiers / child["recompute_s"]
+    figures = {
+        "benchmark": "sla_recompute",
+        "dossiers": args.dossiers,
+        "build_store_s": round(build_s, 2),
+        "recompute_s": round(child["recompute_s"], 3),
+        "dossiers_per_s": round(rate),
+        "peak_rss_mb": round(child["peak_rss_mb"]),
+        "oracle_rows": o_rows,
+        "oracle_dossiers_per_s": round(o_rate),
+        "ratio_vs_oracle": round(rate / o_rate, 1),
+        "target_dossiers_per_s": TARGET_RATE,
+        "target_ratio_vs_oracle": TARGET_RATIO,
+        "target_peak_rss_mb": TARGET_RSS_MB,
+        "pass": rate >= TARGET_RATE and rate / o_rate >= TARGET_RATIO and child["peak_rss_mb"] < TARGET_RSS_MB,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
