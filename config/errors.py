@@ -38,6 +38,8 @@ def load_yaml_model(model: type[M], path: Path | str, *, missing_ok: bool = Fals
         raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
+    except ValueError as e:  # e.g. an impossible date such as 2026-13-01 (PyYAML raises ValueError)
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping of settings at the top level")
     try:

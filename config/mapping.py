@@ -7,7 +7,7 @@ Headers and values are matched after `normalize_label`: trimmed, case- and diacr
 punctuation folded to single spaces ("Cơ quan / Đơn vị" == "co quan don vi").
 
 Personal-data columns are recognised by `personal_data` patterns *in addition to* a built-in list
-that a mapping file cannot switch off (collectors.headers.BUILTIN_PERSONAL_DATA).
+that a mapping file cannot switch off (BUILTIN_PERSONAL_DATA below).
 """
 from __future__ import annotations
 
@@ -46,6 +46,35 @@ ENUMS: dict[str, tuple[str, ...]] = {
 MAPPED_VALUE_COLUMNS = tuple(ENUMS)
 
 _PUNCT = re.compile(r"[^0-9a-z]+")
+
+
+# Personal data is recognised by these header patterns whatever the mapping file says: the words of
+# a pattern appearing consecutively in the normalised header mark the column as personal data.
+BUILTIN_PERSONAL_DATA: tuple[str, ...] = (
+    # Vietnamese
+    "họ tên", "họ và tên", "tên người", "người nộp", "người đứng tên", "chủ hồ sơ", "công dân",
+    "cá nhân", "người yêu cầu", "người đề nghị", "người nhận", "người được", "cmnd", "cmt", "cccd",
+    "căn cước", "chứng minh", "số giấy tờ", "giấy tờ tùy thân", "giấy tờ tuỳ thân", "định danh",
+    "hộ chiếu", "điện thoại", "sđt", "đt", "di động", "địa chỉ", "nơi cư trú", "thường trú", "tạm trú",
+    "thư điện tử", "ngày sinh", "năm sinh", "giới tính", "mã số thuế",
+    # English
+    "applicant", "citizen", "full name", "person", "owner", "id number", "id no", "id card",
+    "identity", "national id", "passport", "phone", "telephone", "mobile", "tel", "address",
+    "email", "e mail", "birth", "gender", "tax code",
+)
+
+
+def is_personal_header(header: str, extra_patterns: list[str] | tuple[str, ...] = ()) -> bool:
+    """True when a header names personal data (built-in patterns + `extra_patterns`)."""
+    words = normalize_label(header).split()
+    if not words:
+        return False
+    padded = " " + " ".join(words) + " "
+    for pattern in (*BUILTIN_PERSONAL_DATA, *extra_patterns):
+        p = normalize_label(pattern)
+        if p and f" {p} " in padded:
+            return True
+    return False
 
 
 def normalize_label(text: object) -> str:
@@ -106,8 +135,6 @@ class ColumnMapping(BaseModel):
 
     @model_validator(mode="after")
     def _no_ambiguity(self) -> "ColumnMapping":
-        from collectors.headers import is_personal_header  # late import: collectors depends on config
-
         for kind, table, canon in (("columns", self.columns, DOSSIER_COLUMNS),
                                    ("event_columns", self.event_columns, EVENT_COLUMNS)):
             seen: dict[str, str] = {normalize_label(c): c for c in canon}

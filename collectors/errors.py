@@ -1,0 +1,14 @@
+"""Errors raised by the collectors, with messages meant for the operator (no stack traces)."""
+from __future__ import annotations
+
+
+class ImportRefused(Exception):
+    """The file as a whole cannot be imported (wrong encoding, empty, missing columns, ...).
+
+    Nothing was written to the store. The message names the file and says what to do.
+    """
+
+    def __init__(self, message: str, *, file: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.file = file
+        self.reason = reason  # short machine-readable code: empty, binary, encoding, columns, ...

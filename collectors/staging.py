@@ -1,0 +1,348 @@
+"""Staging and validation in DuckDB, set-based (no per-row Python).
+
+A prepared file (collectors.reader) is loaded with read_csv (all VARCHAR, no sniffing) into a TEMP
+table holding only the mapped canonical columns, then typed and validated with SQL:
+
+    <p>_raw     row_no + canonical columns as text + `_extra` (more fields than the header)
+    <p>_typed   row_no + typed canonical columns (contract 2 types) + trimmed source text `s_<col>`
+                of the typed columns + `_bad` (the row has a fault); blank rows dropped
+    <p>_err     one row per (row_no, field) at fault: value, reason (English), reason_vi, raw JSON
+    <p>_valid   VIEW: typed rows without any error, canonical columns + row_no: the rows to import
+
+Everything here works on TEMP relations of the given connection only; no store table is touched.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from collectors.errors import ImportRefused
+from collectors.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
+from config.mapping import ENUMS, ColumnMapping, normalize_label
+
+TIMESTAMP_COLUMNS = DATE_COLUMNS
+# enumerated columns: (strict -> unknown values are errors; else kept as they are)
+ENUM_COLUMNS = {
+    "dossiers": {"channel": True, "time_unit": True, "state": True, "reported_status": False},
+    "events": {"event": False},
+}
+REQUIRED_VALUES = REQUIRED
+# Plausible dates: anything outside is a typo (01/01/0024) or a placeholder (9999-12-31).
+MIN_TS = "1990-01-01"
+MAX_TS = "2100-12-31 23:59:59"
+DMY_FORMATS = ["%d/%m/%Y %H:%M:%S.%f", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"]
+DATE_HINT = "YYYY-MM-DD[ HH:MM[:SS]] or dd/mm/yyyy [HH:MM[:SS]]"
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+
+
+@dataclass
+class RowError:
+    file: str
+    row: int
+    field: str
+    reason: str
+    value: str | None = None
+    where: str = ""      # 'row 5' or 'row 5 (sheet "X" row 9)'
+
+    def message(self) -> str:
+        at = self.where or f"row {self.row}"
+        return f"{self.file}: {at}, {self.field or '(row)'}: {self.reason}"
+
+    def __str__(self) -> str:
+        return self.message()
+
+
+@dataclass
+class StagingResult:
+    """Where the staged rows are, for `sla explain` and for the store writer."""
+
+    relation: str                    # TEMP table of valid rows, typed canonical columns + row_no
+    errors_relation: str             # TEMP table of errors: row_no, field, value, reason, reason_vi, raw
+    file: str
+    file_sha256: str
+    kind: str
+    rows_read: int                   # non-blank data rows
+    valid_rows: int
+    quarantined_rows: int            # rows with at least one error
+    error_count: int                 # (row, field) errors
+    errors: list[RowError] = field(default_factory=list)   # the first `max_errors`, in row order
+    columns_dropped: list[str] = field(default_factory=list)
+    pii_columns_dropped: list[str] = field(default_factory=list)
+    header_row: int = 1
+    sheet: str | None = None
+    prepared: PreparedFile | None = None
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, prep: PreparedFile, prefix: str) -> None:
+    """read_csv the prepared file into <prefix>_raw: row_no (1-based data row, from WITH ORDINALITY:
+    file order, also with the parallel reader; blank lines are skipped by the reader), the canonical
+    columns as text, and `_extra`, set when a row has more fields than the header.
+    (rowid cannot serve: inside a transaction it starts at 2^55.)"""
+    canon = CANONICAL[prep.kind]
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(prep.n_columns)) + ", '_extra': 'VARCHAR'"
+    select = ", ".join(
+        (f"c{prep.columns[c]}" if c in prep.columns else "NULL::VARCHAR") + f" AS {_ident(c)}" for c in canon
+    )
+    sql = (
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_raw AS SELECT ordinality AS row_no, {select}, _extra "
+        f"FROM read_csv({_q(str(prep.csv_path))}, delim={_q(prep.delimiter)}, quote='\"', escape='\"', "
+        f"header=false, skip={prep.skip_lines}, auto_detect=false, columns={{{cols}}}, null_padding=true, "
+        f"strict_mode=false, encoding='utf-8', parallel=PARALLEL) WITH ORDINALITY"
+    )
+    # DuckDB's parallel reader refuses null_padding when a quoted field spans lines; a failed
+    # statement would abort the caller's transaction, so read serially whenever quotes occur.
+    parallel = prep.csv_path == prep.info.path and not prep.info.has_quotes
+    try:
+        con.execute(sql.replace("PARALLEL", "true" if parallel else "false"))
+    except duckdb.InvalidInputError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ImportRefused(f"{prep.info.name}: cannot be read as CSV: {first[:300]}", file=prep.info.name,
+                            reason="csv") from None
+
+
+# Above this many distinct mapped values a column is mapped with a join instead of a CASE.
+_MAX_CASE_VALUES = 500
+
+
+def _value_maps(con: duckdb.DuckDBPyConnection, prefix: str, kind: str,
+                mapping: ColumnMapping) -> dict[str, dict[str, str]]:
+    """For each enumerated column, {distinct trimmed source value: canonical value} (mapped ones only)."""
+    cols = list(ENUM_COLUMNS[kind])
+    union = " UNION ALL ".join(
+        f"SELECT {_q(c)} AS col, v FROM (SELECT DISTINCT trim({_ident(c)}) AS v FROM {prefix}_raw) WHERE v <> ''"
+        for c in cols
+    )
+    out: dict[str, dict[str, str]] = {c: {} for c in cols}
+    indexes = {c: mapping.value_index(c) for c in cols}
+    for col, raw in con.execute(union).fetchall():
+        val = indexes[col].get(normalize_label(raw))
+        if val is not None:
+            out[col][raw] = val
+    return out
+
+
+def _ts(x: str) -> str:
+    """Text -> TIMESTAMP (NULL when unparseable). `x` is a column of trimmed text.
+
+    dd/mm/yyyy [HH:MM[:SS[.f]]]; ISO (space or T) without an offset is local time already; ISO with
+    Z or a +hh[:mm] / -hh[:mm] offset after the seconds (API exports) is converted to local time."""
+    fmts = "[" + ", ".join(_q(f) for f in DMY_FORMATS) + "]"
+    offset = f"(suffix({x}, 'Z') OR contains({x}, '+') OR (strlen({x}) > 19 AND contains({x}[20:], '-')))"
+    return (f"CASE WHEN contains({x}, '/') THEN try_strptime({x}, {fmts}) "
+            f"WHEN {offset} THEN timezone('{LOCAL_TZ}', try_cast({x} AS TIMESTAMPTZ)) "
+            f"ELSE try_cast({x} AS TIMESTAMP) END")
+
+
+def _trimmed(x: str) -> str:
+    """Trimmed text, NULL when blank (read_csv already gives NULL for empty fields); cheap when
+    there is nothing to trim."""
+    return f"CASE WHEN prefix({x}, ' ') OR suffix({x}, ' ') THEN nullif(trim({x}), '') ELSE {x} END"
+
+
+def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: ColumnMapping) -> str:
+    """SELECT of row_no, typed canonical columns, `s_<col>` (trimmed source text, NULL when blank)
+    and `_extra`, over the non-blank rows of <prefix>_raw."""
+    canon = CANONICAL[kind]
+    vmaps = _value_maps(con, prefix, kind, mapping)
+    inner = ", ".join(f"{_trimmed('r.' + _ident(c))} AS {_ident(c)}" for c in canon)
+    # read_csv gives NULL for empty fields: a row of NULLs is a blank line
+    nonblank = "coalesce(" + ", ".join(f"r.{_ident(c)}" for c in canon) + ", r._extra) IS NOT NULL"
+    sel = ["t.row_no"]
+    joins = []
+    for c in canon:
+        t = f"t.{_ident(c)}"
+        if c in TIMESTAMP_COLUMNS[kind]:
+            sel.append(f"{_ts(t)} AS {_ident(c)}")
+        elif c == "time_limit":
+            sel.append(f"try_cast(replace({t}, ',', '.') AS DOUBLE) AS {_ident(c)}")
+        elif c in ENUM_COLUMNS[kind]:
+            vm = vmaps[c]
+            if len(vm) <= _MAX_CASE_VALUES:
+                whens = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in vm.items())
+                mapped = f"(CASE {t} {whens} END)" if vm else "NULL::VARCHAR"
+            else:
+                table = f"{prefix}_vmap_{c}"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT unnest(?::VARCHAR[]) AS raw, "
+                            "unnest(?::VARCHAR[]) AS val", [list(vm), list(vm.values())])
+                joins.append(f"LEFT JOIN {table} m_{c} ON m_{c}.raw = {t}")
+                mapped = f"m_{c}.val"
+            strict = ENUM_COLUMNS[kind][c]
+            sel.append(f"{mapped} AS {_ident(c)}" if strict else f"coalesce({mapped}, {t}) AS {_ident(c)}")
+        elif c == "detail":
+            # Free text may carry personal data: strip e-mail addresses, phone and ID numbers.
+            sel.append(
+                f"regexp_replace(regexp_replace(regexp_replace({t}, "
+                r"'[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '[email]', 'g'), "
+                r"'(\+84|0)[0-9]{2,3}[ .-][0-9]{3}[ .-][0-9]{3,4}', '[số]', 'g'), "
+                r"'[0-9]{9,}', '[số]', 'g') AS " + c
+            )
+        else:
+            sel.append(f"{t} AS {_ident(c)}")
+    for c in _CHECKED[kind]:
+        if not _is_text(kind, c):  # text columns are their own source text
+            sel.append(f"t.{_ident(c)} AS s_{c}")
+    sel.append("t._extra")
+    return (f"SELECT {', '.join(sel)} FROM (SELECT r.row_no, {inner}, r._extra FROM {prefix}_raw r "
+            f"WHERE {nonblank}) t {' '.join(joins)}")
+
+
+def _src(kind: str, c: str) -> str:
+    """The trimmed source text of column c in <prefix>_typed."""
+    return _ident(c) if _is_text(kind, c) else f"s_{c}"
+
+
+def _is_text(kind: str, c: str) -> bool:
+    return c not in TIMESTAMP_COLUMNS[kind] and c not in ENUM_COLUMNS[kind] and c not in ("time_limit", "detail")
+
+
+# source columns whose text the checks need
+_CHECKED = {
+    "dossiers": sorted({*REQUIRED_VALUES["dossiers"], *TIMESTAMP_COLUMNS["dossiers"], "time_limit"}),
+    "events": sorted({*REQUIRED_VALUES["events"], *TIMESTAMP_COLUMNS["events"]}),
+}
+
+
+def _checks(kind: str) -> list[tuple[str, str, str, str, str]]:
+    """(field, condition, value, reason, reason_vi) SQL expressions over <prefix>_typed, one per fault."""
+    out: list[tuple[str, str, str, str, str]] = [
+        ("", "_extra IS NOT NULL", "NULL", "'the row has more fields than the header'",
+         "'dòng có nhiều cột hơn dòng tiêu đề'"),
+    ]
+    for c in REQUIRED_VALUES[kind]:
+        out.append((c, f"{_src(kind, c)} IS NULL", "NULL", "'required value is empty'", "'thiếu giá trị bắt buộc'"))
+    for c, strict in ENUM_COLUMNS[kind].items():
+        if strict:
+            allowed = ", ".join(ENUMS[c])
+            out.append((c, f"s_{c} IS NOT NULL AND {_ident(c)} IS NULL", f"s_{c}",
+                        f"'unknown value ''' || s_{c} || ''' (expected {allowed} or a value of the column mapping)'",
+                        f"'giá trị không hợp lệ ''' || s_{c} || ''' (cần một trong: {allowed})'"))
+    for c in TIMESTAMP_COLUMNS[kind]:
+        out.append((c, f"s_{c} IS NOT NULL AND {_ident(c)} IS NULL", f"s_{c}",
+                    f"'not a date: ''' || s_{c} || ''' (expected {DATE_HINT})'",
+                    f"'ngày giờ không hợp lệ: ''' || s_{c} || ''' (định dạng {DATE_HINT})'"))
+        out.append((c, f"{_ident(c)} < TIMESTAMP '{MIN_TS}' OR {_ident(c)} > TIMESTAMP '{MAX_TS}'", f"s_{c}",
+                    f"'date out of range: ''' || s_{c} || ''' (years 1990 to 2100)'",
+                    f"'ngày ngoài khoảng hợp lý: ''' || s_{c} || ''' (năm 1990 đến 2100)'"))
+    if kind == "dossiers":
+        out += [
+            ("time_limit", "s_time_limit IS NOT NULL AND (time_limit IS NULL OR NOT isfinite(time_limit) "
+             "OR time_limit < 0)", "s_time_limit",
+             "'time limit must be a number >= 0, got ''' || s_time_limit || ''''",
+             "'thời hạn phải là số >= 0, nhận được ''' || s_time_limit || ''''"),
+            ("finished_at", "finished_at < received_at", "s_finished_at",
+             "'finished_at (' || s_finished_at || ') is before received_at (' || s_received_at || ')'",
+             "'ngày có kết quả (' || s_finished_at || ') trước ngày tiếp nhận (' || s_received_at || ')'"),
+            ("supplement_received_at", "supplement_received_at < supplement_requested_at",
+             "s_supplement_received_at",
+             "'supplement_received_at (' || s_supplement_received_at || ') is before supplement_requested_at ('"
+             " || s_supplement_requested_at || ')'",
+             "'ngày nhận bổ sung (' || s_supplement_received_at || ') trước ngày yêu cầu bổ sung (' "
+             "|| s_supplement_requested_at || ')'"),
+            ("finished_at", "state IN ('finished', 'returned') AND s_finished_at IS NULL AND s_returned_at IS NULL",
+             "NULL", "'state is ' || state || ' but neither finished_at nor returned_at is given'",
+             "'trạng thái ' || state || ' nhưng thiếu cả ngày có kết quả và ngày trả kết quả'"),
+        ]
+    return out
+
+
+def _duplicates_sql(prefix: str, kind: str) -> str:
+    """Duplicates within the file: the first occurrence wins, later ones are errors."""
+    if kind == "dossiers":
+        key, label_en, label_vi = "dossier_code", "dossier_code", "mã hồ sơ"
+    else:
+        key, label_en, label_vi = 'dossier_code, event, "at"', "event", "sự kiện"
+    not_null = " AND ".join(f"{k.strip()} IS NOT NULL" for k in key.split(","))
+    return (
+        f"SELECT row_no, 'dossier_code' AS field, dossier_code AS value, "
+        f"'duplicate {label_en} in this file: duplicate of row ' || first_row AS reason, "
+        f"'{label_vi} trùng trong tệp: trùng với dòng ' || first_row AS reason_vi FROM ("
+        f"SELECT row_no, dossier_code, min(row_no) OVER (PARTITION BY {key}) AS first_row "
+        f"FROM {prefix}_typed SEMI JOIN (SELECT {key} FROM {prefix}_typed WHERE {not_null} "
+        f"GROUP BY {key} HAVING count(*) > 1) USING ({key})) WHERE row_no > first_row"
+    )
+
+
+def validate(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: ColumnMapping) -> None:
+    """Build <prefix>_typed (typing + a `_bad` flag in one scan), <prefix>_err (one row per
+    (row_no, field) at fault, from the flagged rows and the duplicate check) and the view
+    <prefix>_valid from <prefix>_raw."""
+    checks = _checks(kind)
+    items = ", ".join(
+        f"CASE WHEN {cond} THEN struct_pack(field := {_q(f)}, value := ({val})::VARCHAR, "
+        f"reason := ({en})::VARCHAR, reason_vi := ({vi})::VARCHAR) END"
+        for f, cond, val, en, vi in checks
+    )
+    bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _, _, _ in checks)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_typed AS SELECT *, ({bad}) AS _bad "
+        f"FROM ({_typed_select(con, prefix, kind, mapping)})"
+    )
+    canon = CANONICAL[kind]
+    raw_json = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := r.{_ident(c)}" for c in canon) + "))"
+    per_row = (
+        f"SELECT row_no, e.field AS field, e.value AS value, e.reason AS reason, e.reason_vi AS reason_vi "
+        f"FROM (SELECT row_no, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e "
+        f"FROM {prefix}_typed WHERE _bad)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_err AS "
+        f"SELECT e.row_no, e.field, min(e.value) AS value, "
+        f"string_agg(e.reason, '; ' ORDER BY e.reason) AS reason, "
+        f"string_agg(e.reason_vi, '; ' ORDER BY e.reason) AS reason_vi, "
+        f"any_value({raw_json}) AS raw "
+        f"FROM ({per_row} UNION ALL {_duplicates_sql(prefix, kind)}) e "
+        f"JOIN {prefix}_raw r ON r.row_no = e.row_no GROUP BY e.row_no, e.field"
+    )
+    cols = ", ".join(["t." + c for c in canon] + ["t.row_no"])
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {prefix}_valid AS SELECT {cols} FROM {prefix}_typed t "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {prefix}_err e WHERE e.row_no = t.row_no)"
+    )
+
+
+def collect_errors(con: duckdb.DuckDBPyConnection, prefix: str, prep: PreparedFile, *, limit: int,
+                   lang: str = "en", table: str | None = None) -> list[RowError]:
+    reason = "reason_vi" if lang == "vi" else "reason"
+    rows = con.execute(
+        f"SELECT row_no, field, value, {reason} FROM {table or prefix + '_err'} ORDER BY row_no, field LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [RowError(prep.info.name, r, f, why, v, prep.where(r, lang)) for r, f, v, why in rows]
+
+
+def stage(con: duckdb.DuckDBPyConnection, prep: PreparedFile, mapping: ColumnMapping, prefix: str, *,
+          max_errors: int = 20, lang: str = "en", on_stage: Callable[[str], None] | None = None) -> StagingResult:
+    """Load and validate a prepared file into TEMP relations named <prefix>_*."""
+    if on_stage:
+        on_stage(f"read:{prep.kind}")
+    load_raw(con, prep, prefix)
+    if on_stage:
+        on_stage(f"validate:{prep.kind}")
+    validate(con, prefix, prep.kind, mapping)
+    rows_read, = con.execute(f"SELECT count(*) FROM {prefix}_typed").fetchone()
+    n_err, n_rows = con.execute(f"SELECT count(*), count(DISTINCT row_no) FROM {prefix}_err").fetchone()
+    valid = rows_read - n_rows
+    return StagingResult(
+        relation=f"{prefix}_valid", errors_relation=f"{prefix}_err", file=prep.info.name,
+        file_sha256=prep.info.sha256, kind=prep.kind, rows_read=rows_read, valid_rows=valid,
+        quarantined_rows=n_rows, error_count=n_err,
+        errors=collect_errors(con, prefix, prep, limit=max_errors, lang=lang),
+        columns_dropped=list(prep.columns_dropped), pii_columns_dropped=list(prep.pii_columns_dropped),
+        header_row=prep.header_row, sheet=prep.sheet, prepared=prep,
+    )
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    con.execute(f"DROP VIEW IF EXISTS {prefix}_valid")
+    for suffix in ("raw", "typed", "err", *(f"vmap_{c}" for kinds in ENUM_COLUMNS.values() for c in kinds)):
+        con.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
