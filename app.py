@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.app import AppConfig, load_config
+from collectors.errors import ImportRefused
 from config.errors import ConfigError
 from store.db import Store, StoreError
 from store.registry import Table
@@ -29,7 +30,6 @@ from store.service import OperationError, RemoteOps, StoreService, find_owner
 
 log = logging.getLogger("motcua")
 ROOT = Path(__file__).resolve().parent
-DEMO_REFERENCE = ROOT / "testbed" / "reference" / "quang_ngai.yaml"
 
 
 class UserError(Exception):
@@ -110,17 +110,23 @@ class Motcua:
         return load_reference(self.store, path)
 
     def demo_data(self, out_dir: Path | None = None, months: int | None = None,
-                  per_month: int | None = None, seed: int | None = None) -> dict[str, Any]:
-        """Generate the demo province, load it, recompute. Deterministic for a seed."""
-        from testbed.demo_data import generate
+                  per_month: int | None = None, seed: int | None = None,
+                  end: dt.date | None = None) -> dict[str, Any]:
+        """Generate the demo province up to `end` (default: today), load it, recompute.
+
+        Deterministic for a seed and an end date. The recompute judges at the snapshot's instant,
+        so dossiers the generator left pending are judged as the portal would have seen them.
+        """
+        from testbed.demo_data import REFERENCE_PATH, generate
 
         d = self.cfg.demo
         out_dir = out_dir or self.cfg.store.path.parent / "demo"
+        end = end or d.end or self.now().date()
         gen = generate(out_dir, seed=seed if seed is not None else d.seed, months=months or d.months,
-                       dossiers_per_month=per_month or d.dossiers_per_month)
-        ref = self.load_reference(DEMO_REFERENCE)
+                       dossiers_per_month=per_month or d.dossiers_per_month, end=end)
+        ref = self.load_reference(REFERENCE_PATH)
         imported = self.import_file(str(gen["dossiers"]), str(gen["events"]))
-        sla = self.recompute()
+        sla = self.recompute(gen["as_of"].strftime("%Y-%m-%d %H:%M"))
         return {"generated": {k: str(v) for k, v in gen.items()}, "reference": ref, "import": imported, "sla": sla}
 
     def is_empty(self) -> bool:
@@ -225,8 +231,8 @@ def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
     staged = load_staging(con, args.file, mapping=app.mapping)
     for e in staged.errors[:20]:
         print(f"warning: {e}", file=sys.stderr)
-    if len(staged.errors) > 20:
-        print(f"warning: … and {len(staged.errors) - 20} more rows with errors", file=sys.stderr)
+    if staged.error_count > 20:
+        print(f"warning: … and {staged.error_count - 20} more errors (rows left out)", file=sys.stderr)
     rows = explain_rows(con, app.engine, staged.relation, parse_as_of(args.as_of, cfg.timezone),
                         lang=args.lang)
     if args.json:
@@ -395,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
         return args.fn(cfg, args)
-    except (UserError, ConfigError, StoreError, OperationError) as e:
+    except (UserError, ConfigError, StoreError, OperationError, ImportRefused) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ Environment variables override the file: MOTCUA_<SECTION>__<KEY>, e.g. MOTCUA_ST
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class DemoConfig(_Strict):
     months: int = Field(default=12, ge=1, le=60)
     # Dossiers per month at the province's scale (tens of thousands).
     dossiers_per_month: int = Field(default=30000, ge=100)
+    # Last day (exclusive) of the demo period; empty = today, so the demo looks live.
+    end: dt.date | None = None
 
 
 class AppConfig(_Strict):

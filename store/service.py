@@ -54,6 +54,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, (set, tuple)):
+        return list(v)
+    return str(v)
+
+
 # -- server -------------------------------------------------------------------------------
 
 class StoreService:
@@ -82,7 +90,7 @@ class StoreService:
                 pass
 
             def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                data = json.dumps(body, ensure_ascii=False, default=_json_default).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
@@ -139,7 +147,8 @@ class StoreService:
         info = {"pid": os.getpid(), "host": host, "port": port, "token": self.token,
                 "store": str(self.db_path.resolve()), "started_at": dt.datetime.now().isoformat()}
         path = owner_file(self.db_path)
-        tmp = path.with_suffix(".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(info, f)

@@ -1,0 +1,47 @@
+"""Shared fixtures: a config pointing at a fresh store file, and a subprocess runner for app.py."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.app import AppConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def app_env(tmp_path) -> dict[str, str]:
+    """Environment that points app.py at a private store, inbox and a small demo province."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update({
+        "MOTCUA_STORE__PATH": str(tmp_path / "data" / "motcua.duckdb"),
+        "MOTCUA_INBOX__PATH": str(tmp_path / "data" / "inbox"),
+        "MOTCUA_INBOX__ARCHIVE": str(tmp_path / "data" / "archive"),
+        "MOTCUA_INBOX__REJECTED": str(tmp_path / "data" / "rejected"),
+        "MOTCUA_INBOX__POLL_SECONDS": "0.2",
+        "MOTCUA_SERVICE__PORT": "0",
+        "MOTCUA_DEMO__MONTHS": "2",
+        "MOTCUA_DEMO__DOSSIERS_PER_MONTH": "400",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+@pytest.fixture
+def app_cfg(app_env) -> AppConfig:
+    return load_config(environ=app_env)
+
+
+@pytest.fixture
+def run_app(app_env, tmp_path):
+    """Run `python app.py ARGS` as a user would; returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], capture_output=True, text=True,
+                              env=env or app_env, cwd=tmp_path, timeout=timeout)
+
+    return run

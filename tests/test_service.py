@@ -1,0 +1,169 @@
+"""The one-writer design: the owner serves the store on loopback; other processes use it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import Motcua, open_ops, run_system
+from store.service import OperationError, RemoteOps, StoreService, find_owner, owner_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CSV = (
+    "dossier_code,agency_code,agency_name,procedure_code,procedure_name,field,channel,received_at,time_limit,"
+    "time_unit,state,finished_at\n"
+    "T-1,AG1,Sở Tư pháp,P1,Cấp phiếu lý lịch tư pháp,Tư pháp,online,2026-03-02 08:00,5,working_days,finished,"
+    "2026-03-05 09:00\n"
+    "T-2,AG1,Sở Tư pháp,P1,Cấp phiếu lý lịch tư pháp,Tư pháp,direct,2026-03-02 08:00,5,working_days,processing,\n"
+)
+
+
+@pytest.fixture
+def owner(app_cfg):
+    app = Motcua(app_cfg)
+    service = StoreService(app, app_cfg.store.path, "127.0.0.1", 0)
+    service.start()
+    yield app, service
+    service.stop()
+    app.close()
+
+
+def test_client_finds_the_owner_and_gets_the_same_answers(owner, app_cfg, tmp_path):
+    app, service = owner
+    ops = open_ops(app_cfg)
+    assert isinstance(ops, RemoteOps)
+    f = tmp_path / "d.csv"
+    f.write_text(CSV, encoding="utf-8")
+    res = ops.import_file(str(f))
+    assert res["inserted"] == 2
+    ops.recompute("2026-03-20")
+    remote = ops.query("dossier_detail", code="T-1")
+    local = app.query("dossier_detail", code="T-1")
+    assert remote.columns == local.columns and remote.rows == local.rows
+    assert ops.status()["dossiers"] == 2
+
+
+def test_owner_refuses_requests_without_its_token(owner):
+    _, service = owner
+    host, port = service.address
+    r = httpx.get(f"http://{host}:{port}/health")
+    assert r.status_code == 403
+    r = httpx.post(f"http://{host}:{port}/query/store_stats", json={}, headers={"X-Motcua-Token": "guess"})
+    assert r.status_code == 403
+
+
+def test_owner_file_is_private_and_removed_on_stop(app_cfg):
+    app = Motcua(app_cfg)
+    service = StoreService(app, app_cfg.store.path)
+    service.start()
+    path = owner_file(app_cfg.store.path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    service.stop()
+    app.close()
+    assert not path.exists()
+
+
+def test_errors_come_back_as_messages_and_the_owner_keeps_serving(owner, app_cfg):
+    ops = open_ops(app_cfg)
+    with pytest.raises(OperationError, match="unknown query"):
+        ops.query("no_such_query")
+    with pytest.raises(OperationError, match="not found|No such file"):
+        ops.import_file("/nonexistent/file.csv")
+    assert ops.status()["dossiers"] == 0
+
+
+def test_a_stale_owner_file_is_ignored(app_cfg):
+    app_cfg.store.path.parent.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owner_file(app_cfg.store.path).write_text(json.dumps(
+        {"pid": int(dead.stdout), "host": "127.0.0.1", "port": 9, "token": "x"}), encoding="utf-8")
+    assert find_owner(app_cfg.store.path) is None
+    assert isinstance(open_ops(app_cfg), Motcua)
+
+
+def test_run_system_in_process_serves_and_stops(app_cfg):
+    stop = threading.Event()
+    lines: list[str] = []
+    t = threading.Thread(target=run_system, args=(app_cfg, stop, lines.append), daemon=True)
+    t.start()
+    deadline = time.time() + 120
+    while not any("Press Ctrl-C" in line for line in lines) and time.time() < deadline and t.is_alive():
+        time.sleep(0.1)
+    assert any("store API" in line for line in lines), lines
+    ops = find_owner(app_cfg.store.path)
+    assert ops is not None and ops.status()["dossiers"] > 0
+    stop.set()
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert not owner_file(app_cfg.store.path).exists()
+
+
+def _start_system(app_env, tmp_path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], env=app_env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    out = []
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        out.append(line)
+        if "Press Ctrl-C" in line:
+            return proc
+    proc.kill()
+    raise AssertionError("app.py run did not start:\n" + "".join(out))
+
+
+def test_whole_system_while_running_cli_and_watch_folder_never_hit_the_lock(app_env, tmp_path, run_app):
+    proc = _start_system(app_env, tmp_path)
+    try:
+        st = run_app("status", "--json")
+        assert st.returncode == 0, st.stderr
+        before = json.loads(st.stdout)["dossiers"]
+        assert before > 0  # demo data was generated on the empty store
+
+        f = tmp_path / "export.csv"
+        f.write_text(CSV, encoding="utf-8")
+        imp = run_app("import", str(f), "--json")
+        assert imp.returncode == 0, imp.stderr
+        assert json.loads(imp.stdout)["inserted"] == 2
+
+        inbox = Path(app_env["MOTCUA_INBOX__PATH"])
+        (inbox / "drop.csv").write_text(CSV.replace("T-1", "T-3").replace("T-2", "T-4"), encoding="utf-8")
+        (inbox / "broken.csv").write_bytes(b"\x00\x01\x02 not a csv")
+        archive, rejected = Path(app_env["MOTCUA_INBOX__ARCHIVE"]), Path(app_env["MOTCUA_INBOX__REJECTED"])
+        deadline = time.time() + 30
+        while time.time() < deadline and not (list(archive.glob("*drop.csv")) and list(rejected.glob("*broken.csv"))):
+            time.sleep(0.2)
+        assert list(archive.glob("*drop.csv")) and list(archive.glob("*drop.csv.report.txt"))
+        assert list(rejected.glob("*broken.csv")) and list(rejected.glob("*broken.csv.report.txt"))
+        assert not list(inbox.iterdir())
+
+        st = run_app("status", "--json")
+        assert json.loads(st.stdout)["dossiers"] == before + 4
+        rep = run_app("report", "--month", "2026-03", "--json")
+        assert rep.returncode == 0, rep.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, rest
+    assert "Traceback" not in rest
+
+    # Started again, it resumes with the data kept (no new demo data).
+    proc = _start_system(app_env, tmp_path)
+    try:
+        st = run_app("status", "--json")
+        assert json.loads(st.stdout)["dossiers"] == before + 4
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
