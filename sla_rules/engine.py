@@ -1,0 +1,471 @@
+"""The set-based SQL deadline engine.
+
+The engine turns an INPUT RELATION of dossiers (typed columns, see ``INPUT_COLUMNS``) into the
+rows of table ``dossier_sla``, as one DuckDB SELECT: a few hash joins against small TEMP calendar
+tables, no per-row Python, no correlated subqueries.
+
+Calendar tables (created by ``install(con)`` in the connection that runs the SQL; TEMP tables
+are per connection, so install on the cursor you query with):
+
+* ``<t>_day``:  one row per date of the horizon: ``dn`` (days since 1970-01-01), ``d``,
+  ``is_working``, ``wd_index`` (working days up to and including the date), ``next_dn`` (next
+  working day strictly after), names of the day off.
+* ``<t>_key``:  the target lookup used for every deadline: key ``-i`` → the i-th working day
+  (``wd_index`` → date), key ``dn`` ≥ 0 → the first working day on or after that date.
+* ``<t>_runs``: runs of days off with their names, for explanations only.
+
+Working hours use an office-time index without a table: every working day has the same office
+time ``M`` (the sum of the sessions), so the office-time position of an instant on a working day
+with index ``i`` is ``(i - 1) * M + office time elapsed that day``.
+
+Rules (legal sources: /work/shared/domain/vn-administrative-procedures.md):
+
+* Reception shift: received on a non-working day or at/after office close → the next working
+  day's opening; before opening → that day's opening; during a break (working_hours) → the next
+  session's start; same_day: received after the cutoff (15:00) → the next working day.
+* working_days N: the N-th working day after the (shifted) reception day.
+  calendar_days N: reception day + N calendar days, moved to the next working day if needed.
+  same_day: the (shifted, by cutoff) reception day. working_hours N: the instant N office hours
+  later (ending exactly at a session end → that session end).
+* Fractional limits: working_days with a fraction (0.5) are counted as office time
+  (N × the office day length), exactly like working_hours; calendar_days are rounded up.
+* time_limit missing, zero, negative or not finite (units other than same_day) → no deadline:
+  due_* NULL, final_status NULL, status 'no_deadline' (unless excluded/waiting_supplement).
+  A deadline beyond the calendar horizon is also 'no_deadline'.
+* Rule version: chosen by received_at (the last version whose effective_from is on or before
+  it; older dossiers use the first). Versions with identical settings share one SELECT branch;
+  different settings give a UNION ALL of branches split by received_at range.
+* Supplement facts come from the columns supplement_requested_at / supplement_received_at and,
+  when given, the events relation (events 'supplement_requested' / 'supplement_received'), in
+  time order (a request and a receipt at the same instant: the request first). A receipt without
+  a request still restarts the clock (restart mode).
+* The engine sees the world as of ``as_of``: facts (supplement requests/receipts, finishing)
+  after as_of are ignored; a dossier finished after as_of is pending at as_of, and
+  final_status is only set for dossiers resolved at or before as_of.
+* Supplements (restart, ND 61 art. 19.4): the clock restarts from the last receipt of the
+  complete dossier (with the reception shift applied to it). A request after the last receipt
+  is open: the dossier is ``waiting_supplement`` (unless resolved); while waiting, due_* keep the
+  deadline that was running when the clock stopped. A dossier resolved while a request is open
+  is judged at the moment the clock stopped (the request), not at the resolution.
+  resume mode: the clock runs from the original reception and each pause (first request of a
+  cycle → receipt) is added back: working days (working_days, same_day), calendar days
+  (calendar_days) or office time (working_hours), each measured between the shifted instants.
+* Extensions (extended_due_at, apology letter) are ignored for judging (reported in reasons).
+* Resolution instant: finished_at, falling back to returned_at, for state finished/returned; a
+  finished dossier with neither timestamp is treated as pending. as_of given as a date means
+  the end of that day.
+* final_status (resolved at as_of): judged instant >= late_from → overdue; judged date before the
+  due date → early; otherwise on_time. status adds pending_in_time / pending_overdue
+  (as_of >= late_from), waiting_supplement, excluded (withdrawn/rejected), no_deadline.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
+from sla_rules.calendar import WorkCalendar
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+EPOCH = datetime(1970, 1, 1)
+EPOCH_DATE = date(1970, 1, 1)
+MAX_LIMIT = 100_000  # larger limits are treated as data errors (no deadline)
+
+INPUT_COLUMNS = (
+    "dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
+    "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state",
+)
+OUTPUT_COLUMNS = (
+    "dossier_code", "rule_version", "clock_start_at", "due_date", "due_at", "late_from",
+    "final_status", "status", "computed_as_of",
+)
+STATUSES = ("early", "on_time", "overdue", "pending_in_time", "pending_overdue",
+            "waiting_supplement", "excluded", "no_deadline")
+
+# clock kinds
+CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS = 1, 2, 3, 4
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+
+
+def _us(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+def epoch_us(ts: datetime) -> int:
+    return (ts - EPOCH) // timedelta(microseconds=1)
+
+
+def _relation(name: str, what: str) -> str:
+    """A relation reference: a (dotted) identifier, quoted, or a parenthesised subquery."""
+    s = name.strip()
+    if s.startswith("(") and s.endswith(")"):
+        return s
+    if _IDENT.match(s):
+        return ".".join(f'"{p}"' for p in s.split("."))
+    raise ValueError(f"{what}: {name!r} is not a table/view name")
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _as_of(as_of: datetime | date) -> datetime:
+    if isinstance(as_of, datetime):
+        if as_of.tzinfo is not None:
+            raise ValueError("as_of must be a naive local time (Asia/Ho_Chi_Minh)")
+        return as_of
+    # A date means the situation at the end of that day.
+    return datetime.combine(as_of, time.max)
+
+
+class _Lits:
+    """SQL literals of one rule version's settings."""
+
+    def __init__(self, s: RuleSettings):
+        self.sessions = [(_us(x.start), _us(x.end)) for x in s.office_hours]
+        self.open = self.sessions[0][0]
+        self.close = self.sessions[-1][1]
+        self.cutoff = _us(s.same_day_cutoff)
+        self.m = sum(b - a for a, b in self.sessions)
+        self.mode = s.supplement_mode
+
+    def elapsed(self, tod: str) -> str:
+        """Office time elapsed before time-of-day `tod` (µs) on a working day."""
+        return "(" + " + ".join(f"least(greatest({tod} - {a}, 0), {b - a})" for a, b in self.sessions) + ")"
+
+    def within_to_tod(self, within: str) -> str:
+        """Time of day (µs) at which `within` (0 < within <= M) office µs of a day have passed.
+
+        An end exactly at a session end gives that session end, not the next session's start."""
+        if len(self.sessions) == 1:
+            return f"({self.sessions[0][0]} + {within})"
+        parts, cum = [], 0
+        for i, (a, b) in enumerate(self.sessions):
+            if i < len(self.sessions) - 1:
+                parts.append(f"WHEN {within} <= {cum + b - a} THEN {a - cum} + {within}")
+            else:
+                parts.append(f"ELSE {a - cum} + {within}")
+            cum += b - a
+        return "(CASE " + " ".join(parts) + " END)"
+
+    def hours_start(self, w: str, tod: str, edn: str, nx: str, e: str) -> str:
+        """Shifted clock start (µs) for working_hours."""
+        parts = [f"WHEN NOT {w} OR {tod} >= {self.close} THEN {nx} * {DAY_US} + {self.open}",
+                 f"WHEN {tod} < {self.open} THEN {edn} * {DAY_US} + {self.open}"]
+        for (a1, b1), (a2, _b2) in zip(self.sessions, self.sessions[1:]):
+            parts.append(f"WHEN {tod} >= {b1} AND {tod} < {a2} THEN {edn} * {DAY_US} + {a2}")
+        return "(CASE " + " ".join(parts) + f" ELSE {e} END)"
+
+    def key(self) -> tuple:
+        return (tuple(self.sessions), self.cutoff, self.mode)
+
+
+class SlaEngine:
+    """Deadline engine for one rule set and one working calendar."""
+
+    def __init__(self, ruleset: RuleSet, calendar: WorkCalendar):
+        self.ruleset = ruleset
+        self.calendar = calendar
+        self._prefix = f"sla_cal_{calendar.fingerprint()}"
+        self._lists: tuple | None = None
+
+    @classmethod
+    def from_files(cls, rule_set_path: Path | str, calendar_override_paths: Iterable[Path | str] = ()) -> "SlaEngine":
+        """Load the rule set and build its calendar (holidays package + override files, in order).
+
+        Raises config.errors.ConfigError for a bad file.
+        """
+        rs = load_ruleset(rule_set_path)
+        cal = WorkCalendar.from_files(rs.calendar_horizon.first_year, rs.calendar_horizon.last_year,
+                                      list(calendar_override_paths))
+        return cls(rs, cal)
+
+    @property
+    def name(self) -> str:
+        return self.ruleset.name
+
+    @property
+    def tables(self) -> dict[str, str]:
+        p = self._prefix
+        return {"day": f"{p}_day", "key": f"{p}_key", "runs": f"{p}_runs"}
+
+    # ------------------------------------------------------------------------------------
+    def install(self, con) -> None:  # noqa: ANN001 - a duckdb connection or cursor
+        """Create the TEMP calendar tables in this connection (idempotent)."""
+        t = self.tables
+        have = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name IN (?, ?, ?)",
+            [t["day"], t["key"], t["runs"]]).fetchall()}
+        if have == set(t.values()):
+            return
+        dns, works, offs_vi, offs_en, runs = self._calendar_lists()
+        for name in t.values():
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        # Lists as parameters: far faster than a VALUES literal of thousands of rows.
+        con.execute(
+            f"""CREATE TEMP TABLE {t['day']} AS
+            SELECT dn, (DATE '1970-01-01' + dn::INTEGER) AS d, is_working,
+                   CAST(sum(is_working::INTEGER) OVER (ORDER BY dn ROWS UNBOUNDED PRECEDING) AS BIGINT) AS wd_index,
+                   min(CASE WHEN is_working THEN dn END)
+                       OVER (ORDER BY dn ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_dn,
+                   off_vi, off_en
+            FROM (SELECT unnest($1::BIGINT[]) AS dn, unnest($2::BOOLEAN[]) AS is_working,
+                         unnest($3::VARCHAR[]) AS off_vi, unnest($4::VARCHAR[]) AS off_en)
+            ORDER BY dn""",
+            [dns, works, offs_vi, offs_en],
+        )
+        con.execute(
+            f"""CREATE TEMP TABLE {t['key']} AS
+            SELECT -wd_index AS k, dn AS tdn, d FROM {t['day']} WHERE is_working
+            UNION ALL
+            SELECT dn AS k, CASE WHEN is_working THEN dn ELSE next_dn END AS tdn,
+                   CASE WHEN is_working THEN d ELSE DATE '1970-01-01' + next_dn::INTEGER END AS d
+            FROM {t['day']} WHERE is_working OR next_dn IS NOT NULL"""
+        )
+        con.execute(
+            f"""CREATE TEMP TABLE {t['runs']} AS
+            SELECT unnest($1::BIGINT[]) AS first_dn, unnest($2::BIGINT[]) AS last_dn,
+                   unnest($3::VARCHAR[]) AS text_vi, unnest($4::VARCHAR[]) AS text_en""",
+            runs,
+        )
+
+    def _calendar_lists(self) -> tuple:
+        if self._lists is None:
+            cal = self.calendar
+            days = cal.days()
+            runs = cal.off_runs()
+            self._lists = (
+                [(c.d - EPOCH_DATE).days for c in days], [c.is_working for c in days],
+                [cal.off_note(c.d, "vi") for c in days], [cal.off_note(c.d, "en") for c in days],
+                [[(r.first - EPOCH_DATE).days for r in runs], [(r.last - EPOCH_DATE).days for r in runs],
+                 [r.text("vi") for r in runs], [r.text("en") for r in runs]],
+            )
+        return self._lists
+
+    # ------------------------------------------------------------------------------------
+    def _groups(self) -> list[tuple[_Lits, list[tuple[RuleVersion, RuleVersion | None]]]]:
+        """Versions grouped by identical settings: [(literals, [(version, next_version)])]."""
+        vs = self.ruleset.versions
+        groups: dict[tuple, tuple[_Lits, list]] = {}
+        for i, v in enumerate(vs):
+            lits = _Lits(v.settings)
+            nxt = vs[i + 1] if i + 1 < len(vs) else None
+            groups.setdefault(lits.key(), (lits, []))[1].append((v, nxt))
+        return list(groups.values())
+
+    def _version_expr(self, col: str) -> str:
+        vs = self.ruleset.versions
+        if len(vs) == 1:
+            return _lit(vs[0].id)
+        whens = " ".join(f"WHEN {col} >= TIMESTAMP '{v.effective_from.isoformat()}' THEN {_lit(v.id)}"
+                         for v in reversed(vs[1:]))
+        return f"(CASE {whens} ELSE {_lit(vs[0].id)} END)"
+
+    def _range_cond(self, col: str, members: Sequence[tuple[RuleVersion, RuleVersion | None]]) -> str:
+        first = self.ruleset.versions[0]
+        conds = []
+        for v, nxt in members:
+            parts = []
+            if v is not first:
+                parts.append(f"{col} >= TIMESTAMP '{v.effective_from.isoformat()}'")
+            if nxt is not None:
+                parts.append(f"{col} < TIMESTAMP '{nxt.effective_from.isoformat()}'")
+            c = " AND ".join(parts) if parts else "TRUE"
+            if v is first:
+                c = f"({c} OR {col} IS NULL)"
+            conds.append(f"({c})")
+        return " OR ".join(conds)
+
+    def compute_sql(self, source: str, as_of: datetime | date, events: str | None = None,
+                    with_reasons: bool = False, lang: str = "vi") -> str:
+        """A SELECT returning the columns of dossier_sla (+ `reason` when with_reasons) for `source`."""
+        if lang not in ("vi", "en"):
+            raise ValueError(f"lang must be 'vi' or 'en', got {lang!r}")
+        src = _relation(source, "source")
+        ev = _relation(events, "events") if events is not None else None
+        asof = _as_of(as_of)
+        asof_lit = f"TIMESTAMP '{asof.isoformat(sep=' ')}'"
+        asof_us = epoch_us(asof)
+        groups = self._groups()
+        any_resume = any(g[0].mode == "resume" for g in groups)
+        use_events = ev is not None or any_resume
+
+        # The source is referenced directly (a CTE used several times would be materialised).
+        ctes: list[str] = []
+        if use_events:
+            ev_union = []
+            if ev is not None:
+                ev_union.append(
+                    f"SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
+                    f"epoch_us(\"at\") AS t FROM {ev} "
+                    f"WHERE event IN ('supplement_requested', 'supplement_received') AND \"at\" <= {asof_lit}")
+            ev_union.append(f"SELECT dossier_code, 0 AS ord, epoch_us(supplement_requested_at) AS t FROM {src} "
+                            f"WHERE supplement_requested_at <= {asof_lit}")
+            ev_union.append(f"SELECT dossier_code, 1 AS ord, epoch_us(supplement_received_at) AS t FROM {src} "
+                            f"WHERE supplement_received_at <= {asof_lit}")
+            ctes.append("ev0 AS (" + " UNION ALL ".join(ev_union) + ")")  # duplicates are harmless below
+            if any_resume:
+                # Cycles: `seg` = receipts before the event; a segment's first request starts a pause
+                # that its receipt ends. The last segment without a receipt is the open request.
+                ctes.append(
+                    "ev1 AS (SELECT dossier_code, ord, t, coalesce(sum(ord) OVER (PARTITION BY dossier_code "
+                    "ORDER BY t, ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg FROM ev0)")
+                ctes.append(
+                    "pz AS (SELECT dossier_code, seg, min(t) FILTER (WHERE ord = 0) AS qa, "
+                    "min(t) FILTER (WHERE ord = 1) AS sb FROM ev1 GROUP BY dossier_code, seg)")
+                ctes.append(
+                    "evd AS (SELECT dossier_code, max(sb) AS last_s, max(qa) FILTER (WHERE sb IS NULL) AS q_open "
+                    "FROM pz GROUP BY dossier_code)")
+            else:
+                # restart only needs the last receipt and the first request after it (no sort).
+                ctes.append(
+                    "evd AS (SELECT dossier_code, last_s, list_min(list_filter(reqs, lambda x: x > "
+                    "coalesce(last_s, -9223372036854775807))) AS q_open FROM (SELECT dossier_code, "
+                    "max(t) FILTER (WHERE ord = 1) AS last_s, list(t) FILTER (WHERE ord = 0) AS reqs "
+                    "FROM ev0 GROUP BY dossier_code))")
+
+        branches = []
+        for gi, (lits, members) in enumerate(groups):
+            cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"
+            if lits.mode == "resume":
+                ctes.append(self._pause_cte(f"pzv{gi}", lits))
+            branches.append(self._branch(src, gi, lits, cond, asof_us, asof_lit, use_events, with_reasons))
+        body = "\nUNION ALL\n".join(branches)
+        sql = ("WITH " + ",\n".join(ctes) + "\n") if ctes else ""
+        if with_reasons:
+            sql += self._reason_select(body, lang)
+        else:
+            sql += body
+        return sql
+
+    # ------------------------------------------------------------------------------------
+    def _pause_cte(self, name: str, L: _Lits) -> str:
+        """Per dossier, the paused time of closed supplement cycles measured in each flavour."""
+        t = self.tables
+        def flav(prefix: str, c: str) -> dict[str, str]:
+            tod = f"({prefix} - ({prefix} // {DAY_US}) * {DAY_US})"
+            dn = f"({prefix} // {DAY_US})"
+            w = f"coalesce({c}.is_working, false)"
+            same = f"({w} AND {tod} < {L.close})"
+            samec = f"({w} AND {tod} <= {L.cutoff})"
+            return {
+                "wd": f"({c}.wd_index + CASE WHEN {same} THEN 0 ELSE 1 END)",
+                "wdc": f"({c}.wd_index + CASE WHEN {samec} THEN 0 ELSE 1 END)",
+                "cd": f"(CASE WHEN {same} THEN {dn} ELSE {c}.next_dn END)",
+                "us": f"(({c}.wd_index - 1) * {L.m} + CASE WHEN {w} THEN {L.elapsed(tod)} ELSE {L.m} END)",
+            }
+        a, b = flav("p.qa", "ca"), flav("p.sb", "cb")
+        ok = "bool_and(ca.dn IS NOT NULL AND cb.dn IS NOT NULL)"
+        cols = ", ".join(f"CASE WHEN {ok} THEN CAST(sum({b[k]} - {a[k]}) AS BIGINT) END AS p_{k}" for k in ("wd", "wdc", "cd", "us"))
+        return (f"{name} AS (SELECT p.dossier_code, {cols} FROM pz p "
+                f"LEFT JOIN {t['day']} ca ON ca.dn = p.qa // {DAY_US} "
+                f"LEFT JOIN {t['day']} cb ON cb.dn = p.sb // {DAY_US} "
+                f"WHERE p.qa IS NOT NULL AND p.sb IS NOT NULL GROUP BY p.dossier_code)")
+
+    def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, use_events: bool,
+                with_reasons: bool) -> str:
+        t = self.tables
+        D = DAY_US
+        M = L.m
+        resume = L.mode == "resume"
+        R = with_reasons
+        joins = ""
+        if use_events:
+            joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
+            last_s, q_open = "e.last_s", "e.q_open"
+        else:
+            last_s = f"(CASE WHEN x.supplement_received_at <= {asof_lit} THEN epoch_us(x.supplement_received_at) END)"
+            q_req = f"(CASE WHEN x.supplement_requested_at <= {asof_lit} THEN epoch_us(x.supplement_requested_at) END)"
+            q_open = f"(CASE WHEN {q_req} > coalesce({last_s}, -9223372036854775807) THEN {q_req} END)"
+        flav = ("wd", "wdc", "cd", "us")
+        if resume:
+            joins += f" LEFT JOIN pzv{gi} pv ON pv.dossier_code = x.dossier_code"
+            pz = {k: f"(CASE WHEN pv.dossier_code IS NULL THEN 0 ELSE pv.p_{k} END)" for k in flav}
+            e_expr = "epoch_us(x.received_at)"
+        else:
+            pz = {k: "0" for k in flav}
+            e_expr = (f"(CASE WHEN {last_s} > epoch_us(x.received_at) THEN {last_s} "
+                      f"ELSE epoch_us(x.received_at) END)")
+        pz_cols = "".join(f", {pz[k]} AS p_{k}" for k in flav) if resume else ""
+        pz_names = "".join(f", p_{k}" for k in flav) if resume else ""
+        P = {k: (f"p_{k}" if resume else "0") for k in flav}
+        rs_cols = (", x.received_at AS _received_at, x.time_unit AS _unit, x.time_limit AS _limit, "
+                   f"x.extended_due_at AS _ext, {last_s} AS _last_s, x.state AS _state") if R else ""
+        rs_names = ", _received_at, _unit, _limit, _ext, _last_s, _state" if R else ""
+        # layer a0: one pass over the source
+        a0 = (f"SELECT x.dossier_code, (x.state IN ('withdrawn', 'rejected')) AS excl, "
+              f"{self._version_expr('x.received_at')} AS rule_version, "
+              f"CASE x.time_unit WHEN 'working_days' THEN {CLK_DAYS} WHEN 'calendar_days' THEN {CLK_CAL} "
+              f"WHEN 'same_day' THEN {CLK_SAME} WHEN 'working_hours' THEN {CLK_HOURS} END AS u, "
+              f"x.time_limit AS lim, {e_expr} AS e_us, {q_open} AS q_open, "
+              f"CASE WHEN x.state IN ('finished', 'returned') THEN epoch_us(coalesce(x.finished_at, x.returned_at)) END AS fin_us"
+              f"{pz_cols}{rs_cols} FROM {src} x{joins} WHERE {cond}")
+        # layer a: clock kind, limit in units, reception day and time of day
+        ok = f"coalesce(lim > 0 AND lim <= {MAX_LIMIT}, false)"
+        a = (f"SELECT dossier_code, excl, rule_version, e_us, q_open, fin_us{pz_names}{rs_names}, "
+             f"e_us // {D} AS e_dn, e_us % {D} AS tod, "
+             f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN NOT {ok} THEN NULL "
+             f"WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_HOURS} ELSE u END AS clk, "
+             f"CASE WHEN NOT {ok} THEN 0 WHEN u = {CLK_DAYS} THEN (CASE WHEN lim = floor(lim) THEN CAST(lim AS BIGINT) "
+             f"ELSE CAST(round(lim * {M}) AS BIGINT) END) "
+             f"WHEN u = {CLK_CAL} THEN CAST(ceil(lim) AS BIGINT) "
+             f"WHEN u = {CLK_HOURS} THEN CAST(round(lim * {HOUR_US}) AS BIGINT) ELSE 0 END AS n "
+             f"FROM ({a0}) a0")
+        # layer b: reception day facts (join 1) and the target key
+        same = f"(w AND tod < {L.close})"
+        samec = f"(w AND tod <= {L.cutoff})"
+        b = (f"SELECT a.*, c.wd_index AS wd, coalesce(c.is_working, false) AS w, c.next_dn AS nx"
+             + (", c.off_vi AS _off_vi, c.off_en AS _off_en" if R else "")
+             + f" FROM ({a}) a LEFT JOIN {t['day']} c ON c.dn = a.e_dn")
+        qpos = (f"(CASE WHEN clk = {CLK_HOURS} THEN (wd - 1) * {M} + "
+                f"(CASE WHEN w THEN {L.elapsed('tod')} ELSE {M} END) + n + {P['us']} END)")
+        b1 = f"SELECT b.*, {qpos} AS qpos FROM ({b}) b"
+        tkey = (f"CASE clk WHEN {CLK_DAYS} THEN -(wd + CASE WHEN {same} THEN 0 ELSE 1 END + n + {P['wd']}) "
+                f"WHEN {CLK_CAL} THEN CASE WHEN {same} THEN e_dn ELSE nx END + n + {P['cd']} "
+                f"WHEN {CLK_SAME} THEN -(wd + CASE WHEN {samec} THEN 0 ELSE 1 END + {P['wdc']}) "
+                f"WHEN {CLK_HOURS} THEN -((qpos + {M - 1}) // {M}) END")
+        b2 = f"SELECT b1.*, {tkey} AS tkey FROM ({b1}) b1"
+        # layer c: the due day (join 2), the due instant and late_from
+        within = f"(qpos + (tkey + 1) * {M})"  # qpos - (k - 1) * M with k = -tkey
+        start = (f"CASE WHEN clk = {CLK_HOURS} THEN {L.hours_start('w', 'tod', 'e_dn', 'nx', 'e_us')} "
+                 f"WHEN clk IS NULL THEN e_us "
+                 f"WHEN (CASE WHEN clk = {CLK_SAME} THEN {samec} ELSE {same} END) "
+                 f"THEN e_dn * {D} + greatest(tod, {L.open}) ELSE nx * {D} + {L.open} END")
+        c = (f"SELECT b2.*, k.tdn AS due_dn, k.d AS due_date, "
+             f"CASE WHEN clk = {CLK_HOURS} THEN k.tdn * {D} + {L.within_to_tod(within)} "
+             f"ELSE k.tdn * {D} + {L.close} END AS due_us "
+             f"FROM ({b2}) b2 LEFT JOIN {t['key']} k ON k.k = b2.tkey")
+        late = f"(CASE WHEN clk = {CLK_HOURS} THEN due_us + 1 ELSE (due_dn + 1) * {D} END)"
+        d2 = (f"SELECT c.*, {late} AS late_us, {start} AS start_us, "
+              f"coalesce(fin_us <= {asof_us}, false) AS resolved, "
+              f"(CASE WHEN q_open < fin_us THEN q_open ELSE fin_us END) AS j_us FROM ({c}) c")
+        final = (f"(CASE WHEN resolved AND NOT excl AND due_dn IS NOT NULL THEN "
+                 f"(CASE WHEN j_us >= late_us THEN 'overdue' WHEN j_us < due_dn * {D} THEN 'early' "
+                 f"ELSE 'on_time' END) END)")
+        status = (f"(CASE WHEN excl THEN 'excluded' "
+                  f"WHEN resolved THEN coalesce(final_status, 'no_deadline') "
+                  f"WHEN q_open IS NOT NULL THEN 'waiting_supplement' "
+                  f"WHEN due_dn IS NULL THEN 'no_deadline' "
+                  f"WHEN {asof_us} >= late_us THEN 'pending_overdue' ELSE 'pending_in_time' END)")
+        outer = (f"dossier_code, rule_version, make_timestamp(start_us) AS clock_start_at, due_date, "
+                 f"make_timestamp(due_us) AS due_at, make_timestamp(late_us) AS late_from, final_status, "
+                 f"{status} AS status, {asof_lit} AS computed_as_of")
+        if R:
+            pr = ", ".join(f"{P[k]} AS _p_{k}" for k in flav)
+            outer += (", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, j_us AS _j_us, "
+                      "resolved AS _resolved, e_dn AS _e_dn, due_dn AS _due_dn, "
+                      "_state, "
+                      f"_received_at, _unit, _limit, _ext, _last_s, {pr}, _off_vi, _off_en, "
+                      f"{L.open} AS _open, {L.close} AS _close, {L.cutoff} AS _cutoff, "
+                      f"{'true' if resume else 'false'} AS _resume")
+        return f"SELECT {outer} FROM (SELECT d2.*, {final} AS final_status FROM ({d2}) d2) z"
+
+    # ------------------------------------------------------------------------------------
+    def _reason_select(self, body: str, lang: str) -> str:
+        from sla_rules.reasons import reason_sql
+
+        return reason_sql(body, self.tables["runs"], lang, self.calendar)

@@ -1,0 +1,131 @@
+"""The `reason` column of the engine (with_reasons=True): a short explanation for clerks.
+
+Built in SQL over the engine's internal columns (names starting with `_`). Only used for
+explain on small files, so it may use string building and a join on the runs of days off.
+"""
+from __future__ import annotations
+
+from sla_rules.calendar import WorkCalendar
+from sla_rules.engine import CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, HOUR_US, OUTPUT_COLUMNS
+
+_WD = {
+    "vi": "['thứ Hai', 'thứ Ba', 'thứ Tư', 'thứ Năm', 'thứ Sáu', 'thứ Bảy', 'Chủ nhật']",
+    "en": "['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']",
+}
+
+# Vietnamese and English texts, keyed by meaning.
+_T = {
+    "vi": {
+        "received": "nhận", "deemed": "coi như nhận", "clock_from": "tính giờ từ",
+        "after_close": "sau giờ làm việc", "before_open": "trước giờ làm việc",
+        "break": "giờ nghỉ giữa ca", "after": "sau",
+        "supp_restart": "nhận đủ hồ sơ bổ sung", "restart": "thời hạn tính lại từ đầu",
+        "pause_added": "tạm dừng chờ bổ sung, cộng thêm",
+        "wd": "ngày làm việc", "cd": "ngày", "wh": "giờ làm việc",
+        "limit": "thời hạn", "same_day": "giải quyết trong ngày (nhận sau {cut} trả ngày làm việc tiếp theo)",
+        "as_hours": "(tính theo giờ làm việc)", "no_limit": "không có thời hạn giải quyết",
+        "due": "hạn", "beyond": "hạn nằm ngoài lịch làm việc đã cấu hình ({a}–{b})",
+        "ext": "có phiếu xin lỗi hẹn lại {d}: không tính, vẫn xét theo hạn ban đầu",
+        "done": "giải quyết xong", "stopped": "kết thúc khi đang chờ bổ sung (thời hạn dừng từ {q})",
+        "early": "trước hạn", "on_time": "đúng hạn", "overdue": "quá hạn",
+        "waiting": "đang chờ bổ sung từ {q} (thời hạn tạm dừng)",
+        "pending": "đến {a} chưa giải quyết xong", "in_time": "còn trong hạn", "late": "đã quá hạn",
+        "withdrawn": "hồ sơ đã rút: không tính vào tỷ lệ", "rejected": "hồ sơ bị từ chối: không tính vào tỷ lệ",
+        "undetermined": "không xét đúng hạn/quá hạn",
+    },
+    "en": {
+        "received": "received", "deemed": "counted as received", "clock_from": "clock starts",
+        "after_close": "after office hours", "before_open": "before office hours",
+        "break": "during the break", "after": "after",
+        "supp_restart": "complete dossier back", "restart": "the time limit restarts from zero",
+        "pause_added": "paused for a supplement, adding",
+        "wd": "working days", "cd": "days", "wh": "working hours",
+        "limit": "time limit", "same_day": "same day (received after {cut}: next working day)",
+        "as_hours": "(counted as office hours)", "no_limit": "no time limit",
+        "due": "due", "beyond": "deadline outside the configured calendar ({a}–{b})",
+        "ext": "apology letter re-dated to {d}: ignored, judged on the original deadline",
+        "done": "resolved", "stopped": "closed while waiting for a supplement (clock stopped {q})",
+        "early": "early", "on_time": "on time", "overdue": "overdue",
+        "waiting": "waiting for a supplement since {q} (clock stopped)",
+        "pending": "not resolved at {a}", "in_time": "within time", "late": "overdue",
+        "withdrawn": "withdrawn: not counted in the ratios", "rejected": "rejected: not counted in the ratios",
+        "undetermined": "not judged",
+    },
+}
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) -> str:
+    T = _T[lang]
+    wd = _WD[lang]
+    dec = "','" if lang == "vi" else "'.'"
+
+    def d(ts: str) -> str:      # 'thứ Hai 16/02/2026'
+        return f"({wd}[isodow({ts})] || ' ' || strftime({ts}, '%d/%m/%Y'))"
+
+    def dt(ts: str) -> str:     # '10:00 thứ Hai 16/02/2026'
+        return f"(strftime({ts}, '%H:%M') || ' ' || {d(ts)})"
+
+    def num(x: str) -> str:
+        return (f"(CASE WHEN {x} = floor({x}) THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) "
+                f"ELSE replace(CAST(round({x}, 2) AS VARCHAR), '.', {dec}) END)")
+
+    def us_ts(x: str) -> str:
+        return f"make_timestamp({x})"
+
+    cut = f"strftime(make_timestamp(_cutoff), '%H:%M')"
+    shift_kind = (f"(CASE WHEN _clk IS NULL OR _e_us IS NULL THEN NULL WHEN NOT _w THEN 'off' "
+                  f"WHEN _clk = {CLK_SAME} AND _tod > _cutoff THEN 'cutoff' "
+                  f"WHEN _tod >= _close THEN 'close' "
+                  f"WHEN _clk = {CLK_HOURS} AND _tod < _open THEN 'before' "
+                  f"WHEN _clk = {CLK_HOURS} AND clock_start_at <> make_timestamp(_e_us) THEN 'break' END)")
+    off = "_off_vi" if lang == "vi" else "_off_en"
+    shift_text = (f"(CASE {shift_kind} WHEN 'off' THEN {off} WHEN 'cutoff' THEN {_q(T['after'] + ' ')} || {cut} "
+                  f"WHEN 'close' THEN {_q(T['after_close'])} WHEN 'before' THEN {_q(T['before_open'])} "
+                  f"WHEN 'break' THEN {_q(T['break'])} END)")
+    shifted_to = (f"(CASE WHEN _clk = {CLK_HOURS} THEN {_q(T['clock_from'] + ' ')} || {dt('clock_start_at')} "
+                  f"ELSE {_q(T['deemed'] + ' ')} || {d('clock_start_at')} END)")
+    shift = f"(CASE WHEN {shift_kind} IS NOT NULL THEN ' (' || {shift_text} || '), ' || {shifted_to} END)"
+    restarted = f"coalesce(NOT _resume AND _last_s > epoch_us(_received_at), false)"
+    recv = (f"{_q(T['received'] + ' ')} || {dt('_received_at')} || "
+            f"(CASE WHEN NOT {restarted} THEN coalesce({shift}, '') ELSE '' END)")
+    supp = (f"(CASE WHEN {restarted} THEN {_q(T['supp_restart'] + ' ')} || {dt(us_ts('_last_s'))} || "
+            f"coalesce({shift}, '') || ', ' || {_q(T['restart'])} END)")
+    pause_amount = (f"(CASE _clk WHEN {CLK_DAYS} THEN CASE WHEN _p_wd > 0 THEN {num('_p_wd')} || ' ' || {_q(T['wd'])} END "
+                    f"WHEN {CLK_SAME} THEN CASE WHEN _p_wdc > 0 THEN {num('_p_wdc')} || ' ' || {_q(T['wd'])} END "
+                    f"WHEN {CLK_CAL} THEN CASE WHEN _p_cd > 0 THEN {num('_p_cd')} || ' ' || {_q(T['cd'])} END "
+                    f"WHEN {CLK_HOURS} THEN CASE WHEN _p_us > 0 THEN {num(f'(_p_us / {HOUR_US})')} || ' ' || {_q(T['wh'])} END END)")
+    pause = f"(CASE WHEN _resume THEN {_q(T['pause_added'] + ' ')} || {pause_amount} END)"
+    unit_word = (f"(CASE _unit WHEN 'working_days' THEN {_q(T['wd'])} WHEN 'working_hours' THEN {_q(T['wh'])} "
+                 f"ELSE {_q(T['cd'])} END)")
+    limit = (f"(CASE WHEN _clk = {CLK_SAME} THEN replace({_q(T['same_day'])}, '{{cut}}', {cut}) "
+             f"WHEN _clk IS NULL THEN {_q(T['no_limit'])} "
+             f"ELSE {_q(T['limit'] + ' ')} || {num('_limit')} || ' ' || {unit_word} || "
+             f"(CASE WHEN _unit = 'working_days' AND _clk = {CLK_HOURS} THEN ' ' || {_q(T['as_hours'])} ELSE '' END) END)")
+    runs_col = "text_vi" if lang == "vi" else "text_en"
+    runs = (f"(SELECT string_agg({runs_col}, '; ' ORDER BY first_dn) FROM {runs_table} rr "
+            f"WHERE rr.last_dn >= r._e_dn AND rr.first_dn < r._due_dn)")
+    beyond = (_q(T["beyond"]).replace("{a}", f"{calendar.first:%d/%m/%Y}").replace("{b}", f"{calendar.last:%d/%m/%Y}"))
+    due = (f"(CASE WHEN _clk IS NULL THEN NULL WHEN due_date IS NULL THEN {beyond} "
+           f"WHEN _clk = {CLK_HOURS} THEN {_q(T['due'] + ' ')} || {dt('due_at')} "
+           f"ELSE {_q(T['due'] + ' ')} || {d('due_date')} END)")
+    ext = f"(CASE WHEN _ext IS NOT NULL THEN replace({_q(T['ext'])}, '{{d}}', strftime(_ext, '%d/%m/%Y')) END)"
+    verdict = (f"(CASE status WHEN 'early' THEN {_q(T['early'])} WHEN 'on_time' THEN {_q(T['on_time'])} "
+               f"WHEN 'overdue' THEN {_q(T['overdue'])} ELSE {_q(T['undetermined'])} END)")
+    result = (f"(CASE WHEN status = 'excluded' THEN (CASE WHEN _state = 'rejected' THEN {_q(T['rejected'])} "
+              f"ELSE {_q(T['withdrawn'])} END) "
+              f"WHEN _resolved THEN (CASE WHEN _j_us = _q_open THEN "
+              f"replace({_q(T['stopped'])}, '{{q}}', {dt(us_ts('_q_open'))}) "
+              f"ELSE {_q(T['done'] + ' ')} || {dt(us_ts('_j_us'))} END) || ': ' || {verdict} "
+              f"WHEN status = 'waiting_supplement' THEN replace({_q(T['waiting'])}, '{{q}}', {dt(us_ts('_q_open'))}) "
+              f"WHEN status = 'pending_in_time' THEN replace({_q(T['pending'])}, '{{a}}', {dt('computed_as_of')}) "
+              f"|| ': ' || {_q(T['in_time'])} "
+              f"WHEN status = 'pending_overdue' THEN replace({_q(T['pending'])}, '{{a}}', {dt('computed_as_of')}) "
+              f"|| ': ' || {_q(T['late'])} "
+              f"ELSE NULL END)")
+    cols = ", ".join(f"r.{c}" for c in OUTPUT_COLUMNS)
+    return (f"SELECT {cols}, concat_ws('; ', {recv}, {supp}, {pause}, {limit}, {runs}, {due}, {ext}, {result}) AS reason "
+            f"FROM ({body}) r")

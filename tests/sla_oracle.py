@@ -1,0 +1,303 @@
+"""A plain per-row Python implementation of the SLA rules, to check the SQL engine against.
+
+It shares only the facts of the WorkCalendar (is_working, next_working_day) and the rule set
+types with the engine; the arithmetic is its own: office time is walked session by session,
+working days are counted one by one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from config.ruleset import RuleSet, RuleSettings
+from sla_rules.calendar import WorkCalendar
+from sla_rules.engine import INPUT_COLUMNS
+
+US = timedelta(microseconds=1)
+
+
+@dataclass
+class Dossier:
+    dossier_code: str
+    received_at: datetime
+    time_limit: float | None
+    time_unit: str
+    supplement_requested_at: datetime | None = None
+    supplement_received_at: datetime | None = None
+    extended_due_at: datetime | None = None
+    finished_at: datetime | None = None
+    returned_at: datetime | None = None
+    state: str = "processing"
+    # extra supplement events: [(event, at)], event in supplement_requested | supplement_received
+    events: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    rule_version: str
+    clock_start_at: datetime | None
+    due_date: date | None
+    due_at: datetime | None
+    late_from: datetime | None
+    final_status: str | None
+    status: str
+
+
+def _tod_us(x: datetime) -> int:
+    return ((x.hour * 60 + x.minute) * 60 + x.second) * 1_000_000 + x.microsecond
+
+
+def _t_us(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000
+
+
+def _at(d: date, us: int) -> datetime:
+    return datetime.combine(d, time()) + timedelta(microseconds=us)
+
+
+class Oracle:
+    def __init__(self, ruleset: RuleSet, cal: WorkCalendar):
+        self.rs = ruleset
+        self.cal = cal
+
+    # ---- calendar helpers (own counting) --------------------------------------------------
+    def _working(self, d: date) -> bool | None:
+        return self.cal.is_working(d) if self.cal.covers(d) else None
+
+    def _next_wd(self, d: date) -> date | None:
+        x = d + timedelta(days=1)
+        while self.cal.covers(x):
+            if self.cal.is_working(x):
+                return x
+            x += timedelta(days=1)
+        return None
+
+    def _nth_wd_after(self, d: date, n: int) -> date | None:
+        """The n-th working day after d (n == 0: d itself, which must be a working day)."""
+        x = d
+        for _ in range(n):
+            x = self._next_wd(x)
+            if x is None:
+                return None
+        return x
+
+    def _wd_between(self, a: date, b: date) -> int:
+        """Working days in (a, b]."""
+        n, x = 0, a
+        while x < b:
+            x += timedelta(days=1)
+            n += self.cal.is_working(x)
+        return n
+
+    # ---- shifts --------------------------------------------------------------------------
+    def _day0(self, x: datetime, s: RuleSettings, cutoff: bool) -> date | None:
+        """The day a dossier counts as received on (day-based units)."""
+        w = self._working(x.date())
+        if w is None:
+            return None
+        tod = _tod_us(x)
+        same = tod <= _t_us(s.same_day_cutoff) if cutoff else tod < _t_us(s.closing)
+        return x.date() if (w and same) else self._next_wd(x.date())
+
+    def _day_start(self, x: datetime, s: RuleSettings, cutoff: bool) -> datetime | None:
+        w = self._working(x.date())
+        if w is None:
+            return None
+        tod = _tod_us(x)
+        same = tod <= _t_us(s.same_day_cutoff) if cutoff else tod < _t_us(s.closing)
+        if w and same:
+            return _at(x.date(), max(tod, _t_us(s.opening)))
+        nx = self._next_wd(x.date())
+        return _at(nx, _t_us(s.opening)) if nx else None
+
+    def _hours_start(self, x: datetime, s: RuleSettings) -> datetime | None:
+        w = self._working(x.date())
+        if w is None:
+            return None
+        tod = _tod_us(x)
+        if not w or tod >= _t_us(s.closing):
+            nx = self._next_wd(x.date())
+            return _at(nx, _t_us(s.opening)) if nx else None
+        for sess in s.office_hours:
+            a, b = _t_us(sess.start), _t_us(sess.end)
+            if tod < a:
+                return _at(x.date(), a)
+            if tod < b:
+                return x
+        raise AssertionError("unreachable")
+
+    def _add_office(self, start: datetime, dur_us: int, s: RuleSettings) -> datetime | None:
+        """The instant when dur_us of office time has passed since start (ends at a session end if exact)."""
+        d, cur, remaining = start.date(), _tod_us(start), dur_us
+        while True:
+            if not self.cal.covers(d):
+                return None
+            if self.cal.is_working(d):
+                for sess in s.office_hours:
+                    a, b = _t_us(sess.start), _t_us(sess.end)
+                    if cur >= b:
+                        continue
+                    s0 = max(a, cur)
+                    if remaining <= b - s0:
+                        return _at(d, s0 + remaining)
+                    remaining -= b - s0
+            d += timedelta(days=1)
+            cur = 0
+
+    def _office_between(self, a: datetime, b: datetime, s: RuleSettings) -> int | None:
+        total, d = 0, a.date()
+        while d <= b.date():
+            if not self.cal.covers(d):
+                return None
+            if self.cal.is_working(d):
+                for sess in s.office_hours:
+                    lo = max(_at(d, _t_us(sess.start)), a)
+                    hi = min(_at(d, _t_us(sess.end)), b)
+                    if hi > lo:
+                        total += (hi - lo) // US
+            d += timedelta(days=1)
+        return total
+
+    # ---- the rules -------------------------------------------------------------------------
+    def compute(self, x: Dossier, as_of: datetime) -> Result:
+        v = self.rs.version_for(x.received_at.date())
+        s = v.settings
+        unit, lim = x.time_unit, x.time_limit
+        ok = lim is not None and not math.isnan(lim) and 0 < lim <= 100_000
+        if unit == "same_day":
+            kind, n = "S", 0
+        elif not ok:
+            kind, n = None, 0
+        elif unit == "working_days" and lim == math.floor(lim):
+            kind, n = "D", int(lim)
+        elif unit == "working_days":
+            kind, n = "H", math.floor(lim * s.office_seconds * 1_000_000 + 0.5)
+        elif unit == "calendar_days":
+            kind, n = "C", math.ceil(lim)
+        elif unit == "working_hours":
+            kind, n = "H", math.floor(lim * 3_600_000_000 + 0.5)
+        else:
+            kind, n = None, 0
+
+        # supplement facts known at as_of, walked in order (a request before a receipt at the same instant)
+        facts = set()
+        for ev, at in x.events:
+            if ev in ("supplement_requested", "supplement_received") and at <= as_of:
+                facts.add((at, 0 if ev == "supplement_requested" else 1))
+        if x.supplement_requested_at is not None and x.supplement_requested_at <= as_of:
+            facts.add((x.supplement_requested_at, 0))
+        if x.supplement_received_at is not None and x.supplement_received_at <= as_of:
+            facts.add((x.supplement_received_at, 1))
+        paused_since: datetime | None = None
+        last_s: datetime | None = None
+        pauses: list[tuple[datetime, datetime]] = []
+        for at, o in sorted(facts):
+            if o == 0:
+                if paused_since is None:
+                    paused_since = at
+            else:
+                last_s = at
+                if paused_since is not None:
+                    pauses.append((paused_since, at))
+                    paused_since = None
+        q_open = paused_since
+
+        resume = s.supplement_mode == "resume"
+        if resume or last_s is None or last_s <= x.received_at:
+            e = x.received_at
+        else:
+            e = last_s
+
+        # paused time to add back (resume)
+        p_ok, p_wd, p_wdc, p_cd, p_us = True, 0, 0, 0, 0
+        if resume:
+            for a, b in pauses:
+                if not (self.cal.covers(a.date()) and self.cal.covers(b.date())):
+                    p_ok = False
+                    break
+                da, db = self._day0(a, s, False), self._day0(b, s, False)
+                ca, cb = self._day0(a, s, True), self._day0(b, s, True)
+                if None in (da, db, ca, cb):
+                    p_ok = False
+                    break
+                p_wd += self._wd_between(da, db) if db >= da else -self._wd_between(db, da)
+                p_wdc += self._wd_between(ca, cb) if cb >= ca else -self._wd_between(cb, ca)
+                p_cd += (db - da).days
+                ob = self._office_between(a, b, s)
+                if ob is None:
+                    p_ok = False
+                    break
+                p_us += ob
+
+        start: datetime | None
+        due_date: date | None = None
+        due_at: datetime | None = None
+        late: datetime | None = None
+        if kind is None:
+            start = e
+        elif kind == "H":
+            start = self._hours_start(e, s)
+            if start is not None and p_ok:
+                due_at = self._add_office(start, n + p_us, s)
+                if due_at is not None:
+                    due_date = due_at.date()
+                    late = due_at + US
+        else:
+            cutoff = kind == "S"
+            start = self._day_start(e, s, cutoff)
+            d0 = self._day0(e, s, cutoff)
+            if d0 is not None and p_ok:
+                if kind == "D":
+                    due_date = self._nth_wd_after(d0, n + p_wd)
+                elif kind == "S":
+                    due_date = self._nth_wd_after(d0, p_wdc)
+                else:
+                    target = d0 + timedelta(days=n + p_cd)
+                    if self.cal.covers(target):
+                        due_date = target if self.cal.is_working(target) else self._next_wd(target)
+            if due_date is not None:
+                due_at = _at(due_date, _t_us(s.closing))
+                late = datetime.combine(due_date + timedelta(days=1), time())
+
+        excluded = x.state in ("withdrawn", "rejected")
+        r = (x.finished_at or x.returned_at) if x.state in ("finished", "returned") else None
+        resolved = r is not None and r <= as_of
+        final = None
+        if resolved and not excluded and due_date is not None:
+            j = q_open if (q_open is not None and q_open < r) else r
+            if j >= late:
+                final = "overdue"
+            elif j.date() < due_date:
+                final = "early"
+            else:
+                final = "on_time"
+        if excluded:
+            status = "excluded"
+        elif resolved:
+            status = final or "no_deadline"
+        elif q_open is not None:
+            status = "waiting_supplement"
+        elif due_date is None:
+            status = "no_deadline"
+        elif as_of >= late:
+            status = "pending_overdue"
+        else:
+            status = "pending_in_time"
+        return Result(v.id, start, due_date, due_at, late, final, status)
+
+
+# ---- test helper: the engine's input relation from Dossier objects ---------------------------------
+_TYPES = {"dossier_code": "VARCHAR", "received_at": "TIMESTAMP", "time_limit": "DOUBLE", "time_unit": "VARCHAR",
+          "state": "VARCHAR"}
+
+
+def load_input(con, dossiers: list[Dossier], name: str = "input_dossiers", events_name: str = "input_events") -> None:
+    """Create the engine's input relation (and an events table) from Python objects, in one statement each."""
+    cols = ", ".join(f"unnest(${i + 1}::{_TYPES.get(c, 'TIMESTAMP')}[]) AS {c}" for i, c in enumerate(INPUT_COLUMNS))
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}",
+                [[getattr(d, c) for d in dossiers] for c in INPUT_COLUMNS])
+    ev = [(d.dossier_code, e, at) for d in dossiers for e, at in d.events]
+    con.execute(f"CREATE OR REPLACE TABLE {events_name} AS SELECT unnest($1::VARCHAR[]) AS dossier_code, "
+                f"unnest($2::VARCHAR[]) AS event, unnest($3::TIMESTAMP[]) AS \"at\", NULL::VARCHAR AS detail",
+                [[x[0] for x in ev], [x[1] for x in ev], [x[2] for x in ev]])
