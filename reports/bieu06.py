@@ -1,0 +1,206 @@
+"""Biểu số 06/VPCP/KSTT (Thông tư 01/2020/TT-VPCP) as a terminal table or JSON rows.
+
+Input: the Table of the named query `bieu06` (store/queries.py). Output: an aligned text table
+with the form's two-level header, in Vietnamese (default) or English.
+"""
+from __future__ import annotations
+
+import textwrap
+import unicodedata
+from typing import Any
+
+from store.registry import Table
+
+COUNT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
+                 "resolved_total", "resolved_early", "resolved_on_time", "resolved_overdue",
+                 "pending_total", "pending_in_time", "pending_overdue"]
+
+TEXT = {
+    "vi": {
+        "title": "Biểu số 06/VPCP/KSTT",
+        "subtitle": "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH TẠI CƠ QUAN, ĐƠN VỊ TRỰC TIẾP GIẢI QUYẾT",
+        "period": "Kỳ báo cáo: tháng {m:02d}/{y}",
+        "unit": "Đơn vị tính: hồ sơ",
+        "groups": [("Số hồ sơ nhận giải quyết", 4), ("Số hồ sơ đã giải quyết", 4),
+                   ("Số hồ sơ đang giải quyết", 3), ("Chỉ số", 2)],
+        "columns": ["Tổng số", "Trong kỳ: Trực tuyến", "Trong kỳ: Trực tiếp, bưu chính", "Từ kỳ trước",
+                    "Tổng số", "Trước hạn", "Đúng hạn", "Quá hạn",
+                    "Tổng số", "Trong hạn", "Quá hạn",
+                    "Tỷ lệ đúng hạn (%)", "Điểm tiến độ (QĐ 766)"],
+        "first": {"agency": "Cơ quan, đơn vị", "field": "Lĩnh vực", "procedure": "Thủ tục",
+                  "channel": "Kênh tiếp nhận", "total": "Cơ quan, đơn vị"},
+        "total": "Tổng cộng",
+        "unknown": "(chưa xác định)",
+        "closed": " (đã giải thể)",
+        "channels": {"online": "Trực tuyến", "direct": "Trực tiếp", "postal": "Bưu chính"},
+        "empty": "Không có số liệu cho kỳ này.",
+        "thousands": ".", "decimal": ",",
+        "notes": ["Tỷ lệ đúng hạn = (trước hạn + đúng hạn) / đã giải quyết.",
+                  "Điểm tiến độ = 20 × (trước hạn + đúng hạn) / tổng số nhận giải quyết.",
+                  "Hồ sơ chờ bổ sung tại thời điểm cuối kỳ được tính là đang giải quyết trong hạn."],
+    },
+    "en": {
+        "title": "Form 06/VPCP/KSTT",
+        "subtitle": "ADMINISTRATIVE PROCEDURE DOSSIERS HANDLED BY THE AGENCIES THAT PROCESS THEM",
+        "period": "Period: {y}-{m:02d}",
+        "unit": "Unit: dossiers",
+        "groups": [("Dossiers received", 4), ("Dossiers resolved", 4), ("Dossiers pending", 3), ("Indicators", 2)],
+        "columns": ["Total", "This period: online", "This period: in person, by post", "Carried over",
+                    "Total", "Early", "On time", "Overdue",
+                    "Total", "Within time", "Overdue",
+                    "On-time ratio (%)", "Progress score (QĐ 766)"],
+        "first": {"agency": "Agency", "field": "Field", "procedure": "Procedure", "channel": "Channel",
+                  "total": "Agency"},
+        "total": "Total",
+        "unknown": "(unknown)",
+        "closed": " (closed)",
+        "channels": {"online": "Online", "direct": "In person", "postal": "By post"},
+        "empty": "No figures for this period.",
+        "thousands": ",", "decimal": ".",
+        "notes": ["On-time ratio = (early + on time) / resolved.",
+                  "Progress score = 20 × (early + on time) / dossiers received.",
+                  "Dossiers waiting for a supplement at the end of the period count as pending within time."],
+    },
+}
+
+NAME_WIDTH = 44
+NUMBER_WIDTH = 9  # header text wraps to this width at least
+
+
+def _width(s: str) -> int:
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _pad(s: str, width: int, align: str) -> str:
+    gap = max(0, width - _width(s))
+    if align == "right":
+        return " " * gap + s
+    if align == "center":
+        return " " * (gap // 2) + s + " " * (gap - gap // 2)
+    return s + " " * gap
+
+
+def _clip(s: str, width: int) -> str:
+    if _width(s) <= width:
+        return s
+    out = ""
+    for c in s:
+        if _width(out + c) > width - 1:
+            break
+        out += c
+    return out + "…"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width=max(width, 1), break_long_words=False) or [""]
+
+
+def _number(v: Any, t: dict[str, Any]) -> str:
+    if v is None:
+        return "-"
+    return f"{int(v):,}".replace(",", t["thousands"])
+
+
+def _decimal(v: Any, digits: int, t: dict[str, Any]) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}".replace(".", t["decimal"])
+
+
+def _label(row: dict[str, Any], t: dict[str, Any]) -> str:
+    kind = row.get("row_kind")
+    if kind == "total":
+        return t["total"]
+    key, name = row.get("key"), row.get("name")
+    if kind == "channel":
+        return t["channels"].get(key, key or t["unknown"])
+    if kind == "agency":
+        label = name or key or t["unknown"]
+        return "  " * int(row.get("depth") or 0) + label
+    if kind == "procedure" and name:
+        return f"{key} – {name}"
+    return name or key or t["unknown"]
+
+
+def render_text(table: Table, month: str, lang: str = "vi") -> str:
+    """The form as an aligned text table (header titles of the form in Vietnamese, or English)."""
+    t = TEXT["en" if lang == "en" else "vi"]
+    rows = table.to_dicts()
+    y, m = (int(p) for p in str(month)[:7].split("-"))
+    kinds = [r["row_kind"] for r in rows if r["row_kind"] != "total"]
+    first_title = t["first"][kinds[0] if kinds else "total"]
+    head = [t["title"], t["subtitle"], t["period"].format(y=y, m=m), t["unit"], ""]
+    if not rows or all((r.get("received_total") or 0) == 0 for r in rows):
+        return "\n".join(head + [t["empty"]]) + "\n"
+
+    body = []
+    for r in rows:
+        cells = [_number(r.get(c), t) for c in COUNT_COLUMNS]
+        ratio = r.get("on_time_ratio")
+        cells.append(_decimal(None if ratio is None else 100 * ratio, 1, t))
+        cells.append(_decimal(r.get("score_766"), 2, t))
+        body.append((_clip(_label(r, t), NAME_WIDTH), cells, r["row_kind"] == "total"))
+
+    # Column widths: data, or header words wrapped to at least NUMBER_WIDTH.
+    widths = []
+    for i, title in enumerate(t["columns"]):
+        data = max(_width(b[1][i]) for b in body)
+        longest_word = max(_width(w) for w in title.split())
+        widths.append(max(data, longest_word, min(NUMBER_WIDTH, _width(title))))
+    name_w = max([_width(first_title)] + [_width(b[0]) for b in body])
+    # Group spans: widen the last column of a group when its title needs more room.
+    start = 0
+    for title, span in t["groups"]:
+        inner = sum(widths[start:start + span]) + 3 * (span - 1)
+        need = max(_width(w) for w in title.split())
+        if need > inner:
+            widths[start + span - 1] += need - inner
+        start += span
+
+    sep = "+" + "-" * (name_w + 2) + "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    # Header level 1: group titles spanning their columns.
+    group_cells, start = [], 0
+    for title, span in t["groups"]:
+        inner = sum(widths[start:start + span]) + 3 * (span - 1)
+        group_cells.append((_wrap(title, inner), inner))
+        start += span
+    sub_cells = [(_wrap(title, w), w) for title, w in zip(t["columns"], widths)]
+    first_lines = _wrap(first_title, name_w)
+    depth = max(len(first_lines), max(len(g[0]) for g in group_cells) + 1 + max(len(s[0]) for s in sub_cells))
+    g_h = max(len(g[0]) for g in group_cells)
+    s_h = depth - g_h - 1
+
+    lines = [*head, sep]
+    for i in range(depth):
+        name_part = " " + _pad(first_lines[i] if i < len(first_lines) else "", name_w, "left") + " |"
+        if i < g_h:
+            parts = [" " + _pad(g[0][i] if i < len(g[0]) else "", g[1], "center") + " " for g in group_cells]
+        elif i == g_h:
+            parts = ["+".join("-" * (w + 2) for w in widths[s:s + n]) for s, n in _spans(t["groups"])]
+        else:
+            k = i - g_h - 1
+            parts = [" " + _pad(c[0][k] if k < len(c[0]) else "", c[1], "center") + " " for c in sub_cells]
+        lines.append("|" + name_part + "|".join(parts) + "|")
+    lines.append(sep)
+    for label, cells, is_total in body:
+        lines.append("| " + _pad(label, name_w, "left") + " |"
+                     + "|".join(" " + _pad(c, w, "right") + " " for c, w in zip(cells, widths)) + "|")
+        if is_total:
+            lines.append(sep)
+    lines.append(sep)
+    lines.extend([""] + [f"- {n}" for n in t["notes"]])
+    return "\n".join(lines) + "\n"
+
+
+def _spans(groups: list[tuple[str, int]]) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for _, span in groups:
+        out.append((start, span))
+        start += span
+    return out
+
+
+def to_json_rows(table: Table) -> list[dict[str, Any]]:
+    """The rows as JSON-able dicts (dates as ISO text), column names as in the query."""
+    data = table.to_json()
+    return [dict(zip(data["columns"], row)) for row in data["rows"]]

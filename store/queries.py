@@ -1,0 +1,633 @@
+"""The store's answers: named queries for reports, the dashboard, audits and the CLI.
+
+Every query takes plain JSON-able parameters (str, int, bool, None) and returns a `Table`.
+Counting rules of the monthly figures: see store/sla.py (module docstring); agency roll-up rules:
+see store/reference.py. Month parameters are 'YYYY-MM' (local time). Bad parameters raise
+QueryError (a StoreError) naming the query and the parameter.
+
+  bieu06(month, by='agency', agency=None, rollup=True, follow_successor=False)   Biểu số 06 rows
+  agency_ratio_month(month, limit=20, worst_first=True, level=None, rollup=True, min_resolved=1,
+                     follow_successor=False)                  the dashboard's ranking (aggregate table)
+  province_month_series(months=12, end_month=None), province_month(month)          trend, one month
+  audit_dossiers(month=None, agency=None, kind=None, limit=200, rollup=True)   vendor vs recomputed
+  audit_by_agency(month=None), vendor_statuses()
+  sync_unsynced(agency=None, source_system=None, limit=200, rollup=True), sync_by_agency(month=None)
+  dossiers_overdue(agency=None, month=None, limit=200, rollup=True)
+  dossier_detail(code), dossier_events(code)
+  quarantine_list(file_sha256=None, limit=200), import_batches(limit=20), sla_runs(limit=20), store_stats()
+  (store/reference.py:) agencies_current(as_of=None), agency_history(code=None),
+  rollup(as_of=None, follow_successor=False), procedures(field=None)
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import duckdb
+
+from store.db import StoreError
+from store.reference import agency_tree_ctes  # importing store.reference registers its queries too
+from store.registry import Table, named_query, run
+from store.sla import COUNTS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql
+
+BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
+AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
+               "due_date_differs", "status_differs"]
+SYNC_PROBLEMS = ["never_synced", "synced_before_resolution", "status_differs"]
+MAX_LIMIT = 100_000
+
+
+class QueryError(StoreError):
+    """A named query was given a parameter it cannot use; the message names query and parameter."""
+
+
+# -- parameters -------------------------------------------------------------------------------
+
+def _month(value: Any, query: str, name: str = "month") -> dt.date:
+    if isinstance(value, dt.date):
+        return value.replace(day=1)
+    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", str(value or ""))
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise QueryError(f"{query}: {name} must be a month YYYY-MM, got {value!r}")
+    return dt.date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def _opt_month(value: Any, query: str, name: str = "month") -> dt.date | None:
+    return None if value in (None, "") else _month(value, query, name)
+
+
+def _next_month(m: dt.date) -> dt.date:
+    return dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)
+
+
+def _month_end(m: dt.date) -> dt.date:
+    """Last day of the month: the date of the agency tree used for that month."""
+    return _next_month(m) - dt.timedelta(days=1)
+
+
+def _int(value: Any, query: str, name: str, lo: int, hi: int) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = lo - 1
+    if not lo <= n <= hi or isinstance(value, bool):
+        raise QueryError(f"{query}: {name} must be a whole number from {lo} to {hi}, got {value!r}")
+    return n
+
+
+def _limit(value: Any, query: str) -> int:
+    return _int(value, query, "limit", 1, MAX_LIMIT)
+
+
+def _choice(value: Any, allowed: list[str] | dict[str, Any], query: str, name: str) -> Any:
+    if value not in allowed:
+        raise QueryError(f"{query}: {name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+# -- shared SQL pieces --------------------------------------------------------------------------
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> Table:
+    """run() with only the parameters the SQL uses (DuckDB refuses unused ones)."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return run(con, sql, {k: v for k, v in params.items() if k in used})
+
+
+def _normalised(expr: str) -> str:
+    """Status text → '_token_token_': lower case, no diacritics (đ → d), words joined by '_'."""
+    return (f"('_' || trim(regexp_replace(strip_accents(replace(lower({expr}), 'đ', 'd')), "
+            f"'[^a-z0-9]+', '_', 'g'), '_') || '_')")
+
+
+# Vendor status wording → our class. First match wins; a pattern matches whole words.
+VENDOR_STATUS_CLASSES: list[tuple[str, list[str]]] = [
+    ("in_time", ["chua qua han", "khong qua han", "not overdue"]),
+    ("overdue", ["qua han", "tre han", "tre hen", "overdue", "late"]),
+    ("waiting_supplement", ["bo sung", "supplement"]),
+    ("early", ["truoc han", "som han", "early"]),
+    ("on_time", ["dung han", "dung hen", "on time", "ontime"]),
+    ("in_time", ["trong han", "con han", "chua den han", "in time", "pending", "processing"]),
+]
+# The dossier's state as sent to the National Public Service Portal → our state class.
+SYNC_STATUS_CLASSES: list[tuple[str, list[str]]] = [
+    ("processing", ["chua giai quyet", "chua xu ly", "chua tra ket qua", "chua hoan thanh"]),
+    ("withdrawn", ["withdrawn", "rut ho so", "da rut", "cong dan rut"]),
+    ("rejected", ["rejected", "tu choi", "khong tiep nhan", "khong giai quyet"]),
+    ("resolved", ["finished", "returned", "resolved", "completed", "done", "hoan thanh", "da giai quyet",
+                  "da xu ly", "tra ket qua", "co ket qua", "da tra"]),
+    ("processing", ["processing", "pending", "received", "dang xu ly", "dang giai quyet", "tiep nhan",
+                    "bo sung", "dang cho"]),
+]
+
+
+def _classify(expr: str, classes: list[tuple[str, list[str]]]) -> str:
+    norm = _normalised(expr)
+    whens = []
+    for cls, patterns in classes:
+        cond = " OR ".join(f"contains({norm}, '_{p.replace(' ', '_')}_')" for p in patterns)
+        whens.append(f"WHEN {cond} THEN '{cls}'")
+    return f"CASE WHEN nullif(trim({expr}), '') IS NULL THEN NULL {' '.join(whens)} ELSE 'unknown' END"
+
+
+def _classes_sql(column: str, classes: list[tuple[str, list[str]]], alias: str) -> str:
+    """Distinct values of dossiers.<column> with their class (classify each text once, not per row)."""
+    return (f"SELECT status_text, {_classify('status_text', classes)} AS {alias} "
+            f"FROM (SELECT DISTINCT {column} AS status_text FROM dossiers)")
+
+
+def _ratio(num: str, den: str) -> str:
+    return f"CASE WHEN {den} > 0 THEN ({num}) / CAST({den} AS DOUBLE) END"
+
+
+_RATIOS = (f"{_ratio('resolved_early + resolved_on_time', 'resolved_total')} AS on_time_ratio, "
+           f"{_ratio('20.0 * (resolved_early + resolved_on_time)', 'received_total')} AS score_766")
+
+
+def _sums(prefix: str = "") -> str:
+    return ", ".join(f"CAST(coalesce(sum({prefix}{c}), 0) AS BIGINT) AS {c}" for c in STAT_COLUMNS)
+
+
+_SUMS = _sums()
+_COLS = ", ".join(STAT_COLUMNS)
+_ZEROS = ", ".join(f"coalesce(p.{c}, 0) AS {c}" for c in STAT_COLUMNS)
+
+# Latest name/level of every agency code (closed agencies keep their last name).
+_AGENCY_NAMES = """agency_names AS (
+    SELECT code, arg_max(name, valid_from) AS name, arg_max(level, valid_from) AS level
+    FROM agencies GROUP BY code)"""
+
+
+def _in_scope(col: str, rollup: bool = True) -> str:
+    """`col` is $agency or (rollup) a code counted under $agency on the tree (needs agency_rollup)."""
+    if not rollup:
+        return f"($agency IS NULL OR {col} = $agency)"
+    return (f"($agency IS NULL OR {col} = $agency OR {col} IN "
+            f"(SELECT agency_code FROM agency_rollup WHERE ancestor_code = $agency))")
+
+
+# -- Biểu số 06/VPCP/KSTT -------------------------------------------------------------------------
+
+def _bieu06_sql(by: str) -> str:
+    """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow."""
+    if by == "agency":
+        src = f"SELECT agency_code, agency_code AS key, {_COLS} FROM agency_month_stats WHERE month = $month"
+    else:
+        src = (f"SELECT agency_code, {BIEU06_DIMENSIONS[by]} AS key, {COUNTS_SQL} "
+               f"FROM ({month_facts_sql('$as_of', '$month', '$month')}) f GROUP BY ALL")
+    # by agency, the report covers the subtree and rollup decides what each row adds up; by
+    # field/procedure/channel, rollup decides whether the agency's subtree is counted or only itself.
+    scope = ("r0.ancestor_code IN (SELECT code FROM subtree)" if by == "agency" else
+             "(($rollup AND r0.ancestor_code IN (SELECT code FROM subtree)) OR $agency IS NULL "
+             "OR r0.ancestor_code = $agency)")
+    head = f"""
+    WITH RECURSIVE src AS ({src}),
+    {agency_tree_ctes('$tree_date', '$follow', 'SELECT agency_code FROM src')},
+    subtree AS (SELECT code FROM agency_up WHERE $agency IS NULL OR ancestor_code = $agency),
+    scoped AS (
+        SELECT src.* FROM src JOIN agency_rollup r0 ON r0.agency_code = src.agency_code AND r0.depth = 0
+        WHERE {scope}
+    ),
+    total AS (
+        SELECT 'total' AS row_kind, NULL::VARCHAR AS key, NULL::VARCHAR AS name, NULL::VARCHAR AS level,
+               NULL::INTEGER AS depth, NULL::VARCHAR AS parent_code, '' AS sort_key, {_SUMS}
+        FROM scoped
+    )"""
+    if by == "agency":
+        rows = f"""
+    per AS (
+        SELECT r.ancestor_code AS key, {_SUMS}
+        FROM scoped JOIN agency_rollup r ON r.agency_code = scoped.agency_code
+        WHERE $rollup OR r.depth = 0
+        GROUP BY r.ancestor_code
+    ),
+    keys AS (
+        SELECT code AS key FROM agency_node WHERE is_valid AND name IS NOT NULL
+        UNION SELECT key FROM per
+    ),
+    body AS (
+        SELECT 'agency' AS row_kind, k.key, n.name, n.level, CAST(ap.depth AS INTEGER) AS depth, n.parent_code,
+               ap.path AS sort_key, {_ZEROS}
+        FROM keys k
+        JOIN agency_node n ON n.code = k.key
+        JOIN agency_path ap ON ap.code = k.key
+        LEFT JOIN per p ON p.key = k.key
+        WHERE k.key IN (SELECT code FROM subtree)
+    )"""
+    else:
+        name = "pr.name" if by == "procedure" else "NULL::VARCHAR" if by == "channel" else "s.key"
+        join = "LEFT JOIN procedures pr ON pr.code = s.key" if by == "procedure" else ""
+        rows = f"""
+    body AS (
+        SELECT '{by}' AS row_kind, s.key, {name} AS name, NULL::VARCHAR AS level, NULL::INTEGER AS depth,
+               NULL::VARCHAR AS parent_code, s.key AS sort_key, s.* EXCLUDE (key)
+        FROM (SELECT key, {_SUMS} FROM scoped GROUP BY key) s {join}
+    )"""
+    return f"""{head},{rows}
+    SELECT row_kind, key, name, level, depth, parent_code, {_COLS}, {_RATIOS}
+    FROM (SELECT * FROM total UNION ALL BY NAME SELECT * FROM body)
+    ORDER BY row_kind <> 'total', sort_key NULLS LAST"""
+
+
+def _bieu06_params(month: dt.date, agency: str | None, rollup: Any, follow: Any) -> dict[str, Any]:
+    return {"month": month, "tree_date": _month_end(month), "agency": agency or None, "rollup": _flag(rollup),
+            "follow": _flag(follow)}
+
+
+@named_query("bieu06")
+def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agency: str | None = None,
+           rollup: bool = True, follow_successor: bool = False) -> Table:
+    """Biểu số 06/VPCP/KSTT for one month: a total row, then one row per agency (tree order) or
+    per field / procedure / channel.
+
+    Columns: row_kind (total|agency|field|procedure|channel), key, name, level, depth, parent_code,
+    received_total, received_online, received_direct_postal, carried_over, resolved_total,
+    resolved_early, resolved_on_time, resolved_overdue, pending_total, pending_in_time,
+    pending_overdue, on_time_ratio ((early+on_time)/resolved), score_766 (20 × (early+on_time)/received).
+    by='agency' reads agency_month_stats (rebuilt by each recompute); the other groupings count
+    from dossiers + dossier_sla at the same as_of. rollup=True counts each agency's descendants in
+    its row; agency=CODE limits the report to that agency's subtree (or, without rollup, the agency).
+    """
+    m = _month(month, "bieu06")
+    by = _choice(by, BIEU06_DIMENSIONS, "bieu06", "by")
+    params = _bieu06_params(m, agency, rollup, follow_successor)
+    if by != "agency":  # counted from dossiers at the statuses' as_of
+        params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
+    return _run(con, _bieu06_sql(by), params)
+
+
+@named_query("agency_ratio_month")
+def agency_ratio_month(con: duckdb.DuckDBPyConnection, month: str, limit: int = 20, worst_first: bool = True,
+                       level: str | None = None, rollup: bool = True, min_resolved: int = 1,
+                       follow_successor: bool = False) -> Table:
+    """The dashboard's ranking: on-time ratio per agency for one month (from agency_month_stats).
+
+    Agencies that resolved fewer than `min_resolved` dossiers are left out. Worst first: lowest
+    on-time ratio, then most overdue.
+    """
+    m = _month(month, "agency_ratio_month")
+    n = _limit(limit, "agency_ratio_month")
+    if level is not None:
+        _choice(level, ["province", "department", "district", "commune", "unit"], "agency_ratio_month", "level")
+    params = _bieu06_params(m, None, rollup, follow_successor)
+    params.update(level=level, min_resolved=_int(min_resolved, "agency_ratio_month", "min_resolved", 0, 10**9))
+    order = ("on_time_ratio ASC, resolved_overdue DESC" if _flag(worst_first)
+             else "on_time_ratio DESC, resolved_total DESC")
+    return _run(con, f"""
+        SELECT key AS agency_code, name AS agency_name, level, parent_code, resolved_total, resolved_early,
+               resolved_on_time, resolved_overdue, pending_overdue, received_total, on_time_ratio, score_766
+        FROM ({_bieu06_sql('agency')})
+        WHERE row_kind = 'agency' AND resolved_total >= $min_resolved AND ($level IS NULL OR level = $level)
+        ORDER BY {order}, agency_code
+        LIMIT {n}""", params)
+
+
+def _province_months_sql() -> str:
+    return f"""
+        SELECT m.month, {_sums('s.')}
+        FROM (SELECT CAST(unnest(generate_series($start, $end, INTERVAL 1 MONTH)) AS DATE) AS month) m
+        LEFT JOIN agency_month_stats s ON s.month = m.month
+        GROUP BY m.month"""
+
+
+@named_query("province_month_series")
+def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_month: str | None = None) -> Table:
+    """The province's monthly figures for `months` months ending at end_month (default: the month
+    of the last recompute's as_of), oldest first; months without data are zeros."""
+    k = _int(months, "province_month_series", "months", 1, 240)
+    end = _opt_month(end_month, "province_month_series", "end_month")
+    if end is None:
+        last = con.execute("SELECT max(as_of) FROM agency_month_stats").fetchone()[0]
+        end = (last.date() if last else dt.date.today()).replace(day=1)
+    start = end
+    for _ in range(k - 1):
+        start = (start - dt.timedelta(days=1)).replace(day=1)
+    return _run(con, f"SELECT month, {_COLS}, {_RATIOS} FROM ({_province_months_sql()}) ORDER BY month",
+               {"start": start, "end": end})
+
+
+@named_query("province_month")
+def province_month(con: duckdb.DuckDBPyConnection, month: str) -> Table:
+    """The province's figures for one month (one row)."""
+    m = _month(month, "province_month")
+    return _run(con, f"SELECT month, {_COLS}, {_RATIOS} FROM ({_province_months_sql()})",
+               {"start": m, "end": m})
+
+
+# -- audit of the vendor's figures --------------------------------------------------------------
+
+def _audit_base_sql(where: str = "TRUE") -> str:
+    """One row per dossier (LEFT JOIN dossier_sla) with the vendor's and our figures and the kind
+    of disagreement (NULL when they agree or we have no figures)."""
+    our_overdue = "(s.final_status = 'overdue' OR s.status = 'pending_overdue')"
+    agrees = """CASE
+        WHEN s.final_status IS NOT NULL THEN reported_class = s.final_status
+        WHEN s.status = 'pending_in_time' THEN reported_class IN ('in_time', 'on_time')
+        WHEN s.status = 'pending_overdue' THEN reported_class = 'overdue'
+        WHEN s.status = 'waiting_supplement' THEN reported_class IN ('waiting_supplement', 'in_time')
+        ELSE TRUE END"""
+    due_differs = """CASE WHEN d.time_unit = 'working_hours'
+        THEN date_trunc('minute', d.reported_due_at) <> date_trunc('minute', s.due_at)
+        ELSE CAST(d.reported_due_at AS DATE) <> s.due_date END"""
+    return f"""
+    SELECT *, CASE
+        WHEN sla_status IS NULL OR sla_status = 'excluded' THEN NULL
+        WHEN reported_class = 'overdue' AND final_status IN ('early', 'on_time') THEN 'reported_overdue_resolved_on_time'
+        WHEN reported_class IN ('early', 'on_time', 'in_time', 'waiting_supplement') AND our_overdue
+            THEN 'reported_on_time_actually_overdue'
+        WHEN reported_due_at IS NULL AND due_date IS NOT NULL THEN 'no_reported_due'
+        WHEN due_differs THEN 'due_date_differs'
+        WHEN reported_class NOT IN ('unknown') AND NOT status_agrees THEN 'status_differs'
+        END AS kind
+    FROM (
+        SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.state, d.time_unit,
+               d.received_at,
+               coalesce(d.finished_at, d.returned_at) AS resolved_at,
+               d.reported_due_at, d.reported_status, reported_class,
+               s.due_date, s.due_at, s.late_from, s.final_status, s.status AS sla_status,
+               coalesce(s.final_status, s.status) AS recomputed_status,
+               coalesce({our_overdue}, FALSE) AS our_overdue,
+               coalesce(reported_class = 'overdue', FALSE) AS reported_overdue,
+               coalesce({due_differs}, FALSE) AS due_differs,
+               coalesce({agrees}, TRUE) AS status_agrees,
+               date_diff('day', s.due_date, CAST(d.reported_due_at AS DATE)) AS due_days_diff
+        FROM (SELECT dossiers.*, vc.reported_class FROM dossiers
+              LEFT JOIN ({_classes_sql('reported_status', VENDOR_STATUS_CLASSES, 'reported_class')}) vc
+                     ON vc.status_text = dossiers.reported_status) d
+        LEFT JOIN dossier_sla s USING (dossier_code)
+        WHERE {where}
+    )"""
+
+
+# Audited: dossiers with recomputed figures, not withdrawn/rejected; $month: the month they were
+# resolved in, or received in when not resolved.
+_AUDIT_SCOPE = ("sla_status IS NOT NULL AND sla_status <> 'excluded' AND state NOT IN ('withdrawn', 'rejected') "
+                "AND ($month IS NULL OR (coalesce(resolved_at, received_at) >= $month "
+                "AND coalesce(resolved_at, received_at) < $month_end))")
+
+
+@named_query("audit_dossiers")
+def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None,
+                   kind: str | None = None, limit: int = 200, rollup: bool = True) -> Table:
+    """Dossiers whose vendor-reported due date or status disagrees with the recomputed one.
+
+    kind: reported_overdue_resolved_on_time | reported_on_time_actually_overdue | no_reported_due |
+    due_date_differs | status_differs (one kind per dossier, in that order of precedence).
+    month: dossiers resolved in that month, or received in it when not resolved. agency: that agency
+    and (rollup) its subtree, on the tree of the month's last day (of today without a month).
+    """
+    m = _opt_month(month, "audit_dossiers")
+    n = _limit(limit, "audit_dossiers")
+    if kind is not None:
+        _choice(kind, AUDIT_KINDS, "audit_dossiers", "kind")
+    return _run(con, f"""
+        WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
+        a AS ({_audit_base_sql()})
+        SELECT a.dossier_code, a.agency_code, an.name AS agency_name, a.procedure_code, a.kind,
+               a.reported_due_at, a.due_date, a.due_at, a.due_days_diff, a.reported_status, a.reported_class,
+               a.recomputed_status, a.received_at, a.resolved_at
+        FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
+        WHERE a.kind IS NOT NULL AND {_AUDIT_SCOPE} AND ($kind IS NULL OR a.kind = $kind)
+          AND {_in_scope('a.agency_code', _flag(rollup))}
+        ORDER BY list_position({AUDIT_KINDS!r}, a.kind), a.agency_code, a.dossier_code
+        LIMIT {n}""", {"month": m, "month_end": m and _next_month(m), "agency": agency or None, "kind": kind,
+         "tree_date": _month_end(m) if m else dt.date.today()})
+
+
+@named_query("audit_by_agency")
+def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
+    """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
+    of disagreement, and the vendor's overdue count against the recomputed overdue count."""
+    m = _opt_month(month, "audit_by_agency")
+    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    return _run(con, f"""
+        WITH {_AGENCY_NAMES}, a AS ({_audit_base_sql()})
+        SELECT CASE WHEN grouping(agency_code) = 1 THEN 'total' ELSE 'agency' END AS row_kind,
+               agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
+               count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
+               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
+               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue,
+               count(*) FILTER (WHERE reported_overdue) - count(*) FILTER (WHERE our_overdue) AS overdue_difference
+        FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
+        WHERE {_AUDIT_SCOPE}
+        GROUP BY GROUPING SETS ((agency_code), ())
+        ORDER BY row_kind <> 'total', mismatches DESC, agency_code""",
+               {"month": m, "month_end": m and _next_month(m)})
+
+
+@named_query("vendor_statuses")
+def vendor_statuses(con: duckdb.DuckDBPyConnection) -> Table:
+    """Every distinct reported_status and the class it is read as (unknown = not compared)."""
+    return _run(con, f"""
+        SELECT reported_status, {_classify('reported_status', VENDOR_STATUS_CLASSES)} AS reported_class,
+               count(*) AS dossiers
+        FROM dossiers GROUP BY reported_status ORDER BY dossiers DESC, reported_status""", {})
+
+
+# -- sync to the National Public Service Portal ------------------------------------------------
+
+def _sync_base_sql() -> str:
+    return f"""
+    SELECT *, CASE
+        WHEN synced_at IS NULL THEN 'never_synced'
+        WHEN synced_at < resolved_at THEN 'synced_before_resolution'
+        WHEN synced_class IS DISTINCT FROM 'resolved' THEN 'status_differs'
+        END AS problem
+    FROM (
+        SELECT dossier_code, agency_code, procedure_code, source_system, state, received_at,
+               coalesce(finished_at, returned_at) AS resolved_at, synced_at, synced_status,
+               sc.synced_class
+        FROM dossiers
+        LEFT JOIN ({_classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class')}) sc ON sc.status_text = dossiers.synced_status
+        WHERE state IN ('finished', 'returned')
+    )"""
+
+
+@named_query("sync_unsynced")
+def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, source_system: str | None = None,
+                  limit: int = 200, rollup: bool = True) -> Table:
+    """Resolved dossiers whose result did not reach the National Public Service Portal: never synced,
+    last synced before they were resolved, or synced with a status other than resolved."""
+    n = _limit(limit, "sync_unsynced")
+    return _run(con, f"""
+        WITH RECURSIVE {agency_tree_ctes('current_date', False)}, {_AGENCY_NAMES},
+        b AS ({_sync_base_sql()})
+        SELECT b.dossier_code, b.agency_code, an.name AS agency_name, b.procedure_code, b.source_system,
+               b.problem, b.state, b.resolved_at, b.synced_at, b.synced_status, b.synced_class
+        FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
+        WHERE b.problem IS NOT NULL AND ($source_system IS NULL OR b.source_system = $source_system)
+          AND {_in_scope('b.agency_code', _flag(rollup))}
+        ORDER BY b.resolved_at, b.dossier_code
+        LIMIT {n}""", {"agency": agency or None, "source_system": source_system})
+
+
+@named_query("sync_by_agency")
+def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
+    """Resolved dossiers and sync problems per agency and source system (e.g. 1.0 / 2.0), with a
+    total per source system and a grand total. month: dossiers resolved in that month."""
+    m = _opt_month(month, "sync_by_agency")
+    probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
+    return _run(con, f"""
+        WITH {_AGENCY_NAMES}, b AS ({_sync_base_sql()})
+        SELECT CASE WHEN grouping(agency_code) = 0 THEN 'agency'
+                    WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
+               agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
+               source_system,
+               count(*) AS resolved, count(*) FILTER (WHERE problem IS NULL) AS synced_ok, {probs},
+               count(problem) AS unsynced,
+               count(problem) / CAST(count(*) AS DOUBLE) AS unsynced_ratio
+        FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
+        WHERE $month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)
+        GROUP BY GROUPING SETS ((agency_code, source_system), (source_system), ())
+        ORDER BY list_position(['total', 'source_system', 'agency'], row_kind), source_system NULLS FIRST,
+                 unsynced DESC, agency_code""", {"month": m, "month_end": m and _next_month(m)})
+
+
+# -- lists -----------------------------------------------------------------------------------------
+
+@named_query("dossiers_overdue")
+def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, month: str | None = None,
+                     limit: int = 200, rollup: bool = True) -> Table:
+    """Overdue dossiers of an agency (and its subtree when rollup), most days late first.
+
+    With month: the dossiers behind that month's Biểu 06 overdue columns (resolved overdue in the
+    month; pending and overdue at its end). Without: every dossier resolved overdue, and those
+    pending overdue at the last recompute. kind: resolved_overdue | pending_overdue.
+    """
+    m = _opt_month(month, "dossiers_overdue")
+    n = _limit(limit, "dossiers_overdue")
+    as_of = data_as_of(con)
+    if m is not None:
+        src = f"""
+            SELECT dossier_code, agency_code, procedure_code, field, channel, received_at, due_date, late_from,
+                   CASE WHEN is_resolved THEN resolved_at END AS resolved_at,
+                   CASE WHEN is_resolved THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
+                   CASE WHEN is_resolved THEN resolved_at ELSE cut END AS judged_at
+            FROM ({month_facts_sql('$as_of', '$month', '$month')})
+            WHERE (is_resolved AND final_status = 'overdue') OR is_pending_overdue"""
+        tree_date = _month_end(m)
+    else:
+        src = """
+            SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.received_at,
+                   s.due_date, s.late_from,
+                   CASE WHEN s.final_status IS NOT NULL THEN coalesce(d.finished_at, d.returned_at) END AS resolved_at,
+                   CASE WHEN s.final_status = 'overdue' THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
+                   CASE WHEN s.final_status = 'overdue' THEN coalesce(d.finished_at, d.returned_at)
+                        ELSE s.computed_as_of END AS judged_at
+            FROM dossiers d JOIN dossier_sla s USING (dossier_code)
+            WHERE (s.final_status = 'overdue' OR s.status = 'pending_overdue')
+              AND d.state NOT IN ('withdrawn', 'rejected')"""
+        tree_date = (as_of or dt.datetime.now()).date()
+    return _run(con, f"""
+        WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
+        o AS ({src})
+        SELECT o.dossier_code, o.agency_code, an.name AS agency_name, o.procedure_code, pr.name AS procedure_name,
+               o.field, o.channel, o.received_at, o.due_date, o.late_from, o.resolved_at, o.kind,
+               date_diff('day', o.due_date, CAST(o.judged_at AS DATE)) AS days_late
+        FROM o LEFT JOIN agency_names an ON an.code = o.agency_code
+        LEFT JOIN procedures pr ON pr.code = o.procedure_code
+        WHERE {_in_scope('o.agency_code', _flag(rollup))}
+        ORDER BY days_late DESC NULLS LAST, o.dossier_code
+        LIMIT {n}""", {"agency": agency or None, "month": m, "as_of": as_of, "tree_date": tree_date})
+
+
+@named_query("dossier_detail")
+def dossier_detail(con: duckdb.DuckDBPyConnection, code: str) -> Table:
+    """One dossier with its recomputed deadline and status, the vendor's figures and how they
+    compare (kind as in audit_dossiers), names of agency and procedure. No row if unknown."""
+    return _run(con, f"""
+        WITH {_AGENCY_NAMES}, a AS ({_audit_base_sql('d.dossier_code = $code')})
+        SELECT d.dossier_code, d.agency_code, an.name AS agency_name, d.procedure_code, pr.name AS procedure_name,
+               d.field, d.channel, d.received_at, d.time_limit, d.time_unit, d.supplement_requested_at,
+               d.supplement_received_at, d.extended_due_at, d.finished_at, d.returned_at, d.state,
+               s.rule_version, s.clock_start_at, s.due_date, s.due_at, s.late_from, s.final_status,
+               s.status, s.computed_as_of,
+               d.reported_due_at, d.reported_status, a.reported_class, a.kind AS audit_kind,
+               d.source_system, d.synced_at, d.synced_status, d.batch_id, d.updated_at
+        FROM dossiers d
+        JOIN a USING (dossier_code)
+        LEFT JOIN dossier_sla s USING (dossier_code)
+        LEFT JOIN agency_names an ON an.code = d.agency_code
+        LEFT JOIN procedures pr ON pr.code = d.procedure_code
+        WHERE d.dossier_code = $code""", {"code": code})
+
+
+@named_query("dossier_events")
+def dossier_events(con: duckdb.DuckDBPyConnection, code: str) -> Table:
+    """A dossier's events in time order."""
+    return _run(con, "SELECT event, \"at\", detail, batch_id FROM dossier_events WHERE dossier_code = $code "
+                    "ORDER BY \"at\", event", {"code": code})
+
+
+@named_query("quarantine_list")
+def quarantine_list(con: duckdb.DuckDBPyConnection, file_sha256: str | None = None, limit: int = 200) -> Table:
+    """Rejected input rows with the reason, newest import first (one file when file_sha256 given)."""
+    n = _limit(limit, "quarantine_list")
+    return _run(con, f"""
+        SELECT file_name, file_sha256, row_no, field, value, reason, CAST(raw AS VARCHAR) AS raw, batch_id, created_at
+        FROM quarantine WHERE $sha IS NULL OR file_sha256 = $sha
+        ORDER BY created_at DESC, file_sha256, row_no, field
+        LIMIT {n}""", {"sha": file_sha256})
+
+
+@named_query("import_batches")
+def import_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
+    """The latest imports, newest first."""
+    n = _limit(limit, "import_batches")
+    return _run(con, f"""
+        SELECT batch_id, kind, file_name, file_sha256, status, started_at, finished_at,
+               date_diff('millisecond', started_at, finished_at) / 1000.0 AS duration_s,
+               rows_read, rows_inserted, rows_updated, rows_unchanged, rows_quarantined,
+               columns_dropped, pii_columns_dropped
+        FROM import_batches ORDER BY batch_id DESC LIMIT {n}""", {})
+
+
+@named_query("sla_runs")
+def sla_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
+    """The latest recomputes, newest first."""
+    n = _limit(limit, "sla_runs")
+    return _run(con, f"""
+        SELECT run_id, rule_set, as_of, started_at, finished_at,
+               date_diff('millisecond', started_at, finished_at) / 1000.0 AS duration_s, dossiers
+        FROM sla_runs ORDER BY run_id DESC LIMIT {n}""", {})
+
+
+@named_query("store_stats")
+def store_stats(con: duckdb.DuckDBPyConnection) -> Table:
+    """One row: row counts, the dossiers' date range, the last import and the last recompute, and
+    how many dossiers changed since (needs_recompute)."""
+    return _run(con, """
+        WITH last_import AS (
+            SELECT file_name, finished_at FROM import_batches WHERE status = 'done'
+            ORDER BY finished_at DESC NULLS LAST, batch_id DESC LIMIT 1),
+        last_run AS (
+            SELECT rule_set, as_of, started_at, finished_at FROM sla_runs
+            WHERE finished_at IS NOT NULL ORDER BY run_id DESC LIMIT 1)
+        SELECT
+            (SELECT max(version) FROM schema_migrations) AS schema_version,
+            (SELECT count(*) FROM dossiers) AS dossiers,
+            (SELECT count(*) FROM dossier_events) AS dossier_events,
+            (SELECT count(*) FROM dossier_sla) AS dossiers_computed,
+            (SELECT count(*) FROM dossiers d ANTI JOIN dossier_sla s USING (dossier_code)) AS dossiers_not_computed,
+            (SELECT count(*) FROM dossier_sla WHERE status = 'no_deadline') AS dossiers_no_deadline,
+            (SELECT count(DISTINCT code) FROM agencies) AS agencies,
+            (SELECT count(*) FROM procedures) AS procedures,
+            (SELECT count(*) FROM quarantine) AS quarantined_rows,
+            (SELECT count(*) FROM import_batches) AS imports,
+            (SELECT min(received_at) FROM dossiers) AS first_received_at,
+            (SELECT max(received_at) FROM dossiers) AS last_received_at,
+            (SELECT finished_at FROM last_import) AS last_import_at,
+            (SELECT file_name FROM last_import) AS last_import_file,
+            (SELECT finished_at FROM last_run) AS last_recompute_at,
+            (SELECT as_of FROM last_run) AS last_recompute_as_of,
+            (SELECT rule_set FROM last_run) AS last_rule_set,
+            (SELECT count(*) FROM dossiers
+              WHERE updated_at > (SELECT started_at FROM last_run)
+                 OR (SELECT started_at FROM last_run) IS NULL) AS changed_since_recompute,
+            (SELECT count(*) FROM agency_month_stats) AS month_stats_rows""", {})

@@ -1,0 +1,98 @@
+"""app.py as a user runs it: real processes, a real store file, plain messages, no tracebacks."""
+from __future__ import annotations
+
+import json
+
+CSV = (
+    "dossier_code,agency_code,agency_name,procedure_code,field,channel,received_at,time_limit,time_unit,state,"
+    "finished_at,reported_due_at,reported_status\n"
+    # Saturday of the Tết 2026 break: counted from Monday 23/02; 5 working days → Monday 02/03.
+    "C-1,STP,Sở Tư pháp,P1,Tư pháp,online,2026-02-14 09:00,5,working_days,finished,2026-03-02 10:00,"
+    "2026-02-20 17:00,overdue\n"
+    # After 15:00 on a same-day procedure: due the next working day.
+    "C-2,STP,Sở Tư pháp,P2,Chứng thực,direct,14/04/2026 15:30,0,same_day,processing,,,\n"
+    "C-3,STP,Sở Tư pháp,P1,Tư pháp,fax,2026-03-01 09:00,5,working_days,processing,,,\n"
+)
+
+
+def test_help_speaks_plainly(run_app):
+    r = run_app("--help")
+    assert r.returncode == 0
+    for cmd in ("run", "import", "sla", "report", "demo-data", "check-config"):
+        assert cmd in r.stdout
+
+
+def test_sla_explain_computes_without_a_store(run_app, tmp_path, app_env):
+    f = tmp_path / "x.csv"
+    f.write_text(CSV, encoding="utf-8")
+    r = run_app("sla", "explain", str(f), "--as-of", "2026-04-14 16:00", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {d["dossier_code"]: d for d in map(json.loads, r.stdout.splitlines())}
+    assert rows["C-1"]["due"] == "2026-03-02" and rows["C-1"]["status"] == "on_time"
+    assert "Tết" in rows["C-1"]["reason"]
+    assert rows["C-2"]["due"] == "2026-04-15" and rows["C-2"]["status"] == "pending_in_time"
+    assert "C-3" not in rows and "row 3" in r.stderr and "channel" in r.stderr
+    assert not (tmp_path / "data" / "motcua.duckdb").exists()
+    text = run_app("sla", "explain", str(f), "--as-of", "2026-04-14 16:00")
+    assert text.returncode == 0 and "C-1" in text.stdout and "2026-03-02" in text.stdout
+
+
+def test_import_then_report_and_audit(run_app, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text(CSV, encoding="utf-8")
+    r = run_app("import", str(f), "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["inserted"] == 2 and summary["quarantined"] == 1
+    again = json.loads(run_app("import", str(f), "--json").stdout)
+    assert again["inserted"] == 0 and again["unchanged"] == 2
+
+    rep = run_app("report", "--month", "2026-03", "--json")
+    assert rep.returncode == 0, rep.stderr
+    rows = json.loads(rep.stdout)
+    stp = next(x for x in rows if x.get("row_kind") == "agency" and x.get("key") == "STP")
+    assert stp["resolved_total"] == 1 and stp["resolved_on_time"] == 1 and stp["resolved_overdue"] == 0
+    text = run_app("report", "--month", "2026-03")
+    assert "Sở Tư pháp" in text.stdout and "Đúng hạn" in text.stdout
+
+    audit = run_app("query", "audit_dossiers", "--json")
+    assert audit.returncode == 0, audit.stderr
+    t = json.loads(audit.stdout)
+    kinds = [dict(zip(t["columns"], row))["kind"] for row in t["rows"]]
+    assert "reported_overdue_resolved_on_time" in kinds
+
+
+def test_bad_input_gives_one_plain_line(run_app, tmp_path):
+    cases = [
+        (("report", "--month", "March"), "expected YYYY-MM"),
+        (("import", str(tmp_path / "missing.csv")), "file not found"),
+        (("sla", "explain", str(tmp_path / "missing.csv")), "file not found"),
+        (("query", "nope"), "unknown query"),
+        (("sla", "explain", "x.csv", "--as-of", "yesterday"), "file not found"),
+    ]
+    for args, needle in cases:
+        r = run_app(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert needle in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    r = run_app("import", str(empty))
+    assert r.returncode == 2 and "empty" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_broken_config_is_reported_by_check_config(run_app, tmp_path, app_env):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("store:\n  memory_limit: [1]\nservice:\n  host: 10.0.0.1\n", encoding="utf-8")
+    r = run_app("--config", str(bad), "check-config")
+    assert r.returncode == 2
+    assert "store.memory_limit" in r.stderr and "loopback" in r.stderr and "Traceback" not in r.stderr
+    ok = run_app("check-config")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_broken_rule_set_is_reported_by_check_config(run_app, tmp_path, app_env):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("name: x\nversions: []\n", encoding="utf-8")
+    env = dict(app_env, MOTCUA_SLA__RULE_SET=str(rules))
+    r = run_app("check-config", env=env)
+    assert r.returncode == 2 and str(rules) in r.stderr and "Traceback" not in r.stderr

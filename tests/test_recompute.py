@@ -1,0 +1,141 @@
+"""store.sla.recompute with the real SLA engine (sla_rules.engine) on a real store file.
+
+Dates sit in the plain week of Monday 4 March 2024 (no holiday in March 2024): a dossier received
+on Monday 09:00 with 3 working days is due on Thursday 7 March (the first day is not counted).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from config.app import AppConfig
+from sla_rules.engine import SlaEngine
+from store.db import Store
+from store.sla import recompute, to_local_naive
+
+T = dt.datetime
+MON = T(2024, 3, 4, 9)
+AS_OF = T(2024, 3, 20, 12)
+
+# code: (finished_at, state, supplement requested, supplement received)
+DOSSIERS = {
+    "A-early": (T(2024, 3, 6, 10), "finished", None, None),
+    "B-on-time": (T(2024, 3, 7, 16), "finished", None, None),
+    "C-overdue": (T(2024, 3, 8, 9), "finished", None, None),
+    "D-pending": (None, "processing", None, None),
+    "E-withdrawn": (None, "withdrawn", None, None),
+    # complete dossier back on Monday 11 March: the clock restarts, due Thursday 14 March
+    "F-restarted": (T(2024, 3, 13, 10), "finished", T(2024, 3, 5, 9), T(2024, 3, 11, 9)),
+}
+EVENTS = [("G-events-only", "supplement_requested", T(2024, 3, 5, 9)),
+          ("G-events-only", "supplement_received", T(2024, 3, 11, 9))]
+
+
+@pytest.fixture(scope="module")
+def engine() -> SlaEngine:
+    cfg = AppConfig()
+    return SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "recompute.duckdb") as s:
+        with s.transaction() as c:
+            c.executemany(
+                "INSERT INTO dossiers (dossier_code, agency_code, channel, received_at, time_limit, time_unit, "
+                "supplement_requested_at, supplement_received_at, finished_at, state) "
+                "VALUES (?, 'S1', 'online', ?, 3, 'working_days', ?, ?, ?, ?)",
+                [(code, MON, req, rcv, fin, state) for code, (fin, state, req, rcv) in DOSSIERS.items()]
+                + [("G-events-only", MON, None, None, None, "processing")])
+            c.executemany('INSERT INTO dossier_events (dossier_code, event, "at") VALUES (?, ?, ?)', EVENTS)
+        yield s
+
+
+def sla(store: Store) -> dict[str, dict]:
+    cur = store.cursor()
+    rel = cur.execute("SELECT * FROM dossier_sla ORDER BY dossier_code")
+    cols = [d[0] for d in rel.description]
+    return {r[0]: dict(zip(cols, r)) for r in rel.fetchall()}
+
+
+def test_recompute_fills_dossier_sla_records_the_run_and_the_month(store, engine):
+    res = recompute(store, engine, AS_OF)
+    json.dumps(res)                                     # goes over the owner's JSON API as is
+    assert res["dossiers"] == 7 and res["rule_set"] == engine.name and res["as_of"] == "2024-03-20 12:00:00"
+    assert res["statuses"] == {"early": 2, "on_time": 1, "overdue": 1, "pending_overdue": 2, "excluded": 1}
+    rows = sla(store)
+    assert {c: r["status"] for c, r in rows.items()} == {
+        "A-early": "early", "B-on-time": "on_time", "C-overdue": "overdue", "D-pending": "pending_overdue",
+        "E-withdrawn": "excluded", "F-restarted": "early", "G-events-only": "pending_overdue"}
+    assert rows["A-early"]["due_date"] == dt.date(2024, 3, 7)
+    assert rows["A-early"]["late_from"] == T(2024, 3, 8)
+    assert rows["F-restarted"]["due_date"] == dt.date(2024, 3, 14)
+    assert rows["G-events-only"]["due_date"] == dt.date(2024, 3, 14)      # the restart came from the events
+    assert all(r["computed_as_of"] == AS_OF for r in rows.values())
+
+    run = store.query("sla_runs").one()
+    assert (run["run_id"], run["rule_set"], run["as_of"], run["dossiers"]) == (res["run_id"], engine.name, AS_OF, 7)
+    assert run["finished_at"] >= run["started_at"]
+
+    march = [r for r in store.query("bieu06", month="2024-03") if r["row_kind"] == "total"][0]
+    # cut at as_of (20 March): 6 counted (E withdrawn), 4 resolved, D and G pending and overdue
+    assert (march["received_total"], march["received_online"]) == (6, 6)
+    assert (march["resolved_total"], march["resolved_early"], march["resolved_on_time"], march["resolved_overdue"]) \
+        == (4, 2, 1, 1)
+    assert (march["pending_total"], march["pending_in_time"], march["pending_overdue"]) == (2, 0, 2)
+    stats = store.query("store_stats").one()
+    assert stats["last_recompute_as_of"] == AS_OF and stats["dossiers_not_computed"] == 0
+
+
+def test_a_second_recompute_replaces_the_results(store, engine):
+    recompute(store, engine, T(2024, 3, 6, 12))
+    early = sla(store)
+    assert early["D-pending"]["status"] == "pending_in_time"
+    assert early["C-overdue"]["status"] == "pending_in_time"           # finished after that as_of
+    res = recompute(store, engine, AS_OF)
+    again = sla(store)
+    assert len(again) == 7 and again["D-pending"]["status"] == "pending_overdue"
+    assert again["C-overdue"]["final_status"] == "overdue"
+    assert [r["run_id"] for r in store.query("sla_runs")] == [res["run_id"], res["run_id"] - 1]
+    assert store.cursor().execute("SELECT DISTINCT as_of FROM agency_month_stats").fetchall() == [(AS_OF,)]
+
+
+class BrokenEngine:
+    """The real engine, failing half-way through the recompute."""
+
+    def __init__(self, engine: SlaEngine, error: BaseException | None = None):
+        self._engine, self._error = engine, error
+        self.name = engine.name
+
+    def install(self, con) -> None:
+        self._engine.install(con)
+
+    def compute_sql(self, source, as_of, events=None, with_reasons=False, lang="vi"):
+        if self._error is not None:
+            raise self._error
+        return "SELECT * FROM no_such_relation"
+
+
+@pytest.mark.parametrize("error", [None, KeyboardInterrupt()], ids=["bad-sql", "ctrl-c"])
+def test_a_failed_recompute_keeps_the_previous_results(store, engine, error):
+    recompute(store, engine, AS_OF)
+    before = sla(store)
+    months = store.cursor().execute("SELECT * FROM agency_month_stats ORDER BY ALL").fetchall()
+    with pytest.raises(BaseException) as err:
+        recompute(store, BrokenEngine(engine, error), T(2024, 3, 25))
+    assert isinstance(err.value, KeyboardInterrupt) if error else "no_such_relation" in str(err.value)
+    assert sla(store) == before
+    assert store.cursor().execute("SELECT * FROM agency_month_stats ORDER BY ALL").fetchall() == months
+    assert len(store.query("sla_runs")) == 1
+
+
+def test_as_of_forms():
+    assert to_local_naive("2024-03-20") == T(2024, 3, 20, 23, 59, 59, 999999)     # a date: its end
+    assert to_local_naive("2024-03-20 08:30") == T(2024, 3, 20, 8, 30)
+    utc = T(2024, 3, 20, 1, 0, tzinfo=ZoneInfo("UTC"))
+    assert to_local_naive(utc) == T(2024, 3, 20, 8, 0)                              # UTC+7
+    with pytest.raises(ValueError, match="as_of must be an ISO date"):
+        to_local_naive("20/03/2024")
