@@ -287,13 +287,22 @@ def cmd_status(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _param_value(text: str) -> Any:
+    """A --param value: JSON when it parses as a number, boolean, null, list or object, else the text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if not isinstance(value, str) else text
+
+
 def cmd_query(cfg: AppConfig, args: argparse.Namespace) -> int:
     params: dict[str, Any] = {}
     for kv in args.param or []:
         if "=" not in kv:
             raise UserError(f"--param {kv!r}: expected NAME=VALUE")
         k, v = kv.split("=", 1)
-        params[k] = json.loads(v) if v[:1] in "[{0123456789" or v in ("true", "false", "null") else v
+        params[k] = _param_value(v)
     t = open_ops(cfg).query(args.name, **params)
     if args.json:
         print(json.dumps(Table.to_json(t), ensure_ascii=False))
@@ -407,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was left half-done", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:  # the user gets one line; the details go to the log file
         path = _log_path(cfg)
         try:

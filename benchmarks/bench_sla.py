@@ -69,10 +69,15 @@ def oracle_rate(path: Path, rows: int) -> tuple[float, int]:
             "SELECT dossier_code, received_at, time_limit, time_unit, supplement_requested_at, "
             "supplement_received_at, extended_due_at, finished_at, returned_at, state FROM dossiers LIMIT ?",
             [rows]).fetchall()
-    oracle = sla_oracle.default_oracle()
+    from sla_rules.engine import SlaEngine
+
+    cfg = AppConfig()
+    engine = SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
+    oracle = sla_oracle.Oracle(engine.ruleset, engine.calendar)
+    dossiers = [sla_oracle.Dossier(*r) for r in data]
     t0 = time.perf_counter()
-    for r in data:
-        oracle.compute(*r, as_of=AS_OF)
+    for d in dossiers:
+        oracle.compute(d, AS_OF)
     return len(data) / (time.perf_counter() - t0), len(data)
 
 

@@ -178,6 +178,15 @@ class Store:
         fn = QUERIES.get(name)
         if fn is None:
             raise StoreError(f"unknown query {name!r}; known: {', '.join(sorted(QUERIES))}")
+        import inspect
+
+        sig = inspect.signature(fn)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            known = [n for n in list(sig.parameters)[1:]]
+            unknown = sorted(set(params) - set(known))
+            if unknown:
+                raise StoreError(f"query {name!r} has no parameter {', '.join(unknown)}; "
+                                 f"its parameters: {', '.join(known) or '(none)'}")
         cur = self.cursor()
         try:
             return fn(cur, **params)

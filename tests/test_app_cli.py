@@ -96,3 +96,34 @@ def test_broken_rule_set_is_reported_by_check_config(run_app, tmp_path, app_env)
     env = dict(app_env, MOTCUA_SLA__RULE_SET=str(rules))
     r = run_app("check-config", env=env)
     assert r.returncode == 2 and str(rules) in r.stderr and "Traceback" not in r.stderr
+
+
+def test_query_params_from_the_command_line(run_app, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text(CSV, encoding="utf-8")
+    assert run_app("import", str(f)).returncode == 0
+    r = run_app("query", "bieu06", "--param", "month=2026-03", "--param", "by=agency", "--json")
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)
+    assert any("Sở Tư pháp" in str(row) for row in t["rows"])
+    bad = run_app("query", "bieu06", "--param", "monthh=2026-03")
+    assert bad.returncode == 2 and "no parameter monthh" in bad.stderr and "month" in bad.stderr
+
+
+def test_output_piped_into_head_is_not_an_error(app_env, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    rows = "".join(f"H-{i},STP,Sở Tư pháp,P1,Tư pháp,online,2026-03-02 08:00,5,working_days,processing,,,\n"
+                   for i in range(30000))
+    f = tmp_path / "big.csv"
+    f.write_text(CSV.splitlines(keepends=True)[0] + rows, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "sla", "explain", str(f)], env=app_env,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("H-0")
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert "error" not in err and "Traceback" not in err
