@@ -113,16 +113,13 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
         WHERE ({m_to} IS NULL OR b.received_at < CAST({m_to} AS DATE) + INTERVAL 1 MONTH)
           AND ({m_from} IS NULL OR b.resolved_at IS NULL OR b.resolved_at >= {m_from})
     ),
-    months AS (  -- most dossiers are open in one month only: expand the others alone
-        SELECT * EXCLUDE (first_month, last_month), CAST(first_month AS DATE) AS month
-        FROM bounded
-        WHERE first_month = last_month
-          AND ({m_from} IS NULL OR first_month >= {m_from}) AND ({m_to} IS NULL OR first_month <= {m_to})
-        UNION ALL
+    months AS (  -- one pass (no second read of `bounded`, which would be materialised)
         SELECT * EXCLUDE (first_month, last_month, m), CAST(m AS DATE) AS month
-        FROM (SELECT *, unnest(generate_series(greatest(first_month, {m_from}), least(last_month, {m_to}),
-                                               INTERVAL 1 MONTH)) AS m
-              FROM bounded WHERE first_month < last_month)
+        FROM (SELECT *, unnest(CASE WHEN first_month = last_month THEN [first_month]
+                                    ELSE generate_series(greatest(first_month, {m_from}), least(last_month, {m_to}),
+                                                         INTERVAL 1 MONTH) END) AS m
+              FROM bounded)
+        WHERE ({m_from} IS NULL OR m >= {m_from}) AND ({m_to} IS NULL OR m <= {m_to})
     ),
     cut AS (SELECT *, least(month + INTERVAL 1 MONTH, {as_of}) AS cut FROM months),
     flagged AS (
