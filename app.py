@@ -160,7 +160,12 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
             out(f"  demo data: {res['import']['inserted']} dossiers, recomputed {res['sla'].get('dossiers')}")
         else:
             app.recompute()
-        service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port)
+        try:
+            service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port)
+        except OSError as e:
+            raise UserError(f"cannot listen on {cfg.service.host}:{cfg.service.port} ({e.strerror}); "
+                            "another program uses that port: set service.port in the config "
+                            "or MOTCUA_SERVICE__PORT") from None
         service.start()
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute())
         scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",

@@ -167,3 +167,16 @@ def test_whole_system_while_running_cli_and_watch_folder_never_hit_the_lock(app_
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_port_in_use_is_a_plain_message(app_env, tmp_path, run_app):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = dict(app_env, MOTCUA_SERVICE__PORT=str(busy.getsockname()[1]))
+        r = run_app("run", env=env, timeout=180)
+    assert r.returncode == 2
+    assert "another program uses that port" in r.stderr and "Traceback" not in r.stderr
+    assert not owner_file(Path(app_env["MOTCUA_STORE__PATH"])).exists()
