@@ -79,6 +79,12 @@ def _q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+# A line longer than this is refused by the CSV reader (DuckDB's default is 2 MB); a longer
+# value than MAX_TEXT in a text column is quarantined (see _checks).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_TEXT = 1000
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -97,14 +103,14 @@ def load_raw(con: duckdb.DuckDBPyConnection, prep: PreparedFile, prefix: str) ->
         f"CREATE OR REPLACE TEMP TABLE {prefix}_raw AS SELECT ordinality AS row_no, {select}, _extra "
         f"FROM read_csv({_q(str(prep.csv_path))}, delim={_q(prep.delimiter)}, quote='\"', escape='\"', "
         f"header=false, skip={prep.skip_lines}, auto_detect=false, columns={{{cols}}}, null_padding=true, "
-        f"strict_mode=false, encoding='utf-8', parallel=PARALLEL) WITH ORDINALITY"
+        f"strict_mode=false, encoding='utf-8', max_line_size={MAX_LINE_BYTES}, parallel=PARALLEL) WITH ORDINALITY"
     )
     # DuckDB's parallel reader refuses null_padding when a quoted field spans lines; a failed
     # statement would abort the caller's transaction, so read serially whenever quotes occur.
     parallel = prep.csv_path == prep.info.path and not prep.info.has_quotes
     try:
         con.execute(sql.replace("PARALLEL", "true" if parallel else "false"))
-    except duckdb.InvalidInputError as e:
+    except duckdb.InvalidInputException as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ImportRefused(f"{prep.info.name}: cannot be read as CSV: {first[:300]}", file=prep.info.name,
                             reason="csv") from None
@@ -233,6 +239,11 @@ def _checks(kind: str) -> list[tuple[str, str, str, str, str]]:
         out.append((c, f"{_ident(c)} < TIMESTAMP '{MIN_TS}' OR {_ident(c)} > TIMESTAMP '{MAX_TS}'", f"s_{c}",
                     f"'date out of range: ''' || s_{c} || ''' (years 1990 to 2100)'",
                     f"'ngày ngoài khoảng hợp lý: ''' || s_{c} || ''' (năm 1990 đến 2100)'"))
+    for c in CANONICAL[kind]:
+        if _is_text(kind, c):
+            out.append((c, f"length({_ident(c)}) > {MAX_TEXT}", f"left({_ident(c)}, 60) || '…'",
+                        f"'value too long: ' || length({_ident(c)}) || ' characters (at most {MAX_TEXT})'",
+                        f"'giá trị quá dài: ' || length({_ident(c)}) || ' ký tự (tối đa {MAX_TEXT})'"))
     if kind == "dossiers":
         out += [
             ("time_limit", "s_time_limit IS NOT NULL AND (time_limit IS NULL OR NOT isfinite(time_limit) "
@@ -288,7 +299,8 @@ def validate(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: Co
         f"FROM ({_typed_select(con, prefix, kind, mapping)})"
     )
     canon = CANONICAL[kind]
-    raw_json = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := r.{_ident(c)}" for c in canon) + "))"
+    raw_json = ("to_json(struct_pack(" + ", ".join(f"{_ident(c)} := left(r.{_ident(c)}, {MAX_TEXT})" for c in canon)
+                + "))")
     per_row = (
         f"SELECT row_no, e.field AS field, e.value AS value, e.reason AS reason, e.reason_vi AS reason_vi "
         f"FROM (SELECT row_no, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e "
