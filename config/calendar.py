@@ -8,7 +8,7 @@ File format (config/calendar/vn-civil-service.yaml, config/calendar/quang-ngai.y
         kind: off                     # off | working
         reason: "Nghỉ Tết Dương lịch (hoán đổi, làm bù thứ Bảy 10/01/2026)"
         reason_en: "New Year holiday (swapped with Saturday 10/01/2026)"   # optional
-        legal_basis: "Văn bản 12729/VPCP-KGVX ngày 25/12/2025"
+        legal_basis: "Văn bản ... của Văn phòng Chính phủ"
 
 Files are applied in order after the `holidays` package; a later entry for the same date wins.
 """

@@ -53,11 +53,11 @@ def test_30_april_2025_with_saturday_26_april_worked(cal):
 
 
 def test_new_year_2026_swap_from_override_file(cal):
-    # Văn bản 12729/VPCP-KGVX: Friday 02/01/2026 off, Saturday 10/01/2026 worked.
+    # New Year 2026 civil-service swap: Friday 02/01/2026 off, Saturday 10/01/2026 worked.
     assert not cal.is_working(D("2026-01-01"))
     day = cal.day(D("2026-01-02"))
     assert not day.is_working and day.source == "vn-civil-service.yaml"
-    assert "Tết Dương lịch" in day.name_vi and "12729/VPCP-KGVX" in day.legal_basis
+    assert "Tết Dương lịch" in day.name_vi and "Tết Dương lịch 2026" in day.legal_basis
     assert cal.is_working(D("2026-01-10"))
     assert not cal.is_working(D("2026-01-17"))  # an ordinary Saturday
 
