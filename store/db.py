@@ -17,15 +17,10 @@ from typing import Any
 
 import duckdb
 
+from store.errors import StoreError, StoreLockedError
 from store.registry import QUERIES, Table
 
-
-class StoreError(Exception):
-    """A store problem with a message meant for the operator."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the DuckDB file for writing."""
+__all__ = ["Store", "StoreError", "StoreLockedError", "SCHEMA_VERSION", "MIGRATIONS"]
 
 
 def _migrations() -> list[tuple[int, str, str]]:

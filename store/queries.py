@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from store.db import StoreError
+from store.errors import StoreError
 from store.reference import agency_tree_ctes  # importing store.reference registers its queries too
 from store.registry import Table, named_query, run
 from store.sla import COUNTS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql

@@ -29,7 +29,7 @@ import duckdb
 
 from config.errors import ConfigError
 from config.reference import ReferenceData, load_reference_file
-from store.db import StoreError
+from store.errors import StoreError
 from store.registry import Table, named_query, run
 
 MAX_TREE_DEPTH = 16
