@@ -327,6 +327,14 @@ def cmd_reference(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_testbed(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from testbed.portal.server import serve
+
+    print(f"Simulated portal, release {args.release}: http://127.0.0.1:{args.port}/  (Ctrl-C stops it)")
+    serve(args.release, host="127.0.0.1", port=args.port)
+    return 0
+
+
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     problems = []
     app = Motcua(cfg)
@@ -398,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("reference", help="load agencies and procedures from a reference YAML file")
     s.add_argument("file")
     s.set_defaults(fn=cmd_reference)
+
+    s = sub.add_parser("testbed", help="serve the simulated portal (a test target for probes and load tests)")
+    s.add_argument("--release", choices=("v1.0", "v2.0"), default="v2.0",
+                   help="release profile: v2.0 reproduces the 2022 failures (default)")
+    s.add_argument("--port", type=int, default=8088)
+    s.set_defaults(fn=cmd_testbed)
 
     s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
     s.set_defaults(fn=cmd_check_config)

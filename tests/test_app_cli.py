@@ -127,3 +127,36 @@ def test_output_piped_into_head_is_not_an_error(app_env, tmp_path):
     err = proc.stderr.read()
     proc.wait(timeout=60)
     assert "error" not in err and "Traceback" not in err
+
+
+def test_testbed_command_serves_the_simulated_portal(app_env, tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "testbed", "--release", "v2.0", "--port", str(port)],
+                            env=app_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, r = time.time() + 30, None
+        while time.time() < deadline:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert r is not None and r.status_code == 200
+        assert r.headers["X-Testbed-Release"] in ("v2.0", "2.0")
+        assert "Dịch vụ công" in r.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
