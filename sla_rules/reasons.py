@@ -6,7 +6,7 @@ explain on small files, so it may use string building and a join on the runs of 
 from __future__ import annotations
 
 from sla_rules.calendar import WorkCalendar
-from sla_rules.engine import CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, HOUR_US, OUTPUT_COLUMNS
+from sla_rules.constants import CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, HOUR_US, OUTPUT_COLUMNS
 
 _WD = {
     "vi": "['thứ Hai', 'thứ Ba', 'thứ Tư', 'thứ Năm', 'thứ Sáu', 'thứ Bảy', 'Chủ nhật']",
