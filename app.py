@@ -150,7 +150,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
         raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
     app = Motcua(cfg)
     stop = stop or threading.Event()
-    service = None
+    service = metrics_server = None
     scheduler = BackgroundScheduler(timezone=cfg.timezone)
     try:
         _ = app.store
@@ -167,6 +167,13 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
                             "another program uses that port: set service.port in the config "
                             "or MOTCUA_SERVICE__PORT") from None
         service.start()
+        from collectors.metrics import build_registry, serve_metrics
+
+        try:
+            metrics_server, _ = serve_metrics(build_registry(app, app.now), cfg.metrics.host, cfg.metrics.port)
+        except OSError as e:
+            raise UserError(f"cannot listen on {cfg.metrics.host}:{cfg.metrics.port} for metrics ({e.strerror}); "
+                            "set metrics.port in the config or MOTCUA_METRICS__PORT") from None
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute())
         scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
                           max_instances=1, coalesce=True)
@@ -176,6 +183,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
         host, port = service.address
         out(f"motcua-watch is running (store {cfg.store.path})")
         out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
+        out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
         out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
         out("  Press Ctrl-C to stop.")
         if threading.current_thread() is threading.main_thread():
@@ -187,6 +195,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         if service is not None:
             service.stop()
         app.close()

@@ -28,18 +28,28 @@ class StoreConfig(_Strict):
     threads: int | None = Field(default=None, ge=1, le=64)
 
 
+def _loopback(v: str) -> str:
+    if v not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("listens on loopback only (127.0.0.1, localhost or ::1)")
+    return v
+
+
 class ServiceConfig(_Strict):
     """The store owner's loopback API (see docs/ARCHITECTURE.md, 'One writer')."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
 
-    @field_validator("host")
-    @classmethod
-    def _loopback_only(cls, v: str) -> str:
-        if v not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the store service listens on loopback only (127.0.0.1, localhost or ::1)")
-        return v
+    _loopback_only = field_validator("host")(_loopback)
+
+
+class MetricsConfig(_Strict):
+    """The Prometheus endpoint (/metrics), on loopback; put a reverse proxy in front to share it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+    _loopback_only = field_validator("host")(_loopback)
 
 
 class InboxConfig(_Strict):
@@ -78,6 +88,7 @@ class AppConfig(_Strict):
     timezone: str = "Asia/Ho_Chi_Minh"
     store: StoreConfig = StoreConfig()
     service: ServiceConfig = ServiceConfig()
+    metrics: MetricsConfig = MetricsConfig()
     inbox: InboxConfig = InboxConfig()
     sla: SlaConfig = SlaConfig()
     imports: ImportConfig = ImportConfig()

@@ -99,6 +99,8 @@ def test_run_system_in_process_serves_and_stops(app_cfg):
     while not any("Press Ctrl-C" in line for line in lines) and time.time() < deadline and t.is_alive():
         time.sleep(0.1)
     assert any("store API" in line for line in lines), lines
+    metrics_line = next(line for line in lines if "/metrics" in line)
+    assert httpx.get(metrics_line.split()[-1], timeout=10).status_code == 200
     ops = find_owner(app_cfg.store.path)
     assert ops is not None and ops.status()["dossiers"] > 0
     stop.set()
