@@ -143,8 +143,10 @@ def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:
 
 def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -> int:
     """Own the store, load demo data if empty, serve the API, run the jobs, until stopped."""
-    from collectors.inbox import Inbox
     from apscheduler.schedulers.background import BackgroundScheduler
+
+    from collectors.inbox import Inbox
+    from collectors.metrics import build_registry, serve_metrics
 
     if find_owner(cfg.store.path) is not None:
         raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
@@ -167,8 +169,6 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
                             "another program uses that port: set service.port in the config "
                             "or MOTCUA_SERVICE__PORT") from None
         service.start()
-        from collectors.metrics import build_registry, serve_metrics
-
         try:
             metrics_server, _ = serve_metrics(build_registry(app, app.now), cfg.metrics.host, cfg.metrics.port)
         except OSError as e:
