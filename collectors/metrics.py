@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,7 +24,7 @@ MAX_AGENCIES = 500  # label cardinality bound: one series per agency
 
 
 class SlaCollector(Collector):
-    """Gauges of the current month's figures, per agency and for the province."""
+    """Gauges of the current month's figures, per agency and for the province (agency_code="province")."""
 
     def __init__(self, ops: Any, now: Callable[[], dt.datetime]) -> None:
         self.ops = ops
@@ -52,11 +52,11 @@ class SlaCollector(Collector):
                                     "Dossiers pending past their legal deadline at the recompute",
                                     labels=["agency_code", "agency_name"])
         if prov.get("on_time_ratio") is not None:
-            ratio.add_metric(["", "province"], prov["on_time_ratio"])
+            ratio.add_metric(["province", "province"], prov["on_time_ratio"])
         if prov.get("score_766") is not None:
-            score.add_metric(["", "province"], prov["score_766"])
+            score.add_metric(["province", "province"], prov["score_766"])
         if prov:
-            overdue.add_metric(["", "province"], prov.get("pending_overdue") or 0)
+            overdue.add_metric(["province", "province"], prov.get("pending_overdue") or 0)
         for r in q("agency_ratio_month", month=month, limit=MAX_AGENCIES, rollup=False, min_resolved=0):
             labels = [r["agency_code"], r["agency_name"] or r["agency_code"]]
             if r["on_time_ratio"] is not None:
@@ -77,7 +77,7 @@ class SlaCollector(Collector):
                                 "Dossiers the vendor reports overdue minus those recomputed overdue",
                                 labels=["agency_code"])
         for r in q("audit_by_agency"):
-            code = "" if r["row_kind"] == "total" else r["agency_code"]
+            code = "province" if r["row_kind"] == "total" else r["agency_code"]
             gap.add_metric([code], r["overdue_difference"] or 0)
         out += [ratio, score, overdue, unsynced, gap]
         runs = q("sla_runs", limit=1).one()
@@ -112,10 +112,51 @@ def _local_tz() -> dt.tzinfo:
     return ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+# Latency buckets for a portal seen from a citizen's side: 50 ms to 60 s.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0)
+PHASES = ("dns", "connect", "tls", "ttfb", "transfer")
+
+
+class ProbeMetrics:
+    """Probe and journey-step measurements, observed as results arrive from the probe runner."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["check", "step"]
+        self.duration = Histogram("motcua_probe_duration_seconds", "Probe response time, whole request",
+                                  labels, buckets=LATENCY_BUCKETS, registry=registry)
+        self.phase = Histogram("motcua_probe_phase_seconds", "Probe response time per phase "
+                               "(dns, connect, tls, ttfb, transfer)", [*labels, "phase"],
+                               buckets=LATENCY_BUCKETS, registry=registry)
+        self.runs = Counter("motcua_probe_runs", "Probe runs", labels, registry=registry)
+        self.failures = Counter("motcua_probe_failures", "Probe runs that failed an assertion or the request",
+                                labels, registry=registry)
+        self.success = Gauge("motcua_probe_success", "1 if the last run passed, 0 if it failed",
+                             labels, registry=registry)
+        self.cert_days = Gauge("motcua_probe_tls_cert_days_left", "Days before the TLS certificate expires",
+                               ["check"], registry=registry)
+
+    def observe(self, check: str, step: str, ok: bool, seconds: float | None,
+                phases: dict[str, float] | None = None, cert_days: float | None = None) -> None:
+        step = step or ""
+        self.runs.labels(check, step).inc()
+        if not ok:
+            self.failures.labels(check, step).inc()
+        self.success.labels(check, step).set(1 if ok else 0)
+        if seconds is not None:
+            self.duration.labels(check, step).observe(seconds)
+        for name, value in (phases or {}).items():
+            if name in PHASES and value is not None:
+                self.phase.labels(check, step, name).observe(value)
+        if cert_days is not None:
+            self.cert_days.labels(check).set(cert_days)
+
+
 def build_registry(ops: Any, now: Callable[[], dt.datetime]) -> CollectorRegistry:
-    """A registry of our own with the SLA collector (probe metrics join it in a later part)."""
+    """A registry of our own (never the global one) with the SLA collector and the probe metrics,
+    reachable as `registry.probe_metrics`."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SlaCollector(ops, now))
+    registry.probe_metrics = ProbeMetrics(registry)  # type: ignore[attr-defined]
     return registry
 
 

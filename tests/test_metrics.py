@@ -39,9 +39,9 @@ def test_values_equal_the_store_figures(demo_app):
     m = scrape(build_registry(demo_app, lambda: NOW))
     assert m["motcua_store_up"][()] == 1
     prov = demo_app.query("province_month", month="2026-10").one()
-    assert m["motcua_ontime_ratio"][(("agency_code", ""), ("agency_name", "province"))] == pytest.approx(
+    assert m["motcua_ontime_ratio"][(("agency_code", "province"), ("agency_name", "province"))] == pytest.approx(
         prov["on_time_ratio"])
-    assert m["motcua_progress_score_766"][(("agency_code", ""), ("agency_name", "province"))] == pytest.approx(
+    assert m["motcua_progress_score_766"][(("agency_code", "province"), ("agency_name", "province"))] == pytest.approx(
         prov["score_766"])
     ranked = demo_app.query("agency_ratio_month", month="2026-10", limit=500, rollup=False, min_resolved=0)
     with_ratio = [r for r in ranked if r["on_time_ratio"] is not None]
@@ -54,13 +54,13 @@ def test_values_equal_the_store_figures(demo_app):
             if r["row_kind"] == "source_system"}
     assert sync and all(m["motcua_unsynced_dossiers"][(("source_system", k),)] == v for k, v in sync.items())
     total_gap = next(r for r in demo_app.query("audit_by_agency") if r["row_kind"] == "total")["overdue_difference"]
-    assert m["motcua_vendor_overdue_gap"][(("agency_code", ""),)] == total_gap
+    assert m["motcua_vendor_overdue_gap"][(("agency_code", "province"),)] == total_gap
     assert "motcua_sla_last_recompute_timestamp_seconds" in m
 
 
 def test_a_new_recompute_refreshes_the_figures(demo_app, tmp_path):
     registry = build_registry(demo_app, lambda: NOW)
-    key = (("agency_code", ""), ("agency_name", "province"))
+    key = (("agency_code", "province"), ("agency_name", "province"))
     before = scrape(registry)["motcua_pending_overdue_dossiers"][key]
     f = tmp_path / "late.csv"
     f.write_text("dossier_code,agency_code,channel,received_at,time_limit,time_unit,state\n"
@@ -88,3 +88,22 @@ def test_exposition_over_http_on_loopback(demo_app):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_probe_observations_become_histograms_and_counters():
+    dead = RemoteOps("http://127.0.0.1:9", "token", timeout=1.0)
+    registry = build_registry(dead, lambda: NOW)
+    pm = registry.probe_metrics
+    pm.observe("citizen-v2", "login", True, 0.3, {"connect": 0.001, "ttfb": 0.25, "bogus": 9})
+    pm.observe("citizen-v2", "login", False, 2.5, {"ttfb": 2.4})
+    pm.observe("home", "", True, 0.04, cert_days=42)
+    m = scrape(registry)
+    key = (("check", "citizen-v2"), ("step", "login"))
+    assert m["motcua_probe_runs_total"][key] == 2 and m["motcua_probe_failures_total"][key] == 1
+    assert m["motcua_probe_success"][key] == 0
+    assert m["motcua_probe_duration_seconds_count"][key] == 2
+    assert m["motcua_probe_duration_seconds_sum"][key] == pytest.approx(2.8)
+    assert m["motcua_probe_duration_seconds_bucket"][(("check", "citizen-v2"), ("le", "0.5"), ("step", "login"))] == 1
+    phases = {dict(k)["phase"] for k in m["motcua_probe_phase_seconds_count"]}
+    assert phases == {"connect", "ttfb"}
+    assert m["motcua_probe_tls_cert_days_left"][(("check", "home"),)] == 42
