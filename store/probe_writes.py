@@ -1,0 +1,80 @@
+"""Writing probe results (collectors/probes.py) to the store, with raw retention and rollups.
+
+    write_results(store, results, started_at=..., target=..., raw_retention_days=14) -> dict
+
+One transaction: a probe_runs row, the raw probe_results rows, the hourly and daily rollups of
+every hour/day the new rows touch (recomputed from the raw rows, so rewriting is idempotent),
+then raw rows older than the retention are deleted (rollups stay, `rollup_retention_days`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+COLUMNS = ("name", "kind", "step", "grp", "started_at", "ok", "reason", "status_code", "total_ms", "dns_ms",
+           "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms", "bytes", "cert_days_left", "url")
+MAX_REASON = 500
+
+
+def _row(run_id: int, r: Any) -> list[Any]:
+    reason = (r.reason or "")[:MAX_REASON] or None
+    return [run_id, r.name, r.kind, r.step or "", getattr(r, "group", None), r.started_at, bool(r.ok), reason,
+            r.status_code, r.total_ms, r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms, r.transfer_ms, r.bytes,
+            r.cert_days_left, r.url or None]
+
+
+ROLLUP_HOURLY = ("DELETE FROM probe_rollup_hourly WHERE hour >= $since_hour", """
+INSERT INTO probe_rollup_hourly
+SELECT date_trunc('hour', started_at) AS hour, name, any_value(kind), step, count(*) AS count,
+       count(*) FILTER (WHERE NOT ok) AS failures,
+       quantile_cont(total_ms, 0.5), quantile_cont(total_ms, 0.95), max(total_ms)
+FROM probe_results WHERE started_at >= $since_hour
+GROUP BY ALL
+""")
+
+ROLLUP_DAILY = ("DELETE FROM probe_rollup_daily WHERE day >= $since_day", """
+INSERT INTO probe_rollup_daily
+SELECT CAST(started_at AS DATE) AS day, name, any_value(kind), step, count(*) AS count,
+       count(*) FILTER (WHERE NOT ok) AS failures,
+       quantile_cont(total_ms, 0.5), quantile_cont(total_ms, 0.95), max(total_ms)
+FROM probe_results WHERE started_at >= CAST($since_day AS TIMESTAMP)
+GROUP BY ALL
+""")
+
+
+def write_results(store, results: Sequence[Any], *, started_at: dt.datetime | None = None,
+                  target: str = "", raw_retention_days: int = 14, rollup_retention_days: int = 400,
+                  now: dt.datetime | None = None) -> dict[str, int]:
+    """Store one batch of ProbeResult; returns {'run_id', 'results', 'failures', 'purged'}."""
+    if not results:
+        return {"run_id": 0, "results": 0, "failures": 0, "purged": 0}
+    first = min(r.started_at for r in results)
+    started_at = started_at or first
+    finished = now or max(r.started_at for r in results)
+    failures = sum(1 for r in results if not r.ok)
+    ref = now or max(r.started_at for r in results)
+    since_hour = first.replace(minute=0, second=0, microsecond=0)
+    since_day = first.date()
+    with store.transaction() as con:
+        run_id = con.execute("SELECT nextval('probe_run_seq')").fetchone()[0]
+        con.execute("INSERT INTO probe_runs VALUES (?, ?, ?, ?, ?, ?)",
+                    [run_id, started_at, max(finished, started_at), target or None, len(results), failures])
+        con.executemany(f"INSERT INTO probe_results (run_id, {', '.join(COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
+                        [_row(run_id, r) for r in results])
+        # keep whole days of raw rows, so the daily rollup of a purged day is never recomputed
+        raw_cut = dt.datetime.combine(ref.date() - dt.timedelta(days=raw_retention_days), dt.time())
+        since_hour = max(since_hour, raw_cut)
+        since_day = max(since_day, raw_cut.date())
+        for sql in ROLLUP_HOURLY:
+            con.execute(sql, {"since_hour": since_hour})
+        for sql in ROLLUP_DAILY:
+            con.execute(sql, {"since_day": since_day})
+        purged = con.execute("DELETE FROM probe_results WHERE started_at < ?", [raw_cut]).fetchone()[0]
+        con.execute("DELETE FROM probe_runs WHERE finished_at < ? AND run_id NOT IN "
+                    "(SELECT DISTINCT run_id FROM probe_results)", [raw_cut])
+        roll_cut = ref - dt.timedelta(days=rollup_retention_days)
+        con.execute("DELETE FROM probe_rollup_hourly WHERE hour < ?", [roll_cut])
+        con.execute("DELETE FROM probe_rollup_daily WHERE day < ?", [roll_cut.date()])
+    return {"run_id": int(run_id), "results": len(results), "failures": failures, "purged": int(purged or 0)}

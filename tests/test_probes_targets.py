@@ -1,0 +1,318 @@
+"""The probe runner over real sockets: broken targets give failed checks with plain reasons, never
+exceptions; results and rollups land in a real DuckDB store; secrets never leave the runner."""
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import logging
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from collectors.probes import ProbeResult, ProbeScheduler, format_results, run_once
+from collectors.secrets import Secrets
+from config.probes import ProbesFile
+from store.db import Store
+from store.probe_writes import write_results
+from testbed.portal.server import running
+
+
+def cfg(checks=(), journeys=(), **defaults) -> ProbesFile:
+    return ProbesFile.model_validate({"variables": {"base_url": "http://127.0.0.1:1"},
+                                      "defaults": {"timeout": 2, **defaults},
+                                      "checks": list(checks), "journeys": list(journeys)})
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@contextmanager
+def raw_server(behaviour: str):
+    """A TCP server on loopback: 'silent' accepts and never answers; 'garbage' answers non-HTTP
+    bytes; 'close' closes at once."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def loop():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            if behaviour == "silent":
+                held.append(c)
+                continue
+            try:
+                c.settimeout(1)
+                c.recv(4096)
+                if behaviour == "garbage":
+                    c.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02garbage\r\n\r\n")
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        t.join(timeout=2)
+        for c in held:
+            c.close()
+        srv.close()
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(302)
+        self.send_header("Location", self.path)  # to itself
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@contextmanager
+def redirect_loop_server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def one(results, name, step=""):
+    found = [r for r in results if r.name == name and r.step == step]
+    assert len(found) == 1, [(r.name, r.step) for r in results]
+    return found[0]
+
+
+# -- broken targets -------------------------------------------------------------------------------
+def test_broken_targets_fail_with_plain_reasons():
+    closed = free_port()
+    with raw_server("silent") as silent, raw_server("garbage") as garbage, raw_server("close") as closer, \
+            redirect_loop_server() as loop:
+        c = cfg(checks=[
+            {"name": "refused", "url": f"http://127.0.0.1:{closed}/"},
+            {"name": "silent", "url": f"{silent}/", "timeout": 0.5},
+            {"name": "garbage", "url": f"{garbage}/"},
+            {"name": "closes", "url": f"{closer}/"},
+            {"name": "loop", "url": f"{loop}/vi"},
+            {"name": "bad-host", "url": "http://no-such-host.invalid/"},
+        ], journeys=[{"name": "j", "steps": [{"name": "first", "url": f"http://127.0.0.1:{closed}/"},
+                                               {"name": "second", "url": f"{loop}/"}]}])
+        t0 = time.monotonic()
+        results = run_once(c, secrets=Secrets({}, env={}))
+        assert time.monotonic() - t0 < 8
+    assert not any(r.ok for r in results)
+    assert one(results, "refused").reason == "connection refused"
+    assert one(results, "silent").reason == "timed out after 0.5 s"
+    assert one(results, "garbage").reason.startswith("not a valid HTTP response")
+    assert one(results, "closes").reason == "server closed the connection without answering"
+    assert one(results, "loop").reason == "too many redirects (> 10)"
+    assert one(results, "bad-host").reason.startswith("cannot resolve host no-such-host.invalid")
+    # a journey stops at its first failed step and says where
+    assert one(results, "j", "first").reason == "connection refused"
+    assert not [r for r in results if r.name == "j" and r.step == "second"]
+    assert one(results, "j", "*").reason == "failed at step 'first': connection refused"
+    text = format_results(results)
+    assert "FAIL  refused" in text and "connection refused" in text and "8 results, 8 failed" in text
+
+
+def test_redirect_limit_is_a_setting():
+    with redirect_loop_server() as loop:
+        results = run_once(cfg(checks=[{"name": "loop", "url": f"{loop}/"}], max_redirects=3),
+                           secrets=Secrets({}, env={}))
+    assert results[0].reason == "too many redirects (> 3)" and results[0].status_code is None
+
+
+def test_missing_secret_is_a_failed_check_not_an_exception():
+    c = cfg(checks=[{"name": "needs-secret", "url": "http://127.0.0.1:1/?k=${secret:API_KEY}"}])
+    [r] = run_once(c, secrets=Secrets({}, env={}))
+    assert not r.ok and "secret API_KEY is not set" in r.reason and "MOTCUA_SECRET_API_KEY" in r.reason
+
+
+# -- timings ----------------------------------------------------------------------------------------
+def test_phase_timings_against_the_testbed():
+    with running("v1.0") as base:
+        port = base.rsplit(":", 1)[1]
+        c = cfg(checks=[{"name": "home", "url": "${base_url}/vi"},
+                        {"name": "home-by-name", "url": f"http://localhost:{port}/vi"}])
+        results = run_once(c, base_url=base, secrets=Secrets({}, env={}))
+    for r in results:
+        assert r.ok, r
+        assert r.status_code == 200 and r.bytes and r.bytes > 500
+        assert r.connect_ms is not None and r.ttfb_ms is not None and r.transfer_ms is not None
+        assert r.tls_ms is None and r.cert_days_left is None  # plain http
+        # the testbed's home page holds a worker >= ~6 ms (v1.0: 10 ms ± 4 ms jitter)
+        assert r.ttfb_ms >= 5
+        assert r.total_ms >= r.ttfb_ms + r.connect_ms
+        assert r.started_at.tzinfo is None
+    assert one(results, "home").dns_ms == 0.0  # an address literal needs no look-up
+    assert one(results, "home-by-name").dns_ms is not None
+
+
+# -- secrets never leave the runner ---------------------------------------------------------------
+def test_secret_values_are_redacted_everywhere(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    pw = "S3cret-Value-42"
+    secrets = Secrets({"PW": pw}, env={})
+    with running("v1.0") as base, Store(tmp_path / "s.duckdb") as store:
+        c = cfg(checks=[
+            {"name": "echo", "url": "${base_url}/vi/thu-tuc/${secret:PW}", "expect": {"status": 200}},
+            {"name": "text", "url": "${base_url}/vi", "expect": {"body_contains": ["${secret:PW}"]}},
+        ], journeys=[{"name": "login", "steps": [
+            {"name": "page", "url": "${base_url}/vi/dang-nhap",
+             "extract": [{"name": "csrf", "regex": 'name="_csrf" value="([^"]+)"'}]},
+            {"name": "post", "method": "POST", "url": "${base_url}/auth/realms/digo/login-actions/authenticate",
+             "form": {"username": "congdan.v1", "password": "${secret:PW}", "_csrf": "${csrf}"},
+             "expect": {"body_contains": ["Đăng xuất", "${secret:PW}"]}}]}])
+        results = run_once(c, store=store, base_url=base, secrets=secrets)
+        dump = repr(store.cursor().execute("SELECT * FROM probe_results").fetchall())
+        dump += repr(store.cursor().execute("SELECT * FROM probe_runs").fetchall())
+    assert one(results, "echo").reason == "expected status 200, got 404"
+    assert "***" in one(results, "echo").url
+    assert one(results, "text").reason == "text '***' not found"
+    assert one(results, "login", "post").reason == "text 'Đăng xuất' not found; text '***' not found"
+    everything = format_results(results) + repr(results) + dump + caplog.text
+    assert pw not in everything
+    assert "***" in dump
+
+
+# -- the store ----------------------------------------------------------------------------------------
+def _result(name, started, ok=True, ms=10.0, step=""):
+    return ProbeResult(name=name, kind="check" if not step else "journey", step=step, started_at=started, ok=ok,
+                       reason="" if ok else "connection refused", status_code=200 if ok else None, total_ms=ms)
+
+
+def test_results_rollups_and_retention(tmp_path):
+    now = dt.datetime(2026, 6, 15, 10, 30)
+    with Store(tmp_path / "s.duckdb") as store:
+        old = [_result("home", now - dt.timedelta(days=20), ms=5.0)]
+        write_results(store, old, now=now - dt.timedelta(days=20), raw_retention_days=14)
+        batch = [_result("home", now.replace(minute=m), ok=m % 3 != 0, ms=float(m)) for m in range(0, 12)]
+        batch += [_result("j", now, step="login", ms=40.0), _result("j", now, step="*", ms=80.0)]
+        summary = write_results(store, batch, now=now, raw_retention_days=14, target="http://x")
+        assert summary["results"] == 14 and summary["failures"] == 4 and summary["purged"] == 1
+        # rewriting the same hour keeps one rollup row per hour, name and step
+        write_results(store, [_result("home", now.replace(minute=59), ms=100.0)], now=now)
+
+        hourly = {(r["name"], r["step"]): r for r in store.query("probe_rollup", grain="hourly", since=now.replace(minute=0))}
+        h = hourly[("home", "")]
+        assert h["count"] == 13 and h["failures"] == 4 and h["max_ms"] == 100.0
+        assert h["p50_ms"] == pytest.approx(6.0) and h["success_ratio"] == pytest.approx(round(9 / 13, 4))
+        assert hourly[("j", "login")]["count"] == 1 and hourly[("j", "*")]["p95_ms"] == 80.0
+        daily = {(r["bucket"], r["name"]) for r in store.query("probe_rollup", grain="daily")}
+        # the purged day's rollup survives raw retention
+        assert ((now - dt.timedelta(days=20)).date(), "home") in daily and (now.date(), "home") in daily
+        raw = store.query("probe_results", probe="home")
+        assert len(raw) == 13 and min(raw.column("started_at")) >= now.replace(minute=0)
+        assert len(store.query("probe_results", failed_only=True)) == 4
+        latest = store.query("probe_latest").to_dicts()
+        assert [(r["name"], r["step"], r["total_ms"]) for r in latest] == [
+            ("home", "", 100.0), ("j", "*", 80.0), ("j", "login", 40.0)]
+        assert len(store.query("probe_runs")) == 2  # the purged run is gone with its raw rows
+
+
+# -- the schedule ---------------------------------------------------------------------------------------
+def test_scheduler_runs_jobs_and_survives_a_dead_target(tmp_path):
+    closed = free_port()
+    with running("v1.0") as base, Store(tmp_path / "s.duckdb") as store:
+        c = cfg(checks=[{"name": "home", "url": "${base_url}/vi", "interval": 0.3},
+                        {"name": "dead", "url": f"http://127.0.0.1:{closed}/", "interval": 0.3}])
+        sched = ProbeScheduler(c, store, secrets=Secrets({}, env={}), base_url=base)
+        assert sorted(sched.job_ids) == ["check:dead", "check:home"]
+        sched.start()
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                rows = dict(store.cursor().execute(
+                    "SELECT name, count(*) FROM probe_results GROUP BY name").fetchall())
+                if rows.get("home", 0) >= 3 and rows.get("dead", 0) >= 3:
+                    break
+                time.sleep(0.1)
+        finally:
+            sched.shutdown()
+        assert rows.get("home", 0) >= 3 and rows.get("dead", 0) >= 3, rows
+        latest = {r["name"]: r for r in store.query("probe_latest")}
+        assert latest["home"]["ok"] and not latest["dead"]["ok"]
+        assert latest["dead"]["reason"] == "connection refused"
+        assert sched.last_results[("dead", "")].reason == "connection refused"
+
+
+# -- TLS: handshake time and certificate days left, with a self-signed certificate on loopback ----
+class _Hello(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        body = "xin chào".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@contextmanager
+def https_server(tmp_path, days: int):
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    # the openssl command-line tool (OpenSSL >= 1.1.1 for -addext) makes a certificate for 127.0.0.1
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", str(days), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    srv.daemon_threads = True
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"https://127.0.0.1:{srv.server_address[1]}", cert
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_tls_timing_and_certificate_days_left(tmp_path):
+    with https_server(tmp_path, days=30) as (url, cert):
+        trusted = run_once(cfg(checks=[{"name": "ok", "url": f"{url}/"},
+                                       {"name": "expiring", "url": f"{url}/", "expect": {"cert_days_min": 60}}],
+                               ca_file=str(cert)), secrets=Secrets({}, env={}))
+        untrusted = run_once(cfg(checks=[{"name": "self-signed", "url": f"{url}/"}]), secrets=Secrets({}, env={}))
+    ok, expiring = trusted
+    assert ok.ok and ok.status_code == 200, ok
+    assert ok.tls_ms is not None and ok.tls_ms > 0 and ok.connect_ms is not None
+    assert 29.0 < ok.cert_days_left <= 30.0
+    assert not expiring.ok
+    assert expiring.reason.startswith("TLS certificate expires in ") and expiring.reason.endswith("days (minimum 60)")
+    [bad] = untrusted
+    assert not bad.ok and bad.reason.startswith("TLS error") and "certificate" in bad.reason.lower()
