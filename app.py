@@ -9,6 +9,7 @@ docs/ARCHITECTURE.md, "One writer").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -74,6 +75,26 @@ class Motcua:
         from config.mapping import load_mapping
 
         return load_mapping(self.cfg.imports.column_mapping)
+
+    @cached_property
+    def slo_evaluator(self):  # -> collectors.slo.SloEvaluator
+        from collectors.slo import SloEvaluator
+        from config.slo import load_slos
+
+        return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now)
+
+    @cached_property
+    def alerter(self):  # -> collectors.alerting.Alerter
+        from collectors.alerting import Alerter
+        from collectors.notify import Notifier
+        from config.alerts import load_alerts
+
+        alerts = load_alerts(self.cfg.monitor.alerts)
+        return Alerter(alerts, Notifier(alerts.channels), self.now)
+
+    def evaluate_alerts(self) -> list[Any]:
+        """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter)."""
+        return self.alerter.update(self.slo_evaluator.conditions())
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -147,6 +168,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
 
     from collectors.inbox import Inbox
     from collectors.metrics import build_registry, serve_metrics
+    from collectors.probes import ProbeScheduler
+    from testbed.portal.server import PortalStartError, running
 
     if find_owner(cfg.store.path) is not None:
         raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
@@ -154,8 +177,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
     stop = stop or threading.Event()
     service = metrics_server = None
     scheduler = BackgroundScheduler(timezone=cfg.timezone)
+    stack = contextlib.ExitStack()  # the testbed and the probes, stopped in reverse order
     try:
-        _ = app.store
+        _ = app.store, app.slo_evaluator, app.alerter  # configuration errors surface now, in plain words
         if app.is_empty():
             out("Store is empty: generating the demo province (a minute at most)…")
             res = app.demo_data()
@@ -170,20 +194,38 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
                             "or MOTCUA_SERVICE__PORT") from None
         service.start()
         try:
-            metrics_server, _ = serve_metrics(build_registry(app, app.now), cfg.metrics.host, cfg.metrics.port)
+            registry = build_registry(app, app.now)
+            metrics_server, _ = serve_metrics(registry, cfg.metrics.host, cfg.metrics.port)
         except OSError as e:
             raise UserError(f"cannot listen on {cfg.metrics.host}:{cfg.metrics.port} for metrics ({e.strerror}); "
                             "set metrics.port in the config or MOTCUA_METRICS__PORT") from None
+        base_url = None
+        if cfg.testbed.enabled:
+            testbed = contextlib.ExitStack()
+            try:
+                base_url = testbed.enter_context(running(cfg.testbed.release, port=cfg.testbed.port))
+            except PortalStartError as e:
+                raise UserError(f"{e}; set testbed.port or MOTCUA_TESTBED__PORT, or testbed.enabled: false") from None
+            stack.push(testbed)
+        probes = ProbeScheduler(cfg.monitor.probes, app.store, base_url=base_url,
+                                on_results=registry.probe_metrics.observe_results)
+        probes.start()
+        stack.callback(probes.shutdown)
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute())
         scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
                           max_instances=1, coalesce=True)
         scheduler.add_job(app.recompute, "cron", hour=1, minute=30, id="nightly-sla-recompute",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
                           max_instances=1, coalesce=True)
         scheduler.start()
         host, port = service.address
         out(f"motcua-watch is running (store {cfg.store.path})")
         out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
         out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
+        if base_url:
+            out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
+        out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
         out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
         out("  Press Ctrl-C to stop.")
         if threading.current_thread() is threading.main_thread():
@@ -195,6 +237,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        stack.close()
         if metrics_server is not None:
             metrics_server.shutdown()
             metrics_server.server_close()
@@ -346,10 +389,35 @@ def cmd_testbed(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from collectors.probes import format_results, run_once
+
+    if not args.once:
+        raise UserError("probes run on their schedule inside `app.py run`; use --once to run every check now")
+    path = args.probes or cfg.monitor.probes
+    ops = open_ops(cfg)
+    store = ops.store if isinstance(ops, Motcua) and not args.no_store else None
+    try:
+        results = run_once(path, store=store, base_url=args.base_url)
+    finally:
+        if isinstance(ops, Motcua):
+            ops.close()
+    if args.json:
+        for r in results:
+            print(json.dumps(r.to_dict(), ensure_ascii=False, default=str))
+    else:
+        print(format_results(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from config.probes import load_probes
+
     problems = []
     app = Motcua(cfg)
-    for what, fn in (("SLA rule set and calendar", lambda: app.engine), ("column mapping", lambda: app.mapping)):
+    for what, fn in (("SLA rule set and calendar", lambda: app.engine), ("column mapping", lambda: app.mapping),
+                     ("SLOs", lambda: app.slo_evaluator), ("alerts", lambda: app.alerter),
+                     ("probes", lambda: load_probes(cfg.monitor.probes))):
         try:
             fn()
         except ConfigError as e:
@@ -417,6 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("reference", help="load agencies and procedures from a reference YAML file")
     s.add_argument("file")
     s.set_defaults(fn=cmd_reference)
+
+    s = sub.add_parser("probe", help="run every synthetic check and journey once and print the results")
+    s.add_argument("--once", action="store_true", help="run once now (the schedule runs inside `app.py run`)")
+    s.add_argument("--probes", help="probes file (default: monitor.probes, config/probes.yaml)")
+    s.add_argument("--base-url", help="portal to probe instead of the file's base_url")
+    s.add_argument("--json", action="store_true", help="one JSON object per result")
+    s.add_argument("--no-store", action="store_true", help="do not keep the results in the store")
+    s.set_defaults(fn=cmd_probe)
 
     s = sub.add_parser("testbed", help="serve the simulated portal (a test target for probes and load tests)")
     s.add_argument("--release", choices=("v1.0", "v2.0"), default="v2.0",

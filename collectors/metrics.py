@@ -150,6 +150,13 @@ class ProbeMetrics:
         if cert_days is not None:
             self.cert_days.labels(check).set(cert_days)
 
+    def observe_results(self, results: list[Any]) -> None:
+        """Observe collectors.probes.ProbeResult objects (times in ms)."""
+        for r in results:
+            phases = {p: getattr(r, f"{p}_ms") / 1000 for p in PHASES if getattr(r, f"{p}_ms", None) is not None}
+            self.observe(r.name, r.step, r.ok, r.total_ms / 1000 if r.total_ms is not None else None,
+                         phases, r.cert_days_left)
+
 
 def build_registry(ops: Any, now: Callable[[], dt.datetime]) -> CollectorRegistry:
     """A registry of our own (never the global one) with the SLA collector and the probe metrics,

@@ -74,6 +74,25 @@ class ImportConfig(_Strict):
     column_mapping: Path = default_path("mappings", "vi-igate.yaml")
 
 
+class MonitorConfig(_Strict):
+    """Synthetic probes, their SLOs and where alerts go (each its own YAML file)."""
+
+    probes: Path = default_path("probes.yaml")
+    slos: Path = default_path("slo.yaml")
+    alerts: Path = default_path("alerts.yaml")
+    evaluate_seconds: float = Field(default=60, gt=0)
+
+
+class TestbedConfig(_Strict):
+    """The simulated portal `app.py run` serves for the probes on embedded defaults (a demo).
+
+    Point monitor.probes at a real portal's probes file and set enabled: false in production."""
+
+    enabled: bool = True
+    release: str = Field(default="v2.0", pattern=r"^v?[12]\.0$")
+    port: int = Field(default=8088, ge=0, le=65535)
+
+
 class DemoConfig(_Strict):
     seed: int = 20220601
     months: int = Field(default=12, ge=1, le=60)
@@ -92,6 +111,8 @@ class AppConfig(_Strict):
     inbox: InboxConfig = InboxConfig()
     sla: SlaConfig = SlaConfig()
     imports: ImportConfig = ImportConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    testbed: TestbedConfig = TestbedConfig()
     demo: DemoConfig = DemoConfig()
 
     @field_validator("timezone")

@@ -631,3 +631,5 @@ def store_stats(con: duckdb.DuckDBPyConnection) -> Table:
               WHERE updated_at > (SELECT started_at FROM last_run)
                  OR (SELECT started_at FROM last_run) IS NULL) AS changed_since_recompute,
             (SELECT count(*) FROM agency_month_stats) AS month_stats_rows""", {})
+import store.probe_queries  # noqa: E402,F401  (probe result queries register themselves)
+import store.slo_queries  # noqa: E402,F401  (SLO and slowdown queries register themselves)

@@ -160,3 +160,34 @@ def test_testbed_command_serves_the_simulated_portal(app_env, tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert "Traceback" not in err
+
+
+def test_check_config_covers_slos_and_alerts(run_app, tmp_path, app_env):
+    slo = tmp_path / "slo.yaml"
+    slo.write_text("slos:\n  - {name: a, title: A, probe: x, availability: 2}\n", encoding="utf-8")
+    alerts = tmp_path / "alerts.yaml"
+    alerts.write_text("channels:\n  - {name: m, url: 'mailtos://u:hunter2@smtp.example.org'}\n", encoding="utf-8")
+    env = dict(app_env, MOTCUA_MONITOR__SLOS=str(slo), MOTCUA_MONITOR__ALERTS=str(alerts))
+    r = run_app("check-config", env=env)
+    assert r.returncode == 2
+    assert "slos.0.availability" in r.stderr and "password is written in the URL" in r.stderr
+    assert "hunter2" not in r.stderr
+
+
+def test_probe_once_against_the_v2_testbed_names_each_failure(run_app, app_env):
+    from config.portal import load_profile
+    from testbed.portal.server import running
+
+    with running(load_profile("v2.0").scaled(0.25)) as base_url:
+        r = run_app("probe", "--once", "--json", "--base-url", base_url)
+        assert r.returncode == 1, r.stderr          # something failed: a CI can tell
+        rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+        failed = {x["name"] for x in rows if not x["ok"] and x["step"] in ("", "*")}
+        assert {"citizen-v1-login", "feature-qr-lookup", "dvcqg-sync"} <= failed
+        latest = run_app("query", "probe_latest", "--json")
+        assert latest.returncode == 0 and "citizen-v1-login" in latest.stdout
+        text = run_app("probe", "--once", "--base-url", base_url, "--no-store")
+        assert "citizen-v1-login" in text.stdout and "Traceback" not in text.stderr
+    with running("v1.0") as base_url:
+        ok = run_app("probe", "--once", "--base-url", base_url)
+        assert ok.returncode == 0, ok.stdout + ok.stderr

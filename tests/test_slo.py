@@ -1,0 +1,83 @@
+"""SLO burn rates and the slowdown detector over probe results in a real store."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from collectors.slo import SloEvaluator
+from config.errors import ConfigError
+from config.slo import Slo, SloFile, load_slos
+from store.db import Store
+
+NOW = dt.datetime(2026, 11, 24, 10, 0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        yield s
+
+
+def seed(store, name, step, minutes, *, ok=lambda i: True, ms=lambda i: 300.0, start=NOW):
+    rows = [(1, name, "journey", step, start - dt.timedelta(minutes=i + 1), ok(i), ms(i)) for i in range(minutes)]
+    with store.transaction() as cur:
+        cur.executemany("INSERT INTO probe_results (run_id, name, kind, step, started_at, ok, total_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+SLOS = SloFile(slos=[
+    Slo(name="dang-nhap-1.0", title="Đăng nhập tài khoản 1.0", probe="login-v1", step="*"),
+    Slo(name="trang-chu", title="Trang chủ", probe="home", step=""),
+])
+
+
+def test_a_journey_failing_for_an_hour_pages_and_a_healthy_one_does_not(store):
+    seed(store, "login-v1", "*", 4 * 60, ok=lambda i: i >= 70)       # failing for the last 70 minutes
+    seed(store, "home", "", 4 * 60, ok=lambda i: i != 100)               # 1 failure in 240: within budget
+    conds = SloEvaluator(SLOS, store, lambda: NOW).conditions()
+    assert [(c.key, c.severity) for c in conds] == [("slo:dang-nhap-1.0:failures", "page"),
+                                                    ("check:login-v1", "ticket")]
+    assert "Đăng nhập tài khoản 1.0" in conds[0].title and "100,0% trong 1 giờ qua" in conds[0].detail
+
+
+def test_an_old_outage_that_ended_does_not_page_but_can_ticket(store):
+    # failing from 5 h ago to 2 h ago, healthy since: the 1 h and 5 min windows are clean
+    seed(store, "login-v1", "*", 24 * 60, ok=lambda i: not (120 <= i < 300))
+    conds = SloEvaluator(SLOS, store, lambda: NOW).burn(SLOS.slos[0])
+    assert [c.severity for c in conds] == ["ticket"]
+
+
+def test_slow_responses_burn_the_latency_budget(store):
+    seed(store, "home", "", 120, ms=lambda i: 3500.0)
+    conds = SloEvaluator(SLOS, store, lambda: NOW).burn(SLOS.slos[1])
+    assert [c.key for c in conds] == ["slo:trang-chu:slow"]
+    assert "chậm hơn 2 giây" in conds[0].title
+
+
+def test_slowdown_against_the_same_hour_of_past_weeks(store):
+    hour = NOW - dt.timedelta(hours=1)
+    with store.transaction() as cur:
+        for w in range(1, 5):
+            for name, p95 in (("home", 300.0), ("search", 300.0)):
+                cur.execute("INSERT INTO probe_rollup_hourly VALUES (?, ?, 'check', '', 60, 0, 200, ?, 400)",
+                            [hour - dt.timedelta(weeks=w), name, p95])
+    seed(store, "home", "", 50, ms=lambda i: 1500.0, start=NOW - dt.timedelta(minutes=5))   # 5x slower
+    seed(store, "search", "", 50, ms=lambda i: 450.0, start=NOW - dt.timedelta(minutes=5))  # 1.5x: normal
+    conds = SloEvaluator(SloFile(), store, lambda: NOW).slowdowns()
+    assert [c.key for c in conds] == ["slow:home:"]
+    assert "gấp 5,0 lần" in conds[0].detail and "4 tuần" in conds[0].detail
+
+
+def test_no_data_gives_no_condition(store):
+    assert SloEvaluator(SLOS, store, lambda: NOW).conditions() == []
+
+
+def test_bad_slo_file_names_file_and_field(tmp_path):
+    p = tmp_path / "slo.yaml"
+    p.write_text("slos:\n  - {name: a, title: A, probe: x, availability: 1.5}\n"
+                 "burn_rules:\n  - {long_minutes: 5, short_minutes: 60, factor: 2, severity: page}\n",
+                 encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_slos(p)
+    assert str(p) in str(err.value) and "slos.0.availability" in str(err.value) and "burn_rules.0" in str(err.value)
