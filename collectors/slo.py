@@ -21,6 +21,11 @@ def _ratio(row: dict[str, Any], key: str) -> float | None:
     return (row.get(key) or 0) / runs if runs else None
 
 
+def _secs_vi(ms: float) -> str:
+    """Seconds the Vietnamese way: 0,5 giây, 2 giây."""
+    return f"{ms / 1000:g}".replace(".", ",") + " giây"
+
+
 def _win(minutes: int) -> str:
     return f"{minutes // 60} giờ" if minutes % 60 == 0 else f"{minutes} phút"
 
@@ -42,8 +47,8 @@ class SloEvaluator:
         out: list[Condition] = []
         kinds = [("failures", 1 - slo.availability, "lỗi", f"SLO khả dụng {slo.availability:.1%}")]
         if slo.latency_ms:
-            kinds.append(("slow", 1 - slo.latency_objective, f"chậm hơn {slo.latency_ms / 1000:g} giây",
-                          f"SLO {slo.latency_objective:.0%} phản hồi dưới {slo.latency_ms / 1000:g} giây"))
+            kinds.append(("slow", 1 - slo.latency_objective, f"chậm hơn {_secs_vi(slo.latency_ms)}",
+                          f"SLO {slo.latency_objective:.0%} phản hồi dưới {_secs_vi(slo.latency_ms)}"))
         for key, budget, what, objective in kinds:
             for rule in self.slos.burn_rules:
                 long_r = _ratio(self._window(slo, rule.long_minutes, at), key)

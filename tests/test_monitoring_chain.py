@@ -81,3 +81,65 @@ def test_v2_failures_are_detected_alerted_and_clear_when_fixed(tmp_path, webhook
         resolved = {s.key for s in alerter.update(evaluator.conditions()) if s.kind == "resolved"}
         assert keys <= resolved, keys - resolved
         assert any("ĐÃ KHẮC PHỤC" in h["title"] for h in hooks)
+
+
+def test_slowness_under_load_burns_the_latency_slo_and_clears_when_fixed(tmp_path, webhook):
+    """2022's first failure: under a Monday-morning crowd v2.0's small worker pool queues requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from config.probes import load_probes
+
+    hooks, port = webhook
+    full = load_probes(AppConfig().monitor.probes)
+    home_only = full.model_copy(update={"checks": [c for c in full.checks if c.name == "home"], "journeys": []})
+    slos = SloFile(slos=[Slo(name="trang-chu", title="Trang chủ", probe="home", step="", latency_ms=500,
+                             latency_objective=0.5)],
+                   burn_rules=[BurnRule(long_minutes=10, short_minutes=2, factor=1, severity="page")])
+
+    def crowd(base_url: str, seconds: float = 4.0, users: int = 48) -> None:
+        """A bounded crowd on loopback: `users` clients requesting the home page for `seconds`."""
+        import time
+
+        def user():
+            end = time.monotonic() + seconds
+            with httpx.Client(timeout=30) as c:
+                while time.monotonic() < end:
+                    c.get(f"{base_url}/")
+
+        with ThreadPoolExecutor(users) as pool:
+            for f in [pool.submit(user) for _ in range(users)]:
+                f.result()
+
+    with Store(tmp_path / "s.duckdb") as store, running("v2.0", admin_token=TOKEN) as base_url:
+        clock = {"t": local_now()}
+        evaluator = SloEvaluator(slos, store, lambda: clock["t"])
+        channel = Channel(name="hook", url=f"json://127.0.0.1:{port}/")
+        alerter = Alerter(AlertsConfig(channels=[channel]), Notifier([channel], environ={}), lambda: clock["t"])
+
+        def probe_during_crowd(n: int = 3) -> list:
+            import time
+
+            with ThreadPoolExecutor(1) as bg:
+                load = bg.submit(crowd, base_url)
+                time.sleep(0.7)                          # let the crowd fill the queue first
+                out = [r for _ in range(n) for r in run_once(home_only, store=store, base_url=base_url)]
+                load.result()
+            return out
+
+        slow = probe_during_crowd()
+        assert all(r.ok for r in slow) and min(r.total_ms for r in slow) > 500, [r.total_ms for r in slow]
+        clock["t"] = local_now()
+        fired = alerter.update(evaluator.conditions())
+        assert [(s.kind, s.key) for s in fired] == [("firing", "slo:trang-chu:slow")]
+        assert "chậm hơn 0,5 giây" in hooks[-1]["title"]
+
+        r = httpx.post(f"{base_url}/__testbed/profile", json={"release": "v1.0"},
+                       headers={"X-Testbed-Token": TOKEN}, timeout=10)
+        assert r.status_code == 200
+        fast = probe_during_crowd()                      # the same crowd, a release that holds it
+        assert max(r.total_ms for r in fast) < 500, [r.total_ms for r in fast]
+        clock["t"] = local_now() + dt.timedelta(minutes=3)  # the 2-minute window holds only fast runs
+        with store.transaction() as cur:                 # keep the slow runs out of the long window too
+            cur.execute("DELETE FROM probe_results WHERE total_ms > 500")
+        resolved = alerter.update(evaluator.conditions())
+        assert [(s.kind, s.key) for s in resolved] == [("resolved", "slo:trang-chu:slow")]
