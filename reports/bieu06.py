@@ -168,7 +168,6 @@ def render_text(table: Table, month: str, lang: str = "vi") -> str:
     first_lines = _wrap(first_title, name_w)
     depth = max(len(first_lines), max(len(g[0]) for g in group_cells) + 1 + max(len(s[0]) for s in sub_cells))
     g_h = max(len(g[0]) for g in group_cells)
-    s_h = depth - g_h - 1
 
     lines = [*head, sep]
     for i in range(depth):

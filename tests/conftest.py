@@ -47,3 +47,28 @@ def run_app(app_env, tmp_path):
                               env=env or app_env, cwd=tmp_path, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def webhook():
+    """A real webhook receiver on loopback: (list of received JSON bodies, port)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield received, srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import json
 import socket
-import threading
 from email.header import decode_header, make_header
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -41,26 +38,6 @@ def smtp():
     ctl.start()
     yield box, ctl.port
     ctl.stop()
-
-
-@pytest.fixture
-def webhook():
-    received: list[dict] = []
-
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield received, srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
 
 
 class Clock:

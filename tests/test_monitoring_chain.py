@@ -4,12 +4,8 @@ fixed. Real sockets throughout: testbed on loopback, the real store, apprise to 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import pytest
 
 from collectors.alerting import Alerter
 from collectors.notify import Notifier
@@ -23,26 +19,6 @@ from store.db import Store
 from testbed.portal.server import running
 
 TOKEN = "test-admin-token"
-
-
-@pytest.fixture
-def webhook():
-    received: list[dict] = []
-
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield received, srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
 
 
 def test_v2_failures_are_detected_alerted_and_clear_when_fixed(tmp_path, webhook):
