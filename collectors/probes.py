@@ -58,6 +58,7 @@ class ProbeResult:
     transfer_ms: float | None = None
     bytes: int | None = None
     cert_days_left: float | None = None
+    server_ms: float | None = None  # the server's own handling time, when it sends Server-Timing
     url: str = ""             # scheme://host[:port]/path (no query: it may carry values)
     group: str | None = None
     title: str | None = None
@@ -111,6 +112,14 @@ def json_path(data: Any, path: str) -> Any:
             else:
                 return MISSING
     return cur
+
+
+def server_timing_ms(header: str | None) -> float | None:
+    """Total `dur` of a Server-Timing header ('app;dur=12.5, db;dur=3' → 15.5), None without one."""
+    if not header:
+        return None
+    durs = [float(m) for m in re.findall(r"dur=([0-9]+(?:\.[0-9]+)?)", header)]
+    return sum(durs) if durs else None
 
 
 def cert_days_left(not_after: str, now: dt.datetime | None = None) -> float:
@@ -497,9 +506,11 @@ class Runner:
                                                extensions={"trace": trace}, timeout=timeout, **kw)
                 response = await client.send(request, follow_redirects=step.follow_redirects)
                 content = response.content
+                t_end = time.perf_counter()  # the response is complete: our own parsing is not its latency
                 res.bytes = len(content)
                 res.status_code = response.status_code
                 res.cert_days_left = _peer_cert_days(response) if url.startswith("https") else None
+                res.server_ms = server_timing_ms(response.headers.get("server-timing"))
                 try:
                     text = response.text
                 except Exception:  # noqa: BLE001
@@ -514,7 +525,7 @@ class Runner:
                 e, timeout, self.cfg.defaults.max_redirects))
             self._phases(res, trace)
             return res, None, ""
-        res.total_ms = (time.perf_counter() - t0) * 1000
+        res.total_ms = (t_end - t0) * 1000
         self._phases(res, trace)
         fails = evaluate(step.expect, response.status_code, text, res.total_ms, res.cert_days_left, sub)
         res.ok = not fails

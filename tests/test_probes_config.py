@@ -181,3 +181,11 @@ def test_evaluate_reasons():
     assert evaluate(j, 200, '{"a": {"b": 1}, "n": 0, "items": []}', 5, None, ident) == []
     assert evaluate(j, 200, '{"n": 0, "items": 5}', 5, None, ident) == [
         "a.b: not found in the JSON response", "items: expected a list, found int"]
+
+
+def test_server_timing_header_is_read():
+    from collectors.probes import server_timing_ms
+
+    assert server_timing_ms("app;dur=12.5") == 12.5
+    assert server_timing_ms("app;dur=12.5, db;desc=\"x\";dur=3") == 15.5
+    assert server_timing_ms("cache;desc=hit") is None and server_timing_ms(None) is None
