@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_query.py
 	$(PY) benchmarks/bench_import.py
 	$(PY) benchmarks/bench_probe_overhead.py
+	$(PY) benchmarks/bench_probe_schedule.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

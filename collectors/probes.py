@@ -686,12 +686,14 @@ class ProbeScheduler:
         self.runs = 0
         self.last_results: dict[tuple[str, str], ProbeResult] = {}
         d = self.cfg.defaults
-        for c in self.cfg.checks:
-            self.scheduler.add_job(self._job, "interval", seconds=c.interval or d.interval, args=[c.name],
-                                   id=f"check:{c.name}", next_run_time=dt.datetime.now())
-        for j in self.cfg.journeys:
-            self.scheduler.add_job(self._job, "interval", seconds=j.interval or d.interval, args=[j.name],
-                                   id=f"journey:{j.name}", next_run_time=dt.datetime.now())
+        items = [("check", c.name, c.interval or d.interval) for c in self.cfg.checks] + \
+                [("journey", j.name, j.interval or d.interval) for j in self.cfg.journeys]
+        now = dt.datetime.now()
+        for i, (kind, name, every) in enumerate(items):
+            # spread the first runs over the interval: no thundering herd at start-up
+            first = now + dt.timedelta(seconds=every * i / len(items))
+            self.scheduler.add_job(self._job, "interval", seconds=every, args=[name],
+                                   id=f"{kind}:{name}", next_run_time=first)
 
     def _job(self, name: str) -> None:
         started = local_now()

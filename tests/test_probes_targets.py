@@ -316,3 +316,24 @@ def test_tls_timing_and_certificate_days_left(tmp_path):
     assert expiring.reason.startswith("TLS certificate expires in ") and expiring.reason.endswith("days (minimum 60)")
     [bad] = untrusted
     assert not bad.ok and bad.reason.startswith("TLS error") and "certificate" in bad.reason.lower()
+
+
+def test_first_runs_are_spread_over_the_interval_not_all_at_once():
+    """500 checks starting at the same instant queued for seconds (bench_probe_schedule: lag p99 2.8 s)."""
+    import datetime as dt
+
+    from config.probes import load_probes
+
+    full = load_probes(None)
+    home = full.checks[0]
+    cfg = full.model_copy(update={"checks": [home.model_copy(update={"name": f"c{i}", "interval": 10})
+                                             for i in range(10)], "journeys": []})
+    sched = ProbeScheduler(cfg, None, secrets=Secrets({}, env={}), base_url="http://127.0.0.1:9")
+    sched.scheduler.start(paused=True)
+    try:
+        firsts = sorted(j.next_run_time.replace(tzinfo=None) for j in sched.scheduler.get_jobs())
+    finally:
+        sched.scheduler.shutdown(wait=False)
+    gaps = [(b - a).total_seconds() for a, b in zip(firsts, firsts[1:])]
+    assert len(firsts) == 10 and all(0.9 <= g <= 1.1 for g in gaps), gaps
+    assert (firsts[-1] - firsts[0]) < dt.timedelta(seconds=10)
