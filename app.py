@@ -201,12 +201,10 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
                             "set metrics.port in the config or MOTCUA_METRICS__PORT") from None
         base_url = None
         if cfg.testbed.enabled:
-            testbed = contextlib.ExitStack()
             try:
-                base_url = testbed.enter_context(running(cfg.testbed.release, port=cfg.testbed.port))
+                base_url = stack.enter_context(running(cfg.testbed.release, port=cfg.testbed.port))
             except PortalStartError as e:
                 raise UserError(f"{e}; set testbed.port or MOTCUA_TESTBED__PORT, or testbed.enabled: false") from None
-            stack.push(testbed)
         probes = ProbeScheduler(cfg.monitor.probes, app.store, base_url=base_url,
                                 on_results=registry.probe_metrics.observe_results)
         probes.start()
