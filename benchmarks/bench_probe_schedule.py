@@ -53,12 +53,12 @@ class TimedScheduler(ProbeScheduler):
     def _submitted(self, event) -> None:
         self.scheduled[event.job_id] = event.scheduled_run_times[-1].timestamp()
 
-    def _job(self, name: str) -> None:
+    async def _job(self, name: str) -> None:
         planned = self.scheduled.get(f"check:{name}")
         if planned is not None:
             with self.lock:
                 self.lags_ms.append((time.time() - planned) * 1000)
-        super()._job(name)
+        await super()._job(name)
 
 
 def main() -> None:

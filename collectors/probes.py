@@ -666,23 +666,25 @@ def results_json(results: list[ProbeResult]) -> str:
 class ProbeScheduler:
     """Each check and journey as an APScheduler job at its interval; results written to the store.
 
-    A job never raises (the runner turns failures into results; a failed write is logged).
-    `start()` / `shutdown()`; the lead integrates it into `app.py run`.
+    All jobs are coroutines on one event loop, in a thread of its own (APScheduler's
+    AsyncIOScheduler): no thread or event loop per run. The runner's semaphore bounds the checks
+    in flight. A job never raises (the runner turns failures into results; a failed write is
+    logged). Store writes go to a worker thread, so a slow write never delays a probe.
     """
 
     def __init__(self, cfg: ProbesFile | Path | str, store=None, *, secrets: Secrets | None = None,
                  base_url: str | None = None,
                  on_results: Callable[[list[ProbeResult]], None] | None = None) -> None:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         self.cfg = cfg if isinstance(cfg, ProbesFile) else load_probes(cfg)
         self.store = store
         self.on_results = on_results  # e.g. the Prometheus probe metrics
         self.runner = Runner(self.cfg, secrets, base_url)
-        # the thread pool bounds the jobs in flight (each job runs its own event loop)
-        self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=self.cfg.defaults.max_in_flight)},
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread: threading.Thread | None = None
+        self.scheduler = AsyncIOScheduler(
+            event_loop=self._loop,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
         self.runs = 0
         self.last_results: dict[tuple[str, str], ProbeResult] = {}
@@ -696,11 +698,10 @@ class ProbeScheduler:
             self.scheduler.add_job(self._job, "interval", seconds=every, args=[name],
                                    id=f"{kind}:{name}", next_run_time=first)
 
-    def _job(self, name: str) -> None:
+    async def _job(self, name: str) -> None:
         started = local_now()
         try:
-            # every job runs on the scheduler's one event loop (a loop per job cost ~2 ms of CPU each)
-            results = asyncio.run_coroutine_threadsafe(self.runner.run_all({name}), self._loop).result()
+            results = await self.runner.run_all({name})
         except Exception as e:  # noqa: BLE001
             log.error("probe %s: %s", name, e.__class__.__name__)
             return
@@ -713,31 +714,51 @@ class ProbeScheduler:
             except Exception as e:  # noqa: BLE001
                 log.error("probe %s: results not observed: %s", name, e.__class__.__name__)
         if self.store is not None:
-            try:
-                from store.probe_writes import write_results
-                write_results(self.store, results, started_at=started,
-                              target=self.runner.variables.get("base_url", ""),
-                              raw_retention_days=self.cfg.defaults.raw_retention_days,
-                              rollup_retention_days=self.cfg.defaults.rollup_retention_days)
-            except Exception as e:  # noqa: BLE001
-                log.error("probe %s: results not written: %s", name, self.runner.secrets.redact(str(e)))
+            await asyncio.to_thread(self._write, name, results, started)
+
+    def _write(self, name: str, results: list[ProbeResult], started: dt.datetime) -> None:
+        try:
+            from store.probe_writes import write_results
+            write_results(self.store, results, started_at=started,
+                          target=self.runner.variables.get("base_url", ""),
+                          raw_retention_days=self.cfg.defaults.raw_retention_days,
+                          rollup_retention_days=self.cfg.defaults.rollup_retention_days)
+        except Exception as e:  # noqa: BLE001
+            log.error("probe %s: results not written: %s", name, self.runner.secrets.redact(str(e)))
 
     @property
     def job_ids(self) -> list[str]:
         return [j.id for j in self.scheduler.get_jobs()]
 
     def start(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="probe-loop", daemon=True)
+        """Start the loop's thread and the schedule on it; returns once the schedule runs."""
+        started = threading.Event()
+
+        def main() -> None:
+            asyncio.set_event_loop(self._loop)
+            self.scheduler.start()
+            started.set()
+            self._loop.run_forever()
+
+        self._loop_thread = threading.Thread(target=main, name="probe-loop", daemon=True)
         self._loop_thread.start()
-        self.scheduler.start()
+        started.wait(timeout=10)
 
     def shutdown(self, wait: bool = True) -> None:
-        self.scheduler.shutdown(wait=wait)
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            self._loop_thread.join(timeout=10)
-            if not loop.is_running():
-                loop.close()
-            self._loop = None
+        """Stop the schedule (letting running probes finish when `wait`) and the loop."""
+        if self._loop_thread is None:
+            return
+
+        async def stop() -> None:
+            self.scheduler.shutdown(wait=False)
+            if wait:
+                pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                if pending:
+                    await asyncio.wait(pending, timeout=30)
+            self._loop.stop()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop)
+        self._loop_thread.join(timeout=40)
+        self._loop_thread = None
+        if not self._loop.is_running():
+            self._loop.close()
