@@ -702,6 +702,9 @@ class ProbeScheduler:
         started = local_now()
         try:
             results = await self.runner.run_all({name})
+        except asyncio.CancelledError:  # stopped without waiting: no result, and no traceback
+            log.info("probe %s: cancelled at shutdown", name)
+            return
         except Exception as e:  # noqa: BLE001
             log.error("probe %s: %s", name, e.__class__.__name__)
             return
@@ -750,11 +753,13 @@ class ProbeScheduler:
             return
 
         async def stop() -> None:
-            self.scheduler.shutdown(wait=False)
+            # the scheduler's shutdown cancels running jobs: let them finish first when asked
+            self.scheduler.pause()
             if wait:
                 pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
                 if pending:
                     await asyncio.wait(pending, timeout=30)
+            self.scheduler.shutdown(wait=False)
             self._loop.stop()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop)

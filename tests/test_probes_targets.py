@@ -337,3 +337,33 @@ def test_first_runs_are_spread_over_the_interval_not_all_at_once():
     gaps = [(b - a).total_seconds() for a, b in zip(firsts, firsts[1:])]
     assert len(firsts) == 10 and all(0.9 <= g <= 1.1 for g in gaps), gaps
     assert (firsts[-1] - firsts[0]) < dt.timedelta(seconds=10)
+
+
+def test_shutdown_lets_running_probes_finish_without_a_traceback(caplog):
+    """Stopping the scheduler while a probe waits on a silent server: the probe ends with its own
+    result ("timed out"), and nothing is logged as an exception (APScheduler's shutdown used to
+    cancel the running job, which logged a traceback on Ctrl-C)."""
+    import logging
+    import socket
+    import time
+
+    from config.probes import load_probes
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    full = load_probes(None)
+    check = full.checks[0].model_copy(update={"name": "silent", "interval": 60, "timeout": 1.0})
+    cfg = full.model_copy(update={"checks": [check], "journeys": []})
+    sched = ProbeScheduler(cfg, None, secrets=Secrets({}, env={}), base_url=base)
+    try:
+        with caplog.at_level(logging.INFO):
+            sched.start()
+            time.sleep(0.3)                        # the probe is now waiting for an answer
+            sched.shutdown(wait=True)
+    finally:
+        silent.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    res = sched.last_results[("silent", "")]
+    assert not res.ok and "timed out" in res.reason
