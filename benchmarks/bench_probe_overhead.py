@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 
+from benchmarks.testbed_process import testbed_process  # noqa: E402
 from collectors.probes import run_once  # noqa: E402
 from config.app import AppConfig  # noqa: E402
 from config.probes import load_probes  # noqa: E402
@@ -29,30 +27,12 @@ from config.probes import load_probes  # noqa: E402
 TARGET_MS = 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
     args = ap.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "testbed", "--release", "v1.0",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                httpx.get(base + "/", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.time() > deadline:
-                    sys.exit("the testbed did not start")
-                time.sleep(0.2)
+    with testbed_process("v1.0") as base:
         full = load_probes(AppConfig().monitor.probes)
         home = full.model_copy(update={"checks": [c for c in full.checks if c.name == "home"], "journeys": []})
         for _ in range(10):  # warm-up
@@ -64,9 +44,6 @@ def main() -> None:
                 overhead.append(r.total_ms - r.server_ms)
                 totals.append(r.total_ms)
                 servers.append(r.server_ms)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     overhead.sort()
     med = statistics.median(overhead)
     print(json.dumps({

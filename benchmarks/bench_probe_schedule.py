@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -23,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from apscheduler.events import EVENT_JOB_SUBMITTED  # noqa: E402
 
+from benchmarks.testbed_process import testbed_process  # noqa: E402
 from collectors.probes import ProbeScheduler  # noqa: E402
 from config.app import AppConfig  # noqa: E402
 from config.probes import load_probes  # noqa: E402
@@ -33,11 +31,6 @@ from config.probes import load_probes  # noqa: E402
 TARGET_LAG_MS = 250.0
 TARGET_CPU = 0.15
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TimedScheduler(ProbeScheduler):
@@ -67,20 +60,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=15.0)
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "testbed", "--release", "v1.0",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                httpx.get(base + "/", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.time() > deadline:
-                    sys.exit("the testbed did not start")
-                time.sleep(0.2)
+    with testbed_process("v1.0") as base:
         full = load_probes(AppConfig().monitor.probes)
         home = next(c for c in full.checks if c.name == "home")
         checks = [home.model_copy(update={"name": f"home-{i:03d}", "interval": args.interval})
@@ -92,9 +72,6 @@ def main() -> None:
         time.sleep(args.seconds)
         sched.shutdown(wait=True)
         ru1, elapsed = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - t0
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     cpu = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime) / elapsed
     lags = sorted(sched.lags_ms)
     results = list(sched.last_results.values())
