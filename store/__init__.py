@@ -1,0 +1,1 @@
+import store.compliance_queries  # noqa: F401  (the compliance register's named queries register themselves)
