@@ -125,6 +125,12 @@ class Motcua:
         t = self.store.query("store_stats")
         return t.one() or {}
 
+    def compliance(self, action: str, **params: Any) -> dict[str, Any]:
+        """A change to the compliance register: one append-only event (compliance/actions.py)."""
+        from compliance.actions import perform
+
+        return perform(self, action, **params)
+
     def load_reference(self, path: Path | str) -> dict[str, Any]:
         from store.reference import load_reference
 
@@ -408,6 +414,12 @@ def cmd_probe(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def cmd_compliance(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from compliance.cli import run
+
+    return run(cfg, args, open_ops)
+
+
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from config.probes import load_probes
 
@@ -497,6 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="release profile: v2.0 reproduces the 2022 failures (default)")
     s.add_argument("--port", type=int, default=8088)
     s.set_defaults(fn=cmd_testbed)
+
+    from compliance.cli import add_parser as add_compliance_parser
+
+    add_compliance_parser(sub).set_defaults(fn=cmd_compliance)
 
     s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
     s.set_defaults(fn=cmd_check_config)

@@ -93,6 +93,13 @@ class TestbedConfig(_Strict):
     port: int = Field(default=8088, ge=0, le=65535)
 
 
+class ComplianceConfig(_Strict):
+    """The compliance register: its criteria file and where evidence files are kept."""
+
+    criteria: Path = default_path("compliance", "tt22-2019.yaml")
+    files_dir: Path | None = None  # default: <store dir>/compliance-files
+
+
 class DemoConfig(_Strict):
     seed: int = 20220601
     months: int = Field(default=12, ge=1, le=60)
@@ -113,6 +120,7 @@ class AppConfig(_Strict):
     imports: ImportConfig = ImportConfig()
     monitor: MonitorConfig = MonitorConfig()
     testbed: TestbedConfig = TestbedConfig()
+    compliance: ComplianceConfig = ComplianceConfig()
     demo: DemoConfig = DemoConfig()
 
     @field_validator("timezone")

@@ -1,8 +1,9 @@
 """Writing the compliance register's history (store/migrations/004_compliance.sql): append only.
 
     append_event(store, item_kind=..., item_id=..., action=..., actor=..., via=..., data={...}) -> dict
-    store_file(store, files_dir, file_name, content, actor) -> dict     evidence bytes by SHA-256
-    record_rejects(store, file_name, file_sha256, rejects)              bad rows of an import
+    store_file(con, files_dir, file_name, content, actor) -> dict       evidence bytes by SHA-256
+    record_rejects(con, file_name, file_sha256, rejects)                bad rows of an import
+(`con`: a cursor inside an open write transaction, `store.transaction()`.)
 
 There is no function that updates or deletes an event, and none takes an event id or a time from
 the caller: the id comes from a sequence and the time from the owner's clock. Each event stores the
@@ -76,7 +77,7 @@ def file_path(files_dir: Path | str, sha256: str) -> Path:
     return Path(files_dir) / sha256[:2] / sha256
 
 
-def store_file(store, files_dir: Path | str, file_name: str, content: bytes, actor: str,
+def store_file(con, files_dir: Path | str, file_name: str, content: bytes, actor: str,
                content_type: str | None = None) -> dict[str, Any]:
     """Keep an evidence file's bytes under files_dir by SHA-256 (written once, read-only) and its
     metadata in the store. The same bytes uploaded again are stored once."""
@@ -93,22 +94,20 @@ def store_file(store, files_dir: Path | str, file_name: str, content: bytes, act
         os.chmod(tmp, 0o444)
         os.replace(tmp, path)
     name = Path(file_name).name or "evidence"
-    with store.transaction() as con:
-        con.execute("INSERT INTO compliance_files VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                    [sha, name, len(content), content_type, local_now(), actor])
+    con.execute("INSERT INTO compliance_files VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                [sha, name, len(content), content_type, local_now(), actor])
     return {"sha256": sha, "file_name": name, "size": len(content)}
 
 
-def record_rejects(store, file_name: str, file_sha256: str, rejects: list[dict[str, Any]]) -> int:
+def record_rejects(con, file_name: str, file_sha256: str, rejects: list[dict[str, Any]]) -> int:
     """Keep the rows an import could not apply (row_no, field, value, reason, raw). A row rejected
     again for the same field keeps its first record."""
     if not rejects:
         return 0
     now = local_now()
-    with store.transaction() as con:
-        con.executemany(
-            "INSERT INTO compliance_import_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (file_sha256, row_no, field) DO NOTHING",
-            [[file_name, file_sha256, r["row_no"], r["field"], r.get("value"), r["reason"],
-              canonical_json(r.get("raw") or {}), now] for r in rejects])
+    con.executemany(
+        "INSERT INTO compliance_import_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (file_sha256, row_no, field) DO NOTHING",
+        [[file_name, file_sha256, r["row_no"], r["field"], r.get("value"), r["reason"],
+          canonical_json(r.get("raw") or {}), now] for r in rejects])
     return len(rejects)

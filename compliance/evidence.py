@@ -1,0 +1,371 @@
+"""Automatic evidence sources: each a small function over the store's named queries.
+
+    judge(ops, evidence, period, lang) -> Judgement
+
+A source turns what motcua-watch measured into a verdict per observation (a probe result, an
+hour or day of results, a month of dossiers, a load-test run). The criterion's status is the
+verdict of the latest observation in the period; `since` is the first observation of the run of
+equal verdicts it ends (looking back before the period when the run started earlier); the
+numbers give the latest observation's figures and the period's totals.
+
+  probe_check          compliance_check_status      latest result of every selected check OK
+  probe_latency        compliance_probe_buckets     avg | max | p95 per hour/day ≤ max_ms
+  probe_uptime         compliance_probe_buckets     successful share per hour/day ≥ min_ratio
+  sla_audit            audit_by_agency(month)       vendor status vs recomputed, per month
+  sync_reconciliation  sync_by_agency(month)        results that reached the national portal, per month
+  loadtest             loadtest_runs / loadtest_verdicts(run_id)   concurrent users held
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from compliance.period import Period
+
+MET, NOT_MET, NOT_MEASURED = "met", "not_met", "not_measured"
+LOOKBACK = {"hour": dt.timedelta(days=14), "day": dt.timedelta(days=90)}
+LOOKBACK_MONTHS = 6
+LOADTEST_RUNS = 50
+
+
+@dataclass
+class Judgement:
+    source: str
+    status: str
+    since: dt.datetime | None = None
+    summary: str = ""
+    numbers: dict[str, Any] = field(default_factory=dict)
+    last_at: dt.datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "status": self.status, "since": self.since, "summary": self.summary,
+                "numbers": self.numbers, "last_at": self.last_at}
+
+
+def _t(lang: str, vi: str, en: str) -> str:
+    return en if lang == "en" else vi
+
+
+def _when(t: dt.datetime | dt.date | None) -> str:
+    if t is None:
+        return "-"
+    if isinstance(t, dt.datetime):
+        return t.strftime("%d/%m/%Y %H:%M")
+    return t.strftime("%d/%m/%Y")
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else (f"{v / 1000:.2f} s".replace(".", ",") if v >= 1000 else f"{v:.0f} ms")
+
+
+def _is_unknown_query(e: Exception, name: str) -> bool:
+    return "unknown query" in str(e) and name in str(e)
+
+
+def _streak(obs: list[tuple[dt.datetime, bool | None]]) -> dt.datetime | None:
+    """obs oldest first; unknown verdicts (None) skipped: the start of the trailing run of equal verdicts."""
+    known = [(t, v) for t, v in obs if v is not None]
+    if not known:
+        return None
+    last = known[-1][1]
+    since = known[-1][0]
+    for t, v in reversed(known):
+        if v != last:
+            break
+        since = t
+    return since
+
+
+# -- probes ---------------------------------------------------------------------------------------
+
+def _checks_label(ev) -> str:
+    parts = list(ev.checks)
+    if ev.group:
+        parts.append(f"group {ev.group}")
+    return ", ".join(parts)
+
+
+def probe_check(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    t = ops.query("compliance_check_status", since=period.since, until=period.until, checks=list(ev.checks),
+                  group=ev.group)
+    rows = t.to_dicts()
+    seen = {r["name"] if r["step"] in ("", "*") else f"{r['name']}/{r['step']}" for r in rows}
+    missing = [c for c in ev.checks if c not in seen]
+    checks = {(r["name"] if r["step"] in ("", "*") else f"{r['name']}/{r['step']}"): {
+        "ok": r["ok"], "since": r["since_at"], "runs": r["runs"], "failures": r["failures"],
+        "last_at": r["last_at"], "last_reason": r["last_reason"]} for r in rows}
+    numbers = {"checks": checks, "runs": sum(r["runs"] or 0 for r in rows),
+               "failures": sum(r["failures"] or 0 for r in rows), "missing": missing}
+    last_at = max((r["last_at"] for r in rows), default=None)
+    if not rows:
+        return Judgement("probe_check", NOT_MEASURED, None, _t(
+            lang, f"Chưa có kết quả kiểm tra ({_checks_label(ev)}) trong kỳ.",
+            f"No results of the checks ({_checks_label(ev)}) in the period."), numbers)
+    failing = [r for r in rows if not r["ok"]]
+    if failing:
+        since = min(r["since_at"] for r in failing)
+        what = "; ".join(f"{k}: {v['last_reason'] or '?'}" for k, v in checks.items() if not v["ok"])
+        return Judgement("probe_check", NOT_MET, since, _t(
+            lang, f"Không đạt từ {_when(since)}: {what}", f"Failing since {_when(since)}: {what}"), numbers, last_at)
+    if missing:
+        return Judgement("probe_check", NOT_MEASURED, None, _t(
+            lang, f"Chưa có kết quả của: {', '.join(missing)}.", f"No results for: {', '.join(missing)}."),
+            numbers, last_at)
+    since = max(r["since_at"] for r in rows)
+    n = numbers["runs"]
+    return Judgement("probe_check", MET, since, _t(
+        lang, f"Đạt từ {_when(since)}: {len(rows)} kiểm tra đều thành công ở lần gần nhất "
+              f"({n} lần chạy trong kỳ, {numbers['failures']} lỗi).",
+        f"Met since {_when(since)}: all {len(rows)} checks passed at their latest run "
+        f"({n} runs in the period, {numbers['failures']} failed)."), numbers, last_at)
+
+
+def _buckets(ops, ev, period: Period) -> list[dict[str, Any]]:
+    t = ops.query("compliance_probe_buckets", since=period.since - LOOKBACK[ev.bucket], until=period.until,
+                  checks=list(ev.checks), group=ev.group, bucket=ev.bucket)
+    return t.to_dicts()
+
+
+def _bucket_judgement(source: str, ev, period: Period, rows: list[dict[str, Any]],
+                      value: Callable[[dict[str, Any]], float | None], ok: Callable[[float], bool],
+                      fmt: Callable[[float | None], str], limit_text: str, what: tuple[str, str],
+                      lang: str, extra: dict[str, Any]) -> Judgement:
+    obs = [(r["bucket"], (None if value(r) is None else ok(value(r)))) for r in rows]
+    in_period = [(r, v) for r, (_, v) in zip(rows, obs) if r["bucket"] >= period.since and v is not None]
+    unit = _t(lang, "giờ" if ev.bucket == "hour" else "ngày", ev.bucket)
+    numbers: dict[str, Any] = {"threshold": limit_text, "bucket": ev.bucket,
+                               "buckets": len(in_period), "buckets_met": sum(1 for _, v in in_period if v),
+                               "buckets_not_met": sum(1 for _, v in in_period if not v), **extra}
+    if not in_period:
+        return Judgement(source, NOT_MEASURED, None, _t(
+            lang, f"Chưa có số đo ({_checks_label(ev)}) trong kỳ.",
+            f"No measurements ({_checks_label(ev)}) in the period."), numbers)
+    latest, verdict = in_period[-1]
+    worst = max(in_period, key=lambda rv: value(rv[0]) if source == "probe_latency" else -value(rv[0]))[0]
+    numbers.update(latest_bucket=latest["bucket"], latest_value=value(latest), latest_runs=latest["runs"],
+                   worst_bucket=worst["bucket"], worst_value=value(worst))
+    since = _streak(obs[: obs.index((latest["bucket"], verdict)) + 1])
+    status = MET if verdict else NOT_MET
+    label = _t(lang, what[0], what[1])
+    text = _t(lang,
+              f"{label} {unit} gần nhất ({_when(latest['bucket'])}): {fmt(value(latest))} (ngưỡng {limit_text}); "
+              f"{'đạt' if verdict else 'không đạt'} từ {_when(since)}; trong kỳ {numbers['buckets_met']}/"
+              f"{numbers['buckets']} {unit} đạt, kém nhất {fmt(value(worst))} lúc {_when(worst['bucket'])}.",
+              f"{label} of the latest {unit} ({_when(latest['bucket'])}): {fmt(value(latest))} (threshold "
+              f"{limit_text}); {'met' if verdict else 'not met'} since {_when(since)}; in the period "
+              f"{numbers['buckets_met']}/{numbers['buckets']} {unit}s met, worst {fmt(value(worst))} at "
+              f"{_when(worst['bucket'])}.")
+    return Judgement(source, status, since, text, numbers, latest["bucket"])
+
+
+def probe_latency(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    rows = _buckets(ops, ev, period)
+    col = {"avg": "avg_ms", "max": "max_ms", "p95": "p95_ms"}[ev.statistic]
+    in_p = [r for r in rows if r["bucket"] >= period.since]
+    runs = sum(r["runs"] for r in in_p)
+    with_avg = [r for r in in_p if r["avg_ms"] is not None]
+    extra = {"statistic": ev.statistic, "max_ms": ev.max_ms, "runs": runs,
+             "period_avg_ms": (sum(r["avg_ms"] * r["runs"] for r in with_avg) / sum(r["runs"] for r in with_avg)
+                               if with_avg else None),
+             "period_max_ms": max((r["max_ms"] for r in in_p if r["max_ms"] is not None), default=None)}
+    what = {"avg": ("Thời gian phản hồi trung bình", "Average response time"),
+            "max": ("Thời gian phản hồi chậm nhất", "Worst response time"),
+            "p95": ("Thời gian phản hồi p95", "p95 response time")}[ev.statistic]
+    return _bucket_judgement("probe_latency", ev, period, rows, lambda r: r[col], lambda v: v <= ev.max_ms,
+                             _ms, f"≤ {_ms(ev.max_ms)}", what, lang, extra)
+
+
+def probe_uptime(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    rows = _buckets(ops, ev, period)
+    in_p = [r for r in rows if r["bucket"] >= period.since]
+    runs, fails = sum(r["runs"] for r in in_p), sum(r["failures"] for r in in_p)
+    extra = {"min_ratio": ev.min_ratio, "runs": runs, "failures": fails,
+             "period_ratio": (1 - fails / runs) if runs else None}
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.2f} %".replace(".", ",")
+
+    return _bucket_judgement("probe_uptime", ev, period, rows,
+                             lambda r: (1 - r["failures"] / r["runs"]) if r["runs"] else None,
+                             lambda v: v >= ev.min_ratio, pct, f"≥ {pct(ev.min_ratio)}",
+                             ("Tỷ lệ kiểm tra thành công", "Successful checks"), lang, extra)
+
+
+# -- dossiers: SLA audit and sync -----------------------------------------------------------------
+
+def _months_back(period: Period) -> list[dt.date]:
+    m = period.start.replace(day=1)
+    back = []
+    for _ in range(LOOKBACK_MONTHS):
+        m = (m - dt.timedelta(days=1)).replace(day=1)
+        back.append(m)
+    return list(reversed(back)) + period.months()
+
+
+def _monthly(source: str, ops, period: Period, lang: str, month_figures: Callable[[str], dict[str, Any] | None],
+             ok: Callable[[dict[str, Any]], bool], describe: Callable[[dict[str, Any], str], str],
+             threshold: str) -> Judgement:
+    obs, figures = [], {}
+    for m in _months_back(period):
+        f = month_figures(m.strftime("%Y-%m"))
+        figures[m] = f
+        obs.append((dt.datetime.combine(m, dt.time()), None if f is None else ok(f)))
+    in_period = [(m, figures[m]) for m in period.months() if figures[m] is not None]
+    numbers: dict[str, Any] = {"threshold": threshold,
+                               "months": {m.strftime("%Y-%m"): figures[m] for m in period.months()}}
+    if not in_period:
+        return Judgement(source, NOT_MEASURED, None, _t(
+            lang, "Chưa có dữ liệu hồ sơ của các tháng trong kỳ.", "No dossier data for the months of the period."),
+            numbers)
+    m, f = in_period[-1]
+    verdict = ok(f)
+    idx = next(i for i, (t, _) in enumerate(obs) if t.date() == m)
+    since = _streak(obs[: idx + 1])
+    numbers.update(latest_month=m.strftime("%Y-%m"), **{f"latest_{k}": v for k, v in f.items()})
+    text = _t(lang, f"Tháng {m:%m/%Y}: {describe(f, lang)} (ngưỡng {threshold}); "
+                    f"{'đạt' if verdict else 'không đạt'} từ tháng {since:%m/%Y}.",
+              f"{m:%m/%Y}: {describe(f, lang)} (threshold {threshold}); "
+              f"{'met' if verdict else 'not met'} since {since:%m/%Y}.")
+    return Judgement(source, MET if verdict else NOT_MET, since, text, numbers, dt.datetime.combine(m, dt.time()))
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.2f} %".replace(".", ",")
+
+
+def sla_audit(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    def figures(month: str) -> dict[str, Any] | None:
+        total = next((r for r in ops.query("audit_by_agency", month=month) if r["row_kind"] == "total"), None)
+        if not total or (total["dossiers"] or 0) < ev.min_dossiers:
+            return None
+        wrong = sum(int(total.get(k) or 0) for k in ev.kinds)
+        return {"dossiers": int(total["dossiers"]), "status_wrong": wrong, "ratio": wrong / total["dossiers"],
+                "reported_overdue": total.get("reported_overdue"), "recomputed_overdue": total.get("recomputed_overdue")}
+
+    def describe(f: dict[str, Any], lang: str) -> str:
+        return _t(lang, f"{f['status_wrong']}/{f['dossiers']} hồ sơ hiển thị sai trạng thái ({_pct(f['ratio'])}); "
+                        f"nhà cung cấp báo {f['reported_overdue']} quá hạn, tính lại {f['recomputed_overdue']}",
+                  f"{f['status_wrong']}/{f['dossiers']} dossiers shown with a wrong status ({_pct(f['ratio'])}); "
+                  f"vendor reports {f['reported_overdue']} overdue, recomputed {f['recomputed_overdue']}")
+
+    return _monthly("sla_audit", ops, period, lang, figures, lambda f: f["ratio"] <= ev.max_mismatch_ratio,
+                    describe, f"≤ {_pct(ev.max_mismatch_ratio)}")
+
+
+def sync_reconciliation(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    def figures(month: str) -> dict[str, Any] | None:
+        rows = ops.query("sync_by_agency", month=month).to_dicts()
+        if ev.source_system:
+            row = next((r for r in rows if r["row_kind"] == "source_system" and r["source_system"] == ev.source_system), None)
+        else:
+            row = next((r for r in rows if r["row_kind"] == "total"), None)
+        if not row or (row["resolved"] or 0) < ev.min_dossiers:
+            return None
+        return {"resolved": int(row["resolved"]), "unsynced": int(row["unsynced"]),
+                "ratio": row["unsynced"] / row["resolved"]}
+
+    def describe(f: dict[str, Any], lang: str) -> str:
+        return _t(lang, f"{f['unsynced']}/{f['resolved']} hồ sơ đã giải quyết chưa đồng bộ kết quả lên Cổng DVC "
+                        f"quốc gia ({_pct(f['ratio'])})",
+                  f"{f['unsynced']}/{f['resolved']} resolved dossiers' results not synced to the national portal "
+                  f"({_pct(f['ratio'])})")
+
+    return _monthly("sync_reconciliation", ops, period, lang, figures,
+                    lambda f: f["ratio"] <= ev.max_unsynced_ratio, describe, f"≤ {_pct(ev.max_unsynced_ratio)}")
+
+
+# -- load tests (named queries of loadtests/, issue 4) ----------------------------------------------
+
+_RUN_TIME_COLS = ("finished_at", "started_at", "at", "created_at")
+_USERS_COLS = ("users", "user_count", "concurrent_users", "judged_at_users")
+_PASSED_COLS = ("passed", "ok", "met", "pass")
+_CRITERION_COLS = ("criterion", "criterion_id", "name", "metric")
+
+
+def _col(row: dict[str, Any], names: tuple[str, ...]) -> Any:
+    return next((row[n] for n in names if n in row), None)
+
+
+def _as_time(v: Any) -> dt.datetime | None:
+    if isinstance(v, dt.datetime):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.datetime.fromisoformat(v)
+        except ValueError:
+            return None
+    return None
+
+
+def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    numbers: dict[str, Any] = {"min_users": ev.min_users}
+    try:
+        runs = ops.query("loadtest_runs", limit=LOADTEST_RUNS).to_dicts()
+    except Exception as e:  # StoreError locally, OperationError through the owner
+        if not _is_unknown_query(e, "loadtest_runs"):
+            raise
+        return Judgement("loadtest", NOT_MEASURED, None, _t(
+            lang, "Chưa có kết quả kiểm thử tải trong kho dữ liệu (chưa có truy vấn loadtest_runs).",
+            "No load-test results in this store (the named query loadtest_runs is not available)."), numbers)
+    timed = sorted(((_as_time(_col(r, _RUN_TIME_COLS)), r) for r in runs), key=lambda x: (x[0] or dt.datetime.min))
+    timed = [(t, r) for t, r in timed if t is not None and t < period.until]
+    obs: list[tuple[dt.datetime, bool | None]] = []
+    detail: dict[Any, dict[str, Any]] = {}
+    for t, r in timed:
+        try:
+            rows = ops.query("loadtest_verdicts", run_id=r["run_id"]).to_dicts()
+        except Exception as e:
+            if not _is_unknown_query(e, "loadtest_verdicts"):
+                raise
+            rows = []
+        judged = [v for v in rows if (_col(v, _USERS_COLS) or 0) >= ev.min_users
+                  and (not ev.criteria or _col(v, _CRITERION_COLS) in ev.criteria)]
+        held = None if not judged else all(bool(_col(v, _PASSED_COLS)) for v in judged)
+        users = max((_col(v, _USERS_COLS) or 0 for v in rows), default=None)
+        failed = [str(_col(v, _CRITERION_COLS)) for v in judged if not _col(v, _PASSED_COLS)]
+        detail[r["run_id"]] = {"at": t, "max_users_judged": users, "criteria_judged": len(judged), "failed": failed}
+        obs.append((t, held))
+    in_period = [(t, v, rid) for (t, v), (_, r) in zip(obs, timed) if t >= period.since and v is not None
+                 for rid in [r["run_id"]]]
+    if not in_period:
+        return Judgement("loadtest", NOT_MEASURED, None, _t(
+            lang, f"Chưa có lần kiểm thử tải nào trong kỳ được đánh giá ở ≥ {ev.min_users} người dùng đồng thời.",
+            f"No load test in the period was judged at ≥ {ev.min_users} concurrent users."), numbers)
+    t, verdict, rid = in_period[-1]
+    since = _streak(obs[: obs.index((t, verdict)) + 1])
+    d = detail[rid]
+    numbers.update(latest_run=rid, latest_at=t, **{f"latest_{k}": v for k, v in d.items() if k != "at"},
+                   runs_in_period=len(in_period))
+    if verdict:
+        text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}): đạt mọi tiêu chí ở ≥ {ev.min_users} người dùng đồng thời; "
+                        f"đạt từ {_when(since)}.",
+                  f"Load test {rid} ({_when(t)}): every criterion passed at ≥ {ev.min_users} concurrent users; "
+                  f"met since {_when(since)}.")
+    else:
+        text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}): không đạt ở ≥ {ev.min_users} người dùng "
+                        f"({', '.join(d['failed'])}); không đạt từ {_when(since)}.",
+                  f"Load test {rid} ({_when(t)}): failed at ≥ {ev.min_users} users ({', '.join(d['failed'])}); "
+                  f"not met since {_when(since)}.")
+    return Judgement("loadtest", MET if verdict else NOT_MET, since, text, numbers, t)
+
+
+SOURCES: dict[str, Callable[..., Judgement]] = {
+    "probe_check": probe_check, "probe_latency": probe_latency, "probe_uptime": probe_uptime,
+    "sla_audit": sla_audit, "sync_reconciliation": sync_reconciliation, "loadtest": loadtest,
+}
+
+
+def judge(ops, ev, period: Period, lang: str = "vi") -> Judgement:
+    return SOURCES[ev.source](ops, ev, period, lang)
+
+
+def combine(judgements: list[Judgement]) -> tuple[str, dt.datetime | None]:
+    """Every source must be met. Not met as soon as one is (since the earliest that is); not
+    measured when none fails but one is unmeasured; met since the latest of them."""
+    bad = [j for j in judgements if j.status == NOT_MET]
+    if bad:
+        return NOT_MET, min((j.since for j in bad if j.since), default=None)
+    if not judgements or any(j.status == NOT_MEASURED for j in judgements):
+        return NOT_MEASURED, None
+    return MET, max((j.since for j in judgements if j.since), default=None)

@@ -1,0 +1,193 @@
+"""Reading agencies' requests from a spreadsheet: CSV (UTF-8, UTF-8 BOM, UTF-16 with BOM) or
+XLSX/XLS/ODS (python-calamine), with Vietnamese or English headers.
+
+    read_requests(path) -> Sheet      rows as dicts, and per-row problems (file, row, field, reason)
+
+Headers are matched without case or diacritics ("Cơ quan" = "co quan"), searched in the first 10
+rows below any title rows. Required columns: agency (Cơ quan / Đơn vị), date (Ngày đề nghị) and
+description (Nội dung). Optional: request id (Mã yêu cầu), criterion (Tiêu chí), check (Kiểm tra),
+status (Trạng thái), the vendor's answer (Trả lời của nhà cung cấp). Dates: DD/MM/YYYY,
+YYYY-MM-DD or a date cell. A row with a problem is not applied; it is returned in `rejects`
+with the raw row, so nothing is lost.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliance.actions import ComplianceRefused, fold
+
+HEADER_ROWS = 10
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "request_id": ("ma yeu cau", "ma de nghi", "ma kien nghi", "so yeu cau", "ma", "id", "request id", "request_id"),
+    "agency": ("co quan", "don vi", "co quan de nghi", "don vi de nghi", "co quan, don vi", "agency"),
+    "requested_on": ("ngay de nghi", "ngay yeu cau", "ngay gui", "ngay", "date", "requested on", "requested_on"),
+    "description": ("noi dung", "noi dung de nghi", "noi dung yeu cau", "noi dung kien nghi", "mo ta",
+                    "description"),
+    "criterion": ("tieu chi", "ma tieu chi", "criterion"),
+    "check": ("kiem tra", "ma kiem tra", "check"),
+    "status": ("trang thai", "tinh trang", "status"),
+    "vendor_answer": ("tra loi cua nha cung cap", "nha cung cap tra loi", "phan hoi cua nha cung cap", "tra loi",
+                      "vendor answer", "vendor_answer", "answer"),
+}
+REQUIRED = ("agency", "requested_on", "description")
+STATUS_WORDS: dict[str, tuple[str, ...]] = {
+    "open": ("moi", "moi tiep nhan", "chua xu ly", "open", "new"),
+    "in_progress": ("dang xu ly", "dang khac phuc", "in progress", "in_progress"),
+    "answered": ("da tra loi", "nha cung cap da tra loi", "answered"),
+    "resolved": ("da khac phuc", "da giai quyet", "hoan thanh", "da xu ly", "resolved", "done"),
+    "withdrawn": ("rut yeu cau", "don vi rut yeu cau", "da rut", "huy", "withdrawn"),
+}
+_HEADER_INDEX = {alias: col for col, aliases in COLUMNS.items() for alias in aliases}
+_STATUS_INDEX = {w: s for s, words in STATUS_WORDS.items() for w in words}
+
+
+@dataclass
+class Sheet:
+    name: str
+    sha256: str
+    headers: dict[str, str] = field(default_factory=dict)   # column → header text as in the file
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    total: int = 0
+
+    def reject(self, row_no: int, column: str, value: Any, reason: str, raw: dict[str, Any]) -> None:
+        header = self.headers.get(column, column)
+        self.rejects.append({"row_no": row_no, "field": header, "value": None if value is None else str(value),
+                             "reason": reason, "raw": raw})
+        self.errors.append(f"{self.name}, row {row_no}, {header}: {reason}")
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v
+    return "" if v is None else str(v).strip()
+
+
+def _read_csv(p: Path, data: bytes) -> list[list[Any]]:
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise ComplianceRefused(f"{p}: not UTF-8 text (line {line}); save it as 'CSV UTF-8' and import it again") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+        delim = dialect.delimiter
+    except csv.Error:
+        delim = ","
+    return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delim)]
+
+
+def _read_workbook(p: Path) -> list[list[list[Any]]]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(p))
+        return [wb.get_sheet_by_name(n).to_python() for n in wb.sheet_names]
+    except Exception as e:  # calamine raises its own error types for damaged files
+        raise ComplianceRefused(f"{p}: cannot read the workbook ({type(e).__name__}: {e})") from None
+
+
+def _find_header(rows: list[list[Any]]) -> tuple[int, dict[int, str], dict[str, str]] | None:
+    for i, r in enumerate(rows[:HEADER_ROWS]):
+        cols: dict[int, str] = {}
+        texts: dict[str, str] = {}
+        for j, c in enumerate(r):
+            col = _HEADER_INDEX.get(fold(str(c or "")).rstrip(" :*"))
+            if col and col not in texts:
+                cols[j] = col
+                texts[col] = str(c).strip()
+        if all(k in texts for k in REQUIRED):
+            return i, cols, texts
+    return None
+
+
+def _date_value(v: Any) -> dt.date | str:
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    text = str(v).strip()
+    try:
+        serial = float(text)
+    except ValueError:
+        return text
+    if 20000 < serial < 80000:  # an Excel day number in a cell not formatted as a date
+        return dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))
+    return text
+
+
+def read_requests(path: Path | str) -> Sheet:
+    p = Path(path)
+    if not p.is_file():
+        raise ComplianceRefused(f"{p}: file not found")
+    data = p.read_bytes()
+    if not data.strip():
+        raise ComplianceRefused(f"{p}: the file is empty")
+    sheet = Sheet(name=str(path), sha256=hashlib.sha256(data).hexdigest())
+    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        tables = _read_workbook(p)
+    else:
+        tables = [_read_csv(p, data)]
+    found = None
+    for rows in tables:
+        h = _find_header(rows)
+        if h:
+            found = rows, h
+            break
+    if found is None:
+        raise ComplianceRefused(f"{p}: no header row with the columns for the agency (Cơ quan), the date "
+                                f"(Ngày đề nghị) and the description (Nội dung) in its first {HEADER_ROWS} rows")
+    rows, (hi, cols, texts) = found
+    sheet.headers = texts
+    header_cells = [str(c).strip() for c in rows[hi]]
+    for n, r in enumerate(rows[hi + 1:], start=hi + 2):
+        cells = [_cell(c) for c in r]
+        if not any(c not in ("", None) for c in cells):
+            continue
+        sheet.total += 1
+        raw = {header_cells[j] if j < len(header_cells) and header_cells[j] else f"column {j + 1}":
+               (c.isoformat() if isinstance(c, (dt.date, dt.datetime)) else c) for j, c in enumerate(cells) if c != ""}
+        row: dict[str, Any] = {"_row": n, "_raw": raw}
+        for j, col in cols.items():
+            v = cells[j] if j < len(cells) else ""
+            row[col] = None if v == "" else v
+        problems = []
+        for col in REQUIRED:
+            if row.get(col) is None:
+                problems.append((col, None, "required, but empty"))
+        if row.get("requested_on") is not None:
+            d = _date_value(row["requested_on"])
+            if isinstance(d, str):
+                from compliance.period import PeriodError, parse_date
+                try:
+                    d = parse_date(d, texts["requested_on"])
+                except PeriodError:
+                    problems.append(("requested_on", row["requested_on"], "expected a date DD/MM/YYYY"))
+                    d = None
+            row["requested_on"] = d.isoformat() if d else None
+        if row.get("status") is not None:
+            s = _STATUS_INDEX.get(fold(str(row["status"])))
+            if s is None:
+                problems.append(("status", row["status"], "unknown status; expected one of: Mới tiếp nhận, "
+                                 "Đang xử lý, Đã trả lời, Đã khắc phục, Rút yêu cầu"))
+            row["status"] = s
+        if problems:
+            for col, value, reason in problems:
+                sheet.reject(n, col, value, reason, raw)
+            continue
+        row.setdefault("request_id", None)
+        sheet.rows.append(row)
+    return sheet
