@@ -100,6 +100,22 @@ def _date(value: Any, field: str) -> dt.date:
     return d
 
 
+def _since(value: Any, field: str = "since") -> dt.datetime:
+    """A date (from its start) or a local time 'YYYY-MM-DD HH:MM[:SS]', not in the future."""
+    if isinstance(value, dt.datetime):
+        t = value
+    else:
+        text = str(value or "").strip()
+        try:
+            t = dt.datetime.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text) \
+                else dt.datetime.combine(_date(text, field), dt.time())
+        except ValueError:
+            raise ComplianceRefused(f"{field}: {text!r} is not a real time") from None
+    if t.date() > local_today():
+        raise ComplianceRefused(f"{field}: {t:%d/%m/%Y} is in the future")
+    return t.replace(tzinfo=None)
+
+
 def _criterion(value: Any, criteria: CriteriaFile, field: str = "criterion") -> str | None:
     cid = _text(value, field, required=False, limit=60)
     if cid and criteria.get(cid) is None:
@@ -254,8 +270,8 @@ def attach_check(app, ops, con, crit, actor, via, request_id, since, check=None,
     cur = _current(ops, request_id)
     if (check is None) == (criterion is None):
         raise ComplianceRefused("attach_check: give either a check or a criterion")
-    d = _date(since, "since")
-    data: dict[str, Any] = {"kind": "check" if check else "criterion", "since": d.isoformat()}
+    d = _since(since)
+    data: dict[str, Any] = {"kind": "check" if check else "criterion", "since": d.isoformat(sep=" ")}
     if check:
         data["check"] = _check(app, check)
     else:

@@ -16,6 +16,7 @@ from compliance.evidence import MET, NOT_MEASURED, NOT_MET, Judgement, _t, _when
 from compliance.period import Period, local_today
 from config.compliance import CriteriaFile, Criterion, load_criteria
 from store.compliance_queries import data_json
+from store.compliance_writes import local_now
 
 STATUS_LABELS = {
     MET: ("Đạt", "Met"), NOT_MET: ("Không đạt", "Not met"), NOT_MEASURED: ("Chưa đo được", "Not measured"),
@@ -123,12 +124,14 @@ def evidence_holds(ops, item: dict[str, Any], criteria: CriteriaFile, lang: str 
     if item["kind"] == "file":
         return True, _t(lang, f"Tệp {item['file_name']} ({item['sha256'][:12]}…): {item['note']}",
                         f"File {item['file_name']} ({item['sha256'][:12]}…): {item['note']}")
-    since = item["since"] if isinstance(item["since"], dt.date) else dt.date.fromisoformat(str(item["since"]))
+    since = item["since"]
+    if not isinstance(since, dt.datetime):
+        since = dt.datetime.fromisoformat(str(since)) if not isinstance(since, dt.date) else \
+            dt.datetime.combine(since, dt.time())
     now = now or dt.datetime.combine(local_today() + dt.timedelta(days=1), dt.time())
     if item["kind"] == "check":
         name = item["check_name"]
-        rows = ops.query("compliance_check_status", since=dt.datetime.combine(since, dt.time()), until=now,
-                         checks=[name]).to_dicts()
+        rows = ops.query("compliance_check_status", since=since, until=now, checks=[name]).to_dicts()
         runs = sum(r["runs"] or 0 for r in rows)
         fails = sum(r["failures"] or 0 for r in rows)
         if not runs:
@@ -146,8 +149,8 @@ def evidence_holds(ops, item: dict[str, Any], criteria: CriteriaFile, lang: str 
     if c is None or c.judged_by != "automatic":
         return False, _t(lang, f"tiêu chí '{item['criterion']}' không được đánh giá tự động",
                          f"criterion '{item['criterion']}' is not judged automatically")
-    row = judge_criterion(ops, c, Period(since, (now - dt.timedelta(seconds=1)).date()), lang)
-    if row["status"] == MET and row["since"] and row["since"].date() <= since:
+    row = judge_criterion(ops, c, Period(since.date(), (now - dt.timedelta(seconds=1)).date()), lang)
+    if row["status"] == MET and row["since"] and row["since"] <= since:
         return True, _t(lang, f"tiêu chí {c.id} đạt từ {_when(row['since'])}",
                         f"criterion {c.id} met since {_when(row['since'])}")
     state = status_label(row["status"], lang).lower()
@@ -188,6 +191,6 @@ def register(ops, period: Period, lang: str = "vi", criteria: CriteriaFile | Non
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in (MET, NOT_MET, NOT_MEASURED)}
     req_counts = {s: sum(1 for r in reqs if r["status"] == s) for s in REQUEST_STATUSES}
     return {"title": crit.title_en if lang == "en" else crit.title, "legal_basis": crit.legal_basis,
-            "period": period.to_dict(), "generated_at": dt.datetime.now().replace(microsecond=0),
+            "period": period.to_dict(), "generated_at": local_now().replace(microsecond=0),
             "criteria": rows, "requests": reqs, "summary": {"criteria": counts, "requests": req_counts},
             "history": verify}

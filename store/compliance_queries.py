@@ -128,7 +128,7 @@ def compliance_evidence(con: duckdb.DuckDBPyConnection, request_id: str | None =
     criterion and the date it must have passed since, or the file (sha256, name, size) and its note."""
     return run(con, """
         SELECT e.item_id AS request_id, e.event_id, data->>'kind' AS kind, data->>'check' AS check_name,
-               data->>'criterion' AS criterion, CAST(data->>'since' AS DATE) AS since,
+               data->>'criterion' AS criterion, CAST(data->>'since' AS TIMESTAMP) AS since,
                data->>'sha256' AS sha256, coalesce(data->>'file_name', f.file_name) AS file_name, f.size,
                coalesce(data->>'note', e.note) AS note, e.recorded_at AS at, e.actor
         FROM compliance_events e LEFT JOIN compliance_files f ON f.sha256 = e.data->>'sha256'
