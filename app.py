@@ -421,13 +421,15 @@ def cmd_compliance(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from compliance.cli import check_config as check_compliance
     from config.probes import load_probes
 
     problems = []
     app = Motcua(cfg)
     for what, fn in (("SLA rule set and calendar", lambda: app.engine), ("column mapping", lambda: app.mapping),
                      ("SLOs", lambda: app.slo_evaluator), ("alerts", lambda: app.alerter),
-                     ("probes", lambda: load_probes(cfg.monitor.probes))):
+                     ("probes", lambda: load_probes(cfg.monitor.probes)),
+                     ("compliance criteria", lambda: check_compliance(cfg))):
         try:
             fn()
         except ConfigError as e:

@@ -88,6 +88,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return s
 
 
+def check_config(cfg) -> None:
+    """For `app.py check-config`: the criteria file is valid and names only checks of the probes file."""
+    from config.compliance import load_criteria, unknown_checks
+    from config.errors import ConfigError
+    from config.probes import load_probes
+
+    problems = unknown_checks(load_criteria(cfg.compliance.criteria), load_probes(cfg.monitor.probes))
+    if problems:
+        raise ConfigError(f"{cfg.compliance.criteria}: criteria name checks the probes file lacks\n  - "
+                          + "\n  - ".join(problems))
+
+
 def actor(args: argparse.Namespace) -> str:
     if getattr(args, "by", None):
         return args.by

@@ -1,0 +1,163 @@
+"""Automatic evidence sources on a real store: probe latency and uptime per bucket (raw results and
+the hourly rollups beyond raw retention), the SLA audit and the sync reconciliation per month from
+imported dossiers, and load-test verdicts through the named queries the load-test module provides."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from app import Motcua
+from collectors.probes import ProbeResult
+from compliance import Period
+from compliance.evidence import combine, judge, loadtest
+from config.compliance import (LoadTestEvidence, ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUptimeEvidence,
+                               SlaAuditEvidence, SyncEvidence)
+from store.compliance_writes import local_now
+from store.probe_writes import write_results
+from store.registry import QUERIES, Table, run
+
+T0 = local_now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=6)
+
+
+def res(name: str, at: dt.datetime, ms: float, ok: bool = True) -> ProbeResult:
+    return ProbeResult(name=name, kind="check", step="", started_at=at, ok=ok, total_ms=ms,
+                       reason="" if ok else "expected status 200, got 503", status_code=200 if ok else 503)
+
+
+@pytest.fixture
+def app(app_cfg):
+    a = Motcua(app_cfg)
+    yield a
+    a.close()
+
+
+def test_latency_per_hour_status_since_and_numbers(app):
+    hours = [(0, [400, 600]), (1, [5000, 4000]), (2, [800, 1200]), (3, [900, 1100])]
+    for h, mss in hours:
+        write_results(app.store, [res("home", T0 + dt.timedelta(hours=h, minutes=5 + i), ms) for i, ms in enumerate(mss)])
+    period = Period.parse()
+    ev = ProbeLatencyEvidence(source="probe_latency", checks=["home"], statistic="avg", max_ms=3000, bucket="hour")
+    j = judge(app, ev, period)
+    assert j.status == "met" and j.since == T0 + dt.timedelta(hours=2)
+    n = j.numbers
+    assert (n["buckets"], n["buckets_met"], n["buckets_not_met"]) == (4, 3, 1)
+    assert n["latest_value"] == 1000 and n["worst_value"] == 4500 and n["worst_bucket"] == T0 + dt.timedelta(hours=1)
+    assert n["period_avg_ms"] == pytest.approx(sum(sum(m) for _, m in hours) / 8)
+    assert "1,00 s (ngưỡng ≤ 3,00 s)" in j.summary
+    worst = judge(app, ProbeLatencyEvidence(source="probe_latency", checks=["home"], statistic="max", max_ms=1000,
+                                            bucket="hour"), period)
+    assert worst.status == "not_met" and worst.since == T0 + dt.timedelta(hours=1) and worst.numbers["latest_value"] == 1100
+
+
+def test_uptime_per_day_and_the_hourly_rollups_beyond_raw_retention(app):
+    old = T0 - dt.timedelta(days=20)
+    # 20 days ago: one failure in four runs (raw rows are purged later; the hourly rollup stays)
+    write_results(app.store, [res("home", old + dt.timedelta(minutes=i), 300, ok=i != 2) for i in range(4)], now=old)
+    write_results(app.store, [res("home", T0 + dt.timedelta(minutes=i), 300) for i in range(10)])
+    assert len(app.query("probe_results", probe="home")) == 10  # the old raw rows are gone
+    period = Period((T0 - dt.timedelta(days=25)).date(), T0.date() + dt.timedelta(days=1))
+    ev = ProbeUptimeEvidence(source="probe_uptime", checks=["home"], min_ratio=0.99, bucket="day")
+    j = judge(app, ev, period)
+    assert j.status == "met" and j.since.date() == T0.date()
+    assert j.numbers["runs"] == 14 and j.numbers["failures"] == 1 and j.numbers["buckets_not_met"] == 1
+    assert j.numbers["worst_value"] == 0.75
+    # the presence of a check: its failure 20 days ago comes from the rollup; met since today's first run
+    pc = judge(app, ProbeCheckEvidence(source="probe_check", checks=["home"]), period)
+    assert pc.status == "met" and pc.since == T0
+    assert pc.numbers["checks"]["home"]["failures"] == 1
+    # a check nobody runs is not measured, and so is the criterion that needs it
+    missing = judge(app, ProbeCheckEvidence(source="probe_check", checks=["home", "feature-payment"]), period)
+    assert missing.status == "not_measured" and missing.numbers["missing"] == ["feature-payment"]
+    assert combine([j, missing]) == ("not_measured", None)
+    avg = judge(app, ProbeLatencyEvidence(source="probe_latency", checks=["home"], statistic="avg", max_ms=1000,
+                                          bucket="day"), period)
+    assert avg.numbers["buckets"] == 1  # the rollup day has no average: it is not judged on one
+
+
+HEAD = ("dossier_code,agency_code,agency_name,procedure_code,procedure_name,field,channel,received_at,time_limit,"
+        "time_unit,state,finished_at,reported_status,source_system,synced_at,synced_status\n")
+
+
+def dossier(code, month, reported, synced=True):
+    rec = f"2026-{month:02d}-07 08:00"
+    fin = f"2026-{month:02d}-08 09:00"
+    sync = (f"2026-{month:02d}-08 10:00,Đã giải quyết" if synced else ",")
+    return (f"{code},AG1,Sở Tư pháp,P1,Cấp phiếu lý lịch tư pháp,Tư pháp,online,{rec},5,working_days,finished,{fin},"
+            f"{reported},1.0,{sync}\n")
+
+
+def test_sla_audit_and_sync_reconciliation_per_month(app, tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text(HEAD + dossier("S-1", 9, "Trước hạn") + dossier("S-2", 9, "Trước hạn")
+                 + dossier("O-1", 10, "Trước hạn") + dossier("O-2", 10, "Quá hạn", synced=False)
+                 + dossier("N-1", 11, "Trước hạn") + dossier("N-2", 11, "Trước hạn"), encoding="utf-8")
+    app.import_file(str(f))
+    app.recompute("2026-11-30")
+    audit = SlaAuditEvidence(source="sla_audit", max_mismatch_ratio=0.0)
+    sync = SyncEvidence(source="sync_reconciliation", max_unsynced_ratio=0.0)
+    sep_oct = Period(dt.date(2026, 9, 1), dt.date(2026, 10, 31))
+    j = judge(app, audit, sep_oct)
+    assert j.status == "not_met" and j.since == dt.datetime(2026, 10, 1)
+    assert (j.numbers["latest_month"], j.numbers["latest_dossiers"], j.numbers["latest_status_wrong"]) == ("2026-10", 2, 1)
+    assert "Tháng 10/2026: 1/2 hồ sơ hiển thị sai trạng thái (50,00 %)" in j.summary
+    assert "nhà cung cấp báo 1 quá hạn, tính lại 0" in j.summary
+    s = judge(app, sync, sep_oct)
+    assert s.status == "not_met" and s.numbers["latest_unsynced"] == 1 and s.since == dt.datetime(2026, 10, 1)
+    sep_nov = Period(dt.date(2026, 9, 1), dt.date(2026, 11, 30))
+    j = judge(app, audit, sep_nov)
+    assert j.status == "met" and j.since == dt.datetime(2026, 11, 1) and j.numbers["months"]["2026-09"]["ratio"] == 0
+    assert judge(app, sync, sep_nov).status == "met"
+    assert judge(app, SyncEvidence(source="sync_reconciliation", source_system="2.0"), sep_nov).status == "not_measured"
+    assert judge(app, audit, Period(dt.date(2025, 1, 1), dt.date(2025, 3, 31))).status == "not_measured"
+
+
+def test_loadtest_not_measured_without_its_named_queries(app):
+    ev = LoadTestEvidence(source="loadtest", min_users=500)
+    if "loadtest_runs" not in QUERIES:
+        j = loadtest(app, ev, Period.parse())
+        assert j.status == "not_measured" and "loadtest_runs" in j.summary
+
+
+@pytest.fixture
+def loadtest_store(app, monkeypatch):
+    """Load-test results in real tables of the store, read by named queries of the names and shape
+    the load-test module provides (per-criterion rows with the user count judged at and passed)."""
+    with app.store.transaction() as con:
+        con.execute("CREATE TABLE lt_runs (run_id BIGINT, started_at TIMESTAMP, finished_at TIMESTAMP, target VARCHAR)")
+        con.execute("CREATE TABLE lt_verdicts (run_id BIGINT, criterion VARCHAR, users INTEGER, passed BOOLEAN, "
+                    "value DOUBLE, threshold DOUBLE)")
+
+    def runs(con, limit: int = 20) -> Table:
+        return run(con, f"SELECT * FROM lt_runs ORDER BY run_id DESC LIMIT {int(limit)}")
+
+    def verdicts(con, run_id: int) -> Table:
+        return run(con, "SELECT * FROM lt_verdicts WHERE run_id = $r ORDER BY criterion", {"r": run_id})
+
+    monkeypatch.setitem(QUERIES, "loadtest_runs", runs)
+    monkeypatch.setitem(QUERIES, "loadtest_verdicts", verdicts)
+
+    def add(run_id, at, rows):
+        with app.store.transaction() as con:
+            con.execute("INSERT INTO lt_runs VALUES (?, ?, ?, 'http://127.0.0.1:1')", [run_id, at, at])
+            for crit, users, passed in rows:
+                con.execute("INSERT INTO lt_verdicts VALUES (?, ?, ?, ?, 1, 1)", [run_id, crit, users, passed])
+    return add
+
+
+def test_loadtest_verdicts_judge_concurrent_users(app, loadtest_store):
+    ev = LoadTestEvidence(source="loadtest", min_users=500)
+    period = Period.parse()
+    now = local_now()
+    loadtest_store(1, now - dt.timedelta(days=3), [("p95_ms", 500, False), ("error_rate", 500, True)])
+    loadtest_store(2, now - dt.timedelta(days=2), [("p95_ms", 200, True)])  # judged at too few users
+    j = loadtest(app, ev, period)
+    assert j.status == "not_met" and j.numbers["latest_run"] == 1 and j.numbers["latest_failed"] == ["p95_ms"]
+    third = now - dt.timedelta(days=1)
+    loadtest_store(3, third, [("p95_ms", 500, True), ("error_rate", 500, True)])
+    loadtest_store(4, now - dt.timedelta(hours=1), [("p95_ms", 1000, True), ("error_rate", 1000, True)])
+    j = loadtest(app, ev, period)
+    assert j.status == "met" and j.numbers["latest_run"] == 4 and j.since == third
+    assert "≥ 500 người dùng đồng thời" in j.summary
+    only = LoadTestEvidence(source="loadtest", min_users=500, criteria=["error_rate"])
+    assert loadtest(app, only, Period(period.start - dt.timedelta(days=60), (now - dt.timedelta(days=3)).date())).status == "met"
