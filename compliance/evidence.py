@@ -43,6 +43,12 @@ class Judgement:
                 "numbers": self.numbers, "last_at": self.last_at}
 
 
+def q(ops, name: str, **params: Any):
+    """ops.query with times as ISO text, so the same call works through the owner's JSON API."""
+    return ops.query(name, **{k: (v.isoformat(sep=" ") if isinstance(v, dt.datetime) else
+                                  v.isoformat() if isinstance(v, dt.date) else v) for k, v in params.items()})
+
+
 def _t(lang: str, vi: str, en: str) -> str:
     return en if lang == "en" else vi
 
@@ -87,7 +93,7 @@ def _checks_label(ev) -> str:
 
 
 def probe_check(ops, ev, period: Period, lang: str = "vi") -> Judgement:
-    t = ops.query("compliance_check_status", since=period.since, until=period.until, checks=list(ev.checks),
+    t = q(ops, "compliance_check_status", since=period.since, until=period.until, checks=list(ev.checks),
                   group=ev.group)
     rows = t.to_dicts()
     seen = {r["name"] if r["step"] in ("", "*") else f"{r['name']}/{r['step']}" for r in rows}
@@ -122,7 +128,7 @@ def probe_check(ops, ev, period: Period, lang: str = "vi") -> Judgement:
 
 
 def _buckets(ops, ev, period: Period) -> list[dict[str, Any]]:
-    t = ops.query("compliance_probe_buckets", since=period.since - LOOKBACK[ev.bucket], until=period.until,
+    t = q(ops, "compliance_probe_buckets", since=period.since - LOOKBACK[ev.bucket], until=period.until,
                   checks=list(ev.checks), group=ev.group, bucket=ev.bucket)
     return t.to_dicts()
 
@@ -236,7 +242,7 @@ def _pct(v: float) -> str:
 
 def sla_audit(ops, ev, period: Period, lang: str = "vi") -> Judgement:
     def figures(month: str) -> dict[str, Any] | None:
-        total = next((r for r in ops.query("audit_by_agency", month=month) if r["row_kind"] == "total"), None)
+        total = next((r for r in q(ops, "audit_by_agency", month=month) if r["row_kind"] == "total"), None)
         if not total or (total["dossiers"] or 0) < ev.min_dossiers:
             return None
         wrong = sum(int(total.get(k) or 0) for k in ev.kinds)
@@ -255,7 +261,7 @@ def sla_audit(ops, ev, period: Period, lang: str = "vi") -> Judgement:
 
 def sync_reconciliation(ops, ev, period: Period, lang: str = "vi") -> Judgement:
     def figures(month: str) -> dict[str, Any] | None:
-        rows = ops.query("sync_by_agency", month=month).to_dicts()
+        rows = q(ops, "sync_by_agency", month=month).to_dicts()
         if ev.source_system:
             row = next((r for r in rows if r["row_kind"] == "source_system" and r["source_system"] == ev.source_system), None)
         else:
@@ -301,7 +307,7 @@ def _as_time(v: Any) -> dt.datetime | None:
 def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
     numbers: dict[str, Any] = {"min_users": ev.min_users}
     try:
-        runs = ops.query("loadtest_runs", limit=LOADTEST_RUNS).to_dicts()
+        runs = q(ops, "loadtest_runs", limit=LOADTEST_RUNS).to_dicts()
     except Exception as e:  # StoreError locally, OperationError through the owner
         if not _is_unknown_query(e, "loadtest_runs"):
             raise
@@ -314,7 +320,7 @@ def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
     detail: dict[Any, dict[str, Any]] = {}
     for t, r in timed:
         try:
-            rows = ops.query("loadtest_verdicts", run_id=r["run_id"]).to_dicts()
+            rows = q(ops, "loadtest_verdicts", run_id=r["run_id"]).to_dicts()
         except Exception as e:
             if not _is_unknown_query(e, "loadtest_verdicts"):
                 raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from compliance.evidence import MET, NOT_MEASURED, NOT_MET, Judgement, _t, _when, combine, judge
+from compliance.evidence import MET, NOT_MEASURED, NOT_MET, Judgement, _t, _when, combine, judge, q
 from compliance.period import Period, local_today
 from config.compliance import CriteriaFile, Criterion, load_criteria
 from store.compliance_queries import data_json
@@ -78,7 +78,7 @@ def judge_criterion(ops, c: Criterion, period: Period, lang: str = "vi",
                     person_events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     if c.judged_by == "person":
         if person_events is None:
-            person_events = ops.query("compliance_history", item_kind="criterion", item_id=c.id,
+            person_events = q(ops, "compliance_history", item_kind="criterion", item_id=c.id,
                                       limit=100_000).to_dicts()
         j = _person_judgement(c, person_events, period, lang)
         judgements, status, since = [j], j.status, j.since
@@ -103,8 +103,8 @@ def register_rows(ops, period: Period, lang: str = "vi", criteria: CriteriaFile 
     threshold_note, last_measured_at, sources (each source's status, since, summary and numbers),
     and requests / requests_open (agencies' requests linked to it)."""
     crit = criteria_for(ops, criteria)
-    person = ops.query("compliance_history", item_kind="criterion", limit=100_000).to_dicts()
-    reqs = ops.query("compliance_requests").to_dicts()
+    person = q(ops, "compliance_history", item_kind="criterion", limit=100_000).to_dicts()
+    reqs = q(ops, "compliance_requests").to_dicts()
     rows = []
     for c in crit.criteria:
         row = judge_criterion(ops, c, period, lang, person)
@@ -131,7 +131,7 @@ def evidence_holds(ops, item: dict[str, Any], criteria: CriteriaFile, lang: str 
     now = now or dt.datetime.combine(local_today() + dt.timedelta(days=1), dt.time())
     if item["kind"] == "check":
         name = item["check_name"]
-        rows = ops.query("compliance_check_status", since=since, until=now, checks=[name]).to_dicts()
+        rows = q(ops, "compliance_check_status", since=since, until=now, checks=[name]).to_dicts()
         runs = sum(r["runs"] or 0 for r in rows)
         fails = sum(r["failures"] or 0 for r in rows)
         if not runs:
@@ -165,8 +165,8 @@ def request_rows(ops, lang: str = "vi", criteria: CriteriaFile | None = None,
     (list of {kind, what, holds, detail}), evidence_holds (some evidence holds now) and regression
     (resolved, but no evidence holds any more)."""
     crit = criteria_for(ops, criteria)
-    reqs = ops.query("compliance_requests", status=status).to_dicts()
-    ev = ops.query("compliance_evidence").to_dicts()
+    reqs = q(ops, "compliance_requests", status=status).to_dicts()
+    ev = q(ops, "compliance_evidence").to_dicts()
     out = []
     for r in reqs:
         items = []
@@ -187,7 +187,7 @@ def register(ops, period: Period, lang: str = "vi", criteria: CriteriaFile | Non
     crit = criteria_for(ops, criteria)
     rows = register_rows(ops, period, lang, crit)
     reqs = request_rows(ops, lang, crit)
-    verify = ops.query("compliance_history_verify").one() or {}
+    verify = q(ops, "compliance_history_verify").one() or {}
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in (MET, NOT_MET, NOT_MEASURED)}
     req_counts = {s: sum(1 for r in reqs if r["status"] == s) for s in REQUEST_STATUSES}
     return {"title": crit.title_en if lang == "en" else crit.title, "legal_basis": crit.legal_basis,
