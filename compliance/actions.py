@@ -372,7 +372,8 @@ def import_requests(app, ops, con, crit, actor, via, path):
             sheet.errors.append(f"{sheet.name}, row {row['_row']}, {header}: {e}")
     record_rejects(con, sheet.name, sheet.sha256, rejects)
     return {"file": sheet.name, "rows": sheet.total, "created": created, "updated": updated, "unchanged": unchanged,
-            "rejected": len({r["row_no"] for r in rejects}), "errors": sheet.errors}
+            "rejected": len({r["row_no"] for r in rejects}), "errors": sheet.errors,
+            "personal_columns_dropped": sheet.dropped}
 
 
 ACTIONS = {f.__name__: f for f in (add_request, update_request, answer_request, attach_check, attach_file,

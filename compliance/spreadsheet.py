@@ -8,7 +8,8 @@ rows below any title rows. Required columns: agency (Cơ quan / Đơn vị), dat
 description (Nội dung). Optional: request id (Mã yêu cầu), criterion (Tiêu chí), check (Kiểm tra),
 status (Trạng thái), the vendor's answer (Trả lời của nhà cung cấp). Dates: DD/MM/YYYY,
 YYYY-MM-DD or a date cell. A row with a problem is not applied; it is returned in `rejects`
-with the raw row, so nothing is lost.
+with the raw row, so nothing is lost. Columns that name citizens' personal data (config/mapping.py
+is_personal_header: Họ tên, CCCD, Số điện thoại, Địa chỉ, ...) are dropped on reading.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.actions import ComplianceRefused, fold
+from config.mapping import is_personal_header
 
 HEADER_ROWS = 10
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -57,6 +59,7 @@ class Sheet:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     total: int = 0
+    dropped: list[str] = field(default_factory=list)          # personal-data columns left out
 
     def reject(self, row_no: int, column: str, value: Any, reason: str, raw: dict[str, Any]) -> None:
         header = self.headers.get(column, column)
@@ -73,7 +76,8 @@ def _cell(v: Any) -> Any:
     return "" if v is None else str(v).strip()
 
 
-def _read_csv(p: Path, data: bytes) -> list[list[Any]]:
+def _read_csv(p: Path, data: bytes) -> list[list[list[Any]]]:
+    """The file read with each usual delimiter; the one whose header row is found wins."""
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
         text = data.decode("utf-16")
     else:
@@ -82,12 +86,7 @@ def _read_csv(p: Path, data: bytes) -> list[list[Any]]:
         except UnicodeDecodeError as e:
             line = data[: e.start].count(b"\n") + 1
             raise ComplianceRefused(f"{p}: not UTF-8 text (line {line}); save it as 'CSV UTF-8' and import it again") from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-        delim = dialect.delimiter
-    except csv.Error:
-        delim = ","
-    return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delim)]
+    return [[list(r) for r in csv.reader(io.StringIO(text), delimiter=d)] for d in (",", ";", "\t", "|")]
 
 
 def _read_workbook(p: Path) -> list[list[list[Any]]]:
@@ -140,7 +139,7 @@ def read_requests(path: Path | str) -> Sheet:
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         tables = _read_workbook(p)
     else:
-        tables = [_read_csv(p, data)]
+        tables = _read_csv(p, data)
     found = None
     for rows in tables:
         h = _find_header(rows)
@@ -153,13 +152,17 @@ def read_requests(path: Path | str) -> Sheet:
     rows, (hi, cols, texts) = found
     sheet.headers = texts
     header_cells = [str(c).strip() for c in rows[hi]]
+    # columns naming citizens' personal data (Họ tên, CCCD, Số điện thoại, ...) are never kept
+    personal = {j for j, h in enumerate(header_cells) if h and j not in cols and is_personal_header(h)}
+    sheet.dropped = [header_cells[j] for j in sorted(personal)]
     for n, r in enumerate(rows[hi + 1:], start=hi + 2):
         cells = [_cell(c) for c in r]
         if not any(c not in ("", None) for c in cells):
             continue
         sheet.total += 1
         raw = {header_cells[j] if j < len(header_cells) and header_cells[j] else f"column {j + 1}":
-               (c.isoformat() if isinstance(c, (dt.date, dt.datetime)) else c) for j, c in enumerate(cells) if c != ""}
+               (c.isoformat() if isinstance(c, (dt.date, dt.datetime)) else c) for j, c in enumerate(cells)
+               if c != "" and j not in personal}
         row: dict[str, Any] = {"_row": n, "_raw": raw}
         for j, col in cols.items():
             v = cells[j] if j < len(cells) else ""

@@ -16,16 +16,16 @@ from compliance import Period, register_rows, request_rows
 from compliance.actions import ComplianceRefused, content_key, files_dir
 
 CSV = """BÁO CÁO TỔNG HỢP KIẾN NGHỊ CỦA CÁC CƠ QUAN, ĐƠN VỊ;;;;;;
-Mã yêu cầu;Cơ quan;Ngày đề nghị;Nội dung kiến nghị;Tiêu chí;Kiểm tra;Trạng thái
-YC-01;Sở Tư pháp;05/07/2022;Khôi phục tra cứu hồ sơ theo mã QR;PROV.v1-features;feature-qr-lookup;Mới tiếp nhận
-YC-02;UBND huyện Sơn Tịnh;2022-07-06;Tài khoản 1.0 không đăng nhập được;PROV.v1-accounts;citizen-v1-login;Đang xử lý
-;Sở Y tế;07/07/2022;Hồ sơ đúng hạn bị hiển thị quá hạn;I.status-each-step;;
-YC-04;Sở Xây dựng;31/02/2022;Ngày sai;;;
-YC-05;;08/07/2022;Thiếu cơ quan;;;Mới
-YC-06;Sở Nội vụ;09/07/2022;Trạng thái lạ;;;Đang chờ xem xét
-YC-07;Sở Công Thương;10/07/2022;Tiêu chí không có;IV.khong-co;;
-YC-08;Sở Tài chính;11/07/2022;Báo đã khắc phục nhưng chưa có minh chứng;;;Đã khắc phục
-;;;;;;
+Mã yêu cầu;Cơ quan;Ngày đề nghị;Nội dung kiến nghị;Tiêu chí;Kiểm tra;Trạng thái;Số điện thoại người dân
+YC-01;Sở Tư pháp;05/07/2022;Khôi phục tra cứu hồ sơ theo mã QR;PROV.v1-features;feature-qr-lookup;Mới tiếp nhận;0905123456
+YC-02;UBND huyện Sơn Tịnh;2022-07-06;Tài khoản 1.0 không đăng nhập được;PROV.v1-accounts;citizen-v1-login;Đang xử lý;
+;Sở Y tế;07/07/2022;Hồ sơ đúng hạn bị hiển thị quá hạn;I.status-each-step;;;
+YC-04;Sở Xây dựng;31/02/2022;Ngày sai;;;;0905999888
+YC-05;;08/07/2022;Thiếu cơ quan;;;Mới;
+YC-06;Sở Nội vụ;09/07/2022;Trạng thái lạ;;;Đang chờ xem xét;
+YC-07;Sở Công Thương;10/07/2022;Tiêu chí không có;IV.khong-co;;;
+YC-08;Sở Tài chính;11/07/2022;Báo đã khắc phục nhưng chưa có minh chứng;;;Đã khắc phục;
+;;;;;;;
 """
 
 
@@ -60,6 +60,10 @@ def test_csv_import_reports_each_bad_row_and_re_import_adds_nothing(app, tmp_pat
     rej = app.query("compliance_import_rejects").to_dicts()
     assert sorted({r["row_no"] for r in rej}) == [6, 7, 8, 9, 10]
     assert any(r["row_no"] == 6 and json.loads(r["raw"])["Nội dung kiến nghị"] == "Ngày sai" for r in rej)
+    # a citizen's phone number in the sheet reaches neither the store nor the result
+    assert res["personal_columns_dropped"] == ["Số điện thoại người dân"]
+    assert not any("0905999888" in (r["raw"] or "") for r in rej)
+    assert not any("0905123456" in (e["data"] or "") for e in app.query("compliance_history", limit=100_000))
     # the same file again: nothing new, nothing duplicated
     n_events = len(app.query("compliance_history", limit=100_000))
     res2 = imp(app, f)
