@@ -304,13 +304,20 @@ def _as_time(v: Any) -> dt.datetime | None:
     return None
 
 
+def _unreadable(e: Exception, numbers: dict[str, Any], lang: str) -> Judgement:
+    """The load-test queries exist but answered with an error: said in the register, not hidden."""
+    return Judgement("loadtest", NOT_MEASURED, None, _t(
+        lang, f"Không đọc được kết quả kiểm thử tải: {e}", f"Load-test results could not be read: {e}"),
+        {**numbers, "error": str(e)})
+
+
 def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
     numbers: dict[str, Any] = {"min_users": ev.min_users}
     try:
         runs = q(ops, "loadtest_runs", limit=LOADTEST_RUNS).to_dicts()
     except Exception as e:  # StoreError locally, OperationError through the owner
         if not _is_unknown_query(e, "loadtest_runs"):
-            raise
+            return _unreadable(e, numbers, lang)
         return Judgement("loadtest", NOT_MEASURED, None, _t(
             lang, "Chưa có kết quả kiểm thử tải trong kho dữ liệu (chưa có truy vấn loadtest_runs).",
             "No load-test results in this store (the named query loadtest_runs is not available)."), numbers)
@@ -323,7 +330,7 @@ def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
             rows = q(ops, "loadtest_verdicts", run_id=r["run_id"]).to_dicts()
         except Exception as e:
             if not _is_unknown_query(e, "loadtest_verdicts"):
-                raise
+                return _unreadable(e, numbers, lang)
             rows = []
         judged = [v for v in rows if (_col(v, _USERS_COLS) or 0) >= ev.min_users
                   and (not ev.criteria or _col(v, _CRITERION_COLS) in ev.criteria)]

@@ -161,3 +161,13 @@ def test_loadtest_verdicts_judge_concurrent_users(app, loadtest_store):
     assert "≥ 500 người dùng đồng thời" in j.summary
     only = LoadTestEvidence(source="loadtest", min_users=500, criteria=["error_rate"])
     assert loadtest(app, only, Period(period.start - dt.timedelta(days=60), (now - dt.timedelta(days=3)).date())).status == "met"
+
+
+def test_loadtest_queries_of_another_shape_are_said_not_hidden(app, monkeypatch):
+    def runs(con, since: str) -> Table:  # e.g. a module whose runs query takes other parameters
+        return Table(["run_id"], [])
+
+    monkeypatch.setitem(QUERIES, "loadtest_runs", runs)
+    j = loadtest(app, LoadTestEvidence(source="loadtest", min_users=500), Period.parse())
+    assert j.status == "not_measured" and "could not be read" not in j.summary
+    assert "Không đọc được kết quả kiểm thử tải" in j.summary and "has no parameter limit" in j.numbers["error"]
