@@ -201,8 +201,10 @@ def add_request(app, ops, con, crit, actor, via, agency, requested_on, descripti
 
 def _resolution_evidence(app, ops, crit, request_id: str) -> tuple[list[int], list[str]]:
     held, failed = [], []
+    now = dt.datetime.combine(local_today() + dt.timedelta(days=1), dt.time())
+    stats = {r["event_id"]: r for r in ops.query("compliance_evidence_checks", until=now, request_id=request_id)}
     for e in ops.query("compliance_evidence", request_id=request_id).to_dicts():
-        ok, detail = evidence_holds(ops, e, crit, "en")
+        ok, detail = evidence_holds(ops, e, crit, "en", now, stats)
         (held if ok else failed).append(e["event_id"] if ok else detail)
     return held, failed
 

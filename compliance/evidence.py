@@ -212,28 +212,35 @@ def _months_back(period: Period) -> list[dt.date]:
 def _monthly(source: str, ops, period: Period, lang: str, month_figures: Callable[[str], dict[str, Any] | None],
              ok: Callable[[dict[str, Any]], bool], describe: Callable[[dict[str, Any], str], str],
              threshold: str) -> Judgement:
-    obs, figures = [], {}
-    for m in _months_back(period):
-        f = month_figures(m.strftime("%Y-%m"))
-        figures[m] = f
-        obs.append((dt.datetime.combine(m, dt.time()), None if f is None else ok(f)))
-    in_period = [(m, figures[m]) for m in period.months() if figures[m] is not None]
+    """Months of the period read first; earlier months only as far back as the latest verdict's run
+    goes (at most LOOKBACK_MONTHS before the period), one query per month."""
+    figures = {m: month_figures(m.strftime("%Y-%m")) for m in period.months()}
     numbers: dict[str, Any] = {"threshold": threshold,
-                               "months": {m.strftime("%Y-%m"): figures[m] for m in period.months()}}
+                               "months": {m.strftime("%Y-%m"): f for m, f in figures.items()}}
+    in_period = [(m, f) for m, f in figures.items() if f is not None]
     if not in_period:
         return Judgement(source, NOT_MEASURED, None, _t(
             lang, "Chưa có dữ liệu hồ sơ của các tháng trong kỳ.", "No dossier data for the months of the period."),
             numbers)
     m, f = in_period[-1]
     verdict = ok(f)
-    idx = next(i for i, (t, _) in enumerate(obs) if t.date() == m)
-    since = _streak(obs[: idx + 1])
+    since = m
+    for earlier in reversed(_months_back(period)):
+        if earlier >= m:
+            continue
+        fe = figures[earlier] if earlier in figures else month_figures(earlier.strftime("%Y-%m"))
+        if fe is None:
+            continue  # a month without enough dossiers is not judged
+        if ok(fe) != verdict:
+            break
+        since = earlier
+    since_t = dt.datetime.combine(since, dt.time())
     numbers.update(latest_month=m.strftime("%Y-%m"), **{f"latest_{k}": v for k, v in f.items()})
     text = _t(lang, f"Tháng {m:%m/%Y}: {describe(f, lang)} (ngưỡng {threshold}); "
                     f"{'đạt' if verdict else 'không đạt'} từ tháng {since:%m/%Y}.",
               f"{m:%m/%Y}: {describe(f, lang)} (threshold {threshold}); "
               f"{'met' if verdict else 'not met'} since {since:%m/%Y}.")
-    return Judgement(source, MET if verdict else NOT_MET, since, text, numbers, dt.datetime.combine(m, dt.time()))
+    return Judgement(source, MET if verdict else NOT_MET, since_t, text, numbers, dt.datetime.combine(m, dt.time()))
 
 
 def _pct(v: float) -> str:

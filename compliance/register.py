@@ -118,9 +118,11 @@ def register_rows(ops, period: Period, lang: str = "vi", criteria: CriteriaFile 
 # -- requests and their evidence ----------------------------------------------------------------------
 
 def evidence_holds(ops, item: dict[str, Any], criteria: CriteriaFile, lang: str = "vi",
-                   now: dt.datetime | None = None) -> tuple[bool, str]:
+                   now: dt.datetime | None = None,
+                   check_stats: dict[int, dict[str, Any]] | None = None) -> tuple[bool, str]:
     """Does one evidence item (a row of compliance_evidence) hold now? A file always does; a check
-    must have run since its date with no failure; a criterion must be met since that date."""
+    must have run since its date with no failure; a criterion must be met since that date.
+    check_stats: rows of compliance_evidence_checks by event_id (one query for many items)."""
     if item["kind"] == "file":
         return True, _t(lang, f"Tệp {item['file_name']} ({item['sha256'][:12]}…): {item['note']}",
                         f"File {item['file_name']} ({item['sha256'][:12]}…): {item['note']}")
@@ -131,18 +133,22 @@ def evidence_holds(ops, item: dict[str, Any], criteria: CriteriaFile, lang: str 
     now = now or dt.datetime.combine(local_today() + dt.timedelta(days=1), dt.time())
     if item["kind"] == "check":
         name = item["check_name"]
-        rows = q(ops, "compliance_check_status", since=since, until=now, checks=[name]).to_dicts()
-        runs = sum(r["runs"] or 0 for r in rows)
-        fails = sum(r["failures"] or 0 for r in rows)
+        if check_stats is not None and item.get("event_id") in check_stats:
+            st = check_stats[item["event_id"]]
+        else:
+            st = q(ops, "compliance_check_status", since=since, until=now, checks=[name]).to_dicts()
+            last = max(st, key=lambda r: r["last_failure_at"] or dt.datetime.min) if st else {}
+            st = {"runs": sum(r["runs"] or 0 for r in st), "failures": sum(r["failures"] or 0 for r in st),
+                  "last_failure_at": last.get("last_failure_at"), "last_failure_reason": last.get("last_failure_reason")}
+        runs, fails = st["runs"], st["failures"]
         if not runs:
             return False, _t(lang, f"kiểm tra '{name}' chưa chạy lần nào từ {_when(since)}",
                              f"the check '{name}' has not run since {_when(since)}")
         if fails:
-            last = max((r for r in rows if r["failures"]), key=lambda r: r["last_failure_at"] or dt.datetime.min)
             return False, _t(lang, f"kiểm tra '{name}' có {fails}/{runs} lần lỗi từ {_when(since)} (lần lỗi gần "
-                                   f"nhất {_when(last['last_failure_at'])}: {last['last_failure_reason']})",
+                                   f"nhất {_when(st['last_failure_at'])}: {st['last_failure_reason']})",
                              f"the check '{name}' failed {fails} of {runs} runs since {_when(since)} (last failure "
-                             f"{_when(last['last_failure_at'])}: {last['last_failure_reason']})")
+                             f"{_when(st['last_failure_at'])}: {st['last_failure_reason']})")
         return True, _t(lang, f"kiểm tra '{name}' thành công cả {runs} lần từ {_when(since)}",
                         f"the check '{name}' passed all {runs} runs since {_when(since)}")
     c = criteria.get(item["criterion"] or "")
@@ -167,11 +173,16 @@ def request_rows(ops, lang: str = "vi", criteria: CriteriaFile | None = None,
     crit = criteria_for(ops, criteria)
     reqs = q(ops, "compliance_requests", status=status).to_dicts()
     ev = q(ops, "compliance_evidence").to_dicts()
+    now = dt.datetime.combine(local_today() + dt.timedelta(days=1), dt.time())
+    stats = {r["event_id"]: r for r in q(ops, "compliance_evidence_checks", until=now)} if ev else {}
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for e in ev:
+        by_request.setdefault(e["request_id"], []).append(e)
     out = []
     for r in reqs:
         items = []
-        for e in (e for e in ev if e["request_id"] == r["request_id"]):
-            holds, detail = evidence_holds(ops, e, crit, lang)
+        for e in by_request.get(r["request_id"], []):
+            holds, detail = evidence_holds(ops, e, crit, lang, now, stats)
             what = e["file_name"] if e["kind"] == "file" else (e["check_name"] or e["criterion"])
             items.append({"kind": e["kind"], "what": what, "since": e["since"], "note": e["note"], "holds": holds,
                           "detail": detail, "added_at": e["at"], "added_by": e["actor"], "sha256": e["sha256"]})

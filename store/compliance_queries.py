@@ -11,6 +11,7 @@ of them writes.
   compliance_import_rejects(file_sha256=None, limit=200)           spreadsheet rows not imported, with reasons
   compliance_check_status(checks=None, group=None, since, until)   per check: latest result, since when, runs
   compliance_probe_buckets(checks=None, group=None, since, until, bucket='hour')   runs, failures, avg/max/p95 per bucket
+  compliance_evidence_checks(until, request_id=None)              per check evidence: runs and failures since its time
 """
 from __future__ import annotations
 
@@ -269,6 +270,55 @@ def compliance_probe_buckets(con: duckdb.DuckDBPyConnection, since: Any, until: 
               AND date_trunc('{bucket}', h.hour) NOT IN (SELECT bucket FROM rawb)
             GROUP BY 1)
         SELECT * FROM rawb UNION ALL SELECT * FROM rollb ORDER BY bucket""", params)
+
+
+@named_query("compliance_evidence_checks")
+def compliance_evidence_checks(con: duckdb.DuckDBPyConnection, until: Any, request_id: str | None = None) -> Table:
+    """Every 'check' evidence item (of one request, or all) in one pass: runs and failures of its
+    check (or journey step) from its `since` to `until`, and the last failure with its reason.
+    Raw results first; hours before the raw results count from the hourly rollups."""
+    t1 = _time(until, "compliance_evidence_checks", "until")
+    return run(con, """
+        WITH ev AS (
+            SELECT event_id, item_id AS request_id, data->>'check' AS check_name,
+                   CAST(data->>'since' AS TIMESTAMP) AS since,
+                   split_part(data->>'check', '/', 1) AS name,
+                   CASE WHEN contains(data->>'check', '/') THEN split_part(data->>'check', '/', 2) END AS step
+            FROM compliance_events
+            WHERE item_kind = 'request' AND action = 'evidence_added' AND data->>'kind' = 'check'
+              AND ($id IS NULL OR item_id = $id)),
+        raw AS (
+            SELECT ev.event_id, p.name, p.step, p.started_at AS t, p.ok, p.reason
+            FROM ev JOIN probe_results p ON p.name = ev.name
+             AND ((ev.step IS NULL AND p.step IN ('', '*')) OR p.step = ev.step)
+             AND p.started_at >= ev.since AND p.started_at < $until),
+        first_raw AS (
+            SELECT name, step, min(started_at) AS first_at FROM probe_results
+            WHERE name IN (SELECT name FROM ev) GROUP BY ALL),
+        roll AS (
+            SELECT ev.event_id, h.hour AS t, h.count AS runs, h.failures,
+                   CASE WHEN h.failures > 0 THEN h.failures || ' of ' || h.count || ' runs failed (hourly rollup)' END
+                       AS reason
+            FROM ev JOIN probe_rollup_hourly h ON h.name = ev.name
+             AND ((ev.step IS NULL AND h.step IN ('', '*')) OR h.step = ev.step)
+             AND h.hour >= ev.since AND h.hour < $until
+            LEFT JOIN first_raw f ON f.name = h.name AND f.step = h.step
+            WHERE f.first_at IS NULL OR h.hour < date_trunc('hour', f.first_at)),
+        agg AS (
+            SELECT event_id, count(*) AS runs, count(*) FILTER (WHERE NOT ok) AS failures,
+                   max(t) FILTER (WHERE NOT ok) AS last_failure_at,
+                   arg_max(reason, t) FILTER (WHERE NOT ok) AS last_failure_reason
+            FROM raw GROUP BY event_id
+            UNION ALL
+            SELECT event_id, sum(runs), sum(failures), max(t) FILTER (WHERE failures > 0),
+                   arg_max(reason, t) FILTER (WHERE failures > 0)
+            FROM roll GROUP BY event_id)
+        SELECT ev.event_id, ev.request_id, ev.check_name, ev.since,
+               CAST(coalesce(sum(a.runs), 0) AS BIGINT) AS runs, CAST(coalesce(sum(a.failures), 0) AS BIGINT) AS failures,
+               max(a.last_failure_at) AS last_failure_at,
+               arg_max(a.last_failure_reason, a.last_failure_at) AS last_failure_reason
+        FROM ev LEFT JOIN agg a USING (event_id)
+        GROUP BY ALL ORDER BY ev.event_id""", {"until": t1, "id": request_id})
 
 
 def data_json(text: str | None) -> dict[str, Any]:

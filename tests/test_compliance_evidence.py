@@ -73,6 +73,21 @@ def test_uptime_per_day_and_the_hourly_rollups_beyond_raw_retention(app):
     avg = judge(app, ProbeLatencyEvidence(source="probe_latency", checks=["home"], statistic="avg", max_ms=1000,
                                           bucket="day"), period)
     assert avg.numbers["buckets"] == 1  # the rollup day has no average: it is not judged on one
+    # check evidence since before the rollup day: the one-pass query and the per-item path agree
+    from compliance.register import evidence_holds, request_rows
+    from config.compliance import load_criteria
+
+    rid = app.compliance("add_request", actor="t", via="cli", agency="Sở Tư pháp", requested_on="2022-07-05",
+                         description="x")["request_id"]
+    app.compliance("attach_check", actor="t", via="cli", request_id=rid, check="home",
+                   since=(old - dt.timedelta(days=1)).date().isoformat())
+    batched = app.query("compliance_evidence_checks", until=T0 + dt.timedelta(days=1)).one()
+    assert (batched["runs"], batched["failures"]) == (14, 1)
+    item = app.query("compliance_evidence").one()
+    alone = evidence_holds(app, item, load_criteria(), "en")
+    assert alone == (False, f"the check 'home' failed 1 of 14 runs since {(old - dt.timedelta(days=1)):%d/%m/%Y} 00:00 "
+                            f"(last failure {old.replace(minute=0):%d/%m/%Y %H:%M}: 1 of 4 runs failed (hourly rollup))")
+    assert request_rows(app, "en")[0]["evidence"][0]["detail"] == alone[1]
 
 
 HEAD = ("dossier_code,agency_code,agency_name,procedure_code,procedure_name,field,channel,received_at,time_limit,"
