@@ -194,7 +194,11 @@ def run(cfg, args: argparse.Namespace, open_ops: Callable[[Any], Any]) -> int:
             if args.xlsx:
                 from compliance.export import write_xlsx
 
-                path = write_xlsx(ops, period, args.xlsx, lang=args.lang, criteria=crit)
+                try:
+                    path = write_xlsx(ops, period, args.xlsx, lang=args.lang, criteria=crit)
+                except OSError as e:
+                    print(f"error: {args.xlsx}: cannot write the workbook ({e.strerror or e})", file=sys.stderr)
+                    return 2
                 print(f"{path}")
                 return 0
             reg = register(ops, period, lang=args.lang, criteria=crit)

@@ -29,6 +29,10 @@ def test_register_json_text_and_xlsx_on_an_empty_store(run_app, tmp_path):
     assert r.returncode == 2 and "--from 2026-12-01 is after --to 2026-11-01" in r.stderr
     r = run_app("compliance", "--to", "31/02/2026")
     assert r.returncode == 2 and "not a real date" in r.stderr and "Traceback" not in r.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    r = run_app("compliance", "--xlsx", str(blocker / "so.xlsx"))
+    assert r.returncode == 2 and f"{blocker / 'so.xlsx'}: cannot write the workbook" in r.stderr
 
 
 def test_requests_through_the_running_owner(app_cfg, run_app, tmp_path):

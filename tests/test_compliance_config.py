@@ -97,3 +97,12 @@ def test_unknown_checks_are_named(tmp_path):
 
 def test_default_path_is_shipped():
     assert DEFAULT_CRITERIA.is_file() and DEFAULT_CRITERIA.parent.name == "compliance"
+
+
+def test_app_config_section(tmp_path):
+    from config.app import load_config
+
+    cfg = load_config(environ={"MOTCUA_COMPLIANCE__FILES_DIR": str(tmp_path / "files")})
+    assert cfg.compliance.criteria == DEFAULT_CRITERIA and cfg.compliance.files_dir == tmp_path / "files"
+    with pytest.raises(ConfigError, match=r"compliance.criterias: Extra inputs are not permitted"):
+        load_config(environ={"MOTCUA_COMPLIANCE__CRITERIAS": "x.yaml"})
