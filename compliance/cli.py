@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -205,11 +204,13 @@ def run(cfg, args: argparse.Namespace, open_ops: Callable[[Any], Any]) -> int:
             print(_dump(reg) if args.json else render_register(reg, args.lang))
             return 0
         if cmd == "requests":
-            rows = request_rows(ops, args.lang if hasattr(args, "lang") else "vi", crit, status=args.status)
+            rows = request_rows(ops, args.lang, crit, status=args.status)
             if args.json:
                 print(_dump(rows))
             else:
-                print(_table(["ID", "Cơ quan", "Ngày", "Trạng thái", "Tiêu chí", "Minh chứng"],
+                heads = (["ID", "Agency", "Date", "Status", "Criterion", "Evidence"] if args.lang == "en" else
+                         ["ID", "Cơ quan", "Ngày", "Trạng thái", "Tiêu chí", "Minh chứng"])
+                print(_table(heads,
                              [[r["request_id"], r["agency"], r["requested_on"], r["status_label"], r["criterion"],
                                "; ".join(("✓ " if e["holds"] else "✗ ") + e["detail"] for e in r["evidence"])]
                               for r in rows]) if rows else "no requests")

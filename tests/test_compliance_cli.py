@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 
-import pytest
 from python_calamine import CalamineWorkbook
 
 from app import Motcua
