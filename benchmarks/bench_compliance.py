@@ -2,7 +2,8 @@
 of the shipped TT 22/2019 file judged (probe evidence over 14 days of raw results and a year of
 hourly rollups, the SLA audit and the sync check over the dossiers, month by month) and 200
 requests with their evidence re-verified. Target: under 2 s, so the dashboard page and
-`app.py compliance` answer at once.
+`app.py compliance` answer at once: the first call (every month's figures read) and repeated
+calls (the month figures kept until the next import or recompute) are measured apart.
 
     python benchmarks/bench_compliance.py [--dossiers 1000000] [--runs 5]
 
@@ -96,7 +97,9 @@ def main() -> None:
             raw = seed_probes(store, dt.datetime.combine(AS_OF.date() + dt.timedelta(days=1), dt.time()))
             seed_requests(store)
             ops = ConOps(store.cursor(), cfg)
-            reg = register(ops, period)  # warm-up
+            t0 = time.perf_counter()
+            reg = register(ops, period)  # first: every month's audit and sync figures are read
+            first = time.perf_counter() - t0
             samples = []
             for _ in range(args.runs):
                 t0 = time.perf_counter()
@@ -104,13 +107,17 @@ def main() -> None:
                 samples.append(time.perf_counter() - t0)
             # where the time goes: one criterion per source kind
             parts = {}
-            for c in ("I.status-each-step", "II.dvcqg-integration", "IV.avg-response", "IV.uptime", "PROV.v1-features"):
-                from compliance.register import criteria_for, judge_criterion
+            from compliance.register import criteria_for, judge_criterion, request_rows
 
-                crit = criteria_for(ops).get(c)
+            fresh = ConOps(store.cursor(), cfg)  # no figures kept yet
+            for c in ("I.status-each-step", "II.dvcqg-integration", "IV.avg-response", "IV.uptime", "PROV.v1-features"):
+                crit = criteria_for(fresh).get(c)
                 t0 = time.perf_counter()
-                judge_criterion(ops, crit, period)
+                judge_criterion(fresh, crit, period)
                 parts[c] = round(time.perf_counter() - t0, 3)
+            t0 = time.perf_counter()
+            request_rows(fresh)
+            parts["requests"] = round(time.perf_counter() - t0, 3)
     samples.sort()
     p50 = statistics.median(samples)
     figures = {
@@ -120,12 +127,14 @@ def main() -> None:
         "requests": len(reg["requests"]),
         "criteria": len(reg["criteria"]),
         "statuses": reg["summary"]["criteria"],
-        "register_p50_s": round(p50, 3),
-        "register_max_s": round(samples[-1], 3),
-        "criterion_s": parts,
+        "register_first_s": round(first, 3),
+        "register_repeat_p50_s": round(p50, 3),
+        "register_repeat_max_s": round(samples[-1], 3),
+        "first_call_s_by_part": parts,
         "target_s": TARGET_S,
-        "ratio_to_target": round(p50 / TARGET_S, 3),
-        "pass": p50 < TARGET_S,
+        "ratio_to_target_first": round(first / TARGET_S, 3),
+        "ratio_to_target_repeat": round(p50 / TARGET_S, 3),
+        "pass": first < TARGET_S and p50 < TARGET_S,
     }
     print(json.dumps(figures, ensure_ascii=False))
 

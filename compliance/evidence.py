@@ -18,6 +18,7 @@ numbers give the latest observation's figures and the period's totals.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -209,11 +210,49 @@ def _months_back(period: Period) -> list[dt.date]:
     return list(reversed(back)) + period.months()
 
 
+# A month's audit and sync figures change only with an import or a recompute: they are kept per
+# ops object (a dashboard session, the owner) and the data version they were read at.
+_MONTH_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, Any]]" = weakref.WeakKeyDictionary()
+_MONTH_CACHE_MAX = 1000
+
+
+def data_version(ops) -> tuple | None:
+    """(latest recompute, latest import) of the store: what the monthly figures depend on."""
+    try:
+        run_ = q(ops, "sla_runs", limit=1).one() or {}
+        imp = q(ops, "import_batches", limit=1).one() or {}
+    except Exception:  # a store without those queries: no caching
+        return None
+    return (run_.get("run_id"), str(run_.get("finished_at")), imp.get("batch_id"), str(imp.get("finished_at")))
+
+
+def _cached(ops, key: tuple, version: tuple | None, fn: Callable[[], Any]) -> Any:
+    if version is None:
+        return fn()
+    try:
+        cache = _MONTH_CACHE.setdefault(ops, {})
+    except TypeError:  # ops that cannot be weakly referenced
+        return fn()
+    k = (*key, version)
+    if k not in cache:
+        if len(cache) >= _MONTH_CACHE_MAX:
+            cache.clear()
+        cache[k] = fn()
+    return cache[k]
+
+
 def _monthly(source: str, ops, period: Period, lang: str, month_figures: Callable[[str], dict[str, Any] | None],
              ok: Callable[[dict[str, Any]], bool], describe: Callable[[dict[str, Any], str], str],
-             threshold: str) -> Judgement:
+             threshold: str, cache_key: tuple = ()) -> Judgement:
     """Months of the period read first; earlier months only as far back as the latest verdict's run
-    goes (at most LOOKBACK_MONTHS before the period), one query per month."""
+    goes (at most LOOKBACK_MONTHS before the period), one query per month (kept until the next
+    import or recompute)."""
+    version = data_version(ops)
+    raw_figures = month_figures
+
+    def month_figures(month: str) -> dict[str, Any] | None:  # noqa: F811  (the cached reader)
+        return _cached(ops, (source, *cache_key, month), version, lambda: raw_figures(month))
+
     figures = {m: month_figures(m.strftime("%Y-%m")) for m in period.months()}
     numbers: dict[str, Any] = {"threshold": threshold,
                                "months": {m.strftime("%Y-%m"): f for m, f in figures.items()}}
@@ -263,7 +302,7 @@ def sla_audit(ops, ev, period: Period, lang: str = "vi") -> Judgement:
                   f"vendor reports {f['reported_overdue']} overdue, recomputed {f['recomputed_overdue']}")
 
     return _monthly("sla_audit", ops, period, lang, figures, lambda f: f["ratio"] <= ev.max_mismatch_ratio,
-                    describe, f"≤ {_pct(ev.max_mismatch_ratio)}")
+                    describe, f"≤ {_pct(ev.max_mismatch_ratio)}", (tuple(ev.kinds), ev.min_dossiers))
 
 
 def sync_reconciliation(ops, ev, period: Period, lang: str = "vi") -> Judgement:
@@ -285,7 +324,8 @@ def sync_reconciliation(ops, ev, period: Period, lang: str = "vi") -> Judgement:
                   f"({_pct(f['ratio'])})")
 
     return _monthly("sync_reconciliation", ops, period, lang, figures,
-                    lambda f: f["ratio"] <= ev.max_unsynced_ratio, describe, f"≤ {_pct(ev.max_unsynced_ratio)}")
+                    lambda f: f["ratio"] <= ev.max_unsynced_ratio, describe, f"≤ {_pct(ev.max_unsynced_ratio)}",
+                    (ev.source_system, ev.min_dossiers))
 
 
 # -- load tests (named queries of loadtests/, issue 4) ----------------------------------------------

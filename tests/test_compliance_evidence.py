@@ -126,6 +126,26 @@ def test_sla_audit_and_sync_reconciliation_per_month(app, tmp_path):
     assert judge(app, SyncEvidence(source="sync_reconciliation", source_system="2.0"), sep_nov).status == "not_measured"
     assert judge(app, audit, Period(dt.date(2025, 1, 1), dt.date(2025, 3, 31))).status == "not_measured"
 
+    # the month figures are read once per import / recompute, and read again after one
+    calls = []
+
+    class Counting:
+        def query(self, name, **params):
+            calls.append(name)
+            return app.query(name, **params)
+
+    ops = Counting()
+    assert judge(ops, audit, sep_nov).status == "met" and "audit_by_agency" in calls
+    calls.clear()
+    assert judge(ops, audit, sep_nov).status == "met" and "audit_by_agency" not in calls
+    f2 = tmp_path / "d2.csv"
+    f2.write_text(HEAD + dossier("N-3", 11, "Quá hạn"), encoding="utf-8")
+    app.import_file(str(f2))
+    app.recompute("2026-11-30")
+    calls.clear()
+    j = judge(ops, audit, sep_nov)
+    assert "audit_by_agency" in calls and j.status == "not_met" and j.numbers["latest_status_wrong"] == 1
+
 
 def test_loadtest_not_measured_without_its_named_queries(app):
     ev = LoadTestEvidence(source="loadtest", min_users=500)
