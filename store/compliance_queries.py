@@ -12,6 +12,11 @@ of them writes.
   compliance_check_status(checks=None, group=None, since, until)   per check: latest result, since when, runs
   compliance_probe_buckets(checks=None, group=None, since, until, bucket='hour')   runs, failures, avg/max/p95 per bucket
   compliance_evidence_checks(until, request_id=None)              per check evidence: runs and failures since its time
+  compliance_audit_months(start, end)                             audit_by_agency's total row, for many months in one pass
+  compliance_sync_months(start, end)                              sync_by_agency's total and per-system rows, per month
+The last two build on the audit and sync SQL of store/queries.py (its `_audit_base_sql`,
+`_AUDIT_SCOPE`, `_sync_base_sql`), so the classification has one source; when those are not
+there they raise ComplianceQueryError and compliance/evidence.py reads month by month instead.
 """
 from __future__ import annotations
 
@@ -319,6 +324,61 @@ def compliance_evidence_checks(con: duckdb.DuckDBPyConnection, until: Any, reque
                arg_max(a.last_failure_reason, a.last_failure_at) AS last_failure_reason
         FROM ev LEFT JOIN agg a USING (event_id)
         GROUP BY ALL ORDER BY ev.event_id""", {"until": t1, "id": request_id})
+
+
+def _month_bounds(start: Any, end: Any, query: str) -> tuple[dt.date, dt.date]:
+    def month(v: Any, name: str) -> dt.date:
+        text = str(v or "")
+        try:
+            return dt.date.fromisoformat(text[:7] + "-01")
+        except ValueError:
+            raise ComplianceQueryError(f"{query}: {name} must be a month YYYY-MM, got {v!r}") from None
+    a, b = month(start, "start"), month(end, "end")
+    return a, dt.date(b.year + b.month // 12, b.month % 12 + 1, 1)
+
+
+def _queries_sql(*names: str) -> list[Any]:
+    import store.queries as sq
+
+    missing = [n for n in names if not hasattr(sq, n)]
+    if missing:
+        raise ComplianceQueryError(f"store/queries.py has no {', '.join(missing)}: read the months one by one")
+    return [getattr(sq, n) for n in names]
+
+
+@named_query("compliance_audit_months")
+def compliance_audit_months(con: duckdb.DuckDBPyConnection, start: Any, end: Any) -> Table:
+    """Per month from start to end (YYYY-MM): the figures of audit_by_agency(month)'s total row
+    (dossiers, one count per kind, mismatches, reported_overdue, recomputed_overdue), in one pass."""
+    from store.queries import AUDIT_KINDS
+
+    base, scope = _queries_sql("_audit_base_sql", "_AUDIT_SCOPE")
+    a, b = _month_bounds(start, end, "compliance_audit_months")
+    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    return run(con, f"""
+        SELECT CAST(date_trunc('month', coalesce(resolved_at, received_at)) AS DATE) AS month,
+               count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
+               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
+               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue
+        FROM ({base()}) a
+        WHERE {scope.replace('$month IS NULL', 'TRUE')}
+          AND coalesce(resolved_at, received_at) >= $a AND coalesce(resolved_at, received_at) < $b
+        GROUP BY 1 ORDER BY 1""", {"a": a, "b": b, "month": None, "month_end": None})
+
+
+@named_query("compliance_sync_months")
+def compliance_sync_months(con: duckdb.DuckDBPyConnection, start: Any, end: Any) -> Table:
+    """Per month (resolved in) from start to end: sync_by_agency(month)'s total row and one row per
+    source system (row_kind total | source_system; resolved, unsynced), in one pass."""
+    (base,) = _queries_sql("_sync_base_sql")
+    a, b = _month_bounds(start, end, "compliance_sync_months")
+    return run(con, f"""
+        SELECT CAST(date_trunc('month', resolved_at) AS DATE) AS month,
+               CASE WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
+               source_system, count(*) AS resolved, count(problem) AS unsynced
+        FROM ({base()}) b
+        WHERE resolved_at >= $a AND resolved_at < $b
+        GROUP BY GROUPING SETS ((1, source_system), (1)) ORDER BY 1, 2 DESC, 3""", {"a": a, "b": b})
 
 
 def data_json(text: str | None) -> dict[str, Any]:

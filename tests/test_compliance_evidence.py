@@ -126,6 +126,17 @@ def test_sla_audit_and_sync_reconciliation_per_month(app, tmp_path):
     assert judge(app, SyncEvidence(source="sync_reconciliation", source_system="2.0"), sep_nov).status == "not_measured"
     assert judge(app, audit, Period(dt.date(2025, 1, 1), dt.date(2025, 3, 31))).status == "not_measured"
 
+    # the one-pass month queries agree with the per-month named queries they stand for
+    months = app.query("compliance_audit_months", start="2026-08", end="2026-12").to_dicts()
+    assert [r["month"].month for r in months] == [9, 10, 11]
+    for r in months:
+        total = next(t for t in app.query("audit_by_agency", month=r["month"].strftime("%Y-%m")) if t["row_kind"] == "total")
+        assert {k: total[k] for k in r if k != "month"} == {k: v for k, v in r.items() if k != "month"}
+    for r in app.query("compliance_sync_months", start="2026-09", end="2026-11"):
+        per = next(t for t in app.query("sync_by_agency", month=r["month"].strftime("%Y-%m"))
+                   if t["row_kind"] == r["row_kind"] and t["source_system"] == r["source_system"])
+        assert (per["resolved"], per["unsynced"]) == (r["resolved"], r["unsynced"])
+
     # the month figures are read once per import / recompute, and read again after one
     calls = []
 
@@ -135,16 +146,43 @@ def test_sla_audit_and_sync_reconciliation_per_month(app, tmp_path):
             return app.query(name, **params)
 
     ops = Counting()
-    assert judge(ops, audit, sep_nov).status == "met" and "audit_by_agency" in calls
+    assert judge(ops, audit, sep_nov).status == "met" and calls.count("compliance_audit_months") == 1
+    assert "audit_by_agency" not in calls
     calls.clear()
-    assert judge(ops, audit, sep_nov).status == "met" and "audit_by_agency" not in calls
+    assert judge(ops, audit, sep_nov).status == "met" and "compliance_audit_months" not in calls
     f2 = tmp_path / "d2.csv"
     f2.write_text(HEAD + dossier("N-3", 11, "Quá hạn"), encoding="utf-8")
     app.import_file(str(f2))
     app.recompute("2026-11-30")
     calls.clear()
     j = judge(ops, audit, sep_nov)
-    assert "audit_by_agency" in calls and j.status == "not_met" and j.numbers["latest_status_wrong"] == 1
+    assert "compliance_audit_months" in calls and j.status == "not_met" and j.numbers["latest_status_wrong"] == 1
+
+
+def test_monthly_sources_fall_back_to_the_per_month_queries(app, tmp_path, monkeypatch):
+    """If store/queries.py lacks the SQL the one-pass queries build on, the months are read one by one."""
+    import store.compliance_queries as cq
+
+    f = tmp_path / "d.csv"
+    f.write_text(HEAD + dossier("O-1", 10, "Trước hạn") + dossier("O-2", 10, "Quá hạn", synced=False), encoding="utf-8")
+    app.import_file(str(f))
+    app.recompute("2026-11-30")
+    orig = cq._queries_sql  # as if store/queries.py had renamed its private SQL builders
+    monkeypatch.setattr(cq, "_queries_sql", lambda *names: orig(*(f"_renamed{n}" for n in names)))
+    with pytest.raises(Exception, match="read the months one by one"):
+        app.query("compliance_audit_months", start="2026-10", end="2026-10")
+    calls = []
+
+    class Counting:
+        def query(self, name, **params):
+            calls.append(name)
+            return app.query(name, **params)
+
+    period = Period(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    j = judge(Counting(), SlaAuditEvidence(source="sla_audit"), period)
+    assert j.status == "not_met" and j.numbers["latest_status_wrong"] == 1 and "audit_by_agency" in calls
+    s = judge(Counting(), SyncEvidence(source="sync_reconciliation"), period)
+    assert s.status == "not_met" and s.numbers["latest_unsynced"] == 1 and "sync_by_agency" in calls
 
 
 def test_loadtest_not_measured_without_its_named_queries(app):
