@@ -5,7 +5,7 @@ requests with their evidence re-verified. Target: under 2 s, so the dashboard pa
 `app.py compliance` answer at once: the first call (every month's figures read) and repeated
 calls (the month figures kept until the next import or recompute) are measured apart.
 
-    python benchmarks/bench_compliance.py [--dossiers 1000000] [--runs 5]
+    python benchmarks/bench_compliance.py [--dossiers 10000000] [--runs 5]
 
 Prints a final JSON line with the figures measured in this run.
 """
@@ -81,7 +81,7 @@ def seed_requests(store: Store, n: int = 200) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dossiers", type=int, default=1_000_000)
+    ap.add_argument("--dossiers", type=int, default=10_000_000)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     from sla_rules.engine import SlaEngine
