@@ -274,6 +274,26 @@ def test_officer_dossier_list(v2):
         assert c.get("/api/officer/dossiers", params={"size": "many"}).status_code == 400
 
 
+def test_officer_opens_processes_and_returns_a_dossier(v1):
+    with client(v1) as c:
+        assert c.post("/api/officer/dossiers/x/process").status_code == 401
+        login(c, CITIZEN_V2)
+        assert c.post("/api/officer/dossiers/x/process").status_code == 403
+    with client(v1) as c:
+        login(c, OFFICER_V2, "/vi/can-bo/ho-so")
+        todo = c.get("/api/officer/dossiers", params={"state": "processing", "size": 1}).json()["items"]
+        code = todo[0]["dossier_code"]
+        assert c.get(f"/api/officer/dossiers/{code}").json()["state"] == "processing"
+        assert c.post(f"/api/officer/dossiers/{code}/return").status_code == 409  # not finished yet
+        done = c.post(f"/api/officer/dossiers/{code}/process")
+        assert done.status_code == 200 and done.json()["state"] == "finished" and done.json()["finished_at"]
+        assert c.post(f"/api/officer/dossiers/{code}/process").status_code == 409  # someone already did
+        assert c.post(f"/api/officer/dossiers/{code}/return").json()["state"] == "returned"
+        assert c.get(f"/api/dossiers/{code}").json()["state"] == "returned"
+        assert c.post("/api/officer/dossiers/no-such-code/process").status_code == 404
+        assert c.post(f"/api/officer/dossiers/{code}/archive").status_code == 404
+
+
 # -- capacity: true queueing ----------------------------------------------------------------------
 async def _concurrent_get(base: str, path: str, n: int) -> tuple[float, list[httpx.Response]]:
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
