@@ -93,6 +93,15 @@ class TestbedConfig(_Strict):
     port: int = Field(default=8088, ge=0, le=65535)
 
 
+class LoadtestConfig(_Strict):
+    """Load tests (`app.py loadtest`): scenarios, shapes, criteria and allowlist in `file`; Locust's
+    raw output and the HTML report of every run under `runs_dir/<run id>/` (default: a folder
+    `loadtests` beside the store file)."""
+
+    file: Path = default_path("loadtests.yaml")
+    runs_dir: Path | None = None
+
+
 class DemoConfig(_Strict):
     seed: int = 20220601
     months: int = Field(default=12, ge=1, le=60)
@@ -113,6 +122,7 @@ class AppConfig(_Strict):
     imports: ImportConfig = ImportConfig()
     monitor: MonitorConfig = MonitorConfig()
     testbed: TestbedConfig = TestbedConfig()
+    loadtest: LoadtestConfig = LoadtestConfig()
     demo: DemoConfig = DemoConfig()
 
     @field_validator("timezone")

@@ -33,6 +33,7 @@ class Ops(Protocol):
     def import_file(self, path: str, events_path: str | None = None) -> dict[str, Any]: ...
     def recompute(self, as_of: str | None = None) -> dict[str, Any]: ...
     def status(self) -> dict[str, Any]: ...
+    def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class OperationError(Exception):
@@ -129,6 +130,8 @@ class StoreService:
                     self._call(lambda: service.ops.import_file(body["path"], body.get("events_path")))
                 elif self.path == "/recompute":
                     self._call(lambda: service.ops.recompute(body.get("as_of")))
+                elif self.path == "/loadtest":
+                    self._call(lambda: service.ops.store_loadtest_run(body["payload"]))
                 else:
                     self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}"})
 
@@ -199,6 +202,9 @@ class RemoteOps:
 
     def status(self) -> dict[str, Any]:
         return self._unwrap(self._client.get("/status"))
+
+    def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/loadtest", {"payload": payload})
 
     def close(self) -> None:
         self._client.close()
