@@ -117,7 +117,7 @@ class Sample:
         return s
 
 
-def samples_from_lines(lines: Sequence[dict]) -> list[Sample]:
+def samples_from_lines(lines: Sequence[dict], min_seconds: float = 0.3) -> list[Sample]:
     out: list[Sample] = []
     prev_t = 0.0
     for ln in lines:
@@ -128,8 +128,18 @@ def samples_from_lines(lines: Sequence[dict]) -> list[Sample]:
             st = entries.setdefault((e["m"], e["n"]), Stat())
             st.add(e["r"], e["f"], e.get("s", 0), e.get("h", {}))
         t = float(ln["t"])
-        out.append(Sample(t=t, at=float(ln["at"]), seconds=max(t - prev_t, 1e-3), users=int(ln.get("users") or 0),
-                          cpu=dict(ln.get("cpu") or {}), entries=entries))
+        seconds = t - prev_t
+        if out and seconds < min_seconds:
+            # a sliver (the last flush when Locust quits): its counts belong to the interval before;
+            # its CPU figure (a few ms of shutting down) says nothing about the load
+            last = out[-1]
+            for k, st in entries.items():
+                last.entries.setdefault(k, Stat()).add(st.requests, st.failures, st.total_ms, st.hist)
+            last.seconds += seconds
+            last.t, last.at = t, float(ln["at"])
+        else:
+            out.append(Sample(t=t, at=float(ln["at"]), seconds=max(seconds, 1e-3), users=int(ln.get("users") or 0),
+                              cpu=dict(ln.get("cpu") or {}), entries=entries))
         prev_t = t
     return out
 

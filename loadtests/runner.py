@@ -297,7 +297,14 @@ def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dic
         endpoints.append({"method": "", "name": AGGREGATE, "kind": "aggregate", **_row_of(agg, seconds)})
     series, generator = [], []
     failures: dict[tuple[str, str, str], list] = {}
-    for s, ln in zip(samples, [x for x in lines if x.get("type") == "sample"]):
+    for ln in lines:
+        if ln.get("type") != "sample":
+            continue
+        for e in ln.get("errors", []):
+            key = (e["m"], e["n"], clean_error(e["e"]))
+            f = failures.setdefault(key, [0, float(ln["t"])])
+            f[0] += int(e["o"])
+    for s in samples:
         at = _local(s.at)
         rows = [("", AGGREGATE, s.aggregate())] + [(m, n, st) for (m, n), st in s.entries.items()]
         for m, n, st in rows:
@@ -307,10 +314,6 @@ def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dic
                            "p99_ms": st.p(99), "max_ms": st.max})
         for node, pct in s.cpu.items():
             generator.append({"t_s": s.t, "node": node, "cpu_pct": pct, "users": s.users})
-        for e in ln.get("errors", []):
-            key = (e["m"], e["n"], clean_error(e["e"]))
-            f = failures.setdefault(key, [0, s.t])
-            f[0] += int(e["o"])
     fail_rows = sorted(({"method": k[0], "name": k[1], "error": k[2], "occurrences": v[0], "first_t_s": v[1]}
                         for k, v in failures.items()), key=lambda r: -r["occurrences"])[:MAX_FAILURE_ROWS]
     nodes = [{"node": f"worker-{w.get('pid')}", "requests": sum(v for k, v in w.get("requests", {}).items()

@@ -137,4 +137,4 @@ class Plan:
                 for i, day in enumerate(days)]
 
     def peak(self) -> int:
-        return max(self.users_at(self.duration * i / 400) for i in range(400))
+        return max(self.users_at(self.duration * i / 4000) for i in range(4000))
