@@ -46,7 +46,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -175,6 +175,8 @@ class PortalApp:
                             "Dịch vụ tạm thời không phản hồi, vui lòng thử lại sau."
                         return self.error(timing.error_status, text, api)
                     response = await fn(request)
+                except ClientDisconnect:  # the client went away mid-upload (a load test stopping)
+                    return Response(status_code=499)
                 finally:
                     rt.release(pool)
                 rt.served[name] += 1
