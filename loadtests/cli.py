@@ -70,7 +70,7 @@ def compare_text(ops, a: str, b: str) -> tuple[str, list[str]]:
     rows = [["endpoint", "p50 A→B", "p95 A→B", "p99 A→B", "rps A→B", "errors A→B", "beyond noise"]]
     regressed: list[str] = []
     for (m, n), metrics in by_ep.items():
-        cells = [n + (" (journey)" if m == "JOURNEY" else "")]
+        cells = ["(all requests)" if n == "*" else n + (" (journey)" if m == "JOURNEY" else "")]
         flags = []
         for metric in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate"):
             r = metrics[metric]
@@ -80,8 +80,9 @@ def compare_text(ops, a: str, b: str) -> tuple[str, list[str]]:
             if r["beyond_noise"]:
                 flags.append(f"{metric.replace('_ms', '')} {'worse' if r['worse'] else 'better'}")
         if any(metrics[x]["worse"] for x in metrics):
-            regressed.append(n)
-        cells.append(", ".join(flags) or "no")
+            regressed.append("(all requests)" if n == "*" else n)
+        few = all(metrics[x]["verdict"] == "too_few_samples" for x in ("p50_ms", "p95_ms", "p99_ms"))
+        cells.append(", ".join(flags) or ("too few samples" if few else "no"))
         rows.append(cells)
     _print(rows, out)
     out("! = worse beyond run-to-run noise, + = better beyond noise")

@@ -24,7 +24,7 @@ LABELS = {
         "knee": "Điểm gãy", "held": "Số người dùng duy trì", "observed": "Đo được", "expression": "Điều kiện",
         "endpoint": "Chức năng", "occurrences": "Số lần", "message": "Thông báo", "time": "Thời gian (s)",
         "limit": "ngưỡng", "verdict": "Kết luận", "no_data": "Không có số liệu.",
-        "capacity_text": "Độ trễ rời khỏi mức nền ở {knee} người dùng; cổng chịu được {cap} người dùng với {rps:.1f} yêu cầu/giây.",
+        "all": "(mọi yêu cầu)", "capacity_text": "Độ trễ rời khỏi mức nền ở {knee} người dùng; cổng chịu được {cap} người dùng với {rps:.1f} yêu cầu/giây.",
     },
     "en": {
         "title": "Load-test report", "scenario": "Scenario", "release": "Release", "target": "Target",
@@ -38,7 +38,7 @@ LABELS = {
         "knee": "Knee", "held": "Users held", "observed": "Observed", "expression": "Criterion",
         "endpoint": "Endpoint", "occurrences": "Occurrences", "message": "Message", "time": "Time (s)",
         "limit": "limit", "verdict": "Verdict", "no_data": "No data.",
-        "capacity_text": "Latency left its plateau at {knee} users; the portal held {cap} users at {rps:.1f} requests/s.",
+        "all": "(all requests)", "capacity_text": "Latency left its plateau at {knee} users; the portal held {cap} users at {rps:.1f} requests/s.",
     },
 }
 
@@ -158,7 +158,8 @@ def build_html(ops, run_id: str, lang: str = "vi") -> str:
         parts.append(f"<h2>{L['verdicts']}</h2>")
         parts.append(_table(["", L["expression"], L["endpoint"], L["observed"], L["held"], ""], [
             [f"<b class='{'pass' if v['passed'] else 'fail'}'>{L['pass'] if v['passed'] else L['fail']}</b>",
-             html.escape(f"{v['criterion']}: {v['expression']}"), html.escape(v["name"]),
+             html.escape(f"{v['criterion']}: {v['expression']}"),
+             L["all"] if v["name"] == "*" else html.escape(v["name"]),
              _fmt(v["observed"], v["metric"]), _fmt(v["at_users"]), _fmt(v["note"]) if v["note"] else ""]
             for v in verdicts]))
     parts.append("".join(f"<div class='chart'>{c}</div>" for c in charts) or f"<p>{L['no_data']}</p>")
@@ -166,7 +167,8 @@ def build_html(ops, run_id: str, lang: str = "vi") -> str:
         parts.append(f"<h2>{L['endpoints']}</h2>")
         parts.append(_table([L["endpoint"], L["requests"], L["failures"], L["error_rate"], L["rps"], "p50", "p95",
                              "p99", "max"], [
-            [html.escape(e["name"] + (" (journey)" if e["kind"] == "journey" else "")), _fmt(e["requests"]),
+            [L["all"] if e["kind"] == "aggregate" else html.escape(e["name"] + (" (journey)" if e["kind"] == "journey"
+                                                                               else "")), _fmt(e["requests"]),
              _fmt(e["failures"]), _fmt(e["error_rate"], "error_rate"), _fmt(e["rps"]), _fmt(e["p50_ms"]),
              _fmt(e["p95_ms"]), _fmt(e["p99_ms"]), _fmt(e["max_ms"])] for e in ends]))
     if fails:

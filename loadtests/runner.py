@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from config.errors import ConfigError
-from config.loadtest import LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
+from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
 from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.shapes import Plan
@@ -320,7 +320,7 @@ def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dic
                                                                  if not k.startswith(JOURNEY + " ")),
               "failures": int(w.get("failures", 0))} for w in worker_files]
     # the generator's own CPU: the busiest process in each interval
-    limits = prep.cfg.generator if prep else None
+    limits = prep.cfg.generator if prep else GeneratorLimits()
     per_interval = [max(s.cpu.values()) for s in samples if s.cpu]
     busy = per_interval[1:] if len(per_interval) > 2 else per_interval  # the first interval includes start-up
     overloaded = False

@@ -25,7 +25,7 @@ HTML report are built from these alone; names and columns are stable.
   loadtest_compare(run_a, run_b, alpha=0.05, min_change=0.1)
       per endpoint present in both runs and metric (p50_ms, p95_ms, p99_ms, rps, error_rate):
       a, b, change, change_pct, p_value, beyond_noise, worse, verdict (regressed | improved |
-      unchanged | noise). Latency and throughput are tested per interval (Mann–Whitney U), error
+      unchanged | noise | too_few_samples: fewer than two intervals with requests on a side). Latency and throughput are tested per interval (Mann–Whitney U), error
       rates as two proportions; a change counts when p < alpha and it is at least min_change
       relative (and 5 ms / 0.5 percentage points absolute).
 """
@@ -157,7 +157,7 @@ def loadtest_compare(con, run_a: str, run_b: str, alpha: float = 0.05, min_chang
             change = None if va is None or vb is None else vb - va
             pct = None if change is None or not va else 100.0 * change / va
             verdict = ("regressed" if worse else "improved") if noise else \
-                ("unchanged" if change in (None, 0) else "noise")
+                ("unchanged" if change == 0 else "too_few_samples" if p is None else "noise")
             rows.append((key[0], key[1], ea[2], metric, va, vb, change, pct, p, noise, bool(noise and worse), verdict))
     types = ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE",
              "BOOLEAN", "BOOLEAN", "VARCHAR"]

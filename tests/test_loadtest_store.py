@@ -9,7 +9,7 @@ import pytest
 from app import Motcua, open_ops
 from config.loadtest import Criteria, selector_matches
 from loadtests import analysis
-from loadtests.runner import build_payload, clean_error
+from loadtests.runner import build_payload, clean_error, exit_code
 from loadtests.shapes import Plan
 from store.errors import StoreError
 from store.service import OperationError, RemoteOps, StoreService
@@ -108,6 +108,19 @@ def test_error_messages_are_unwrapped():
     assert clean_error("CatchResponseError('expected status 200, got 502')") == "expected status 200, got 502"
     assert clean_error("Exception('failed at step upload')") == "failed at step upload"
     assert clean_error("ConnectionRefusedError(111, 'Connection refused')").startswith("ConnectionRefused")
+
+
+def test_an_overloaded_generator_is_flagged_and_the_run_inconclusive():
+    lines = lines_for(10, 10, {"home": (20, 0.0)})
+    for ln in lines[3:]:
+        if ln["type"] == "sample":
+            ln["cpu"] = {"local": 97.0}
+    p = build_payload(run_row("hot", "v1.0"), lines, [], None)
+    assert p["run"]["generator_overloaded"] and p["run"]["generator_cpu_max"] == 97.0
+    assert exit_code(p["run"]) == 3
+    calm = build_payload(run_row("calm", "v1.0"), lines_for(10, 10, {"home": (20, 0.0)}), [], None)
+    assert not calm["run"]["generator_overloaded"] and exit_code(calm["run"]) == 0
+    assert {g["node"] for g in calm["generator"]} == {"local"} and len(calm["generator"]) == 10
 
 
 def _payload(run_id, release, endpoints, seed, errors=None):
