@@ -49,6 +49,7 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 TZ = "Asia/Ho_Chi_Minh"
 EXIT_PASS, EXIT_FAIL, EXIT_REFUSED, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 MAX_FAILURE_ROWS = 500
+MAX_POINTS = 1200
 STEP_FIELDS = set(__import__("config.probes", fromlist=["Step"]).Step.model_fields)  # a check's own fields left out
 
 
@@ -173,7 +174,8 @@ def prepare(req: LoadRequest, loadtests_file: Path | str | None = None) -> Prepa
     spec = {"target": target, "variables": variables, "users": users, "duration": duration,
             "shape": shape.model_dump(mode="json"), "timeout": sc.timeout, "user_classes": user_classes,
             "secrets_file": str(portal.secrets_file) if portal.secrets_file else None,
-            "interval": cfg.generator.interval,
+            # at most MAX_POINTS intervals per series: a long soak run gets coarser points
+            "interval": max(cfg.generator.interval, round(duration / MAX_POINTS, 1)),
             "allow_hosts": cfg.allowlist.hosts, "allow_networks": cfg.allowlist.networks}
     config_json = {"scenario": req.scenario, "title": sc.title, "portal": str(sc.portal), "target": target,
                    "users": users, "duration_s": duration, "workers": req.workers,
@@ -349,8 +351,12 @@ def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dic
                         "capacity_users": knee["capacity_users"], "capacity_rps": knee["capacity_rps"],
                         "max_rps": knee["max_rps"]})
     lost = _target_lost_at(samples)
-    if lost is not None and run.get("status") == "completed":
-        run["message"] = f"the target stopped answering {lost:.0f} s into the run (every request failed from then on)"
+    if run.get("status") == "completed" and not run.get("message"):
+        if lost is not None:
+            run["message"] = f"the target stopped answering {lost:.0f} s into the run (every request failed from then on)"
+        elif agg.requests and agg.failures == agg.requests:
+            first = fail_rows[0]["error"] if fail_rows else "no message"
+            run["message"] = f"every request failed (most often: {first[:200]})"
     return {"run": run, "endpoints": endpoints, "series": series, "generator": generator, "nodes": nodes,
             "failures": fail_rows, "verdicts": verdicts, "capacity": capacity_rows}
 
@@ -389,6 +395,7 @@ def format_observed(metric: str, v: float | None) -> str:
 def verdict_table(verdicts: list[dict[str, Any]]) -> str:
     if not verdicts:
         return "No acceptance criteria for this scenario."
+    verdicts = sorted(verdicts, key=lambda v: v["passed"])  # failures first
     head = ("", "criterion", "endpoint", "expression", "observed", "users held")
     rows = [("PASS" if v["passed"] else "FAIL", v["criterion"], v["name"] if v["selector"] != "total" else "total",
              v["expression"], format_observed(v["metric"], v["observed"]),

@@ -187,3 +187,16 @@ def test_working_day_has_morning_peak_lunch_dip_and_end_of_month_peak():
     eom = p.users_at(day + day * frac("09:45"))
     assert eom == 300 and p.peak() == 300        # the end of the month reaches the target
     assert [ph.label for ph in p.phases()] == ["normal", "end_of_month"]
+
+
+def test_prepare_scales_the_scenario_and_refuses_other_hosts():
+    from loadtests.runner import LoadRequest, Refused, prepare
+
+    p = prepare(LoadRequest("smoke", "http://localhost:9/", "x", users=7, duration=36000))
+    assert p.spec["target"] == "http://localhost:9" and p.spec["users"] == 7 and p.plan.duration == 36000
+    assert p.spec["interval"] == 30  # at most 1200 points per series, whatever the run's length
+    assert "${secret:OFFICER_PASSWORD}" in str(p.spec["user_classes"]) and "CanBo@2022" not in str(p.spec)
+    assert prepare(LoadRequest("smoke", "http://[::1]:9", "x")).spec["target"] == "http://[::1]:9"
+    for bad in ("http://10.0.0.1:80", "https://dichvucong.quangngai.gov.vn", "ftp://127.0.0.1/", "127.0.0.1:80"):
+        with pytest.raises(Refused):
+            prepare(LoadRequest("smoke", bad, "x"))

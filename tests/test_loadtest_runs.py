@@ -148,6 +148,20 @@ def test_a_target_that_dies_mid_run_leaves_a_stored_readable_run(app, tmp_path):
     assert Path(run["report_path"]).is_file()
 
 
+def test_a_target_that_never_answers_is_a_stored_failed_verdict(app, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res, text = _run(app, tmp_path, LoadRequest("smoke", f"http://127.0.0.1:{port}", "v2.0", users=5, duration=3),
+                     report=False)
+    run = app.query("loadtest_run", run_id=res.run_id).one()
+    assert run["status"] == "completed" and run["verdict"] == "fail" and res.exit_code == 1
+    assert run["failures"] == run["requests"] > 0 and "every request failed" in run["message"]
+    assert any("Connection" in f["error"] for f in app.query("loadtest_failures", run_id=res.run_id))
+
+
 def test_ctrl_c_stops_the_run_and_keeps_what_was_measured(app_env, tmp_path):
     with running("v1.0") as base:
         p = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "loadtest", "--scenario", "smoke", "--target",

@@ -191,3 +191,22 @@ def test_the_owner_stores_runs_for_other_processes(app_cfg):
     finally:
         service.stop()
         app.close()
+
+
+def test_compare_and_report_from_the_command_line(app_cfg, run_app, tmp_path):
+    app = Motcua(app_cfg)
+    try:
+        app.store_loadtest_run(_payload("20261201-090000-aaaa", "v1.0", {"home": (20, 0.0), "search": (40, 0.0)}, 1))
+        app.store_loadtest_run(_payload("20261201-100000-bbbb", "v2.0", {"home": (20, 0.0), "search": (150, 0.0)}, 2))
+    finally:
+        app.close()
+    r = run_app("loadtest", "compare", "20261201-09", "last")
+    assert r.returncode == 1, r.stderr
+    assert "Regressed: search" in r.stdout and "B = 20261201-100000-bbbb" in r.stdout
+    r = run_app("loadtest", "compare", "20261201-09", "nope")
+    assert r.returncode == 2 and "no load-test run 'nope'" in r.stderr
+    out = tmp_path / "r.html"
+    r = run_app("loadtest", "report", "last", "--lang", "en", "--out", str(out))
+    assert r.returncode == 0 and "Load-test report" in out.read_text(encoding="utf-8")
+    r = run_app("loadtest", "list")
+    assert r.returncode == 0 and "20261201-100000-bbbb" in r.stdout.splitlines()[1]
