@@ -174,7 +174,7 @@ def test_compare_names_what_regressed_beyond_noise(app_cfg):
         app.close()
 
 
-def test_the_owner_stores_runs_for_other_processes(app_cfg):
+def test_the_owner_stores_runs_for_other_processes(app_cfg, run_app):
     app = Motcua(app_cfg)
     service = StoreService(app, app_cfg.store.path, "127.0.0.1", 0)
     service.start()
@@ -188,6 +188,10 @@ def test_the_owner_stores_runs_for_other_processes(app_cfg):
         with pytest.raises(OperationError, match="run_id is missing"):
             ops.store_loadtest_run({"run": {}})
         ops.close()
+        # the command line, while the owner holds the file: the refusal reaches the store through it
+        r = run_app("loadtest", "--scenario", "smoke", "--target", "http://203.0.113.9", "--release", "rc2")
+        assert r.returncode == 2 and "allowlist" in r.stdout, r.stderr
+        assert app.query("loadtest_runs", release="rc2").one()["status"] == "refused"
     finally:
         service.stop()
         app.close()
