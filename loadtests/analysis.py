@@ -288,6 +288,30 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float | None:
     return max(0.0, min(1.0, math.erfc(max(z, 0) / math.sqrt(2))))
 
 
+def mann_whitney_hist_p(a: Mapping[Any, int], b: Mapping[Any, int]) -> float | None:
+    """Mann–Whitney U over every request of two runs, from their response-time histograms (ties
+    within a bucket). For endpoints with too few intervals for the per-interval test."""
+    a = {int(k): int(v) for k, v in a.items() if v}
+    b = {int(k): int(v) for k, v in b.items() if v}
+    n1, n2 = sum(a.values()), sum(b.values())
+    if n1 < 5 or n2 < 5:
+        return None
+    rank, r1, ties = 0, 0.0, 0.0
+    for k in sorted(set(a) | set(b)):
+        t = a.get(k, 0) + b.get(k, 0)
+        mid = rank + (t + 1) / 2
+        r1 += a.get(k, 0) * mid
+        ties += t ** 3 - t
+        rank += t
+    u1 = r1 - n1 * (n1 + 1) / 2
+    mu, n = n1 * n2 / 2, n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if var <= 0:
+        return 1.0 if u1 == mu else 0.0
+    z = max(abs(u1 - mu) - 0.5, 0) / math.sqrt(var)
+    return math.erfc(z / math.sqrt(2))
+
+
 def two_proportion_p(f1: int, n1: int, f2: int, n2: int) -> float | None:
     """Two-sided p-value that two failure rates differ (pooled z-test)."""
     if n1 <= 0 or n2 <= 0:

@@ -279,10 +279,13 @@ def clean_error(text: str) -> str:
     return m.group(2).replace("\\'", "'") if m else text.strip()
 
 
-def _row_of(st: analysis.Stat, seconds: float) -> dict[str, Any]:
-    return {"requests": st.requests, "failures": st.failures, "error_rate": st.error_rate,
-            "rps": st.requests / seconds if seconds > 0 else None, "avg_ms": st.avg, "min_ms": st.min,
-            "max_ms": st.max, "p50_ms": st.p(50), "p90_ms": st.p(90), "p95_ms": st.p(95), "p99_ms": st.p(99)}
+def _row_of(st: analysis.Stat, seconds: float, hist: bool = False) -> dict[str, Any]:
+    row = {"requests": st.requests, "failures": st.failures, "error_rate": st.error_rate,
+           "rps": st.requests / seconds if seconds > 0 else None, "avg_ms": st.avg, "min_ms": st.min,
+           "max_ms": st.max, "p50_ms": st.p(50), "p90_ms": st.p(90), "p95_ms": st.p(95), "p99_ms": st.p(99)}
+    if hist:
+        row["hist_json"] = json.dumps({str(k): v for k, v in sorted(st.hist.items())})
+    return row
 
 
 def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dict], prep: Prepared | None
@@ -293,10 +296,10 @@ def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dic
     endpoints = []
     for (m, n), st in sorted(analysis.totals(samples).items(), key=lambda kv: (kv[0][1], kv[0][0])):
         endpoints.append({"method": m, "name": n, "kind": "journey" if m == JOURNEY else "request",
-                          **_row_of(st, seconds)})
+                          **_row_of(st, seconds, hist=True)})
     agg = analysis.aggregate(samples)
     if samples:
-        endpoints.append({"method": "", "name": AGGREGATE, "kind": "aggregate", **_row_of(agg, seconds)})
+        endpoints.append({"method": "", "name": AGGREGATE, "kind": "aggregate", **_row_of(agg, seconds, hist=True)})
     series, generator = [], []
     failures: dict[tuple[str, str, str], list] = {}
     for ln in lines:

@@ -26,10 +26,13 @@ HTML report are built from these alone; names and columns are stable.
       per endpoint present in both runs and metric (p50_ms, p95_ms, p99_ms, rps, error_rate):
       a, b, change, change_pct, p_value, beyond_noise, worse, verdict (regressed | improved |
       unchanged | noise | too_few_samples: fewer than two intervals with requests on a side). Latency and throughput are tested per interval (Mann–Whitney U), error
-      rates as two proportions; a change counts when p < alpha and it is at least min_change
-      relative (and 5 ms / 0.5 percentage points absolute).
+      rates as two proportions; an endpoint seen in fewer than two intervals of a run is tested
+      over its requests (Mann–Whitney U on the response-time histograms). A change counts when
+      p < alpha and it is at least min_change relative (and 5 ms / 0.5 percentage points absolute).
 """
 from __future__ import annotations
+
+import json
 
 from store.errors import StoreError
 from store.registry import Table, named_query, run
@@ -120,7 +123,7 @@ def loadtest_capacity(con, run_id: str) -> Table:
 
 @named_query("loadtest_compare")
 def loadtest_compare(con, run_a: str, run_b: str, alpha: float = 0.05, min_change: float = 0.1) -> Table:
-    from loadtests.analysis import beyond_noise, mann_whitney_p, two_proportion_p
+    from loadtests.analysis import beyond_noise, mann_whitney_hist_p, mann_whitney_p, two_proportion_p
 
     a_id, b_id = _run_id(run_a), _run_id(run_b)
     for rid in (a_id, b_id):
@@ -129,7 +132,7 @@ def loadtest_compare(con, run_a: str, run_b: str, alpha: float = 0.05, min_chang
     ends = {}
     for rid in (a_id, b_id):
         ends[rid] = {(r[0], r[1]): r for r in con.execute(
-            "SELECT method, name, kind, requests, failures, p50_ms, p95_ms, p99_ms, rps, error_rate "
+            "SELECT method, name, kind, requests, failures, p50_ms, p95_ms, p99_ms, rps, error_rate, hist_json "
             "FROM loadtest_endpoints WHERE run_id = ?", [rid]).fetchall()}
     series: dict[str, dict[tuple[str, str], list[tuple]]] = {a_id: {}, b_id: {}}
     for rid in (a_id, b_id):
@@ -151,6 +154,9 @@ def loadtest_compare(con, run_a: str, run_b: str, alpha: float = 0.05, min_chang
                 worse = (vb or 0) > (va or 0)
             else:
                 p = mann_whitney_p([s[mi] for s in sa], [s[mi] for s in sb])
+                if p is None and metric.endswith("_ms") and ea[10] and eb[10]:
+                    # too few intervals: every request of the two runs, from their histograms
+                    p = mann_whitney_hist_p(json.loads(ea[10]), json.loads(eb[10]))
                 noise = beyond_noise(p, va, vb, alpha=alpha, min_change=min_change,
                                      min_abs=5.0 if metric.endswith("_ms") else 0.0)
                 worse = (vb or 0) > (va or 0) if metric.endswith("_ms") else (vb or 0) < (va or 0)

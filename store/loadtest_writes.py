@@ -24,7 +24,7 @@ RUN_COLUMNS = (
 )
 CHILDREN: dict[str, tuple[str, ...]] = {
     "endpoints": ("method", "name", "kind", "requests", "failures", "error_rate", "rps", "avg_ms", "min_ms",
-                  "max_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms"),
+                  "max_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "hist_json"),
     "series": ("t_s", "at_time", "method", "name", "users", "requests", "failures", "rps", "avg_ms", "p50_ms",
                "p90_ms", "p95_ms", "p99_ms", "max_ms"),
     "generator": ("t_s", "node", "cpu_pct", "users"),

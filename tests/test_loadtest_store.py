@@ -214,3 +214,31 @@ def test_compare_and_report_from_the_command_line(app_cfg, run_app, tmp_path):
     assert r.returncode == 0 and "Load-test report" in out.read_text(encoding="utf-8")
     r = run_app("loadtest", "list")
     assert r.returncode == 0 and "20261201-100000-bbbb" in r.stdout.splitlines()[1]
+
+
+def test_histogram_noise_test_matches_the_plain_one():
+    a = {10: 30, 20: 10}
+    b = {10: 5, 20: 20, 30: 15}
+    ea = [10] * 30 + [20] * 10
+    eb = [10] * 5 + [20] * 20 + [30] * 15
+    assert analysis.mann_whitney_hist_p(a, b) == pytest.approx(analysis.mann_whitney_p(ea, eb), rel=1e-9)
+    assert analysis.mann_whitney_hist_p({10: 3}, b) is None
+
+
+def test_an_endpoint_seen_in_one_interval_is_compared_over_its_requests(app_cfg):
+    def one_burst(run_id, release, lat):
+        lines = lines_for(10, 10, {"home": (20, 0.0)}, seed=5)
+        lines[5]["entries"].append({"m": "POST", "n": "submit/upload", "r": 20, "f": 0, "h": {str(lat): 20},
+                                    "s": lat * 20})
+        return build_payload(run_row(run_id, release), lines, [], None)
+
+    app = Motcua(app_cfg)
+    try:
+        app.store_loadtest_run(one_burst("a", "v1.0", 70))
+        app.store_loadtest_run(one_burst("b", "v2.0", 700))
+        rows = {(r["name"], r["metric"]): r for r in app.query("loadtest_compare", run_a="a", run_b="b")}
+        assert rows[("submit/upload", "p95_ms")]["verdict"] == "regressed"
+        assert rows[("submit/upload", "p95_ms")]["p_value"] < 0.001
+        assert rows[("home", "p95_ms")]["verdict"] in ("noise", "unchanged")
+    finally:
+        app.close()

@@ -58,6 +58,7 @@ CREATE TABLE loadtest_endpoints (
     p90_ms     DOUBLE,
     p95_ms     DOUBLE,
     p99_ms     DOUBLE,
+    hist_json  VARCHAR,                           -- Locust's response-time buckets {ms: count}, whole run
     PRIMARY KEY (run_id, method, name)
 );
 
