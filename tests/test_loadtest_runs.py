@@ -203,8 +203,10 @@ def test_distributed_run_merges_the_workers_counts(app, tmp_path):
     assert run["workers"] == 2 and run["requests"] == sum(n["requests"] for n in nodes)
     ends = app.query("loadtest_endpoints", run_id=res.run_id).to_dicts()
     assert sum(e["requests"] for e in ends if e["kind"] == "request") == run["requests"]
-    gen = {g["node"] for g in app.query("loadtest_generator", run_id=res.run_id)}
-    assert {"master", "worker-1", "worker-2"} <= gen
+    gen = app.query("loadtest_generator", run_id=res.run_id).to_dicts()
+    assert {"master", "worker-1", "worker-2"} <= {g["node"] for g in gen}
+    assert any(g["cpu_pct"] > 0 for g in gen if g["node"].startswith("worker"))  # the workers' own CPU
+    assert 0 < run["generator_cpu_max"] < 90 and not run["generator_overloaded"]
 
 
 def test_shipped_file_is_the_default(app_cfg):
