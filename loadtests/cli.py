@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,10 @@ def main(cfg, args, open_ops) -> int:
                 raise CliError("--workers must be between 0 and 64")
             req = LoadRequest(args.scenario, args.target, args.release, users=args.users, duration=duration,
                               workers=args.workers, criteria=args.criteria)
+            # with --json, stdout carries only the JSON line; the progress and the table go to stderr
+            say = (lambda s: print(s, file=sys.stderr)) if args.json else print
             res = run_loadtest(ops, req, loadtests_file=args.file or cfg.loadtest.file, runs_dir=_runs_dir(cfg),
-                               report=not args.no_report)
+                               report=not args.no_report, out=say)
             if args.json:
                 print(json.dumps({"run_id": res.run_id, "status": res.status, "exit_code": res.exit_code,
                                   "verdicts": res.verdicts}, ensure_ascii=False, default=str))

@@ -121,8 +121,10 @@ def test_a_target_off_the_allowlist_is_refused_and_the_refusal_stored(run_app, t
               - name: c
                 tasks: [{{name: t, steps: [{{name: x, url: "http://192.168.1.10/vi"}}]}}]
         """), encoding="utf-8")
-    r = run_app("loadtest", "--scenario", "away", "--target", "http://127.0.0.1:9", "--release", "x", "--file", str(f))
-    assert r.returncode == 2 and "192.168.1.10 is not on the load-test allowlist" in r.stdout
+    r = run_app("loadtest", "--scenario", "away", "--target", "http://127.0.0.1:9", "--release", "x", "--file", str(f),
+                "--json")
+    assert r.returncode == 2 and "192.168.1.10 is not on the load-test allowlist" in r.stderr
+    assert json.loads(r.stdout)["status"] == "refused"
 
 
 def test_a_target_that_dies_mid_run_leaves_a_stored_readable_run(app, tmp_path):
