@@ -528,6 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=0, help="Locust worker processes (K>1: master and K workers)")
     s.add_argument("--criteria", help="judge against this criteria set instead of the scenario's")
     s.add_argument("--file", help="load-test file (default: loadtest.file of the config)")
+    s.add_argument("--portal", help="portal description (a probes file) instead of the scenario's, e.g. a "
+                                    "vendor's staging portal")
     s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     s.add_argument("--limit", type=int, default=50, help="list: how many runs")
     s.add_argument("--out", help="report: where to write the HTML file")

@@ -113,7 +113,7 @@ def main(cfg, args, open_ops) -> int:
             if args.workers < 0 or args.workers > 64:
                 raise CliError("--workers must be between 0 and 64")
             req = LoadRequest(args.scenario, args.target, args.release, users=args.users, duration=duration,
-                              workers=args.workers, criteria=args.criteria)
+                              workers=args.workers, criteria=args.criteria, portal=args.portal)
             # with --json, stdout carries only the JSON line; the progress and the table go to stderr
             say = (lambda s: print(s, file=sys.stderr)) if args.json else print
             res = run_loadtest(ops, req, loadtests_file=args.file or cfg.loadtest.file, runs_dir=_runs_dir(cfg),

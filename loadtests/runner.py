@@ -66,6 +66,7 @@ class LoadRequest:
     duration: float | None = None
     workers: int = 0            # 0 or 1: one local Locust process; K > 1: a master and K workers
     criteria: str | None = None  # override the scenario's criteria set
+    portal: str | None = None    # override the scenario's portal description (a probes file)
 
 
 @dataclass
@@ -147,6 +148,8 @@ def prepare(req: LoadRequest, loadtests_file: Path | str | None = None) -> Prepa
     if sc is None:
         raise ConfigError(f"{source}: no scenario {req.scenario!r}; known: {', '.join(sorted(cfg.scenarios))}")
     target = check_target(req.target, cfg, source)
+    if req.portal:
+        sc = sc.model_copy(update={"portal": Path(req.portal)})
     portal = load_probes(sc.portal)
     tasks = resolve_tasks(sc, portal, req.scenario)
     variables = dict(portal.variables)

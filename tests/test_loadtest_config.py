@@ -200,3 +200,18 @@ def test_prepare_scales_the_scenario_and_refuses_other_hosts():
     for bad in ("http://10.0.0.1:80", "https://dichvucong.quangngai.gov.vn", "ftp://127.0.0.1/", "127.0.0.1:80"):
         with pytest.raises(Refused):
             prepare(LoadRequest("smoke", bad, "x"))
+
+
+def test_another_portal_description_can_be_given(tmp_path):
+    from loadtests.runner import LoadRequest, prepare
+
+    staging = tmp_path / "staging-probes.yaml"
+    staging.write_text(textwrap.dedent("""
+        variables: {base_url: "http://127.0.0.1:9"}
+        checks:
+          - {name: home, url: "${base_url}/trang-chu", expect: {status: 200}}
+        """), encoding="utf-8")
+    p = prepare(LoadRequest("home-only", "http://127.0.0.1:9", "rc1", portal=str(staging)))
+    assert p.spec["user_classes"][0]["tasks"][0]["steps"][0]["url"] == "${base_url}/trang-chu"
+    with pytest.raises(ConfigError, match="no check 'procedure-search-api'"):
+        prepare(LoadRequest("smoke", "http://127.0.0.1:9", "rc1", portal=str(staging)))
