@@ -23,6 +23,8 @@ def test_shipped_file_loads_and_every_task_resolves_against_the_probes():
     classes = {u.name: u for u in mix.user_classes}
     assert set(classes) == {"citizen", "officer"}
     assert {t.name for t in classes["officer"].tasks} == {"officer-list", "officer-process", "officer-return"}
+    assert {"search", "read-procedure", "submit-online", "lookup", "login-v1-account"} <= {
+        t.name for t in classes["citizen"].tasks}
     assert cfg.criteria["go-live"].at_users == 300
     assert cfg.allowlist.hosts == ["127.0.0.1", "localhost", "::1"]
 

@@ -127,6 +127,39 @@ def test_a_target_off_the_allowlist_is_refused_and_the_refusal_stored(run_app, t
     assert json.loads(r.stdout)["status"] == "refused"
 
 
+def test_a_url_learnt_at_run_time_is_held_to_the_allowlist_too(app, tmp_path):
+    # the portal echoes what it is asked for; a scenario that follows an absolute URL taken from a
+    # response must not send anything to a host off the allowlist
+    f = tmp_path / "lt.yaml"
+    f.write_text(textwrap.dedent(f"""
+        shapes: {{s: {{kind: steady, duration: 3, warmup: 0}}}}
+        scenarios:
+          follow:
+            portal: {DEFAULT_PROBES}
+            shape: s
+            users: 2
+            user_classes:
+              - name: c
+                wait: {{constant: 0.2}}
+                tasks:
+                  - name: follow
+                    steps:
+                      - name: ask
+                        url: "${{base_url}}/vi/tra-cuu-ho-so?ma=http://10.9.9.9/x"
+                        expect: {{status: 404}}
+                        extract: [{{name: away, regex: 'có mã (http://10\\.9\\.9\\.9/x)'}}]
+                      - name: go
+                        url: "${{away}}"
+        """), encoding="utf-8")
+    with running("v1.0") as base:
+        res, text = _run(app, tmp_path, LoadRequest("follow", base, "x"), file=f, report=False)
+    ends = {e["name"]: e for e in app.query("loadtest_endpoints", run_id=res.run_id)}
+    assert ends["follow/ask"]["failures"] == 0 and ends["follow/ask"]["requests"] > 0, text
+    assert ends["follow/go"]["failures"] == ends["follow/go"]["requests"] > 0
+    msgs = {x["error"] for x in app.query("loadtest_failures", run_id=res.run_id) if x["name"] == "follow/go"}
+    assert msgs == {"refused: 10.9.9.9 is not on the load-test allowlist"}
+
+
 def test_a_target_that_dies_mid_run_leaves_a_stored_readable_run(app, tmp_path):
     stack = contextlib.ExitStack()
     base = stack.enter_context(running("v1.0"))
