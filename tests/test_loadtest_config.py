@@ -217,3 +217,16 @@ def test_another_portal_description_can_be_given(tmp_path):
     assert p.spec["user_classes"][0]["tasks"][0]["steps"][0]["url"] == "${base_url}/trang-chu"
     with pytest.raises(ConfigError, match="no check 'procedure-search-api'"):
         prepare(LoadRequest("smoke", "http://127.0.0.1:9", "rc1", portal=str(staging)))
+
+
+def test_nothing_of_ours_but_the_locustfile_imports_locust():
+    """`import locust` patches the process with gevent: the parent side must never do it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, app, loadtests.runner, loadtests.cli, loadtests.report, loadtests.analysis, "
+            "loadtests.shapes, store.loadtest_queries, store.loadtest_writes, config.loadtest; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert out.stdout.strip() == "[]", out.stdout
