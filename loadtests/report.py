@@ -24,7 +24,8 @@ LABELS = {
         "knee": "Điểm gãy", "held": "Số người dùng duy trì", "observed": "Đo được", "expression": "Điều kiện",
         "endpoint": "Chức năng", "occurrences": "Số lần", "message": "Thông báo", "time": "Thời gian (s)",
         "limit": "ngưỡng", "verdict": "Kết luận", "no_data": "Không có số liệu.",
-        "all": "(mọi yêu cầu)", "capacity_text": "Độ trễ rời khỏi mức nền ở {knee} người dùng; cổng chịu được {cap} người dùng với {rps:.1f} yêu cầu/giây.",
+        "all": "(mọi yêu cầu)", "config": "Cấu hình kịch bản", "shape": "Dạng tải", "user_class": "Nhóm người dùng",
+        "weight": "Trọng số", "task": "Tác vụ", "mix": "Tỷ lệ", "kind": "Loại", "think": "Thời gian nghỉ", "capacity_text": "Độ trễ rời khỏi mức nền ở {knee} người dùng; cổng chịu được {cap} người dùng với {rps:.1f} yêu cầu/giây.",
     },
     "en": {
         "title": "Load-test report", "scenario": "Scenario", "release": "Release", "target": "Target",
@@ -38,7 +39,8 @@ LABELS = {
         "knee": "Knee", "held": "Users held", "observed": "Observed", "expression": "Criterion",
         "endpoint": "Endpoint", "occurrences": "Occurrences", "message": "Message", "time": "Time (s)",
         "limit": "limit", "verdict": "Verdict", "no_data": "No data.",
-        "all": "(all requests)", "capacity_text": "Latency left its plateau at {knee} users; the portal held {cap} users at {rps:.1f} requests/s.",
+        "all": "(all requests)", "config": "Scenario configuration", "shape": "Shape", "user_class": "User class",
+        "weight": "Weight", "task": "Task", "mix": "Share", "kind": "Kind", "think": "Think time", "capacity_text": "Latency left its plateau at {knee} users; the portal held {cap} users at {rps:.1f} requests/s.",
     },
 }
 
@@ -171,6 +173,26 @@ def build_html(ops, run_id: str, lang: str = "vi") -> str:
                                                                                else "")), _fmt(e["requests"]),
              _fmt(e["failures"]), _fmt(e["error_rate"], "error_rate"), _fmt(e["rps"]), _fmt(e["p50_ms"]),
              _fmt(e["p95_ms"]), _fmt(e["p99_ms"]), _fmt(e["max_ms"])] for e in ends]))
+    try:
+        conf = json.loads(run.get("config_json") or "{}")
+    except ValueError:
+        conf = {}
+    if conf.get("user_classes"):
+        parts.append(f"<h2>{L['config']}</h2>")
+        rows = []
+        for uc in conf["user_classes"]:
+            w = uc.get("wait") or {}
+            wait = (f"{w['constant']:g} s" if w.get("constant") is not None else
+                    f"pacing {w['pacing']:g} s" if w.get("pacing") is not None else
+                    f"{w['between'][0]:g}–{w['between'][1]:g} s" if w.get("between") else "")
+            total = sum(t["weight"] for t in uc["tasks"]) or 1
+            for t in uc["tasks"]:
+                rows.append([html.escape(uc["name"]), _fmt(uc.get("weight")), html.escape(t["name"]),
+                             f"{100 * t['weight'] / total:.0f} %", html.escape(t["kind"]), wait])
+        shape = conf.get("shape") or {}
+        parts.append(f"<p>{L['shape']}: {html.escape(str(shape.get('kind', '')))}, {_fmt(conf.get('users'))} "
+                     f"{L['users'].lower()}, {_fmt(conf.get('duration_s'))} s; {html.escape(str(conf.get('portal', '')))}</p>")
+        parts.append(_table([L["user_class"], L["weight"], L["task"], L["mix"], L["kind"], L["think"]], rows))
     if fails:
         parts.append(f"<h2>{L['failure_list']}</h2>")
         parts.append(_table([L["endpoint"], L["message"], L["occurrences"]], [

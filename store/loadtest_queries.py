@@ -7,6 +7,8 @@ HTML report are built from these alone; names and columns are stable.
       users_target, users_peak, workers, requests, failures, rps, error_rate, p50/p95/p99_ms,
       generator_cpu_max, generator_overloaded, criteria, verdict, knee_users, capacity_users,
       capacity_rps, exit_code, report_path
+  loadtest_releases(scenario=None)  per scenario and release: runs, last_run_id, last_started_at,
+                                  last_verdict, last_status (pickers for a comparison)
   loadtest_run(run_id)            one row: every column of loadtest_runs (config_json included)
   loadtest_endpoints(run_id)      per endpoint (and '*' = all requests): requests, failures,
                                   error_rate, rps, avg/min/max, p50/p90/p95/p99 (ms); kind is
@@ -59,6 +61,17 @@ def loadtest_runs(con, limit: int = 50, scenario: str | None = None, release: st
         SELECT {RUN_LIST_COLS} FROM loadtest_runs
         WHERE ($scenario IS NULL OR scenario = $scenario) AND ($release IS NULL OR release = $release)
         ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""", {"scenario": scenario, "release": release})
+
+
+@named_query("loadtest_releases")
+def loadtest_releases(con, scenario: str | None = None) -> Table:
+    """Per scenario and release: how many runs, the latest run and its verdict (pickers for a comparison)."""
+    return run(con, """
+        SELECT scenario, release, count(*) AS runs,
+               arg_max(run_id, started_at) AS last_run_id, max(started_at) AS last_started_at,
+               arg_max(verdict, started_at) AS last_verdict, arg_max(status, started_at) AS last_status
+        FROM loadtest_runs WHERE $scenario IS NULL OR scenario = $scenario
+        GROUP BY scenario, release ORDER BY scenario, last_started_at DESC""", {"scenario": scenario})
 
 
 @named_query("loadtest_run")

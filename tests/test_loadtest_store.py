@@ -161,6 +161,8 @@ def test_compare_names_what_regressed_beyond_noise(app_cfg):
     try:
         app.store_loadtest_run(_payload("a", "v1.0", {"home": (20, 0.0), "search": (40, 0.0), "upload": (80, 0.0)}, 1))
         app.store_loadtest_run(_payload("b", "v2.0", {"home": (20, 0.0), "search": (120, 0.0), "upload": (80, 0.2)}, 2))
+        rel = {r["release"]: r for r in app.query("loadtest_releases", scenario="smoke")}
+        assert set(rel) == {"v1.0", "v2.0"} and rel["v2.0"]["last_run_id"] == "b" and rel["v1.0"]["runs"] == 1
         rows = app.query("loadtest_compare", run_a="a", run_b="b").to_dicts()
         worse = {(r["name"], r["metric"]) for r in rows if r["worse"]}
         assert ("search", "p95_ms") in worse and ("search", "p50_ms") in worse
