@@ -215,12 +215,26 @@ def _wait(w: dict):
     return between(float(lo), float(hi))
 
 
+def _ssl_factory():
+    """TLS as the probes do it (config/probes.py defaults): verified, plus an extra CA file if given."""
+    import gevent.ssl
+
+    ctx = gevent.ssl.create_default_context()
+    if SPEC.get("ca_file"):
+        ctx.load_verify_locations(cafile=SPEC["ca_file"])
+    if not SPEC.get("verify_tls", True):
+        ctx.check_hostname = False
+        ctx.verify_mode = gevent.ssl.CERT_NONE
+    return ctx
+
+
 class PortalUser(FastHttpUser):
     abstract = True
     host = VARIABLES["base_url"]
     network_timeout = float(SPEC.get("timeout", 30))
     connection_timeout = float(SPEC.get("timeout", 30))
-    insecure = False  # verify TLS certificates of a staging portal
+    insecure = not SPEC.get("verify_tls", True)
+    ssl_context_factory = staticmethod(_ssl_factory)
 
     def on_start(self) -> None:
         self.variables = dict(VARIABLES)

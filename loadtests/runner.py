@@ -177,6 +177,8 @@ def prepare(req: LoadRequest, loadtests_file: Path | str | None = None) -> Prepa
     spec = {"target": target, "variables": variables, "users": users, "duration": duration,
             "shape": shape.model_dump(mode="json"), "timeout": sc.timeout, "user_classes": user_classes,
             "secrets_file": str(portal.secrets_file) if portal.secrets_file else None,
+            "verify_tls": portal.defaults.verify_tls,
+            "ca_file": str(portal.defaults.ca_file) if portal.defaults.ca_file else None,
             # at most MAX_POINTS intervals per series: a long soak run gets coarser points
             "interval": max(cfg.generator.interval, round(duration / MAX_POINTS, 1)),
             "allow_hosts": cfg.allowlist.hosts, "allow_networks": cfg.allowlist.networks}
