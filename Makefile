@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_probe_overhead.py
 	$(PY) benchmarks/bench_probe_schedule.py
 	$(PY) benchmarks/bench_compliance.py
+	$(PY) benchmarks/bench_loadtest_cpu.py
+	$(PY) benchmarks/bench_loadtest_distributed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

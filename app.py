@@ -130,6 +130,11 @@ class Motcua:
         from compliance.actions import perform
 
         return perform(self, action, **params)
+    def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Store (or replace) one load-test run: loadtests/runner.py's payload (store/loadtest_writes.py)."""
+        from store.loadtest_writes import write_run
+
+        return write_run(self.store, payload)
 
     def load_reference(self, path: Path | str) -> dict[str, Any]:
         from store.reference import load_reference
@@ -418,6 +423,13 @@ def cmd_compliance(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import run
 
     return run(cfg, args, open_ops)
+def cmd_loadtest(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from loadtests.cli import CliError, main as loadtest_main
+
+    try:
+        return loadtest_main(cfg, args, open_ops)
+    except CliError as e:
+        raise UserError(str(e)) from None
 
 
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
@@ -426,10 +438,13 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
 
     problems = []
     app = Motcua(cfg)
+    from config.loadtest import load_loadtests
+
     for what, fn in (("SLA rule set and calendar", lambda: app.engine), ("column mapping", lambda: app.mapping),
                      ("SLOs", lambda: app.slo_evaluator), ("alerts", lambda: app.alerter),
                      ("probes", lambda: load_probes(cfg.monitor.probes)),
-                     ("compliance criteria", lambda: check_compliance(cfg))):
+                     ("compliance criteria", lambda: check_compliance(cfg)),
+                     ("load tests", lambda: load_loadtests(cfg.loadtest.file))):
         try:
             fn()
         except ConfigError as e:
@@ -515,6 +530,26 @@ def build_parser() -> argparse.ArgumentParser:
     from compliance.cli import add_parser as add_compliance_parser
 
     add_compliance_parser(sub).set_defaults(fn=cmd_compliance)
+    s = sub.add_parser("loadtest", help="run a Locust load scenario against a portal (allowlisted hosts only); "
+                                        "or: loadtest list | compare RUN_A RUN_B | report RUN")
+    s.add_argument("action", nargs="*", metavar="ACTION", help="list | compare RUN_A RUN_B | report RUN "
+                                                              "(none: run a scenario)")
+    s.add_argument("--scenario", help="scenario name in the load-test file (config/loadtests.yaml)")
+    s.add_argument("--target", help="base URL of the portal under test, e.g. http://127.0.0.1:8088")
+    s.add_argument("--release", help="label of the release under test, e.g. v2.1-rc1")
+    s.add_argument("--users", type=int, help="target users (default: the scenario's)")
+    s.add_argument("--duration", help="run length, e.g. 90s, 10m (default: the shape's)")
+    s.add_argument("--workers", type=int, default=0, help="Locust worker processes (K>1: master and K workers)")
+    s.add_argument("--criteria", help="judge against this criteria set instead of the scenario's")
+    s.add_argument("--file", help="load-test file (default: loadtest.file of the config)")
+    s.add_argument("--portal", help="portal description (a probes file) instead of the scenario's, e.g. a "
+                                    "vendor's staging portal")
+    s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    s.add_argument("--limit", type=int, default=50, help="list: how many runs")
+    s.add_argument("--out", help="report: where to write the HTML file")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
+    s.add_argument("--json", action="store_true", help="print the result as JSON")
+    s.set_defaults(fn=cmd_loadtest)
 
     s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
     s.set_defaults(fn=cmd_check_config)

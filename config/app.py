@@ -98,6 +98,13 @@ class ComplianceConfig(_Strict):
 
     criteria: Path = default_path("compliance", "tt22-2019.yaml")
     files_dir: Path | None = None  # default: <store dir>/compliance-files
+class LoadtestConfig(_Strict):
+    """Load tests (`app.py loadtest`): scenarios, shapes, criteria and allowlist in `file`; Locust's
+    raw output and the HTML report of every run under `runs_dir/<run id>/` (default: a folder
+    `loadtests` beside the store file)."""
+
+    file: Path = default_path("loadtests.yaml")
+    runs_dir: Path | None = None
 
 
 class DemoConfig(_Strict):
@@ -121,6 +128,7 @@ class AppConfig(_Strict):
     monitor: MonitorConfig = MonitorConfig()
     testbed: TestbedConfig = TestbedConfig()
     compliance: ComplianceConfig = ComplianceConfig()
+    loadtest: LoadtestConfig = LoadtestConfig()
     demo: DemoConfig = DemoConfig()
 
     @field_validator("timezone")

@@ -32,6 +32,8 @@ ENDPOINTS: tuple[str, ...] = (
     "receipt",           # GET receipt page
     "dossier_lookup",    # GET /vi/tra-cuu-ho-so, /api/dossiers/{code}
     "officer_list",      # GET /vi/can-bo/ho-so, /api/officer/dossiers
+    "officer_open",      # GET /api/officer/dossiers/{code}
+    "officer_action",    # POST /api/officer/dossiers/{code}/process|return
     "sync_status",       # GET /api/dvcqg/sync-status
     "feature",           # the 1.0 feature pages (QR look-up, payment, satisfaction survey)
 )

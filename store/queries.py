@@ -633,3 +633,4 @@ def store_stats(con: duckdb.DuckDBPyConnection) -> Table:
             (SELECT count(*) FROM agency_month_stats) AS month_stats_rows""", {})
 import store.probe_queries  # noqa: E402,F401  (probe result queries register themselves)
 import store.slo_queries  # noqa: E402,F401  (SLO and slowdown queries register themselves)
+import store.loadtest_queries  # noqa: E402,F401  (load-test run queries register themselves)

@@ -34,6 +34,7 @@ class Ops(Protocol):
     def recompute(self, as_of: str | None = None) -> dict[str, Any]: ...
     def status(self) -> dict[str, Any]: ...
     def compliance(self, action: str, **params: Any) -> dict[str, Any]: ...
+    def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class OperationError(Exception):
@@ -132,6 +133,8 @@ class StoreService:
                     self._call(lambda: service.ops.recompute(body.get("as_of")))
                 elif self.path == "/compliance":  # the register's closed set of append-only actions
                     self._call(lambda: service.ops.compliance(str(body.get("action")), **body.get("params", {})))
+                elif self.path == "/loadtest":
+                    self._call(lambda: service.ops.store_loadtest_run(body["payload"]))
                 else:
                     self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}"})
 
@@ -206,6 +209,9 @@ class RemoteOps:
     def compliance(self, action: str, **params: Any) -> dict[str, Any]:
         """A change to the compliance register (compliance/actions.py), made by the owner."""
         return self._post("/compliance", {"action": action, "params": params})
+
+    def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/loadtest", {"payload": payload})
 
     def close(self) -> None:
         self._client.close()

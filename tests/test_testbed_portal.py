@@ -274,6 +274,44 @@ def test_officer_dossier_list(v2):
         assert c.get("/api/officer/dossiers", params={"size": "many"}).status_code == 400
 
 
+def test_officer_opens_processes_and_returns_a_dossier(v1):
+    with client(v1) as c:
+        assert c.post("/api/officer/dossiers/x/process").status_code == 401
+        login(c, CITIZEN_V2)
+        assert c.post("/api/officer/dossiers/x/process").status_code == 403
+    with client(v1) as c:
+        login(c, OFFICER_V2, "/vi/can-bo/ho-so")
+        todo = c.get("/api/officer/dossiers", params={"state": "processing", "size": 1}).json()["items"]
+        code = todo[0]["dossier_code"]
+        assert c.get(f"/api/officer/dossiers/{code}").json()["state"] == "processing"
+        assert c.post(f"/api/officer/dossiers/{code}/return").status_code == 409  # not finished yet
+        done = c.post(f"/api/officer/dossiers/{code}/process")
+        assert done.status_code == 200 and done.json()["state"] == "finished" and done.json()["finished_at"]
+        assert c.post(f"/api/officer/dossiers/{code}/process").status_code == 409  # someone already did
+        assert c.post(f"/api/officer/dossiers/{code}/return").json()["state"] == "returned"
+        assert c.get(f"/api/dossiers/{code}").json()["state"] == "returned"
+        assert c.post("/api/officer/dossiers/no-such-code/process").status_code == 404
+        assert c.post(f"/api/officer/dossiers/{code}/archive").status_code == 404
+
+
+def test_a_client_leaving_mid_request_is_not_a_server_error(v1, caplog):
+    """A load test that stops its users cuts requests short: the portal must not log a traceback."""
+    import logging
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(v1)
+    caplog.set_level(logging.ERROR)
+    with socket.create_connection((u.hostname, u.port)) as s:
+        s.sendall(b"POST /auth/realms/digo/login-actions/authenticate HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\nusername=a")
+        time.sleep(0.3)
+    time.sleep(0.5)
+    with client(v1) as c:
+        assert c.get("/vi").status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+
+
 # -- capacity: true queueing ----------------------------------------------------------------------
 async def _concurrent_get(base: str, path: str, n: int) -> tuple[float, list[httpx.Response]]:
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)

@@ -16,6 +16,9 @@ Pages (HTML, Vietnamese) and APIs (JSON):
   GET  /vi/padsvc/receipt/{code}                receipt with the dossier code
   GET  /vi/tra-cuu-ho-so?ma=  /api/dossiers/{code}   dossier look-up
   GET  /vi/can-bo/ho-so  /api/officer/dossiers   an officer's dossier list (officer login)
+  GET  /api/officer/dossiers/{code}             an officer opens a dossier of their agency
+  POST /api/officer/dossiers/{code}/process     processing → finished (409 when not processing)
+  POST /api/officer/dossiers/{code}/return      finished → returned to the citizen (409 otherwise)
   GET  /api/dvcqg/sync-status?synced=&page=&size=     status feed towards the national portal
   GET  /vi/tra-cuu-qr, /vi/thanh-toan, GET/POST /vi/danh-gia   1.0 features (404 when missing)
   GET  /__testbed/stats; POST /__testbed/profile (header X-Testbed-Token)   test control
@@ -43,7 +46,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -172,6 +175,8 @@ class PortalApp:
                             "Dịch vụ tạm thời không phản hồi, vui lòng thử lại sau."
                         return self.error(timing.error_status, text, api)
                     response = await fn(request)
+                except ClientDisconnect:  # the client went away mid-upload (a load test stopping)
+                    return Response(status_code=499)
                 finally:
                     rt.release(pool)
                 rt.served[name] += 1
@@ -413,6 +418,40 @@ class PortalApp:
         return JSONResponse({"agency_code": acc.agency_code, "total": len(items), "page": page, "size": size,
                              "items": [d.to_dict() for d in chunk]})
 
+    def _officer_dossier(self, request: Request):
+        """(account, dossier, error response): the officer's own agency's dossier, or why not."""
+        acc = self.user_of(request)
+        if acc is None:
+            return None, None, JSONResponse({"error": "login required"}, status_code=401)
+        if acc.role != "officer":
+            return acc, None, JSONResponse({"error": "officers only"}, status_code=403)
+        d = self.portal.dossiers.get(request.path_params["code"])
+        if d is None or d.agency_code != acc.agency_code:
+            return acc, None, JSONResponse({"error": "dossier not found"}, status_code=404)
+        return acc, d, None
+
+    async def api_officer_dossier(self, request: Request) -> Response:
+        _, d, err = self._officer_dossier(request)
+        return err or JSONResponse(d.to_dict())
+
+    async def api_officer_action(self, request: Request) -> Response:
+        """Process (→ finished) or return (→ returned) a dossier; 409 when its state does not allow it."""
+        _, d, err = self._officer_dossier(request)
+        if err is not None:
+            return err
+        action = request.path_params["action"]
+        wanted = {"process": ("processing", "finished"), "return": ("finished", "returned")}.get(action)
+        if wanted is None:
+            return JSONResponse({"error": "action must be process or return"}, status_code=404)
+        with self.portal.lock:
+            if d.state != wanted[0]:
+                return JSONResponse({"error": f"dossier is {d.state}, expected {wanted[0]}",
+                                     "state": d.state}, status_code=409)
+            d.state = wanted[1]
+            if action == "process":
+                d.finished_at = _now()
+        return JSONResponse(d.to_dict())
+
     # -- national portal sync feed ----------------------------------------------------------------
     async def sync_status(self, request: Request) -> Response:
         flt = request.query_params.get("synced", "")
@@ -569,6 +608,9 @@ def create_app(profile: PortalProfile | str = "v1.0", *, admin_token: str | None
         Route("/api/dossiers/{code}", ep("dossier_lookup")(pa.api_dossier)),
         Route("/vi/can-bo/ho-so", ep("officer_list")(pa.officer_list)),
         Route("/api/officer/dossiers", ep("officer_list")(pa.api_officer_list)),
+        Route("/api/officer/dossiers/{code}", ep("officer_open")(pa.api_officer_dossier)),
+        Route("/api/officer/dossiers/{code}/{action}", ep("officer_action")(pa.api_officer_action),
+              methods=["POST"]),
         Route("/api/dvcqg/sync-status", ep("sync_status")(pa.sync_status)),
         Route("/vi/tra-cuu-qr", ep("feature")(pa.feature_qr)),
         Route("/vi/thanh-toan", ep("feature")(pa.feature_payment)),

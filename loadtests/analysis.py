@@ -1,0 +1,336 @@
+"""From Locust's per-interval histograms to the numbers of a run: percentiles over time, totals,
+verdicts against acceptance criteria, the knee of a step run, and noise tests for comparisons.
+
+Pure Python (no Locust, no store): loadtests/runner.py builds a run with it, and
+store/loadtest_queries.py uses its statistics for `loadtest_compare`.
+
+Histograms are Locust's response-time buckets ({ms bucket: count}; 147 → 150, 3432 → 3400), so a
+percentile is exact to the bucket, as in Locust's own reports.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+AGGREGATE = "*"           # the name of the all-requests row (method '')
+JOURNEY = "JOURNEY"       # Locust request_type of a whole journey (start to end, without think time)
+PERCENTILES = (50, 90, 95, 99)
+
+
+# -- histograms ---------------------------------------------------------------------------------
+def merge(hists: Iterable[Mapping[Any, int]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for h in hists:
+        for k, v in h.items():
+            k = int(k)
+            out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+def percentile(hist: Mapping[int, int], q: float) -> float | None:
+    """The smallest bucket below which at least q % of the samples fall (Locust's own rule)."""
+    n = sum(hist.values())
+    if n <= 0:
+        return None
+    need = max(1, math.ceil(n * q / 100.0))
+    seen = 0
+    for k in sorted(hist):
+        seen += hist[k]
+        if seen >= need:
+            return float(k)
+    return float(max(hist))
+
+
+@dataclass
+class Stat:
+    """Requests, failures, response-time sum and histogram of one endpoint over some intervals."""
+
+    requests: int = 0
+    failures: int = 0
+    total_ms: float = 0.0
+    hist: dict[int, int] = field(default_factory=dict)
+
+    def add(self, requests: int, failures: int, total_ms: float, hist: Mapping[Any, int]) -> None:
+        self.requests += int(requests)
+        self.failures += int(failures)
+        self.total_ms += float(total_ms)
+        for k, v in hist.items():
+            k = int(k)
+            self.hist[k] = self.hist.get(k, 0) + int(v)
+
+    def p(self, q: float) -> float | None:
+        return percentile(self.hist, q)
+
+    @property
+    def avg(self) -> float | None:
+        n = sum(self.hist.values())
+        return self.total_ms / n if n else None
+
+    @property
+    def max(self) -> float | None:
+        return float(max(self.hist)) if self.hist else None
+
+    @property
+    def min(self) -> float | None:
+        return float(min(self.hist)) if self.hist else None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failures / self.requests if self.requests else None
+
+    def metric(self, name: str, seconds: float) -> float | None:
+        if name == "error_rate":
+            return self.error_rate
+        if name == "rps":
+            return self.requests / seconds if seconds > 0 else None
+        if name == "avg":
+            return self.avg
+        if name == "max":
+            return self.max
+        if name == "min":
+            return self.min
+        if name.startswith("p"):
+            return self.p(float(name[1:]))
+        raise ValueError(f"unknown metric {name!r}")
+
+
+# -- samples ------------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    """One interval of the series written by loadtests/locustfile.py."""
+
+    t: float
+    at: float
+    seconds: float
+    users: int
+    cpu: dict[str, float]
+    entries: dict[tuple[str, str], Stat]
+
+    def aggregate(self) -> Stat:
+        s = Stat()
+        for (m, _n), st in self.entries.items():
+            if m != JOURNEY:
+                s.add(st.requests, st.failures, st.total_ms, st.hist)
+        return s
+
+
+def samples_from_lines(lines: Sequence[dict], min_seconds: float = 0.3) -> list[Sample]:
+    out: list[Sample] = []
+    prev_t = 0.0
+    for ln in lines:
+        if ln.get("type") != "sample":
+            continue
+        entries: dict[tuple[str, str], Stat] = {}
+        for e in ln.get("entries", []):
+            st = entries.setdefault((e["m"], e["n"]), Stat())
+            st.add(e["r"], e["f"], e.get("s", 0), e.get("h", {}))
+        t = float(ln["t"])
+        seconds = t - prev_t
+        if out and seconds < min_seconds:
+            # a sliver (the last flush when Locust quits): its counts belong to the interval before;
+            # its CPU figure (a few ms of shutting down) says nothing about the load
+            last = out[-1]
+            for k, st in entries.items():
+                last.entries.setdefault(k, Stat()).add(st.requests, st.failures, st.total_ms, st.hist)
+            last.seconds += seconds
+            last.t, last.at = t, float(ln["at"])
+        else:
+            out.append(Sample(t=t, at=float(ln["at"]), seconds=max(seconds, 1e-3), users=int(ln.get("users") or 0),
+                              cpu=dict(ln.get("cpu") or {}), entries=entries))
+        prev_t = t
+    return out
+
+
+def totals(samples: Sequence[Sample]) -> dict[tuple[str, str], Stat]:
+    out: dict[tuple[str, str], Stat] = {}
+    for s in samples:
+        for k, st in s.entries.items():
+            out.setdefault(k, Stat()).add(st.requests, st.failures, st.total_ms, st.hist)
+    return out
+
+
+def aggregate(samples: Sequence[Sample]) -> Stat:
+    out = Stat()
+    for s in samples:
+        a = s.aggregate()
+        out.add(a.requests, a.failures, a.total_ms, a.hist)
+    return out
+
+
+# -- verdicts -----------------------------------------------------------------------------------
+def judge(criteria: Mapping[str, Any], parsed: Sequence[tuple[str, Any]], samples: Sequence[Sample],
+          matches, criterion_name: str) -> list[dict[str, Any]]:
+    """One verdict row per (selector, expression, endpoint).
+
+    The window is every interval during which at least `at_users` users ran (all intervals with
+    users when at_users is not set). `at_users` of a row is the fewest users running in that window,
+    i.e. the concurrency the criterion was actually held at; a run that never reached the required
+    users fails every expression, with a note saying how many it reached."""
+    need = criteria.get("at_users")
+    window = [s for s in samples if (s.users >= need if need else s.users > 0)]
+    peak = max((s.users for s in samples), default=0)
+    seconds = sum(s.seconds for s in window)
+    held = min((s.users for s in window), default=peak)
+    keys = sorted({k for s in window for k in s.entries} | {k for s in samples for k in s.entries})
+    rows = []
+    for selector, th in parsed:
+        base = {"criterion": criterion_name, "selector": selector, "expression": th.expr, "metric": th.metric,
+                "op": th.op, "threshold": th.value, "required_users": need}
+        if not window:
+            rows.append({**base, "method": "", "name": selector, "observed": None, "at_users": peak,
+                         "window_s": 0.0, "passed": False,
+                         "note": f"the run reached {peak} users, the criterion needs {need}" if need
+                         else "no interval with users running"})
+            continue
+        if selector == "total":
+            targets = [("", AGGREGATE, aggregate(window))]
+        else:
+            targets = []
+            for m, n in keys:
+                if matches(selector, m, n):
+                    st = Stat()
+                    for s in window:
+                        x = s.entries.get((m, n))
+                        if x is not None:
+                            st.add(x.requests, x.failures, x.total_ms, x.hist)
+                    targets.append((m, n, st))
+        if not targets:
+            rows.append({**base, "method": "", "name": selector, "observed": None, "at_users": held,
+                         "window_s": seconds, "passed": False, "note": "no request matched this selector"})
+            continue
+        for m, n, st in targets:
+            obs = st.metric(th.metric, seconds) if st.requests else None
+            note = None if st.requests else "no requests in the judged window"
+            rows.append({**base, "method": m, "name": n, "observed": obs, "at_users": held, "window_s": seconds,
+                         "passed": bool(st.requests) and th.holds(obs), "note": note})
+    return rows
+
+
+# -- capacity (knee of a step run) --------------------------------------------------------------
+def capacity(samples: Sequence[Sample], phases: Sequence[Any], *, metric: str = "p50", factor: float = 1.5,
+             floor_ms: float = 5.0, settle: float = 0.34) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Per step: users, throughput, latency; the knee is the first step whose latency (median by
+    default) exceeds `factor` × the plateau (the lowest of the first two steps) by at least
+    `floor_ms`. Capacity = the last step still on the plateau: its users and throughput.
+    The first `settle` share of every step is left out (users spawning, queues filling)."""
+    rows = []
+    for ph in phases:
+        span = ph.t1 - ph.t0
+        lo = ph.t0 + settle * span
+        win = [s for s in samples if lo <= s.t - s.seconds / 2 and s.t <= ph.t1 + 1e-6]
+        if not win:
+            win = [s for s in samples if ph.t0 <= s.t <= ph.t1 + 1e-6]
+        agg = aggregate(win)
+        secs = sum(s.seconds for s in win)
+        users = [s.users for s in win]
+        rows.append({"step": ph.index, "users": int(statistics.median(users)) if users else ph.users,
+                     "planned_users": ph.users, "t_start": ph.t0, "t_end": ph.t1,
+                     "requests": agg.requests, "rps": agg.requests / secs if secs else None,
+                     "p50_ms": agg.p(50), "p95_ms": agg.p(95), "p99_ms": agg.p(99),
+                     "error_rate": agg.error_rate, "is_knee": False})
+    measured = [r for r in rows if r["requests"]]
+    if len(measured) < 3:
+        return rows, None
+    key = {"p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"}[metric]
+    plateau = min(r[key] for r in measured[:2])
+    knee = None
+    for i, r in enumerate(measured):
+        if i >= 1 and r[key] > plateau * factor and r[key] - plateau >= floor_ms:
+            knee = i
+            break
+    if knee is None:
+        best = max(measured, key=lambda r: r["rps"] or 0)
+        return rows, {"found": False, "plateau_ms": plateau, "metric": metric, "knee_users": None,
+                      "knee_rps": None, "capacity_users": measured[-1]["users"],
+                      "capacity_rps": measured[-1]["rps"], "max_rps": best["rps"],
+                      "note": "latency stayed on its plateau: the portal held every step"}
+    cap = measured[knee - 1]
+    measured[knee]["is_knee"] = True
+    return rows, {"found": True, "plateau_ms": plateau, "metric": metric,
+                  "knee_users": measured[knee]["users"], "knee_rps": measured[knee]["rps"],
+                  "capacity_users": cap["users"], "capacity_rps": cap["rps"],
+                  "max_rps": max(r["rps"] or 0 for r in measured),
+                  "note": f"{metric} left its plateau ({plateau:.0f} ms) at {measured[knee]['users']} users"}
+
+
+# -- noise --------------------------------------------------------------------------------------
+def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Two-sided p-value of the Mann–Whitney U test (normal approximation, tie-corrected)."""
+    a, b = [x for x in a if x is not None], [x for x in b if x is not None]
+    n1, n2 = len(a), len(b)
+    if n1 < 2 or n2 < 2:
+        return None
+    ranked = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
+    ranks = [0.0] * len(ranked)
+    ties = 0.0
+    i = 0
+    while i < len(ranked):
+        j = i
+        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
+            j += 1
+        r = (i + j) / 2 + 1
+        for k in range(i, j + 1):
+            ranks[k] = r
+        t = j - i + 1
+        ties += t ** 3 - t
+        i = j + 1
+    r1 = sum(r for r, (_, g) in zip(ranks, ranked) if g == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2
+    mu = n1 * n2 / 2
+    n = n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if var <= 0:
+        return 1.0 if u1 == mu else 0.0
+    z = (abs(u1 - mu) - 0.5) / math.sqrt(var)
+    return max(0.0, min(1.0, math.erfc(max(z, 0) / math.sqrt(2))))
+
+
+def mann_whitney_hist_p(a: Mapping[Any, int], b: Mapping[Any, int]) -> float | None:
+    """Mann–Whitney U over every request of two runs, from their response-time histograms (ties
+    within a bucket). For endpoints with too few intervals for the per-interval test."""
+    a = {int(k): int(v) for k, v in a.items() if v}
+    b = {int(k): int(v) for k, v in b.items() if v}
+    n1, n2 = sum(a.values()), sum(b.values())
+    if n1 < 5 or n2 < 5:
+        return None
+    rank, r1, ties = 0, 0.0, 0.0
+    for k in sorted(set(a) | set(b)):
+        t = a.get(k, 0) + b.get(k, 0)
+        mid = rank + (t + 1) / 2
+        r1 += a.get(k, 0) * mid
+        ties += t ** 3 - t
+        rank += t
+    u1 = r1 - n1 * (n1 + 1) / 2
+    mu, n = n1 * n2 / 2, n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if var <= 0:
+        return 1.0 if u1 == mu else 0.0
+    z = max(abs(u1 - mu) - 0.5, 0) / math.sqrt(var)
+    return math.erfc(z / math.sqrt(2))
+
+
+def two_proportion_p(f1: int, n1: int, f2: int, n2: int) -> float | None:
+    """Two-sided p-value that two failure rates differ (pooled z-test)."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    p = (f1 + f2) / (n1 + n2)
+    if p in (0.0, 1.0):
+        return 1.0
+    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    z = abs(f1 / n1 - f2 / n2) / se
+    return math.erfc(z / math.sqrt(2))
+
+
+def beyond_noise(p_value: float | None, a: float | None, b: float | None, *, alpha: float = 0.05,
+                 min_change: float = 0.10, min_abs: float = 0.0) -> bool:
+    """A change counts when it is statistically clear (p < alpha) AND large enough to matter
+    (at least min_change relative and min_abs absolute)."""
+    if p_value is None or a is None or b is None:
+        return False
+    if abs(b - a) < min_abs:
+        return False
+    rel = abs(b - a) / abs(a) if a else (math.inf if b else 0.0)
+    return p_value < alpha and rel >= min_change
