@@ -93,8 +93,13 @@ class Motcua:
         return Alerter(alerts, Notifier(alerts.channels), self.now)
 
     def evaluate_alerts(self) -> list[Any]:
-        """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter)."""
-        return self.alerter.update(self.slo_evaluator.conditions())
+        """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in
+        the store for the dashboard's alert timeline."""
+        from store.alert_writes import record_alerts
+
+        sent = self.alerter.update(self.slo_evaluator.conditions())
+        record_alerts(self.store, sent, self.now())
+        return sent
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -107,13 +112,42 @@ class Motcua:
     def query(self, name: str, **params: Any) -> Table:
         return self.store.query(name, **params)
 
-    def import_file(self, path: str, events_path: str | None = None, progress: bool = False) -> dict[str, Any]:
-        from collectors.dossier_import import import_dossiers
+    def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
+                    dry_run: bool = False, lang: str = "en") -> dict[str, Any]:
+        """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored)."""
+        from collectors.dossier_import import MAX_ERRORS, import_dossiers
 
-        summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping, progress=progress)
+        summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping, progress=progress,
+                                  dry_run=dry_run, lang=lang, max_errors=200 if dry_run else MAX_ERRORS)
         out = summary.to_dict()
-        out["text"] = summary.render()
+        out["text"] = summary.render(lang)
         return out
+
+    def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
+        """The engine's explanation (deadline, status, why) of stored dossiers, judged at the last
+        recompute's as_of; `agency` limits them to that agency's subtree. {code: {due, status, reason}}."""
+        import duckdb
+
+        from sla_rules.explain import explain_rows
+
+        t = self.store.query("dossier_engine_input", codes=list(codes), agency=agency)
+        if not t.rows:
+            return {}
+        as_of = self.status().get("last_recompute_as_of") or self.now()
+        con = duckdb.connect()
+        try:
+            cols = [c for c in t.columns if c != "agency_code"]
+            idx = [t.columns.index(c) for c in cols]
+            con.execute("CREATE TEMP TABLE explain_src (dossier_code VARCHAR, received_at TIMESTAMP, "
+                        "time_limit DOUBLE, time_unit VARCHAR, supplement_requested_at TIMESTAMP, "
+                        "supplement_received_at TIMESTAMP, extended_due_at TIMESTAMP, finished_at TIMESTAMP, "
+                        "returned_at TIMESTAMP, state VARCHAR)")
+            con.executemany(f"INSERT INTO explain_src ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            [[r[i] for i in idx] for r in t.rows])
+            rows = explain_rows(con, self.engine, "explain_src", as_of, lang=lang)
+        finally:
+            con.close()
+        return {r["dossier_code"]: {k: r[k] for k in ("due", "status", "reason")} for r in rows}
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         from store.sla import recompute
@@ -408,6 +442,52 @@ def cmd_probe(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin (--password-stdin, for scripts) or typed twice at a prompt; never echoed or logged."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to type the password: use --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise UserError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from dashboard.users import UserError as AccountError, UserFile
+
+    users = UserFile(cfg.users_file)
+    try:
+        if args.user_cmd == "add":
+            password = None if args.sso_only else _read_password(args)
+            u = users.add(args.name, args.role, password, agency=args.agency, display_name=args.display_name or "",
+                          email=args.email)
+            print(f"user {u.username} added (role {u.role}{', agency ' + u.agency if u.agency else ''}) "
+                  f"in {users.path}")
+        elif args.user_cmd == "remove":
+            users.remove(args.name)
+            print(f"user {args.name} removed from {users.path}")
+        elif args.user_cmd == "passwd":
+            users.passwd(args.name, _read_password(args))
+            print(f"password of {args.name} changed")
+        else:
+            rows = [u.public() for u in users.load().values()]
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False))
+            else:
+                for r in rows:
+                    print(f"{r['username']:<20} {r['role']:<11} {r['agency'] or '':<12} {r['email'] or '':<28} "
+                          f"password: {r['password']}")
+                if not rows:
+                    print(f"no accounts yet in {users.path}: add one with `app.py user add NAME --role admin`")
+    except AccountError as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from config.probes import load_probes
 
@@ -497,6 +577,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="release profile: v2.0 reproduces the 2022 failures (default)")
     s.add_argument("--port", type=int, default=8088)
     s.set_defaults(fn=cmd_testbed)
+
+    user = sub.add_parser("user", help="the dashboard's accounts (bcrypt-hashed passwords in the users file)")
+    usub = user.add_subparsers(dest="user_cmd", metavar="SUBCOMMAND", required=True)
+    s = usub.add_parser("add", help="add an account (asks for the password)")
+    s.add_argument("name")
+    s.add_argument("--role", required=True, choices=("leadership", "ict", "vendor", "agency", "admin"))
+    s.add_argument("--agency", help="agency code (agency role: the only agency whose dossiers it sees)")
+    s.add_argument("--display-name", help="name shown on the dashboard")
+    s.add_argument("--email", help="e-mail for single sign-on (OIDC)")
+    s.add_argument("--sso-only", action="store_true", help="no password: sign in through OIDC only")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    s.set_defaults(fn=cmd_user)
+    s = usub.add_parser("remove", help="remove an account")
+    s.add_argument("name")
+    s.set_defaults(fn=cmd_user)
+    s = usub.add_parser("passwd", help="change an account's password (asks for it)")
+    s.add_argument("name")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    s.set_defaults(fn=cmd_user)
+    s = usub.add_parser("list", help="list the accounts (never the passwords)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_user)
 
     s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
     s.set_defaults(fn=cmd_check_config)
