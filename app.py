@@ -196,8 +196,8 @@ def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:
 
 # -- the long-running system -------------------------------------------------------------------
 
-def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -> int:
-    """Own the store, load demo data if empty, serve the API, run the jobs, until stopped."""
+def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, config_path: str | None = None) -> int:
+    """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from collectors.inbox import Inbox
@@ -251,9 +251,21 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
         scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
                           max_instances=1, coalesce=True)
         scheduler.start()
+        dashboard_url = None
+        if cfg.dashboard.enabled:
+            from dashboard.launcher import Dashboard, DashboardStartError
+
+            dash = Dashboard(cfg, config_path=config_path)
+            try:
+                dashboard_url = dash.start()
+            except DashboardStartError as e:
+                raise UserError(str(e)) from None
+            stack.callback(dash.stop)
         host, port = service.address
         out(f"motcua-watch is running (store {cfg.store.path})")
         out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
+        if dashboard_url:
+            out(f"  dashboard      {dashboard_url} (log in: `app.py user add NAME --role admin`)")
         out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
@@ -289,7 +301,7 @@ def _print_table(t: Table) -> None:
 
 
 def cmd_run(cfg: AppConfig, args: argparse.Namespace) -> int:
-    return run_system(cfg)
+    return run_system(cfg, config_path=args.config)
 
 
 def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
@@ -488,6 +500,26 @@ def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard_problems(cfg: AppConfig) -> list[str]:
+    """The dashboard's settings: the accounts file and, with OIDC, its secrets in the environment."""
+    import os
+
+    from dashboard.users import UserError as AccountError, UserFile
+
+    out = []
+    if not cfg.dashboard.enabled:
+        return out
+    try:
+        UserFile(cfg.users_file).load()
+    except AccountError as e:
+        out.append(f"dashboard.users_file: {e}")
+    o = cfg.dashboard.oidc
+    if o.enabled:
+        out += [f"dashboard.oidc: {name} is not set in the environment (the OIDC secret is read from it)"
+                for name in (o.client_secret_env, o.cookie_secret_env) if not os.environ.get(name)]
+    return out
+
+
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from config.probes import load_probes
 
@@ -500,10 +532,17 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
             fn()
         except ConfigError as e:
             problems.append(str(e))
+    problems += _dashboard_problems(cfg)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
     print(f"Configuration is valid. Store: {cfg.store.path}; rules: {cfg.sla.rule_set}")
+    if cfg.dashboard.enabled:
+        from dashboard.users import UserFile
+
+        n = len(UserFile(cfg.users_file).load())
+        print(f"Dashboard: http://{cfg.dashboard.host}:{cfg.dashboard.port}/, {n} account(s) in {cfg.users_file}"
+              + ("" if n else " (add one: app.py user add NAME --role admin)"))
     return 0
 
 
