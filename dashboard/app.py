@@ -18,6 +18,11 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+# Imported here, once, before any page runs: two sessions importing pandas at the same time (plotly
+# imports it lazily) can meet a half-initialised module.
+import pandas  # noqa: E402,F401
+import plotly.graph_objects  # noqa: E402,F401
+
 from dashboard import common  # noqa: E402
 from dashboard.access import pages_for  # noqa: E402
 from dashboard.i18n import t  # noqa: E402

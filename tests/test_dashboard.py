@@ -168,8 +168,9 @@ def test_overview_figures_equal_the_store(store_env, role):
     shown = table(at, "Điểm 766")
     assert list(shown["Cơ quan"]) == rank.column("agency_name")
     audit = next(r for r in _q(store_env, "audit_by_agency", month=m) if r["row_kind"] == "total")
-    assert metric(at, "Nhà cung cấp báo quá hạn") == num(audit["reported_overdue"])
-    assert metric(at, "Tính lại") == num(audit["recomputed_overdue"])
+    assert metric(at, "NCC báo quá hạn") == num(audit["reported_overdue"])
+    assert metric(at, "Thực sự quá hạn") == num(audit["recomputed_overdue"])
+    assert metric(at, "Báo sai quá hạn") == num(audit["reported_overdue_resolved_on_time"])
     sync = next(r for r in _q(store_env, "sync_by_agency", month=m) if r["row_kind"] == "total")
     assert metric(at, "Chưa đồng bộ") == num(sync["unsynced"])
     # the level filter narrows the ranking to that level
@@ -257,7 +258,10 @@ def test_agency_scope_is_enforced_in_the_ops_call(store_env):
 def test_system_page_figures_equal_the_store(store_env):
     at = open_page(login("ict"), "system")
     shown = table(at, "Phép kiểm tra")
-    since = (dt.datetime.now() - dt.timedelta(hours=24)).replace(second=0)
+    from zoneinfo import ZoneInfo
+
+    now = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None, microsecond=0)
+    since = (now - dt.timedelta(hours=24)).replace(second=0)
     since = since.replace(minute=since.minute - since.minute % 5)
     s = _q(store_env, "probe_summary", since=since.isoformat())
     assert list(shown["Phép kiểm tra"]) == s.column("name")

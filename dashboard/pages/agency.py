@@ -25,10 +25,15 @@ with common.guard():
     c1, c2 = st.columns([2, 1])
     names = {r["code"]: ("\u2003" * int(r["rel_depth"] or 0)) + (r["name"] or r["code"]) for r in scope}
     codes = list(names)
-    default = 0 if u.role == "agency" else next((i for i, r in enumerate(scope) if r["level"] == "department"), 0)
+    ms_default = common.default_month(ms, s)
+    default = 0
+    if u.role != "agency":  # the agency with the most overdue dossiers that month
+        worst = common.query("agency_ratio_month", month=ms[ms_default].strftime("%Y-%m"), limit=1, rollup=False)
+        code = worst.rows[0][0] if worst.rows else None
+        default = codes.index(code) if code in codes else 0
     agency = c1.selectbox(tr("ag_choose"), codes, index=default, format_func=lambda c: f"{names[c].strip()} ({c})",
                           key="ag_agency")
-    month = c2.selectbox(tr("period"), ms, index=common.default_month(ms, s), format_func=lambda m: month_label(m, L),
+    month = c2.selectbox(tr("period"), ms, index=ms_default, format_func=lambda m: month_label(m, L),
                          key="ag_month")
     m_key = month.strftime("%Y-%m")
     ready = True

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import num, when
+from dashboard.i18n import num, pct, when
 
 tr, L = common.translator(), common.lang()
 common.require_page("data")
@@ -146,8 +146,8 @@ with common.guard():
     k = st.columns(max(1, len(per_source)))
     for col, r in zip(k, per_source):
         label = tr("col_unsynced") + (f" · {tr('col_source')} {r['source_system']}" if r["row_kind"] != "total" else "")
-        col.metric(label, num(r["unsynced"], L), f"{num(r['resolved'], L)} {tr('col_resolved_n').lower()}",
-                   delta_color="off", border=True)
+        col.metric(label, num(r["unsynced"], L), border=True,
+                   help=f"{pct(r['unsynced_ratio'], L, 2)} / {num(r['resolved'], L)} {tr('col_resolved_n').lower()}")
     un = common.query("sync_unsynced", limit=500)
     if un.rows:
         st.caption(tr("data_sync_list"))

@@ -77,8 +77,11 @@ with left, common.guard():
                                            if (r["on_time_ratio"] or 0) < 0.95 else "#27ae60" for r in top][::-1],
             text=[pct(r["on_time_ratio"], L) for r in top][::-1], textposition="auto",
             hovertemplate="%{y}: %{x:.1f}%<extra></extra>"))
-        fig.update_layout(height=480, xaxis=dict(range=[0, 100], title=tr("series_on_time")))
+        low = min(100 * (r["on_time_ratio"] or 0) for r in top)
+        fig.update_layout(height=480, xaxis=dict(range=[max(0, low - 10), 100], title=tr("series_on_time")))
         common.chart(fig, key="ov_rank_chart")
+        rank = type(rank)(rank.columns, [tuple(tr(f"level_{v}") if c == "level" and v else v
+                                               for c, v in zip(rank.columns, r)) for r in rank.rows], rank.types)
         st.dataframe(common.frame(rank, {"agency_name": "col_agency", "level": "col_level",
                                          "resolved_total": "col_resolved", "resolved_overdue": "col_overdue",
                                          "pending_overdue": "col_pending_overdue", "on_time_ratio": "col_on_time",
@@ -96,7 +99,7 @@ with right, common.guard():
                              name=tr("series_on_time"), mode="lines+markers", line=dict(color="#1f5fa8", width=3)))
     fig.add_trace(go.Scatter(x=xs, y=[r["score_766"] for r in trend], name=tr("series_score"), yaxis="y2",
                              mode="lines+markers", line=dict(color="#e67e22", dash="dot")))
-    fig.update_layout(height=330, yaxis=dict(title=tr("series_on_time"), range=[0, 100]),
+    fig.update_layout(height=330, xaxis=dict(tickangle=-45, type="category"), yaxis=dict(title=tr("series_on_time"), range=[0, 100]),
                       yaxis2=dict(title=tr("series_score"), overlaying="y", side="right", range=[0, 20]))
     common.chart(fig, key="ov_trend_chart")
 
@@ -126,11 +129,11 @@ with common.guard():
     total = next((r for r in sync if r["row_kind"] == "total"), {})
     per_source = [r for r in sync if r["row_kind"] == "source_system"]
     k = st.columns(1 + max(1, len(per_source)))
-    k[0].metric(tr("ov_unsynced_n", m=month_label(month, L)), num(total.get("unsynced"), L),
-                pct(total.get("unsynced_ratio"), L), delta_color="inverse", border=True)
+    k[0].metric(tr("ov_unsynced_n", m=month_label(month, L)), num(total.get("unsynced"), L), border=True,
+                help=f"{pct(total.get('unsynced_ratio'), L, 2)} / {num(total.get('resolved'), L)} {tr('col_resolved_n').lower()}")
     for col, r in zip(k[1:], per_source):
-        col.metric(f"{tr('col_source')} {r['source_system'] or '?'}", num(r["unsynced"], L),
-                   f"{num(r['resolved'], L)} {tr('col_resolved_n').lower()}", delta_color="off", border=True)
+        col.metric(f"{tr('col_source')} {r['source_system'] or '?'}", num(r["unsynced"], L), border=True,
+                   help=f"{pct(r['unsynced_ratio'], L, 2)} / {num(r['resolved'], L)} {tr('col_resolved_n').lower()}")
     rows = [r for r in sync if r["row_kind"] == "agency" and r["unsynced"]]
     if rows:
         import pandas as pd
