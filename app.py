@@ -50,13 +50,32 @@ def parse_as_of(value: str | None, tz: str) -> dt.datetime:
     raise UserError(f"--as-of {value!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
 
 
+# Named queries over dossiers and reference data whose answers the owner keeps until the next
+# write (import, recompute, reference load): the dashboard asks them again and again.
+CACHED_QUERIES = frozenset({
+    "bieu06", "agency_ratio_month", "province_month_series", "province_month", "audit_dossiers", "audit_by_agency",
+    "vendor_statuses", "sync_unsynced", "sync_by_agency", "dossiers_overdue", "dossier_detail", "dossier_events",
+    "quarantine_list", "import_batches", "sla_runs", "store_stats", "agencies_current", "agency_history",
+    "procedures", "dashboard_months", "dashboard_status", "agency_scope"})
+QUERY_CACHE_SIZE = 512
+
+
 class Motcua:
     """Composition root: the store, the rules, the importer and the jobs, from one config."""
 
     remote = False
+    prewarm = False  # set by run_system: after a recompute, compute the leadership page's answers
 
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
+        self._generation = 0            # bumped by every write that changes dossiers or reference data
+        self._answers: dict[tuple, tuple[int, Table]] = {}
+        self._answers_lock = threading.Lock()
+
+    def _changed(self) -> None:
+        with self._answers_lock:
+            self._generation += 1
+            self._answers.clear()
 
     # -- parts ---------------------------------------------------------------------------------
     @cached_property
@@ -110,15 +129,42 @@ class Motcua:
 
     # -- operations (the same set RemoteOps offers) ---------------------------------------------
     def query(self, name: str, **params: Any) -> Table:
-        return self.store.query(name, **params)
+        """A named query; the answers of CACHED_QUERIES are kept until the next write (and the day)."""
+        if name not in CACHED_QUERIES:
+            return self.store.query(name, **params)
+        key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
+        gen = self._generation
+        hit = self._answers.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        table = self.store.query(name, **params)
+        with self._answers_lock:
+            if gen == self._generation:
+                if len(self._answers) >= QUERY_CACHE_SIZE:
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = (gen, table)
+        return table
+
+    def prewarm_dashboard(self) -> None:
+        """Compute the leadership page's answers for its default month (after a recompute), so
+        that its first viewer does not wait for them."""
+        from dashboard.warm import overview_queries
+
+        for name, params in overview_queries(self.query):
+            self.query(name, **params)
 
     def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
                     dry_run: bool = False, lang: str = "en") -> dict[str, Any]:
         """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored)."""
         from collectors.dossier_import import MAX_ERRORS, import_dossiers
 
-        summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping, progress=progress,
-                                  dry_run=dry_run, lang=lang, max_errors=200 if dry_run else MAX_ERRORS)
+        try:
+            summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
+                                      progress=progress, dry_run=dry_run, lang=lang,
+                                      max_errors=200 if dry_run else MAX_ERRORS)
+        finally:
+            if not dry_run:
+                self._changed()
         out = summary.to_dict()
         out["text"] = summary.render(lang)
         return out
@@ -153,7 +199,18 @@ class Motcua:
         from store.sla import recompute
 
         t = parse_as_of(as_of, self.cfg.timezone)
-        return recompute(self.store, self.engine, t)
+        try:
+            return recompute(self.store, self.engine, t)
+        finally:
+            self._changed()
+            if self.prewarm:
+                threading.Thread(target=self._prewarm_quietly, name="dashboard-prewarm", daemon=True).start()
+
+    def _prewarm_quietly(self) -> None:
+        try:
+            self.prewarm_dashboard()
+        except Exception:  # noqa: BLE001 - only a head start; the page asks again and reports
+            log.warning("dashboard prewarm failed", exc_info=True)
 
     def status(self) -> dict[str, Any]:
         t = self.store.query("store_stats")
@@ -162,7 +219,10 @@ class Motcua:
     def load_reference(self, path: Path | str) -> dict[str, Any]:
         from store.reference import load_reference
 
-        return load_reference(self.store, path)
+        try:
+            return load_reference(self.store, path)
+        finally:
+            self._changed()
 
     def demo_data(self, out_dir: Path | None = None, months: int | None = None,
                   per_month: int | None = None, seed: int | None = None,
@@ -208,6 +268,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     if find_owner(cfg.store.path) is not None:
         raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
     app = Motcua(cfg)
+    app.prewarm = cfg.dashboard.enabled
     stop = stop or threading.Event()
     service = metrics_server = None
     scheduler = BackgroundScheduler(timezone=cfg.timezone)

@@ -30,7 +30,7 @@ PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_window
 # Queries an agency account may run, each with its agency parameter forced to the account's own.
 AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "audit_dossiers",
                  "sync_unsynced"}
-AGENCY_FREE = {"dashboard_months"}          # no dossiers, no agency figures
+AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
 ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
     "admin": lambda q: True,
     "leadership": lambda q: True,

@@ -104,7 +104,7 @@ def explain(codes: list[str], agency: str | None) -> dict[str, Any]:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _cached_status(store_path: str) -> dict[str, Any]:
-    return backend(store_path).status()
+    return backend(store_path).query("dashboard_status").one() or {}
 
 
 def status() -> dict[str, Any]:
@@ -223,7 +223,6 @@ def months() -> list[dt.date]:
 
 def default_month(ms: list[dt.date], s: dict[str, Any]) -> int:
     """Index of the default month: the current one, or the last complete one in a month's first week."""
-    as_of = s.get("last_recompute_as_of")
-    if len(ms) > 1 and as_of is not None and ms[0] == as_of.date().replace(day=1) and as_of.day < 8:
-        return 1
-    return 0
+    from dashboard.warm import default_month_index
+
+    return default_month_index(ms, s.get("last_recompute_as_of"))

@@ -2,6 +2,7 @@
 imports this module). Same conventions: plain JSON-able parameters, a `Table` back, bad
 parameters raise QueryError naming the query and the parameter.
 
+  dashboard_status()                                   dossiers held, last recompute (cheap: every page asks)
   dashboard_months()                                   months with figures, newest first
   agency_scope(agency=None, as_of=None)                agencies valid on a date, one subtree or all
   dossier_engine_input(codes, agency=None)             engine input of listed dossiers (for explain)
@@ -46,6 +47,18 @@ def _scope(col: str) -> str:
     """`col` is $agency, or a code under $agency on the tree (needs agency_rollup); all when NULL."""
     return (f"($agency IS NULL OR {col} = $agency OR {col} IN "
             f"(SELECT agency_code FROM agency_rollup WHERE ancestor_code = $agency))")
+
+
+@named_query("dashboard_status")
+def dashboard_status(con: duckdb.DuckDBPyConnection) -> Table:
+    """One row: dossiers in the store and the last finished recompute (its as_of and end). Cheap
+    enough for every page view, unlike store_stats."""
+    return run(con, """
+        SELECT (SELECT count(*) FROM dossiers) AS dossiers,
+               (SELECT count(*) FROM quarantine) AS quarantined_rows,
+               r.as_of AS last_recompute_as_of, r.finished_at AS last_recompute_at, r.run_id AS last_run_id
+        FROM (SELECT 1) LEFT JOIN (SELECT * FROM sla_runs WHERE finished_at IS NOT NULL
+                                   ORDER BY run_id DESC LIMIT 1) r ON TRUE""")
 
 
 @named_query("dashboard_months")
