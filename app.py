@@ -121,6 +121,9 @@ class Motcua:
         return sent
 
     def close(self) -> None:
+        self.prewarm = False
+        for t in getattr(self, "_prewarm_threads", []):
+            t.join(timeout=120)
         if "store" in self.__dict__:
             self.store.close()
 
@@ -204,7 +207,13 @@ class Motcua:
         finally:
             self._changed()
             if self.prewarm:
-                threading.Thread(target=self._prewarm_quietly, name="dashboard-prewarm", daemon=True).start()
+                self.start_prewarm()
+
+    def start_prewarm(self) -> None:
+        """Compute the leadership page's answers in the background (close() waits for it)."""
+        t = threading.Thread(target=self._prewarm_quietly, name="dashboard-prewarm", daemon=True)
+        self._prewarm_threads = [x for x in getattr(self, "_prewarm_threads", []) if x.is_alive()] + [t]
+        t.start()
 
     def _prewarm_quietly(self) -> None:
         try:
@@ -268,7 +277,6 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     if find_owner(cfg.store.path) is not None:
         raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
     app = Motcua(cfg)
-    app.prewarm = cfg.dashboard.enabled
     stop = stop or threading.Event()
     service = metrics_server = None
     scheduler = BackgroundScheduler(timezone=cfg.timezone)
@@ -322,6 +330,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             except DashboardStartError as e:
                 raise UserError(str(e)) from None
             stack.callback(dash.stop)
+            app.prewarm = True  # from now on, after every recompute
+            app.start_prewarm()
         host, port = service.address
         out(f"motcua-watch is running (store {cfg.store.path})")
         out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")

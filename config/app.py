@@ -134,7 +134,6 @@ class DashboardConfig(_Strict):
     port: int = Field(default=8501, ge=0, le=65535)
     # Empty: users.json next to the store file.
     users_file: Path | None = None
-    cache_seconds: float = Field(default=30, ge=0, le=3600)
     language: str = Field(default="vi", pattern=r"^(vi|en)$")
     oidc: OidcConfig = OidcConfig()
 

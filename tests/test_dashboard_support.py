@@ -202,3 +202,18 @@ def test_alert_notifications_are_kept_for_the_timeline(demo):
     t = demo.query("alert_timeline", since="2026-11-20")
     assert t.to_dicts() == [{"at": at, "kind": "firing", "key": "check:x", "title": "Kiểm tra «x» thất bại",
                              "body": "Từ 09:30", "delivered": 1, "failed": 1}]
+
+
+def test_dashboard_port_in_use_is_a_plain_message(app_env, run_app):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = dict(app_env, MOTCUA_DASHBOARD__PORT=str(busy.getsockname()[1]), MOTCUA_DASHBOARD__HOST="127.0.0.1")
+        r = run_app("run", env=env, timeout=240)
+    assert r.returncode == 2, r.stderr
+    assert "dashboard" in r.stderr and "MOTCUA_DASHBOARD__PORT" in r.stderr and "Traceback" not in r.stderr
+    from store.service import owner_file
+
+    assert not owner_file(Path(app_env["MOTCUA_STORE__PATH"])).exists()

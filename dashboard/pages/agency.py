@@ -63,7 +63,8 @@ with common.guard():
                                  name=tr("kind_resolved_overdue"), marker_color="#c0392b"))
             fig.add_trace(go.Bar(y=labels, x=[r["pending_overdue"] for r in worst][::-1], orientation="h",
                                  name=tr("kind_pending_overdue"), marker_color="#e67e22"))
-            fig.update_layout(barmode="stack", height=max(260, 34 * len(worst)))
+            fig.update_layout(barmode="stack", height=max(260, 34 * len(worst)),
+                              xaxis=dict(tickformat="d", rangemode="tozero"))
             common.chart(fig, key="ag_proc_chart")
         st.dataframe(pd.DataFrame([{tr("col_code"): r["key"], tr("col_procedure"): r["name"],
                                     tr("col_received"): r["received_total"], tr("col_resolved"): r["resolved_total"],
@@ -87,7 +88,7 @@ with common.guard():
                  tr("col_explanation"): (why.get(r["dossier_code"]) or {}).get("reason", "")} for r in od]
         df = pd.DataFrame(rows)
         st.caption(tr("ag_shown", n=num(len(rows), L)))
-        st.dataframe(df, hide_index=True, key="ag_overdue_table", height=420,
+        st.dataframe(df, hide_index=True, key="ag_overdue_table", height=min(460, 36 * (len(df) + 1) + 4),
                      column_config={tr("col_explanation"): st.column_config.TextColumn(width="large")})
         st.download_button(tr("ag_download"), df.to_csv(index=False).encode("utf-8-sig"),
                            file_name=f"ho-so-qua-han_{agency}_{m_key}.csv", mime="text/csv", key="ag_download")

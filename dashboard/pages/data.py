@@ -133,6 +133,9 @@ with common.guard():
     st.subheader(tr("data_batches"))
     bt = common.query("import_batches", limit=20)
     if bt.rows:
+        done = {"done": "Hoàn tất", "failed": "Lỗi", "running": "Đang chạy"} if L == "vi" else {}
+        bt = type(bt)(bt.columns, [tuple(done.get(v, v) if c == "status" else v for c, v in zip(bt.columns, r))
+                                   for r in bt.rows], bt.types)
         df = common.frame(bt, {"batch_id": "col_code", "file_name": "col_file", "status": "col_status",
                                "started_at": "col_started", "rows_read": "col_rows", "rows_inserted": "col_inserted",
                                "rows_updated": "col_updated", "rows_quarantined": "col_quarantined"})

@@ -62,13 +62,13 @@ with common.guard():
     st.subheader(tr("sys_availability"))
     df = pd.DataFrame([{tr("col_check"): r["name"], tr("col_step"): r["step"] if r["step"] not in ("", "*") else "–",
                         tr("col_runs"): r["runs"], tr("col_failures"): r["failures"],
-                        tr("col_availability"): r["availability"], "p50 (ms)": r["p50_ms"], "p95 (ms)": r["p95_ms"],
+                        tr("col_availability"): r["availability"],
+                        "p50 (ms)": num(r["p50_ms"], L) if r["p50_ms"] is not None else "",
+                        "p95 (ms)": num(r["p95_ms"], L) if r["p95_ms"] is not None else "",
                         tr("col_last"): tr("ok") if r["last_ok"] else tr("failed"),
                         tr("col_reason"): "" if r["last_ok"] else (r["last_reason"] or "")} for r in rows])
     st.dataframe(df, hide_index=True, key="sys_summary_table",
-                 column_config={tr("col_availability"): st.column_config.NumberColumn(format="percent"),
-                                "p50 (ms)": st.column_config.NumberColumn(format="%.0f"),
-                                "p95 (ms)": st.column_config.NumberColumn(format="%.0f")})
+                 column_config={tr("col_availability"): st.column_config.NumberColumn(format="percent")})
     with_p95 = sorted((r for r in rows if r["p95_ms"] is not None and r["step"] != "*"), key=lambda r: -r["p95_ms"])[:15]
     if with_p95:
         labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in with_p95][::-1]
