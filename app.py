@@ -612,7 +612,9 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
         from dashboard.users import UserFile
 
         n = len(UserFile(cfg.users_file).load())
-        print(f"Dashboard: http://{cfg.dashboard.host}:{cfg.dashboard.port}/, {n} account(s) in {cfg.users_file}"
+        where = (f"http://{cfg.dashboard.host}:{cfg.dashboard.port}/" if cfg.dashboard.port
+                 else f"{cfg.dashboard.host}, a free port chosen at start")
+        print(f"Dashboard: {where}, {n} account(s) in {cfg.users_file}"
               + ("" if n else " (add one: app.py user add NAME --role admin)"))
     return 0
 

@@ -69,7 +69,9 @@ TEXT: dict[str, dict[str, str]] = {
     # overview
     "ov_title": {"vi": "Tổng quan tỉnh", "en": "Province overview"},
     "ov_on_time": {"vi": "Đúng hạn {m}", "en": "On time {m}"},
-    "ov_vs_last": {"vi": "điểm % so với tháng trước", "en": "points vs last month"},
+    "ov_vs_last": {"vi": "điểm %", "en": "pts"},
+    "ov_vs_last_help": {"vi": "Chênh lệch so với tháng trước, tính bằng điểm phần trăm.",
+                        "en": "Change from last month, in percentage points."},
     "ov_last_month": {"vi": "Tháng trước ({m})", "en": "Last month ({m})"},
     "ov_last_year": {"vi": "Cùng kỳ năm trước ({m})", "en": "Same month last year ({m})"},
     "ov_score": {"vi": "Điểm tiến độ 766 (tối đa 20)", "en": "766 progress score (of 20)"},

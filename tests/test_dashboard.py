@@ -353,3 +353,15 @@ def test_store_errors_are_messages_not_tracebacks(store_env, monkeypatch):
     at.switch_page(PAGE_FILE["overview"]).run()
     assert not at.exception
     assert any("Không đọc được kho dữ liệu" in e.value for e in at.error)
+
+
+def test_oidc_sign_in_is_offered_when_configured(store_env, monkeypatch):
+    monkeypatch.setenv("MOTCUA_DASHBOARD__OIDC__ENABLED", "true")
+    monkeypatch.setenv("MOTCUA_DASHBOARD__OIDC__PROVIDER_LABEL", "VNeID")
+    monkeypatch.setenv("MOTCUA_DASHBOARD__OIDC__SERVER_METADATA_URL", "https://sso.example/.well-known/openid-configuration")
+    monkeypatch.setenv("MOTCUA_DASHBOARD__OIDC__CLIENT_ID", "motcua")
+    monkeypatch.setenv("MOTCUA_DASHBOARD__OIDC__REDIRECT_URI", "http://localhost:8501/oauth2callback")
+    at = AppTest.from_file(SCRIPT, default_timeout=60).run()
+    assert not at.exception
+    assert any(b.label == "Đăng nhập bằng VNeID" for b in at.button)
+    assert at.text_input(key="login_password") is not None, "local accounts still sign in"

@@ -105,7 +105,7 @@ def test_check_config_covers_the_dashboard(run_app, app_env, tmp_path):
     users = Path(app_env["MOTCUA_STORE__PATH"]).parent / "users.json"
     users.parent.mkdir(parents=True, exist_ok=True)
     r = run_app("check-config")
-    assert r.returncode == 0 and "Dashboard: http://localhost:8501/, 0 account(s)" in r.stdout
+    assert r.returncode == 0 and "Dashboard: localhost, a free port chosen at start, 0 account(s)" in r.stdout
     users.write_text("[", encoding="utf-8")
     r = run_app("check-config")
     assert r.returncode == 2 and "dashboard.users_file" in r.stderr and "Traceback" not in r.stderr

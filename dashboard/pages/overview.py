@@ -47,7 +47,7 @@ with common.guard():
 
     k = st.columns(4)
     k[0].metric(tr("ov_on_time", m=month_label(month, L)), pct(cur.get("on_time_ratio"), L), _delta(cur, prev),
-                border=True)
+                border=True, help=tr("ov_vs_last_help"))
     k[1].metric(tr("ov_last_month", m=month_label(_shift(month, -1), L)), pct(prev.get("on_time_ratio"), L),
                 border=True)
     k[2].metric(tr("ov_last_year", m=month_label(_shift(month, -12), L)), pct(last_year.get("on_time_ratio"), L),
