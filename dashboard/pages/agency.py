@@ -71,7 +71,8 @@ with common.guard():
                                     tr("col_on_time"): r["on_time_ratio"], tr("col_overdue"): r["resolved_overdue"],
                                     tr("col_pending_overdue"): r["pending_overdue"]} for r in procs]),
                      hide_index=True, key="ag_proc_table",
-                     column_config={tr("col_on_time"): st.column_config.NumberColumn(format="percent")})
+                     column_config={tr("col_on_time"): st.column_config.NumberColumn(format="percent"),
+                                    tr("col_procedure"): st.column_config.TextColumn(width="large")})
 
 with common.guard():
     st.subheader(tr("ag_overdue"))
@@ -80,15 +81,18 @@ with common.guard():
         st.success(tr("ag_none_overdue"))
     else:
         why = common.explain(od.column("dossier_code"), agency)
-        rows = [{tr("col_dossier"): r["dossier_code"], tr("col_agency"): r["agency_name"] or r["agency_code"],
-                 tr("col_procedure"): r["procedure_name"] or r["procedure_code"],
-                 tr("col_kind"): tr(f"kind_{r['kind']}"), tr("col_received_at"): when(r["received_at"], L),
+        rows = [{tr("col_dossier"): r["dossier_code"], tr("col_kind"): tr(f"kind_{r['kind']}"),
+                 tr("col_days_late"): r["days_late"],
                  tr("col_due"): r["due_date"].strftime("%d/%m/%Y") if r["due_date"] else "–",
-                 tr("col_resolved_at"): when(r["resolved_at"], L), tr("col_days_late"): r["days_late"],
-                 tr("col_explanation"): (why.get(r["dossier_code"]) or {}).get("reason", "")} for r in od]
+                 tr("col_explanation"): (why.get(r["dossier_code"]) or {}).get("reason", ""),
+                 tr("col_procedure"): r["procedure_name"] or r["procedure_code"],
+                 tr("col_agency"): r["agency_name"] or r["agency_code"],
+                 tr("col_received_at"): when(r["received_at"], L), tr("col_resolved_at"): when(r["resolved_at"], L)}
+                for r in od]
         df = pd.DataFrame(rows)
         st.caption(tr("ag_shown", n=num(len(rows), L)))
         st.dataframe(df, hide_index=True, key="ag_overdue_table", height=min(460, 36 * (len(df) + 1) + 4),
-                     column_config={tr("col_explanation"): st.column_config.TextColumn(width="large")})
+                     column_config={tr("col_explanation"): st.column_config.TextColumn(width="large"),
+                                    tr("col_procedure"): st.column_config.TextColumn(width="medium")})
         st.download_button(tr("ag_download"), df.to_csv(index=False).encode("utf-8-sig"),
                            file_name=f"ho-so-qua-han_{agency}_{m_key}.csv", mime="text/csv", key="ag_download")
