@@ -365,3 +365,18 @@ def test_oidc_sign_in_is_offered_when_configured(store_env, monkeypatch):
     assert not at.exception
     assert any(b.label == "Đăng nhập bằng VNeID" for b in at.button)
     assert at.text_input(key="login_password") is not None, "local accounts still sign in"
+
+
+def test_the_dashboard_never_keeps_the_store_file_open(store_env):
+    """Without a running owner the dashboard opens the file per call and closes it: another
+    process (the CLI, or a later `app.py run`) can take the file right after a page was shown."""
+    import subprocess
+    import sys
+
+    at = open_page(login("admin"), "overview")
+    assert at.metric
+    env = {k: v for k, v in os.environ.items()}
+    r = subprocess.run([sys.executable, str(ROOT / "app.py"), "status", "--json"], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert '"dossiers"' in r.stdout
