@@ -151,9 +151,13 @@ class Motcua:
     def prewarm_dashboard(self) -> None:
         """Compute the leadership page's answers for its default month (after a recompute), so
         that its first viewer does not wait for them."""
-        from dashboard.warm import overview_queries
+        from dashboard.warm import agency_default_queries, overview_queries
 
-        for name, params in overview_queries(self.query):
+        queries = overview_queries(self.query)
+        month = next((p["end_month"] for n, p in queries if n == "province_month_series"), None)
+        for name, params in queries + (agency_default_queries(self.query, month) if month else []):
+            if not self.prewarm and threading.current_thread().name == "dashboard-prewarm":
+                return  # closing
             self.query(name, **params)
 
     def import_file(self, path: str, events_path: str | None = None, progress: bool = False,

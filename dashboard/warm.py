@@ -1,5 +1,6 @@
-"""The leadership page's named queries for its default view, shared by the page's prewarm in the
-owner (after each recompute) and the dashboard benchmark. Keep in step with pages/overview.py."""
+"""The named queries of the leadership page's default view (and of the agency page's default
+agency), shared by the owner's prewarm after each recompute and the dashboard benchmark. Keep in
+step with pages/overview.py and pages/agency.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,3 +28,15 @@ def overview_queries(query: Callable[..., Any], month: str | None = None,
                   ("province_month_series", {"months": 12, "end_month": month}),
                   ("audit_by_agency", {"month": month}),
                   ("sync_by_agency", {"month": month})]
+
+
+def agency_default_queries(query: Callable[..., Any], month: str) -> list[tuple[str, dict[str, Any]]]:
+    """The agency page as leadership first sees it: the agency with the lowest on-time ratio."""
+    worst = query("agency_ratio_month", month=month, limit=1, rollup=False)
+    out: list[tuple[str, dict[str, Any]]] = [("agency_scope", {"agency": None}),
+                                             ("agency_ratio_month", {"month": month, "limit": 1, "rollup": False})]
+    if worst.rows:
+        agency = worst.rows[0][0]
+        out += [("bieu06", {"month": month, "by": "procedure", "agency": agency}),
+                ("dossiers_overdue", {"agency": agency, "month": month, "limit": 500})]
+    return out

@@ -217,3 +217,14 @@ def test_dashboard_port_in_use_is_a_plain_message(app_env, run_app):
     from store.service import owner_file
 
     assert not owner_file(Path(app_env["MOTCUA_STORE__PATH"])).exists()
+
+
+def test_prewarm_computes_the_default_views(demo):
+    demo.prewarm_dashboard()
+    kept = {name for name, _, _ in demo._answers}
+    assert {"dashboard_status", "dashboard_months", "province_month_series", "agency_ratio_month",
+            "audit_by_agency", "sync_by_agency", "bieu06", "dossiers_overdue"} <= kept
+    from dashboard.warm import overview_queries
+
+    month = next(p["end_month"] for n, p in overview_queries(demo.query) if n == "province_month_series")
+    assert month == "2026-11"  # the demo's recompute is on 20/11: the current month
