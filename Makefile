@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_compliance.py
 	$(PY) benchmarks/bench_loadtest_cpu.py
 	$(PY) benchmarks/bench_loadtest_distributed.py
+	$(PY) benchmarks/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

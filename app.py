@@ -50,13 +50,32 @@ def parse_as_of(value: str | None, tz: str) -> dt.datetime:
     raise UserError(f"--as-of {value!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
 
 
+# Named queries over dossiers and reference data whose answers the owner keeps until the next
+# write (import, recompute, reference load): the dashboard asks them again and again.
+CACHED_QUERIES = frozenset({
+    "bieu06", "agency_ratio_month", "province_month_series", "province_month", "audit_dossiers", "audit_by_agency",
+    "vendor_statuses", "sync_unsynced", "sync_by_agency", "dossiers_overdue", "dossier_detail", "dossier_events",
+    "quarantine_list", "import_batches", "sla_runs", "store_stats", "agencies_current", "agency_history",
+    "procedures", "dashboard_months", "dashboard_status", "agency_scope"})
+QUERY_CACHE_SIZE = 512
+
+
 class Motcua:
     """Composition root: the store, the rules, the importer and the jobs, from one config."""
 
     remote = False
+    prewarm = False  # set by run_system: after a recompute, compute the leadership page's answers
 
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
+        self._generation = 0            # bumped by every write that changes dossiers or reference data
+        self._answers: dict[tuple, tuple[int, Table]] = {}
+        self._answers_lock = threading.Lock()
+
+    def _changed(self) -> None:
+        with self._answers_lock:
+            self._generation += 1
+            self._answers.clear()
 
     # -- parts ---------------------------------------------------------------------------------
     @cached_property
@@ -93,10 +112,18 @@ class Motcua:
         return Alerter(alerts, Notifier(alerts.channels), self.now)
 
     def evaluate_alerts(self) -> list[Any]:
-        """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter)."""
-        return self.alerter.update(self.slo_evaluator.conditions())
+        """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in
+        the store for the dashboard's alert timeline."""
+        from store.alert_writes import record_alerts
+
+        sent = self.alerter.update(self.slo_evaluator.conditions())
+        record_alerts(self.store, sent, self.now())
+        return sent
 
     def close(self) -> None:
+        self.prewarm = False
+        for t in getattr(self, "_prewarm_threads", []):
+            t.join(timeout=120)
         if "store" in self.__dict__:
             self.store.close()
 
@@ -105,21 +132,98 @@ class Motcua:
 
     # -- operations (the same set RemoteOps offers) ---------------------------------------------
     def query(self, name: str, **params: Any) -> Table:
-        return self.store.query(name, **params)
+        """A named query; the answers of CACHED_QUERIES are kept until the next write (and the day)."""
+        if name not in CACHED_QUERIES:
+            return self.store.query(name, **params)
+        key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
+        gen = self._generation
+        hit = self._answers.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        table = self.store.query(name, **params)
+        with self._answers_lock:
+            if gen == self._generation:
+                if len(self._answers) >= QUERY_CACHE_SIZE:
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = (gen, table)
+        return table
 
-    def import_file(self, path: str, events_path: str | None = None, progress: bool = False) -> dict[str, Any]:
-        from collectors.dossier_import import import_dossiers
+    def prewarm_dashboard(self) -> None:
+        """Compute the leadership page's answers for its default month (after a recompute), so
+        that its first viewer does not wait for them."""
+        from dashboard.warm import agency_default_queries, overview_queries
 
-        summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping, progress=progress)
+        queries = overview_queries(self.query)
+        month = next((p["end_month"] for n, p in queries if n == "province_month_series"), None)
+        for name, params in queries + (agency_default_queries(self.query, month) if month else []):
+            if not self.prewarm and threading.current_thread().name == "dashboard-prewarm":
+                return  # closing
+            self.query(name, **params)
+
+    def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
+                    dry_run: bool = False, lang: str = "en") -> dict[str, Any]:
+        """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored)."""
+        from collectors.dossier_import import MAX_ERRORS, import_dossiers
+
+        try:
+            summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
+                                      progress=progress, dry_run=dry_run, lang=lang,
+                                      max_errors=200 if dry_run else MAX_ERRORS)
+        finally:
+            if not dry_run:
+                self._changed()
         out = summary.to_dict()
-        out["text"] = summary.render()
+        out["text"] = summary.render(lang)
         return out
+
+    def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
+        """The engine's explanation (deadline, status, why) of stored dossiers, judged at the last
+        recompute's as_of; `agency` limits them to that agency's subtree. {code: {due, status, reason}}."""
+        import duckdb
+
+        from sla_rules.explain import explain_rows
+
+        t = self.store.query("dossier_engine_input", codes=list(codes), agency=agency)
+        if not t.rows:
+            return {}
+        as_of = self.status().get("last_recompute_as_of") or self.now()
+        con = duckdb.connect()
+        try:
+            cols = [c for c in t.columns if c != "agency_code"]
+            idx = [t.columns.index(c) for c in cols]
+            con.execute("CREATE TEMP TABLE explain_src (dossier_code VARCHAR, received_at TIMESTAMP, "
+                        "time_limit DOUBLE, time_unit VARCHAR, supplement_requested_at TIMESTAMP, "
+                        "supplement_received_at TIMESTAMP, extended_due_at TIMESTAMP, finished_at TIMESTAMP, "
+                        "returned_at TIMESTAMP, state VARCHAR)")
+            con.executemany(f"INSERT INTO explain_src ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            [[r[i] for i in idx] for r in t.rows])
+            rows = explain_rows(con, self.engine, "explain_src", as_of, lang=lang)
+        finally:
+            con.close()
+        return {r["dossier_code"]: {k: r[k] for k in ("due", "status", "reason")} for r in rows}
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         from store.sla import recompute
 
         t = parse_as_of(as_of, self.cfg.timezone)
-        return recompute(self.store, self.engine, t)
+        try:
+            return recompute(self.store, self.engine, t)
+        finally:
+            self._changed()
+            if self.prewarm:
+                self.start_prewarm()
+
+    def start_prewarm(self) -> None:
+        """Compute the leadership page's answers in the background (close() waits for it)."""
+        t = threading.Thread(target=self._prewarm_quietly, name="dashboard-prewarm", daemon=True)
+        self._prewarm_threads = [x for x in getattr(self, "_prewarm_threads", []) if x.is_alive()] + [t]
+        t.start()
+
+    def _prewarm_quietly(self) -> None:
+        try:
+            self.prewarm_dashboard()
+        except Exception:  # noqa: BLE001 - only a head start; the page asks again and reports
+            log.warning("dashboard prewarm failed", exc_info=True)
 
     def status(self) -> dict[str, Any]:
         t = self.store.query("store_stats")
@@ -130,6 +234,7 @@ class Motcua:
         from compliance.actions import perform
 
         return perform(self, action, **params)
+
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Store (or replace) one load-test run: loadtests/runner.py's payload (store/loadtest_writes.py)."""
         from store.loadtest_writes import write_run
@@ -139,7 +244,10 @@ class Motcua:
     def load_reference(self, path: Path | str) -> dict[str, Any]:
         from store.reference import load_reference
 
-        return load_reference(self.store, path)
+        try:
+            return load_reference(self.store, path)
+        finally:
+            self._changed()
 
     def demo_data(self, out_dir: Path | None = None, months: int | None = None,
                   per_month: int | None = None, seed: int | None = None,
@@ -173,8 +281,8 @@ def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:
 
 # -- the long-running system -------------------------------------------------------------------
 
-def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -> int:
-    """Own the store, load demo data if empty, serve the API, run the jobs, until stopped."""
+def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, config_path: str | None = None) -> int:
+    """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from collectors.inbox import Inbox
@@ -228,9 +336,23 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
         scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
                           max_instances=1, coalesce=True)
         scheduler.start()
+        dashboard_url = None
+        if cfg.dashboard.enabled:
+            from dashboard.launcher import Dashboard, DashboardStartError
+
+            dash = Dashboard(cfg, config_path=config_path)
+            try:
+                dashboard_url = dash.start()
+            except DashboardStartError as e:
+                raise UserError(str(e)) from None
+            stack.callback(dash.stop)
+            app.prewarm = True  # from now on, after every recompute
+            app.start_prewarm()
         host, port = service.address
         out(f"motcua-watch is running (store {cfg.store.path})")
         out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
+        if dashboard_url:
+            out(f"  dashboard      {dashboard_url} (log in: `app.py user add NAME --role admin`)")
         out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
@@ -266,7 +388,7 @@ def _print_table(t: Table) -> None:
 
 
 def cmd_run(cfg: AppConfig, args: argparse.Namespace) -> int:
-    return run_system(cfg)
+    return run_system(cfg, config_path=args.config)
 
 
 def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
@@ -423,6 +545,8 @@ def cmd_compliance(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import run
 
     return run(cfg, args, open_ops)
+
+
 def cmd_loadtest(cfg: AppConfig, args: argparse.Namespace) -> int:
     from loadtests.cli import CliError, main as loadtest_main
 
@@ -430,6 +554,70 @@ def cmd_loadtest(cfg: AppConfig, args: argparse.Namespace) -> int:
         return loadtest_main(cfg, args, open_ops)
     except CliError as e:
         raise UserError(str(e)) from None
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin (--password-stdin, for scripts) or typed twice at a prompt; never echoed or logged."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to type the password: use --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise UserError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from dashboard.users import UserError as AccountError, UserFile
+
+    users = UserFile(cfg.users_file)
+    try:
+        if args.user_cmd == "add":
+            password = None if args.sso_only else _read_password(args)
+            u = users.add(args.name, args.role, password, agency=args.agency, display_name=args.display_name or "",
+                          email=args.email)
+            print(f"user {u.username} added (role {u.role}{', agency ' + u.agency if u.agency else ''}) "
+                  f"in {users.path}")
+        elif args.user_cmd == "remove":
+            users.remove(args.name)
+            print(f"user {args.name} removed from {users.path}")
+        elif args.user_cmd == "passwd":
+            users.passwd(args.name, _read_password(args))
+            print(f"password of {args.name} changed")
+        else:
+            rows = [u.public() for u in users.load().values()]
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False))
+            else:
+                for r in rows:
+                    print(f"{r['username']:<20} {r['role']:<11} {r['agency'] or '':<12} {r['email'] or '':<28} "
+                          f"password: {r['password']}")
+                if not rows:
+                    print(f"no accounts yet in {users.path}: add one with `app.py user add NAME --role admin`")
+    except AccountError as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
+def _dashboard_problems(cfg: AppConfig) -> list[str]:
+    """The dashboard's settings: the accounts file and, with OIDC, its secrets in the environment."""
+    import os
+
+    from dashboard.users import UserError as AccountError, UserFile
+
+    out = []
+    if not cfg.dashboard.enabled:
+        return out
+    try:
+        UserFile(cfg.users_file).load()
+    except AccountError as e:
+        out.append(f"dashboard.users_file: {e}")
+    o = cfg.dashboard.oidc
+    if o.enabled:
+        out += [f"dashboard.oidc: {name} is not set in the environment (the OIDC secret is read from it)"
+                for name in (o.client_secret_env, o.cookie_secret_env) if not os.environ.get(name)]
+    return out
 
 
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
@@ -449,10 +637,19 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
             fn()
         except ConfigError as e:
             problems.append(str(e))
+    problems += _dashboard_problems(cfg)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
     print(f"Configuration is valid. Store: {cfg.store.path}; rules: {cfg.sla.rule_set}")
+    if cfg.dashboard.enabled:
+        from dashboard.users import UserFile
+
+        n = len(UserFile(cfg.users_file).load())
+        where = (f"http://{cfg.dashboard.host}:{cfg.dashboard.port}/" if cfg.dashboard.port
+                 else f"{cfg.dashboard.host}, a free port chosen at start")
+        print(f"Dashboard: {where}, {n} account(s) in {cfg.users_file}"
+              + ("" if n else " (add one: app.py user add NAME --role admin)"))
     return 0
 
 
@@ -550,6 +747,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(fn=cmd_loadtest)
+
+    user = sub.add_parser("user", help="the dashboard's accounts (bcrypt-hashed passwords in the users file)")
+    usub = user.add_subparsers(dest="user_cmd", metavar="SUBCOMMAND", required=True)
+    s = usub.add_parser("add", help="add an account (asks for the password)")
+    s.add_argument("name")
+    s.add_argument("--role", required=True, choices=("leadership", "ict", "vendor", "agency", "admin"))
+    s.add_argument("--agency", help="agency code (agency role: the only agency whose dossiers it sees)")
+    s.add_argument("--display-name", help="name shown on the dashboard")
+    s.add_argument("--email", help="e-mail for single sign-on (OIDC)")
+    s.add_argument("--sso-only", action="store_true", help="no password: sign in through OIDC only")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    s.set_defaults(fn=cmd_user)
+    s = usub.add_parser("remove", help="remove an account")
+    s.add_argument("name")
+    s.set_defaults(fn=cmd_user)
+    s = usub.add_parser("passwd", help="change an account's password (asks for it)")
+    s.add_argument("name")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    s.set_defaults(fn=cmd_user)
+    s = usub.add_parser("list", help="list the accounts (never the passwords)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_user)
 
     s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
     s.set_defaults(fn=cmd_check_config)

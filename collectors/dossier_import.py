@@ -77,6 +77,7 @@ class ImportSummary:
     sheet: str | None = None
     header_row: int = 1
     events: "ImportSummary | None" = None
+    dry_run: bool = False                # validated and counted, then rolled back: nothing stored
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,7 +90,8 @@ class ImportSummary:
         where = f' (sheet "{self.sheet}")' if self.sheet else ""
         if vi:
             lines = [
-                f"Nhập {what} từ {self.file}{where} — lô {self.batch_id}, {self.duration_s:.1f} giây",
+                (f"Kiểm tra {what} từ {self.file}{where} (chưa nhập: không lưu gì), {self.duration_s:.1f} giây"
+                 if self.dry_run else f"Nhập {what} từ {self.file}{where} — lô {self.batch_id}, {self.duration_s:.1f} giây"),
                 f"  Số dòng đọc:        {self.rows_read:>10,}",
                 f"  Thêm mới:           {self.inserted:>10,}",
                 f"  Cập nhật:           {self.updated:>10,}",
@@ -98,7 +100,8 @@ class ImportSummary:
             ]
         else:
             lines = [
-                f"Imported {what} from {self.file}{where}: batch {self.batch_id}, {self.duration_s:.1f} s",
+                (f"Checked {what} from {self.file}{where} (dry run: nothing stored), {self.duration_s:.1f} s"
+                 if self.dry_run else f"Imported {what} from {self.file}{where}: batch {self.batch_id}, {self.duration_s:.1f} s"),
                 f"  rows read:          {self.rows_read:>10,}",
                 f"  inserted:           {self.inserted:>10,}",
                 f"  updated:            {self.updated:>10,}",
@@ -191,14 +194,17 @@ def _refuse_if_no_rows(result: StagingResult, prep: PreparedFile) -> None:
 def import_dossiers(store, path: Path | str, *, events_path: Path | str | None = None,
                     mapping: ColumnMapping | Path | str | None = None, progress: bool = False,
                     on_stage: StageHook | None = None, lang: str = "en",
-                    max_errors: int = MAX_ERRORS) -> ImportSummary:
+                    max_errors: int = MAX_ERRORS, dry_run: bool = False) -> ImportSummary:
     """Import a dossier file (CSV/XLSX), optionally with its events file, in one transaction.
 
     Re-importing updates (upsert on dossier_code): unchanged rows are counted, never duplicated.
     `on_stage(name)` is called at each stage (read:dossiers, validate:dossiers, write:...), inside
     the transaction: an exception raised from it (e.g. KeyboardInterrupt) rolls everything back.
-    Raises ImportRefused (nothing written) when a file cannot be imported as a whole."""
-    return _run_import(store, path, events_path, mapping, progress, on_stage, lang, max_errors, dossiers=True)
+    Raises ImportRefused (nothing written) when a file cannot be imported as a whole.
+    dry_run=True does everything an import does, counts what it would insert, update and
+    quarantine, then rolls the transaction back: the validation report before the import."""
+    return _run_import(store, path, events_path, mapping, progress, on_stage, lang, max_errors, dossiers=True,
+                       dry_run=dry_run)
 
 
 def import_events(store, path: Path | str, *, mapping: ColumnMapping | Path | str | None = None,
@@ -208,8 +214,16 @@ def import_events(store, path: Path | str, *, mapping: ColumnMapping | Path | st
     return _run_import(store, None, path, mapping, progress, on_stage, lang, max_errors, dossiers=False)
 
 
+class _RollBack(Exception):
+    """Raised inside a dry run's transaction to undo it after counting."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__("dry run")
+        self.summary = summary
+
+
 def _run_import(store, path, events_path, mapping, progress, on_stage, lang, max_errors, *,
-                dossiers: bool) -> ImportSummary:
+                dossiers: bool, dry_run: bool = False) -> ImportSummary:
     t0 = time.monotonic()
     m = resolve_mapping(mapping)
     # stages: check, read, validate (+ references, dossiers, updated, inserted) + quarantine
@@ -227,8 +241,16 @@ def _run_import(store, path, events_path, mapping, progress, on_stage, lang, max
         if events_path is not None:
             hook("check:events")
             e_prep = prepare_file(inspect_file(events_path), m, "events", Path(tmp))
-        with store.transaction() as con:
-            result = _import_in_transaction(con, d_prep, e_prep, m, hook, lang, max_errors)
+        try:
+            with store.transaction() as con:
+                result = _import_in_transaction(con, d_prep, e_prep, m, hook, lang, max_errors)
+                if dry_run:
+                    raise _RollBack(result)
+        except _RollBack as rb:
+            result = rb.summary
+            for s_ in (result, result.events):
+                if s_ is not None:
+                    s_.dry_run, s_.batch_id = True, None
     duration = round(time.monotonic() - t0, 3)
     result.duration_s = duration
     if result.events is not None and result.events is not result:

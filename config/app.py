@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config import default_path
 from config.errors import ConfigError, load_yaml_model
@@ -116,6 +116,42 @@ class DemoConfig(_Strict):
     end: dt.date | None = None
 
 
+class OidcConfig(_Strict):
+    """Single sign-on through Streamlit's st.login (OpenID Connect). Secrets never live in YAML:
+    the client secret and the cookie secret are read from the environment variables named here.
+    Who may sign in, and with which role, is still decided by the users file (an entry with the
+    person's e-mail and no password)."""
+
+    enabled: bool = False
+    provider_label: str = "SSO"
+    server_metadata_url: str = ""        # e.g. https://sso.example.gov.vn/.well-known/openid-configuration
+    client_id: str = ""
+    client_secret_env: str = "MOTCUA_OIDC_CLIENT_SECRET"
+    cookie_secret_env: str = "MOTCUA_OIDC_COOKIE_SECRET"
+    redirect_uri: str = ""               # e.g. https://motcua.example.gov.vn/oauth2callback
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> "OidcConfig":
+        if self.enabled:
+            missing = [k for k in ("server_metadata_url", "client_id", "redirect_uri") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"OIDC is enabled but {', '.join(missing)} is empty")
+        return self
+
+
+class DashboardConfig(_Strict):
+    """The Streamlit dashboard `app.py run` starts (a child process). Login is always required:
+    local accounts live in `users_file` (bcrypt hashes, managed with `app.py user`)."""
+
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = Field(default=8501, ge=0, le=65535)
+    # Empty: users.json next to the store file.
+    users_file: Path | None = None
+    language: str = Field(default="vi", pattern=r"^(vi|en)$")
+    oidc: OidcConfig = OidcConfig()
+
+
 class AppConfig(_Strict):
     province: str = "Quảng Ngãi"
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -130,6 +166,12 @@ class AppConfig(_Strict):
     compliance: ComplianceConfig = ComplianceConfig()
     loadtest: LoadtestConfig = LoadtestConfig()
     demo: DemoConfig = DemoConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+
+    @property
+    def users_file(self) -> Path:
+        """The dashboard's accounts file (default: users.json beside the store file)."""
+        return self.dashboard.users_file or self.store.path.parent / "users.json"
 
     @field_validator("timezone")
     @classmethod

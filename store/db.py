@@ -169,6 +169,7 @@ class Store:
     def query(self, name: str, **params: Any) -> Table:
         """Run a named query (store/queries.py)."""
         import store.queries  # noqa: F401  (registers the named queries)
+        import store.dashboard_queries  # noqa: F401  (the dashboard's own named queries)
 
         fn = QUERIES.get(name)
         if fn is None:

@@ -30,7 +30,9 @@ class Ops(Protocol):
     """What the store offers to callers, locally or remotely."""
 
     def query(self, name: str, **params: Any) -> Table: ...
-    def import_file(self, path: str, events_path: str | None = None) -> dict[str, Any]: ...
+    def import_file(self, path: str, events_path: str | None = None, dry_run: bool = False,
+                    lang: str = "en") -> dict[str, Any]: ...
+    def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]: ...
     def recompute(self, as_of: str | None = None) -> dict[str, Any]: ...
     def status(self) -> dict[str, Any]: ...
     def compliance(self, action: str, **params: Any) -> dict[str, Any]: ...
@@ -128,7 +130,12 @@ class StoreService:
                     name = self.path[len("/query/"):]
                     self._call(lambda: service.ops.query(name, **body.get("params", {})).to_json())
                 elif self.path == "/import":
-                    self._call(lambda: service.ops.import_file(body["path"], body.get("events_path")))
+                    self._call(lambda: service.ops.import_file(body["path"], body.get("events_path"),
+                                                               dry_run=bool(body.get("dry_run")),
+                                                               lang=body.get("lang") or "en"))
+                elif self.path == "/explain":
+                    self._call(lambda: service.ops.explain_dossiers(list(body.get("codes") or []), body.get("agency"),
+                                                                    lang=body.get("lang") or "vi"))
                 elif self.path == "/recompute":
                     self._call(lambda: service.ops.recompute(body.get("as_of")))
                 elif self.path == "/compliance":  # the register's closed set of append-only actions
@@ -196,9 +203,14 @@ class RemoteOps:
     def query(self, name: str, **params: Any) -> Table:
         return Table.from_json(self._post(f"/query/{name}", {"params": params}))
 
-    def import_file(self, path: str, events_path: str | None = None) -> dict[str, Any]:
+    def import_file(self, path: str, events_path: str | None = None, dry_run: bool = False,
+                    lang: str = "en") -> dict[str, Any]:
         return self._post("/import", {"path": str(Path(path).resolve()),
-                                      "events_path": str(Path(events_path).resolve()) if events_path else None})
+                                      "events_path": str(Path(events_path).resolve()) if events_path else None,
+                                      "dry_run": dry_run, "lang": lang})
+
+    def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
+        return self._post("/explain", {"codes": list(codes), "agency": agency, "lang": lang})
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         return self._post("/recompute", {"as_of": as_of})

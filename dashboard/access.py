@@ -1,0 +1,102 @@
+"""Who sees what, enforced where the data is fetched (not only by hiding pages).
+
+`ScopedOps` wraps the store's operations (a `Backend`) for one signed-in user:
+- each role has the named queries it may run; anything else is refused;
+- an agency account only ever asks for its own agency's subtree: the `agency` parameter of every
+  query it runs is forced to its agency (or checked to lie inside its subtree), queries without
+  an agency scope that list dossiers are refused, and explanations are limited the same way;
+- imports and recomputes are for the ict and admin roles.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dashboard.users import User
+
+PAGES = ("overview", "agency", "system", "loadtests", "data", "reports")
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "overview": ("leadership", "ict", "admin"),
+    "agency": ("leadership", "ict", "agency", "admin"),
+    "system": ("leadership", "ict", "vendor", "admin"),
+    "loadtests": ("leadership", "ict", "vendor", "admin"),
+    "data": ("ict", "admin"),
+    "reports": ("leadership", "ict", "agency", "admin"),
+}
+WRITE_ROLES = ("ict", "admin")
+
+PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_windows", "probe_latest", "probe_results",
+                 "probe_rollup", "probe_runs", "alert_timeline", "probe_window", "probe_hour_baseline"}
+# Queries an agency account may run, each with its agency parameter forced to the account's own.
+AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "audit_dossiers",
+                 "sync_unsynced"}
+AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
+ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
+    "admin": lambda q: True,
+    "leadership": lambda q: True,
+    "ict": lambda q: True,
+    "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q.startswith("loadtest"),
+    "agency": lambda q: q in AGENCY_SCOPED or q in AGENCY_FREE,
+}
+
+
+class AccessDenied(Exception):
+    """The signed-in account may not see this; the message says so in the user's language."""
+
+
+def can_see(user: User, page: str) -> bool:
+    return user.role in PAGE_ROLES.get(page, ())
+
+
+def pages_for(user: User) -> list[str]:
+    return [p for p in PAGES if can_see(user, p)]
+
+
+class ScopedOps:
+    """The operations one user may perform, with the agency scope applied to every call."""
+
+    def __init__(self, backend: Any, user: User, subtree: Callable[[str], set[str]]) -> None:
+        self.backend = backend
+        self.user = user
+        self._subtree = subtree   # agency code -> codes of its subtree (itself included)
+
+    def _agency(self, requested: str | None) -> str | None:
+        if self.user.role != "agency":
+            return requested
+        own = self.user.agency
+        if requested in (None, "", own):
+            return own
+        if requested in self._subtree(own):
+            return requested
+        raise AccessDenied(f"agency {requested} is outside the account's agency {own}")
+
+    def scoped_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters this user's query really runs with (raises AccessDenied)."""
+        if not ROLE_QUERIES.get(self.user.role, lambda q: False)(name):
+            raise AccessDenied(f"query {name} is not available to the {self.user.role} role")
+        params = dict(params)
+        if self.user.role == "agency" and name in AGENCY_SCOPED:
+            params["agency"] = self._agency(params.get("agency"))
+        return params
+
+    def query(self, name: str, **params: Any):
+        return self.backend.query(name, **self.scoped_params(name, params))
+
+    def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
+        return self.backend.explain_dossiers(codes, agency=self._agency(agency), lang=lang)
+
+    def status(self) -> dict[str, Any]:
+        return self.backend.status()
+
+    def _writer(self) -> None:
+        if self.user.role not in WRITE_ROLES:
+            raise AccessDenied(f"imports are for the ict and admin roles, not {self.user.role}")
+
+    def import_file(self, path: str, events_path: str | None = None, dry_run: bool = False,
+                    lang: str = "en") -> dict[str, Any]:
+        self._writer()
+        return self.backend.import_file(path, events_path, dry_run=dry_run, lang=lang)
+
+    def recompute(self) -> dict[str, Any]:
+        self._writer()
+        return self.backend.recompute()

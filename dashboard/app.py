@@ -1,0 +1,169 @@
+"""motcua-watch dashboard: `python -m streamlit run dashboard/app.py` (started by `app.py run`).
+
+Sign-in first (local accounts, or OIDC through st.login when configured), then the pages the
+account's role may see. Every page reaches the store through the owner's operations
+(dashboard/backend.py), with the account's scope applied (dashboard/access.py).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Streamlit puts this script's folder first on sys.path: `import app` must find the root app.py.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "dashboard"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+# Imported here, once, before any page runs: two sessions importing pandas at the same time (plotly
+# imports it lazily) can meet a half-initialised module.
+import pandas  # noqa: E402,F401
+import plotly.graph_objects  # noqa: E402,F401
+
+from dashboard import common  # noqa: E402
+from dashboard.access import pages_for  # noqa: E402
+from dashboard.i18n import t  # noqa: E402
+from dashboard.users import ROLE_LABELS, UserError, UserFile  # noqa: E402
+
+st.set_page_config(page_title="motcua-watch", page_icon=":material/account_balance:", layout="wide", initial_sidebar_state="expanded")
+st.markdown("""<style>
+  [data-testid="stMetric"] {background: #f7f9fc; border: 1px solid #e3e8f0; border-radius: 8px; padding: 10px 14px;}
+  [data-testid="stMetricLabel"] p {font-size: 0.9rem; color: #44546a;}
+  h1 {font-size: 1.7rem !important; color: #12355b;}
+  h2, h3 {color: #12355b;}
+  h3 {font-size: 1.15rem !important; margin-top: 0.6rem;}
+</style>""", unsafe_allow_html=True)
+
+PAGE_FILES = {"overview": "pages/overview.py", "agency": "pages/agency.py", "system": "pages/system.py",
+              "loadtests": "pages/loadtests.py", "data": "pages/data.py", "reports": "pages/reports.py"}
+PAGE_ICONS = {"overview": ":material/insights:", "agency": ":material/account_balance:", "system": ":material/monitor_heart:",
+              "loadtests": ":material/speed:", "data": ":material/database:", "reports": ":material/description:"}
+PAGE_URLS = {"overview": "tong-quan", "agency": "co-quan", "system": "he-thong", "loadtests": "kiem-thu-tai",
+             "data": "du-lieu", "reports": "bao-cao"}
+MAX_FAILURES, LOCKOUT_S = 5, 30
+
+
+def language_switch() -> None:
+    if "lang" not in st.session_state:
+        try:
+            st.session_state["lang"] = common.config().dashboard.language
+        except Exception:  # noqa: BLE001 - a broken config is shown below
+            st.session_state["lang"] = "vi"
+    choice = st.sidebar.radio(t("language", common.lang()), ["Tiếng Việt", "English"], horizontal=True,
+                              index=0 if common.lang() == "vi" else 1, key="lang_choice")
+    new = "vi" if choice == "Tiếng Việt" else "en"
+    if new != st.session_state["lang"]:
+        st.session_state["lang"] = new
+        st.rerun()
+
+
+def login_page(cfg) -> None:
+    tr = common.tr
+    left, mid, right = st.columns([1, 1.3, 1])
+    with mid:
+        st.title(tr("app_title"))
+        st.caption(tr("subtitle", province=cfg.province))
+        st.subheader(tr("login_title"))
+        st.write(tr("login_intro"))
+        users = UserFile(cfg.users_file)
+        try:
+            known = users.load()
+        except UserError as e:
+            st.error(str(e))
+            return
+        oidc = cfg.dashboard.oidc
+        if oidc.enabled:
+            sso_login(users, oidc)
+        if not known and not oidc.enabled:
+            st.warning(tr("no_users"))
+        failures = st.session_state.get("login_failures", 0)
+        locked_until = st.session_state.get("locked_until", 0.0)
+        with st.form("login", border=True):
+            name = st.text_input(tr("username"), key="login_user")
+            password = st.text_input(tr("password"), type="password", key="login_password")
+            submitted = st.form_submit_button(tr("login_button"), type="primary", width="stretch")
+        if submitted:
+            wait = int(locked_until - time.monotonic())
+            if wait > 0:
+                st.error(tr("login_wait", s=wait))
+                return
+            u = users.authenticate(name, password)
+            if u is None:
+                failures += 1
+                st.session_state["login_failures"] = failures
+                if failures >= MAX_FAILURES:
+                    st.session_state["locked_until"] = time.monotonic() + LOCKOUT_S
+                    st.session_state["login_failures"] = 0
+                st.error(tr("login_failed"))
+                return
+            st.session_state["user"] = u
+            st.session_state["login_failures"] = 0
+            st.session_state.pop("login_password", None)
+            st.rerun()
+
+
+def sso_login(users: UserFile, oidc) -> None:
+    tr = common.tr
+    info = getattr(st, "user", None)
+    if info is not None and getattr(info, "is_logged_in", False):
+        u = users.by_email(info.get("email"))
+        if u is None:
+            st.error(tr("sso_unknown", email=info.get("email") or "?"))
+            st.button(tr("logout"), on_click=st.logout)
+            return
+        st.session_state["user"] = u
+        st.rerun()
+    st.button(tr("login_sso", provider=oidc.provider_label), on_click=st.login, width="stretch")
+    st.divider()
+
+
+def sidebar(u, cfg) -> None:
+    tr = common.tr
+    with st.sidebar:
+        st.markdown(f"### {tr('app_title')}")
+        st.caption(cfg.province)
+        st.markdown(tr("signed_in_as", name=u.display_name or u.username,
+                       role=ROLE_LABELS[common.lang()].get(u.role, u.role)))
+        if u.agency:
+            st.caption(tr("agency_of_account", agency=u.agency))
+        try:
+            mode = common.backend(str(cfg.store.path)).mode
+            st.caption(":material/cloud_done: " + tr("store_mode_remote") if mode == "remote"
+                       else ":material/folder_open: " + tr("store_mode_local"))
+        except Exception:  # noqa: BLE001 - the pages say what is wrong
+            pass
+        if st.button(tr("logout"), key="logout"):
+            for k in ("user", "login_user"):
+                st.session_state.pop(k, None)
+            if getattr(getattr(st, "user", None), "is_logged_in", False):
+                st.logout()
+            st.rerun()
+
+
+def main() -> None:
+    language_switch()
+    try:
+        cfg = common.config()
+    except Exception as e:  # noqa: BLE001 - a broken config is a message, not a traceback
+        st.title(t("app_title", common.lang()))
+        common.report_exception(e)
+        st.stop()
+        return
+    u = common.user()
+    if u is None:
+        # Every page's address leads to the sign-in form, and after it to that page.
+        login = [st.Page(lambda: login_page(cfg), title=common.tr("login_title"), url_path="dang-nhap", default=True)]
+        login += [st.Page((lambda: login_page(cfg)), title=common.tr(f"page_{p}"), url_path=PAGE_URLS[p])
+                  for p in PAGE_FILES]
+        st.navigation(login, position="hidden").run()
+        return
+    sidebar(u, cfg)
+    pages = [st.Page(PAGE_FILES[p], title=common.tr(f"page_{p}"), icon=PAGE_ICONS[p], url_path=PAGE_URLS[p])
+             for p in pages_for(u)]
+    st.navigation(pages).run()
+
+
+main()

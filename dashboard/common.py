@@ -1,0 +1,228 @@
+"""What every page shares: the config, the store's operations (cached), the signed-in user, the
+language, and turning any failure into a plain message on the page (never a traceback)."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard.access import AccessDenied, ScopedOps, can_see
+from dashboard.backend import Backend, StoreUnavailable
+from dashboard.i18n import t
+from dashboard.users import User
+
+log = logging.getLogger("motcua.dashboard")
+
+
+class PageStop(Exception):
+    """A page cannot go on; its message is already on the page."""
+
+
+# -- config and store ----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _config(config_path: str | None, env_key: str):
+    from config.app import load_config
+
+    return load_config(config_path)
+
+
+def config():
+    """The AppConfig (ConfigError propagates: the entry script shows it)."""
+    import os
+
+    env_key = json.dumps(sorted((k, v) for k, v in os.environ.items() if k.startswith("MOTCUA_")))
+    return _config(os.environ.get("MOTCUA_CONFIG"), env_key)
+
+
+@st.cache_resource(show_spinner=False)
+def backend(store_path: str) -> Backend:  # keyed on the store path: one backend per store
+    return Backend(config())
+
+
+def lang() -> str:
+    return st.session_state.get("lang") or "vi"
+
+
+def tr(key: str, **kw: Any) -> str:
+    return t(key, lang(), **kw)
+
+
+def translator():
+    """tr(key, **kw) bound to this run's language (safe in widgets' format_func)."""
+    lng = lang()
+    return lambda key, **kw: t(key, lng, **kw)
+
+
+def user() -> User | None:
+    return st.session_state.get("user")
+
+
+def ops() -> ScopedOps:
+    u = user()
+    if u is None:
+        raise AccessDenied("not signed in")
+    b = backend(str(config().store.path))
+    return ScopedOps(b, u, lambda code: _subtree(str(config().store.path), code))
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _subtree(store_path: str, code: str) -> set[str]:
+    tbl = backend(store_path).query("agency_scope", agency=code)
+    return set(tbl.column("code"))
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=2000)
+def _cached_query(store_path: str, name: str, params_json: str):
+    return backend(store_path).query(name, **json.loads(params_json))
+
+
+def query(name: str, **params: Any):
+    """A named query for the signed-in user: scope applied first, then cached on (query, scoped
+    parameters) for a short while, so two users never share an answer they should not."""
+    scoped = ops().scoped_params(name, params)
+    return _cached_query(str(config().store.path), name, json.dumps(scoped, sort_keys=True, default=str))
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=200)
+def _cached_explain(store_path: str, codes: tuple[str, ...], agency: str | None, lng: str) -> dict[str, Any]:
+    return backend(store_path).explain_dossiers(list(codes), agency=agency, lang=lng)
+
+
+def explain(codes: list[str], agency: str | None) -> dict[str, Any]:
+    o = ops()
+    agency = o._agency(agency)
+    return _cached_explain(str(config().store.path), tuple(codes), agency, lang())
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _cached_status(store_path: str) -> dict[str, Any]:
+    return backend(store_path).query("dashboard_status").one() or {}
+
+
+def status() -> dict[str, Any]:
+    return _cached_status(str(config().store.path))
+
+
+def clear_caches() -> None:
+    _cached_query.clear()
+    _cached_status.clear()
+    _cached_explain.clear()
+
+
+# -- failures as messages ---------------------------------------------------------------------------
+
+def _log_path() -> Path:
+    try:
+        return config().store.path.parent / "logs" / "motcua.log"
+    except Exception:  # noqa: BLE001
+        return Path("data/logs/motcua.log")
+
+
+def _message(e: BaseException) -> str | None:
+    """A plain message for failures a user can understand, None for unexpected ones."""
+    import httpx
+
+    from collectors.errors import ImportRefused
+    from config.errors import ConfigError
+    from store.errors import StoreError
+    from store.service import OperationError
+
+    if isinstance(e, AccessDenied):
+        return tr("access_denied")
+    if isinstance(e, ConfigError):
+        return f"{tr('config_error')}\n\n```\n{e}\n```\n{tr('config_fix')}"
+    if isinstance(e, StoreUnavailable):
+        return tr("store_unavailable", msg=str(e)) + " " + tr("store_unavailable_hint")
+    if isinstance(e, (StoreError, OperationError, ImportRefused)):
+        return tr("operation_failed", msg=str(e))
+    if isinstance(e, httpx.HTTPError):
+        return tr("store_unavailable", msg=type(e).__name__) + " " + tr("store_unavailable_hint")
+    return None
+
+
+def report_exception(e: BaseException) -> None:
+    msg = _message(e)
+    if msg is None:
+        path = _log_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"--- {dt.datetime.now().isoformat()} dashboard\n{traceback.format_exc()}\n")
+        except OSError:
+            pass
+        msg = tr("unexpected", kind=type(e).__name__, log=path)
+    st.error(msg, icon=":material/warning:")
+
+
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """Run a page section; any failure becomes one message on the page."""
+    try:
+        yield
+    except PageStop:
+        pass
+    except Exception as e:  # noqa: BLE001 - every failure is shown as a message, never a traceback
+        if type(e).__name__ in ("StopException", "RerunException"):  # Streamlit's control flow
+            raise
+        report_exception(e)
+
+
+def require_page(page: str) -> User:
+    """The signed-in user, if the page is theirs; otherwise a message and the page stops."""
+    u = user()
+    if u is None or not can_see(u, page):
+        st.error(tr("access_denied"), icon=":material/lock:")
+        st.stop()
+    return u
+
+
+def require_data() -> dict[str, Any]:
+    """The store's status; an empty store says so plainly and the page stops."""
+    s = status()
+    if not (s.get("dossiers") or 0):
+        st.info(f"**{tr('empty_store')}**\n\n{tr('empty_store_hint')}", icon=":material/info:")
+        raise PageStop()
+    return s
+
+
+def page_header(title_key: str, s: dict[str, Any] | None = None) -> None:
+    from dashboard.i18n import when
+
+    st.title(tr(title_key))
+    if s and s.get("last_recompute_as_of"):
+        st.caption(tr("data_as_of", t=when(s["last_recompute_as_of"], lang())))
+
+
+def frame(table, columns: dict[str, str] | None = None):
+    """A Table as a pandas DataFrame, columns renamed to the page's labels (in that order)."""
+    import pandas as pd
+
+    df = pd.DataFrame(table.rows, columns=table.columns)
+    if columns:
+        df = df[[c for c in columns if c in df.columns]].rename(columns={k: tr(v) for k, v in columns.items()})
+    return df
+
+
+def chart(fig, key: str | None = None) -> None:
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), font=dict(family="Inter, Segoe UI, sans-serif", size=13),
+                      plot_bgcolor="white", legend=dict(orientation="h", y=-0.2), separators=",." if lang() == "vi" else ".,")
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def months() -> list[dt.date]:
+    return [r["month"] for r in query("dashboard_months")]
+
+
+def default_month(ms: list[dt.date], s: dict[str, Any]) -> int:
+    """Index of the default month: the current one, or the last complete one in a month's first week."""
+    from dashboard.warm import default_month_index
+
+    return default_month_index(ms, s.get("last_recompute_as_of"))

@@ -1,0 +1,161 @@
+"""Dữ liệu (ICT, admin): upload an export, see its validation report before anything is stored
+(a dry-run import: every check, the counts it would add / update / quarantine, then rolled back),
+import it; the quarantine; recent imports; the sync reconciliation with the national portal."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import common
+from dashboard.i18n import num, pct, when
+
+tr, L = common.translator(), common.lang()
+common.require_page("data")
+_ERR = re.compile(r"^(?P<file>.*?): (?P<where>row \d+(?: \(sheet .*?\))?), (?P<field>[^:]+): (?P<reason>.*)$")
+
+
+def _uploads_dir() -> Path:
+    d = common.config().store.path.parent / "uploads"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _save(upload) -> Path:
+    safe = re.sub(r"[^\w.\-]+", "_", Path(upload.name).name)[:120] or "upload.csv"
+    dest = _uploads_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{safe}"
+    dest.write_bytes(upload.getvalue())
+    return dest
+
+
+def _errors_frame(errors: list[str]) -> pd.DataFrame:
+    out = []
+    for e in errors:
+        m = _ERR.match(e)
+        if m:
+            out.append({tr("col_row"): m["where"].replace("row ", ""), tr("col_field"): m["field"],
+                        tr("col_message"): m["reason"]})
+        else:
+            out.append({tr("col_row"): "", tr("col_field"): "", tr("col_message"): e})
+    return pd.DataFrame(out)
+
+
+def _report(rep: dict) -> None:
+    st.markdown(f"#### {tr('data_report')}: `{rep['file']}`")
+    k = st.columns(5)
+    k[0].metric(tr("data_rows"), num(rep["rows_read"], L), border=True)
+    k[1].metric(tr("data_new"), num(rep["inserted"], L), border=True)
+    k[2].metric(tr("data_updated"), num(rep["updated"], L), border=True)
+    k[3].metric(tr("data_unchanged"), num(rep["unchanged"], L), border=True)
+    k[4].metric(tr("data_quarantined"), num(rep["quarantined"], L), border=True)
+    if rep.get("pii_columns_dropped"):
+        st.info(tr("data_pii", cols=", ".join(rep["pii_columns_dropped"])), icon=":material/lock:")
+    if rep.get("columns_dropped"):
+        st.caption(tr("data_unknown_cols", cols=", ".join(rep["columns_dropped"])))
+    errors = (rep.get("errors_vi") if L == "vi" else None) or rep.get("errors") or []
+    if errors:
+        st.warning(tr("data_errors", n=num(rep.get("error_count") or len(errors), L)))
+        st.dataframe(_errors_frame(errors), hide_index=True, key="data_errors_table")
+    else:
+        st.success(tr("data_no_errors"))
+    ev = rep.get("events")
+    if ev:
+        st.caption(f"{tr('data_events')}: {ev['file']} · {tr('data_rows')} {num(ev['rows_read'], L)} · "
+                   f"{tr('data_quarantined')} {num(ev['quarantined'], L)}")
+
+
+with common.guard():
+    common.page_header("data_title", common.status())
+    st.subheader(tr("data_upload"))
+    st.caption(tr("data_upload_help"))
+    with st.form("upload", clear_on_submit=False, border=True):
+        c1, c2 = st.columns(2)
+        up = c1.file_uploader(tr("data_file"), type=["csv", "xlsx", "xlsm"], key="data_file")
+        ev = c2.file_uploader(tr("data_events"), type=["csv", "xlsx", "xlsm"], key="data_events")
+        check = st.form_submit_button(tr("data_check"), type="primary")
+    if check and up is not None:
+        old = st.session_state.pop("pending_import", None)
+        for p in (old or {}).get("paths", []):
+            Path(p).unlink(missing_ok=True)
+        path = _save(up)
+        ev_path = _save(ev) if ev is not None else None
+        st.session_state["pending_import"] = {"paths": [str(path)] + ([str(ev_path)] if ev_path else []),
+                                              "file": str(path), "events": str(ev_path) if ev_path else None}
+        try:
+            rep = common.ops().import_file(str(path), str(ev_path) if ev_path else None, dry_run=True, lang=L)
+        except Exception:
+            for p in st.session_state.pop("pending_import")["paths"]:
+                Path(p).unlink(missing_ok=True)
+            raise
+        st.session_state["pending_import"]["report"] = rep
+    pending = st.session_state.get("pending_import")
+    if pending and pending.get("report"):
+        _report(pending["report"])
+        b1, b2, _ = st.columns([1, 1, 4])
+        if b1.button(tr("data_import"), type="primary", key="data_do_import"):
+            o = common.ops()
+            res = o.import_file(pending["file"], pending["events"], lang=L)
+            o.recompute()
+            archive = Path(common.config().inbox.archive)
+            archive.mkdir(parents=True, exist_ok=True)
+            for p in pending["paths"]:
+                if Path(p).exists():
+                    shutil.move(p, archive / Path(p).name)
+            st.session_state.pop("pending_import", None)
+            common.clear_caches()
+            st.session_state["import_done"] = res
+            st.rerun()
+        if b2.button(tr("data_cancel"), key="data_cancel"):
+            for p in st.session_state.pop("pending_import")["paths"]:
+                Path(p).unlink(missing_ok=True)
+            st.rerun()
+    done = st.session_state.pop("import_done", None)
+    if done:
+        st.success(tr("data_imported", ins=num(done["inserted"], L), upd=num(done["updated"], L),
+                      q=num(done["quarantined"], L)), icon=":material/check_circle:")
+
+with common.guard():
+    st.subheader(tr("data_quarantine"))
+    qt = common.query("quarantine_list", limit=500)
+    if not qt.rows:
+        st.success(tr("data_quarantine_empty"))
+    else:
+        st.caption(f"{num(common.status().get('quarantined_rows'), L)} · " + tr("data_quarantine"))
+        df = common.frame(qt, {"file_name": "col_file", "row_no": "col_row", "field": "col_field", "value": "col_value",
+                               "reason": "col_message", "created_at": "col_time"})
+        st.dataframe(df, hide_index=True, key="data_quarantine_table", height=300)
+
+with common.guard():
+    st.subheader(tr("data_batches"))
+    bt = common.query("import_batches", limit=20)
+    if bt.rows:
+        done = {"done": "Hoàn tất", "failed": "Lỗi", "running": "Đang chạy"} if L == "vi" else {}
+        bt = type(bt)(bt.columns, [tuple(done.get(v, v) if c == "status" else v for c, v in zip(bt.columns, r))
+                                   for r in bt.rows], bt.types)
+        df = common.frame(bt, {"batch_id": "col_code", "file_name": "col_file", "status": "col_status",
+                               "started_at": "col_started", "rows_read": "col_rows", "rows_inserted": "col_inserted",
+                               "rows_updated": "col_updated", "rows_quarantined": "col_quarantined"})
+        st.dataframe(df, hide_index=True, key="data_batches_table")
+
+with common.guard():
+    s = common.require_data()
+    st.subheader(tr("data_sync"))
+    sync = common.query("sync_by_agency")
+    per_source = [r for r in sync if r["row_kind"] in ("total", "source_system")]
+    k = st.columns(max(1, len(per_source)))
+    for col, r in zip(k, per_source):
+        label = tr("col_unsynced") + (f" · {tr('col_source')} {r['source_system']}" if r["row_kind"] != "total" else "")
+        col.metric(label, num(r["unsynced"], L), border=True,
+                   help=f"{pct(r['unsynced_ratio'], L, 2)} / {num(r['resolved'], L)} {tr('col_resolved_n').lower()}")
+    un = common.query("sync_unsynced", limit=500)
+    if un.rows:
+        st.caption(tr("data_sync_list"))
+        df = pd.DataFrame([{tr("col_dossier"): r["dossier_code"], tr("col_agency"): r["agency_name"] or r["agency_code"],
+                            tr("col_source"): r["source_system"], tr("col_problem"): tr(f"problem_{r['problem']}"),
+                            tr("col_resolved_at"): when(r["resolved_at"], L), tr("col_synced_at"): when(r["synced_at"], L)}
+                           for r in un])
+        st.dataframe(df, hide_index=True, key="data_sync_table", height=300)

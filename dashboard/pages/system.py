@@ -1,0 +1,167 @@
+"""Hệ thống (ICT): the portal as citizens meet it, from the synthetic probes: status now,
+availability and latency per check and journey step, a heatmap by hour and day, the phase
+breakdown, SLO burn rates, the alert timeline, and latency against concurrent load."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import common
+from dashboard.i18n import num, pct, when
+
+tr, L = common.translator(), common.lang()
+common.require_page("system")
+WINDOWS = {"win_24h": 24, "win_7d": 24 * 7, "win_28d": 24 * 28}
+
+
+def _now() -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(common.config().timezone)).replace(tzinfo=None, microsecond=0)
+
+
+ready = False
+with common.guard():
+    common.page_header("sys_title")
+    win = st.segmented_control(tr("sys_window"), list(WINDOWS), default="win_24h", format_func=tr, key="sys_win") \
+        or "win_24h"
+    now = _now()
+    since = (now - dt.timedelta(hours=WINDOWS[win])).replace(second=0)
+    since_key = since.replace(minute=since.minute - since.minute % 5).isoformat()  # cache-friendly
+    summary = common.query("probe_summary", since=since_key)
+    if not summary.rows:
+        st.info(tr("sys_no_probes"))
+        raise common.PageStop()
+    rows = summary.to_dicts()
+    latest = [r for r in rows if r["step"] in ("", "*")]
+    failing = [r for r in latest if not r["last_ok"]]
+    if latest and len(failing) == len(latest):
+        st.error(f"**{tr('sys_down', n=len(failing), total=len(latest))}**\n\n" + "\n".join(
+            f"- {r['name']}: {r['last_reason'] or '?'} ({when(r['last_at'], L)})" for r in failing[:8]), icon=":material/error:")
+    elif failing:
+        st.warning(f"**{tr('sys_failing', n=len(failing))}**\n\n" + "\n".join(
+            f"- {r['name']}: {r['last_reason'] or '?'} ({when(r['last_at'], L)})" for r in failing), icon=":material/warning:")
+    else:
+        st.success(tr("sys_all_ok", n=len(latest)), icon=":material/check_circle:")
+    runs = sum(r["runs"] for r in latest)
+    fails = sum(r["failures"] for r in latest)
+    k = st.columns(4)
+    k[0].metric(tr("col_availability"), pct(1 - fails / runs if runs else None, L, 2), border=True)
+    k[1].metric(tr("col_runs"), num(runs, L), border=True)
+    k[2].metric(tr("col_failures"), num(fails, L), border=True)
+    p95 = [r["p95_ms"] for r in latest if r["p95_ms"] is not None]
+    k[3].metric("p95 (ms)", num(max(p95) if p95 else None, L), border=True)
+    ready = True
+if not ready:
+    st.stop()
+
+with common.guard():
+    st.subheader(tr("sys_availability"))
+    df = pd.DataFrame([{tr("col_check"): r["name"], tr("col_step"): r["step"] if r["step"] not in ("", "*") else "–",
+                        tr("col_runs"): r["runs"], tr("col_failures"): r["failures"],
+                        tr("col_availability"): r["availability"],
+                        "p50 (ms)": num(r["p50_ms"], L) if r["p50_ms"] is not None else "",
+                        "p95 (ms)": num(r["p95_ms"], L) if r["p95_ms"] is not None else "",
+                        tr("col_last"): tr("ok") if r["last_ok"] else tr("failed"),
+                        tr("col_reason"): "" if r["last_ok"] else (r["last_reason"] or "")} for r in rows])
+    st.dataframe(df, hide_index=True, key="sys_summary_table",
+                 column_config={tr("col_availability"): st.column_config.NumberColumn(format="percent")})
+    with_p95 = sorted((r for r in rows if r["p95_ms"] is not None and r["step"] != "*"), key=lambda r: -r["p95_ms"])[:15]
+    if with_p95:
+        labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in with_p95][::-1]
+        fig = go.Figure()
+        fig.add_trace(go.Bar(y=labels, x=[r["p50_ms"] for r in with_p95][::-1], name="p50", orientation="h",
+                             marker_color="#1f5fa8"))
+        fig.add_trace(go.Bar(y=labels, x=[r["p95_ms"] for r in with_p95][::-1], name="p95", orientation="h",
+                             marker_color="#e67e22"))
+        fig.update_layout(barmode="group", height=max(280, 30 * len(with_p95)), xaxis_title="ms")
+        common.chart(fig, key="sys_latency_chart")
+
+left, right = st.columns(2)
+with left, common.guard():
+    st.subheader(tr("sys_heatmap"))
+    hm = common.query("probe_heatmap", since=since_key)
+    days = tr("dow").split(",")
+    z = [[None] * 24 for _ in range(7)]
+    for r in hm:
+        z[r["dow"] - 1][r["hour_of_day"]] = 100 * (r["failure_ratio"] or 0)
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(24)), y=days, colorscale="RdYlGn_r", zmin=0, zmax=max(
+        5, max((v for row in z for v in row if v is not None), default=5)), colorbar=dict(title="%"),
+        hovertemplate="%{y} %{x}h: %{z:.1f}%<extra></extra>"))
+    fig.update_layout(height=320, xaxis=dict(title=tr("hour"), dtick=2), yaxis=dict(autorange="reversed"))
+    common.chart(fig, key="sys_heatmap_chart")
+
+with right, common.guard():
+    st.subheader(tr("sys_phases"))
+    ph = common.query("probe_phases", since=since_key).to_dicts()[:12]
+    if ph:
+        labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in ph][::-1]
+        fig = go.Figure()
+        for col, name, color in (("dns_ms", "DNS", "#8e44ad"), ("connect_ms", "TCP", "#2980b9"),
+                                 ("tls_ms", "TLS", "#16a085"), ("ttfb_ms", "TTFB", "#e67e22"),
+                                 ("transfer_ms", "Transfer", "#7f8c8d")):
+            fig.add_trace(go.Bar(y=labels, x=[r[col] for r in ph][::-1], name=name, orientation="h",
+                                 marker_color=color))
+        fig.update_layout(barmode="stack", height=320, xaxis_title="ms")
+        common.chart(fig, key="sys_phase_chart")
+    else:
+        st.info(tr("no_data"))
+
+with common.guard():
+    st.subheader(tr("sys_slo"))
+    from config.slo import load_slos
+
+    slos = load_slos(common.config().monitor.slos)
+    minutes = sorted({m for r in slos.burn_rules for m in (r.long_minutes, r.short_minutes)})
+    out = []
+    for slo in slos.slos:
+        w = {r["minutes"]: r for r in common.query("probe_windows", probe=slo.probe, step=slo.step,
+                                                   until=now.replace(second=0).isoformat(), minutes=minutes,
+                                                   slow_ms=slo.latency_ms)}
+        for kind, budget, key in (("errors", 1 - slo.availability, "failures"),
+                                  ("slow", 1 - slo.latency_objective, "slow")):
+            if kind == "slow" and not slo.latency_ms:
+                continue
+            for rule in slos.burn_rules[:2]:
+                lw = w.get(rule.long_minutes) or {}
+                ratio = (lw.get(key) or 0) / lw["runs"] if lw.get("runs") else None
+                out.append({tr("col_slo"): slo.title, tr("col_kind_err"): tr(kind),
+                            tr("col_objective"): f"{pct(slo.availability if kind == 'errors' else slo.latency_objective, L, 1)}",
+                            tr("col_window"): f"{rule.long_minutes // 60} h" if rule.long_minutes >= 60 else f"{rule.long_minutes} min",
+                            tr("col_runs"): lw.get("runs") or 0,
+                            tr("col_burn"): None if ratio is None else round(ratio / budget, 2),
+                            "limit": rule.factor})
+    if out:
+        df = pd.DataFrame(out)
+        st.dataframe(df.drop(columns=["limit"]), hide_index=True, key="sys_slo_table",
+                     column_config={tr("col_burn"): st.column_config.ProgressColumn(
+                         format="%.2f×", min_value=0, max_value=float(max(r["limit"] for r in out)))})
+    else:
+        st.info(tr("no_data"))
+
+with common.guard():
+    st.subheader(tr("sys_alerts"))
+    al = common.query("alert_timeline", since=since_key, limit=300)
+    if not al.rows:
+        st.info(tr("sys_no_alerts"))
+    else:
+        colors = {"firing": "#c0392b", "repeat": "#e67e22", "resolved": "#27ae60"}
+        fig = go.Figure()
+        for kind in ("firing", "repeat", "resolved"):
+            pts = [r for r in al if r["kind"] == kind]
+            if pts:
+                fig.add_trace(go.Scatter(x=[r["at"] for r in pts], y=[r["key"] for r in pts], mode="markers",
+                                         name=tr(f"alert_{kind}"), marker=dict(color=colors[kind], size=11),
+                                         text=[r["title"] for r in pts], hovertemplate="%{text}<extra></extra>"))
+        fig.update_layout(height=260)
+        common.chart(fig, key="sys_alert_chart")
+        st.dataframe(pd.DataFrame([{tr("col_time"): when(r["at"], L), tr("col_kind_err"): tr(f"alert_{r['kind']}"),
+                                    tr("col_title"): r["title"], tr("col_reason"): r["body"]} for r in al]),
+                     hide_index=True, key="sys_alert_table")
+
+with common.guard():
+    st.subheader(tr("sys_load"))
+    st.info(tr("sys_load_pending"), icon=":material/info:")

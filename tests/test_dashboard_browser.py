@@ -1,0 +1,165 @@
+"""The whole system in a real browser: `app.py run` as a user starts it (a small demo, free ports,
+a private data dir), headless Debian chromium driven by Playwright signs in, opens every page,
+finds its key numbers (equal to the running store's), sees no exception, and saves a screenshot
+of each page under the test's output directory. Ctrl-C then stops everything cleanly."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+PASSWORD = "browser-test-pw1"
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                 "(.ci/run installs it: apt-get install chromium)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def system(app_env, tmp_path, run_app):
+    env = dict(app_env, MOTCUA_DASHBOARD__PORT=str(_free_port()), MOTCUA_DASHBOARD__HOST="127.0.0.1")
+    for name, role, extra in (("lanhdao", "leadership", []), ("quantri", "admin", []),
+                              ("cqstp", "agency", ["--agency", "QNG.SNNMT"])):
+        r = subprocess.run([sys.executable, str(ROOT / "app.py"), "user", "add", name, "--role", role,
+                            "--password-stdin", *extra], input=PASSWORD + "\n", capture_output=True, text=True,
+                           env=env, cwd=tmp_path, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert PASSWORD not in r.stdout + r.stderr, "a password is never printed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    lines: list[str] = []
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if "Press Ctrl-C" in line:
+            break
+    out = "\n".join(lines)
+    m = re.search(r"dashboard\s+(http://\S+)", out)
+    assert m, f"the run command did not say where the dashboard listens:\n{out}"
+    info = {"proc": proc, "url": m.group(1), "out": out, "env": env, "tmp": tmp_path}
+    try:
+        yield info
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _owner(env):
+    from store.service import find_owner
+
+    ops = find_owner(env["MOTCUA_STORE__PATH"])
+    assert ops is not None, "the running system owns the store"
+    return ops
+
+
+def _expected(env) -> dict[str, str]:
+    import datetime as dt
+
+    from dashboard.common import default_month
+    from dashboard.i18n import num, pct
+
+    ops = _owner(env)
+    status = ops.status()
+    status["last_recompute_as_of"] = dt.datetime.fromisoformat(status["last_recompute_as_of"])
+    months = ops.query("dashboard_months").column("month")
+    month = months[default_month(months, status)]
+    prov = ops.query("province_month", month=month.strftime("%Y-%m")).one()
+    agency = ops.query("bieu06", month=month.strftime("%Y-%m"), by="procedure", agency="QNG.SNNMT").one()
+    return {"on_time": pct(prov["on_time_ratio"]), "score": num(prov["score_766"], digits=2),
+            "received": num(prov["received_total"]), "agency_received": num(agency["received_total"]),
+            "agency_on_time": pct(agency["on_time_ratio"])}
+
+
+def _login(page, url: str, user: str) -> None:
+    page.goto(url)
+    page.get_by_label("Tên đăng nhập").fill(user)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.get_by_text("Đăng xuất").wait_for(timeout=60_000)
+
+
+def _open(page, name: str, expect: list[str], shots: Path, who: str) -> float:
+    t0 = time.perf_counter()
+    page.get_by_role("link", name=name).click()
+    for text in expect:
+        page.get_by_text(text, exact=False).filter(visible=True).first.wait_for(timeout=60_000)
+    elapsed = time.perf_counter() - t0
+    page.wait_for_timeout(800)  # charts finish drawing
+    assert page.locator("[data-testid='stException']").count() == 0, f"{name}: an exception reached the page"
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "lỗi không mong đợi" not in body, f"{name}: {body[:500]}"
+    page.screenshot(path=str(shots / f"{who}-{name}.png"), full_page=True)
+    return elapsed
+
+
+def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert re.search(r"dashboard\s+http://127\.0\.0\.1:\d+/", system["out"])
+    for part in ("store API", "metrics", "testbed portal", "probes", "watch folder"):
+        assert part in system["out"]
+    exp = _expected(system["env"])
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2400})
+            _login(page, system["url"], "quantri")
+            times = {
+                "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"]], shots, "admin"),
+                "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo"], shots, "admin"),
+                "Kiểm thử tải": _open(page, "Kiểm thử tải", ["Chưa có số liệu"], shots, "admin"),
+                "Dữ liệu": _open(page, "Dữ liệu", ["Nhập tệp xuất hồ sơ", "Đối soát đồng bộ"], shots, "admin"),
+                "Báo cáo": _open(page, "Báo cáo", ["Biểu số 06"], shots, "admin"),
+            }
+            page.get_by_role("link", name="Cơ quan").click()
+            page.get_by_text("Thủ tục của cơ quan").wait_for(timeout=60_000)
+            page.screenshot(path=str(shots / "admin-Cơ quan.png"), full_page=True)
+            # an agency account: its own agency's figures, and only its pages
+            page2 = browser.new_page(viewport={"width": 1440, "height": 2400})
+            _login(page2, system["url"], "cqstp")
+            _open(page2, "Cơ quan", ["Thủ tục của cơ quan", exp["agency_received"], exp["agency_on_time"]], shots, "agency")
+            assert page2.get_by_role("link", name="Tổng quan").count() == 0
+            assert page2.get_by_role("link", name="Dữ liệu").count() == 0
+            # the same run in English
+            page2.get_by_text("English").click()
+            page2.get_by_text("Agency: procedures and overdue dossiers").wait_for(timeout=60_000)
+        finally:
+            browser.close()
+    pngs = sorted(shots.glob("*.png"))
+    assert len(pngs) >= 7 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert times["Tổng quan"] < 60
+    # Ctrl-C stops it all: the process ends cleanly and the dashboard stops answering
+    proc = system["proc"]
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=90)[0]
+    assert proc.returncode == 0, rest
+    assert "Stopping" in rest and "Traceback" not in rest
+    with pytest.raises(httpx.TransportError):
+        httpx.get(system["url"] + "_stcore/health", timeout=2)
