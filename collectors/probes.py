@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from collectors.probe_transport import probe_transport
 from collectors.secrets import SecretMissing, Secrets, load_secrets
 from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
 
@@ -205,6 +206,15 @@ class _Trace:
             self.started[phase] = self.send_started if phase == "ttfb" and self.send_started else now
         elif what in ("complete", "failed") and phase in self.started:
             self.ms[phase] = self.ms.get(phase, 0.0) + (now - self.started.pop(phase)) * 1000
+
+    def latency_ms(self, dns_ms: float | None, wall_ms: float) -> float:
+        """What the portal took: DNS + connect + TLS + time to first byte + transfer, over every
+        hop. The time our own client spends between those phases (building the request, cookies,
+        redirects, the connection pool) is not the portal's latency, so it is not counted. Without
+        trace events (a transport that does not emit them) the wall time is all there is."""
+        if "ttfb" not in self.ms or "transfer" not in self.ms:
+            return wall_ms
+        return (dns_ms or 0.0) + sum(self.ms.values())
 
 
 # -- assertions ---------------------------------------------------------------------------------
@@ -422,6 +432,39 @@ for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "ht
     logging.getLogger(_name).addFilter(_REDACT)
 
 
+_TLS_CONTEXTS: dict[tuple, ssl.SSLContext] = {}
+_TLS_LOCK = threading.Lock()
+
+
+def tls_context(ca_file: Path | None = None, verify: bool = True) -> ssl.SSLContext:
+    """One TLS context per (CA file as it is on disk, verify) for the whole process. Loading the CA
+    bundle costs ≈ 20 ms of CPU, and freeing a context with its ≈ 150 certificates costs a few ms
+    more, at whatever moment the garbage collector picks: inside another probe's timed phases."""
+    try:
+        stamp = Path(ca_file).stat().st_mtime_ns if ca_file is not None else None
+    except OSError:
+        stamp = None
+    key = (str(ca_file) if ca_file is not None else None, stamp, verify)
+    with _TLS_LOCK:
+        ctx = _TLS_CONTEXTS.get(key)
+        if ctx is None:
+            try:
+                import certifi  # httpx's own CA bundle
+                ctx = ssl.create_default_context(cafile=certifi.where())
+            except (ImportError, OSError):
+                ctx = ssl.create_default_context()
+            if ca_file is not None:
+                try:
+                    ctx.load_verify_locations(cafile=str(ca_file))
+                except (OSError, ssl.SSLError) as e:
+                    log.error("probes: cannot load ca_file %s: %s", ca_file, e.__class__.__name__)
+            if not verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            _TLS_CONTEXTS[key] = ctx
+        return ctx
+
+
 class Runner:
     """Runs checks and journeys of one probes file; bounded in flight by a semaphore."""
 
@@ -444,28 +487,14 @@ class Runner:
 
     def _client(self) -> httpx.AsyncClient:
         d = self.cfg.defaults
-        return httpx.AsyncClient(max_redirects=d.max_redirects, verify=self.ssl_context(),
+        return httpx.AsyncClient(max_redirects=d.max_redirects, transport=probe_transport(self.ssl_context()),
                                  headers={"User-Agent": d.user_agent}, trust_env=False,
                                  timeout=d.timeout)
 
     def ssl_context(self) -> ssl.SSLContext:
-        d = self.cfg.defaults
-        # one TLS context for every client: loading the CA bundle per client costs ~20 ms of CPU,
-        # which would show up in the timings of the probes running concurrently
         if self._ssl is None:
-            try:
-                import certifi  # httpx's own CA bundle
-                self._ssl = ssl.create_default_context(cafile=certifi.where())
-            except (ImportError, OSError):
-                self._ssl = ssl.create_default_context()
-            if d.ca_file is not None:
-                try:
-                    self._ssl.load_verify_locations(cafile=str(d.ca_file))
-                except (OSError, ssl.SSLError) as e:
-                    log.error("probes: cannot load ca_file %s: %s", d.ca_file, e.__class__.__name__)
-            if not d.verify_tls:
-                self._ssl.check_hostname = False
-                self._ssl.verify_mode = ssl.CERT_NONE
+            d = self.cfg.defaults
+            self._ssl = tls_context(d.ca_file, d.verify_tls)
         return self._ssl
 
     async def _request(self, client: httpx.AsyncClient, step: Step, variables: dict[str, str], *,
@@ -526,8 +555,8 @@ class Runner:
                 e, timeout, self.cfg.defaults.max_redirects))
             self._phases(res, trace)
             return res, None, ""
-        res.total_ms = (t_end - t0) * 1000
         self._phases(res, trace)
+        res.total_ms = trace.latency_ms(res.dns_ms, (t_end - t0) * 1000)
         fails = evaluate(step.expect, response.status_code, text, res.total_ms, res.cert_days_left, sub)
         res.ok = not fails
         res.reason = self.secrets.redact("; ".join(fails))
@@ -583,7 +612,9 @@ class Runner:
             except Exception as e:  # noqa: BLE001
                 failed = ProbeResult(journey.name, "journey", "?", local_now(), False,
                                      self.secrets.redact(f"unexpected error: {e.__class__.__name__}"))
-            total = (time.perf_counter() - t0) * 1000
+            # the portal's time over the steps; our own work between them (extraction) is not its
+            steps_ms = [r.total_ms for r in out if r.total_ms is not None]
+            total = sum(steps_ms) if steps_ms else (time.perf_counter() - t0) * 1000
             summary = ProbeResult(journey.name, "journey", JOURNEY_STEP, started, failed is None,
                                   total_ms=total, title=journey.title,
                                   bytes=sum(r.bytes or 0 for r in out))
