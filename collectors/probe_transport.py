@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
+import itertools
 import ipaddress
 import ssl
 import typing
+from asyncio import staggered
 
 import httpcore
 import httpx
 from httpcore._utils import is_socket_readable
 
 _SOCKET_OPTION = typing.Any
+
+# (host, port) → addresses, set by the probe for the request it times: the probe has looked the
+# host up (its DNS phase), so the connect uses those addresses instead of looking it up again
+RESOLVED: contextvars.ContextVar[dict[tuple[str, int], list[str]] | None] = \
+    contextvars.ContextVar("probe_resolved", default=None)
 
 
 class _Mapped(contextlib.AbstractAsyncContextManager):
@@ -121,15 +130,51 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                           local_address: str | None = None,
                           socket_options: typing.Iterable[_SOCKET_OPTION] | None = None
                           ) -> httpcore.AsyncNetworkStream:
+        local = (local_address, 0) if local_address else None
+        found = RESOLVED.get()
+        addresses = found.get((host, port)) if found else None
         async with _Mapped(timeout, httpcore.ConnectTimeout, httpcore.ConnectError):
-            reader, writer = await asyncio.open_connection(
-                host, port, local_addr=(local_address, 0) if local_address else None,
-                # an address literal has one address: no race to run
-                happy_eyeballs_delay=None if _is_address(host) else self.HAPPY_EYEBALLS_DELAY)
+            if addresses:  # looked up (and timed) by the probe already
+                reader, writer = await self._connect_any(addresses, port, local)
+            else:
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=local,
+                    # an address literal has one address: no race to run
+                    happy_eyeballs_delay=None if _is_address(host) else self.HAPPY_EYEBALLS_DELAY)
             sock = writer.get_extra_info("socket")
             for option in socket_options or ():
                 sock.setsockopt(*option)
         return AsyncioStream(reader, writer)
+
+    async def _connect_any(self, addresses: list[str], port: int, local) -> tuple:
+        """Happy eyeballs over addresses already resolved: families interleaved (IPv6 first, as
+        getaddrinfo ranks them), the next attempt 250 ms after the last one started or at once
+        when it fails; the first connection wins and any later one is closed."""
+        order = list(dict.fromkeys(addresses))
+        if len(order) == 1:
+            return await asyncio.open_connection(order[0], port, local_addr=local)
+        v6 = [a for a in order if ":" in a]
+        v4 = [a for a in order if ":" not in a]
+        first, second = (v6, v4) if order[0] in v6 else (v4, v6)
+        order = [a for pair in itertools.zip_longest(first, second) for a in pair if a is not None]
+        won: list = []
+
+        async def attempt(address: str):
+            reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+            if won:  # another attempt got there first
+                writer.transport.abort()
+                raise OSError("another address answered first")
+            won.append(address)
+            return reader, writer
+
+        winner, _, errors = await staggered.staggered_race(
+            [functools.partial(attempt, a) for a in order], self.HAPPY_EYEBALLS_DELAY)
+        if winner is not None:
+            return winner
+        errors = [e for e in errors if e is not None]
+        if len(errors) == 1:
+            raise errors[0]
+        raise OSError("Multiple exceptions: " + ", ".join(str(e) for e in errors))
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: typing.Iterable[_SOCKET_OPTION] | None = None

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import ssl
 import time
 import weakref
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from collectors.probe_transport import probe_transport
+from collectors.probe_transport import RESOLVED, probe_transport
 from collectors.secrets import SecretMissing, Secrets, load_secrets
 from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
 
@@ -368,7 +369,10 @@ def describe_error(exc: BaseException, timeout: float, max_redirects: int) -> st
 
 # -- one request --------------------------------------------------------------------------------
 async def _resolve_ms(url: str) -> tuple[float | None, str | None]:
-    """Time the DNS look-up ourselves (httpcore does not trace it). (ms, error reason)."""
+    """Time the DNS look-up ourselves (httpcore does not trace it). (ms, error reason).
+
+    The addresses found are handed to the connect (probe_transport.RESOLVED), so the host is looked
+    up once per request, as a browser would, and the connect phase holds no second look-up."""
     try:
         u = urlsplit(url)
         host = u.hostname
@@ -385,10 +389,18 @@ async def _resolve_ms(url: str) -> tuple[float | None, str | None]:
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter()
     try:
-        await asyncio.wait_for(loop.getaddrinfo(host, port, type=1), timeout=10)
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=10)
     except (OSError, asyncio.TimeoutError):
         return (time.perf_counter() - t0) * 1000, f"cannot resolve host {host}"
-    return (time.perf_counter() - t0) * 1000, None
+    ms = (time.perf_counter() - t0) * 1000
+    try:
+        key = (host.encode("idna").decode("ascii"), port)  # as httpx passes it to the connect
+    except UnicodeError:
+        return ms, None
+    found = RESOLVED.get()
+    if found is not None:
+        found[key] = [info[4][0] for info in infos]
+    return ms, None
 
 
 def _peer_cert_days(response: httpx.Response) -> float | None:
@@ -525,6 +537,7 @@ class Runner:
         text = ""
         response: httpx.Response | None = None
         t0 = time.perf_counter()
+        resolved = RESOLVED.set({})
         try:
             async with asyncio.timeout(timeout):
                 dns_ms, dns_err = await _resolve_ms(url)
@@ -555,6 +568,8 @@ class Runner:
                 e, timeout, self.cfg.defaults.max_redirects))
             self._phases(res, trace)
             return res, None, ""
+        finally:
+            RESOLVED.reset(resolved)
         self._phases(res, trace)
         res.total_ms = trace.latency_ms(res.dns_ms, (t_end - t0) * 1000)
         fails = evaluate(step.expect, response.status_code, text, res.total_ms, res.cert_days_left, sub)

@@ -172,3 +172,26 @@ def test_one_tls_context_per_ca_file_and_setting(tmp_path):
     assert tls_context(ca) is a
     runner = Runner(cfg(), Secrets({}, env={}))
     assert runner.ssl_context() is tls_context()
+
+
+def test_a_host_name_is_looked_up_once_per_request(monkeypatch):
+    """The DNS phase is the probe's own look-up; the connect uses its addresses (before, the connect
+    looked the name up again, and a slow resolver counted twice in the total)."""
+    import asyncio.base_events
+
+    looked_up: list[str] = []
+    real = asyncio.base_events.BaseEventLoop.getaddrinfo
+
+    async def counting(self, host, *a, **kw):
+        looked_up.append(host)
+        return await real(self, host, *a, **kw)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", counting)
+    with running("v1.0") as base:
+        port = base.rsplit(":", 1)[1]
+        [r] = run_once(cfg(checks=[{"name": "by-name", "url": f"http://localhost:{port}/vi"}]),
+                       secrets=Secrets({}, env={}))
+    assert r.ok, r
+    assert looked_up.count("localhost") == 1, looked_up
+    assert r.dns_ms is not None and r.dns_ms > 0
+    assert r.total_ms == pytest.approx(phases_sum(r), abs=1e-6)
