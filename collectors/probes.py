@@ -715,7 +715,9 @@ class ProbeScheduler:
     All jobs are coroutines on one event loop, in a thread of its own (APScheduler's
     AsyncIOScheduler): no thread or event loop per run. The runner's semaphore bounds the checks
     in flight. A job never raises (the runner turns failures into results; a failed write is
-    logged). Store writes go to a worker thread, so a slow write never delays a probe.
+    logged). Results are gathered and written every `defaults.write_every` seconds, one write at
+    a time, in a worker thread: a slow write never delays a probe, and writes never pile up.
+    Shutdown writes what is still pending.
     """
 
     def __init__(self, cfg: ProbesFile | Path | str, store=None, *, secrets: Secrets | None = None,
@@ -734,6 +736,9 @@ class ProbeScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
         self.runs = 0
         self.last_results: dict[tuple[str, str], ProbeResult] = {}
+        self._pending: list[tuple[dt.datetime, list[ProbeResult]]] = []
+        self._writing: asyncio.Task | None = None
+        self.writes = 0
         d = self.cfg.defaults
         items = [("check", c.name, c.interval or d.interval) for c in self.cfg.checks] + \
                 [("journey", j.name, j.interval or d.interval) for j in self.cfg.journeys]
@@ -743,6 +748,8 @@ class ProbeScheduler:
             first = now + dt.timedelta(seconds=every * i / len(items))
             self.scheduler.add_job(self._job, "interval", seconds=every, args=[name],
                                    id=f"{kind}:{name}", next_run_time=first)
+        if self.store is not None:
+            self.scheduler.add_job(self._flush, "interval", seconds=d.write_every, id="write")
 
     async def _job(self, name: str) -> None:
         started = local_now()
@@ -763,21 +770,33 @@ class ProbeScheduler:
             except Exception as e:  # noqa: BLE001
                 log.error("probe %s: results not observed: %s", name, e.__class__.__name__)
         if self.store is not None:
-            await asyncio.to_thread(self._write, name, results, started)
+            self._pending.append((started, results))
 
-    def _write(self, name: str, results: list[ProbeResult], started: dt.datetime) -> None:
+    async def _flush(self) -> None:
+        """Write what was gathered since the last write (a scheduled job, and at shutdown)."""
+        if self._writing is not None and not self._writing.done():
+            return  # the last write is still running: its successor takes both batches
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+        await asyncio.shield(self._writing)
+
+    def _write(self, batch: list[tuple[dt.datetime, list[ProbeResult]]]) -> None:
+        results = [r for _, rs in batch for r in rs]
         try:
             from store.probe_writes import write_results
-            write_results(self.store, results, started_at=started,
+            write_results(self.store, results, started_at=min(s for s, _ in batch),
                           target=self.runner.variables.get("base_url", ""),
                           raw_retention_days=self.cfg.defaults.raw_retention_days,
                           rollup_retention_days=self.cfg.defaults.rollup_retention_days)
+            self.writes += 1
         except Exception as e:  # noqa: BLE001
-            log.error("probe %s: results not written: %s", name, self.runner.secrets.redact(str(e)))
+            log.error("probes: %d results not written: %s", len(results), self.runner.secrets.redact(str(e)))
 
     @property
     def job_ids(self) -> list[str]:
-        return [j.id for j in self.scheduler.get_jobs()]
+        return [j.id for j in self.scheduler.get_jobs() if j.id != "write"]
 
     def start(self) -> None:
         """Start the loop's thread and the schedule on it; returns once the schedule runs."""
@@ -805,6 +824,9 @@ class ProbeScheduler:
                 pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
                 if pending:
                     await asyncio.wait(pending, timeout=30)
+                if self._writing is not None:
+                    await asyncio.wait([self._writing], timeout=30)
+                await self._flush()  # what the last runs gathered
             self.scheduler.shutdown(wait=False)
             self._loop.stop()
 

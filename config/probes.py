@@ -229,6 +229,10 @@ class ProbeDefaults(_Strict):
     ca_file: Path | None = None
     raw_retention_days: int = Field(default=14, ge=1, le=3650)
     rollup_retention_days: int = Field(default=400, ge=1, le=36500)
+    # The scheduler writes the results gathered over this many seconds in one transaction (each
+    # write recomputes the rollups of the hours and days it touches: at 500 checks every 15 s, one
+    # write per check would be 33 writes a second, each scanning the day's raw rows).
+    write_every: float = Field(default=10, gt=0, le=300)
 
 
 class ProbesFile(_Strict):
