@@ -827,7 +827,8 @@ class ProbeScheduler:
                 if self._writing is not None:
                     await asyncio.wait([self._writing], timeout=30)
                 await self._flush()  # what the last runs gathered
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=False)  # AsyncIOScheduler: done in a callback on this loop
+            await asyncio.sleep(0)               # let it run before the loop stops
             self._loop.stop()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop)

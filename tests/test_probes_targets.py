@@ -286,6 +286,43 @@ def test_scheduler_runs_jobs_and_survives_a_dead_target(tmp_path):
         assert sched.last_results[("dead", "")].reason == "connection refused"
 
 
+def test_scheduler_keeps_running_against_every_kind_of_broken_target(tmp_path):
+    """Down, refusing, silent, garbage, closing, redirecting in a loop, unknown host: each a failed
+    check with its reason, run after run; the healthy check beside them keeps passing."""
+    closed = free_port()
+    with running("v1.0") as base, raw_server("silent") as silent, raw_server("garbage") as garbage, \
+            raw_server("close") as closer, redirect_loop_server() as loop, Store(tmp_path / "s.duckdb") as store:
+        broken = {"refused": f"http://127.0.0.1:{closed}/", "silent": f"{silent}/", "garbage": f"{garbage}/",
+                  "closes": f"{closer}/", "loop": f"{loop}/", "bad-host": "http://no-such-host.invalid/"}
+        c = cfg(checks=[{"name": "home", "url": "${base_url}/vi", "interval": 0.2}]
+                + [{"name": n, "url": u, "interval": 0.2, "timeout": 0.4} for n, u in broken.items()],
+                write_every=0.3)
+        sched = ProbeScheduler(c, store, secrets=Secrets({}, env={}), base_url=base)
+        sched.start()
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                rows = dict(store.cursor().execute(
+                    "SELECT name, count(*) FROM probe_results GROUP BY name").fetchall())
+                if all(rows.get(n, 0) >= 3 for n in ["home", *broken]):
+                    break
+                time.sleep(0.2)
+        finally:
+            sched.shutdown()
+        assert all(rows.get(n, 0) >= 3 for n in ["home", *broken]), rows
+        assert sched.scheduler.state == 0  # stopped by us, not by an error
+        reasons = dict(store.cursor().execute(
+            "SELECT name, any_value(reason) FROM probe_results WHERE NOT ok GROUP BY name").fetchall())
+        oks = dict(store.cursor().execute("SELECT name, bool_and(ok) FROM probe_results GROUP BY name").fetchall())
+    assert oks["home"] is True and not any(oks[n] for n in broken)
+    assert reasons["refused"] == "connection refused"
+    assert reasons["silent"] == "timed out after 0.4 s"
+    assert reasons["garbage"].startswith("not a valid HTTP response")
+    assert reasons["closes"] == "server closed the connection without answering"
+    assert reasons["loop"] == "too many redirects (> 10)"
+    assert reasons["bad-host"] == "cannot resolve host no-such-host.invalid"
+
+
 def test_scheduler_writes_in_batches_and_shutdown_writes_the_rest(tmp_path):
     """One write per `write_every`, not one per run (each write recomputes the touched rollups);
     every run's result reaches the store, the last ones at shutdown."""
