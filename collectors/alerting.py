@@ -1,7 +1,9 @@
 """Alert state: from the list of conditions active now to the notifications to send.
 
 A condition that starts is announced once, repeated after `repeat_after_minutes` while it lasts,
-and announced as resolved when it ends (de-duplicated by its key). A maintenance window silences
+and announced as resolved when it ends (de-duplicated by its key). A message a channel did not
+take (down, refused) is sent again to that channel at the next update, until it gets through or
+the repeat interval has passed; the channels that did take it are not sent it twice. A maintenance window silences
 the matching alerts: their state is kept, nothing is sent. The texts say, in Vietnamese, what is
 wrong, since when, and how bad.
 """
@@ -32,6 +34,11 @@ class _State:
     cond: Condition
     since: dt.datetime
     last_sent: dt.datetime | None = None
+    # channels the last message did not reach (down, refused): retried at every update until it
+    # gets through, for at most repeat_after_minutes
+    undelivered: set[str] = field(default_factory=set)
+    undelivered_kind: str = ""
+    ended: dt.datetime | None = None  # for a resolved message still to deliver
 
 
 @dataclass
@@ -61,28 +68,45 @@ class Alerter:
         self.notifier = notifier
         self.now = now
         self.active: dict[str, _State] = {}
+        self.ending: dict[str, _State] = {}
 
     def _silenced(self, key: str, at: dt.datetime) -> bool:
         return any(w.covers(key, at) for w in self.cfg.maintenance)
 
-    def _send(self, kind: str, st: _State, at: dt.datetime) -> Sent:
+    def _send(self, kind: str, st: _State, at: dt.datetime, only: set[str] | None = None) -> Sent:
         c = st.cond
         sev = SEVERITY_VI.get(c.severity, c.severity)
         if kind == "resolved":
+            end = st.ended or at
             title = f"[ĐÃ KHẮC PHỤC] {c.title}"
-            body = f"Đã trở lại bình thường lúc {_fmt(at)}, sau {_duration_vi(at - st.since)} (từ {_fmt(st.since)})."
+            body = f"Đã trở lại bình thường lúc {_fmt(end)}, sau {_duration_vi(end - st.since)} (từ {_fmt(st.since)})."
         else:
             title = f"[CẢNH BÁO – {sev}] {c.title}"
             body = (f"Từ {_fmt(st.since)} (đã {_duration_vi(at - st.since)}).\n"
                     + (f"Mức độ: {c.detail}\n" if c.detail else "")
                     + ("Nhắc lại: lỗi vẫn tiếp diễn." if kind == "repeat" else ""))
-        return Sent(kind, c.key, title, body.strip(), self.notifier.send(title, body.strip()))
+        deliveries = self.notifier.send(title, body.strip(), only)
+        st.undelivered = {d.channel for d in deliveries if not d.ok}
+        st.undelivered_kind = kind if st.undelivered else ""
+        return Sent(kind, c.key, title, body.strip(), deliveries)
+
+    def _retry_due(self, st: _State, at: dt.datetime) -> bool:
+        return bool(st.undelivered) and st.last_sent is not None and \
+            at - st.last_sent < dt.timedelta(minutes=self.cfg.repeat_after_minutes)
 
     def update(self, conditions: list[Condition]) -> list[Sent]:
         """Apply the conditions active now; returns the notifications sent."""
         at = self.now()
         sent: list[Sent] = []
         current = {c.key: c for c in conditions}
+        for key in list(self.ending):  # resolved messages that did not get through yet
+            st = self.ending[key]
+            if key in current or not self._retry_due(st, at):
+                del self.ending[key]
+            elif not self._silenced(key, at):
+                sent.append(self._send("resolved", st, at, only=st.undelivered))
+                if not st.undelivered:
+                    del self.ending[key]
         for key, cond in current.items():
             st = self.active.get(key)
             if st is None:
@@ -97,8 +121,15 @@ class Alerter:
             if kind and not self._silenced(key, at):
                 sent.append(self._send(kind, st, at))
                 st.last_sent = at
+            elif not kind and self._retry_due(st, at) and not self._silenced(key, at):
+                # the same message again, only to the channels it did not reach
+                sent.append(self._send(st.undelivered_kind, st, at, only=st.undelivered))
         for key in [k for k in self.active if k not in current]:
             st = self.active.pop(key)
             if self.cfg.send_resolved and st.last_sent is not None and not self._silenced(key, at):
+                st.ended = at
                 sent.append(self._send("resolved", st, at))
+                st.last_sent = at
+                if st.undelivered:
+                    self.ending[key] = st
         return sent
