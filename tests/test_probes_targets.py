@@ -259,6 +259,22 @@ def test_rollup_retention_prunes_old_rollups_and_a_batch_keeps_other_checks_roll
     assert today["other"]["count"] == 1 and today["other"]["max_ms"] == 30.0
 
 
+@pytest.mark.parametrize("limit", [2, 8])
+def test_probes_in_flight_are_bounded(limit):
+    import httpx
+
+    with running("v1.0") as base:  # 32 workers, 10-15 ms per home page: the portal is not the limit
+        c = cfg(checks=[{"name": f"home{i}", "url": "${base_url}/vi"} for i in range(8)]
+                + [{"name": f"search{i}", "url": "${base_url}/vi/thu-tuc?q=a"} for i in range(8)],
+                max_in_flight=limit)
+        results = run_once(c, base_url=base, secrets=Secrets({}, env={}))
+        peak = httpx.get(f"{base}/__testbed/stats").json()["peak_in_flight"]
+    assert all(r.ok for r in results)
+    assert peak <= limit
+    if limit == 8:
+        assert peak > 2  # the bound is what held the 2 above, not the portal
+
+
 # -- the schedule ---------------------------------------------------------------------------------------
 def test_scheduler_runs_jobs_and_survives_a_dead_target(tmp_path):
     closed = free_port()
