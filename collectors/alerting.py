@@ -27,6 +27,7 @@ class Condition:
     title: str                    # Vietnamese: what is wrong
     detail: str = ""              # Vietnamese: how bad (figures)
     severity: str = "ticket"
+    since: dt.datetime | None = None  # when it began, when the data says (else: when first seen)
 
 
 @dataclass
@@ -110,7 +111,8 @@ class Alerter:
         for key, cond in current.items():
             st = self.active.get(key)
             if st is None:
-                st = self.active[key] = _State(cond, at)
+                begun = cond.since if cond.since is not None and cond.since <= at else at
+                st = self.active[key] = _State(cond, begun)
                 kind = "firing"
             else:
                 st.cond = cond

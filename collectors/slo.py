@@ -95,7 +95,8 @@ class SloEvaluator:
                 continue
             what = "Hành trình" if r["kind"] == "journey" else "Kiểm tra"
             out.append(Condition(key=f"check:{r['name']}", title=f"{what} «{r['name']}» thất bại",
-                                 detail=r["reason"] or "", severity="ticket"))
+                                 detail=r["reason"] or "", severity="ticket",
+                                 since=r.get("failing_since") or r["started_at"]))
         return out
 
     def conditions(self, at: dt.datetime | None = None) -> list[Condition]:
