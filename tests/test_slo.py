@@ -105,3 +105,26 @@ def test_a_failing_check_says_since_when_it_fails_even_after_a_restart(store, we
     assert all("Từ 09:20 24/11/2026 (đã 40 phút)" in h["message"] for h in hooks), hooks
     seed(store, "home", "", 5)  # a passing check has no failing_since
     assert store.query("probe_latest", probe="home").one()["failing_since"] is None
+
+
+def test_status_over_the_slo_window(store):
+    slo = Slo(name="trang-chu", title="Trang chủ", probe="home", step="", availability=0.99,
+              latency_ms=500, latency_objective=0.9, window_days=28)
+    # 30 days of one run an hour: 2 % failed, and 5 % of the passing runs slower than 500 ms
+    n = 30 * 24
+    seed(store, "home", "", n, ok=lambda i: i % 50 != 0, ms=lambda i: 900.0 if i % 20 == 1 else 200.0)
+    with store.transaction() as cur:  # one run an hour, not a minute
+        cur.execute("UPDATE probe_results SET started_at = $now - to_hours(CAST(epoch($now - started_at) / 60 AS BIGINT))",
+                    {"now": NOW})
+    st = SloEvaluator(SloFile(slos=[slo]), store, lambda: NOW).status(slo)
+    in_window = 28 * 24
+    failed = sum(1 for i in range(in_window) if i % 50 == 0)
+    slow = sum(1 for i in range(in_window) if i % 50 != 0 and i % 20 == 1)
+    assert st["runs"] == in_window and st["since"] == NOW - dt.timedelta(hours=in_window)
+    assert st["availability"] == pytest.approx(1 - failed / in_window)
+    assert st["availability_budget_left"] == pytest.approx(1 - (failed / in_window) / 0.01)  # overspent: < 0
+    assert st["availability_budget_left"] < 0
+    assert st["latency_attainment"] == pytest.approx(1 - slow / (in_window - failed))
+    assert st["latency_budget_left"] == pytest.approx(1 - (slow / (in_window - failed)) / 0.1)
+    empty = SloEvaluator(SloFile(), store, lambda: NOW).status(slo.model_copy(update={"probe": "nothing"}))
+    assert empty["runs"] == 0 and empty["availability"] is None and empty["since"] is None
