@@ -20,13 +20,13 @@ import contextvars
 import functools
 import itertools
 import ipaddress
+import select
 import ssl
 import typing
 from asyncio import staggered
 
 import httpcore
 import httpx
-from httpcore._utils import is_socket_readable
 
 _SOCKET_OPTION = typing.Any
 
@@ -34,6 +34,19 @@ _SOCKET_OPTION = typing.Any
 # host up (its DNS phase), so the connect uses those addresses instead of looking it up again
 RESOLVED: contextvars.ContextVar[dict[tuple[str, int], list[str]] | None] = \
     contextvars.ContextVar("probe_resolved", default=None)
+
+
+def _readable(sock) -> bool:
+    """An idle connection with something to read (or closed) cannot be reused: the server has
+    closed it or sent something unasked."""
+    fd = sock.fileno() if sock is not None else -1
+    if fd == -1:
+        return True
+    if hasattr(select, "poll"):
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        return bool(p.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 class _Mapped(contextlib.AbstractAsyncContextManager):
@@ -111,7 +124,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if info == "is_readable":  # the pool asks before reusing an idle connection
             if self._reader.at_eof() or self._reader.exception() is not None or w.is_closing():
                 return True
-            return is_socket_readable(w.get_extra_info("socket"))
+            return _readable(w.get_extra_info("socket"))
         return None
 
 

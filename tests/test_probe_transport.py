@@ -195,3 +195,39 @@ def test_a_host_name_is_looked_up_once_per_request(monkeypatch):
     assert looked_up.count("localhost") == 1, looked_up
     assert r.dns_ms is not None and r.dns_ms > 0
     assert r.total_ms == pytest.approx(phases_sum(r), abs=1e-6)
+
+
+class _ClosesAfterEach(http.server.BaseHTTPRequestHandler):
+    """Answers as if keeping the connection, then closes it (as a server at its keep-alive limit)."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *a):
+        pass
+
+
+def test_a_journey_step_after_the_server_closed_the_idle_connection_reconnects():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEach)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}"
+    steps = [{"name": "a", "url": f"{base}/a"}, {"name": "pause", "url": f"{base}/b"}]
+    try:
+        async def go():
+            runner = Runner(cfg(journeys=[{"name": "j", "steps": steps}]), Secrets({}, env={}))
+            return await runner.run_journey(runner.cfg.journeys[0])
+        results = asyncio.run(go())
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    by_step = {r.step: r for r in results}
+    assert all(r.ok for r in results), results
+    assert by_step["a"].connect_ms is not None and by_step["pause"].connect_ms is not None  # a new connection
