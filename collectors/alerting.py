@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from collectors.notify import Delivery, Notifier
 from config.alerts import AlertsConfig
@@ -64,12 +65,40 @@ def _duration_vi(d: dt.timedelta) -> str:
 
 
 class Alerter:
-    def __init__(self, cfg: AlertsConfig, notifier: Notifier, now: Callable[[], dt.datetime]) -> None:
+    """`store`: keep the state in the store (table alert_state), so a restart goes on where the
+    last process stopped: no second "firing" for an alert already sent, a "resolved" for one that
+    ended while nobody watched. Loaded at the first update, saved after every update."""
+
+    def __init__(self, cfg: AlertsConfig, notifier: Notifier, now: Callable[[], dt.datetime],
+                 store: Any = None) -> None:
         self.cfg = cfg
         self.notifier = notifier
         self.now = now
+        self.store = store
         self.active: dict[str, _State] = {}
         self.ending: dict[str, _State] = {}
+        self._loaded = store is None
+
+    def _load(self) -> None:
+        from store.alert_state import load_alert_state
+
+        for r in load_alert_state(self.store):
+            st = _State(Condition(r["key"], r["title"], r["detail"] or "", r["severity"]), r["since"],
+                        r["last_sent"], set(r["undelivered"] or ()), r["undelivered_kind"] or "", r["ended"])
+            (self.active if r["phase"] == "active" else self.ending)[r["key"]] = st
+        self._loaded = True
+
+    def _save(self) -> None:
+        from store.alert_state import save_alert_state
+
+        rows = []
+        for phase, states in (("active", self.active), ("ending", self.ending)):
+            for key, st in states.items():
+                rows.append({"key": key, "phase": phase, "title": st.cond.title, "detail": st.cond.detail,
+                             "severity": st.cond.severity, "since": st.since, "last_sent": st.last_sent,
+                             "ended": st.ended, "undelivered": sorted(st.undelivered),
+                             "undelivered_kind": st.undelivered_kind or None})
+        save_alert_state(self.store, rows)
 
     def _silenced(self, key: str, at: dt.datetime) -> bool:
         return any(w.covers(key, at) for w in self.cfg.maintenance)
@@ -97,6 +126,14 @@ class Alerter:
 
     def update(self, conditions: list[Condition]) -> list[Sent]:
         """Apply the conditions active now; returns the notifications sent."""
+        if not self._loaded:
+            self._load()
+        sent = self._update(conditions)
+        if self.store is not None:
+            self._save()
+        return sent
+
+    def _update(self, conditions: list[Condition]) -> list[Sent]:
         at = self.now()
         sent: list[Sent] = []
         current = {c.key: c for c in conditions}

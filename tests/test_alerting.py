@@ -192,6 +192,36 @@ def test_a_message_a_channel_missed_is_sent_again_to_that_channel_only(webhook):
         flaky.close()
 
 
+def test_alert_state_survives_a_restart(tmp_path, webhook):
+    """A restart of `app.py run` neither announces an alert already sent again nor forgets to
+    say it is resolved (the state is kept in the store)."""
+    from store.db import Store
+
+    hooks, port = webhook
+    cfg = AlertsConfig(channels=[Channel(name="w", url=f"json://127.0.0.1:{port}/")])
+    clock = Clock()
+    cond = Condition("check:thanh-toan", "Thanh toán trực tuyến không còn", "404", "ticket",
+                     since=clock.t - dt.timedelta(minutes=5))
+
+    def process(store):  # what each start of the system builds
+        return Alerter(cfg, Notifier(cfg.channels, environ={}), clock, store=store)
+
+    path = tmp_path / "s.duckdb"
+    with Store(path) as store:
+        assert [s.kind for s in process(store).update([cond])] == ["firing"]
+    clock.t += dt.timedelta(minutes=10)
+    with Store(path) as store:                       # restarted: still failing, nothing new to say
+        assert process(store).update([cond]) == []
+    clock.t += dt.timedelta(minutes=10)
+    with Store(path) as store:                       # restarted again, and the problem is gone
+        resolved = process(store).update([])
+    assert [s.kind for s in resolved] == ["resolved"]
+    assert len(hooks) == 2
+    assert "Từ 07:55 24/11/2026" in hooks[0]["message"] and "sau 25 phút (từ 07:55 24/11/2026)" in hooks[1]["message"]
+    with Store(path) as store:                       # nothing left to say after that
+        assert process(store).update([]) == [] and len(hooks) == 2
+
+
 def test_shipped_alerts_file_is_valid():
     from pathlib import Path
 
