@@ -7,6 +7,10 @@ Every failure is a result with a plain reason ("connection refused", "timed out 
 "expected status 200, got 502", "text 'Đăng xuất' not found"), never an exception out of the
 runner. Results keep the check/journey name, the step name and the outcome; request bodies and
 credentials are never kept, and every message is passed through Secrets.redact.
+
+A result's latency is the portal's: DNS + connect + TLS + time to first byte + transfer, each
+from httpcore's trace events, summed over redirect hops; our own client work between the phases
+is not counted (docs/ARCHITECTURE.md, "What a probe reports").
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ class ProbeResult:
     ok: bool
     reason: str = ""
     status_code: int | None = None
-    total_ms: float | None = None
+    total_ms: float | None = None   # the sum of the phases below (wall time up to a failure)
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
