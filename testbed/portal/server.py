@@ -12,9 +12,10 @@ from typing import Iterator
 
 import httpx
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from config.portal import PortalProfile, load_profile
-from testbed.portal.app import create_app
+from testbed.portal.app import RECEIVED_AT, create_app
 
 DEFAULT_PORT = 8088
 
@@ -23,10 +24,32 @@ class PortalStartError(Exception):
     """The testbed could not start (port taken, server not answering). The message is for humans."""
 
 
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol noting when a request's first bytes arrived
+    (scope["extensions"][RECEIVED_AT], a time.perf_counter() value): the portal's Server-Timing
+    counts from there, as a front server's request time does, so parsing the request and starting
+    its task are the server's time, not the network's."""
+
+    _first_bytes: float | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._first_bytes is None and (self.cycle is None or self.cycle.response_complete):
+            self._first_bytes = time.perf_counter()  # the start of a new request, not a body chunk
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        before = getattr(self, "scope", None)
+        super().handle_events()  # builds the scope of a complete request head (its task runs later)
+        scope = getattr(self, "scope", None)
+        if scope is not None and scope is not before:
+            scope["extensions"] = {**scope.get("extensions", {}), RECEIVED_AT: self._first_bytes or time.perf_counter()}
+            self._first_bytes = None
+
+
 def _config(app, host: str, port: int, log_level: str, tls: tuple[Path, Path] | None = None) -> uvicorn.Config:
     # One process, one event loop: the worker pool is the profile's semaphore, not uvicorn's.
     cert, key = tls if tls is not None else (None, None)
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, http=TimedH11Protocol,
                           lifespan="off", timeout_keep_alive=30, backlog=4096,
                           ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key) if key else None)
 
