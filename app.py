@@ -109,7 +109,7 @@ class Motcua:
         from config.alerts import load_alerts
 
         alerts = load_alerts(self.cfg.monitor.alerts)
-        return Alerter(alerts, Notifier(alerts.channels), self.now)
+        return Alerter(alerts, Notifier(alerts.channels), self.now, store=self.store)  # state survives restarts
 
     def evaluate_alerts(self) -> list[Any]:
         """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in

@@ -38,9 +38,12 @@ class Notifier:
 
         return SECRET_REF.sub(sub, url)
 
-    def send(self, title: str, body: str) -> list[Delivery]:
+    def send(self, title: str, body: str, only: set[str] | None = None) -> list[Delivery]:
+        """Send to every channel (or to those named in `only`); one Delivery per channel tried."""
         out = []
         for ch in self.channels:
+            if only is not None and ch.name not in only:
+                continue
             try:
                 url = self._resolve(ch.url)
             except KeyError as e:

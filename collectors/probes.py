@@ -7,6 +7,10 @@ Every failure is a result with a plain reason ("connection refused", "timed out 
 "expected status 200, got 502", "text 'Đăng xuất' not found"), never an exception out of the
 runner. Results keep the check/journey name, the step name and the outcome; request bodies and
 credentials are never kept, and every message is passed through Secrets.redact.
+
+A result's latency is the portal's: DNS + connect + TLS + time to first byte + transfer, each
+from httpcore's trace events, summed over redirect hops; our own client work between the phases
+is not counted (docs/ARCHITECTURE.md, "What a probe reports").
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import ssl
 import time
 import weakref
@@ -29,6 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from collectors.probe_transport import RESOLVED, probe_transport
 from collectors.secrets import SecretMissing, Secrets, load_secrets
 from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
 
@@ -51,7 +57,7 @@ class ProbeResult:
     ok: bool
     reason: str = ""
     status_code: int | None = None
-    total_ms: float | None = None
+    total_ms: float | None = None   # the sum of the phases below (wall time up to a failure)
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
@@ -206,6 +212,15 @@ class _Trace:
         elif what in ("complete", "failed") and phase in self.started:
             self.ms[phase] = self.ms.get(phase, 0.0) + (now - self.started.pop(phase)) * 1000
 
+    def latency_ms(self, dns_ms: float | None, wall_ms: float) -> float:
+        """What the portal took: DNS + connect + TLS + time to first byte + transfer, over every
+        hop. The time our own client spends between those phases (building the request, cookies,
+        redirects, the connection pool) is not the portal's latency, so it is not counted. Without
+        trace events (a transport that does not emit them) the wall time is all there is."""
+        if "ttfb" not in self.ms or "transfer" not in self.ms:
+            return wall_ms
+        return (dns_ms or 0.0) + sum(self.ms.values())
+
 
 # -- assertions ---------------------------------------------------------------------------------
 def _count_where(items: Any, where: dict[str, Any]) -> int | None:
@@ -358,7 +373,10 @@ def describe_error(exc: BaseException, timeout: float, max_redirects: int) -> st
 
 # -- one request --------------------------------------------------------------------------------
 async def _resolve_ms(url: str) -> tuple[float | None, str | None]:
-    """Time the DNS look-up ourselves (httpcore does not trace it). (ms, error reason)."""
+    """Time the DNS look-up ourselves (httpcore does not trace it). (ms, error reason).
+
+    The addresses found are handed to the connect (probe_transport.RESOLVED), so the host is looked
+    up once per request, as a browser would, and the connect phase holds no second look-up."""
     try:
         u = urlsplit(url)
         host = u.hostname
@@ -375,10 +393,18 @@ async def _resolve_ms(url: str) -> tuple[float | None, str | None]:
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter()
     try:
-        await asyncio.wait_for(loop.getaddrinfo(host, port, type=1), timeout=10)
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=10)
     except (OSError, asyncio.TimeoutError):
         return (time.perf_counter() - t0) * 1000, f"cannot resolve host {host}"
-    return (time.perf_counter() - t0) * 1000, None
+    ms = (time.perf_counter() - t0) * 1000
+    try:
+        key = (host.encode("idna").decode("ascii"), port)  # as httpx passes it to the connect
+    except UnicodeError:
+        return ms, None
+    found = RESOLVED.get()
+    if found is not None:
+        found[key] = [info[4][0] for info in infos]
+    return ms, None
 
 
 def _peer_cert_days(response: httpx.Response) -> float | None:
@@ -422,6 +448,39 @@ for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "ht
     logging.getLogger(_name).addFilter(_REDACT)
 
 
+_TLS_CONTEXTS: dict[tuple, ssl.SSLContext] = {}
+_TLS_LOCK = threading.Lock()
+
+
+def tls_context(ca_file: Path | None = None, verify: bool = True) -> ssl.SSLContext:
+    """One TLS context per (CA file as it is on disk, verify) for the whole process. Loading the CA
+    bundle costs ≈ 20 ms of CPU, and freeing a context with its ≈ 150 certificates costs a few ms
+    more, at whatever moment the garbage collector picks: inside another probe's timed phases."""
+    try:
+        stamp = Path(ca_file).stat().st_mtime_ns if ca_file is not None else None
+    except OSError:
+        stamp = None
+    key = (str(ca_file) if ca_file is not None else None, stamp, verify)
+    with _TLS_LOCK:
+        ctx = _TLS_CONTEXTS.get(key)
+        if ctx is None:
+            try:
+                import certifi  # httpx's own CA bundle
+                ctx = ssl.create_default_context(cafile=certifi.where())
+            except (ImportError, OSError):
+                ctx = ssl.create_default_context()
+            if ca_file is not None:
+                try:
+                    ctx.load_verify_locations(cafile=str(ca_file))
+                except (OSError, ssl.SSLError) as e:
+                    log.error("probes: cannot load ca_file %s: %s", ca_file, e.__class__.__name__)
+            if not verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            _TLS_CONTEXTS[key] = ctx
+        return ctx
+
+
 class Runner:
     """Runs checks and journeys of one probes file; bounded in flight by a semaphore."""
 
@@ -444,28 +503,14 @@ class Runner:
 
     def _client(self) -> httpx.AsyncClient:
         d = self.cfg.defaults
-        return httpx.AsyncClient(max_redirects=d.max_redirects, verify=self.ssl_context(),
+        return httpx.AsyncClient(max_redirects=d.max_redirects, transport=probe_transport(self.ssl_context()),
                                  headers={"User-Agent": d.user_agent}, trust_env=False,
                                  timeout=d.timeout)
 
     def ssl_context(self) -> ssl.SSLContext:
-        d = self.cfg.defaults
-        # one TLS context for every client: loading the CA bundle per client costs ~20 ms of CPU,
-        # which would show up in the timings of the probes running concurrently
         if self._ssl is None:
-            try:
-                import certifi  # httpx's own CA bundle
-                self._ssl = ssl.create_default_context(cafile=certifi.where())
-            except (ImportError, OSError):
-                self._ssl = ssl.create_default_context()
-            if d.ca_file is not None:
-                try:
-                    self._ssl.load_verify_locations(cafile=str(d.ca_file))
-                except (OSError, ssl.SSLError) as e:
-                    log.error("probes: cannot load ca_file %s: %s", d.ca_file, e.__class__.__name__)
-            if not d.verify_tls:
-                self._ssl.check_hostname = False
-                self._ssl.verify_mode = ssl.CERT_NONE
+            d = self.cfg.defaults
+            self._ssl = tls_context(d.ca_file, d.verify_tls)
         return self._ssl
 
     async def _request(self, client: httpx.AsyncClient, step: Step, variables: dict[str, str], *,
@@ -496,6 +541,7 @@ class Runner:
         text = ""
         response: httpx.Response | None = None
         t0 = time.perf_counter()
+        resolved = RESOLVED.set({})
         try:
             async with asyncio.timeout(timeout):
                 dns_ms, dns_err = await _resolve_ms(url)
@@ -526,8 +572,10 @@ class Runner:
                 e, timeout, self.cfg.defaults.max_redirects))
             self._phases(res, trace)
             return res, None, ""
-        res.total_ms = (t_end - t0) * 1000
+        finally:
+            RESOLVED.reset(resolved)
         self._phases(res, trace)
+        res.total_ms = trace.latency_ms(res.dns_ms, (t_end - t0) * 1000)
         fails = evaluate(step.expect, response.status_code, text, res.total_ms, res.cert_days_left, sub)
         res.ok = not fails
         res.reason = self.secrets.redact("; ".join(fails))
@@ -583,7 +631,9 @@ class Runner:
             except Exception as e:  # noqa: BLE001
                 failed = ProbeResult(journey.name, "journey", "?", local_now(), False,
                                      self.secrets.redact(f"unexpected error: {e.__class__.__name__}"))
-            total = (time.perf_counter() - t0) * 1000
+            # the portal's time over the steps; our own work between them (extraction) is not its
+            steps_ms = [r.total_ms for r in out if r.total_ms is not None]
+            total = sum(steps_ms) if steps_ms else (time.perf_counter() - t0) * 1000
             summary = ProbeResult(journey.name, "journey", JOURNEY_STEP, started, failed is None,
                                   total_ms=total, title=journey.title,
                                   bytes=sum(r.bytes or 0 for r in out))
@@ -669,7 +719,9 @@ class ProbeScheduler:
     All jobs are coroutines on one event loop, in a thread of its own (APScheduler's
     AsyncIOScheduler): no thread or event loop per run. The runner's semaphore bounds the checks
     in flight. A job never raises (the runner turns failures into results; a failed write is
-    logged). Store writes go to a worker thread, so a slow write never delays a probe.
+    logged). Results are gathered and written every `defaults.write_every` seconds, one write at
+    a time, in a worker thread: a slow write never delays a probe, and writes never pile up.
+    Shutdown writes what is still pending.
     """
 
     def __init__(self, cfg: ProbesFile | Path | str, store=None, *, secrets: Secrets | None = None,
@@ -688,6 +740,9 @@ class ProbeScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
         self.runs = 0
         self.last_results: dict[tuple[str, str], ProbeResult] = {}
+        self._pending: list[tuple[dt.datetime, list[ProbeResult]]] = []
+        self._writing: asyncio.Task | None = None
+        self.writes = 0
         d = self.cfg.defaults
         items = [("check", c.name, c.interval or d.interval) for c in self.cfg.checks] + \
                 [("journey", j.name, j.interval or d.interval) for j in self.cfg.journeys]
@@ -697,6 +752,8 @@ class ProbeScheduler:
             first = now + dt.timedelta(seconds=every * i / len(items))
             self.scheduler.add_job(self._job, "interval", seconds=every, args=[name],
                                    id=f"{kind}:{name}", next_run_time=first)
+        if self.store is not None:
+            self.scheduler.add_job(self._flush, "interval", seconds=d.write_every, id="write")
 
     async def _job(self, name: str) -> None:
         started = local_now()
@@ -717,21 +774,33 @@ class ProbeScheduler:
             except Exception as e:  # noqa: BLE001
                 log.error("probe %s: results not observed: %s", name, e.__class__.__name__)
         if self.store is not None:
-            await asyncio.to_thread(self._write, name, results, started)
+            self._pending.append((started, results))
 
-    def _write(self, name: str, results: list[ProbeResult], started: dt.datetime) -> None:
+    async def _flush(self) -> None:
+        """Write what was gathered since the last write (a scheduled job, and at shutdown)."""
+        if self._writing is not None and not self._writing.done():
+            return  # the last write is still running: its successor takes both batches
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+        await asyncio.shield(self._writing)
+
+    def _write(self, batch: list[tuple[dt.datetime, list[ProbeResult]]]) -> None:
+        results = [r for _, rs in batch for r in rs]
         try:
             from store.probe_writes import write_results
-            write_results(self.store, results, started_at=started,
+            write_results(self.store, results, started_at=min(s for s, _ in batch),
                           target=self.runner.variables.get("base_url", ""),
                           raw_retention_days=self.cfg.defaults.raw_retention_days,
                           rollup_retention_days=self.cfg.defaults.rollup_retention_days)
+            self.writes += 1
         except Exception as e:  # noqa: BLE001
-            log.error("probe %s: results not written: %s", name, self.runner.secrets.redact(str(e)))
+            log.error("probes: %d results not written: %s", len(results), self.runner.secrets.redact(str(e)))
 
     @property
     def job_ids(self) -> list[str]:
-        return [j.id for j in self.scheduler.get_jobs()]
+        return [j.id for j in self.scheduler.get_jobs() if j.id != "write"]
 
     def start(self) -> None:
         """Start the loop's thread and the schedule on it; returns once the schedule runs."""
@@ -759,7 +828,11 @@ class ProbeScheduler:
                 pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
                 if pending:
                     await asyncio.wait(pending, timeout=30)
-            self.scheduler.shutdown(wait=False)
+                if self._writing is not None:
+                    await asyncio.wait([self._writing], timeout=30)
+                await self._flush()  # what the last runs gathered
+            self.scheduler.shutdown(wait=False)  # AsyncIOScheduler: done in a callback on this loop
+            await asyncio.sleep(0)               # let it run before the loop stops
             self._loop.stop()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop)

@@ -67,6 +67,30 @@ class SloEvaluator:
                     break  # the first (most urgent) rule that fires speaks for this kind
         return out
 
+    def status(self, slo: Slo, at: dt.datetime | None = None) -> dict[str, Any]:
+        """Where an SLO stands over its window (`window_days`, 28 by default): the share of runs
+        that passed, the share of passing runs under the latency threshold, and how much of each
+        error budget is left (1: untouched, 0: spent, below 0: overspent). None where there is no
+        run. `since` is the first run inside the window: when the raw retention
+        (`raw_retention_days`) is shorter than the window, the figures cover only from then."""
+        at = at or self.now()
+        since = at - dt.timedelta(days=slo.window_days)
+        w = self.ops.query("probe_window", probe=slo.probe, step=slo.step, since=since, until=at,
+                           slow_ms=slo.latency_ms).one() or {}
+        runs, failures, slow = w.get("runs") or 0, w.get("failures") or 0, w.get("slow") or 0
+        out: dict[str, Any] = {"slo": slo.name, "window_days": slo.window_days, "runs": runs,
+                               "since": w.get("first_run"),
+                               "availability": None, "availability_budget_left": None,
+                               "latency_attainment": None, "latency_budget_left": None}
+        if runs:
+            out["availability"] = 1 - failures / runs
+            out["availability_budget_left"] = 1 - (failures / runs) / (1 - slo.availability)
+        passed = runs - failures
+        if slo.latency_ms and passed:
+            out["latency_attainment"] = 1 - slow / passed
+            out["latency_budget_left"] = 1 - (slow / passed) / (1 - slo.latency_objective)
+        return out
+
     def slowdowns(self, at: dt.datetime | None = None) -> list[Condition]:
         """Checks whose last complete hour is slower than their own baseline for that hour of week."""
         at = at or self.now()
@@ -95,7 +119,8 @@ class SloEvaluator:
                 continue
             what = "Hành trình" if r["kind"] == "journey" else "Kiểm tra"
             out.append(Condition(key=f"check:{r['name']}", title=f"{what} «{r['name']}» thất bại",
-                                 detail=r["reason"] or "", severity="ticket"))
+                                 detail=r["reason"] or "", severity="ticket",
+                                 since=r.get("failing_since") or r["started_at"]))
         return out
 
     def conditions(self, at: dt.datetime | None = None) -> list[Condition]:

@@ -2,7 +2,7 @@
 
     variables: {base_url: "http://127.0.0.1:8088"}      # ${base_url} in urls, headers, bodies
     secrets_file: probes.testbed-secrets.yaml            # optional; env MOTCUA_SECRETS_FILE wins
-    defaults: {interval: 60, timeout: 10, max_in_flight: 16, max_redirects: 10, raw_retention_days: 14}
+    defaults: {interval: 60, timeout: 10, max_in_flight: 16, max_redirects: 10, raw_retention_days: 35}
     checks:
       - name: home
         url: "${base_url}/vi"
@@ -227,8 +227,13 @@ class ProbeDefaults(_Strict):
     # Extra CA bundle (PEM) to trust, e.g. a government CA missing from the public bundle; relative
     # to the probes file. TLS certificate days left need verification on (verify_tls: true).
     ca_file: Path | None = None
-    raw_retention_days: int = Field(default=14, ge=1, le=3650)
+    # at least the SLO window (28 days): its status (collectors/slo.py) is computed from raw runs
+    raw_retention_days: int = Field(default=35, ge=1, le=3650)
     rollup_retention_days: int = Field(default=400, ge=1, le=36500)
+    # The scheduler writes the results gathered over this many seconds in one transaction (each
+    # write recomputes the rollups of the hours and days it touches: at 500 checks every 15 s, one
+    # write per check would be 33 writes a second, each scanning the day's raw rows).
+    write_every: float = Field(default=10, gt=0, le=300)
 
 
 class ProbesFile(_Strict):

@@ -13,11 +13,25 @@ RESULT_COLS = ("run_id, name, kind, step, grp, started_at, ok, reason, status_co
 
 @named_query("probe_latest")
 def probe_latest(con, probe: str | None = None) -> Table:
-    """The latest result of every check / journey step (one row per name and step)."""
+    """The latest result of every check / journey step (one row per name and step), and for a
+    failing one `failing_since`: its first failed run since the last run that passed (within the
+    raw retention: at least since then)."""
     return run(con, f"""
-        SELECT {RESULT_COLS} FROM probe_results
-        WHERE $probe IS NULL OR name = $probe
-        QUALIFY row_number() OVER (PARTITION BY name, step ORDER BY started_at DESC, run_id DESC) = 1
+        WITH latest AS (
+            SELECT {RESULT_COLS} FROM probe_results
+            WHERE $probe IS NULL OR name = $probe
+            QUALIFY row_number() OVER (PARTITION BY name, step ORDER BY started_at DESC, run_id DESC) = 1
+        ), failing AS (SELECT name, step FROM latest WHERE NOT ok
+        ), last_ok AS (
+            SELECT name, step, max(started_at) AS t FROM probe_results JOIN failing USING (name, step)
+            WHERE ok GROUP BY name, step
+        ), since AS (
+            SELECT f.name, f.step, min(f.started_at) AS failing_since
+            FROM probe_results f JOIN failing USING (name, step) LEFT JOIN last_ok USING (name, step)
+            WHERE NOT f.ok AND (last_ok.t IS NULL OR f.started_at > last_ok.t)
+            GROUP BY f.name, f.step
+        )
+        SELECT latest.*, since.failing_since FROM latest LEFT JOIN since USING (name, step)
         ORDER BY name, step""", {"probe": probe})
 
 

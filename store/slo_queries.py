@@ -11,9 +11,10 @@ from store.registry import Table, named_query, run
 @named_query("probe_window")
 def probe_window(con: duckdb.DuckDBPyConnection, probe: str, step: str, since: dt.datetime,
                  until: dt.datetime, slow_ms: float | None = None) -> Table:
-    """Runs, failures and slow runs (total_ms > slow_ms) of one probe step in [since, until)."""
+    """Runs, failures and slow runs (total_ms > slow_ms) of one probe step in [since, until), and
+    the first run's time in it."""
     return run(con, """
-        SELECT count(*) AS runs,
+        SELECT count(*) AS runs, min(started_at) AS first_run,
                count(*) FILTER (WHERE NOT ok) AS failures,
                count(*) FILTER (WHERE ok AND $slow_ms IS NOT NULL AND total_ms > $slow_ms) AS slow
         FROM probe_results

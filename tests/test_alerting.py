@@ -122,6 +122,106 @@ def test_a_channel_that_is_down_is_reported_not_raised():
     assert sent[0].deliveries[0].ok is False and sent[0].deliveries[0].channel == "dead"
 
 
+class _FlakyReceiver:
+    """A webhook receiver that answers 503 until told to accept (a channel that is down)."""
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.up = False
+        self.received: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200 if outer.up else 503)
+                self.end_headers()
+                if outer.up:
+                    outer.received.append(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_a_message_a_channel_missed_is_sent_again_to_that_channel_only(webhook):
+    hooks, port = webhook
+    flaky = _FlakyReceiver()
+    try:
+        cfg = AlertsConfig(channels=[Channel(name="ok", url=f"json://127.0.0.1:{port}/"),
+                                     Channel(name="flaky", url=f"json://127.0.0.1:{flaky.port}/")],
+                           repeat_after_minutes=240)
+        clock = Clock()
+        alerter = Alerter(cfg, Notifier(cfg.channels, environ={}), clock)
+        cond = Condition("check:thanh-toan", "Thanh toán trực tuyến không còn", "404", "ticket")
+        first = alerter.update([cond])
+        assert [(d.channel, d.ok) for d in first[0].deliveries] == [("ok", True), ("flaky", False)]
+        clock.t += dt.timedelta(minutes=1)
+        again = alerter.update([cond])            # still down: tried again, the other channel left alone
+        assert [(s.kind, [d.channel for d in s.deliveries]) for s in again] == [("firing", ["flaky"])]
+        flaky.up = True
+        clock.t += dt.timedelta(minutes=1)
+        assert [s.kind for s in alerter.update([cond])] == ["firing"]
+        clock.t += dt.timedelta(minutes=1)
+        assert alerter.update([cond]) == []       # delivered everywhere: de-duplicated again
+        assert len(hooks) == 1 and len(flaky.received) == 1
+        assert "Từ 08:00 24/11/2026" in flaky.received[0]["message"]  # since the start, not the retry
+
+        # a resolved message that does not get through is retried too, with the time it ended
+        flaky.up = False
+        clock.t += dt.timedelta(minutes=7)
+        resolved = alerter.update([])
+        assert [(d.channel, d.ok) for d in resolved[0].deliveries] == [("ok", True), ("flaky", False)]
+        flaky.up = True
+        clock.t += dt.timedelta(minutes=1)
+        retried = alerter.update([])
+        assert [(s.kind, [d.channel for d in s.deliveries]) for s in retried] == [("resolved", ["flaky"])]
+        assert "lúc 08:10 24/11/2026" in flaky.received[-1]["message"]
+        assert alerter.update([]) == [] and len(hooks) == 2
+    finally:
+        flaky.close()
+
+
+def test_alert_state_survives_a_restart(tmp_path, webhook):
+    """A restart of `app.py run` neither announces an alert already sent again nor forgets to
+    say it is resolved (the state is kept in the store)."""
+    from store.db import Store
+
+    hooks, port = webhook
+    cfg = AlertsConfig(channels=[Channel(name="w", url=f"json://127.0.0.1:{port}/")])
+    clock = Clock()
+    cond = Condition("check:thanh-toan", "Thanh toán trực tuyến không còn", "404", "ticket",
+                     since=clock.t - dt.timedelta(minutes=5))
+
+    def process(store):  # what each start of the system builds
+        return Alerter(cfg, Notifier(cfg.channels, environ={}), clock, store=store)
+
+    path = tmp_path / "s.duckdb"
+    with Store(path) as store:
+        assert [s.kind for s in process(store).update([cond])] == ["firing"]
+    clock.t += dt.timedelta(minutes=10)
+    with Store(path) as store:                       # restarted: still failing, nothing new to say
+        assert process(store).update([cond]) == []
+    clock.t += dt.timedelta(minutes=10)
+    with Store(path) as store:                       # restarted again, and the problem is gone
+        resolved = process(store).update([])
+    assert [s.kind for s in resolved] == ["resolved"]
+    assert len(hooks) == 2
+    assert "Từ 07:55 24/11/2026" in hooks[0]["message"] and "sau 25 phút (từ 07:55 24/11/2026)" in hooks[1]["message"]
+    with Store(path) as store:                       # nothing left to say after that
+        assert process(store).update([]) == [] and len(hooks) == 2
+
+
 def test_shipped_alerts_file_is_valid():
     from pathlib import Path
 

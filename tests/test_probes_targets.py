@@ -236,12 +236,52 @@ def test_results_rollups_and_retention(tmp_path):
         assert len(store.query("probe_runs")) == 2  # the purged run is gone with its raw rows
 
 
+def test_rollup_retention_prunes_old_rollups_and_a_batch_keeps_other_checks_rollups(tmp_path):
+    now = dt.datetime(2026, 6, 15, 10, 30)
+    with Store(tmp_path / "s.duckdb") as store:
+        for days in (40, 20):
+            write_results(store, [_result("home", now - dt.timedelta(days=days))], now=now - dt.timedelta(days=days),
+                          raw_retention_days=14, rollup_retention_days=30)
+        write_results(store, [_result("home", now, ms=10.0), _result("other", now, ms=30.0)], now=now,
+                      raw_retention_days=14, rollup_retention_days=30)
+        # a later batch of one check recomputes that check's rollups only, and leaves the others right
+        write_results(store, [_result("home", now.replace(minute=45), ms=20.0)], now=now,
+                      raw_retention_days=14, rollup_retention_days=30)
+        hourly = store.query("probe_rollup", grain="hourly").to_dicts()
+        daily = store.query("probe_rollup", grain="daily").to_dicts()
+        raw_days = {r["started_at"].date() for r in store.query("probe_results")}
+    assert {r["bucket"].date() if hasattr(r["bucket"], "date") else r["bucket"] for r in hourly} == \
+        {(now - dt.timedelta(days=20)).date(), now.date()}   # 40 days: past the 30-day rollup retention
+    assert {r["bucket"] for r in daily} == {(now - dt.timedelta(days=20)).date(), now.date()}
+    assert raw_days == {now.date()}                          # raw: 14 days
+    today = {r["name"]: r for r in hourly if r["bucket"] == now.replace(minute=0)}
+    assert today["home"]["count"] == 2 and today["home"]["max_ms"] == 20.0
+    assert today["other"]["count"] == 1 and today["other"]["max_ms"] == 30.0
+
+
+@pytest.mark.parametrize("limit", [2, 8])
+def test_probes_in_flight_are_bounded(limit):
+    import httpx
+
+    with running("v1.0") as base:  # 32 workers, 10-15 ms per home page: the portal is not the limit
+        c = cfg(checks=[{"name": f"home{i}", "url": "${base_url}/vi"} for i in range(8)]
+                + [{"name": f"search{i}", "url": "${base_url}/vi/thu-tuc?q=a"} for i in range(8)],
+                max_in_flight=limit)
+        results = run_once(c, base_url=base, secrets=Secrets({}, env={}))
+        peak = httpx.get(f"{base}/__testbed/stats").json()["peak_in_flight"]
+    assert all(r.ok for r in results)
+    assert peak <= limit
+    if limit == 8:
+        assert peak > 2  # the bound is what held the 2 above, not the portal
+
+
 # -- the schedule ---------------------------------------------------------------------------------------
 def test_scheduler_runs_jobs_and_survives_a_dead_target(tmp_path):
     closed = free_port()
     with running("v1.0") as base, Store(tmp_path / "s.duckdb") as store:
         c = cfg(checks=[{"name": "home", "url": "${base_url}/vi", "interval": 0.3},
-                        {"name": "dead", "url": f"http://127.0.0.1:{closed}/", "interval": 0.3}])
+                        {"name": "dead", "url": f"http://127.0.0.1:{closed}/", "interval": 0.3}],
+                write_every=0.3)
         sched = ProbeScheduler(c, store, secrets=Secrets({}, env={}), base_url=base)
         assert sorted(sched.job_ids) == ["check:dead", "check:home"]
         sched.start()
@@ -260,6 +300,61 @@ def test_scheduler_runs_jobs_and_survives_a_dead_target(tmp_path):
         assert latest["home"]["ok"] and not latest["dead"]["ok"]
         assert latest["dead"]["reason"] == "connection refused"
         assert sched.last_results[("dead", "")].reason == "connection refused"
+
+
+def test_scheduler_keeps_running_against_every_kind_of_broken_target(tmp_path):
+    """Down, refusing, silent, garbage, closing, redirecting in a loop, unknown host: each a failed
+    check with its reason, run after run; the healthy check beside them keeps passing."""
+    closed = free_port()
+    with running("v1.0") as base, raw_server("silent") as silent, raw_server("garbage") as garbage, \
+            raw_server("close") as closer, redirect_loop_server() as loop, Store(tmp_path / "s.duckdb") as store:
+        broken = {"refused": f"http://127.0.0.1:{closed}/", "silent": f"{silent}/", "garbage": f"{garbage}/",
+                  "closes": f"{closer}/", "loop": f"{loop}/", "bad-host": "http://no-such-host.invalid/"}
+        c = cfg(checks=[{"name": "home", "url": "${base_url}/vi", "interval": 0.2}]
+                + [{"name": n, "url": u, "interval": 0.2, "timeout": 0.4} for n, u in broken.items()],
+                write_every=0.3)
+        sched = ProbeScheduler(c, store, secrets=Secrets({}, env={}), base_url=base)
+        sched.start()
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                rows = dict(store.cursor().execute(
+                    "SELECT name, count(*) FROM probe_results GROUP BY name").fetchall())
+                if all(rows.get(n, 0) >= 3 for n in ["home", *broken]):
+                    break
+                time.sleep(0.2)
+        finally:
+            sched.shutdown()
+        assert all(rows.get(n, 0) >= 3 for n in ["home", *broken]), rows
+        assert sched.scheduler.state == 0  # stopped by us, not by an error
+        reasons = dict(store.cursor().execute(
+            "SELECT name, any_value(reason) FROM probe_results WHERE NOT ok GROUP BY name").fetchall())
+        oks = dict(store.cursor().execute("SELECT name, bool_and(ok) FROM probe_results GROUP BY name").fetchall())
+    assert oks["home"] is True and not any(oks[n] for n in broken)
+    assert reasons["refused"] == "connection refused"
+    assert reasons["silent"] == "timed out after 0.4 s"
+    assert reasons["garbage"].startswith("not a valid HTTP response")
+    assert reasons["closes"] == "server closed the connection without answering"
+    assert reasons["loop"] == "too many redirects (> 10)"
+    assert reasons["bad-host"] == "cannot resolve host no-such-host.invalid"
+
+
+def test_scheduler_writes_in_batches_and_shutdown_writes_the_rest(tmp_path):
+    """One write per `write_every`, not one per run (each write recomputes the touched rollups);
+    every run's result reaches the store, the last ones at shutdown."""
+    with running("v1.0") as base, Store(tmp_path / "s.duckdb") as store:
+        c = cfg(checks=[{"name": f"home{i}", "url": "${base_url}/vi", "interval": 0.2} for i in range(5)],
+                write_every=1.0)
+        sched = ProbeScheduler(c, store, secrets=Secrets({}, env={}), base_url=base)
+        sched.start()
+        time.sleep(2.5)
+        sched.shutdown(wait=True)
+        stored = store.cursor().execute("SELECT count(*) FROM probe_results").fetchone()[0]
+        runs = store.cursor().execute("SELECT count(*), sum(results) FROM probe_runs").fetchone()
+        hourly = store.cursor().execute("SELECT sum(count) FROM probe_rollup_hourly").fetchone()[0]
+    assert sched.runs >= 25, sched.runs           # 5 checks every 0.2 s for 2.5 s
+    assert stored == sched.runs == runs[1] == hourly
+    assert 2 <= sched.writes == runs[0] <= 4, (sched.writes, runs)
 
 
 # -- TLS: handshake time and certificate days left, with a self-signed certificate on loopback ----

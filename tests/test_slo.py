@@ -81,3 +81,50 @@ def test_bad_slo_file_names_file_and_field(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_slos(p)
     assert str(p) in str(err.value) and "slos.0.availability" in str(err.value) and "burn_rules.0" in str(err.value)
+
+
+def test_a_failing_check_says_since_when_it_fails_even_after_a_restart(store, webhook):
+    """"Since when" is the first failed run after the last one that passed, from the store: not the
+    moment the alerter first saw it (a restart of `app.py run` would have moved it)."""
+    from collectors.alerting import Alerter
+    from collectors.notify import Notifier
+    from config.alerts import AlertsConfig, Channel
+
+    hooks, port = webhook
+    # passing until 09:19, failing from 09:20 (the last 40 runs, one a minute)
+    seed(store, "thanh-toan", "", 120, ok=lambda i: i >= 40)
+    [cond] = [c for c in SloEvaluator(SloFile(), store, lambda: NOW).failing_checks()]
+    assert cond.key == "check:thanh-toan" and cond.since == NOW - dt.timedelta(minutes=40)
+    latest = store.query("probe_latest", probe="thanh-toan").one()
+    assert latest["failing_since"] == NOW - dt.timedelta(minutes=40)
+
+    channel = Channel(name="w", url=f"json://127.0.0.1:{port}/")
+    for _ in range(2):  # a first process, then the one started after a restart
+        Alerter(AlertsConfig(channels=[channel]), Notifier([channel], environ={}), lambda: NOW).update([cond])
+    assert len(hooks) == 2
+    assert all("Từ 09:20 24/11/2026 (đã 40 phút)" in h["message"] for h in hooks), hooks
+    seed(store, "home", "", 5)  # a passing check has no failing_since
+    assert store.query("probe_latest", probe="home").one()["failing_since"] is None
+
+
+def test_status_over_the_slo_window(store):
+    slo = Slo(name="trang-chu", title="Trang chủ", probe="home", step="", availability=0.99,
+              latency_ms=500, latency_objective=0.9, window_days=28)
+    # 30 days of one run an hour: 2 % failed, and 5 % of the passing runs slower than 500 ms
+    n = 30 * 24
+    seed(store, "home", "", n, ok=lambda i: i % 50 != 0, ms=lambda i: 900.0 if i % 20 == 1 else 200.0)
+    with store.transaction() as cur:  # one run an hour, not a minute
+        cur.execute("UPDATE probe_results SET started_at = $now - to_hours(CAST(epoch($now - started_at) / 60 AS BIGINT))",
+                    {"now": NOW})
+    st = SloEvaluator(SloFile(slos=[slo]), store, lambda: NOW).status(slo)
+    in_window = 28 * 24
+    failed = sum(1 for i in range(in_window) if i % 50 == 0)
+    slow = sum(1 for i in range(in_window) if i % 50 != 0 and i % 20 == 1)
+    assert st["runs"] == in_window and st["since"] == NOW - dt.timedelta(hours=in_window)
+    assert st["availability"] == pytest.approx(1 - failed / in_window)
+    assert st["availability_budget_left"] == pytest.approx(1 - (failed / in_window) / 0.01)  # overspent: < 0
+    assert st["availability_budget_left"] < 0
+    assert st["latency_attainment"] == pytest.approx(1 - slow / (in_window - failed))
+    assert st["latency_budget_left"] == pytest.approx(1 - (slow / (in_window - failed)) / 0.1)
+    empty = SloEvaluator(SloFile(), store, lambda: NOW).status(slo.model_copy(update={"probe": "nothing"}))
+    assert empty["runs"] == 0 and empty["availability"] is None and empty["since"] is None

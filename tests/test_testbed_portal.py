@@ -421,3 +421,36 @@ def test_running_reports_a_taken_port(v1):
     with pytest.raises(PortalStartError, match=f"cannot listen on 127.0.0.1:{port}"):
         with running("v1.0", port=port):
             pass
+
+
+def test_server_timing_counts_from_the_requests_first_bytes_and_restarts_per_request():
+    """The portal's own time starts when its first bytes arrive (parsing is the server's time),
+    and on a kept-alive connection each request starts its own clock: the idle time between
+    requests is nobody's."""
+    import re
+    import socket
+    import time
+
+    def dur(raw: bytes) -> float:
+        return float(re.search(rb"server-timing: app;dur=([0-9.]+)", raw, re.I).group(1))
+
+    def read_response(s: socket.socket) -> bytes:
+        data = b""
+        while b"</html>" not in data:
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+        return data
+
+    with running("v1.0") as base:
+        host, port = base.rsplit("//", 1)[1].split(":")
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"GET /vi HTTP/1.1\r\nHost: x\r\n")       # half of the request head...
+            time.sleep(0.3)
+            s.sendall(b"User-Agent: t\r\n\r\n")                  # ...the rest 300 ms later
+            first = read_response(s)
+            time.sleep(0.3)                                       # idle on the kept-alive connection
+            s.sendall(b"GET /vi HTTP/1.1\r\nHost: x\r\n\r\n")
+            second = read_response(s)
+    assert dur(first) >= 300 + 6           # the wait for the rest of the head, and the page (10 ± 4 ms)
+    assert 6 <= dur(second) < 300          # the idle time before it is not counted

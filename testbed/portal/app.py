@@ -22,8 +22,9 @@ Pages (HTML, Vietnamese) and APIs (JSON):
   GET  /api/dvcqg/sync-status?synced=&page=&size=     status feed towards the national portal
   GET  /vi/tra-cuu-qr, /vi/thanh-toan, GET/POST /vi/danh-gia   1.0 features (404 when missing)
   GET  /__testbed/stats; POST /__testbed/profile (header X-Testbed-Token)   test control
-Every response carries `Server-Timing: app;dur=<ms>` (handling time including queueing) and
-`X-Testbed-Release`.
+Every response carries `Server-Timing: app;dur=<ms>` (handling time including queueing, from the
+request's first bytes when served by testbed.portal.server, else from the app's first middleware,
+to the response headers) and `X-Testbed-Release`.
 """
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ from testbed.portal.runtime import Overloaded, Runtime, service_seconds
 
 log = logging.getLogger("motcua.testbed")
 
+RECEIVED_AT = "motcua.received_at"  # ASGI scope extension: when the request's first bytes arrived
 SESSION_COOKIE = "TESTBED_SESSION"
 MAX_SESSIONS = 50_000
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -547,7 +549,8 @@ class PortalMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        t0 = time.perf_counter()
+        # from the request's first bytes when the server noted them (server.TimedH11Protocol)
+        t0 = scope.get("extensions", {}).get(RECEIVED_AT) or time.perf_counter()
         release = self.portal.profile.release
 
         async def send_timed(message) -> None:

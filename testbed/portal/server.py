@@ -3,6 +3,7 @@ on loopback for tests, probes and load tests (`running`)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from contextlib import contextmanager
@@ -11,9 +12,10 @@ from typing import Iterator
 
 import httpx
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from config.portal import PortalProfile, load_profile
-from testbed.portal.app import create_app
+from testbed.portal.app import RECEIVED_AT, create_app
 
 DEFAULT_PORT = 8088
 
@@ -22,10 +24,34 @@ class PortalStartError(Exception):
     """The testbed could not start (port taken, server not answering). The message is for humans."""
 
 
-def _config(app, host: str, port: int, log_level: str) -> uvicorn.Config:
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol noting when a request's first bytes arrived
+    (scope["extensions"][RECEIVED_AT], a time.perf_counter() value): the portal's Server-Timing
+    counts from there, as a front server's request time does, so parsing the request and starting
+    its task are the server's time, not the network's."""
+
+    _first_bytes: float | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._first_bytes is None and (self.cycle is None or self.cycle.response_complete):
+            self._first_bytes = time.perf_counter()  # the start of a new request, not a body chunk
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        before = getattr(self, "scope", None)
+        super().handle_events()  # builds the scope of a complete request head (its task runs later)
+        scope = getattr(self, "scope", None)
+        if scope is not None and scope is not before:
+            scope["extensions"] = {**scope.get("extensions", {}), RECEIVED_AT: self._first_bytes or time.perf_counter()}
+            self._first_bytes = None
+
+
+def _config(app, host: str, port: int, log_level: str, tls: tuple[Path, Path] | None = None) -> uvicorn.Config:
     # One process, one event loop: the worker pool is the profile's semaphore, not uvicorn's.
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                          lifespan="off", timeout_keep_alive=30, backlog=4096)
+    cert, key = tls if tls is not None else (None, None)
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, http=TimedH11Protocol,
+                          lifespan="off", timeout_keep_alive=30, backlog=4096,
+                          ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key) if key else None)
 
 
 def serve(profile: PortalProfile | str | Path = "v1.0", host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -37,9 +63,13 @@ def serve(profile: PortalProfile | str | Path = "v1.0", host: str = "127.0.0.1",
 
 @contextmanager
 def running(profile: PortalProfile | str | Path = "v1.0", port: int = 0, *, host: str = "127.0.0.1",
-            admin_token: str | None = None, startup_timeout: float = 10.0) -> Iterator[str]:
+            admin_token: str | None = None, startup_timeout: float = 10.0,
+            tls: tuple[Path | str, Path | str] | None = None) -> Iterator[str]:
     """Start the portal in a background thread on loopback, wait until it answers, yield its base
-    URL (e.g. 'http://127.0.0.1:54321'), and stop it on exit. port=0 picks a free port."""
+    URL (e.g. 'http://127.0.0.1:54321'), and stop it on exit. port=0 picks a free port.
+
+    tls=(certificate PEM, key PEM) serves HTTPS, as a real portal does (the base URL is then
+    'https://...'; the certificate is what probes see, e.g. its days left)."""
     app = create_app(load_profile(profile), admin_token=admin_token)
     # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else Nagle adds ~40 ms)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -51,11 +81,15 @@ def running(profile: PortalProfile | str | Path = "v1.0", port: int = 0, *, host
         sock.close()
         raise PortalStartError(f"testbed: cannot listen on {host}:{port}: {e.strerror or e}") from None
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(app, host, bound_port, "warning"))
+    tls_paths = (Path(tls[0]), Path(tls[1])) if tls is not None else None
+    server = uvicorn.Server(_config(app, host, bound_port, "warning", tls_paths))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name=f"testbed-portal-{bound_port}", daemon=True)
     thread.start()
-    base = f"http://[{host}]:{bound_port}" if family == socket.AF_INET6 else f"http://{host}:{bound_port}"
+    scheme = "https" if tls_paths else "http"
+    base = f"{scheme}://[{host}]:{bound_port}" if family == socket.AF_INET6 else f"{scheme}://{host}:{bound_port}"
+    # the readiness check trusts exactly the certificate it serves
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls_paths[0])) if tls_paths else True
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -63,7 +97,7 @@ def running(profile: PortalProfile | str | Path = "v1.0", port: int = 0, *, host
                 raise PortalStartError(f"testbed: the server on {base} stopped during start-up")
             if server.started:
                 try:
-                    if httpx.get(f"{base}/__testbed/stats", timeout=1.0).status_code == 200:
+                    if httpx.get(f"{base}/__testbed/stats", timeout=1.0, verify=verify).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
