@@ -38,7 +38,8 @@ class Notifier:
 
         return SECRET_REF.sub(sub, url)
 
-    def send(self, title: str, body: str) -> list[Delivery]:
+    def send(self, title: str, body: str, attach: list[str] | None = None) -> list[Delivery]:
+        """Send to every channel; `attach`: file paths sent as attachments (the monthly briefing)."""
         out = []
         for ch in self.channels:
             try:
@@ -50,7 +51,7 @@ class Notifier:
             if not ap.add(url):
                 out.append(Delivery(ch.name, False, "the channel URL is not understood by apprise"))
                 continue
-            ok = bool(ap.notify(title=title, body=body))
+            ok = bool(ap.notify(title=title, body=body, attach=list(attach) if attach else None))
             out.append(Delivery(ch.name, ok, "" if ok else "delivery failed (see the channel's server)"))
             if not ok:
                 log.warning("notify: channel %s: delivery failed", ch.name)

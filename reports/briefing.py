@@ -482,7 +482,8 @@ def document(b: Briefing) -> list[Any]:
     scope = b.scope_name
     as_of = f", số liệu tính đến {fmt_dt(b.as_of)}" if b.as_of else ""
     out.append(Para(f"Báo cáo này do hệ thống giám sát độc lập motcua-watch lập từ dữ liệu hồ sơ của Hệ thống "
-                    f"thông tin giải quyết thủ tục hành chính {scope}: thời hạn giải quyết của từng hồ sơ được "
+                    f"thông tin giải quyết thủ tục hành chính tỉnh {b.letterhead.province}"
+                    f"{' đối với ' + scope if b.agency else ''}: thời hạn giải quyết của từng hồ sơ được "
                     f"tính lại theo ngày làm việc, ngày nghỉ lễ, Tết và các lần yêu cầu bổ sung hồ sơ "
                     f"(Nghị định 61/2018/NĐ-CP, Nghị định 118/2025/NĐ-CP){as_of}."))
 
