@@ -525,7 +525,7 @@ def document(b: Briefing) -> list[Any]:
                  fmt_int(r["resolved_early"] + r["resolved_on_time"]), fmt_int(r["resolved_overdue"]),
                  fmt_pct(r["on_time_ratio"])] for i, r in enumerate(b.ranking)]
         out.append(TableBlock(["Hạng", "Cơ quan, đơn vị", "Đã giải quyết", "Trước và đúng hạn", "Quá hạn",
-                               "Tỷ lệ đúng hạn"], rows, [7, 45, 12, 13, 11, 12],
+                               "Tỷ lệ đúng hạn"], rows, [8, 44, 12, 13, 11, 12],
                               ["center", "left", "right", "right", "right", "right"], font_size=10))
         if "ranking" in b.charts:
             out.append(Image(b.charts["ranking"], 16, "Hình 2. Các cơ quan, đơn vị có tỷ lệ đúng hạn thấp nhất"))

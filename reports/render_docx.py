@@ -11,7 +11,7 @@ from typing import Any
 
 from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -61,8 +61,18 @@ def _para(container, text: str, size: float = BODY_PT, bold: bool = False, itali
 def _cell_text(cell, text: str, size: float, bold: bool = False, italic: bool = False, align: str = "left") -> None:
     p = cell.paragraphs[0]
     p.alignment = ALIGN[align]
+    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
     p.paragraph_format.space_after = Pt(0)
     _font(p.add_run(text), size, bold, italic)
+
+
+def _widths(table, widths) -> None:
+    """Column widths on the grid and on every cell (Word reads the cells, LibreOffice the grid)."""
+    table.autofit = False
+    for j, w in enumerate(widths):
+        table.columns[j].width = w
+        for cell in table.columns[j].cells:
+            cell.width = w
 
 
 def _no_borders(table) -> None:
@@ -87,8 +97,8 @@ def _letterhead(doc, b: Briefing) -> None:
     t = doc.add_table(rows=1, cols=2)
     _no_borders(t)
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    _widths(t, [Cm(6.5), Cm(9.5)])
     left, right = t.rows[0].cells
-    left.width, right.width = Cm(6.5), Cm(9.5)
     _cell_text(left, lh.parent_body, 13, align="center")
     _para(left, lh.issuing_body, 13, bold=True, align="center", space_after=0)
     _para(left, "―――――", 9, align="center", space_after=2)
@@ -108,8 +118,8 @@ def _signature(doc, b: Briefing) -> None:
     lh = b.letterhead
     t = doc.add_table(rows=1, cols=2)
     _no_borders(t)
+    _widths(t, [Cm(8.5), Cm(7.5)])
     left, right = t.rows[0].cells
-    left.width, right.width = Cm(8.5), Cm(7.5)
     _cell_text(left, "Nơi nhận:", 12, bold=True, italic=True)
     for r in lh.recipients:
         _para(left, f"- {r}", 11, align="left", space_after=0)
@@ -157,9 +167,7 @@ def _table(doc, tb: TableBlock) -> None:
     total = sum(tb.widths)
     section = doc.sections[-1]
     avail = section.page_width - section.left_margin - section.right_margin
-    for j, w in enumerate(tb.widths):
-        for r in t.rows:
-            r.cells[j].width = int(avail * w / total)
+    _widths(t, [int(avail * w / total) for w in tb.widths])
     _para(doc, "", 4, space_after=4)
 
 
@@ -189,10 +197,12 @@ def render_docx(b: Briefing, blocks: list[Any]) -> bytes:
     signed = False
     for blk in blocks:
         if isinstance(blk, Heading):
-            _para(doc, blk.text, BODY_PT, bold=True, align="left", space_after=6, indent=blk.level > 1)
+            p = _para(doc, blk.text, BODY_PT, bold=True, align="left", space_after=6, indent=blk.level > 1)
+            p.paragraph_format.keep_with_next = True
         elif isinstance(blk, Para):
-            _para(doc, blk.text, BODY_PT, bold=blk.bold, italic=blk.italic, align=blk.align,
-                  indent=blk.align == "justify")
+            p = _para(doc, blk.text, BODY_PT, bold=blk.bold, italic=blk.italic, align=blk.align,
+                      indent=blk.align == "justify")
+            p.paragraph_format.keep_with_next = blk.italic  # a table's caption stays with its table
         elif isinstance(blk, TableBlock):
             _table(doc, blk)
         elif isinstance(blk, Image):

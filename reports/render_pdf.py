@@ -158,6 +158,8 @@ def render_pdf(b: Briefing, blocks: list[Any]) -> bytes:
             pdf.multi_cell(pdf.epw - indent, 6, blk.text, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1.5)
         elif isinstance(blk, Para):
+            if blk.italic and pdf.will_page_break(30):  # a table's caption stays with its table
+                pdf.add_page()
             style = ("B" if blk.bold else "") + ("I" if blk.italic else "")
             pdf.set_font(FAMILY, style, BODY_PT if blk.align == "justify" else BODY_PT - 1)
             pdf.multi_cell(0, 6, blk.text, align=ALIGN[blk.align], new_x="LMARGIN", new_y="NEXT")
