@@ -458,3 +458,53 @@ def test_export_command(run_app, tmp_path):
     assert r.returncode == 2 and "agency 'NOPE'" in r.stderr and "Traceback" not in r.stderr
     r = run_app("export", "--month", month, "--format", "odt")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_briefing_through_the_running_owner(app_cfg):
+    """While `app.py run` owns the store, the briefing is built through its API (as the dashboard
+    and `app.py export` do), and run announces the monthly job."""
+    import threading
+    import time
+
+    from app import run_system
+    from store.service import find_owner
+
+    stop = threading.Event()
+    lines: list[str] = []
+    t = threading.Thread(target=run_system, args=(app_cfg, stop, lines.append), daemon=True)
+    t.start()
+    try:
+        deadline = time.time() + 120
+        while not any("Press Ctrl-C" in line for line in lines) and time.time() < deadline and t.is_alive():
+            time.sleep(0.1)
+        assert any("briefing" in line and "day 3 at 07:00" in line for line in lines), lines
+        ops = find_owner(app_cfg.store.path)
+        assert ops is not None
+        month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        files = dict((n.rsplit(".", 1)[1], d) for n, d in build_all(ops, month, cfg=app_cfg))
+        total = next(r for r in ops.query("bieu06", month=month) if r["row_kind"] == "total")
+        assert total["received_total"] > 0
+        ws = load_workbook(io.BytesIO(files["xlsx"]))["Biểu 06 - cơ quan"]
+        assert [ws.cell(10, 3 + j).value for j in range(11)] == [total[c] for c in COUNT_COLUMNS]
+        assert f"nhận giải quyết {fmt_int(total['received_total'])} hồ sơ" in _docx_text(files["docx"])
+        ops.close()
+    finally:
+        stop.set()
+        t.join(timeout=30)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("reports:\n  schedule:\n    day: 31\n", "reports.schedule.day"),
+    ("reports:\n  schedule:\n    formats: [odt]\n", "reports.schedule.formats"),
+    ("reports:\n  out_dirr: x\n", "out_dirr"),
+])
+def test_reports_config_is_validated(tmp_path, text, needle):
+    from config.errors import ConfigError
+
+    p = tmp_path / "motcua.yaml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(p, environ={})
+    assert str(p) in str(err.value) and needle in str(err.value)
+    cfg = load_config(environ={"MOTCUA_REPORTS__SCHEDULE__DAY": "5", "MOTCUA_REPORTS__OUT_DIR": str(tmp_path)})
+    assert cfg.reports.schedule.day == 5 and cfg.reports.out_dir == tmp_path
