@@ -171,9 +171,28 @@ def _table(doc, tb: TableBlock) -> None:
     _para(doc, "", 4, space_after=4)
 
 
+def _page_numbers(section) -> None:
+    """ND 30: the page number centred at the top, none on the first page."""
+    section.different_first_page_header_footer = True
+    p = section.header.paragraphs[0]
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = p.add_run()
+    _font(run, 13)
+    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
+        if kind:
+            el = OxmlElement("w:fldChar")
+            el.set(qn("w:fldCharType"), kind)
+        else:
+            el = OxmlElement("w:instrText")
+            el.set(qn("xml:space"), "preserve")
+            el.text = text
+        run._r.append(el)
+
+
 def _landscape(doc) -> None:
     s = doc.add_section(WD_SECTION.NEW_PAGE)
     s.orientation = WD_ORIENT.LANDSCAPE
+    s.different_first_page_header_footer = False  # numbered like the pages before it
     s.page_width, s.page_height = Mm(297), Mm(210)
     s.top_margin = s.bottom_margin = Mm(15)
     s.left_margin, s.right_margin = Mm(20), Mm(15)
@@ -193,6 +212,7 @@ def render_docx(b: Briefing, blocks: list[Any]) -> bytes:
     s.page_width, s.page_height = Mm(210), Mm(297)
     s.top_margin = s.bottom_margin = Mm(20)
     s.left_margin, s.right_margin = Mm(30), Mm(15)
+    _page_numbers(s)
     _letterhead(doc, b)
     signed = False
     for blk in blocks:
