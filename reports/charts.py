@@ -49,7 +49,8 @@ def trend(series: list[dict[str, Any]]) -> bytes:
     ax2.spines["right"].set_visible(True)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8, frameon=True)
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.16 if ax.get_xlabel() else -0.1),
+              ncol=3, fontsize=8, frameon=False)
     return _png(fig)
 
 
@@ -71,20 +72,23 @@ def ranking(rows: list[dict[str, Any]], n: int = 15) -> bytes:
 
 def portal(daily: list[dict[str, Any]]) -> bytes:
     """Daily availability (line) and p95 latency (bars)."""
-    labels = [f"{r['day'].day:02d}" for r in daily]
+    days = [r["day"].day for r in daily]
     fig, ax = plt.subplots(figsize=(7.5, 3.0))
-    ax.bar(labels, [r["p95_ms"] or 0 for r in daily], color="#9ecae9", label="p95 (ms, trung vị các kiểm tra)")
+    ax.bar(days, [r["p95_ms"] or 0 for r in daily], color="#9ecae9", label="p95 (ms, trung vị các kiểm tra)")
+    ax.set_xticks([d for d in range(1, 32) if d == 1 or d % 5 == 0])
+    ax.set_xlim(0.4, 31.6)
     ax.set_ylabel("ms")
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_xlabel("Ngày")
     ax2 = ax.twinx()
-    ax2.plot(labels, [100 * (r["availability"] or 0) for r in daily], color="#e45756", marker=".", label="Sẵn sàng")
+    ax2.plot(days, [100 * (r["availability"] or 0) for r in daily], color="#e45756", marker=".", label="Sẵn sàng")
     ax2.set_ylim(0, 105)
     ax2.yaxis.set_major_formatter(FuncFormatter(_pct))
     ax2.spines["right"].set_visible(True)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8, frameon=True)
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.16 if ax.get_xlabel() else -0.1),
+              ncol=3, fontsize=8, frameon=False)
     return _png(fig)
 
 

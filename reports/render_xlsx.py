@@ -18,6 +18,7 @@ from reports.briefing import (
     BIEU06_SUB,
     CHANNEL_VI,
     COUNT_COLUMNS,
+    MAX_DOSSIER_ROWS,
     OVERDUE_KIND_VI,
     Briefing,
     bieu06_label,
@@ -161,7 +162,8 @@ def render_xlsx(b: Briefing) -> bytes:
     fmts = {8: "dd/mm/yyyy hh:mm", 9: "dd/mm/yyyy", 10: "dd/mm/yyyy hh:mm", 12: "#,##0"}
     _list_sheet(wb.create_sheet("Hồ sơ quá hạn"), header, rows, [28, 20, 36, 14, 50, 22, 11, 17, 13, 17, 24, 10],
                 fmts, f"Hồ sơ giải quyết quá hạn trong tháng {month_label(b.month)} và hồ sơ đang quá hạn cuối tháng "
-                      f"({len(rows)} hồ sơ), quá hạn lâu nhất trước.",
+                      f"({len(rows)} hồ sơ), quá hạn lâu nhất trước."
+                      + (f" Chỉ liệt kê {MAX_DOSSIER_ROWS} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS else ""),
                 f"Không có hồ sơ quá hạn trong tháng {month_label(b.month)}.")
     wb.properties.title = f"Biểu số 06/VPCP/KSTT tháng {month_label(b.month)}"
     wb.properties.creator = b.letterhead.issuing_body
