@@ -1,24 +1,30 @@
-"""The briefing's charts as PNG images (matplotlib, Agg backend, DejaVu Sans: Vietnamese glyphs)."""
+"""The briefing's charts as PNG images (matplotlib, DejaVu Sans: Vietnamese glyphs).
+
+Figures are made with matplotlib's object API (`Figure`, no pyplot state), so charts drawn at the
+same time in several threads (the scheduler, the dashboard's sessions) do not meet.
+"""
 from __future__ import annotations
 
 import io
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 DPI = 150
-plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 9, "axes.spines.top": False,
+STYLE = ({"font.family": "DejaVu Sans", "font.size": 9, "axes.spines.top": False,
                      "axes.spines.right": False})
+
+
+def _figure(w: float, h: float):
+    fig = Figure(figsize=(w, h))
+    return fig, fig.subplots()
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -36,7 +42,7 @@ def trend(series: list[dict[str, Any]]) -> bytes:
     good = [int(r["resolved_early"] or 0) + int(r["resolved_on_time"] or 0) for r in series]
     late = [int(r["resolved_overdue"] or 0) for r in series]
     ratio = [None if r["on_time_ratio"] is None else 100 * r["on_time_ratio"] for r in series]
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig, ax = _figure(7.5, 3.2)
     ax.bar(labels, good, color="#4c78a8", label="Giải quyết trước và đúng hạn")
     ax.bar(labels, late, bottom=good, color="#e45756", label="Giải quyết quá hạn")
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
@@ -60,7 +66,7 @@ def ranking(rows: list[dict[str, Any]], n: int = 15) -> bytes:
     worst.reverse()
     names = [_short(r["name"] or r["key"]) for r in worst]
     vals = [100 * (r["on_time_ratio"] or 0) for r in worst]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(worst) + 0.8))
+    fig, ax = _figure(7.5, 0.32 * len(worst) + 0.8)
     bars = ax.barh(names, vals, color=["#e45756" if v < 90 else "#4c78a8" for v in vals])
     for b, v in zip(bars, vals):
         ax.text(v + 0.5, b.get_y() + b.get_height() / 2, f"{v:.1f}%".replace(".", ","), va="center", fontsize=7)
@@ -73,7 +79,7 @@ def ranking(rows: list[dict[str, Any]], n: int = 15) -> bytes:
 def portal(daily: list[dict[str, Any]]) -> bytes:
     """Daily availability (line) and p95 latency (bars)."""
     days = [r["day"].day for r in daily]
-    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    fig, ax = _figure(7.5, 3.0)
     ax.bar(days, [r["p95_ms"] or 0 for r in daily], color="#9ecae9", label="p95 (ms, trung vị các kiểm tra)")
     ax.set_xticks([d for d in range(1, 32) if d == 1 or d % 5 == 0])
     ax.set_xlim(0.4, 31.6)
@@ -99,6 +105,11 @@ def _short(name: str, width: int = 42) -> str:
 def draw_charts(b: Any) -> dict[str, bytes]:
     """Charts for a Briefing (reports/briefing.py): only those with data to show."""
     out: dict[str, bytes] = {}
+    with matplotlib.rc_context(STYLE):
+        return _draw(b, out)
+
+
+def _draw(b: Any, out: dict[str, bytes]) -> dict[str, bytes]:
     if any(int(r["resolved_total"] or 0) for r in b.series):
         out["trend"] = trend(b.series)
     if b.ranking:

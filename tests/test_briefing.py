@@ -508,3 +508,19 @@ def test_reports_config_is_validated(tmp_path, text, needle):
     assert str(p) in str(err.value) and needle in str(err.value)
     cfg = load_config(environ={"MOTCUA_REPORTS__SCHEDULE__DAY": "5", "MOTCUA_REPORTS__OUT_DIR": str(tmp_path)})
     assert cfg.reports.schedule.day == 5 and cfg.reports.out_dir == tmp_path
+
+
+def test_charts_drawn_in_several_threads_at_once_are_the_same(env):
+    """The dashboard's sessions and the scheduler may draw at the same time (no pyplot state)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reports.briefing import collect
+    from reports.charts import draw_charts
+
+    app, cfg, _ = env
+    b = collect(app, MONTH, cfg=cfg)
+    alone = draw_charts(b)
+    assert set(alone) == {"trend", "ranking", "portal"}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda _: draw_charts(b), range(8)))
+    assert all(c == alone for c in together)
