@@ -16,6 +16,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
+from docx.table import _Cell
 
 from reports.briefing import Briefing, Heading, Image, PageBreak, Para, TableBlock, issued_line, title_lines
 
@@ -37,12 +38,12 @@ def _font(run, size: float | None = None, bold: bool | None = None, italic: bool
         fonts.set(qn(k), FONT)
     if size:
         run.font.size = Pt(size)
-    if bold is not None:
-        run.bold = bold
-    if italic is not None:
-        run.italic = italic
-    if underline is not None:
-        run.underline = underline
+    if bold:  # only what differs from the style (each property set costs an XML look-up)
+        run.bold = True
+    if italic:
+        run.italic = True
+    if underline:
+        run.underline = True
 
 
 def _para(container, text: str, size: float = BODY_PT, bold: bool = False, italic: bool = False,
@@ -128,12 +129,29 @@ def _signature(doc, b: Briefing) -> None:
     _para(right, lh.signer_name, 13, bold=True, align="center", space_after=0)
 
 
+def _row_cells(table, row) -> list:
+    """A row's cells straight from its XML (python-docx's row.cells re-reads the whole table)."""
+    return [_Cell(tc, table) for tc in row._tr.tc_lst]
+
+
 def _table(doc, tb: TableBlock) -> None:
     ncol = len(tb.columns)
     header_rows = 2 if tb.groups else 1
-    t = doc.add_table(rows=header_rows + (1 if tb.number_row else 0) + len(tb.rows), cols=ncol)
+    t = doc.add_table(rows=header_rows, cols=ncol)
     t.style = "Table Grid"
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    t.autofit = False
+    # widths, relative to the text width: on the grid (LibreOffice) and on each cell (Word);
+    # rows added below take their cells' widths from the grid
+    total = sum(tb.widths)
+    section = doc.sections[-1]
+    avail = section.page_width - section.left_margin - section.right_margin
+    widths = [int(avail * w / total) for w in tb.widths]
+    for j, w in enumerate(widths):
+        t.columns[j].width = w
+    for r in t.rows:
+        for j, c in enumerate(_row_cells(t, r)):
+            c.width = widths[j]
     size = tb.font_size
     if tb.groups:
         col = 0
@@ -151,23 +169,15 @@ def _table(doc, tb: TableBlock) -> None:
     else:
         for j, c in enumerate(tb.columns):
             _cell_text(t.cell(0, j), c, size, bold=True, align="center")
-    for i in range(header_rows):
-        _repeat_header(t.rows[i])
-    first = header_rows
+    for r in t.rows:
+        _repeat_header(r)
     if tb.number_row:
-        for j in range(ncol):
-            _cell_text(t.cell(first, j), f"({j + 1})", size, italic=True, align="center")
-        first += 1
+        for j, c in enumerate(_row_cells(t, t.add_row())):
+            _cell_text(c, f"({j + 1})", size, italic=True, align="center")
     aligns = tb.align or ["left"] * ncol
     for i, row in enumerate(tb.rows):
-        cells = t.rows[first + i].cells
-        for j, v in enumerate(row):
-            _cell_text(cells[j], v, size, bold=i in tb.bold_rows, align=aligns[j])
-    # widths, relative to the text width
-    total = sum(tb.widths)
-    section = doc.sections[-1]
-    avail = section.page_width - section.left_margin - section.right_margin
-    _widths(t, [int(avail * w / total) for w in tb.widths])
+        for j, (c, v) in enumerate(zip(_row_cells(t, t.add_row()), row)):
+            _cell_text(c, v, size, bold=i in tb.bold_rows, align=aligns[j])
     _para(doc, "", 4, space_after=4)
 
 
