@@ -307,7 +307,11 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     procs = [r for r in ops.query("bieu06", month=ms, by="procedure", agency=agency).to_dicts()
              if r["row_kind"] == "procedure"]
     overdue_procedures = sorted((r for r in procs if overdue(r) > 0), key=lambda r: (-overdue(r), str(r["key"])))[:lh.top]
-    overdue_dossiers = ops.query("dossiers_overdue", month=ms, agency=agency, limit=MAX_DOSSIER_ROWS).to_dicts()
+    stats = ops.query("store_stats").one() or {}
+    # before the first recompute no dossier has a deadline, so none is overdue (and dossiers_overdue
+    # cannot run without the recompute's as_of)
+    overdue_dossiers = (ops.query("dossiers_overdue", month=ms, agency=agency, limit=MAX_DOSSIER_ROWS).to_dicts()
+                        if stats.get("last_recompute_as_of") else [])
 
     audit = ops.query("audit_by_agency", month=ms).to_dicts()
     audit_rows = [r for r in audit if r["row_kind"] == "agency" and (agency is None or r["agency_code"] in codes)]
@@ -347,7 +351,6 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     probe_daily = ops.query("probe_month_daily", month=ms).to_dicts()
     incidents = ops.query("probe_month_incidents", month=ms).to_dicts()
 
-    stats = ops.query("store_stats").one() or {}
     tz_today = dt.datetime.now(_tz(cfg)).date()
     return Briefing(
         month=m, agency=agency, scope_name=scope_name, letterhead=lh, issued=issued or tz_today,

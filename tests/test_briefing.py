@@ -524,3 +524,15 @@ def test_charts_drawn_in_several_threads_at_once_are_the_same(env):
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda _: draw_charts(b), range(8)))
     assert all(c == alone for c in together)
+
+
+def test_export_from_a_store_never_recomputed(run_app, tmp_path):
+    """A fresh store (no dossiers, no recompute): the files come out and say there is no data
+    (dossiers_overdue needs a recompute's as_of and failed here before)."""
+    out = tmp_path / "out"
+    r = run_app("export", "--month", "2026-10", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    text = re.sub(r"\s+", " ", _pdf_text((out / "bao-cao-tthc-2026-10.pdf").read_bytes()))
+    assert "không có hồ sơ nào được tiếp nhận" in text and "Không có dữ liệu giám sát cổng" in text
+    wb = load_workbook(out / "bao-cao-tthc-2026-10.xlsx")
+    assert wb["Hồ sơ quá hạn"]["A3"].value == "Không có hồ sơ quá hạn trong tháng 10/2026."
