@@ -230,6 +230,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
         if rs.enabled:
             scheduler.add_job(app.briefing_job, "cron", day=rs.day, hour=rs.hour, minute=rs.minute,
                               id="monthly-briefing", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+            if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
+                scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
         scheduler.start()
         host, port = service.address
         out(f"motcua-watch is running (store {cfg.store.path})")
@@ -241,7 +243,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print) -
         out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
         if rs.enabled:
             out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
-                f"{cfg.reports.out_dir}/YYYY-MM/ ({', '.join(rs.formats)})")
+                f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
         out("  Press Ctrl-C to stop.")
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -349,7 +351,7 @@ def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     except ValueError:
         raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
     formats = args.format or list(FORMATS)
-    out_dir = Path(args.out) if args.out else cfg.reports.out_dir
+    out_dir = Path(args.out) if args.out else cfg.reports.folder(cfg.store.path)
     ops = open_ops(cfg)
     try:
         paths = write_briefing(ops, args.month, out_dir, formats, agency=args.agency, cfg=cfg)
@@ -511,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", action="append", choices=("docx", "xlsx", "pdf"),
                    help="one format (repeat for several; default: all three)")
     s.add_argument("--agency", help="one agency code: that agency and its sub-units (default: the province)")
-    s.add_argument("--out", help="folder for the files (default: reports.out_dir, data/reports)")
+    s.add_argument("--out", help="folder for the files (default: reports.out_dir, else reports/ beside the "
+                                 "store file: data/reports)")
     s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("demo-data", help="generate and load a realistic demo province (deterministic)")

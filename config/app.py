@@ -119,7 +119,7 @@ class ReportsConfig(_Strict):
     """The monthly briefing (reports/briefing.py): where files go, the letterhead (Nghị định
     30/2020/NĐ-CP) and the scheduled job."""
 
-    out_dir: Path = Path("data/reports")
+    out_dir: Path | None = None  # empty: `reports/` beside the store file (data/reports by default)
     parent_body: str = "UBND TỈNH QUẢNG NGÃI"
     issuing_body: str = "VĂN PHÒNG"
     number: str = "Số:        /BC-VP"
@@ -130,6 +130,9 @@ class ReportsConfig(_Strict):
                                                            "Các sở, ban, ngành; UBND cấp xã;", "Lưu: VT, KSTT."])
     top: int = Field(default=10, ge=1, le=100)  # rows in the "most overdue" and similar tables
     schedule: ReportScheduleConfig = ReportScheduleConfig()
+
+    def folder(self, store_path: Path) -> Path:
+        return self.out_dir if self.out_dir is not None else Path(store_path).parent / "reports"
 
 
 class AppConfig(_Strict):

@@ -3,7 +3,8 @@
 `write_briefing` writes the files (atomically: a temporary file renamed into place, so a reader
 never sees half a file). `MonthlyBriefingJob` runs on `reports.schedule.day` of each month: it
 writes last month's briefing under `reports.out_dir/YYYY-MM/` and, with `schedule.notify`, sends
-the files through the alert channels (apprise attachments).
+the files through the alert channels (apprise attachments). When the system was down at that
+time, `app.py run` catches up at its start (`due_and_missing`).
 """
 from __future__ import annotations
 
@@ -53,14 +54,30 @@ class MonthlyBriefingJob:
     def __init__(self, ops: Any, cfg: Any, now: Callable[[], dt.datetime], notifier: Any | None = None) -> None:
         self.ops, self.cfg, self.now, self.notifier = ops, cfg, now, notifier
 
+    @property
+    def folder(self) -> Path:
+        return self.cfg.reports.folder(self.cfg.store.path)
+
     def month(self) -> str:
         return month_str(prev_month(self.now().date().replace(day=1)))
+
+    def due_and_missing(self) -> bool:
+        """True when this month's run time has passed and last month's files are not all there
+        (the system was down at the scheduled time): `app.py run` then catches up at start."""
+        sched = self.cfg.reports.schedule
+        now = self.now()
+        due = now >= now.replace(day=sched.day, hour=sched.hour, minute=sched.minute, second=0, microsecond=0)
+        if not sched.enabled or not due:
+            return False
+        folder = self.folder / self.month()
+        names = [f"bao-cao-tthc-{self.month()}.{f}" for f in sched.formats]
+        return not all((folder / n).is_file() for n in names)
 
     def __call__(self, month: str | None = None) -> JobResult:
         sched = self.cfg.reports.schedule
         m = month or self.month()
         try:
-            files = write_briefing(self.ops, m, Path(self.cfg.reports.out_dir) / m, sched.formats, cfg=self.cfg)
+            files = write_briefing(self.ops, m, self.folder / m, sched.formats, cfg=self.cfg)
         except Exception as e:  # the system keeps running; the next month tries again
             log.error("monthly briefing %s failed: %s", m, e)
             return JobResult(m, [], error=str(e) or type(e).__name__)

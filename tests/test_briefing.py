@@ -507,7 +507,9 @@ def test_reports_config_is_validated(tmp_path, text, needle):
         load_config(p, environ={})
     assert str(p) in str(err.value) and needle in str(err.value)
     cfg = load_config(environ={"MOTCUA_REPORTS__SCHEDULE__DAY": "5", "MOTCUA_REPORTS__OUT_DIR": str(tmp_path)})
-    assert cfg.reports.schedule.day == 5 and cfg.reports.out_dir == tmp_path
+    assert cfg.reports.schedule.day == 5 and cfg.reports.folder(cfg.store.path) == tmp_path
+    cfg = load_config(environ={"MOTCUA_STORE__PATH": str(tmp_path / "s" / "x.duckdb")})
+    assert cfg.reports.folder(cfg.store.path) == tmp_path / "s" / "reports"  # beside the store by default
 
 
 def test_charts_drawn_in_several_threads_at_once_are_the_same(env):
@@ -536,3 +538,22 @@ def test_export_from_a_store_never_recomputed(run_app, tmp_path):
     assert "không có hồ sơ nào được tiếp nhận" in text and "Không có dữ liệu giám sát cổng" in text
     wb = load_workbook(out / "bao-cao-tthc-2026-10.xlsx")
     assert wb["Hồ sơ quá hạn"]["A3"].value == "Không có hồ sơ quá hạn trong tháng 10/2026."
+
+
+def test_monthly_job_catches_up_only_when_due_and_missing(env, tmp_path):
+    from reports.monthly import MonthlyBriefingJob
+
+    app, cfg, _ = env
+    cfg = cfg.model_copy(update={"reports": cfg.reports.model_copy(update={"out_dir": tmp_path})})
+    at = {"now": dt.datetime(2026, 11, 2, 23, 0)}
+    job = MonthlyBriefingJob(app, cfg, lambda: at["now"])
+    assert not job.due_and_missing()  # before the 3rd at 07:00
+    at["now"] = dt.datetime(2026, 11, 3, 7, 0)
+    assert job.due_and_missing()
+    res = job()
+    assert len(res.files) == 3 and not job.due_and_missing()
+    res.files[0].unlink()
+    assert job.due_and_missing()  # one file missing: written again
+    disabled = cfg.model_copy(update={"reports": cfg.reports.model_copy(update={
+        "schedule": cfg.reports.schedule.model_copy(update={"enabled": False})})})
+    assert not MonthlyBriefingJob(app, disabled, lambda: at["now"]).due_and_missing()
