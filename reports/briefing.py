@@ -700,8 +700,11 @@ def _cell(v: Any) -> str:
 
 
 def issued_line(b: Briefing) -> str:
+    """Place and date as Nghị định 30/2020 writes them: a 0 before days under 10 and months under 3
+    ("ngày 05 tháng 02 năm 2026", "ngày 15 tháng 6 năm 2026")."""
     d = b.issued
-    return f"{b.letterhead.place}, ngày {d.day:02d} tháng {d.month:02d} năm {d.year}"
+    month = f"{d.month:02d}" if d.month < 3 else str(d.month)
+    return f"{b.letterhead.place}, ngày {d.day:02d} tháng {month} năm {d.year}"
 
 
 def title_lines(b: Briefing) -> list[str]:

@@ -557,3 +557,15 @@ def test_monthly_job_catches_up_only_when_due_and_missing(env, tmp_path):
     disabled = cfg.model_copy(update={"reports": cfg.reports.model_copy(update={
         "schedule": cfg.reports.schedule.model_copy(update={"enabled": False})})})
     assert not MonthlyBriefingJob(app, disabled, lambda: at["now"]).due_and_missing()
+
+
+@pytest.mark.parametrize("issued, line", [
+    (dt.date(2026, 2, 5), "Quảng Ngãi, ngày 05 tháng 02 năm 2026"),
+    (dt.date(2026, 6, 15), "Quảng Ngãi, ngày 15 tháng 6 năm 2026"),
+    (dt.date(2026, 11, 3), "Quảng Ngãi, ngày 03 tháng 11 năm 2026"),
+])
+def test_place_date_line_as_decree_30_writes_it(env, issued, line):
+    from reports.briefing import collect, issued_line
+
+    app, cfg, _ = env
+    assert issued_line(collect(app, EMPTY, cfg=cfg, issued=issued)) == line
