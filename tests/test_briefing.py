@@ -569,3 +569,24 @@ def test_place_date_line_as_decree_30_writes_it(env, issued, line):
 
     app, cfg, _ = env
     assert issued_line(collect(app, EMPTY, cfg=cfg, issued=issued)) == line
+
+
+def test_docx_and_pdf_carry_the_same_text(env):
+    """Every heading and paragraph of the briefing is in both files, word for word."""
+    from reports.briefing import Heading, Para, collect, document, render
+    from reports.charts import draw_charts
+
+    app, cfg, _ = env
+    b = collect(app, MONTH, cfg=cfg)
+    b.charts = draw_charts(b)
+    blocks = [blk.text for blk in document(b) if isinstance(blk, (Heading, Para))]
+    assert len(blocks) > 20
+
+    def norm(t: str) -> str:
+        return re.sub(r"\s+", " ", t).strip()
+
+    docx_text = norm(_docx_text(render(b, "docx")))
+    pdf_text = norm(_pdf_text(render(b, "pdf")))
+    for text in blocks:
+        assert norm(text) in docx_text, text
+        assert norm(text) in pdf_text, text
