@@ -27,6 +27,7 @@ from collectors.errors import ImportRefused
 from config.errors import ConfigError
 from store.db import Store, StoreError
 from store.registry import Table
+import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
 from store.service import OperationError, RemoteOps, StoreService, find_owner
 
 log = logging.getLogger("motcua")
@@ -110,6 +111,15 @@ class Motcua:
 
         alerts = load_alerts(self.cfg.monitor.alerts)
         return Alerter(alerts, Notifier(alerts.channels), self.now, store=self.store)  # state survives restarts
+
+    @cached_property
+    def briefing_job(self):  # -> reports.monthly.MonthlyBriefingJob
+        from collectors.notify import Notifier
+        from config.alerts import load_alerts
+        from reports.monthly import MonthlyBriefingJob
+
+        notifier = Notifier(load_alerts(self.cfg.monitor.alerts).channels) if self.cfg.reports.schedule.notify else None
+        return MonthlyBriefingJob(self, self.cfg, self.now, notifier)
 
     def evaluate_alerts(self) -> list[Any]:
         """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in
@@ -335,6 +345,12 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                           max_instances=1, coalesce=True)
         scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
                           max_instances=1, coalesce=True)
+        rs = cfg.reports.schedule
+        if rs.enabled:
+            scheduler.add_job(app.briefing_job, "cron", day=rs.day, hour=rs.hour, minute=rs.minute,
+                              id="monthly-briefing", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+            if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
+                scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
         scheduler.start()
         dashboard_url = None
         if cfg.dashboard.enabled:
@@ -358,6 +374,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
         out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
         out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
+        if rs.enabled:
+            out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
+                f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
         out("  Press Ctrl-C to stop.")
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -453,6 +472,31 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
         print(json.dumps(to_json_rows(t), ensure_ascii=False, default=str))
     else:
         print(render_text(t, args.month, lang=args.lang))
+    return 0
+
+
+def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from reports.briefing import FORMATS, BriefingError
+    from reports.monthly import write_briefing
+
+    try:
+        dt.datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    formats = args.format or list(FORMATS)
+    out_dir = Path(args.out) if args.out else cfg.reports.folder(cfg.store.path)
+    ops = open_ops(cfg)
+    try:
+        paths = write_briefing(ops, args.month, out_dir, formats, agency=args.agency, cfg=cfg)
+    except BriefingError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"cannot write the briefing: {e}") from None
+    finally:
+        if isinstance(ops, Motcua):
+            ops.close()
+    for p in paths:
+        print(p)
     return 0
 
 
@@ -689,6 +733,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("export", help="write the monthly briefing (DOCX, XLSX, PDF) for a month")
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--format", action="append", choices=("docx", "xlsx", "pdf"),
+                   help="one format (repeat for several; default: all three)")
+    s.add_argument("--agency", help="one agency code: that agency and its sub-units (default: the province)")
+    s.add_argument("--out", help="folder for the files (default: reports.out_dir, else reports/ beside the "
+                                 "store file: data/reports)")
+    s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("demo-data", help="generate and load a realistic demo province (deterministic)")
     s.add_argument("--months", type=int)

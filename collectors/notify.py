@@ -38,8 +38,11 @@ class Notifier:
 
         return SECRET_REF.sub(sub, url)
 
-    def send(self, title: str, body: str, only: set[str] | None = None) -> list[Delivery]:
-        """Send to every channel (or to those named in `only`); one Delivery per channel tried."""
+    def send(self, title: str, body: str, only: set[str] | None = None,
+             attach: list[str] | None = None) -> list[Delivery]:
+        """Send to every channel (or to those named in `only`); one Delivery per channel tried.
+
+        `attach`: file paths sent as attachments (the monthly briefing)."""
         out = []
         for ch in self.channels:
             if only is not None and ch.name not in only:
@@ -53,7 +56,7 @@ class Notifier:
             if not ap.add(url):
                 out.append(Delivery(ch.name, False, "the channel URL is not understood by apprise"))
                 continue
-            ok = bool(ap.notify(title=title, body=body))
+            ok = bool(ap.notify(title=title, body=body, attach=list(attach) if attach else None))
             out.append(Delivery(ch.name, ok, "" if ok else "delivery failed (see the channel's server)"))
             if not ok:
                 log.warning("notify: channel %s: delivery failed", ch.name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -150,6 +150,37 @@ class DashboardConfig(_Strict):
     users_file: Path | None = None
     language: str = Field(default="vi", pattern=r"^(vi|en)$")
     oidc: OidcConfig = OidcConfig()
+class ReportScheduleConfig(_Strict):
+    """The monthly briefing job inside `app.py run`: on `day` at hour:minute, last month's files."""
+
+    enabled: bool = True
+    day: int = Field(default=3, ge=1, le=28)
+    hour: int = Field(default=7, ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    formats: list[Literal["docx", "xlsx", "pdf"]] = Field(default_factory=lambda: ["docx", "xlsx", "pdf"],
+                                                          min_length=1)
+    # send the files through the alert channels (monitor.alerts) as attachments
+    notify: bool = False
+
+
+class ReportsConfig(_Strict):
+    """The monthly briefing (reports/briefing.py): where files go, the letterhead (Nghị định
+    30/2020/NĐ-CP) and the scheduled job."""
+
+    out_dir: Path | None = None  # empty: `reports/` beside the store file (data/reports by default)
+    parent_body: str = "UBND TỈNH QUẢNG NGÃI"
+    issuing_body: str = "VĂN PHÒNG"
+    number: str = "Số:        /BC-VP"
+    place: str = ""  # empty: the province's name
+    signer_title: str = "CHÁNH VĂN PHÒNG"
+    signer_name: str = ""
+    recipients: list[str] = Field(default_factory=lambda: ["Chủ tịch, các PCT UBND tỉnh (để báo cáo);",
+                                                           "Các sở, ban, ngành; UBND cấp xã;", "Lưu: VT, KSTT."])
+    top: int = Field(default=10, ge=1, le=100)  # rows in the "most overdue" and similar tables
+    schedule: ReportScheduleConfig = ReportScheduleConfig()
+
+    def folder(self, store_path: Path) -> Path:
+        return self.out_dir if self.out_dir is not None else Path(store_path).parent / "reports"
 
 
 class AppConfig(_Strict):
@@ -167,6 +198,7 @@ class AppConfig(_Strict):
     loadtest: LoadtestConfig = LoadtestConfig()
     demo: DemoConfig = DemoConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    reports: ReportsConfig = ReportsConfig()
 
     @property
     def users_file(self) -> Path:

@@ -110,7 +110,7 @@ def test_generated_data_covers_every_status():
     """The comparison above is only meaningful if random data reaches every status."""
     seen: set[str] = set()
 
-    @settings(max_examples=40, deadline=None, database=None, derandomize=True)
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True)
     @given(batch=batches)
     def collect(batch):
         load_input(CON, list(batch))

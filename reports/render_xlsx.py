@@ -1,0 +1,172 @@
+"""The briefing as a workbook (openpyxl): Biểu số 06/VPCP/KSTT by agency and by field (merged
+two-row header, 13 columns, totals), the per-agency figures, and the overdue dossiers.
+
+Counts are written as numbers (so officials can sum and filter), ratios as numbers with a
+percent format.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from reports.briefing import (
+    BIEU06_GROUPS,
+    BIEU06_SUB,
+    CHANNEL_VI,
+    COUNT_COLUMNS,
+    MAX_DOSSIER_ROWS,
+    OVERDUE_KIND_VI,
+    Briefing,
+    bieu06_label,
+    month_label,
+)
+
+FONT = "Times New Roman"
+THIN = Side(style="thin", color="000000")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _font(bold: bool = False, italic: bool = False, size: float = 11) -> Font:
+    return Font(name=FONT, bold=bold, italic=italic, size=size)
+
+
+def _bieu06_sheet(ws, b: Briefing, rows: list[dict[str, Any]], first: str) -> None:
+    ncol = 13
+    last = get_column_letter(ncol)
+    titles = [("Biểu số 06/VPCP/KSTT", True, "right"),
+              ("TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH TẠI CƠ QUAN, ĐƠN VỊ TRỰC TIẾP GIẢI QUYẾT "
+               "THỦ TỤC HÀNH CHÍNH", True, "center"),
+              (f"Kỳ báo cáo: tháng {month_label(b.month)}", False, "center"),
+              (f"Đơn vị báo cáo: {b.scope_name}", False, "left"),
+              ("Đơn vị tính: hồ sơ", False, "right")]
+    for i, (text, bold, align) in enumerate(titles, start=1):
+        ws.merge_cells(f"A{i}:{last}{i}")
+        c = ws.cell(i, 1, text)
+        c.font = _font(bold, size=12 if bold else 11)
+        c.alignment = Alignment(horizontal=align, vertical="center", wrap_text=True)
+    ws.row_dimensions[2].height = 32
+    h1, h2 = 7, 8
+    ws.merge_cells(start_row=h1, start_column=1, end_row=h2, end_column=1)
+    ws.cell(h1, 1, "STT")
+    ws.merge_cells(start_row=h1, start_column=2, end_row=h2, end_column=2)
+    ws.cell(h1, 2, first)
+    col = 3
+    for title, span in BIEU06_GROUPS:
+        ws.merge_cells(start_row=h1, start_column=col, end_row=h1, end_column=col + span - 1)
+        ws.cell(h1, col, title)
+        col += span
+    for j, sub in enumerate(BIEU06_SUB):
+        ws.cell(h2, 3 + j, sub)
+    for j in range(1, ncol + 1):
+        ws.cell(h2 + 1, j, f"({j})").font = _font(italic=True, size=10)
+        for r in (h1, h2, h2 + 1):
+            c = ws.cell(r, j)
+            c.border = BOX
+            c.alignment = CENTER
+            if r < h2 + 1:
+                c.font = _font(bold=True, size=10)
+                c.fill = HEAD_FILL
+    ws.row_dimensions[h2].height = 45
+    r = h2 + 2
+    n = 0
+    for row in rows:
+        total = row["row_kind"] == "total"
+        if not total:
+            n += 1
+        ws.cell(r, 1, None if total else n)
+        label = bieu06_label(row, indent=False)
+        c = ws.cell(r, 2, label)
+        c.alignment = Alignment(indent=int(row.get("depth") or 0) if row["row_kind"] == "agency" else 0,
+                                wrap_text=True, vertical="center")
+        for j, k in enumerate(COUNT_COLUMNS):
+            ws.cell(r, 3 + j, int(row.get(k) or 0)).number_format = "#,##0"
+        for j in range(1, ncol + 1):
+            cell = ws.cell(r, j)
+            cell.border = BOX
+            cell.font = _font(bold=total, size=10)
+        ws.cell(r, 1).alignment = Alignment(horizontal="center")
+        r += 1
+    if not any(int(x.get(k) or 0) for x in rows for k in COUNT_COLUMNS):
+        ws.cell(r + 1, 2, f"Không có số liệu cho tháng {month_label(b.month)}.").font = _font(italic=True)
+    ws.column_dimensions["A"].width = 6
+    ws.column_dimensions["B"].width = 48
+    for j in range(3, ncol + 1):
+        ws.column_dimensions[get_column_letter(j)].width = 11
+    ws.freeze_panes = ws.cell(h2 + 2, 3)
+    ws.print_options.horizontalCentered = True
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{h1}:{h2 + 1}"
+
+
+def _list_sheet(ws, header: list[str], rows: list[list[Any]], widths: list[float], formats: dict[int, str],
+                note: str | None, empty: str) -> None:
+    top = 1
+    if note:
+        ws.cell(1, 1, note).font = _font(italic=True)
+        top = 2
+    for j, h in enumerate(header, start=1):
+        c = ws.cell(top, j, h)
+        c.font = _font(bold=True, size=10)
+        c.fill = HEAD_FILL
+        c.alignment = CENTER
+        c.border = BOX
+    for i, row in enumerate(rows, start=top + 1):
+        for j, v in enumerate(row, start=1):
+            c = ws.cell(i, j, v)
+            if j in formats:
+                c.number_format = formats[j]
+    if not rows:
+        ws.cell(top + 1, 1, empty).font = _font(italic=True)
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = w
+    ws.freeze_panes = ws.cell(top + 1, 1)
+    if rows:
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(header))}{top + len(rows)}"
+
+
+def render_xlsx(b: Briefing) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Biểu 06 - cơ quan"
+    _bieu06_sheet(ws, b, b.bieu06_agency, "Cơ quan, đơn vị")
+    _bieu06_sheet(wb.create_sheet("Biểu 06 - lĩnh vực"), b, b.bieu06_field, "Lĩnh vực")
+
+    header = ["Mã cơ quan", "Cơ quan, đơn vị", "Cấp", "Mã đơn vị cấp trên"] + \
+        ["Nhận: tổng số", "Nhận trực tuyến", "Nhận trực tiếp, bưu chính", "Từ kỳ trước",
+         "Đã giải quyết", "Trước hạn", "Đúng hạn", "Quá hạn", "Đang giải quyết", "Đang trong hạn",
+         "Đang quá hạn", "Tỷ lệ đúng hạn", "Điểm tiến độ (QĐ 766)"]
+    rows = [[r["key"], r["name"], r["level"], r["parent_code"]] + [int(r[c] or 0) for c in COUNT_COLUMNS]
+            + [r["on_time_ratio"], None if r["score_766"] is None else round(r["score_766"], 2)] for r in b.own]
+    fmts = {j: "#,##0" for j in range(5, 16)} | {16: "0.0%", 17: "0.00"}
+    _list_sheet(wb.create_sheet("Số liệu cơ quan"), header, rows, [22, 48, 11, 16] + [11] * 13, fmts,
+                f"Số liệu riêng của từng cơ quan, đơn vị (không cộng các đơn vị trực thuộc), tháng "
+                f"{month_label(b.month)}; tổng các dòng bằng dòng Tổng cộng của Biểu 06.",
+                "Không có cơ quan, đơn vị nào.")
+
+    header = ["Mã hồ sơ", "Mã cơ quan", "Cơ quan, đơn vị", "Mã thủ tục", "Thủ tục", "Lĩnh vực", "Kênh",
+              "Ngày tiếp nhận", "Hạn giải quyết", "Ngày giải quyết", "Tình trạng", "Số ngày quá hạn"]
+    rows = [[d["dossier_code"], d["agency_code"], d["agency_name"], d["procedure_code"], d["procedure_name"],
+             d["field"], CHANNEL_VI.get(d["channel"], d["channel"]), d["received_at"], d["due_date"],
+             d["resolved_at"], OVERDUE_KIND_VI.get(d["kind"], d["kind"]), d["days_late"]]
+            for d in b.overdue_dossiers]
+    fmts = {8: "dd/mm/yyyy hh:mm", 9: "dd/mm/yyyy", 10: "dd/mm/yyyy hh:mm", 12: "#,##0"}
+    _list_sheet(wb.create_sheet("Hồ sơ quá hạn"), header, rows, [28, 20, 36, 14, 50, 22, 11, 17, 13, 17, 24, 10],
+                fmts, f"Hồ sơ giải quyết quá hạn trong tháng {month_label(b.month)} và hồ sơ đang quá hạn cuối tháng "
+                      f"({len(rows)} hồ sơ), quá hạn lâu nhất trước."
+                      + (f" Chỉ liệt kê {MAX_DOSSIER_ROWS} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS else ""),
+                f"Không có hồ sơ quá hạn trong tháng {month_label(b.month)}.")
+    wb.properties.title = f"Biểu số 06/VPCP/KSTT tháng {month_label(b.month)}"
+    wb.properties.creator = b.letterhead.issuing_body
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
