@@ -173,6 +173,11 @@ class SlaEngine:
     def name(self) -> str:
         return self.ruleset.name
 
+    def rule_versions(self) -> list[tuple[str, datetime]]:
+        """(id, effective_from at 00:00) of each version, oldest first: a dossier is judged by the
+        last version in force on its reception date, a dossier older than all by the first."""
+        return [(v.id, datetime.combine(v.effective_from, time())) for v in self.ruleset.versions]
+
     @property
     def tables(self) -> dict[str, str]:
         p = self._prefix
