@@ -176,12 +176,12 @@ COUNTS_SQL = """
 #   = month of late_from - 1 µs, only when late_from <= as_of) and not waiting for a supplement,
 #   i.e. M outside [W1, W2): W1 = month of the latest request (when before as_of), W2 = month
 #   of the latest receipt when it answers that request before as_of (else never).
-# So each dossier is a handful of month numbers ("month facts"): F, R, the first month pending
-# and overdue (O, none when never), and the waiting months [W1', W2') cut to [O, R). They are
-# packed into one BIGINT (F + 1 in 16 bits, the others as 11-bit offsets from F, 0 = none, and the
-# final class and the channel), counted per (agency, key): tens of thousands of groups for ten
-# million dossiers. Each group turns into +n / -n changes at its months, and per agency the
-# running sums over the months give the pending figures.
+# So each dossier is a handful of month numbers ("month facts"): F, R, L, W1 and W2, with its
+# final class and channel, packed into one BIGINT per dossier (F + 1 in 16 bits, the others as
+# 11-bit offsets from F, 0 = none). Dossiers are counted per (agency, key): tens of thousands of
+# groups for ten million dossiers. Each group turns into +n / -n changes at its months (pending
+# and overdue: +n at max(F, L), -n at R; waiting: -n / +n at the part of [W1, W2) inside that),
+# and per agency the running sums over the months give the pending figures.
 
 def _mi(x: str) -> str:
     return f"(year({x}) * 12 + month({x}) - 1)"
@@ -189,58 +189,56 @@ def _mi(x: str) -> str:
 
 _F_BITS, _D_BITS = 16, 11
 _D_MAX = (1 << _D_BITS) - 2            # largest offset from F a key can hold (170 years)
-_KEY = {"rm": 16, "od": 27, "wa": 38, "wb": 49, "fin": 60, "online": 62}
+_KEY = {"rm": 16, "lm": 27, "ws": 38, "we": 49, "fin": 60, "online": 62}
 
 
-def month_keys_sql(rel: str, as_of: str = "$as_of") -> str:
+def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
+    """as_of as a TIMESTAMP literal and its month number (constants, folded by the planner,
+    where a query parameter would be evaluated again on every row)."""
+    return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", as_of.year * 12 + as_of.month - 1
+
+
+def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
     """SELECT of (*, month_key) over `rel`, which has the columns status, late_from, agency_code,
     channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
     request and receipt, from the columns and the events). month_key is NULL for a dossier the
-    monthly figures do not count. A dossier received more than 170 years before as_of (bad data)
-    makes the recompute fail with a message instead of being miscounted."""
-    A = _mi(as_of)
-
-    def off(expr: str, field: str) -> str:  # offset from F + 1, 0 = none
-        return f"(coalesce({expr} - _fm + 1, 0) << {_KEY[field]})"
-
-    wait = "(_ods < _ode AND _ws IS NOT NULL AND greatest(_ws, _ods) < least(_we, _ode))"
+    monthly figures do not count (excluded, or received at or after as_of). A dossier received more
+    than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
+    miscounted."""
+    as_of, A = _as_of_sql(as_of)
+    # final class from the status ENUM's order (early, on_time, overdue, ...): 0, 1, 2, else 1
+    code = "CAST(enum_code(CAST(status AS sla_status)) AS BIGINT)"
     return f"""
-    SELECT * EXCLUDE (_fm, _rm, _fin, _ods, _ode, _ws, _we, _res_at),
+    SELECT * EXCLUDE (_fm, _res_at),
            CASE WHEN _fm IS NULL THEN NULL
                 WHEN {A} + 1 - _fm > {_D_MAX} THEN error('a dossier received more than 170 years before as_of')
                 ELSE (_fm + 1)
-                     | {off('_rm', 'rm')}
-                     | {off('CASE WHEN _ods < _ode THEN _ods END', 'od')}
-                     | {off(f'CASE WHEN {wait} THEN greatest(_ws, _ods) END', 'wa')}
-                     | {off(f'CASE WHEN {wait} AND least(_we, _ode) <= {A} THEN least(_we, _ode) END', 'wb')}
-                     | (CAST(_fin AS BIGINT) << {_KEY['fin']})
-                     | (CASE WHEN channel = 'online' THEN {1 << _KEY['online']} ELSE 0 END)
+                     | (coalesce(CASE WHEN _res_at < {as_of} THEN {_mi('_res_at')} - _fm + 1 END, 0) << {_KEY['rm']})
+                     | (coalesce(CASE WHEN late_from <= {as_of}
+                                      THEN greatest({_mi('make_timestamp(epoch_us(late_from) - 1)')} - _fm, 0) + 1 END, 0)
+                        << {_KEY['lm']})
+                     | coalesce(CASE WHEN sup_req < {as_of} THEN
+                            ((greatest({_mi('sup_req')} - _fm, 0) + 1) << {_KEY['ws']})
+                            | ((CASE WHEN sup_rcv >= sup_req AND sup_rcv < {as_of}
+                                     THEN greatest({_mi('sup_rcv')} - _fm, 0) ELSE {A} + 1 - _fm END + 1) << {_KEY['we']})
+                            END, 0)
+                     | (({code} - ({code} > 2)::BIGINT * ({code} - 1)) << {_KEY['fin']})
+                     | ((channel = 'online')::BIGINT << {_KEY['online']})
            END AS month_key
     FROM (
         SELECT *,
-               CASE WHEN late_from <= {as_of}
-                    THEN greatest(_fm, {_mi("make_timestamp(epoch_us(late_from) - 1)")}) END AS _ods,
-               coalesce(_rm, {A} + 1) AS _ode,
-               CASE WHEN sup_req < {as_of} THEN {_mi('sup_req')} END AS _ws,
-               CASE WHEN sup_rcv >= sup_req AND sup_rcv < {as_of} THEN {_mi('sup_rcv')} ELSE {A} + 1 END AS _we,
-               CASE WHEN _rm IS NULL THEN 0 WHEN status = 'early' THEN 0 WHEN status = 'overdue' THEN 2 ELSE 1 END AS _fin
+               CAST(CASE WHEN status <> 'excluded' AND received_at < {as_of} THEN {_mi('received_at')} END AS BIGINT) AS _fm
         FROM (
             SELECT *,
-                   CAST(CASE WHEN status <> 'excluded' AND state NOT IN ('withdrawn', 'rejected') AND received_at < {as_of}
-                        THEN {_mi('received_at')} END AS BIGINT) AS _fm,
-                   CASE WHEN _res_at < {as_of} THEN {_mi('_res_at')} END AS _rm
-            FROM (
-                SELECT *,
-                       CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) <= {as_of}
-                            THEN greatest(coalesce(finished_at, returned_at), received_at) END AS _res_at
-                FROM {rel})))"""
+                   CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) <= {as_of}
+                        THEN greatest(coalesce(finished_at, returned_at), received_at) END AS _res_at
+            FROM {rel}))"""
 
 
-def month_stats_sql(keyed: str, as_of: str = "$as_of") -> str:
+def month_stats_sql(keyed: str, as_of: dt.datetime) -> str:
     """SELECT of agency_month_stats rows (without as_of) from `keyed`: (agency_code, month_key)
     rows as month_keys_sql gives them."""
-    A = _mi(as_of)
-    fm = f"(CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1)"
+    A = _as_of_sql(as_of)[1]
 
     def get(field: str) -> str:
         return f"(fm + nullif(CAST((month_key >> {_KEY[field]}) & {(1 << _D_BITS) - 1} AS INTEGER), 0) - 1)"
@@ -249,25 +247,32 @@ def month_stats_sql(keyed: str, as_of: str = "$as_of") -> str:
     WITH g AS (
         SELECT agency_code, month_key, count(*) AS n FROM {keyed} WHERE month_key IS NOT NULL GROUP BY ALL
     ), g1 AS (
-        SELECT *, {fm} AS fm FROM g
-    ), f AS (
-        SELECT agency_code, n, fm, {get('rm')} AS rm, {get('od')} AS od_s, {get('wa')} AS wa, {get('wb')} AS wb,
+        SELECT *, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm FROM g
+    ), f0 AS (
+        SELECT agency_code, n, fm, {get('rm')} AS rm, {get('lm')} AS lm, {get('ws')} AS ws, {get('we')} AS we,
                CAST((month_key >> {_KEY['fin']}) & 3 AS INTEGER) AS fin,
                CAST((month_key >> {_KEY['online']}) & 1 AS INTEGER) AS online
         FROM g1
+    ), f AS (  -- pending and overdue in [od_s, od_e), except waiting in [wa, wb)
+        SELECT *, CASE WHEN od THEN lm END AS od_s, CASE WHEN od THEN rm END AS od_e,
+               CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
+                    THEN greatest(ws, lm) END AS wa,
+               CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
+                    THEN least(we, coalesce(rm, {A} + 1)) END AS wb
+        FROM (SELECT *, coalesce(lm < coalesce(rm, {A} + 1), FALSE) AS od FROM f0)
     ), changes AS (
         SELECT agency_code, fm AS m, n * online AS r_on, n * (1 - online) AS r_off, 0 AS r_early, 0 AS r_on_time,
                0 AS r_overdue, 0 AS od FROM f
         UNION ALL SELECT agency_code, rm, 0, 0, n * (fin = 0)::INTEGER, n * (fin = 1)::INTEGER, n * (fin = 2)::INTEGER, 0
                   FROM f WHERE rm IS NOT NULL
         UNION ALL SELECT agency_code, od_s, 0, 0, 0, 0, 0, n FROM f WHERE od_s IS NOT NULL
-        UNION ALL SELECT agency_code, rm, 0, 0, 0, 0, 0, -n FROM f WHERE od_s IS NOT NULL AND rm IS NOT NULL
+        UNION ALL SELECT agency_code, od_e, 0, 0, 0, 0, 0, -n FROM f WHERE od_e IS NOT NULL
         UNION ALL SELECT agency_code, wa, 0, 0, 0, 0, 0, -n FROM f WHERE wa IS NOT NULL
         UNION ALL SELECT agency_code, wb, 0, 0, 0, 0, 0, n FROM f WHERE wb IS NOT NULL
     ), per AS (
         SELECT agency_code, m, sum(r_on) AS r_on, sum(r_off) AS r_off, sum(r_early) AS r_early,
                sum(r_on_time) AS r_on_time, sum(r_overdue) AS r_overdue, sum(od) AS od
-        FROM changes GROUP BY ALL
+        FROM changes WHERE m <= {A} GROUP BY ALL
     ), grid AS (
         SELECT agency_code, unnest(range(min(m), {A} + 1)) AS m FROM per GROUP BY agency_code
     ), run AS (
@@ -302,7 +307,7 @@ def _write_month_stats(con: duckdb.DuckDBPyConnection, keyed: str, as_of: dt.dat
     con.execute("DELETE FROM agency_month_stats")
     con.execute(f"""
         INSERT INTO agency_month_stats (month, agency_code, {', '.join(STAT_COLUMNS)}, as_of)
-        SELECT month, agency_code, {', '.join(STAT_COLUMNS)}, $as_of FROM ({month_stats_sql(keyed)})""",
+        SELECT month, agency_code, {', '.join(STAT_COLUMNS)}, $as_of FROM ({month_stats_sql(keyed, as_of)})""",
                 {"as_of": as_of})
     return con.execute("SELECT count(*) FROM agency_month_stats").fetchone()[0]
 
@@ -318,8 +323,9 @@ def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> i
                   greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
                   greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
               FROM dossiers d JOIN sla_results s ON s.dossier_id = d.dossier_id
-              LEFT JOIN {_SUP_EV_SQL.format(events='dossier_events')} e ON e.ev_dossier = d.dossier_code)"""
-    keyed = f"(SELECT agency_code, month_key FROM ({month_keys_sql(rel)}))"
+              LEFT JOIN {_SUP_EV_SQL.format(events='dossier_events')} e ON e.ev_dossier = d.dossier_code
+              WHERE d.state NOT IN ('withdrawn', 'rejected'))"""
+    keyed = f"(SELECT agency_code, month_key FROM ({month_keys_sql(rel, as_of)}))"
     return _write_month_stats(con, keyed, as_of)
 
 
@@ -389,7 +395,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
                f"LEFT JOIN {_SUP_EV_SQL.format(events='v_sla_events')} e ON e.ev_dossier = o.dossier_code)")
         con.execute("DROP TABLE IF EXISTS temp._sla_out")
         con.execute(f"CREATE TEMP TABLE _sla_out AS SELECT dossier_code AS dossier_id, status, clock_start_at, due_at, "
-                    f"late_from, agency_code, month_key FROM ({month_keys_sql(rel)})", {"as_of": as_of})
+                    f"late_from, agency_code, month_key FROM ({month_keys_sql(rel, as_of)})")
         step("engine")
         con.execute("INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of) "
                     "SELECT dossier_id, status, clock_start_at, due_at, late_from, $as_of FROM _sla_out",

@@ -68,6 +68,6 @@ SELECT CASE WHEN (SELECT count(*) FROM dossier_sla_v3) = (SELECT count(*) FROM d
              AND NOT EXISTS (SELECT * FROM dossier_sla_v3 EXCEPT ALL SELECT * FROM dossier_sla)
             THEN 1
             ELSE error('migration 004: the SLA results cannot be carried over unchanged (a result without '
-                       || 'its dossier, or values the new layout cannot hold); the store was left as it was') END;
+                       || 'its dossier, or values the new layout cannot hold), the store was left as it was') END;
 
 DROP TABLE dossier_sla_v3;  -- verified above: every row is in sla_results, as the view shows
