@@ -1,8 +1,9 @@
 """Recomputing every dossier's deadline and status, and the monthly figures built on them.
 
-`recompute(store, engine, as_of)` replaces `dossier_sla` from `dossiers` (+ `dossier_events`) with
-the SLA engine's output, in one transaction, records an `sla_runs` row and rebuilds the per-agency
-monthly table `agency_month_stats`.
+`recompute(store, engine, as_of)` replaces `sla_results` (read through the view `dossier_sla`)
+from `dossiers` (+ `dossier_events`) with the SLA engine's output, in one transaction, records an
+`sla_runs` row and rebuilds the per-agency monthly table `agency_month_stats`, both from one
+pass of the engine over every dossier.
 
 How a dossier counts in a month (the Biểu số 06/VPCP/KSTT rules, month boundaries in local time)
 -----------------------------------------------------------------------------------------------
@@ -38,6 +39,7 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
                         "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state"]
+# Columns of the view dossier_sla (the engine's output columns).
 DOSSIER_SLA_COLUMNS = ["dossier_code", "rule_version", "clock_start_at", "due_date", "due_at", "late_from",
                        "final_status", "status", "computed_as_of"]
 STAT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
@@ -235,9 +237,9 @@ def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
             FROM {rel}))"""
 
 
-def month_stats_sql(keyed: str, as_of: dt.datetime) -> str:
-    """SELECT of agency_month_stats rows (without as_of) from `keyed`: (agency_code, month_key)
-    rows as month_keys_sql gives them."""
+def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
+    """SELECT of agency_month_stats rows (without as_of) from `grouped`: (agency_code, month_key, n)
+    rows, n dossiers of that agency with that month_key (as month_keys_sql gives it, not NULL)."""
     A = _as_of_sql(as_of)[1]
 
     def get(field: str) -> str:
@@ -245,7 +247,7 @@ def month_stats_sql(keyed: str, as_of: dt.datetime) -> str:
 
     return f"""
     WITH g AS (
-        SELECT agency_code, month_key, count(*) AS n FROM {keyed} WHERE month_key IS NOT NULL GROUP BY ALL
+        SELECT agency_code, month_key, n FROM {grouped}
     ), g1 AS (
         SELECT *, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm FROM g
     ), f0 AS (
@@ -303,11 +305,11 @@ _SUP_EV_SQL = """(SELECT dossier_code AS ev_dossier, max("at") FILTER (WHERE eve
     FROM {events} WHERE event IN ('supplement_requested', 'supplement_received') GROUP BY ALL)"""
 
 
-def _write_month_stats(con: duckdb.DuckDBPyConnection, keyed: str, as_of: dt.datetime) -> int:
+def _write_month_stats(con: duckdb.DuckDBPyConnection, grouped: str, as_of: dt.datetime) -> int:
     con.execute("DELETE FROM agency_month_stats")
     con.execute(f"""
         INSERT INTO agency_month_stats (month, agency_code, {', '.join(STAT_COLUMNS)}, as_of)
-        SELECT month, agency_code, {', '.join(STAT_COLUMNS)}, $as_of FROM ({month_stats_sql(keyed, as_of)})""",
+        SELECT month, agency_code, {', '.join(STAT_COLUMNS)}, $as_of FROM ({month_stats_sql(grouped, as_of)})""",
                 {"as_of": as_of})
     return con.execute("SELECT count(*) FROM agency_month_stats").fetchone()[0]
 
@@ -315,8 +317,8 @@ def _write_month_stats(con: duckdb.DuckDBPyConnection, keyed: str, as_of: dt.dat
 def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> int:
     """Rebuild agency_month_stats from dossiers + sla_results at `as_of`. Returns rows written.
 
-    Run inside the caller's transaction; a recompute counts the same way straight from the
-    engine's output instead of reading its results back.
+    Run inside the caller's transaction. A recompute counts the same way from the month facts
+    it wrote beside each result (sla_results.month_key), without this join.
     """
     rel = f"""(SELECT CAST(s.status AS VARCHAR) AS status, s.late_from, d.agency_code, d.channel, d.received_at,
                   d.finished_at, d.returned_at, d.state,
@@ -325,8 +327,9 @@ def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> i
               FROM dossiers d JOIN sla_results s ON s.dossier_id = d.dossier_id
               LEFT JOIN {_SUP_EV_SQL.format(events='dossier_events')} e ON e.ev_dossier = d.dossier_code
               WHERE d.state NOT IN ('withdrawn', 'rejected'))"""
-    keyed = f"(SELECT agency_code, month_key FROM ({month_keys_sql(rel, as_of)}))"
-    return _write_month_stats(con, keyed, as_of)
+    grouped = (f"(SELECT agency_code, month_key, count(*) AS n FROM ({month_keys_sql(rel, as_of)}) "
+               f"WHERE month_key IS NOT NULL GROUP BY ALL)")
+    return _write_month_stats(con, grouped, as_of)
 
 
 def data_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
@@ -349,18 +352,19 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl)
 
 
-# Columns of dossiers the engine passes through for the monthly figures.
-_PASS_THROUGH = ("agency_code", "channel", "received_at", "finished_at", "returned_at", "state",
+# Columns of the engine's input the monthly figures need, passed through the engine.
+_PASS_THROUGH = ("agency_ix", "channel", "received_at", "finished_at", "returned_at", "state",
                  "supplement_requested_at", "supplement_received_at")
 
 
 def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) -> dict[str, Any]:
     """Replace the SLA results with the engine's output at `as_of`, in one transaction.
 
-    One pass of the engine over every dossier feeds both the per-dossier results (sla_results,
-    read through the view dossier_sla) and the monthly figures (agency_month_stats): its output
-    is held once in a TEMP table. Records an sla_runs row and the rule versions used. Any failure
-    (or Ctrl-C) leaves the previous results untouched. Returns JSON-able counts.
+    One pass of the engine over every dossier writes sla_results (read through the view
+    dossier_sla) with each dossier's month facts beside its result; the monthly figures
+    (agency_month_stats) are then counted from those facts alone. Records an sla_runs row, the
+    rule versions and the agency numbering used. Any failure (or Ctrl-C) leaves the previous
+    results untouched. Returns JSON-able counts and the time of each step.
     """
     as_of = to_local_naive(as_of)
     t0 = time.perf_counter()
@@ -374,39 +378,43 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
 
     with store.transaction() as con:
         engine.install(con)
-        inputs = ", ".join(c for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
-        extra = ", ".join(c for c in _PASS_THROUGH if c not in ENGINE_INPUT_COLUMNS)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT dossier_id AS dossier_code, {inputs}, {extra} "
-                    f"FROM dossiers")
-        con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
-                    'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
         run_id = con.execute("SELECT nextval('sla_run_seq')").fetchone()[0]
         # Python's clock: DuckDB's localtimestamp is the transaction's start, the same at both ends.
         con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
                     [run_id, engine.name, as_of, _now()])
         _empty_sla_results(con)
-        step("prepare")
         con.execute("DELETE FROM sla_rule_versions")
         con.executemany("INSERT INTO sla_rule_versions VALUES (?, ?)", engine.rule_versions())
+        con.execute("DELETE FROM sla_agencies")
+        con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
+                    "FROM (SELECT DISTINCT agency_code FROM dossiers)")
+        inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
+                    f"a.agency_ix, d.channel FROM dossiers d JOIN sla_agencies a ON a.agency_code = d.agency_code")
+        con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
+                    'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
+        step("prepare")
         sql = engine.compute_sql("v_sla_input", as_of, events="v_sla_events", extra=_PASS_THROUGH,
                                  status_type="sla_status")
         rel = (f"(SELECT o.*, greatest(o.supplement_requested_at, e.ev_req) AS sup_req, "
                f"greatest(o.supplement_received_at, e.ev_rcv) AS sup_rcv FROM ({sql}) o "
                f"LEFT JOIN {_SUP_EV_SQL.format(events='v_sla_events')} e ON e.ev_dossier = o.dossier_code)")
-        con.execute("DROP TABLE IF EXISTS temp._sla_out")
-        con.execute(f"CREATE TEMP TABLE _sla_out AS SELECT dossier_code AS dossier_id, status, clock_start_at, due_at, "
-                    f"late_from, agency_code, month_key FROM ({month_keys_sql(rel, as_of)})")
-        step("engine")
-        con.execute("INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of) "
-                    "SELECT dossier_id, status, clock_start_at, due_at, late_from, $as_of FROM _sla_out",
-                    {"as_of": as_of})
-        step("write_results")
+        con.execute(f"""
+            INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of,
+                                     month_key, agency_ix)
+            SELECT dossier_code, status, clock_start_at, due_at, late_from, TIMESTAMP '{as_of.isoformat(sep=" ")}',
+                   month_key, agency_ix
+            FROM ({month_keys_sql(rel, as_of)})""")
+        step("engine_and_results")
         statuses = {str(k): v for k, v in con.execute(
-            "SELECT status, count(*) FROM _sla_out GROUP BY status ORDER BY CAST(status AS VARCHAR)").fetchall()}
+            "SELECT status, count(*) FROM sla_results GROUP BY status ORDER BY CAST(status AS VARCHAR)").fetchall()}
         dossiers = sum(statuses.values())
-        month_rows = _write_month_stats(con, "_sla_out", as_of)
+        month_rows = _write_month_stats(con, """(
+            SELECT a.agency_code, g.month_key, g.n
+            FROM (SELECT agency_ix, month_key, count(*) AS n FROM sla_results WHERE month_key IS NOT NULL
+                  GROUP BY ALL) g
+            JOIN sla_agencies a USING (agency_ix))""", as_of)
         step("month_stats")
-        con.execute("DROP TABLE temp._sla_out")
         con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
                     [_now(), dossiers, run_id])
     step("commit")

@@ -1,6 +1,6 @@
 """The store's named queries on a real store file with hand-built dossiers.
 
-The SLA results (dossier_sla) are seeded directly, as the engine's contract describes them; the
+The SLA results (sla_results, read through the view dossier_sla) are seeded directly, as the engine's contract describes them; the
 expected figures are computed in Python from the same data by `expected_counts` below, a plain
 re-statement of the Biểu 06 counting rules (store/sla.py), and some are also spelled out by hand.
 """
@@ -89,7 +89,7 @@ class D:
 
 
 def seed(store: Store, dossiers: list[D], as_of: dt.datetime = AS_OF, *, clear: bool = False) -> None:
-    """Write dossiers + dossier_sla rows and rebuild the monthly table, as a recompute would."""
+    """Write dossiers + SLA results and rebuild the monthly table, as a recompute would."""
     with store.transaction() as c:
         if clear:
             c.execute("DELETE FROM dossiers; DELETE FROM sla_results; DELETE FROM dossier_events")

@@ -24,7 +24,19 @@ CREATE TABLE sla_results (
     clock_start_at TIMESTAMP,             -- effective reception (after the last restart)
     due_at         TIMESTAMP,             -- working_hours: exact; day-based: office close of the due date
     late_from      TIMESTAMP,             -- first late instant: day after the due date at 00:00, or due_at + 1 µs
-    computed_as_of TIMESTAMP NOT NULL
+    computed_as_of TIMESTAMP NOT NULL,
+    -- What the monthly figures need of the dossier, written by the recompute in the same pass
+    -- (store/sla.py, month_keys_sql): its months (received, resolved, overdue from, waiting),
+    -- final class and channel packed in one number, and its agency as numbered in sla_agencies.
+    -- NULL for rows that were not written by a recompute (carried over from an older schema).
+    month_key      BIGINT,
+    agency_ix      UINTEGER
+);
+
+-- The agencies of the dossiers as the last recompute numbered them (for sla_results.agency_ix).
+CREATE TABLE sla_agencies (
+    agency_ix   UINTEGER NOT NULL PRIMARY KEY,
+    agency_code VARCHAR  NOT NULL
 );
 
 -- The rule set's versions as the last recompute used them: a dossier is judged by the last
@@ -44,7 +56,7 @@ SELECT s.rule_version, min(d.received_at)
 FROM dossier_sla_v3 s JOIN dossiers d USING (dossier_code)
 GROUP BY s.rule_version;
 
-INSERT INTO sla_results
+INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of)
 SELECT d.dossier_id, CAST(s.status AS sla_status), s.clock_start_at, s.due_at, s.late_from, s.computed_as_of
 FROM dossier_sla_v3 s JOIN dossiers d USING (dossier_code);
 
