@@ -189,43 +189,46 @@ def _mi(x: str) -> str:
     return f"(year({x}) * 12 + month({x}) - 1)"
 
 
-_F_BITS, _D_BITS = 16, 11
+_F_BITS, _D_BITS = 15, 11
 _D_MAX = (1 << _D_BITS) - 2            # largest offset from F a key can hold (170 years)
-_KEY = {"rm": 16, "lm": 27, "ws": 38, "we": 49, "fin": 60, "online": 62}
+_KEY = {"rm": 15, "lm": 26, "ws": 37, "we": 48, "status": 59, "online": 62}
 
 
 def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
     """as_of as a TIMESTAMP literal and its month number (constants, folded by the planner,
     where a query parameter would be evaluated again on every row)."""
-    return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", as_of.year * 12 + as_of.month - 1
+    a = as_of.year * 12 + as_of.month - 1
+    if a + 2 >= 1 << _F_BITS:
+        raise ValueError(f"as_of {as_of} is beyond the years the monthly figures can count")
+    return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", a
 
 
 def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
-    """SELECT of (*, month_key) over `rel`, which has the columns status, late_from, agency_code,
+    """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
     channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
     request and receipt, from the columns and the events). month_key is NULL for a dossier the
     monthly figures do not count (excluded, or received at or after as_of). A dossier received more
     than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
     miscounted."""
     as_of, A = _as_of_sql(as_of)
-    # final class from the status ENUM's order (early, on_time, overdue, ...): 0, 1, 2, else 1
-    code = "CAST(enum_code(CAST(status AS sla_status)) AS BIGINT)"
+
+    def off(cond: str, month: str) -> str:  # offset from F + 1 (at least 1) when cond, else 0
+        return f"CASE WHEN {cond} THEN greatest({month} - _fm, 0) + 1 ELSE 0 END"
+
     return f"""
     SELECT * EXCLUDE (_fm, _res_at),
            CASE WHEN _fm IS NULL THEN NULL
-                WHEN {A} + 1 - _fm > {_D_MAX} THEN error('a dossier received more than 170 years before as_of')
+                WHEN _fm < {A + 1 - _D_MAX} THEN error('a dossier received more than 170 years before as_of')
                 ELSE (_fm + 1)
-                     | (coalesce(CASE WHEN _res_at < {as_of} THEN {_mi('_res_at')} - _fm + 1 END, 0) << {_KEY['rm']})
-                     | (coalesce(CASE WHEN late_from <= {as_of}
-                                      THEN greatest({_mi('make_timestamp(epoch_us(late_from) - 1)')} - _fm, 0) + 1 END, 0)
-                        << {_KEY['lm']})
-                     | coalesce(CASE WHEN sup_req < {as_of} THEN
+                     | (({off(f'_res_at < {as_of}', _mi('_res_at'))}) << {_KEY['rm']})
+                     | (({off(f'late_from <= {as_of}', _mi('make_timestamp(epoch_us(late_from) - 1)'))}) << {_KEY['lm']})
+                     | CASE WHEN sup_req < {as_of} THEN
                             ((greatest({_mi('sup_req')} - _fm, 0) + 1) << {_KEY['ws']})
                             | ((CASE WHEN sup_rcv >= sup_req AND sup_rcv < {as_of}
-                                     THEN greatest({_mi('sup_rcv')} - _fm, 0) ELSE {A} + 1 - _fm END + 1) << {_KEY['we']})
-                            END, 0)
-                     | (({code} - ({code} > 2)::BIGINT * ({code} - 1)) << {_KEY['fin']})
-                     | ((channel = 'online')::BIGINT << {_KEY['online']})
+                                     THEN greatest({_mi('sup_rcv')} - _fm, 0) ELSE {A + 1} - _fm END + 1) << {_KEY['we']})
+                            ELSE 0 END
+                     | (CAST(enum_code(status) AS BIGINT) << {_KEY['status']})
+                     | CASE WHEN channel = 'online' THEN {1 << _KEY['online']} ELSE 0 END
            END AS month_key
     FROM (
         SELECT *,
@@ -252,7 +255,8 @@ def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
         SELECT *, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm FROM g
     ), f0 AS (
         SELECT agency_code, n, fm, {get('rm')} AS rm, {get('lm')} AS lm, {get('ws')} AS ws, {get('we')} AS we,
-               CAST((month_key >> {_KEY['fin']}) & 3 AS INTEGER) AS fin,
+               CASE CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER)  -- sla_status: early, on_time, overdue, ...
+                    WHEN 0 THEN 0 WHEN 2 THEN 2 ELSE 1 END AS fin,
                CAST((month_key >> {_KEY['online']}) & 1 AS INTEGER) AS online
         FROM g1
     ), f AS (  -- pending and overdue in [od_s, od_e), except waiting in [wa, wb)
@@ -320,7 +324,7 @@ def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> i
     Run inside the caller's transaction. A recompute counts the same way from the month facts
     it wrote beside each result (sla_results.month_key), without this join.
     """
-    rel = f"""(SELECT CAST(s.status AS VARCHAR) AS status, s.late_from, d.agency_code, d.channel, d.received_at,
+    rel = f"""(SELECT s.status, s.late_from, d.agency_code, d.channel, d.received_at,
                   d.finished_at, d.returned_at, d.state,
                   greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
                   greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
