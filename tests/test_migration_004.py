@@ -143,3 +143,40 @@ def test_running_sums_give_the_figures_of_the_per_month_expansion(tmp_path, engi
             {"as_of": as_of, "m_from": None, "m_to": None}).fetchall(), key=repr)
     assert table and table == expanded
     assert any(r[STAT_COLUMNS.index("pending_overdue") + 2] for r in table)
+
+
+def _engines() -> dict[str, SlaEngine]:
+    from config.ruleset import RuleSet
+
+    cfg = AppConfig()
+    base = SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
+    resume = base.ruleset.model_dump(mode="json")
+    for v in resume["versions"]:
+        v["settings"]["supplement_mode"] = "resume"
+    mixed = base.ruleset.model_dump(mode="json")
+    mixed["versions"][1]["settings"] = {"office_hours": ["07:30-11:30", "13:00-16:00", "16:30-17:30"],
+                                        "same_day_cutoff": "15:30", "supplement_mode": "resume"}
+    return {"restart": base, "resume": SlaEngine(RuleSet.model_validate(resume), base.calendar),
+            "mixed": SlaEngine(RuleSet.model_validate(mixed), base.calendar)}
+
+
+@pytest.mark.parametrize("mode", ["restart", "resume", "mixed"])
+def test_stored_results_are_the_engines_own_output_in_every_supplement_mode(tmp_path, mode):
+    """What a recompute stores (integer keys, ENUM status, derived columns in the view) reads back
+    exactly as the engine's plain output over the text codes, in restart and resume mode and with
+    two rule versions of different settings."""
+    engine = _engines()[mode]
+    with Store(tmp_path / "e.duckdb") as s:
+        with s.transaction() as cur:
+            fill(cur, 3000)
+        res = recompute(s, engine, AS_OF)
+        cur = s.cursor()
+        engine.install(cur)
+        cur.execute("CREATE TEMP VIEW v_in AS SELECT dossier_code, received_at, time_limit, time_unit, "
+                    "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, "
+                    "state FROM dossiers")
+        plain = rows(cur, engine.compute_sql("v_in", AS_OF, events="dossier_events"))
+        stored = rows(cur, f"SELECT {OLD_SLA} FROM dossier_sla")
+        statuses = dict(cur.execute("SELECT status, count(*) FROM dossier_sla GROUP BY ALL").fetchall())
+    assert stored == plain and len(stored) == 3000
+    assert res["statuses"] == statuses and statuses.get("waiting_supplement")
