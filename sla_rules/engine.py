@@ -272,13 +272,15 @@ class SlaEngine:
 
     def compute_sql(self, source: str, as_of: datetime | date, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Sequence[str] = (),
-                    status_type: str | None = None) -> str:
+                    status_type: str | None = None, internals: Sequence[str] = ()) -> str:
         """A SELECT returning the columns of dossier_sla (+ `reason` when with_reasons) for `source`.
 
         extra: further columns of `source` passed through unchanged (after the output columns),
         so that a caller can aggregate the engine's output in the same pass. status_type: the name
         of an ENUM type holding STATUSES; when given, status and final_status are of that type
-        (no strings are built per row).
+        (no strings are built per row). internals: values the engine computes anyway, added
+        after the others: `resolved` (resolved at as_of) and `fin_us` (the resolution instant,
+        µs since 1970-01-01, for finished/returned dossiers).
         """
         if lang not in ("vi", "en"):
             raise ValueError(f"lang must be 'vi' or 'en', got {lang!r}")
@@ -286,6 +288,10 @@ class SlaEngine:
         for c in extra:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c) or c in OUTPUT_COLUMNS:
                 raise ValueError(f"extra: {c!r} is not a source column name that can be passed through")
+        internals = tuple(internals)
+        for c in internals:
+            if c not in ("resolved", "fin_us") or c in extra:
+                raise ValueError(f"internals: {c!r} is not one the engine gives (resolved, fin_us)")
         if status_type is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", status_type):
             raise ValueError(f"status_type: {status_type!r} is not a type name")
         src = _relation(source, "source")
@@ -342,7 +348,7 @@ class SlaEngine:
             if lits.mode == "resume":
                 ctes.append(self._pause_cte(f"pzv{gi}", lits))
             branches.append(self._branch(src, gi, lits, cond, asof_us, asof_lit, ev_mode, with_reasons,
-                                         extra, status_type))
+                                         extra, status_type, internals))
         body = "\nUNION ALL\n".join(branches)
         sql = ("WITH " + ",\n".join(ctes) + "\n") if ctes else ""
         if with_reasons:
@@ -376,7 +382,8 @@ class SlaEngine:
                 f"WHERE p.qa IS NOT NULL AND p.sb IS NOT NULL GROUP BY p.dossier_code)")
 
     def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, ev_mode: str | None,
-                with_reasons: bool, extra: tuple[str, ...] = (), status_type: str | None = None) -> str:
+                with_reasons: bool, extra: tuple[str, ...] = (), status_type: str | None = None,
+                internals: tuple[str, ...] = ()) -> str:
         t = self.tables
 
         def S(status: str) -> str:  # a status literal, typed when status_type is given
@@ -475,7 +482,8 @@ class SlaEngine:
                   f"WHEN {asof_us} >= late_us THEN {S('pending_overdue')} ELSE {S('pending_in_time')} END)")
         outer = (f"dossier_code, rule_version, make_timestamp(start_us) AS clock_start_at, due_date, "
                  f"make_timestamp(due_us) AS due_at, make_timestamp(late_us) AS late_from, final_status, "
-                 f"{status} AS status, {asof_lit} AS computed_as_of{ex_names}")
+                 f"{status} AS status, {asof_lit} AS computed_as_of{ex_names}"
+                 + "".join(f", {c}" for c in internals))
         if R:
             pr = ", ".join(f"{P[k]} AS _p_{k}" for k in flav)
             outer += (", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, j_us AS _j_us, "

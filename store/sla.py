@@ -56,7 +56,7 @@ class Engine(Protocol):
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
     def compute_sql(self, source: str, as_of: dt.datetime, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Any = (),
-                    status_type: str | None = None) -> str: ...
+                    status_type: str | None = None, internals: Any = ()) -> str: ...
 
 
 def _now() -> dt.datetime:
@@ -203,14 +203,20 @@ def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
     return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", a
 
 
-def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
+_RESOLVED_AT_SQL = """CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) <= {as_of}
+                        THEN greatest(coalesce(finished_at, returned_at), received_at) END"""
+
+
+def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None) -> str:
     """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
     channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
     request and receipt, from the columns and the events). month_key is NULL for a dossier the
     monthly figures do not count (excluded, or received at or after as_of). A dossier received more
     than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
-    miscounted."""
+    miscounted. resolved_at: an SQL expression for the resolution instant at as_of (NULL when not
+    resolved), in place of the one computed from state, finished_at and returned_at."""
     as_of, A = _as_of_sql(as_of)
+    res_at = resolved_at or _RESOLVED_AT_SQL.format(as_of=as_of)
 
     def off(cond: str, month: str) -> str:  # offset from F + 1 (at least 1) when cond, else 0
         return f"CASE WHEN {cond} THEN greatest({month} - _fm, 0) + 1 ELSE 0 END"
@@ -234,9 +240,7 @@ def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
         SELECT *,
                CAST(CASE WHEN status <> 'excluded' AND received_at < {as_of} THEN {_mi('received_at')} END AS BIGINT) AS _fm
         FROM (
-            SELECT *,
-                   CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) <= {as_of}
-                        THEN greatest(coalesce(finished_at, returned_at), received_at) END AS _res_at
+            SELECT *, {res_at} AS _res_at
             FROM {rel}))"""
 
 
@@ -357,8 +361,10 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Columns of the engine's input the monthly figures need, passed through the engine.
-_PASS_THROUGH = ("agency_ix", "channel", "received_at", "finished_at", "returned_at", "state",
-                 "supplement_requested_at", "supplement_received_at")
+_PASS_THROUGH = ("agency_ix", "channel", "received_at", "supplement_requested_at", "supplement_received_at")
+# The resolution instant from what the engine computed (as the monthly rules define it: never
+# before the reception).
+_ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(greatest(fin_us, epoch_us(received_at))) END"
 
 
 def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) -> dict[str, Any]:
@@ -399,7 +405,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
                     'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
         step("prepare")
         sql = engine.compute_sql("v_sla_input", as_of, events="v_sla_events", extra=_PASS_THROUGH,
-                                 status_type="sla_status")
+                                 status_type="sla_status", internals=("resolved", "fin_us"))
         rel = (f"(SELECT o.*, greatest(o.supplement_requested_at, e.ev_req) AS sup_req, "
                f"greatest(o.supplement_received_at, e.ev_rcv) AS sup_rcv FROM ({sql}) o "
                f"LEFT JOIN {_SUP_EV_SQL.format(events='v_sla_events')} e ON e.ev_dossier = o.dossier_code)")
@@ -408,7 +414,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
                                      month_key, agency_ix)
             SELECT dossier_code, status, clock_start_at, due_at, late_from, TIMESTAMP '{as_of.isoformat(sep=" ")}',
                    month_key, agency_ix
-            FROM ({month_keys_sql(rel, as_of)})""")
+            FROM ({month_keys_sql(rel, as_of, _ENGINE_RESOLVED_AT)})""")
         step("engine_and_results")
         statuses = {str(k): v for k, v in con.execute(
             "SELECT status, count(*) FROM sla_results GROUP BY status ORDER BY CAST(status AS VARCHAR)").fetchall()}
