@@ -173,6 +173,11 @@ class SlaEngine:
     def name(self) -> str:
         return self.ruleset.name
 
+    def rule_versions(self) -> list[tuple[str, datetime]]:
+        """(id, effective_from at 00:00) of each version, oldest first: a dossier is judged by the
+        last version in force on its reception date, a dossier older than all by the first."""
+        return [(v.id, datetime.combine(v.effective_from, time())) for v in self.ruleset.versions]
+
     @property
     def tables(self) -> dict[str, str]:
         p = self._prefix
@@ -266,10 +271,29 @@ class SlaEngine:
         return " OR ".join(conds)
 
     def compute_sql(self, source: str, as_of: datetime | date, events: str | None = None,
-                    with_reasons: bool = False, lang: str = "vi") -> str:
-        """A SELECT returning the columns of dossier_sla (+ `reason` when with_reasons) for `source`."""
+                    with_reasons: bool = False, lang: str = "vi", extra: Sequence[str] = (),
+                    status_type: str | None = None, internals: Sequence[str] = ()) -> str:
+        """A SELECT returning the columns of dossier_sla (+ `reason` when with_reasons) for `source`.
+
+        extra: further columns of `source` passed through unchanged (after the output columns),
+        so that a caller can aggregate the engine's output in the same pass. status_type: the name
+        of an ENUM type holding STATUSES; when given, status and final_status are of that type
+        (no strings are built per row). internals: values the engine computes anyway, added
+        after the others: `resolved` (resolved at as_of) and `fin_us` (the resolution instant,
+        µs since 1970-01-01, for finished/returned dossiers).
+        """
         if lang not in ("vi", "en"):
             raise ValueError(f"lang must be 'vi' or 'en', got {lang!r}")
+        extra = tuple(extra)
+        for c in extra:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c) or c in OUTPUT_COLUMNS:
+                raise ValueError(f"extra: {c!r} is not a source column name that can be passed through")
+        internals = tuple(internals)
+        for c in internals:
+            if c not in ("resolved", "fin_us") or c in extra:
+                raise ValueError(f"internals: {c!r} is not one the engine gives (resolved, fin_us)")
+        if status_type is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", status_type):
+            raise ValueError(f"status_type: {status_type!r} is not a type name")
         src = _relation(source, "source")
         ev = _relation(events, "events") if events is not None else None
         asof = _as_of(as_of)
@@ -281,7 +305,19 @@ class SlaEngine:
 
         # The source is referenced directly (a CTE used several times would be materialised).
         ctes: list[str] = []
-        if use_events:
+        # Supplement facts. Restart mode with an events relation: `evd` holds only what the events
+        # say (their last receipt and their requests) and each branch combines it with the
+        # dossier's own columns, so the source is read once and only dossiers with events are
+        # grouped. Resume mode needs every cycle in time order: events and columns together.
+        split = ev is not None and not any_resume
+        if split:
+            ctes.append(
+                f"evd AS (SELECT dossier_code, max(t) FILTER (WHERE ord = 1) AS ev_last, "
+                f"list(t) FILTER (WHERE ord = 0) AS ev_reqs FROM (SELECT dossier_code, "
+                f"CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, epoch_us(\"at\") AS t FROM {ev} "
+                f"WHERE event IN ('supplement_requested', 'supplement_received') AND \"at\" <= {asof_lit}) "
+                f"GROUP BY dossier_code)")
+        elif use_events:
             ev_union = []
             if ev is not None:
                 ev_union.append(
@@ -293,32 +329,26 @@ class SlaEngine:
             ev_union.append(f"SELECT dossier_code, 1 AS ord, epoch_us(supplement_received_at) AS t FROM {src} "
                             f"WHERE supplement_received_at <= {asof_lit}")
             ctes.append("ev0 AS (" + " UNION ALL ".join(ev_union) + ")")  # duplicates are harmless below
-            if any_resume:
-                # Cycles: `seg` = receipts before the event; a segment's first request starts a pause
-                # that its receipt ends. The last segment without a receipt is the open request.
-                ctes.append(
-                    "ev1 AS (SELECT dossier_code, ord, t, coalesce(sum(ord) OVER (PARTITION BY dossier_code "
-                    "ORDER BY t, ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg FROM ev0)")
-                ctes.append(
-                    "pz AS (SELECT dossier_code, seg, min(t) FILTER (WHERE ord = 0) AS qa, "
-                    "min(t) FILTER (WHERE ord = 1) AS sb FROM ev1 GROUP BY dossier_code, seg)")
-                ctes.append(
-                    "evd AS (SELECT dossier_code, max(sb) AS last_s, max(qa) FILTER (WHERE sb IS NULL) AS q_open "
-                    "FROM pz GROUP BY dossier_code)")
-            else:
-                # restart only needs the last receipt and the first request after it (no sort).
-                ctes.append(
-                    "evd AS (SELECT dossier_code, last_s, list_min(list_filter(reqs, lambda x: x > "
-                    "coalesce(last_s, -9223372036854775807))) AS q_open FROM (SELECT dossier_code, "
-                    "max(t) FILTER (WHERE ord = 1) AS last_s, list(t) FILTER (WHERE ord = 0) AS reqs "
-                    "FROM ev0 GROUP BY dossier_code))")
+            # Cycles: `seg` = receipts before the event; a segment's first request starts a pause
+            # that its receipt ends. The last segment without a receipt is the open request.
+            ctes.append(
+                "ev1 AS (SELECT dossier_code, ord, t, coalesce(sum(ord) OVER (PARTITION BY dossier_code "
+                "ORDER BY t, ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg FROM ev0)")
+            ctes.append(
+                "pz AS (SELECT dossier_code, seg, min(t) FILTER (WHERE ord = 0) AS qa, "
+                "min(t) FILTER (WHERE ord = 1) AS sb FROM ev1 GROUP BY dossier_code, seg)")
+            ctes.append(
+                "evd AS (SELECT dossier_code, max(sb) AS last_s, max(qa) FILTER (WHERE sb IS NULL) AS q_open "
+                "FROM pz GROUP BY dossier_code)")
+        ev_mode = "split" if split else "full" if use_events else None
 
         branches = []
         for gi, (lits, members) in enumerate(groups):
             cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"
             if lits.mode == "resume":
                 ctes.append(self._pause_cte(f"pzv{gi}", lits))
-            branches.append(self._branch(src, gi, lits, cond, asof_us, asof_lit, use_events, with_reasons))
+            branches.append(self._branch(src, gi, lits, cond, asof_us, asof_lit, ev_mode, with_reasons,
+                                         extra, status_type, internals))
         body = "\nUNION ALL\n".join(branches)
         sql = ("WITH " + ",\n".join(ctes) + "\n") if ctes else ""
         if with_reasons:
@@ -351,20 +381,34 @@ class SlaEngine:
                 f"LEFT JOIN {t['day']} cb ON cb.dn = p.sb // {DAY_US} "
                 f"WHERE p.qa IS NOT NULL AND p.sb IS NOT NULL GROUP BY p.dossier_code)")
 
-    def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, use_events: bool,
-                with_reasons: bool) -> str:
+    def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, ev_mode: str | None,
+                with_reasons: bool, extra: tuple[str, ...] = (), status_type: str | None = None,
+                internals: tuple[str, ...] = ()) -> str:
         t = self.tables
+
+        def S(status: str) -> str:  # a status literal, typed when status_type is given
+            return f"'{status}'::{status_type}" if status_type else f"'{status}'"
+
+        ex_cols = "".join(f", x.{c}" for c in extra)
+        ex_names = "".join(f", {c}" for c in extra)
         D = DAY_US
         M = L.m
         resume = L.mode == "resume"
         R = with_reasons
         joins = ""
-        if use_events:
+        col_last = f"(CASE WHEN x.supplement_received_at <= {asof_lit} THEN epoch_us(x.supplement_received_at) END)"
+        q_req = f"(CASE WHEN x.supplement_requested_at <= {asof_lit} THEN epoch_us(x.supplement_requested_at) END)"
+        if ev_mode == "full":
             joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
             last_s, q_open = "e.last_s", "e.q_open"
+        elif ev_mode == "split":  # the events' facts and the columns' facts together (greatest/least skip NULLs)
+            joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
+            last_s = f"greatest(e.ev_last, {col_last})"
+            lo = f"coalesce({last_s}, -9223372036854775807)"
+            q_open = (f"least(CASE WHEN {q_req} > {lo} THEN {q_req} END, "
+                      f"list_min(list_filter(e.ev_reqs, lambda r: r > {lo})))")
         else:
-            last_s = f"(CASE WHEN x.supplement_received_at <= {asof_lit} THEN epoch_us(x.supplement_received_at) END)"
-            q_req = f"(CASE WHEN x.supplement_requested_at <= {asof_lit} THEN epoch_us(x.supplement_requested_at) END)"
+            last_s = col_last
             q_open = f"(CASE WHEN {q_req} > coalesce({last_s}, -9223372036854775807) THEN {q_req} END)"
         flav = ("wd", "wdc", "cd", "us")
         if resume:
@@ -388,10 +432,10 @@ class SlaEngine:
               f"WHEN 'same_day' THEN {CLK_SAME} WHEN 'working_hours' THEN {CLK_HOURS} END AS u, "
               f"x.time_limit AS lim, {e_expr} AS e_us, {q_open} AS q_open, "
               f"CASE WHEN x.state IN ('finished', 'returned') THEN epoch_us(coalesce(x.finished_at, x.returned_at)) END AS fin_us"
-              f"{pz_cols}{rs_cols} FROM {src} x{joins} WHERE {cond}")
+              f"{pz_cols}{rs_cols}{ex_cols} FROM {src} x{joins} WHERE {cond}")
         # layer a: clock kind, limit in units, reception day and time of day
         ok = f"coalesce(lim > 0 AND lim <= {MAX_LIMIT}, false)"
-        a = (f"SELECT dossier_code, excl, rule_version, e_us, q_open, fin_us{pz_names}{rs_names}, "
+        a = (f"SELECT dossier_code, excl, rule_version, e_us, q_open, fin_us{pz_names}{rs_names}{ex_names}, "
              f"e_us // {D} AS e_dn, e_us % {D} AS tod, "
              f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN NOT {ok} THEN NULL "
              f"WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_HOURS} ELSE u END AS clk, "
@@ -429,16 +473,17 @@ class SlaEngine:
               f"coalesce(fin_us <= {asof_us}, false) AS resolved, "
               f"(CASE WHEN q_open < fin_us THEN q_open ELSE fin_us END) AS j_us FROM ({c}) c")
         final = (f"(CASE WHEN resolved AND NOT excl AND due_dn IS NOT NULL THEN "
-                 f"(CASE WHEN j_us >= late_us THEN 'overdue' WHEN j_us < due_dn * {D} THEN 'early' "
-                 f"ELSE 'on_time' END) END)")
-        status = (f"(CASE WHEN excl THEN 'excluded' "
-                  f"WHEN resolved THEN coalesce(final_status, 'no_deadline') "
-                  f"WHEN q_open IS NOT NULL THEN 'waiting_supplement' "
-                  f"WHEN due_dn IS NULL THEN 'no_deadline' "
-                  f"WHEN {asof_us} >= late_us THEN 'pending_overdue' ELSE 'pending_in_time' END)")
+                 f"(CASE WHEN j_us >= late_us THEN {S('overdue')} WHEN j_us < due_dn * {D} THEN {S('early')} "
+                 f"ELSE {S('on_time')} END) END)")
+        status = (f"(CASE WHEN excl THEN {S('excluded')} "
+                  f"WHEN resolved THEN coalesce(final_status, {S('no_deadline')}) "
+                  f"WHEN q_open IS NOT NULL THEN {S('waiting_supplement')} "
+                  f"WHEN due_dn IS NULL THEN {S('no_deadline')} "
+                  f"WHEN {asof_us} >= late_us THEN {S('pending_overdue')} ELSE {S('pending_in_time')} END)")
         outer = (f"dossier_code, rule_version, make_timestamp(start_us) AS clock_start_at, due_date, "
                  f"make_timestamp(due_us) AS due_at, make_timestamp(late_us) AS late_from, final_status, "
-                 f"{status} AS status, {asof_lit} AS computed_as_of")
+                 f"{status} AS status, {asof_lit} AS computed_as_of{ex_names}"
+                 + "".join(f", {c}" for c in internals))
         if R:
             pr = ", ".join(f"{P[k]} AS _p_{k}" for k in flav)
             outer += (", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, j_us AS _j_us, "

@@ -1,4 +1,4 @@
-"""Reading and writing the alert state (store/migrations/007_alert_state.sql) for
+"""Reading and writing the alert state (store/migrations/008_alert_state.sql) for
 collectors/alerting.py: every SQL statement about it is here."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Writing the alert notifications sent (store/migrations/006_dashboard.sql: alert_events)."""
+"""Writing the alert notifications sent (store/migrations/007_dashboard.sql: alert_events)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Named queries of the compliance register (store/migrations/004_compliance.sql) and the probe
+"""Named queries of the compliance register (store/migrations/005_compliance.sql) and the probe
 evidence it judges. Registered on import (store/__init__.py imports this module). Read-only: none
 of them writes.
 

@@ -1,4 +1,4 @@
-"""Writing the compliance register's history (store/migrations/004_compliance.sql): append only.
+"""Writing the compliance register's history (store/migrations/005_compliance.sql): append only.
 
     append_event(store, item_kind=..., item_id=..., action=..., actor=..., via=..., data={...}) -> dict
     store_file(con, files_dir, file_name, content, actor) -> dict       evidence bytes by SHA-256

@@ -1,4 +1,4 @@
-"""Named queries over load-test runs (store/migrations/005_loadtests.sql); registered on import,
+"""Named queries over load-test runs (store/migrations/006_loadtests.sql); registered on import,
 store/queries.py imports this module. The Vendor page of the dashboard ("Kiểm thử tải") and the
 HTML report are built from these alone; names and columns are stable.
 

@@ -29,7 +29,7 @@ import duckdb
 from store.errors import StoreError
 from store.reference import agency_tree_ctes  # importing store.reference registers its queries too
 from store.registry import Table, named_query, run
-from store.sla import COUNTS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql
+from store.sla import COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql
 
 BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
 AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
@@ -360,7 +360,7 @@ def _audit_base_sql(where: str = "TRUE") -> str:
         FROM (SELECT dossiers.*, vc.reported_class FROM dossiers
               LEFT JOIN ({_classes_sql('reported_status', VENDOR_STATUS_CLASSES, 'reported_class')}) vc
                      ON vc.status_text = dossiers.reported_status) d
-        LEFT JOIN dossier_sla s USING (dossier_code)
+        LEFT JOIN {SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
         WHERE {where}
     )"""
 
@@ -513,14 +513,14 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
             WHERE (is_resolved AND final_status = 'overdue') OR is_pending_overdue"""
         tree_date = _month_end(m)
     else:
-        src = """
+        src = f"""
             SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.received_at,
                    s.due_date, s.late_from,
                    CASE WHEN s.final_status IS NOT NULL THEN coalesce(d.finished_at, d.returned_at) END AS resolved_at,
                    CASE WHEN s.final_status = 'overdue' THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
                    CASE WHEN s.final_status = 'overdue' THEN coalesce(d.finished_at, d.returned_at)
                         ELSE s.computed_as_of END AS judged_at
-            FROM dossiers d JOIN dossier_sla s USING (dossier_code)
+            FROM dossiers d JOIN {SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
             WHERE (s.final_status = 'overdue' OR s.status = 'pending_overdue')
               AND d.state NOT IN ('withdrawn', 'rejected')"""
         tree_date = (as_of or dt.datetime.now()).date()
@@ -613,9 +613,10 @@ def store_stats(con: duckdb.DuckDBPyConnection) -> Table:
             (SELECT max(version) FROM schema_migrations) AS schema_version,
             (SELECT count(*) FROM dossiers) AS dossiers,
             (SELECT count(*) FROM dossier_events) AS dossier_events,
-            (SELECT count(*) FROM dossier_sla) AS dossiers_computed,
-            (SELECT count(*) FROM dossiers d ANTI JOIN dossier_sla s USING (dossier_code)) AS dossiers_not_computed,
-            (SELECT count(*) FROM dossier_sla WHERE status = 'no_deadline') AS dossiers_no_deadline,
+            (SELECT count(*) FROM sla_results) AS dossiers_computed,
+            (SELECT count(*) FROM dossiers d ANTI JOIN sla_results s ON s.dossier_id = d.dossier_id)
+                AS dossiers_not_computed,
+            (SELECT count(*) FROM sla_results WHERE status = 'no_deadline') AS dossiers_no_deadline,
             (SELECT count(DISTINCT code) FROM agencies) AS agencies,
             (SELECT count(*) FROM procedures) AS procedures,
             (SELECT count(*) FROM quarantine) AS quarantined_rows,

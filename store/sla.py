@@ -1,8 +1,9 @@
 """Recomputing every dossier's deadline and status, and the monthly figures built on them.
 
-`recompute(store, engine, as_of)` replaces `dossier_sla` from `dossiers` (+ `dossier_events`) with
-the SLA engine's output, in one transaction, records an `sla_runs` row and rebuilds the per-agency
-monthly table `agency_month_stats`.
+`recompute(store, engine, as_of)` replaces `sla_results` (read through the view `dossier_sla`)
+from `dossiers` (+ `dossier_events`) with the SLA engine's output, in one transaction, records an
+`sla_runs` row and rebuilds the per-agency monthly table `agency_month_stats`, both from one
+pass of the engine over every dossier.
 
 How a dossier counts in a month (the Biểu số 06/VPCP/KSTT rules, month boundaries in local time)
 -----------------------------------------------------------------------------------------------
@@ -38,6 +39,7 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
                         "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state"]
+# Columns of the view dossier_sla (the engine's output columns).
 DOSSIER_SLA_COLUMNS = ["dossier_code", "rule_version", "clock_start_at", "due_date", "due_at", "late_from",
                        "final_status", "status", "computed_as_of"]
 STAT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
@@ -50,9 +52,11 @@ class Engine(Protocol):
 
     name: str
 
+    def rule_versions(self) -> list[tuple[str, dt.datetime]]: ...
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
     def compute_sql(self, source: str, as_of: dt.datetime, events: str | None = None,
-                    with_reasons: bool = False, lang: str = "vi") -> str: ...
+                    with_reasons: bool = False, lang: str = "vi", extra: Any = (),
+                    status_type: str | None = None, internals: Any = ()) -> str: ...
 
 
 def _now() -> dt.datetime:
@@ -74,13 +78,23 @@ def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
 
 # -- per dossier and month ------------------------------------------------------------------
 
+# The SLA results as the old dossier_sla table showed them, keyed by dossier_id (for joins).
+SLA_ROWS_SQL = """(SELECT dossier_id, clock_start_at,
+        CAST(late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, due_at, late_from,
+        CASE WHEN status IN ('early', 'on_time', 'overdue') THEN CAST(status AS VARCHAR) END AS final_status,
+        CAST(status AS VARCHAR) AS status, computed_as_of
+    FROM sla_results)"""
+
+
 def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = "$m_to") -> str:
     """SELECT of one row per (counted dossier, month it is open in), with the Biểu 06 flags.
 
     Arguments are SQL expressions: the cut instant (TIMESTAMP) and the first and last month
     (DATE, first of month) to produce; a NULL month bound means unbounded. Columns: dossier and
     SLA columns, month, cut, is_received, is_carried, is_resolved, is_pending, is_waiting,
-    is_pending_overdue.
+    is_pending_overdue. Used for one month at a time (Biểu 06 by field, procedure or channel;
+    the overdue list of a month); the monthly table itself is counted by running sums
+    (`month_stats_sql`), which gives the same figures without expanding dossiers into months.
     """
     return f"""
     WITH sup_ev AS (
@@ -96,13 +110,15 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
                d.received_at,
                CASE WHEN d.state IN ('finished', 'returned') AND coalesce(d.finished_at, d.returned_at) <= {as_of}
                     THEN greatest(coalesce(d.finished_at, d.returned_at), d.received_at) END AS resolved_at,
-               coalesce(s.final_status, 'on_time') AS final_status,  -- no deadline: cannot be late
-               s.status, s.due_date, s.due_at, s.late_from,
+               CASE s.status WHEN 'early' THEN 'early' WHEN 'overdue' THEN 'overdue'
+                    ELSE 'on_time' END AS final_status,  -- no deadline: cannot be late
+               CAST(s.status AS VARCHAR) AS status,
+               CAST(s.late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, s.due_at, s.late_from,
                greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
                greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
         FROM dossiers d
-        JOIN dossier_sla s USING (dossier_code)
-        LEFT JOIN sup_ev e USING (dossier_code)
+        JOIN sla_results s ON s.dossier_id = d.dossier_id
+        LEFT JOIN sup_ev e ON e.dossier_code = d.dossier_code
         WHERE d.state NOT IN ('withdrawn', 'rejected') AND s.status <> 'excluded'
           AND d.received_at < {as_of}
     ),
@@ -151,67 +167,267 @@ COUNTS_SQL = """
     count(*) FILTER (WHERE is_pending_overdue)                             AS pending_overdue"""
 
 
-def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> int:
-    """Rebuild agency_month_stats from dossiers + dossier_sla at `as_of`. Returns rows written.
+# -- the monthly table by running sums ------------------------------------------------------------
+#
+# Months are numbered m = 12 * year + month - 1; A is the month of as_of. For month M the cut is
+# the start of M + 1 (or as_of when M = A). A counted dossier received in month F, resolved
+# before as_of in month R (none: resolved at or after as_of, or not at all) is, in month M:
+#   received in M when M = F; open (received_total) when F <= M <= R (or A); resolved when M = R;
+#   pending when F <= M < R (or <= A);
+#   pending and overdue when pending, M >= L (L: the first month whose cut reaches late_from,
+#   = month of late_from - 1 µs, only when late_from <= as_of) and not waiting for a supplement,
+#   i.e. M outside [W1, W2): W1 = month of the latest request (when before as_of), W2 = month
+#   of the latest receipt when it answers that request before as_of (else never).
+# So each dossier is a handful of month numbers ("month facts"): F, R, L, W1 and W2, with its
+# final class and channel, packed into one BIGINT per dossier (F + 1 in 16 bits, the others as
+# 11-bit offsets from F, 0 = none). Dossiers are counted per (agency, key): tens of thousands of
+# groups for ten million dossiers. Each group turns into +n / -n changes at its months (pending
+# and overdue: +n at max(F, L), -n at R; waiting: -n / +n at the part of [W1, W2) inside that),
+# and per agency the running sums over the months give the pending figures.
 
-    Run inside the caller's transaction (recompute does); also usable on its own.
-    """
+def _mi(x: str) -> str:
+    return f"(year({x}) * 12 + month({x}) - 1)"
+
+
+_F_BITS, _D_BITS = 15, 11
+_D_MAX = (1 << _D_BITS) - 2            # largest offset from F a key can hold (170 years)
+_KEY = {"rm": 15, "lm": 26, "ws": 37, "we": 48, "status": 59, "online": 62}
+
+
+def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
+    """as_of as a TIMESTAMP literal and its month number (constants, folded by the planner,
+    where a query parameter would be evaluated again on every row)."""
+    a = as_of.year * 12 + as_of.month - 1
+    if a + 2 >= 1 << _F_BITS:
+        raise ValueError(f"as_of {as_of} is beyond the years the monthly figures can count")
+    return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", a
+
+
+_RESOLVED_AT_SQL = """CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) <= {as_of}
+                        THEN greatest(coalesce(finished_at, returned_at), received_at) END"""
+
+
+def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None) -> str:
+    """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
+    channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
+    request and receipt, from the columns and the events). month_key is NULL for a dossier the
+    monthly figures do not count (excluded, or received at or after as_of). A dossier received more
+    than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
+    miscounted. resolved_at: an SQL expression for the resolution instant at as_of (NULL when not
+    resolved), in place of the one computed from state, finished_at and returned_at."""
+    as_of, A = _as_of_sql(as_of)
+    res_at = resolved_at or _RESOLVED_AT_SQL.format(as_of=as_of)
+
+    def off(cond: str, month: str) -> str:  # offset from F + 1 (at least 1) when cond, else 0
+        return f"CASE WHEN {cond} THEN greatest({month} - _fm, 0) + 1 ELSE 0 END"
+
+    return f"""
+    SELECT * EXCLUDE (_fm, _res_at),
+           CASE WHEN _fm IS NULL THEN NULL
+                WHEN _fm < {A + 1 - _D_MAX} THEN error('a dossier received more than 170 years before as_of')
+                ELSE (_fm + 1)
+                     | (({off(f'_res_at < {as_of}', _mi('_res_at'))}) << {_KEY['rm']})
+                     | (({off(f'late_from <= {as_of}', _mi('make_timestamp(epoch_us(late_from) - 1)'))}) << {_KEY['lm']})
+                     | CASE WHEN sup_req < {as_of} THEN
+                            ((greatest({_mi('sup_req')} - _fm, 0) + 1) << {_KEY['ws']})
+                            | ((CASE WHEN sup_rcv >= sup_req AND sup_rcv < {as_of}
+                                     THEN greatest({_mi('sup_rcv')} - _fm, 0) ELSE {A + 1} - _fm END + 1) << {_KEY['we']})
+                            ELSE 0 END
+                     | (CAST(enum_code(status) AS BIGINT) << {_KEY['status']})
+                     | CASE WHEN channel = 'online' THEN {1 << _KEY['online']} ELSE 0 END
+           END AS month_key
+    FROM (
+        SELECT *,
+               CAST(CASE WHEN status <> 'excluded' AND received_at < {as_of} THEN {_mi('received_at')} END AS BIGINT) AS _fm
+        FROM (
+            SELECT *, {res_at} AS _res_at
+            FROM {rel}))"""
+
+
+def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
+    """SELECT of agency_month_stats rows (without as_of) from `grouped`: (agency_code, month_key, n)
+    rows, n dossiers of that agency with that month_key (as month_keys_sql gives it, not NULL)."""
+    A = _as_of_sql(as_of)[1]
+
+    def get(field: str) -> str:
+        return f"(fm + nullif(CAST((month_key >> {_KEY[field]}) & {(1 << _D_BITS) - 1} AS INTEGER), 0) - 1)"
+
+    return f"""
+    WITH g AS (
+        SELECT agency_code, month_key, n FROM {grouped}
+    ), g1 AS (
+        SELECT *, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm FROM g
+    ), f0 AS (
+        SELECT agency_code, n, fm, {get('rm')} AS rm, {get('lm')} AS lm, {get('ws')} AS ws, {get('we')} AS we,
+               CASE CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER)  -- sla_status: early, on_time, overdue, ...
+                    WHEN 0 THEN 0 WHEN 2 THEN 2 ELSE 1 END AS fin,
+               CAST((month_key >> {_KEY['online']}) & 1 AS INTEGER) AS online
+        FROM g1
+    ), f AS (  -- pending and overdue in [od_s, od_e), except waiting in [wa, wb)
+        SELECT *, CASE WHEN od THEN lm END AS od_s, CASE WHEN od THEN rm END AS od_e,
+               CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
+                    THEN greatest(ws, lm) END AS wa,
+               CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
+                    THEN least(we, coalesce(rm, {A} + 1)) END AS wb
+        FROM (SELECT *, coalesce(lm < coalesce(rm, {A} + 1), FALSE) AS od FROM f0)
+    ), changes AS (
+        SELECT agency_code, fm AS m, n * online AS r_on, n * (1 - online) AS r_off, 0 AS r_early, 0 AS r_on_time,
+               0 AS r_overdue, 0 AS od FROM f
+        UNION ALL SELECT agency_code, rm, 0, 0, n * (fin = 0)::INTEGER, n * (fin = 1)::INTEGER, n * (fin = 2)::INTEGER, 0
+                  FROM f WHERE rm IS NOT NULL
+        UNION ALL SELECT agency_code, od_s, 0, 0, 0, 0, 0, n FROM f WHERE od_s IS NOT NULL
+        UNION ALL SELECT agency_code, od_e, 0, 0, 0, 0, 0, -n FROM f WHERE od_e IS NOT NULL
+        UNION ALL SELECT agency_code, wa, 0, 0, 0, 0, 0, -n FROM f WHERE wa IS NOT NULL
+        UNION ALL SELECT agency_code, wb, 0, 0, 0, 0, 0, n FROM f WHERE wb IS NOT NULL
+    ), per AS (
+        SELECT agency_code, m, sum(r_on) AS r_on, sum(r_off) AS r_off, sum(r_early) AS r_early,
+               sum(r_on_time) AS r_on_time, sum(r_overdue) AS r_overdue, sum(od) AS od
+        FROM changes WHERE m <= {A} GROUP BY ALL
+    ), grid AS (
+        SELECT agency_code, unnest(range(min(m), {A} + 1)) AS m FROM per GROUP BY agency_code
+    ), run AS (
+        SELECT g.agency_code, g.m,
+               coalesce(p.r_on, 0) AS r_on, coalesce(p.r_off, 0) AS r_off,
+               coalesce(p.r_early, 0) + coalesce(p.r_on_time, 0) + coalesce(p.r_overdue, 0) AS res,
+               coalesce(p.r_early, 0) AS r_early, coalesce(p.r_on_time, 0) AS r_on_time,
+               coalesce(p.r_overdue, 0) AS r_overdue,
+               sum(coalesce(p.r_on, 0) + coalesce(p.r_off, 0) - coalesce(p.r_early, 0) - coalesce(p.r_on_time, 0)
+                   - coalesce(p.r_overdue, 0)) OVER w AS pending,
+               sum(coalesce(p.od, 0)) OVER w AS pod
+        FROM grid g LEFT JOIN per p ON p.agency_code = g.agency_code AND p.m = g.m
+        WINDOW w AS (PARTITION BY g.agency_code ORDER BY g.m ROWS UNBOUNDED PRECEDING)
+    )
+    SELECT make_date(CAST(m // 12 AS INTEGER), CAST(m % 12 + 1 AS INTEGER), 1) AS month, agency_code,
+           CAST(pending + res AS BIGINT) AS received_total, CAST(r_on AS BIGINT) AS received_online,
+           CAST(r_off AS BIGINT) AS received_direct_postal, CAST(pending + res - r_on - r_off AS BIGINT) AS carried_over,
+           CAST(res AS BIGINT) AS resolved_total, CAST(r_early AS BIGINT) AS resolved_early,
+           CAST(r_on_time AS BIGINT) AS resolved_on_time, CAST(r_overdue AS BIGINT) AS resolved_overdue,
+           CAST(pending AS BIGINT) AS pending_total, CAST(pending - pod AS BIGINT) AS pending_in_time,
+           CAST(pod AS BIGINT) AS pending_overdue
+    FROM run
+    WHERE pending + res > 0"""
+
+
+_SUP_EV_SQL = """(SELECT dossier_code AS ev_dossier, max("at") FILTER (WHERE event = 'supplement_requested') AS ev_req,
+        max("at") FILTER (WHERE event = 'supplement_received') AS ev_rcv
+    FROM {events} WHERE event IN ('supplement_requested', 'supplement_received') GROUP BY ALL)"""
+
+
+def _write_month_stats(con: duckdb.DuckDBPyConnection, grouped: str, as_of: dt.datetime) -> int:
     con.execute("DELETE FROM agency_month_stats")
     con.execute(f"""
         INSERT INTO agency_month_stats (month, agency_code, {', '.join(STAT_COLUMNS)}, as_of)
-        SELECT month, agency_code, {COUNTS_SQL}, $as_of
-        FROM ({month_facts_sql()}) f
-        GROUP BY month, agency_code""", {"as_of": as_of, "m_from": None, "m_to": None})
+        SELECT month, agency_code, {', '.join(STAT_COLUMNS)}, $as_of FROM ({month_stats_sql(grouped, as_of)})""",
+                {"as_of": as_of})
     return con.execute("SELECT count(*) FROM agency_month_stats").fetchone()[0]
 
 
+def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> int:
+    """Rebuild agency_month_stats from dossiers + sla_results at `as_of`. Returns rows written.
+
+    Run inside the caller's transaction. A recompute counts the same way from the month facts
+    it wrote beside each result (sla_results.month_key), without this join.
+    """
+    rel = f"""(SELECT s.status, s.late_from, d.agency_code, d.channel, d.received_at,
+                  d.finished_at, d.returned_at, d.state,
+                  greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
+                  greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
+              FROM dossiers d JOIN sla_results s ON s.dossier_id = d.dossier_id
+              LEFT JOIN {_SUP_EV_SQL.format(events='dossier_events')} e ON e.ev_dossier = d.dossier_code
+              WHERE d.state NOT IN ('withdrawn', 'rejected'))"""
+    grouped = (f"(SELECT agency_code, month_key, count(*) AS n FROM ({month_keys_sql(rel, as_of)}) "
+               f"WHERE month_key IS NOT NULL GROUP BY ALL)")
+    return _write_month_stats(con, grouped, as_of)
+
+
 def data_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
-    """The as_of of the statuses in dossier_sla (the last recompute), None when empty."""
-    return con.execute("SELECT max(computed_as_of) FROM dossier_sla").fetchone()[0]
+    """The as_of of the statuses in sla_results (the last recompute), None when empty."""
+    return con.execute("SELECT max(computed_as_of) FROM sla_results").fetchone()[0]
 
 
 # -- recompute ----------------------------------------------------------------------------------
 
-def _empty_dossier_sla(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty dossier_sla by re-creating it from its own definition in the catalog.
+def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty sla_results by re-creating it from its own definition in the catalog.
 
-    DELETE followed by re-inserting the same primary keys in one transaction is pathological in
-    DuckDB at our scale (10 million rows: out of memory at 1 GB, minutes at best); dropping and
-    re-creating the table inside the transaction costs nothing and keeps the schema's definition
-    (001_initial.sql) the only one.
+    Dropping and re-creating the table inside the transaction costs nothing, where deleting ten
+    million rows and writing as many again keeps both in the file until the next checkpoint;
+    the schema's definition (004_sla_compact.sql) stays the only one.
     """
-    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'dossier_sla' "
+    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'sla_results' "
                       "AND schema_name = 'main' AND NOT temporary").fetchone()[0]
-    con.execute("DROP TABLE main.dossier_sla")
+    con.execute("DROP TABLE main.sla_results")
     con.execute(ddl)
 
 
-def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) -> dict[str, Any]:
-    """Replace dossier_sla with the engine's output at `as_of`, in one transaction.
+# Columns of the engine's input the monthly figures need, passed through the engine.
+_PASS_THROUGH = ("agency_ix", "channel", "received_at", "supplement_requested_at", "supplement_received_at")
+# The resolution instant from what the engine computed (as the monthly rules define it: never
+# before the reception).
+_ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(greatest(fin_us, epoch_us(received_at))) END"
 
-    Records an sla_runs row and rebuilds agency_month_stats. Any failure (or Ctrl-C) leaves the
-    previous results untouched. Returns JSON-able counts.
+
+def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) -> dict[str, Any]:
+    """Replace the SLA results with the engine's output at `as_of`, in one transaction.
+
+    One pass of the engine over every dossier writes sla_results (read through the view
+    dossier_sla) with each dossier's month facts beside its result; the monthly figures
+    (agency_month_stats) are then counted from those facts alone. Records an sla_runs row, the
+    rule versions and the agency numbering used. Any failure (or Ctrl-C) leaves the previous
+    results untouched. Returns JSON-able counts and the time of each step.
     """
     as_of = to_local_naive(as_of)
     t0 = time.perf_counter()
-    cols = ", ".join(DOSSIER_SLA_COLUMNS)
+    steps: dict[str, float] = {}
+    mark = [t0]
+
+    def step(name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = round(now - mark[0], 3)
+        mark[0] = now
+
     with store.transaction() as con:
         engine.install(con)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT {', '.join(ENGINE_INPUT_COLUMNS)} FROM dossiers")
-        con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT dossier_code, event, "at" FROM dossier_events')
         run_id = con.execute("SELECT nextval('sla_run_seq')").fetchone()[0]
         # Python's clock: DuckDB's localtimestamp is the transaction's start, the same at both ends.
         con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
                     [run_id, engine.name, as_of, _now()])
-        _empty_dossier_sla(con)
-        sql = engine.compute_sql("v_sla_input", as_of, events="v_sla_events")
-        con.execute(f"INSERT INTO dossier_sla ({cols}) SELECT {cols} FROM ({sql}) AS engine_output")
-        statuses = dict(con.execute(
-            "SELECT status, count(*) FROM dossier_sla GROUP BY status ORDER BY status").fetchall())
+        _empty_sla_results(con)
+        con.execute("DELETE FROM sla_rule_versions")
+        con.executemany("INSERT INTO sla_rule_versions VALUES (?, ?)", engine.rule_versions())
+        con.execute("DELETE FROM sla_agencies")
+        con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
+                    "FROM (SELECT DISTINCT agency_code FROM dossiers)")
+        inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
+                    f"a.agency_ix, d.channel FROM dossiers d JOIN sla_agencies a ON a.agency_code = d.agency_code")
+        con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
+                    'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
+        step("prepare")
+        sql = engine.compute_sql("v_sla_input", as_of, events="v_sla_events", extra=_PASS_THROUGH,
+                                 status_type="sla_status", internals=("resolved", "fin_us"))
+        rel = (f"(SELECT o.*, greatest(o.supplement_requested_at, e.ev_req) AS sup_req, "
+               f"greatest(o.supplement_received_at, e.ev_rcv) AS sup_rcv FROM ({sql}) o "
+               f"LEFT JOIN {_SUP_EV_SQL.format(events='v_sla_events')} e ON e.ev_dossier = o.dossier_code)")
+        con.execute(f"""
+            INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of,
+                                     month_key, agency_ix)
+            SELECT dossier_code, status, clock_start_at, due_at, late_from, TIMESTAMP '{as_of.isoformat(sep=" ")}',
+                   month_key, agency_ix
+            FROM ({month_keys_sql(rel, as_of, _ENGINE_RESOLVED_AT)})""")
+        step("engine_and_results")
+        statuses = {str(k): v for k, v in con.execute(
+            "SELECT status, count(*) FROM sla_results GROUP BY status ORDER BY CAST(status AS VARCHAR)").fetchall()}
         dossiers = sum(statuses.values())
-        month_rows = refresh_month_stats(con, as_of)
+        month_rows = _write_month_stats(con, """(
+            SELECT a.agency_code, g.month_key, g.n
+            FROM (SELECT agency_ix, month_key, count(*) AS n FROM sla_results WHERE month_key IS NOT NULL
+                  GROUP BY ALL) g
+            JOIN sla_agencies a USING (agency_ix))""", as_of)
+        step("month_stats")
         con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
                     [_now(), dossiers, run_id])
+    step("commit")
     return {
         "run_id": run_id,
         "rule_set": engine.name,
@@ -220,4 +436,5 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
         "statuses": statuses,
         "month_stats_rows": month_rows,
         "duration_s": round(time.perf_counter() - t0, 3),
+        "steps_s": steps,
     }

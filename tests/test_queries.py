@@ -1,6 +1,6 @@
 """The store's named queries on a real store file with hand-built dossiers.
 
-The SLA results (dossier_sla) are seeded directly, as the engine's contract describes them; the
+The SLA results (sla_results, read through the view dossier_sla) are seeded directly, as the engine's contract describes them; the
 expected figures are computed in Python from the same data by `expected_counts` below, a plain
 re-statement of the Biểu 06 counting rules (store/sla.py), and some are also spelled out by hand.
 """
@@ -89,10 +89,10 @@ class D:
 
 
 def seed(store: Store, dossiers: list[D], as_of: dt.datetime = AS_OF, *, clear: bool = False) -> None:
-    """Write dossiers + dossier_sla rows and rebuild the monthly table, as a recompute would."""
+    """Write dossiers + SLA results and rebuild the monthly table, as a recompute would."""
     with store.transaction() as c:
         if clear:
-            c.execute("DELETE FROM dossiers; DELETE FROM dossier_sla; DELETE FROM dossier_events")
+            c.execute("DELETE FROM dossiers; DELETE FROM sla_results; DELETE FROM dossier_events")
         if not dossiers:
             refresh_month_stats(c, as_of)
             return
@@ -104,11 +104,15 @@ def seed(store: Store, dossiers: list[D], as_of: dt.datetime = AS_OF, *, clear: 
             [(d.code, d.agency, d.procedure, d.field, d.channel, d.received, d.time_unit, d.sup_req, d.sup_rcv,
               None if d.returned_only else d.resolved, d.resolved if d.returned_only else None, d.state,
               d.reported_due, d.reported_status, d.source_system, d.synced_at, d.synced_status) for d in dossiers])
+        # sla_results holds the status (final_status is the status of a resolved dossier, due_date
+        # the day before late_from) keyed by dossier_id; the view dossier_sla shows the old columns.
         c.executemany(
-            "INSERT INTO dossier_sla VALUES (?, 'test-rules', ?, ?, ?, ?, ?, ?, ?)",
-            [(d.code, d.received, d.due_date,
+            "INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of) "
+            "SELECT dossier_id, ?, ?, ?, ?, ? FROM dossiers WHERE dossier_code = ?",
+            [(d.status(as_of), d.received,
               d.due_at or (d.late_from - dt.timedelta(microseconds=1) if d.late_from else None),
-              d.late_from, d.final, d.status(as_of), as_of) for d in dossiers])
+              d.late_from, as_of, d.code) for d in dossiers])
+        c.execute("INSERT INTO sla_rule_versions VALUES ('test-rules', TIMESTAMP '1900-01-01') ON CONFLICT DO NOTHING")
         events = [(d.code, e, at) for d in dossiers for e, at in d.events]
         if events:
             c.executemany('INSERT INTO dossier_events (dossier_code, event, "at") VALUES (?, ?, ?)', events)

@@ -113,7 +113,11 @@ class BrokenEngine:
     def install(self, con) -> None:
         self._engine.install(con)
 
-    def compute_sql(self, source, as_of, events=None, with_reasons=False, lang="vi"):
+    def rule_versions(self):
+        return self._engine.rule_versions()
+
+    def compute_sql(self, source, as_of, events=None, with_reasons=False, lang="vi", extra=(), status_type=None,
+                    internals=()):
         if self._error is not None:
             raise self._error
         return "SELECT * FROM no_such_relation"

@@ -1,6 +1,7 @@
 """The store core: migrations, versions, the single-writer lock, transactions."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -73,9 +74,17 @@ def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
 
 
 def test_no_migration_drops_or_truncates_data():
+    """No TRUNCATE; a table is dropped only right after a statement that fails the migration
+    unless every row of that table is found again (tests/test_migration_004.py shows one at work)."""
     for version, name, sql in db.MIGRATIONS:
-        upper = sql.upper()
-        assert "DROP TABLE" not in upper and "TRUNCATE" not in upper, f"migration {version}_{name}"
+        statements = [st.strip() for st in re.sub(r"--[^\n]*", "", sql.upper()).split(";") if st.strip()]
+        for i, st in enumerate(statements):
+            assert not st.startswith("TRUNCATE") and " TRUNCATE " not in st, f"migration {version}_{name}"
+            m = re.match(r"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([A-Z_0-9.]+)", st)
+            if m:
+                check = statements[i - 1] if i else ""
+                assert m.group(1) in check and "EXCEPT" in check and "ERROR(" in check, \
+                    f"migration {version}_{name} drops {m.group(1)} without checking its rows were carried over"
 
 
 def test_transaction_rolls_back_on_ctrl_c(tmp_path):
