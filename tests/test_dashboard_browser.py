@@ -95,6 +95,16 @@ def _expected(env) -> dict[str, str]:
             "agency_on_time": pct(agency["on_time_ratio"])}
 
 
+def _wait_for_probe_results(env, timeout: float = 90) -> None:
+    """The probes hand their results to the store in batches (every `defaults.write_every` s): the
+    ICT page has figures to show once the first batch is in."""
+    ops = _owner(env)
+    deadline = time.time() + timeout
+    while not len(ops.query("probe_latest")):
+        assert time.time() < deadline, "no probe result reached the store"
+        time.sleep(1)
+
+
 def _login(page, url: str, user: str) -> None:
     page.goto(url)
     page.get_by_label("Tên đăng nhập").fill(user)
@@ -124,6 +134,7 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
     for part in ("store API", "metrics", "testbed portal", "probes", "watch folder"):
         assert part in system["out"]
     exp = _expected(system["env"])
+    _wait_for_probe_results(system["env"])
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as p:
