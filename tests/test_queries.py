@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import unicodedata
 from collections import Counter
 import dataclasses
@@ -797,9 +796,9 @@ def test_to_json_rows_are_plain_json(store):
     assert rows[0]["row_kind"] == "total" and rows[0]["received_total"] == total_row(t)["received_total"]
 
 
-# -- the dashboard's query stays fast on a province-sized aggregate --------------------------------------
+# -- the dashboard's ranking on a province-sized aggregate (its speed: benchmarks/bench_query.py) --------
 
-def test_agency_ratio_month_is_fast_on_a_province_sized_aggregate(tmp_path):
+def test_agency_ratio_month_ranks_a_province_sized_aggregate(tmp_path):
     with Store(tmp_path / "big.duckdb") as s:
         with s.transaction() as c:
             c.execute("INSERT INTO agencies (code, name, level, parent_code) VALUES ('P', 'Tỉnh', 'province', NULL)")
@@ -812,12 +811,6 @@ def test_agency_ratio_month_is_fast_on_a_province_sized_aggregate(tmp_path):
                 SELECT (DATE '2023-01-01' + INTERVAL (m) MONTH)::DATE, code, 100, 60, 30, 10, 90, 20 + (hash(code) % 50),
                        10, 60 - (hash(code) % 50), 10, 5, 5, TIMESTAMP '2025-12-31'
                 FROM range(36) t(m), (SELECT code FROM agencies WHERE level = 'commune')""")
-        s.query("agency_ratio_month", month="2024-06")       # first run: plan caches, file pages
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            t = s.query("agency_ratio_month", month="2024-06", limit=20)
-            times.append(time.perf_counter() - t0)
+        t = s.query("agency_ratio_month", month="2024-06", limit=20)
         assert len(t) == 20 and t.column("on_time_ratio") == sorted(t.column("on_time_ratio"))
         assert t.one()["level"] == "commune"                   # the worst communes sit below their districts
-        assert sorted(times)[2] < 0.1, f"median {sorted(times)[2] * 1000:.0f} ms (target 50 ms)"
