@@ -352,9 +352,16 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
                 scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
         scheduler.start()
-        dashboard_url = None
+        dashboard_url = first_admin = None
         if cfg.dashboard.enabled:
             from dashboard.launcher import Dashboard, DashboardStartError
+            from dashboard.users import UserError as AccountError, UserFile
+
+            try:
+                first_admin = UserFile(cfg.users_file).ensure_first_admin(
+                    cfg.store.path.parent / "initial-admin-password.txt")
+            except (AccountError, OSError) as e:
+                raise UserError(f"dashboard accounts: {e}") from None
 
             dash = Dashboard(cfg, config_path=config_path)
             try:
@@ -368,7 +375,10 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         out(f"motcua-watch is running (store {cfg.store.path})")
         out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
         if dashboard_url:
-            out(f"  dashboard      {dashboard_url} (log in: `app.py user add NAME --role admin`)")
+            out(f"  dashboard      {dashboard_url}")
+            if first_admin:
+                out(f"                 first start: account `admin` created, its password is in {first_admin}")
+                out("                 (change it with `app.py user passwd admin`, add others with `app.py user add`)")
         out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")

@@ -127,6 +127,24 @@ class UserFile:
         users[username].password_hash = hash_password(password, rounds)
         self.save(users)
 
+    def ensure_first_admin(self, password_file: Path | str) -> Path | None:
+        """On a first start (no accounts file at all), create the account `admin` with a random
+        password written to `password_file` (mode 0600, as Jenkins does), so the dashboard of a
+        fresh `make run` can be opened. Returns the password file when it created the account;
+        an existing accounts file, even an empty one, is left alone."""
+        import secrets
+
+        if self.path.exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        self.add("admin", "admin", password, display_name="Quản trị (tài khoản đầu tiên)")
+        pf = Path(password_file)
+        pf.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(pf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(password + "\n")
+        return pf
+
     # -- sign-in ----------------------------------------------------------------------------
     def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password matches its hash, else None (same answer for unknown users)."""

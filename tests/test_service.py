@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from app import Motcua, open_ops, run_system
+from dashboard.users import UserFile
 from store.service import OperationError, RemoteOps, StoreService, find_owner, owner_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,10 +104,23 @@ def test_run_system_in_process_serves_and_stops(app_cfg):
     assert httpx.get(metrics_line.split()[-1], timeout=10).status_code == 200
     ops = find_owner(app_cfg.store.path)
     assert ops is not None and ops.status()["dossiers"] > 0
+    # a first start creates the account `admin`, its random password in a 0600 file (never printed)
+    pw_file = app_cfg.store.path.parent / "initial-admin-password.txt"
+    assert any(str(pw_file) in line for line in lines), lines
+    password = pw_file.read_text(encoding="utf-8").strip()
+    assert len(password) >= 12 and stat.S_IMODE(pw_file.stat().st_mode) == 0o600
+    assert not any(password in line for line in lines)
+    users = UserFile(app_cfg.users_file)
+    assert users.authenticate("admin", password).role == "admin"
+    assert users.authenticate("admin", password + "x") is None
     stop.set()
     t.join(timeout=30)
     assert not t.is_alive()
     assert not owner_file(app_cfg.store.path).exists()
+    # an accounts file that exists (even with every account removed) is never refilled
+    users.remove("admin")
+    pw_file.unlink()
+    assert users.ensure_first_admin(pw_file) is None and not pw_file.exists() and users.load() == {}
 
 
 def _start_system(app_env, tmp_path) -> subprocess.Popen:
