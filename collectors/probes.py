@@ -121,6 +121,24 @@ def json_path(data: Any, path: str) -> Any:
     return cur
 
 
+
+def extract_value(ex, text: str, cookie: Callable[[str], str | None]) -> str | None:
+    """What a journey step's `extract` takes from a response (regex group, JSON path, or a cookie
+    through `cookie(name)`), as text; None when it is not there. The probes and the load tests'
+    Locust side share it, so a step extracts the same value in both."""
+    if ex.regex is not None:
+        m = re.search(ex.regex, text)
+        return m.group(ex.group) if m else None
+    if ex.json_ is not None:
+        try:
+            v = json_path(json.loads(text), ex.json_)
+        except ValueError:
+            return None
+        if v is MISSING or v is None:
+            return None
+        return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    return cookie(ex.cookie)
+
 def server_timing_ms(header: str | None) -> float | None:
     """Total `dur` of a Server-Timing header ('app;dur=12.5, db;dur=3' → 15.5), None without one."""
     if not header:
@@ -649,18 +667,7 @@ class Runner:
 
     @staticmethod
     def _extract(ex, response: httpx.Response, text: str, client: httpx.AsyncClient) -> str | None:
-        if ex.regex is not None:
-            m = re.search(ex.regex, text)
-            return m.group(ex.group) if m else None
-        if ex.json_ is not None:
-            try:
-                v = json_path(json.loads(text), ex.json_)
-            except ValueError:
-                return None
-            if v is MISSING or v is None:
-                return None
-            return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        return client.cookies.get(ex.cookie)
+        return extract_value(ex, text, client.cookies.get)
 
     async def run_all(self, names: set[str] | None = None) -> list[ProbeResult]:
         tasks = [self.run_check(c) for c in self.cfg.checks if names is None or c.name in names]

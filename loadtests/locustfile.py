@@ -33,7 +33,7 @@ import locust.runners as locust_runners
 from locust import FastHttpUser, LoadTestShape, between, constant, constant_pacing, events
 from locust.runners import MasterRunner, WorkerRunner
 
-from collectors.probes import MISSING, evaluate, json_path, substitute
+from collectors.probes import evaluate, extract_value, substitute
 from collectors.secrets import load_secrets
 from config.probes import Step
 from loadtests.shapes import Plan
@@ -158,21 +158,8 @@ class _CompiledStep:
 
     @staticmethod
     def _extract(ex, text: str, user: "PortalUser") -> str | None:
-        if ex.regex is not None:
-            m = re.search(ex.regex, text)
-            return m.group(ex.group) if m else None
-        if ex.json_ is not None:
-            try:
-                v = json_path(json.loads(text), ex.json_)
-            except ValueError:
-                return None
-            if v is MISSING or v is None:
-                return None
-            return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        for c in user.client.cookiejar:
-            if c.name == ex.cookie:
-                return c.value
-        return None
+        return extract_value(ex, text, lambda name: next(
+            (c.value for c in user.client.cookiejar if c.name == name), None))
 
 
 def _make_task(spec: dict, timeout: float):

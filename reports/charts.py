@@ -52,13 +52,18 @@ def trend(series: list[dict[str, Any]]) -> bytes:
              color="#222222", marker="o", label="Tỷ lệ đúng hạn")
     ax2.set_ylim(0, 105)
     ax2.yaxis.set_major_formatter(FuncFormatter(_pct))
+    return _png(_with_twin_legend(fig, ax, ax2))
+
+
+
+def _with_twin_legend(fig, ax, ax2):
+    """One legend under the plot for a chart with two y axes (bars on the left, a line on the right)."""
     ax2.spines["right"].set_visible(True)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.16 if ax.get_xlabel() else -0.1),
               ncol=3, fontsize=8, frameon=False)
-    return _png(fig)
-
+    return fig
 
 def ranking(rows: list[dict[str, Any]], n: int = 15) -> bytes:
     """The n agencies with the lowest on-time ratio (horizontal bars)."""
@@ -90,12 +95,7 @@ def portal(daily: list[dict[str, Any]]) -> bytes:
     ax2.plot(days, [100 * (r["availability"] or 0) for r in daily], color="#e45756", marker=".", label="Sẵn sàng")
     ax2.set_ylim(0, 105)
     ax2.yaxis.set_major_formatter(FuncFormatter(_pct))
-    ax2.spines["right"].set_visible(True)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.16 if ax.get_xlabel() else -0.1),
-              ncol=3, fontsize=8, frameon=False)
-    return _png(fig)
+    return _png(_with_twin_legend(fig, ax, ax2))
 
 
 def _short(name: str, width: int = 42) -> str:
