@@ -31,11 +31,15 @@ PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_window
 AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "audit_dossiers",
                  "sync_unsynced"}
 AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
+# The load-test module's named queries (store/loadtest_queries.py): the vendor's own results.
+LOADTEST_QUERIES = frozenset({"loadtest_runs", "loadtest_releases", "loadtest_run", "loadtest_endpoints",
+                              "loadtest_series", "loadtest_generator", "loadtest_nodes", "loadtest_failures",
+                              "loadtest_verdicts", "loadtest_capacity", "loadtest_compare"})
 ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
     "admin": lambda q: True,
     "leadership": lambda q: True,
     "ict": lambda q: True,
-    "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q.startswith("loadtest"),
+    "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q in LOADTEST_QUERIES,
     "agency": lambda q: q in AGENCY_SCOPED or q in AGENCY_FREE,
 }
 
