@@ -193,6 +193,7 @@ TEXT: dict[str, dict[str, str]] = {
                            "URL --release NHÃN`; kết quả được lưu và hiển thị tại đây.",
                      "en": "Run one with `python app.py loadtest --scenario smoke --target URL --release LABEL`; "
                            "the run is stored and shown here."},
+    "lt_rps": {"vi": "Thông lượng (yêu cầu/giây)", "en": "Throughput (req/s)"},
     "lt_scenario": {"vi": "Kịch bản", "en": "Scenario"},
     "lt_release": {"vi": "Phiên bản", "en": "Release"},
     "lt_all": {"vi": "Tất cả", "en": "All"},
@@ -310,8 +311,8 @@ TEXT: dict[str, dict[str, str]] = {
     "cp_met": {"vi": "Tiêu chí đạt", "en": "Criteria met"},
     "cp_not_met": {"vi": "Tiêu chí không đạt", "en": "Criteria not met"},
     "cp_not_measured": {"vi": "Chưa đo được", "en": "Not measured"},
-    "cp_requests_open": {"vi": "Kiến nghị chưa xong", "en": "Requests open"},
-    "cp_requests_resolved": {"vi": "Kiến nghị đã khắc phục", "en": "Requests resolved"},
+    "cp_requests_open": {"vi": "Kiến nghị chưa xong", "en": "Open requests"},
+    "cp_requests_resolved": {"vi": "Đã khắc phục", "en": "Resolved"},
     "cp_history_intact": {"vi": "Lịch sử thay đổi toàn vẹn ({n} sự kiện, chuỗi mã băm đã kiểm tra).",
                           "en": "The history is intact ({n} events, hash chain checked)."},
     "cp_history_broken": {"vi": "Lịch sử thay đổi đã bị sửa ngoài chương trình (sự kiện #{id}: {problem}).",

@@ -21,7 +21,6 @@ from dashboard.i18n import when
 tr, L = common.translator(), common.lang()
 u = common.require_page("compliance")
 STATUS_COLORS = {"met": "#d8f3dc", "not_met": "#fde2e1", "not_measured": "#eef1f5"}
-STATUS_ICON = {"met": "✅", "not_met": "❌", "not_measured": "⏳"}
 
 
 def _day(v) -> str:
@@ -105,11 +104,11 @@ with common.guard():
     st.subheader(tr("cp_criteria"))
     rows = reg["criteria"]
     df = pd.DataFrame([{
-        tr("cp_col_id"): r["id"], tr("cp_col_annex"): r["annex_label"], tr("cp_col_group"): r["group"],
-        tr("cp_col_criterion"): r["title"], tr("col_status"): f"{STATUS_ICON[r['status']]} {r['status_label']}",
+        tr("cp_col_id"): r["id"], tr("cp_col_criterion"): r["title"], tr("col_status"): r["status_label"],
         tr("cp_col_since"): _day(r["since"]), tr("cp_col_numbers"): r["evidence"],
-        tr("cp_col_legal"): r["legal_ref"], tr("cp_col_judged"): tr(f"cp_judged_{r['judged_by']}"),
-        tr("cp_col_requests"): r["requests_open"], "_s": r["status"]} for r in rows])
+        tr("cp_col_legal"): r["legal_ref"], tr("cp_col_annex"): r["annex_label"], tr("cp_col_group"): r["group"],
+        tr("cp_col_judged"): tr(f"cp_judged_{r['judged_by']}"), tr("cp_col_requests"): r["requests_open"],
+        "_s": r["status"]} for r in rows])
 
     def color(row):
         return [f"background-color: {STATUS_COLORS[row['_s']]}" if c == tr("col_status") else "" for c in row.index]

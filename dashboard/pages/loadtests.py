@@ -65,7 +65,7 @@ with common.guard():
         tr("col_status"): status_label(r["status"]), tr("lt_col_verdict"): verdict_label(r["verdict"]),
         tr("lt_col_users"): r["users_peak"], tr("lt_col_requests"): r["requests"], "req/s": r["rps"],
         tr("lt_col_error_rate"): r["error_rate"], "p95 (ms)": r["p95_ms"],
-        tr("lt_col_knee"): r["knee_users"]} for r in runs]),
+        tr("lt_col_knee"): "–" if r["knee_users"] is None else str(r["knee_users"])} for r in runs]),
         hide_index=True, key="lt_runs_table",
         column_config={"req/s": st.column_config.NumberColumn(format="%.1f"), tr("lt_col_error_rate"): RATIO,
                        "p95 (ms)": MS})
@@ -82,11 +82,11 @@ with common.guard():
     rid = st.selectbox(tr("lt_run"), list(by_id), index=first, key="lt_run", format_func=lambda i: run_label(by_id[i]))
     run = common.query("loadtest_run", run_id=rid).one() or {}
     st.subheader(tr("lt_run_title", run=rid, release=run["release"]))
-    k = st.columns(6)
+    k = st.columns(3) + st.columns(3)
     k[0].metric(tr("lt_col_verdict"), verdict_label(run["verdict"]), border=True)
     k[1].metric(tr("lt_col_users"), num(run["users_peak"], L), border=True)
     k[2].metric(tr("lt_col_requests"), num(run["requests"], L), border=True)
-    k[3].metric("req/s", num(run["rps"], L, 1), border=True)
+    k[3].metric(tr("lt_rps"), num(run["rps"], L, 1), border=True)
     k[4].metric(tr("lt_col_error_rate"), pct(run["error_rate"], L, 2), border=True)
     k[5].metric("p95 (ms)", num(run["p95_ms"], L), border=True)
     st.caption(tr("lt_run_caption", status=status_label(run["status"]), scenario=run["scenario"],
@@ -118,7 +118,7 @@ with common.guard():
     else:
         st.dataframe(pd.DataFrame([{
             tr("lt_col_criterion"): v["criterion"], tr("lt_col_endpoint"): endpoint_label(v["method"], v["name"]),
-            tr("lt_col_expression"): v["expression"], tr("lt_col_observed"): v["observed"],
+            tr("lt_col_expression"): v["expression"], tr("lt_col_observed"): v["observed"] if v["observed"] is not None else float("nan"),
             tr("lt_col_result"): tr("lt_pass") if v["passed"] else tr("lt_fail"),
             tr("lt_col_at_users"): v["at_users"], tr("lt_col_required_users"): v["required_users"],
             tr("lt_col_window"): v["window_s"], tr("lt_col_note"): v["note"] or ""} for v in vs]),
@@ -261,10 +261,13 @@ with common.guard():
     def highlight(r):
         return ["background-color: #fde2e1" if r[reg_col] else ""] * len(r)
 
-    fmt = {**{f"{names[m]} {s}": "{:.0f}" for m in COMPARED[:3] for s in "AB"},
-           **{f"{names['rps']} {s}": "{:.2f}" for s in "AB"},
-           **{f"{names['error_rate']} {s}": "{:.2%}" for s in "AB"},
-           **{f"Δ {names[m]}": "{:+.1%}" for m in COMPARED}}
+    def signed(v):
+        return "–" if v is None or v != v else ("+" if v > 0 else "") + pct(v, L, 1)
+
+    fmt = {**{f"{names[m]} {s}": (lambda v: num(v, L)) for m in COMPARED[:3] for s in "AB"},
+           **{f"{names['rps']} {s}": (lambda v: num(v, L, 2)) for s in "AB"},
+           **{f"{names['error_rate']} {s}": (lambda v: pct(v, L, 2)) for s in "AB"},
+           **{f"Δ {names[m]}": signed for m in COMPARED}}
     if regressed:
         st.error(tr("lt_regressed", n=len(regressed), names=", ".join(endpoint_label(*k) for k in regressed)),
                  icon=":material/trending_down:")
