@@ -255,9 +255,9 @@ def frame(table, columns: dict[str, str] | None = None):
     return df
 
 
-def chart(fig, key: str | None = None) -> None:
+def chart(fig, key: str | None = None, legend_y: float = -0.2) -> None:
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), font=dict(family="Inter, Segoe UI, sans-serif", size=13),
-                      plot_bgcolor="white", legend=dict(orientation="h", y=-0.2), separators=",." if lang() == "vi" else ".,")
+                      plot_bgcolor="white", legend=dict(orientation="h", y=legend_y), separators=",." if lang() == "vi" else ".,")
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 

@@ -136,6 +136,11 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
         import json
 
         lt_ids.append(json.loads(r.stdout)["run_id"])
+    # an agency's request, entered from the command line while the system runs
+    r = subprocess.run([sys.executable, str(ROOT / "app.py"), "compliance", "add", "--agency", "Sở Tư pháp",
+                        "--date", "05/11/2026", "--description", "Khôi phục tra cứu hồ sơ theo mã QR", "--check", "home",
+                        "--by", "vp-ubnd"], capture_output=True, text=True, env=system["env"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as p:
@@ -149,7 +154,8 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
                                                      "Độ trễ theo số người dùng đồng thời"], shots, "admin"),
                 "Kiểm thử tải": _open(page, "Kiểm thử tải", [lt_ids[1], "Kết luận theo tiêu chí chấp nhận",
                                                              "So sánh hai lần kiểm thử"], shots, "admin"),
-                "Tuân thủ": _open(page, "Tuân thủ", ["Sổ theo dõi tuân thủ", "Tiêu chí đạt", "Tải sổ tuân thủ"],
+                "Tuân thủ": _open(page, "Tuân thủ", ["Sổ theo dõi tuân thủ", "Tiêu chí đạt", "Tải sổ tuân thủ",
+                                                   "Khôi phục tra cứu hồ sơ theo mã QR"],
                                   shots, "admin"),
                 "Dữ liệu": _open(page, "Dữ liệu", ["Nhập tệp xuất hồ sơ", "Đối soát đồng bộ"], shots, "admin"),
                 "Báo cáo": _open(page, "Báo cáo", ["Biểu số 06"], shots, "admin"),

@@ -186,8 +186,8 @@ with common.guard():
                           annotation_text=tr("lt_knee_at", users=knee["users"]), annotation_position="top left")
         fig.update_layout(height=380)
         fig.update_xaxes(title_text=tr("lt_users"))
-        fig.update_yaxes(title_text="ms", secondary_y=False)
-        fig.update_yaxes(title_text="req/s", secondary_y=True)
+        fig.update_yaxes(title_text="ms", secondary_y=False, rangemode="tozero")
+        fig.update_yaxes(title_text="req/s", secondary_y=True, rangemode="tozero", showgrid=False, tickformat=".0f")
         common.chart(fig, key="lt_capacity_chart")
         if knee is None:
             st.info(tr("lt_no_knee"))
@@ -281,7 +281,7 @@ with common.guard():
     fig.add_trace(go.Bar(x=xs, y=[per[k]["m"]["p95_ms"]["b"] for k in eps], name="B · p95 (ms)",
                          marker_color=["#c0392b" if k in regressed else "#e67e22" for k in eps]))
     fig.update_layout(barmode="group", height=360, yaxis_title="ms")
-    common.chart(fig, key="lt_compare_chart")
+    common.chart(fig, key="lt_compare_chart", legend_y=1.12)  # above: the endpoint names run long
     with st.expander(tr("lt_compare_detail")):
         st.dataframe(pd.DataFrame([{
             tr("lt_col_endpoint"): endpoint_label(c["method"], c["name"]), tr("lt_col_metric"): names[c["metric"]],
