@@ -160,6 +160,12 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
                 "Dữ liệu": _open(page, "Dữ liệu", ["Nhập tệp xuất hồ sơ", "Đối soát đồng bộ"], shots, "admin"),
                 "Báo cáo": _open(page, "Báo cáo", ["Biểu số 06"], shots, "admin"),
             }
+            # through the running owner: resolving without evidence is refused, in plain words
+            page.get_by_role("link", name="Tuân thủ").click()
+            page.get_by_role("tab", name="Đánh dấu đã khắc phục").click()
+            page.get_by_role("button", name="Đánh dấu đã khắc phục").click()
+            page.get_by_text("Không thể đánh dấu đã khắc phục khi chưa có minh chứng").wait_for(timeout=60_000)
+            assert _owner(system["env"]).query("compliance_requests").one()["status"] == "open"
             page.get_by_role("link", name="Cơ quan").click()
             page.get_by_text("Thủ tục của cơ quan").wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "admin-Cơ quan.png"), full_page=True)
