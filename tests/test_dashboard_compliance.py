@@ -126,6 +126,8 @@ def test_figures_equal_the_register(cp_env):
     hist = table(at, "Người thực hiện")
     assert list(hist["#"]) == [e["event_id"] for e in _history(cp_env["cfg"]) if e["item_id"] == "YC-01"]
     assert list(hist["Người thực hiện"]) == ["vp-ubnd", "vendor-pm"]
+    assert "Cơ quan: Sở Tư pháp" in hist["Nội dung thay đổi"][0] and "Trạng thái: Mới tiếp nhận" in hist["Nội dung thay đổi"][0]
+    assert "Trả lời của nhà cung cấp: Đã khôi phục ở bản 2.0.3" in hist["Nội dung thay đổi"][1]
     # another period: the figures follow the register for that period
     from compliance.period import local_today
 

@@ -39,6 +39,35 @@ def _today() -> dt.date:
     return local_today()
 
 
+FIELD_KEYS = {"agency": "col_agency", "requested_on": "cp_col_requested_on", "description": "cp_col_description",
+              "criterion": "cp_col_criterion_id", "check_name": "cp_col_check", "check": "cp_col_check",
+              "status": "col_status", "vendor_answer": "cp_col_answer", "kind": "cp_link_kind",
+              "since": "cp_since_date", "file_name": "cp_file", "note": "cp_col_note"}
+
+
+def what(data: str | None) -> str:
+    """An event's fields in words ("Cơ quan: Sở Tư pháp; Trạng thái: Mới tiếp nhận")."""
+    from compliance.register import request_status_label
+
+    try:
+        d = json.loads(data or "{}")
+    except ValueError:
+        return data or ""
+    out = []
+    for k, v in d.items():
+        if k in ("size", "evidence_event_ids"):
+            continue
+        if k == "status":
+            v = request_status_label(v, L)
+        elif k == "kind":
+            v = tr(f"cp_kind_{v}")
+        elif k == "sha256":
+            k, v = "SHA-256", f"{str(v)[:12]}…"
+        label = tr(FIELD_KEYS[k]) if k in FIELD_KEYS else k
+        out.append(f"{label}: {'–' if v in (None, '') else v}")
+    return "; ".join(out)
+
+
 def refusal(e: Exception) -> None:
     """A change the register refused: in plain words, in the page's language."""
     msg = str(e)
@@ -167,7 +196,7 @@ with common.guard():
             st.dataframe(pd.DataFrame([{
                 "#": e["event_id"], tr("cp_col_at"): when(e["at"], L), tr("cp_col_actor"): e["actor"],
                 tr("cp_col_via"): e["via"], tr("cp_col_action"): tr(f"cp_action_{e['action']}"),
-                tr("cp_col_what"): e["data"], tr("cp_col_note"): e["note"] or ""} for e in hist]),
+                tr("cp_col_what"): what(e["data"]), tr("cp_col_note"): e["note"] or ""} for e in hist]),
                 hide_index=True, key="cp_history_table")
     st.caption(":material/lock: " + tr("cp_append_only"))
 
