@@ -393,25 +393,34 @@ def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
         t = r["finished_at"] or r["started_at"]
         if t < period.until:
             timed.append((t, r))
-    timed.sort(key=lambda x: (x[0], x[1]["run_id"]))
-    obs: list[tuple[dt.datetime, bool | None]] = []
-    detail: dict[str, dict[str, Any]] = {}
+    # newest first: every run of the period is read (for its counts); before the period only as
+    # far back as the latest verdict's streak goes (one loadtest_verdicts query per run read)
+    timed.sort(key=lambda x: (x[0], x[1]["run_id"]), reverse=True)
+    latest: tuple[dt.datetime, bool, str, dict[str, Any]] | None = None
+    since: dt.datetime | None = None
+    streak = True
+    met = not_met = 0
     for t, r in timed:
+        if t < period.since and (latest is None or not streak):
+            break
         verdict, d = _run_verdict(r, q(ops, "loadtest_verdicts", run_id=r["run_id"]).to_dicts(), ev)
-        detail[r["run_id"]] = d
-        obs.append((t, verdict))
-    in_period = [(i, t, v, r["run_id"]) for i, ((t, v), (_, r)) in enumerate(zip(obs, timed))
-                 if t >= period.since and v is not None]
-    if not in_period:
+        if verdict is None:
+            continue
+        if t >= period.since:
+            met, not_met = met + verdict, not_met + (not verdict)
+        if latest is None:
+            latest, since = (t, verdict, r["run_id"], d), t
+        elif streak and verdict == latest[1]:
+            since = t
+        else:
+            streak = False
+    if latest is None:
         return Judgement("loadtest", NOT_MEASURED, None, _t(
             lang, f"Chưa có lần kiểm thử tải nào trong kỳ được đánh giá ở ≥ {ev.min_users} người dùng đồng thời.",
             f"No load test in the period was judged at ≥ {ev.min_users} concurrent users."), numbers)
-    i, t, verdict, rid = in_period[-1]
-    since = _streak(obs[: i + 1])
-    d = detail[rid]
+    t, verdict, rid, d = latest
     numbers.update(latest_run=rid, latest_at=t, **{f"latest_{k}": v for k, v in d.items()},
-                   runs_in_period=len(in_period),
-                   runs_met=sum(1 for *_, v, _r in in_period if v), runs_not_met=sum(1 for *_, v, _r in in_period if not v))
+                   runs_in_period=met + not_met, runs_met=met, runs_not_met=not_met)
     users = d["max_users_judged"]
     if verdict:
         text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}, phiên bản {d['release']}): đạt mọi tiêu chí ở "

@@ -73,6 +73,13 @@ def test_loadtest_evidence_from_real_runs(app, tmp_path):
     # judged on the error-rate criterion set only: still the same set ("smoke"), still not met
     assert loadtest(app, LoadTestEvidence(source="loadtest", min_users=10, criteria=["smoke"]), period).status == "not_met"
 
+    # a second failing run: still not met, and "since" stays at the first failure of the streak
+    with running("v2.0") as base:
+        c = _run(app, tmp_path, LoadRequest("smoke", base, "v2.0", users=20, duration=6))
+    j = loadtest(app, ev, period)
+    assert j.status == "not_met" and j.numbers["latest_run"] == c.run_id and j.since == run_b["finished_at"]
+    assert (j.numbers["runs_in_period"], j.numbers["runs_met"], j.numbers["runs_not_met"]) == (3, 1, 2)
+
     # the rule for runs that did not run their course, on the stored verdicts of the two runs:
     # a failure counts (not met), a pass proves nothing (no observation)
     va = app.query("loadtest_verdicts", run_id=a.run_id).to_dicts()
