@@ -39,6 +39,8 @@ def cp_world(tmp_path_factory):
     app.compliance("add_request", actor="vp-ubnd", agency="UBND xã Tịnh Khê", requested_on="2026-11-06",
                    description="Tài khoản 1.0 không đăng nhập được", request_id="YC-02", criterion="PROV.v1-accounts")
     app.compliance("answer_request", actor="vendor-pm", request_id="YC-01", answer="Đã khôi phục ở bản 2.0.3")
+    app.compliance("judge_criterion", actor="so-tttt", criterion="III.access-logs", status="met",
+                   note="Đã kiểm tra nhật ký truy cập tháng 11")
     app.close()
     _users(tmp / "users.json")
     return {"tmp": tmp, "env": env, "cfg": cfg}
@@ -128,6 +130,12 @@ def test_figures_equal_the_register(cp_env):
     assert list(hist["Người thực hiện"]) == ["vp-ubnd", "vendor-pm"]
     assert "Cơ quan: Sở Tư pháp" in hist["Nội dung thay đổi"][0] and "Trạng thái: Mới tiếp nhận" in hist["Nội dung thay đổi"][0]
     assert "Trả lời của nhà cung cấp: Đã khôi phục ở bản 2.0.3" in hist["Nội dung thay đổi"][1]
+    # a person-judged criterion: its judgement and its history
+    at.selectbox(key="cp_criterion").set_value("III.access-logs").run()
+    chist = table(at, "Nội dung thay đổi")
+    assert list(chist["Người thực hiện"]) == ["so-tttt"] and list(chist["Thao tác"]) == ["đánh giá"]
+    assert "Đã kiểm tra nhật ký truy cập tháng 11" in " ".join(chist["Nội dung thay đổi"]) + " ".join(chist["Ghi chú"])
+    assert any("Đạt" in s.value for s in at.success) and "Trạng thái: Đạt" in chist["Nội dung thay đổi"][0]
     # another period: the figures follow the register for that period
     from compliance.period import local_today
 

@@ -47,7 +47,7 @@ FIELD_KEYS = {"agency": "col_agency", "requested_on": "cp_col_requested_on", "de
 
 def what(data: str | None) -> str:
     """An event's fields in words ("Cơ quan: Sở Tư pháp; Trạng thái: Mới tiếp nhận")."""
-    from compliance.register import request_status_label
+    from compliance.register import STATUS_LABELS, request_status_label, status_label
 
     try:
         d = json.loads(data or "{}")
@@ -58,7 +58,7 @@ def what(data: str | None) -> str:
         if k in ("size", "evidence_event_ids"):
             continue
         if k == "status":
-            v = request_status_label(v, L)
+            v = status_label(v, L) if v in STATUS_LABELS else request_status_label(v, L)
         elif k == "kind":
             v = tr(f"cp_kind_{v}")
         elif k == "sha256":
@@ -160,6 +160,14 @@ with common.guard():
             st.markdown(f"- `{src['source']}`: {src['summary']}")
         with st.expander(tr("cp_numbers")):
             st.json(json.loads(json.dumps([s["numbers"] for s in r["sources"]], default=str)), expanded=True)
+        chist = common.query("compliance_history", item_kind="criterion", item_id=cid, limit=10_000).to_dicts()
+        if chist:
+            st.markdown(f"**{tr('cp_history')}**")
+            st.dataframe(pd.DataFrame([{
+                "#": e["event_id"], tr("cp_col_at"): when(e["at"], L), tr("cp_col_actor"): e["actor"],
+                tr("cp_col_via"): e["via"], tr("cp_col_action"): tr(f"cp_action_{e['action']}"),
+                tr("cp_col_what"): what(e["data"]), tr("cp_col_note"): e["note"] or ""} for e in chist]),
+                hide_index=True, key="cp_criterion_history")
 
 with common.guard():
     st.subheader(tr("cp_requests"))
