@@ -13,7 +13,8 @@ numbers give the latest observation's figures and the period's totals.
   probe_uptime         compliance_probe_buckets     successful share per hour/day ≥ min_ratio
   sla_audit            compliance_audit_months      vendor status vs recomputed, per month (else audit_by_agency(month))
   sync_reconciliation  compliance_sync_months       results that reached the national portal, per month (else sync_by_agency)
-  loadtest             loadtest_runs / loadtest_verdicts(run_id)   concurrent users held
+  loadtest             loadtest_runs / loadtest_verdicts(run_id)   concurrent users held (real columns:
+                       started_at/finished_at, status; criterion, at_users, passed)
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from compliance.period import Period
 MET, NOT_MET, NOT_MEASURED = "met", "not_met", "not_measured"
 LOOKBACK = {"hour": dt.timedelta(days=14), "day": dt.timedelta(days=90)}
 LOOKBACK_MONTHS = 6
-LOADTEST_RUNS = 50
+LOADTEST_RUNS = 200
 
 
 @dataclass
@@ -64,10 +65,6 @@ def _when(t: dt.datetime | dt.date | None) -> str:
 
 def _ms(v: float | None) -> str:
     return "-" if v is None else (f"{v / 1000:.2f} s".replace(".", ",") if v >= 1000 else f"{v:.0f} ms")
-
-
-def _is_unknown_query(e: Exception, name: str) -> bool:
-    return "unknown query" in str(e) and name in str(e)
 
 
 def _streak(obs: list[tuple[dt.datetime, bool | None]]) -> dt.datetime | None:
@@ -355,85 +352,87 @@ def sync_reconciliation(ops, ev, period: Period, lang: str = "vi") -> Judgement:
                     (ev.source_system, ev.min_dossiers))
 
 
-# -- load tests (named queries of loadtests/, issue 4) ----------------------------------------------
+# -- load tests (store/loadtest_queries.py) ---------------------------------------------------------
 
-_RUN_TIME_COLS = ("finished_at", "started_at", "at", "created_at")
-_USERS_COLS = ("users", "user_count", "concurrent_users", "judged_at_users")
-_PASSED_COLS = ("passed", "ok", "met", "pass")
-_CRITERION_COLS = ("criterion", "criterion_id", "name", "metric")
-
-
-def _col(row: dict[str, Any], names: tuple[str, ...]) -> Any:
-    return next((row[n] for n in names if n in row), None)
-
-
-def _as_time(v: Any) -> dt.datetime | None:
-    if isinstance(v, dt.datetime):
-        return v
-    if isinstance(v, str):
-        try:
-            return dt.datetime.fromisoformat(v)
-        except ValueError:
-            return None
-    return None
+# Which stored runs are observations. A run is observed at its finished_at (the end of what it
+# measured; started_at for a run that never recorded an end).
+#   refused, running: no observation (nothing was sent, or the run has not ended or its parent died
+#     before storing it: its verdicts are not there yet);
+#   no requests at all, or the generator overloaded: no observation (the figures are not the portal's);
+#   completed: what its verdicts say;
+#   interrupted (Ctrl-C) or failed (Locust crashed or overran): a failed verdict at >= min_users is a
+#     real observation that the portal did not hold the load (not met); passing verdicts of a run
+#     that did not run its course prove nothing about the planned load (no observation).
+IGNORED_STATUSES = ("refused", "running")
+PARTIAL_STATUSES = ("interrupted", "failed")
 
 
-def _unreadable(e: Exception, numbers: dict[str, Any], lang: str) -> Judgement:
-    """The load-test queries exist but answered with an error: said in the register, not hidden."""
-    return Judgement("loadtest", NOT_MEASURED, None, _t(
-        lang, f"Không đọc được kết quả kiểm thử tải: {e}", f"Load-test results could not be read: {e}"),
-        {**numbers, "error": str(e)})
+def _run_verdict(run: dict[str, Any], verdicts: list[dict[str, Any]], ev) -> tuple[bool | None, dict[str, Any]]:
+    judged = [v for v in verdicts if (v["at_users"] or 0) >= ev.min_users
+              and (not ev.criteria or v["criterion"] in ev.criteria)]
+    failed = sorted({f"{v['criterion']}: {v['name']} {v['expression']}" for v in judged if not v["passed"]})
+    detail = {"status": run["status"], "release": run["release"], "scenario": run["scenario"],
+              "max_users_judged": max((v["at_users"] or 0 for v in verdicts), default=None),
+              "users_peak": run["users_peak"], "criteria_judged": len(judged), "failed": failed}
+    if not judged:
+        return None, detail
+    if run["status"] in PARTIAL_STATUSES:
+        return (False if failed else None), detail
+    return (not failed), detail
 
 
 def loadtest(ops, ev, period: Period, lang: str = "vi") -> Judgement:
-    numbers: dict[str, Any] = {"min_users": ev.min_users}
-    try:
-        runs = q(ops, "loadtest_runs", limit=LOADTEST_RUNS).to_dicts()
-    except Exception as e:  # StoreError locally, OperationError through the owner
-        if not _is_unknown_query(e, "loadtest_runs"):
-            return _unreadable(e, numbers, lang)
-        return Judgement("loadtest", NOT_MEASURED, None, _t(
-            lang, "Chưa có kết quả kiểm thử tải trong kho dữ liệu (chưa có truy vấn loadtest_runs).",
-            "No load-test results in this store (the named query loadtest_runs is not available)."), numbers)
-    timed = sorted(((_as_time(_col(r, _RUN_TIME_COLS)), r) for r in runs), key=lambda x: (x[0] or dt.datetime.min))
-    timed = [(t, r) for t, r in timed if t is not None and t < period.until]
-    obs: list[tuple[dt.datetime, bool | None]] = []
-    detail: dict[Any, dict[str, Any]] = {}
+    """The latest load-test run of the period that was judged at >= min_users concurrent users held
+    every selected criterion (see IGNORED_STATUSES / PARTIAL_STATUSES for which runs count)."""
+    numbers: dict[str, Any] = {"min_users": ev.min_users, "criteria": list(ev.criteria)}
+    runs = q(ops, "loadtest_runs", limit=LOADTEST_RUNS).to_dicts()
+    timed = []
+    for r in runs:
+        if r["status"] in IGNORED_STATUSES or not r["requests"] or r["generator_overloaded"]:
+            continue
+        t = r["finished_at"] or r["started_at"]
+        if t < period.until:
+            timed.append((t, r))
+    # newest first: every run of the period is read (for its counts); before the period only as
+    # far back as the latest verdict's streak goes (one loadtest_verdicts query per run read)
+    timed.sort(key=lambda x: (x[0], x[1]["run_id"]), reverse=True)
+    latest: tuple[dt.datetime, bool, str, dict[str, Any]] | None = None
+    since: dt.datetime | None = None
+    streak = True
+    met = not_met = 0
     for t, r in timed:
-        try:
-            rows = q(ops, "loadtest_verdicts", run_id=r["run_id"]).to_dicts()
-        except Exception as e:
-            if not _is_unknown_query(e, "loadtest_verdicts"):
-                return _unreadable(e, numbers, lang)
-            rows = []
-        judged = [v for v in rows if (_col(v, _USERS_COLS) or 0) >= ev.min_users
-                  and (not ev.criteria or _col(v, _CRITERION_COLS) in ev.criteria)]
-        held = None if not judged else all(bool(_col(v, _PASSED_COLS)) for v in judged)
-        users = max((_col(v, _USERS_COLS) or 0 for v in rows), default=None)
-        failed = [str(_col(v, _CRITERION_COLS)) for v in judged if not _col(v, _PASSED_COLS)]
-        detail[r["run_id"]] = {"at": t, "max_users_judged": users, "criteria_judged": len(judged), "failed": failed}
-        obs.append((t, held))
-    in_period = [(t, v, rid) for (t, v), (_, r) in zip(obs, timed) if t >= period.since and v is not None
-                 for rid in [r["run_id"]]]
-    if not in_period:
+        if t < period.since and (latest is None or not streak):
+            break
+        verdict, d = _run_verdict(r, q(ops, "loadtest_verdicts", run_id=r["run_id"]).to_dicts(), ev)
+        if verdict is None:
+            continue
+        if t >= period.since:
+            met, not_met = met + verdict, not_met + (not verdict)
+        if latest is None:
+            latest, since = (t, verdict, r["run_id"], d), t
+        elif streak and verdict == latest[1]:
+            since = t
+        else:
+            streak = False
+    if latest is None:
         return Judgement("loadtest", NOT_MEASURED, None, _t(
             lang, f"Chưa có lần kiểm thử tải nào trong kỳ được đánh giá ở ≥ {ev.min_users} người dùng đồng thời.",
             f"No load test in the period was judged at ≥ {ev.min_users} concurrent users."), numbers)
-    t, verdict, rid = in_period[-1]
-    since = _streak(obs[: obs.index((t, verdict)) + 1])
-    d = detail[rid]
-    numbers.update(latest_run=rid, latest_at=t, **{f"latest_{k}": v for k, v in d.items() if k != "at"},
-                   runs_in_period=len(in_period))
+    t, verdict, rid, d = latest
+    numbers.update(latest_run=rid, latest_at=t, **{f"latest_{k}": v for k, v in d.items()},
+                   runs_in_period=met + not_met, runs_met=met, runs_not_met=not_met)
+    users = d["max_users_judged"]
     if verdict:
-        text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}): đạt mọi tiêu chí ở ≥ {ev.min_users} người dùng đồng thời; "
-                        f"đạt từ {_when(since)}.",
-                  f"Load test {rid} ({_when(t)}): every criterion passed at ≥ {ev.min_users} concurrent users; "
-                  f"met since {_when(since)}.")
+        text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}, phiên bản {d['release']}): đạt mọi tiêu chí ở "
+                        f"{users} người dùng đồng thời (ngưỡng ≥ {ev.min_users}); đạt từ {_when(since)}.",
+                  f"Load test {rid} ({_when(t)}, release {d['release']}): every criterion passed at {users} "
+                  f"concurrent users (threshold ≥ {ev.min_users}); met since {_when(since)}.")
     else:
-        text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}): không đạt ở ≥ {ev.min_users} người dùng "
-                        f"({', '.join(d['failed'])}); không đạt từ {_when(since)}.",
-                  f"Load test {rid} ({_when(t)}): failed at ≥ {ev.min_users} users ({', '.join(d['failed'])}); "
-                  f"not met since {_when(since)}.")
+        text = _t(lang, f"Lần kiểm thử tải {rid} ({_when(t)}, phiên bản {d['release']}): không đạt ở {users} "
+                        f"người dùng đồng thời (ngưỡng ≥ {ev.min_users}; {'; '.join(d['failed'])}); "
+                        f"không đạt từ {_when(since)}.",
+                  f"Load test {rid} ({_when(t)}, release {d['release']}): failed at {users} concurrent users "
+                  f"(threshold ≥ {ev.min_users}; {'; '.join(d['failed'])}); not met since {_when(since)}.")
     return Judgement("loadtest", MET if verdict else NOT_MET, since, text, numbers, t)
 
 

@@ -5,7 +5,8 @@
 - an agency account only ever asks for its own agency's subtree: the `agency` parameter of every
   query it runs is forced to its agency (or checked to lie inside its subtree), queries without
   an agency scope that list dossiers are refused, and explanations are limited the same way;
-- imports and recomputes are for the ict and admin roles.
+- imports, recomputes and changes to the compliance register are for the ict and admin roles; a
+  change to the register is one of COMPLIANCE_ACTIONS (append-only), made in the account's name.
 """
 from __future__ import annotations
 
@@ -14,16 +15,20 @@ from typing import Any
 
 from dashboard.users import User
 
-PAGES = ("overview", "agency", "system", "loadtests", "data", "reports")
+PAGES = ("overview", "agency", "system", "loadtests", "compliance", "data", "reports")
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "overview": ("leadership", "ict", "admin"),
     "agency": ("leadership", "ict", "agency", "admin"),
     "system": ("leadership", "ict", "vendor", "admin"),
     "loadtests": ("leadership", "ict", "vendor", "admin"),
+    "compliance": ("leadership", "ict", "admin"),
     "data": ("ict", "admin"),
     "reports": ("leadership", "ict", "agency", "admin"),
 }
 WRITE_ROLES = ("ict", "admin")
+# The compliance register's changes the dashboard offers (compliance/actions.py): each appends one
+# event to the history; none edits or deletes. The actor is always the signed-in account.
+COMPLIANCE_ACTIONS = frozenset({"add_request", "answer_request", "attach_check", "attach_file", "resolve_request"})
 
 PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_windows", "probe_latest", "probe_results",
                  "probe_rollup", "probe_runs", "alert_timeline", "probe_window", "probe_hour_baseline"}
@@ -31,11 +36,15 @@ PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_window
 AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "audit_dossiers",
                  "sync_unsynced"}
 AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
+# The load-test module's named queries (store/loadtest_queries.py): the vendor's own results.
+LOADTEST_QUERIES = frozenset({"loadtest_runs", "loadtest_releases", "loadtest_run", "loadtest_endpoints",
+                              "loadtest_series", "loadtest_generator", "loadtest_nodes", "loadtest_failures",
+                              "loadtest_verdicts", "loadtest_capacity", "loadtest_compare"})
 ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
     "admin": lambda q: True,
     "leadership": lambda q: True,
     "ict": lambda q: True,
-    "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q.startswith("loadtest"),
+    "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q in LOADTEST_QUERIES,
     "agency": lambda q: q in AGENCY_SCOPED or q in AGENCY_FREE,
 }
 
@@ -100,3 +109,18 @@ class ScopedOps:
     def recompute(self) -> dict[str, Any]:
         self._writer()
         return self.backend.recompute()
+
+    @property
+    def cfg(self):
+        """The configuration (compliance.criteria_for reads the configured criteria file from it)."""
+        return getattr(self.backend, "cfg", None)
+
+    def compliance(self, action: str, **params: Any) -> dict[str, Any]:
+        """One append-only change to the compliance register, in this account's name."""
+        if self.user.role not in WRITE_ROLES:
+            raise AccessDenied(f"changes to the compliance register are for the ict and admin roles, not {self.user.role}")
+        if action not in COMPLIANCE_ACTIONS:
+            raise AccessDenied(f"the dashboard does not offer the compliance action {action!r}")
+        if "actor" in params or "via" in params:
+            raise AccessDenied("the actor of a change is the signed-in account")
+        return self.backend.compliance(action, actor=self.user.username, via="dashboard", **params)

@@ -38,10 +38,12 @@ st.markdown("""<style>
 </style>""", unsafe_allow_html=True)
 
 PAGE_FILES = {"overview": "pages/overview.py", "agency": "pages/agency.py", "system": "pages/system.py",
-              "loadtests": "pages/loadtests.py", "data": "pages/data.py", "reports": "pages/reports.py"}
+              "loadtests": "pages/loadtests.py",
+              "compliance": "pages/compliance.py", "data": "pages/data.py", "reports": "pages/reports.py"}
 PAGE_ICONS = {"overview": ":material/insights:", "agency": ":material/account_balance:", "system": ":material/monitor_heart:",
-              "loadtests": ":material/speed:", "data": ":material/database:", "reports": ":material/description:"}
-PAGE_URLS = {"overview": "tong-quan", "agency": "co-quan", "system": "he-thong", "loadtests": "kiem-thu-tai",
+              "loadtests": ":material/speed:",
+              "compliance": ":material/fact_check:", "data": ":material/database:", "reports": ":material/description:"}
+PAGE_URLS = {"overview": "tong-quan", "agency": "co-quan", "system": "he-thong", "loadtests": "kiem-thu-tai", "compliance": "tuan-thu",
              "data": "du-lieu", "reports": "bao-cao"}
 MAX_FAILURES, LOCKOUT_S = 5, 30
 

@@ -93,3 +93,6 @@ class Backend:
 
     def recompute(self) -> dict[str, Any]:
         return self.call("recompute")
+
+    def compliance(self, action: str, **params: Any) -> dict[str, Any]:
+        return self.call("compliance", action, **params)

@@ -111,10 +111,54 @@ def status() -> dict[str, Any]:
     return _cached_status(str(config().store.path))
 
 
+def _register_ops(store_path: str, role: str) -> ScopedOps:
+    return ScopedOps(backend(store_path), User("register", role), lambda code: {code})
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=100)
+def _cached_register(store_path: str, role: str, start: str, end: str, lng: str) -> dict[str, Any]:
+    from compliance import Period, register
+
+    period = Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    return register(_register_ops(store_path, role), period, lang=lng)
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=20)
+def _cached_register_xlsx(store_path: str, role: str, start: str, end: str, lng: str) -> bytes:
+    import tempfile
+
+    from compliance import Period, write_xlsx
+
+    period = Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    with tempfile.TemporaryDirectory() as d:
+        path = write_xlsx(_register_ops(store_path, role), period, Path(d) / "register.xlsx", lang=lng)
+        return Path(path).read_bytes()
+
+
+def compliance_register(start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The compliance register for a period (compliance.register), through the user's scoped ops."""
+    u = require_user()
+    return _cached_register(str(config().store.path), u.role, start.isoformat(), end.isoformat(), lang())
+
+
+def compliance_xlsx(start: dt.date, end: dt.date) -> bytes:
+    u = require_user()
+    return _cached_register_xlsx(str(config().store.path), u.role, start.isoformat(), end.isoformat(), lang())
+
+
+def require_user() -> User:
+    u = user()
+    if u is None:
+        raise AccessDenied("not signed in")
+    return u
+
+
 def clear_caches() -> None:
     _cached_query.clear()
     _cached_status.clear()
     _cached_explain.clear()
+    _cached_register.clear()
+    _cached_register_xlsx.clear()
 
 
 # -- failures as messages ---------------------------------------------------------------------------
@@ -211,9 +255,9 @@ def frame(table, columns: dict[str, str] | None = None):
     return df
 
 
-def chart(fig, key: str | None = None) -> None:
+def chart(fig, key: str | None = None, legend_y: float = -0.2) -> None:
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), font=dict(family="Inter, Segoe UI, sans-serif", size=13),
-                      plot_bgcolor="white", legend=dict(orientation="h", y=-0.2), separators=",." if lang() == "vi" else ".,")
+                      plot_bgcolor="white", legend=dict(orientation="h", y=legend_y), separators=",." if lang() == "vi" else ".,")
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 

@@ -1,6 +1,6 @@
 """Automatic evidence sources on a real store: probe latency and uptime per bucket (raw results and
 the hourly rollups beyond raw retention), the SLA audit and the sync reconciliation per month from
-imported dossiers, and load-test verdicts through the named queries the load-test module provides."""
+imported dossiers. Load-test evidence from real runs: tests/test_compliance_loadtest.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,12 +10,11 @@ import pytest
 from app import Motcua
 from collectors.probes import ProbeResult
 from compliance import Period
-from compliance.evidence import combine, judge, loadtest
-from config.compliance import (LoadTestEvidence, ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUptimeEvidence,
+from compliance.evidence import combine, judge
+from config.compliance import (ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUptimeEvidence,
                                SlaAuditEvidence, SyncEvidence)
 from store.compliance_writes import local_now
 from store.probe_writes import write_results
-from store.registry import QUERIES, Table, run
 
 T0 = local_now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=6)
 
@@ -183,64 +182,3 @@ def test_monthly_sources_fall_back_to_the_per_month_queries(app, tmp_path, monke
     assert j.status == "not_met" and j.numbers["latest_status_wrong"] == 1 and "audit_by_agency" in calls
     s = judge(Counting(), SyncEvidence(source="sync_reconciliation"), period)
     assert s.status == "not_met" and s.numbers["latest_unsynced"] == 1 and "sync_by_agency" in calls
-
-
-def test_loadtest_not_measured_without_its_named_queries(app):
-    ev = LoadTestEvidence(source="loadtest", min_users=500)
-    if "loadtest_runs" not in QUERIES:
-        j = loadtest(app, ev, Period.parse())
-        assert j.status == "not_measured" and "loadtest_runs" in j.summary
-
-
-@pytest.fixture
-def loadtest_store(app, monkeypatch):
-    """Load-test results in real tables of the store, read by named queries of the names and shape
-    the load-test module provides (per-criterion rows with the user count judged at and passed)."""
-    with app.store.transaction() as con:
-        con.execute("CREATE TABLE lt_runs (run_id BIGINT, started_at TIMESTAMP, finished_at TIMESTAMP, target VARCHAR)")
-        con.execute("CREATE TABLE lt_verdicts (run_id BIGINT, criterion VARCHAR, users INTEGER, passed BOOLEAN, "
-                    "value DOUBLE, threshold DOUBLE)")
-
-    def runs(con, limit: int = 20) -> Table:
-        return run(con, f"SELECT * FROM lt_runs ORDER BY run_id DESC LIMIT {int(limit)}")
-
-    def verdicts(con, run_id: int) -> Table:
-        return run(con, "SELECT * FROM lt_verdicts WHERE run_id = $r ORDER BY criterion", {"r": run_id})
-
-    monkeypatch.setitem(QUERIES, "loadtest_runs", runs)
-    monkeypatch.setitem(QUERIES, "loadtest_verdicts", verdicts)
-
-    def add(run_id, at, rows):
-        with app.store.transaction() as con:
-            con.execute("INSERT INTO lt_runs VALUES (?, ?, ?, 'http://127.0.0.1:1')", [run_id, at, at])
-            for crit, users, passed in rows:
-                con.execute("INSERT INTO lt_verdicts VALUES (?, ?, ?, ?, 1, 1)", [run_id, crit, users, passed])
-    return add
-
-
-def test_loadtest_verdicts_judge_concurrent_users(app, loadtest_store):
-    ev = LoadTestEvidence(source="loadtest", min_users=500)
-    period = Period.parse()
-    now = local_now()
-    loadtest_store(1, now - dt.timedelta(days=3), [("p95_ms", 500, False), ("error_rate", 500, True)])
-    loadtest_store(2, now - dt.timedelta(days=2), [("p95_ms", 200, True)])  # judged at too few users
-    j = loadtest(app, ev, period)
-    assert j.status == "not_met" and j.numbers["latest_run"] == 1 and j.numbers["latest_failed"] == ["p95_ms"]
-    third = now - dt.timedelta(days=1)
-    loadtest_store(3, third, [("p95_ms", 500, True), ("error_rate", 500, True)])
-    loadtest_store(4, now - dt.timedelta(hours=1), [("p95_ms", 1000, True), ("error_rate", 1000, True)])
-    j = loadtest(app, ev, period)
-    assert j.status == "met" and j.numbers["latest_run"] == 4 and j.since == third
-    assert "≥ 500 người dùng đồng thời" in j.summary
-    only = LoadTestEvidence(source="loadtest", min_users=500, criteria=["error_rate"])
-    assert loadtest(app, only, Period(period.start - dt.timedelta(days=60), (now - dt.timedelta(days=3)).date())).status == "met"
-
-
-def test_loadtest_queries_of_another_shape_are_said_not_hidden(app, monkeypatch):
-    def runs(con, since: str) -> Table:  # e.g. a module whose runs query takes other parameters
-        return Table(["run_id"], [])
-
-    monkeypatch.setitem(QUERIES, "loadtest_runs", runs)
-    j = loadtest(app, LoadTestEvidence(source="loadtest", min_users=500), Period.parse())
-    assert j.status == "not_measured" and "could not be read" not in j.summary
-    assert "Không đọc được kết quả kiểm thử tải" in j.summary and "has no parameter limit" in j.numbers["error"]

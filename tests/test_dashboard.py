@@ -298,7 +298,7 @@ def test_data_page_validates_before_import_then_imports(store_env, tmp_path):
     assert (q["Trường"] == "received_at").any()
 
 
-@pytest.mark.parametrize("page, needle", [("loadtests", "Chưa có số liệu"), ("reports", "Chưa có")])
+@pytest.mark.parametrize("page, needle", [("loadtests", "Chưa có lần kiểm thử tải nào"), ("reports", "Chưa có")])
 def test_pages_waiting_for_other_modules_say_so(store_env, page, needle):
     at = open_page(login("admin"), page)
     assert any(needle in i.value for i in at.info)

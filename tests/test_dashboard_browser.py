@@ -1,9 +1,11 @@
 """The whole system in a real browser: `app.py run` as a user starts it (a small demo, free ports,
 a private data dir), headless Debian chromium driven by Playwright signs in, opens every page,
 finds its key numbers (equal to the running store's), sees no exception, and saves a screenshot
-of each page under the test's output directory. Ctrl-C then stops everything cleanly."""
+of each page under the test's output directory (two real `app.py loadtest` runs against the
+system's testbed, stored through the running owner, fill the load-test page). Ctrl-C then stops everything cleanly."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -135,20 +137,45 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
         assert part in system["out"]
     exp = _expected(system["env"])
     _wait_for_probe_results(system["env"])
+    # two short real load tests against the system's own testbed, stored through the running owner
+    testbed = re.search(r"testbed portal (http://\S+?)/? ", system["out"] + " ").group(1)
+    lt_ids = []
+    for release in ("v2.0", "v2.0.1"):
+        r = subprocess.run([sys.executable, str(ROOT / "app.py"), "loadtest", "--scenario", "smoke", "--target",
+                            testbed, "--release", release, "--users", "10", "--duration", "5", "--json"],
+                           capture_output=True, text=True, env=system["env"], cwd=tmp_path, timeout=180)
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+        lt_ids.append(json.loads(r.stdout)["run_id"])
+    # an agency's request, entered from the command line while the system runs
+    r = subprocess.run([sys.executable, str(ROOT / "app.py"), "compliance", "add", "--agency", "Sở Tư pháp",
+                        "--date", "05/11/2026", "--description", "Khôi phục tra cứu hồ sơ theo mã QR", "--check", "home",
+                        "--by", "vp-ubnd"], capture_output=True, text=True, env=system["env"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 2400})
+            page = browser.new_page(viewport={"width": 1440, "height": 5200})  # long pages, whole
             _login(page, system["url"], "quantri")
             times = {
                 "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"]], shots, "admin"),
-                "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo"], shots, "admin"),
-                "Kiểm thử tải": _open(page, "Kiểm thử tải", ["Chưa có số liệu"], shots, "admin"),
+                "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo",
+                                                     "Độ trễ theo số người dùng đồng thời"], shots, "admin"),
+                "Kiểm thử tải": _open(page, "Kiểm thử tải", [lt_ids[1], "Kết luận theo tiêu chí chấp nhận",
+                                                             "So sánh hai lần kiểm thử"], shots, "admin"),
+                "Tuân thủ": _open(page, "Tuân thủ", ["Sổ theo dõi tuân thủ", "Tiêu chí đạt", "Tải sổ tuân thủ",
+                                                   "Khôi phục tra cứu hồ sơ theo mã QR"],
+                                  shots, "admin"),
                 "Dữ liệu": _open(page, "Dữ liệu", ["Nhập tệp xuất hồ sơ", "Đối soát đồng bộ"], shots, "admin"),
                 "Báo cáo": _open(page, "Báo cáo", ["Biểu số 06"], shots, "admin"),
             }
+            # through the running owner: resolving without evidence is refused, in plain words
+            page.get_by_role("link", name="Tuân thủ").click()
+            page.get_by_role("tab", name="Đánh dấu đã khắc phục").click()
+            page.get_by_role("button", name="Đánh dấu đã khắc phục").click()
+            page.get_by_text("Không thể đánh dấu đã khắc phục khi chưa có minh chứng").wait_for(timeout=60_000)
+            assert _owner(system["env"]).query("compliance_requests").one()["status"] == "open"
             page.get_by_role("link", name="Cơ quan").click()
             page.get_by_text("Thủ tục của cơ quan").wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "admin-Cơ quan.png"), full_page=True)
@@ -164,7 +191,7 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
         finally:
             browser.close()
     pngs = sorted(shots.glob("*.png"))
-    assert len(pngs) >= 7 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert len(pngs) >= 8 and all(p.stat().st_size > 10_000 for p in pngs)
     assert times["Tổng quan"] < 60
     # Ctrl-C stops it all: the process ends cleanly and the dashboard stops answering
     proc = system["proc"]

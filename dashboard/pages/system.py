@@ -1,6 +1,7 @@
 """Hệ thống (ICT): the portal as citizens meet it, from the synthetic probes: status now,
 availability and latency per check and journey step, a heatmap by hour and day, the phase
-breakdown, SLO burn rates, the alert timeline, and latency against concurrent load."""
+breakdown, SLO burn rates, the alert timeline, and latency against concurrent load (p95 against
+the users running, per interval of the latest load-test runs: loadtest_runs, loadtest_series)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -164,4 +165,18 @@ with common.guard():
 
 with common.guard():
     st.subheader(tr("sys_load"))
-    st.info(tr("sys_load_pending"), icon=":material/info:")
+    LOAD_RUNS = 6
+    lt_runs = [r for r in common.query("loadtest_runs", limit=50).to_dicts()
+               if r["status"] != "refused" and r["requests"]][:LOAD_RUNS]
+    if not lt_runs:
+        st.info(tr("sys_load_none"), icon=":material/info:")
+    else:
+        fig = go.Figure()
+        for r in lt_runs:
+            pts = [p for p in common.query("loadtest_series", run_id=r["run_id"]) if p["requests"] and p["p95_ms"] is not None]
+            fig.add_trace(go.Scatter(x=[p["users"] for p in pts], y=[p["p95_ms"] for p in pts], mode="markers",
+                                     name=f"{r['release']} · {r['scenario']} · {when(r['started_at'], L)}",
+                                     hovertemplate="%{x} users: p95 %{y:.0f} ms<extra>" + r["run_id"] + "</extra>"))
+        fig.update_layout(height=360, xaxis_title=tr("lt_users"), yaxis_title="p95 (ms)")
+        common.chart(fig, key="sys_load_chart")
+        st.caption(tr("sys_load_caption", n=len(lt_runs)))
