@@ -6,7 +6,6 @@ system's testbed, stored through the running owner, fill the load-test page). Ct
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
