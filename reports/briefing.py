@@ -14,6 +14,9 @@ Public API (the dashboard's Reports page and `app.py export` call these):
     build_all(ops, month, formats, agency=None, cfg=None) -> list[(filename, bytes)]
         the same for several formats, reading the store and drawing the charts once.
 
+    build_report(ops, month, fmt, agency=None, cfg=None) -> Report
+        one format, with its file name, MIME type, scope name and whether the month is empty.
+
 How it is made: `collect` reads the figures (named queries only, no SQL here) into a `Briefing`;
 `document` turns it into format-neutral blocks (headings, paragraphs, tables, charts), which
 reports/render_docx.py and reports/render_pdf.py lay out, so the DOCX and the PDF say the same
@@ -185,8 +188,13 @@ class Briefing:
         return month_label(self.month)
 
     def filename(self, fmt: str) -> str:
-        scope = f"-{re.sub(r'[^A-Za-z0-9._-]+', '_', self.agency)}" if self.agency else ""
-        return f"bao-cao-tthc-{month_str(self.month)}{scope}.{fmt}"
+        return f"{self.filename_for(month_str(self.month), self.agency)}.{fmt}"
+
+    @staticmethod
+    def filename_for(month: str, agency: str | None) -> str:
+        """The file name without its extension: bao-cao-tthc-YYYY-MM[-AGENCY]."""
+        scope = f"-{re.sub(r'[^A-Za-z0-9._-]+', '_', agency)}" if agency else ""
+        return f"bao-cao-tthc-{month}{scope}"
 
 
 AUDIT_KINDS_VI = {
@@ -781,6 +789,34 @@ def build_all(ops: Ops, month: str, formats: list[str] | tuple[str, ...] = FORMA
 
         b.charts = draw_charts(b)
     return [(b.filename(f), render(b, f)) for f in fmts]
+
+
+@dataclass
+class Report:
+    """One generated file and what a page needs to say about it."""
+
+    filename: str
+    data: bytes
+    fmt: str
+    month: str
+    agency: str | None
+    scope_name: str
+    empty: bool                          # no dossier received, resolved or pending in the scope that month
+
+    @property
+    def mime(self) -> str:
+        return MIME[self.fmt]
+
+
+def build_report(ops: Ops, month: str, fmt: str, agency: str | None = None, cfg: Any | None = None) -> Report:
+    """One format of the month's briefing with its file name, scope and whether the month was empty."""
+    (f,) = _check_formats([fmt])
+    b = collect(ops, month, agency, cfg)
+    if f in ("docx", "pdf"):
+        from reports.charts import draw_charts
+
+        b.charts = draw_charts(b)
+    return Report(b.filename(f), render(b, f), f, month_str(b.month), b.agency, b.scope_name, b.empty)
 
 
 def build(ops: Ops, month: str, fmt: str, agency: str | None = None, cfg: Any | None = None) -> tuple[str, bytes]:
