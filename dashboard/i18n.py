@@ -258,9 +258,9 @@ TEXT: dict[str, dict[str, str]] = {
                        "en": "In {m} no dossier was received, resolved or pending at {scope}: the briefing is still "
                              "produced and says there are no figures."},
     "rp_written": {"vi": "Báo cáo định kỳ đã lập tháng {m}", "en": "Scheduled briefing files for {m}"},
-    "rp_written_none": {"vi": "Chưa có tệp báo cáo định kỳ nào cho tháng {m} (thư mục {folder}). Tác vụ hằng tháng "
+    "rp_written_none": {"vi": "Chưa có tệp báo cáo định kỳ nào cho tháng {m}{folder}. Tác vụ hằng tháng "
                               "lập báo cáo của tháng trước vào ngày {day} hằng tháng.",
-                        "en": "No scheduled briefing files for {m} yet (folder {folder}). The monthly job writes last "
+                        "en": "No scheduled briefing files for {m} yet{folder}. The monthly job writes last "
                               "month's briefing on day {day} of each month."},
     "rp_written_caption": {"vi": "{name} · {size} · lập lúc {t}", "en": "{name} · {size} · written {t}"},
 }

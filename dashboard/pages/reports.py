@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from dashboard import common
+from dashboard.access import WRITE_ROLES
 from dashboard.i18n import month_label, num, when
 from reports.briefing import FORMATS, MIME, Report, build_report
 from reports.monthly import written_files
@@ -88,7 +89,8 @@ with common.guard():
     files = written_files(folder, m_key, agency)
     tz = ZoneInfo(cfg.timezone)
     if not files:
-        st.info(tr("rp_written_none", m=month_label(month, L), folder=folder / m_key, day=cfg.reports.schedule.day),
+        where = f" ({folder / m_key})" if u.role in WRITE_ROLES else ""  # the server's paths: for ict and admin
+        st.info(tr("rp_written_none", m=month_label(month, L), folder=where, day=cfg.reports.schedule.day),
                 icon=":material/folder_off:")
     for i, path in enumerate(files):
         data = path.read_bytes()
