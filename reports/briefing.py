@@ -262,7 +262,7 @@ def _compliance(ops: Ops, m: dt.date, agency: str | None) -> dict[str, Any] | No
         return None
     from compliance import Period, briefing_section
 
-    start, end = _month_bounds(m)
+    _, end = _month_bounds(m)
     return briefing_section(ops, Period(m, (end - dt.timedelta(days=1)).date()), "vi")
 
 
