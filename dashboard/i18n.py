@@ -252,6 +252,7 @@ TEXT: dict[str, dict[str, str]] = {
     "rp_generating": {"vi": "Đang lập báo cáo…", "en": "Generating the briefing…"},
     "rp_ready": {"vi": "Đã lập báo cáo tháng {m} ({scope}): {name}, {size}.",
                  "en": "Briefing for {m} ({scope}) ready: {name}, {size}."},
+    "rp_failed": {"vi": "Không lập được báo cáo: {msg}", "en": "The briefing could not be made: {msg}"},
     "rp_download": {"vi": "Tải xuống {name}", "en": "Download {name}"},
     "rp_empty_month": {"vi": "Tháng {m} không có hồ sơ nào được tiếp nhận, giải quyết hoặc đang giải quyết tại {scope}: "
                              "báo cáo vẫn được lập và ghi rõ là không có số liệu.",

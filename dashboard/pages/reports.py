@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import common
 from dashboard.access import WRITE_ROLES
 from dashboard.i18n import month_label, num, when
-from reports.briefing import FORMATS, MIME, Report, build_report
+from reports.briefing import FORMATS, MIME, BriefingError, Report, build_report
 from reports.monthly import written_files
 
 tr, L = common.translator(), common.lang()
@@ -71,7 +71,11 @@ with common.guard():
     key = (m_key, fmt, agency, version)
     if st.button(tr("rp_generate"), type="primary", icon=":material/description:", key="rp_generate"):
         with st.spinner(tr("rp_generating")):
-            _briefing(m_key, fmt, agency, str(cfg.store.path), version, o, cfg)
+            try:
+                _briefing(m_key, fmt, agency, str(cfg.store.path), version, o, cfg)
+            except BriefingError as e:  # e.g. an agency not on that month's tree: said plainly
+                st.warning(tr("rp_failed", msg=str(e)), icon=":material/warning:")
+                raise common.PageStop() from None
         st.session_state["rp_made"] = key
     if st.session_state.get("rp_made") == key:
         rep = _briefing(m_key, fmt, agency, str(cfg.store.path), version, o, cfg)  # kept: no second build
