@@ -255,15 +255,19 @@ def _loadtests(ops: Ops, m: dt.date) -> list[dict[str, Any]]:
     return runs
 
 
-def _compliance(ops: Ops, m: dt.date, agency: str | None) -> dict[str, Any] | None:
+def _compliance(ops: Ops, m: dt.date, agency: str | None, cfg: Any | None) -> dict[str, Any] | None:
     """The compliance register judged over the month (the whole province's portal: not in an
-    agency's briefing)."""
+    agency's briefing), on the criteria file of cfg (else the ops' own config, else the shipped one)."""
     if agency:
         return None
-    from compliance import Period, briefing_section
+    from compliance.export import briefing_section
+    from compliance.period import Period
+    from config.compliance import load_criteria
 
+    path = getattr(getattr(cfg, "compliance", None), "criteria", None)
     _, end = _month_bounds(m)
-    return briefing_section(ops, Period(m, (end - dt.timedelta(days=1)).date()), "vi")
+    return briefing_section(ops, Period(m, (end - dt.timedelta(days=1)).date()), "vi",
+                            criteria=load_criteria(path) if path else None)
 
 
 def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = None,
@@ -367,7 +371,7 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         overdue_dossiers=overdue_dossiers, audit_total=audit_total, audit_agencies=audit_agencies,
         sync_systems=sync_systems, sync_total=sync_total, sync_agencies=sync_agencies,
         probe_total=probe_total, probe_checks=probe_checks, probe_daily=probe_daily, incidents=incidents,
-        probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency))
+        probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg))
 
 
 def _tz(cfg: Any | None):

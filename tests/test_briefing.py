@@ -647,3 +647,21 @@ def test_docx_and_pdf_carry_the_same_text(env):
     for text in blocks:
         assert norm(text) in docx_text, text
         assert norm(text) in pdf_text, text
+
+
+def test_compliance_section_uses_the_configured_criteria_file(env, tmp_path):
+    """The register in the briefing is judged on the criteria file of the config (compliance.criteria),
+    also when the briefing is built through an ops object without a config (the dashboard's)."""
+    from pathlib import Path
+
+    from config import default_path
+
+    app, cfg, _ = env
+    shipped = Path(default_path("compliance", "tt22-2019.yaml")).read_text(encoding="utf-8")
+    mine = tmp_path / "criteria.yaml"
+    mine.write_text(shipped.replace('title: "Trạng thái hồ sơ được hiển thị đúng tại mỗi bước xử lý"',
+                                    'title: "Tiêu chí riêng của tỉnh về trạng thái hồ sơ"'), encoding="utf-8")
+    custom = cfg.model_copy(update={"compliance": cfg.compliance.model_copy(update={"criteria": mine})})
+    _, data = build(app.store, MONTH, "docx", cfg=custom)  # a bare Store: no config of its own
+    t = next(t for t in _docx_tables(data) if t[0][:3] == ["Tiêu chí", "Căn cứ", "Trạng thái"])
+    assert t[1][0] == "Tiêu chí riêng của tỉnh về trạng thái hồ sơ"
