@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_loadtest_cpu.py
 	$(PY) benchmarks/bench_loadtest_distributed.py
 	$(PY) benchmarks/bench_dashboard.py
+	$(PY) benchmarks/bench_export.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -33,19 +33,24 @@ COMPLIANCE_ACTIONS = frozenset({"add_request", "answer_request", "attach_check",
 PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_windows", "probe_latest", "probe_results",
                  "probe_rollup", "probe_runs", "alert_timeline", "probe_window", "probe_hour_baseline"}
 # Queries an agency account may run, each with its agency parameter forced to the account's own.
+# The monthly briefing (reports/briefing.py) of an agency runs bieu06, dossiers_overdue, audit_by_agency
+# and sync_by_agency with the agency given: all forced here like the rest.
 AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "audit_dossiers",
-                 "sync_unsynced"}
+                 "sync_unsynced", "audit_by_agency", "sync_by_agency"}
 AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
 # The load-test module's named queries (store/loadtest_queries.py): the vendor's own results.
 LOADTEST_QUERIES = frozenset({"loadtest_runs", "loadtest_releases", "loadtest_run", "loadtest_endpoints",
                               "loadtest_series", "loadtest_generator", "loadtest_nodes", "loadtest_failures",
                               "loadtest_verdicts", "loadtest_capacity", "loadtest_compare"})
+# The portal's month and the load tests, as an agency's briefing shows them: no dossiers, no agency figures.
+AGENCY_BRIEFING = {"probe_month_summary", "probe_month_daily", "probe_month_incidents", "loadtest_runs",
+                   "loadtest_verdicts"}
 ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
     "admin": lambda q: True,
     "leadership": lambda q: True,
     "ict": lambda q: True,
     "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q in LOADTEST_QUERIES,
-    "agency": lambda q: q in AGENCY_SCOPED or q in AGENCY_FREE,
+    "agency": lambda q: q in AGENCY_SCOPED or q in AGENCY_FREE or q in AGENCY_BRIEFING,
 }
 
 

@@ -454,10 +454,31 @@ TEXT: dict[str, dict[str, str]] = {
     "rp_title": {"vi": "Báo cáo", "en": "Reports"},
     "rp_intro": {"vi": "Báo cáo tháng theo mẫu chính thức (Biểu số 06/VPCP/KSTT) dưới dạng DOCX, XLSX và PDF.",
                  "en": "The monthly briefing in the official form (Biểu số 06/VPCP/KSTT) as DOCX, XLSX and PDF."},
-    "rp_pending": {"vi": "Chưa có: chức năng xuất báo cáo chưa được tích hợp vào bảng điều khiển. Trong lúc chờ, "
-                         "bảng Biểu 06 dạng văn bản có thể in bằng `python app.py report --month YYYY-MM`.",
-                   "en": "Not available yet: the report exports are not yet part of the dashboard. Meanwhile the "
-                         "Biểu 06 table prints as text with `python app.py report --month YYYY-MM`."},
+    "rp_month": {"vi": "Tháng báo cáo", "en": "Month"},
+    "rp_format": {"vi": "Định dạng", "en": "Format"},
+    "rp_fmt_docx": {"vi": "Văn bản Word (DOCX)", "en": "Word document (DOCX)"},
+    "rp_fmt_xlsx": {"vi": "Bảng tính Excel (XLSX, Biểu 06)", "en": "Excel workbook (XLSX, Biểu 06)"},
+    "rp_fmt_pdf": {"vi": "PDF", "en": "PDF"},
+    "rp_agency": {"vi": "Phạm vi báo cáo", "en": "Scope"},
+    "rp_province": {"vi": "Toàn tỉnh (tất cả cơ quan, đơn vị)", "en": "Whole province (every agency)"},
+    "rp_own_agency": {"vi": "Tài khoản cơ quan: báo cáo chỉ gồm {agency} và các đơn vị trực thuộc.",
+                      "en": "Agency account: the briefing covers {agency} and its sub-units only."},
+    "rp_generate": {"vi": "Lập báo cáo", "en": "Generate"},
+    "rp_generating": {"vi": "Đang lập báo cáo…", "en": "Generating the briefing…"},
+    "rp_ready": {"vi": "Đã lập báo cáo tháng {m} ({scope}): {name}, {size}.",
+                 "en": "Briefing for {m} ({scope}) ready: {name}, {size}."},
+    "rp_failed": {"vi": "Không lập được báo cáo: {msg}", "en": "The briefing could not be made: {msg}"},
+    "rp_download": {"vi": "Tải xuống {name}", "en": "Download {name}"},
+    "rp_empty_month": {"vi": "Tháng {m} không có hồ sơ nào được tiếp nhận, giải quyết hoặc đang giải quyết tại {scope}: "
+                             "báo cáo vẫn được lập và ghi rõ là không có số liệu.",
+                       "en": "In {m} no dossier was received, resolved or pending at {scope}: the briefing is still "
+                             "produced and says there are no figures."},
+    "rp_written": {"vi": "Báo cáo định kỳ đã lập tháng {m}", "en": "Scheduled briefing files for {m}"},
+    "rp_written_none": {"vi": "Chưa có tệp báo cáo định kỳ nào cho tháng {m}{folder}. Tác vụ hằng tháng "
+                              "lập báo cáo của tháng trước vào ngày {day} hằng tháng.",
+                        "en": "No scheduled briefing files for {m} yet{folder}. The monthly job writes last "
+                              "month's briefing on day {day} of each month."},
+    "rp_written_caption": {"vi": "{name} · {size} · lập lúc {t}", "en": "{name} · {size} · written {t}"},
 }
 
 

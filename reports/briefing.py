@@ -14,6 +14,9 @@ Public API (the dashboard's Reports page and `app.py export` call these):
     build_all(ops, month, formats, agency=None, cfg=None) -> list[(filename, bytes)]
         the same for several formats, reading the store and drawing the charts once.
 
+    build_report(ops, month, fmt, agency=None, cfg=None) -> Report
+        one format, with its file name, MIME type, scope name and whether the month is empty.
+
 How it is made: `collect` reads the figures (named queries only, no SQL here) into a `Briefing`;
 `document` turns it into format-neutral blocks (headings, paragraphs, tables, charts), which
 reports/render_docx.py and reports/render_pdf.py lay out, so the DOCX and the PDF say the same
@@ -23,14 +26,13 @@ formatted the Vietnamese way (1.234; 87,5%).
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import store.queries  # noqa: F401  (registers the named queries)
 import store.report_queries  # noqa: F401  (the briefing's probe queries)
-from store.registry import QUERIES, Table
+from store.registry import Table
 
 FORMATS = ("docx", "xlsx", "pdf")
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -39,8 +41,8 @@ MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.
 COUNT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
                  "resolved_total", "resolved_early", "resolved_on_time", "resolved_overdue",
                  "pending_total", "pending_in_time", "pending_overdue"]
-LOADTEST_QUERY = "loadtest_runs"
 MAX_DOSSIER_ROWS = 100_000
+MAX_LOADTEST_RUNS = 10_000   # loadtest_runs' own limit; newest first, so a month's runs are within it
 
 
 class BriefingError(Exception):
@@ -172,7 +174,9 @@ class Briefing:
     probe_daily: list[dict[str, Any]]
     incidents: list[dict[str, Any]]
     probe_titles: dict[str, str]
-    loadtests: Table | None             # None: no load-test data in the store at all
+    loadtests: list[dict[str, Any]]     # loadtest_runs started in the month (oldest first), each with
+                                        # criteria_total / criteria_passed / judged_at_users from loadtest_verdicts
+    compliance: dict[str, Any] | None = None  # compliance.briefing_section for the month (province only)
     charts: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -184,8 +188,13 @@ class Briefing:
         return month_label(self.month)
 
     def filename(self, fmt: str) -> str:
-        scope = f"-{re.sub(r'[^A-Za-z0-9._-]+', '_', self.agency)}" if self.agency else ""
-        return f"bao-cao-tthc-{month_str(self.month)}{scope}.{fmt}"
+        return f"{self.filename_for(month_str(self.month), self.agency)}.{fmt}"
+
+    @staticmethod
+    def filename_for(month: str, agency: str | None) -> str:
+        """The file name without its extension: bao-cao-tthc-YYYY-MM[-AGENCY]."""
+        scope = f"-{re.sub(r'[^A-Za-z0-9._-]+', '_', agency)}" if agency else ""
+        return f"bao-cao-tthc-{month}{scope}"
 
 
 AUDIT_KINDS_VI = {
@@ -222,42 +231,43 @@ def _probe_titles(cfg: Any | None) -> dict[str, str]:
     return out
 
 
-def _loadtests(ops: Ops, m: dt.date) -> Table | None:
-    """Rows of the named query `loadtest_runs` for the month, or None when the store has no such query."""
-    fn = QUERIES.get(LOADTEST_QUERY)
+def _month_bounds(m: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(m, dt.time())
-    end = dt.datetime.combine((m + dt.timedelta(days=32)).replace(day=1), dt.time())
-    if fn is None:  # not registered in this process: the store's owner may still know it
-        try:
-            t = ops.query(LOADTEST_QUERY)
-        except Exception as e:
-            if "unknown query" in str(e):
-                return None
-            raise
-        return _in_month(t, start, end)
-    params = list(inspect.signature(fn).parameters)[1:]
-    kwargs: dict[str, Any] = {}
-    if "month" in params:
-        kwargs["month"] = month_str(m)
-    for name, value in (("since", start), ("start", start), ("until", end), ("end", end)):
-        if name in params and "month" not in kwargs:
-            kwargs[name] = value
-    if "limit" in params:
-        kwargs["limit"] = 1000
-    t = ops.query(LOADTEST_QUERY, **kwargs)
-    if "month" in kwargs or any(k in kwargs for k in ("since", "start")):
-        return t
-    return _in_month(t, start, end)
+    return start, dt.datetime.combine((m + dt.timedelta(days=32)).replace(day=1), dt.time())
 
 
-def _in_month(t: Table, start: dt.datetime, end: dt.datetime) -> Table:
-    """The rows whose start (started_at or the like) falls in [start, end); all rows without such a column."""
-    col = next((c for c in ("started_at", "start", "started", "created_at", "finished_at") if c in t.columns), None)
-    if col is None:
-        return t
-    i = t.columns.index(col)
-    rows = [r for r in t.rows if isinstance(r[i], dt.datetime) and start <= r[i] < end]
-    return Table(t.columns, rows, t.types)
+def _loadtests(ops: Ops, m: dt.date) -> list[dict[str, Any]]:
+    """The load-test runs started in the month (oldest first), each with its verdicts summed up:
+    criteria_total, criteria_passed, judged_at_users (the fewest users running while a criterion
+    was judged, i.e. the concurrency the run held), required_users."""
+    start, end = _month_bounds(m)
+    runs = [r for r in ops.query("loadtest_runs", limit=MAX_LOADTEST_RUNS).to_dicts()
+            if r["started_at"] is not None and start <= r["started_at"] < end]
+    runs.sort(key=lambda r: (r["started_at"], r["run_id"]))
+    for r in runs:
+        verdicts = ops.query("loadtest_verdicts", run_id=r["run_id"]).to_dicts()
+        at = [v["at_users"] for v in verdicts if v["at_users"] is not None]
+        req = [v["required_users"] for v in verdicts if v["required_users"] is not None]
+        r["criteria_total"] = len(verdicts)
+        r["criteria_passed"] = sum(1 for v in verdicts if v["passed"])
+        r["judged_at_users"] = min(at) if at else None
+        r["required_users"] = max(req) if req else None
+    return runs
+
+
+def _compliance(ops: Ops, m: dt.date, agency: str | None, cfg: Any | None) -> dict[str, Any] | None:
+    """The compliance register judged over the month (the whole province's portal: not in an
+    agency's briefing), on the criteria file of cfg (else the ops' own config, else the shipped one)."""
+    if agency:
+        return None
+    from compliance.export import briefing_section
+    from compliance.period import Period
+    from config.compliance import load_criteria
+
+    path = getattr(getattr(cfg, "compliance", None), "criteria", None)
+    _, end = _month_bounds(m)
+    return briefing_section(ops, Period(m, (end - dt.timedelta(days=1)).date()), "vi",
+                            criteria=load_criteria(path) if path else None)
 
 
 def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = None,
@@ -307,13 +317,14 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     procs = [r for r in ops.query("bieu06", month=ms, by="procedure", agency=agency).to_dicts()
              if r["row_kind"] == "procedure"]
     overdue_procedures = sorted((r for r in procs if overdue(r) > 0), key=lambda r: (-overdue(r), str(r["key"])))[:lh.top]
-    stats = ops.query("store_stats").one() or {}
+    stats = ops.query("dashboard_status").one() or {}
     # before the first recompute no dossier has a deadline, so none is overdue (and dossiers_overdue
     # cannot run without the recompute's as_of)
     overdue_dossiers = (ops.query("dossiers_overdue", month=ms, agency=agency, limit=MAX_DOSSIER_ROWS).to_dicts()
                         if stats.get("last_recompute_as_of") else [])
 
-    audit = ops.query("audit_by_agency", month=ms).to_dicts()
+    scoped = {"agency": agency} if agency else {}  # the subtree's rows only (and an agency account may ask no more)
+    audit = ops.query("audit_by_agency", month=ms, **scoped).to_dicts()
     audit_rows = [r for r in audit if r["row_kind"] == "agency" and (agency is None or r["agency_code"] in codes)]
     if agency is None:
         audit_total = next((r for r in audit if r["row_kind"] == "total"), {})
@@ -323,7 +334,7 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     audit_agencies = sorted((r for r in audit_rows if r["mismatches"]),
                             key=lambda r: (-r["mismatches"], r["agency_code"]))[:lh.top]
 
-    sync = ops.query("sync_by_agency", month=ms).to_dicts()
+    sync = ops.query("sync_by_agency", month=ms, **scoped).to_dicts()
     sync_cols = ["resolved", "synced_ok", "never_synced", "synced_before_resolution", "status_differs", "unsynced"]
     sync_rows = [r for r in sync if r["row_kind"] == "agency" and (agency is None or r["agency_code"] in codes)]
     if agency is None:
@@ -360,7 +371,7 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         overdue_dossiers=overdue_dossiers, audit_total=audit_total, audit_agencies=audit_agencies,
         sync_systems=sync_systems, sync_total=sync_total, sync_agencies=sync_agencies,
         probe_total=probe_total, probe_checks=probe_checks, probe_daily=probe_daily, incidents=incidents,
-        probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m))
+        probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg))
 
 
 def _tz(cfg: Any | None):
@@ -649,19 +660,40 @@ def document(b: Briefing) -> list[Any]:
 
     # V. load tests
     out.append(Heading("V. KIỂM THỬ TẢI"))
-    lt = b.loadtests
-    if lt is None:
-        out.append(Para("Chưa có dữ liệu kiểm thử tải: kho số liệu chưa lưu kết quả kiểm thử tải nào."))
-    elif not lt.rows:
+    if not b.loadtests:
         out.append(Para(f"Không có lượt kiểm thử tải nào trong tháng {L}."))
     else:
-        out.append(Para(f"Trong tháng {L} có {fmt_int(len(lt.rows))} lượt kiểm thử tải:"))
-        cols = [c for c in lt.columns][:8]
-        rows = [[_cell(v) for v in r[:8]] for r in lt.rows]
-        out.append(TableBlock([LOADTEST_LABELS.get(c, c) for c in cols], rows, [1] * len(cols),
-                              ["left"] * len(cols), font_size=8))
+        passed = sum(1 for r in b.loadtests if r["verdict"] == "pass")
+        out.append(Para(f"Trong tháng {L} có {fmt_int(len(b.loadtests))} lượt kiểm thử tải, {fmt_int(passed)} lượt đạt "
+                        f"tất cả tiêu chí nghiệm thu:"))
+        rows = [[str(i + 1), r["scenario"] or "-", r["release"] or "-", r["target"] or "-", loadtest_status(r),
+                 fmt_dt(r["started_at"]), fmt_int(r["users_peak"]), fmt_int(r["requests"])]
+                for i, r in enumerate(b.loadtests)]
+        out.append(Para("a) Các lượt kiểm thử:", italic=True))
+        out.append(TableBlock(["STT", "Kịch bản", "Phiên bản", "Địa chỉ kiểm thử", "Tình trạng", "Bắt đầu",
+                               "Số người dùng tối đa", "Số yêu cầu"], rows, [6, 14, 11, 23, 13, 14, 10, 10],
+                              ["center", "left", "left", "left", "left", "left", "right", "right"], font_size=9))
+        rows = [[str(i + 1), fmt_pct(r["error_rate"], 2), fmt_ms(r["p95_ms"]), LOADTEST_VERDICT_VI.get(r["verdict"], "-"),
+                 criteria_summary(r), fmt_int(r["judged_at_users"]), fmt_int(r["capacity_users"])]
+                for i, r in enumerate(b.loadtests)]
+        out.append(Para("b) Kết quả so với tiêu chí nghiệm thu:", italic=True))
+        out.append(TableBlock(["STT", "Tỷ lệ lỗi", "p95 (ms)", "Kết luận", "Tiêu chí đạt", "Số người dùng khi đánh giá",
+                               "Năng lực (người dùng)"], rows, [6, 12, 11, 14, 15, 21, 21],
+                              ["center", "right", "right", "left", "right", "right", "right"], font_size=9))
 
-    out.append(Heading("VI. GHI CHÚ"))
+    # VI. compliance register
+    n = 6
+    if b.compliance is not None:
+        c = b.compliance
+        out.append(Heading(f"VI. {c['title'].upper()}"))
+        for text in c["paragraphs"]:
+            out.append(Para(text))
+        t = c["table"]
+        if t["rows"]:
+            out.append(TableBlock(list(t["columns"]), [[_cell(v) for v in row] for row in t["rows"]],
+                                  [24, 17, 12, 11, 36], ["left"] * len(t["columns"]), font_size=9))
+        n = 7
+    out.append(Heading(f"{ROMAN[n]}. GHI CHÚ"))
     for n in ["Tỷ lệ giải quyết đúng hạn = (trước hạn + đúng hạn) / tổng số đã giải quyết.",
               "Điểm tiến độ giải quyết (Quyết định 766/QĐ-TTg) = 20 × (trước hạn + đúng hạn) / tổng số nhận giải quyết.",
               "Hồ sơ đang chờ bổ sung ở cuối tháng được tính là đang giải quyết trong hạn (thời hạn tính lại từ đầu "
@@ -681,10 +713,19 @@ def document(b: Briefing) -> list[Any]:
     return out
 
 
-LOADTEST_LABELS = {"run_id": "Mã lượt", "name": "Kịch bản", "scenario": "Kịch bản", "release": "Phiên bản",
-                   "started_at": "Bắt đầu", "finished_at": "Kết thúc", "users": "Số người dùng",
-                   "requests": "Số yêu cầu", "failures": "Lỗi", "p95_ms": "p95 (ms)", "p50_ms": "p50 (ms)",
-                   "rps": "Yêu cầu/giây", "passed": "Đạt", "verdict": "Kết luận", "target": "Đích"}
+ROMAN = {6: "VI", 7: "VII"}
+LOADTEST_STATUS_VI = {"completed": "Hoàn thành", "running": "Đang chạy", "refused": "Bị từ chối",
+                      "failed": "Không chạy được", "interrupted": "Dừng giữa chừng"}
+LOADTEST_VERDICT_VI = {"pass": "Đạt", "fail": "Không đạt", "none": "Không có tiêu chí"}
+
+
+def loadtest_status(r: dict[str, Any]) -> str:
+    return LOADTEST_STATUS_VI.get(r["status"], r["status"] or "-")
+
+
+def criteria_summary(r: dict[str, Any]) -> str:
+    """'3/4' criteria passed, '-' when the run was not judged."""
+    return f"{fmt_int(r['criteria_passed'])}/{fmt_int(r['criteria_total'])}" if r["criteria_total"] else "-"
 
 
 def _cell(v: Any) -> str:
@@ -752,6 +793,34 @@ def build_all(ops: Ops, month: str, formats: list[str] | tuple[str, ...] = FORMA
 
         b.charts = draw_charts(b)
     return [(b.filename(f), render(b, f)) for f in fmts]
+
+
+@dataclass
+class Report:
+    """One generated file and what a page needs to say about it."""
+
+    filename: str
+    data: bytes
+    fmt: str
+    month: str
+    agency: str | None
+    scope_name: str
+    empty: bool                          # no dossier received, resolved or pending in the scope that month
+
+    @property
+    def mime(self) -> str:
+        return MIME[self.fmt]
+
+
+def build_report(ops: Ops, month: str, fmt: str, agency: str | None = None, cfg: Any | None = None) -> Report:
+    """One format of the month's briefing with its file name, scope and whether the month was empty."""
+    (f,) = _check_formats([fmt])
+    b = collect(ops, month, agency, cfg)
+    if f in ("docx", "pdf"):
+        from reports.charts import draw_charts
+
+        b.charts = draw_charts(b)
+    return Report(b.filename(f), render(b, f), f, month_str(b.month), b.agency, b.scope_name, b.empty)
 
 
 def build(ops: Ops, month: str, fmt: str, agency: str | None = None, cfg: Any | None = None) -> tuple[str, bytes]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reports.briefing import FORMATS, build_all, month_label, month_str, parse_month, prev_month
+from reports.briefing import FORMATS, Briefing, build_all, month_label, month_str, parse_month, prev_month
 
 log = logging.getLogger("motcua.reports")
 
@@ -37,6 +37,17 @@ def write_briefing(ops: Any, month: str, out_dir: Path | str, formats: list[str]
         os.replace(tmp, path)
         paths.append(path)
     return paths
+
+
+def written_files(folder: Path | str, month: str, agency: str | None = None) -> list[Path]:
+    """The briefing files already written for a month under folder/YYYY-MM/ (by the monthly job or
+    `app.py export --out`), in format order: the province's (agency None) or one agency's."""
+    m = month_str(parse_month(month))
+    d = Path(folder) / m
+    if not d.is_dir():
+        return []
+    stem = Briefing.filename_for(m, agency)
+    return [d / f"{stem}.{f}" for f in FORMATS if (d / f"{stem}.{f}").is_file()]
 
 
 @dataclass

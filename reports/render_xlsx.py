@@ -18,10 +18,12 @@ from reports.briefing import (
     BIEU06_SUB,
     CHANNEL_VI,
     COUNT_COLUMNS,
+    LOADTEST_VERDICT_VI,
     MAX_DOSSIER_ROWS,
     OVERDUE_KIND_VI,
     Briefing,
     bieu06_label,
+    loadtest_status,
     month_label,
 )
 
@@ -165,6 +167,19 @@ def render_xlsx(b: Briefing) -> bytes:
                       f"({len(rows)} hồ sơ), quá hạn lâu nhất trước."
                       + (f" Chỉ liệt kê {MAX_DOSSIER_ROWS} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS else ""),
                 f"Không có hồ sơ quá hạn trong tháng {month_label(b.month)}.")
+    header = ["Mã lượt", "Kịch bản", "Phiên bản", "Địa chỉ kiểm thử", "Tình trạng", "Bắt đầu", "Kết thúc",
+              "Số người dùng tối đa", "Số yêu cầu", "Số lỗi", "Tỷ lệ lỗi", "p95 (ms)", "Kết luận", "Số tiêu chí",
+              "Số tiêu chí đạt", "Số người dùng khi đánh giá", "Năng lực (người dùng)"]
+    rows = [[r["run_id"], r["scenario"], r["release"], r["target"], loadtest_status(r), r["started_at"],
+             r["finished_at"], r["users_peak"], r["requests"], r["failures"], r["error_rate"],
+             None if r["p95_ms"] is None else round(r["p95_ms"]), LOADTEST_VERDICT_VI.get(r["verdict"], r["verdict"]),
+             r["criteria_total"], r["criteria_passed"], r["judged_at_users"], r["capacity_users"]]
+            for r in b.loadtests]
+    fmts = {6: "dd/mm/yyyy hh:mm", 7: "dd/mm/yyyy hh:mm", 8: "#,##0", 9: "#,##0", 10: "#,##0", 11: "0.00%",
+            12: "#,##0"}
+    _list_sheet(wb.create_sheet("Kiểm thử tải"), header, rows, [24, 16, 12, 28, 16, 17, 17] + [12] * 10, fmts,
+                f"Các lượt kiểm thử tải bắt đầu trong tháng {month_label(b.month)}.",
+                f"Không có lượt kiểm thử tải nào trong tháng {month_label(b.month)}.")
     wb.properties.title = f"Biểu số 06/VPCP/KSTT tháng {month_label(b.month)}"
     wb.properties.creator = b.letterhead.issuing_body
     buf = io.BytesIO()

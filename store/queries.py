@@ -164,6 +164,14 @@ _AGENCY_NAMES = """agency_names AS (
     FROM agencies GROUP BY code)"""
 
 
+def _agency_filter(agency: str | None, col: str) -> tuple[str, str]:
+    """(CTEs to open a WITH RECURSIVE list, an AND condition) limiting `col` to $agency's subtree on
+    $tree_date; nothing at all without an agency, so the province-wide query stays as cheap."""
+    if not (agency or "").strip():
+        return "", ""
+    return f"RECURSIVE {agency_tree_ctes('$tree_date', False)}, ", f" AND {_in_scope(col)}"
+
+
 def _in_scope(col: str, rollup: bool = True) -> str:
     """`col` is $agency or (rollup) a code counted under $agency on the tree (needs agency_rollup)."""
     if not rollup:
@@ -401,13 +409,16 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
 
 
 @named_query("audit_by_agency")
-def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
+def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
-    of disagreement, and the vendor's overdue count against the recomputed overdue count."""
+    of disagreement, and the vendor's overdue count against the recomputed overdue count.
+    agency: only that agency and its subtree (on the tree of the month's last day, of today without
+    a month); the total row is then the subtree's."""
     m = _opt_month(month, "audit_by_agency")
     kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    tree, scope = _agency_filter(agency, "a.agency_code")
     return _run(con, f"""
-        WITH {_AGENCY_NAMES}, a AS ({_audit_base_sql()})
+        WITH {tree}{_AGENCY_NAMES}, a AS ({_audit_base_sql()})
         SELECT CASE WHEN grouping(agency_code) = 1 THEN 'total' ELSE 'agency' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
                count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
@@ -415,10 +426,11 @@ def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) ->
                count(*) FILTER (WHERE our_overdue) AS recomputed_overdue,
                count(*) FILTER (WHERE reported_overdue) - count(*) FILTER (WHERE our_overdue) AS overdue_difference
         FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
-        WHERE {_AUDIT_SCOPE}
+        WHERE {_AUDIT_SCOPE}{scope}
         GROUP BY GROUPING SETS ((agency_code), ())
         ORDER BY row_kind <> 'total', mismatches DESC, agency_code""",
-               {"month": m, "month_end": m and _next_month(m)})
+               {"month": m, "month_end": m and _next_month(m), "agency": agency or None,
+                "tree_date": _month_end(m) if m else dt.date.today()})
 
 
 @named_query("vendor_statuses")
@@ -468,13 +480,15 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
 
 
 @named_query("sync_by_agency")
-def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
+def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Resolved dossiers and sync problems per agency and source system (e.g. 1.0 / 2.0), with a
-    total per source system and a grand total. month: dossiers resolved in that month."""
+    total per source system and a grand total. month: dossiers resolved in that month. agency: only
+    that agency and its subtree (totals then the subtree's), as in audit_by_agency."""
     m = _opt_month(month, "sync_by_agency")
     probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
+    tree, scope = _agency_filter(agency, "b.agency_code")
     return _run(con, f"""
-        WITH {_AGENCY_NAMES}, b AS ({_sync_base_sql()})
+        WITH {tree}{_AGENCY_NAMES}, b AS ({_sync_base_sql()})
         SELECT CASE WHEN grouping(agency_code) = 0 THEN 'agency'
                     WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
@@ -483,10 +497,12 @@ def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> 
                count(problem) AS unsynced,
                count(problem) / CAST(count(*) AS DOUBLE) AS unsynced_ratio
         FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
-        WHERE $month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)
+        WHERE ($month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)){scope}
         GROUP BY GROUPING SETS ((agency_code, source_system), (source_system), ())
         ORDER BY list_position(['total', 'source_system', 'agency'], row_kind), source_system NULLS FIRST,
-                 unsynced DESC, agency_code""", {"month": m, "month_end": m and _next_month(m)})
+                 unsynced DESC, agency_code""", {"month": m, "month_end": m and _next_month(m),
+                                                 "agency": agency or None,
+                                                 "tree_date": _month_end(m) if m else dt.date.today()})
 
 
 # -- lists -----------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from collectors.probes import ProbeResult
 from config.app import load_config
 from reports.briefing import (
     COUNT_COLUMNS,
-    LOADTEST_QUERY,
     BriefingError,
     build,
     build_all,
@@ -34,7 +33,6 @@ from reports.briefing import (
 )
 from reports.render_pdf import FONT_DIR, FONT_FILES
 from store.probe_writes import write_results
-from store.registry import QUERIES, Table, run
 
 MONTH, BEFORE, NO_PROBES, EMPTY = "2026-10", "2026-09", "2026-09", "2024-01"
 AGENCY = "QNG.SNV"
@@ -216,24 +214,82 @@ def test_docx_appendix_is_the_bieu06_table(env, files):
         assert got[2:] == [fmt_int(r[c]) for c in COUNT_COLUMNS]
 
 
-def test_loadtest_section_reads_the_named_query_when_there(env):
+@pytest.fixture(scope="module")
+def loadtest_run(env, tmp_path_factory):
+    """A short real Locust run (child processes) against the testbed, stored in the briefing's store."""
+    from loadtests.runner import LoadRequest, run_loadtest
+    from testbed.portal.server import running
+
+    app, _, _ = env
+    with running("v1.0") as base:
+        res = run_loadtest(app, LoadRequest("smoke", base, "v1.0", users=10, duration=6),
+                           runs_dir=tmp_path_factory.mktemp("runs"), out=lambda _s: None, progress_every=0,
+                           report=False)
+    run = next(r for r in app.query("loadtest_runs", limit=10) if r["run_id"] == res.run_id)
+    assert run["status"] == "completed" and run["requests"] > 0
+    return run, app.query("loadtest_verdicts", run_id=res.run_id).to_dicts()
+
+
+@pytest.mark.slow
+def test_loadtest_section_shows_the_runs_of_the_month(env, loadtest_run):
+    """A real stored run: its figures in the DOCX, the PDF and the XLSX of its month, and in no
+    other month's briefing."""
     app, cfg, _ = env
-    assert LOADTEST_QUERY not in QUERIES
-    _, data = build(app, MONTH, "docx", cfg=cfg)
-    assert "Chưa có dữ liệu kiểm thử tải" in _docx_text(data)
+    run, verdicts = loadtest_run
+    month = run["started_at"].strftime("%Y-%m")
+    files = dict((n.rsplit(".", 1)[1], d) for n, d in build_all(app, month, cfg=cfg))
+    assert verdicts, "the smoke scenario has acceptance criteria"
+    passed = sum(v["passed"] for v in verdicts)
+    at_users = min(v["at_users"] for v in verdicts)
+    verdict = {"pass": "Đạt", "fail": "Không đạt"}[run["verdict"]]
+    runs_row = ["1", "smoke", "v1.0", run["target"], "Hoàn thành", run["started_at"].strftime("%H:%M %d/%m/%Y"),
+                fmt_int(run["users_peak"]), fmt_int(run["requests"])]
+    result_row = ["1", fmt_pct(run["error_rate"], 2), fmt_ms(run["p95_ms"]), verdict,
+                  f"{passed}/{len(verdicts)}", fmt_int(at_users), fmt_int(run["capacity_users"])]
+    tables = _docx_tables(files["docx"])
+    assert next(t for t in tables if t[0][:3] == ["STT", "Kịch bản", "Phiên bản"])[1:] == [runs_row]
+    assert next(t for t in tables if t[0][:3] == ["STT", "Tỷ lệ lỗi", "p95 (ms)"])[1:] == [result_row]
+    assert f"có 1 lượt kiểm thử tải, {1 if run['verdict'] == 'pass' else 0} lượt đạt" in _docx_text(files["docx"])
+    pdf = re.sub(r"\s+", " ", _pdf_text(files["pdf"]))
+    for cells in (runs_row, result_row):
+        assert " ".join(cells) in pdf, cells
+    ws = load_workbook(io.BytesIO(files["xlsx"]))["Kiểm thử tải"]
+    got = [c.value for c in ws[3]]
+    assert got[:5] == [run["run_id"], "smoke", "v1.0", run["target"], "Hoàn thành"]
+    assert got[7:12] == [run["users_peak"], run["requests"], run["failures"], run["error_rate"], round(run["p95_ms"])]
+    assert got[13:16] == [len(verdicts), passed, at_users]
+    # the month before has no run
+    before = prev_month_str(month)
+    _, data = build(app, before, "docx", cfg=cfg)
+    assert f"Không có lượt kiểm thử tải nào trong tháng {before[5:]}/{before[:4]}" in _docx_text(data)
 
-    def loadtest_runs(con, limit: int = 100) -> Table:  # the shape another module registers
-        return run(con, "SELECT * FROM (VALUES (1, 'v2.0', TIMESTAMP '2026-10-12 09:00', 200, 0.012), "
-                        "(2, 'v2.1', TIMESTAMP '2026-09-30 09:00', 100, 0.0)) "
-                        "t(run_id, release, started_at, users, failure_ratio)")
 
-    QUERIES[LOADTEST_QUERY] = loadtest_runs
-    try:
-        _, data = build(app, MONTH, "docx", cfg=cfg)
-    finally:
-        del QUERIES[LOADTEST_QUERY]
-    text = _docx_text(data)
-    assert "có 1 lượt kiểm thử tải" in text and "v2.0" in text and "v2.1" not in text
+def prev_month_str(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:])
+    return f"{y - (m == 1):04d}-{12 if m == 1 else m - 1:02d}"
+
+
+def test_compliance_register_is_a_section_of_the_briefing(env, files):
+    """Issue 7: the register judged over the briefing's month, the same statuses in DOCX and PDF."""
+    from compliance import Period, register_rows
+
+    app, _, _ = env
+    reg = register_rows(app, Period(dt.date(2026, 10, 1), dt.date(2026, 10, 31)))
+    assert {r["status"] for r in reg} >= {"not_met", "not_measured"}  # the demo vendor fails some criteria
+    t = next(t for t in _docx_tables(files["docx"]) if t[0][:3] == ["Tiêu chí", "Căn cứ", "Trạng thái"])
+    assert [(row[0], row[2]) for row in t[1:]] == [(r["title"], r["status_label"]) for r in reg]
+    text = _docx_text(files["docx"])
+    assert "VI. ĐÁNH GIÁ THEO THÔNG TƯ 22/2019/TT-BTTTT" in text and "Trong kỳ 01/10/2026 – 31/10/2026" in text
+    met = sum(r["status"] == "met" for r in reg)
+    assert f"trên {len(reg)} tiêu chí: {met} đạt" in text
+    pdf = re.sub(r"\s+", " ", _pdf_text(files["pdf"]))
+    assert f"trên {len(reg)} tiêu chí: {met} đạt" in pdf
+    for r in reg:
+        if r["status"] == "not_met":
+            assert r["title"] in pdf
+    # an agency's briefing has no province-wide register
+    _, data = build(app, MONTH, "docx", agency=AGENCY)
+    assert "THÔNG TƯ 22/2019" not in _docx_text(data)
 
 
 # -- XLSX ----------------------------------------------------------------------------------------
@@ -241,7 +297,8 @@ def test_loadtest_section_reads_the_named_query_when_there(env):
 def test_xlsx_bieu06_sheets(env, files):
     app, _, _ = env
     wb = load_workbook(io.BytesIO(files["xlsx"]))
-    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn"]
+    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn",
+                             "Kiểm thử tải"]
     for sheet, by in (("Biểu 06 - cơ quan", "agency"), ("Biểu 06 - lĩnh vực", "field")):
         ws = wb[sheet]
         merged = {str(m) for m in ws.merged_cells.ranges}
@@ -590,3 +647,21 @@ def test_docx_and_pdf_carry_the_same_text(env):
     for text in blocks:
         assert norm(text) in docx_text, text
         assert norm(text) in pdf_text, text
+
+
+def test_compliance_section_uses_the_configured_criteria_file(env, tmp_path):
+    """The register in the briefing is judged on the criteria file of the config (compliance.criteria),
+    also when the briefing is built through an ops object without a config (the dashboard's)."""
+    from pathlib import Path
+
+    from config import default_path
+
+    app, cfg, _ = env
+    shipped = Path(default_path("compliance", "tt22-2019.yaml")).read_text(encoding="utf-8")
+    mine = tmp_path / "criteria.yaml"
+    mine.write_text(shipped.replace('title: "Trạng thái hồ sơ được hiển thị đúng tại mỗi bước xử lý"',
+                                    'title: "Tiêu chí riêng của tỉnh về trạng thái hồ sơ"'), encoding="utf-8")
+    custom = cfg.model_copy(update={"compliance": cfg.compliance.model_copy(update={"criteria": mine})})
+    _, data = build(app.store, MONTH, "docx", cfg=custom)  # a bare Store: no config of its own
+    t = next(t for t in _docx_tables(data) if t[0][:3] == ["Tiêu chí", "Căn cứ", "Trạng thái"])
+    assert t[1][0] == "Tiêu chí riêng của tỉnh về trạng thái hồ sơ"
