@@ -279,8 +279,8 @@ class SlaEngine:
         so that a caller can aggregate the engine's output in the same pass. status_type: the name
         of an ENUM type holding STATUSES; when given, status and final_status are of that type
         (no strings are built per row). internals: values the engine computes anyway, added
-        after the others: `resolved` (resolved at as_of) and `fin_us` (the resolution instant,
-        µs since 1970-01-01, for finished/returned dossiers).
+        after the others: `resolved` (resolved at as_of), `fin_us` (the resolution instant,
+        µs since 1970-01-01, for finished/returned dossiers) and `late_us` (late_from in µs).
         """
         if lang not in ("vi", "en"):
             raise ValueError(f"lang must be 'vi' or 'en', got {lang!r}")
@@ -290,8 +290,8 @@ class SlaEngine:
                 raise ValueError(f"extra: {c!r} is not a source column name that can be passed through")
         internals = tuple(internals)
         for c in internals:
-            if c not in ("resolved", "fin_us") or c in extra:
-                raise ValueError(f"internals: {c!r} is not one the engine gives (resolved, fin_us)")
+            if c not in ("resolved", "fin_us", "late_us") or c in extra:
+                raise ValueError(f"internals: {c!r} is not one the engine gives (resolved, fin_us, late_us)")
         if status_type is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", status_type):
             raise ValueError(f"status_type: {status_type!r} is not a type name")
         src = _relation(source, "source")

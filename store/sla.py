@@ -207,7 +207,8 @@ _RESOLVED_AT_SQL = """CASE WHEN state IN ('finished', 'returned') AND coalesce(f
                         THEN greatest(coalesce(finished_at, returned_at), received_at) END"""
 
 
-def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None) -> str:
+def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None,
+                   late_us: str = "epoch_us(late_from)") -> str:
     """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
     channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
     request and receipt, from the columns and the events). month_key is NULL for a dossier the
@@ -215,6 +216,7 @@ def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None)
     than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
     miscounted. resolved_at: an SQL expression for the resolution instant at as_of (NULL when not
     resolved), in place of the one computed from state, finished_at and returned_at."""
+    as_of_dt = as_of
     as_of, A = _as_of_sql(as_of)
     res_at = resolved_at or _RESOLVED_AT_SQL.format(as_of=as_of)
 
@@ -227,7 +229,7 @@ def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None)
                 WHEN _fm < {A + 1 - _D_MAX} THEN error('a dossier received more than 170 years before as_of')
                 ELSE (_fm + 1)
                      | (({off(f'_res_at < {as_of}', _mi('_res_at'))}) << {_KEY['rm']})
-                     | (({off(f'late_from <= {as_of}', _mi('make_timestamp(epoch_us(late_from) - 1)'))}) << {_KEY['lm']})
+                     | (({off(f'{late_us} <= {_epoch_us(as_of_dt)}', _mi(f'make_timestamp({late_us} - 1)'))}) << {_KEY['lm']})
                      | CASE WHEN sup_req < {as_of} THEN
                             ((greatest({_mi('sup_req')} - _fm, 0) + 1) << {_KEY['ws']})
                             | ((CASE WHEN sup_rcv >= sup_req AND sup_rcv < {as_of}
@@ -242,6 +244,10 @@ def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None)
         FROM (
             SELECT *, {res_at} AS _res_at
             FROM {rel}))"""
+
+
+def _epoch_us(ts: dt.datetime) -> int:
+    return (ts - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
 
 
 def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
@@ -362,9 +368,10 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
 
 # Columns of the engine's input the monthly figures need, passed through the engine.
 _PASS_THROUGH = ("agency_ix", "channel", "received_at", "supplement_requested_at", "supplement_received_at")
-# The resolution instant from what the engine computed (as the monthly rules define it: never
-# before the reception).
-_ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(greatest(fin_us, epoch_us(received_at))) END"
+# The resolution instant from what the engine computed. The monthly rules count it never before
+# the reception, which month_keys_sql's offsets ensure (a month before F counts as F), and only
+# for dossiers received before as_of, so greatest(fin_us, received) is not needed here.
+_ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(fin_us) END"
 
 
 def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) -> dict[str, Any]:
@@ -405,7 +412,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
                     'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
         step("prepare")
         sql = engine.compute_sql("v_sla_input", as_of, events="v_sla_events", extra=_PASS_THROUGH,
-                                 status_type="sla_status", internals=("resolved", "fin_us"))
+                                 status_type="sla_status", internals=("resolved", "fin_us", "late_us"))
         rel = (f"(SELECT o.*, greatest(o.supplement_requested_at, e.ev_req) AS sup_req, "
                f"greatest(o.supplement_received_at, e.ev_rcv) AS sup_rcv FROM ({sql}) o "
                f"LEFT JOIN {_SUP_EV_SQL.format(events='v_sla_events')} e ON e.ev_dossier = o.dossier_code)")
@@ -414,7 +421,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
                                      month_key, agency_ix)
             SELECT dossier_code, status, clock_start_at, due_at, late_from, TIMESTAMP '{as_of.isoformat(sep=" ")}',
                    month_key, agency_ix
-            FROM ({month_keys_sql(rel, as_of, _ENGINE_RESOLVED_AT)})""")
+            FROM ({month_keys_sql(rel, as_of, _ENGINE_RESOLVED_AT, "late_us")})""")
         step("engine_and_results")
         statuses = {str(k): v for k, v in con.execute(
             "SELECT status, count(*) FROM sla_results GROUP BY status ORDER BY CAST(status AS VARCHAR)").fetchall()}

@@ -143,3 +143,36 @@ def test_as_of_forms():
     assert to_local_naive(utc) == T(2024, 3, 20, 8, 0)                              # UTC+7
     with pytest.raises(ValueError, match="as_of must be an ISO date"):
         to_local_naive("20/03/2024")
+
+
+def test_the_recompute_counts_months_as_the_rules_do_even_for_odd_instants(tmp_path, engine):
+    """The recompute's month facts come from the engine's own values (resolution instant in µs,
+    late_from in µs); the independent path (refresh_month_stats, from dossiers + sla_results)
+    must give the same table, also for a dossier finished before its reception (bad data: it
+    counts as resolved in its reception month), one finished exactly at as_of, and deadlines
+    crossing a month end."""
+    from store.sla import refresh_month_stats
+
+    as_of = T(2024, 4, 10, 12)
+    rows = [  # code, received_at, finished_at, state, limit
+        ("H-before-reception", T(2024, 3, 29, 9), T(2024, 2, 20, 9), "finished", 3),
+        ("I-at-as-of", T(2024, 3, 27, 9), as_of, "finished", 3),
+        ("J-crosses-month", T(2024, 3, 28, 16), T(2024, 4, 5, 9), "returned", 2),
+        ("K-pending-late", T(2024, 2, 26, 9), None, "processing", 3),
+        ("L-late-on-month-start", T(2024, 3, 26, 9), None, "processing", 5),
+    ]
+    with Store(tmp_path / "months.duckdb") as s:
+        with s.transaction() as c:
+            c.executemany(
+                "INSERT INTO dossiers (dossier_code, agency_code, channel, received_at, time_limit, time_unit, "
+                "finished_at, returned_at, state) VALUES (?, 'S1', 'direct', ?, ?, 'working_days', ?, ?, ?)",
+                [(code, rec, lim, fin if state == "finished" else None, fin if state == "returned" else None, state)
+                 for code, rec, fin, state, lim in rows])
+        recompute(s, engine, as_of)
+        q = "SELECT * EXCLUDE (as_of) FROM agency_month_stats ORDER BY ALL"
+        by_recompute = s.cursor().execute(q).fetchall()
+        assert by_recompute, "the recompute wrote no monthly rows"
+        with s.transaction() as c:
+            refresh_month_stats(c, as_of)
+            by_rules = c.execute(q).fetchall()
+    assert by_recompute == by_rules
