@@ -12,7 +12,7 @@ from app import Motcua
 from config.app import load_config
 from config.portal import EndpointTiming, load_profile
 from config.probes import DEFAULT_PROBES
-from dashboard.access import LOADTEST_QUERIES, ROLE_QUERIES, AccessDenied, ScopedOps
+from dashboard.access import AGENCY_BRIEFING, LOADTEST_QUERIES, ROLE_QUERIES, AccessDenied, ScopedOps
 from dashboard.backend import Backend
 from dashboard.i18n import num, pct
 from dashboard.users import User
@@ -110,7 +110,9 @@ def test_vendor_role_runs_exactly_the_load_test_queries():
     vendor = ROLE_QUERIES["vendor"]
     assert all(vendor(n) for n in LOADTEST_QUERIES)
     assert not vendor("loadtest_runs_everything") and not vendor("audit_by_agency")
-    assert not any(ROLE_QUERIES["agency"](n) for n in LOADTEST_QUERIES)
+    # an agency account reads only the run list and verdicts its monthly briefing shows (no dossiers)
+    assert {n for n in LOADTEST_QUERIES if ROLE_QUERIES["agency"](n)} == {"loadtest_runs", "loadtest_verdicts"}
+    assert {"loadtest_runs", "loadtest_verdicts"} <= AGENCY_BRIEFING
 
 
 @pytest.mark.parametrize("role", ["vendor", "ict", "leadership", "admin", "agency"])
@@ -120,8 +122,11 @@ def test_the_page_for_every_role(lt_env, role):
         with pytest.raises(ValueError):
             at.switch_page(PAGE_FILE["loadtests"])
         scoped = ScopedOps(Backend(lt_env["cfg"]), User("a", "agency", agency="X"), lambda c: {c})
-        with pytest.raises(AccessDenied):
-            scoped.query("loadtest_runs")
+        ids = lt_env["ids"]
+        for name, params in (("loadtest_series", {"run_id": ids["v1"]}), ("loadtest_failures", {"run_id": ids["v1"]}),
+                             ("loadtest_compare", {"run_a": ids["v1"], "run_b": ids["v2"]})):
+            with pytest.raises(AccessDenied):
+                scoped.query(name, **params)
         return
     open_page(at, "loadtests")
     assert at.title[0].value == "Kiểm thử tải"
