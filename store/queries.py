@@ -172,15 +172,79 @@ def _in_scope(col: str, rollup: bool = True) -> str:
             f"(SELECT agency_code FROM agency_rollup WHERE ancestor_code = $agency))")
 
 
+# -- narrowing the SLA results before counting ------------------------------------------------
+#
+# sla_results holds, beside each status, the dossier's months packed in month_key (store/sla.py,
+# month_keys_sql: F + 1 in the low 15 bits, the month resolved as an offset from F in the next 11,
+# 0 = not resolved before as_of) and its agency as numbered in sla_agencies. A query about one
+# month and some agencies first keeps the rows that can count there (a superset: received by the
+# month's end, not resolved before it, agency in scope), then applies the exact rules of
+# month_facts_sql to those alone. Rows the numbers cannot vouch for are always kept: no month_key
+# (not written by a recompute) and dossiers changed since the last recompute.
+
+def _scope_codes(con: duckdb.DuckDBPyConnection, agency: str | None, tree_date: dt.date,
+                 follow: bool = False) -> list[str] | None:
+    """Every agency code whose dossiers can count under `agency` on the tree of `tree_date` (the
+    agency itself, its subtree and, with follow, agencies handing over to them); None: no scope."""
+    if not agency:
+        return None
+    rows = con.execute(f"""
+        WITH RECURSIVE {agency_tree_ctes('$day', bool(follow))}
+        SELECT DISTINCT agency_code FROM agency_rollup WHERE ancestor_code = $agency""",
+                       {"day": tree_date, "agency": agency}).fetchall()
+    return sorted({agency, *(r[0] for r in rows)})
+
+
+_CHANGED_SINCE_RECOMPUTE = """dossier_id IN (SELECT dossier_id FROM dossiers WHERE updated_at >
+    (SELECT max(started_at) FROM sla_runs WHERE finished_at IS NOT NULL))"""
+
+
+def _scoped_results_sql(con: duckdb.DuckDBPyConnection, codes: list[str] | None, month: dt.date | None = None,
+                        where: str = "TRUE") -> str:
+    """The rows of sla_results that can count for agencies `codes` (None: all) in `month` (None:
+    any) and satisfy `where` (a condition on sla_results' own columns), plus every row whose month
+    facts or agency may be out of date. A superset: the caller applies the exact rules. The
+    agencies' numbers and whether any dossier changed since the recompute are looked up first, so
+    the scan of sla_results filters on constants."""
+    conds = [where]
+    if codes is not None:
+        ixs = [r[0] for r in con.execute("SELECT agency_ix FROM sla_agencies WHERE list_contains($c, agency_code)",
+                                         {"c": codes}).fetchall()]
+        conds.append(f"agency_ix IN ({', '.join(str(int(i)) for i in ixs)})" if ixs else "FALSE")
+    if month is not None:
+        mi = month.year * 12 + month.month - 1
+        f = "(CAST(month_key & 32767 AS INTEGER) - 1)"
+        r = "CAST((month_key >> 15) & 2047 AS INTEGER)"
+        conds.append(f"{f} <= {mi} AND ({r} = 0 OR {f} + {r} - 1 >= {mi})")
+    exact = " AND ".join(f"({c})" for c in conds)
+    sql = (f"SELECT * FROM sla_results WHERE (month_key IS NOT NULL AND agency_ix IS NOT NULL AND {exact}) "
+           f"OR ((month_key IS NULL OR agency_ix IS NULL) AND ({where}))")
+    changed = con.execute(f"SELECT count(*) FROM sla_results WHERE {_CHANGED_SINCE_RECOMPUTE}").fetchone()[0]
+    return f"({sql} OR {_CHANGED_SINCE_RECOMPUTE})" if changed else f"({sql})"
+
+
+# Off only to compare with counting from every row (tests).
+NARROW_RESULTS = True
+
+
+def _narrowed(con: duckdb.DuckDBPyConnection, agency: str | None, tree_date: dt.date, follow: bool,
+              month: dt.date | None, where: str = "TRUE") -> str:
+    """sla_results narrowed to `agency`'s scope, `month` and `where` (see _scoped_results_sql)."""
+    if not NARROW_RESULTS:
+        return "sla_results"
+    return _scoped_results_sql(con, _scope_codes(con, agency, tree_date, follow), month, where)
+
+
 # -- Biểu số 06/VPCP/KSTT -------------------------------------------------------------------------
 
-def _bieu06_sql(by: str) -> str:
-    """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow."""
+def _bieu06_sql(by: str, results: str = "sla_results") -> str:
+    """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow
+    (by field/procedure/channel: counted from `results`, sla_results or the rows of it in scope)."""
     if by == "agency":
         src = f"SELECT agency_code, agency_code AS key, {_COLS} FROM agency_month_stats WHERE month = $month"
     else:
         src = (f"SELECT agency_code, {BIEU06_DIMENSIONS[by]} AS key, {COUNTS_SQL} "
-               f"FROM ({month_facts_sql('$as_of', '$month', '$month')}) f GROUP BY ALL")
+               f"FROM ({month_facts_sql('$as_of', '$month', '$month', results)}) f GROUP BY ALL")
     # by agency, the report covers the subtree and rollup decides what each row adds up; by
     # field/procedure/channel, rollup decides whether the agency's subtree is counted or only itself.
     scope = ("r0.ancestor_code IN (SELECT code FROM subtree)" if by == "agency" else
@@ -257,9 +321,12 @@ def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agenc
     m = _month(month, "bieu06")
     by = _choice(by, BIEU06_DIMENSIONS, "bieu06", "by")
     params = _bieu06_params(m, agency, rollup, follow_successor)
-    if by != "agency":  # counted from dossiers at the statuses' as_of
-        params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
-    return _run(con, _bieu06_sql(by), params)
+    if by == "agency":
+        return _run(con, _bieu06_sql(by), params)
+    # counted from dossiers at the statuses' as_of, only those that can count in the month and scope
+    params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
+    results = _narrowed(con, params["agency"], params["tree_date"], params["follow"], m)
+    return _run(con, _bieu06_sql(by, results), params)
 
 
 @named_query("agency_ratio_month")
@@ -504,15 +571,20 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
     n = _limit(limit, "dossiers_overdue")
     as_of = data_as_of(con)
     if m is not None:
+        tree_date = _month_end(m)
+        # overdue in the month or at its end: late from before the month's end, not resolved in time
+        results = _narrowed(con, agency, tree_date, False, m, f"""status IN ('overdue', 'pending_in_time',
+            'pending_overdue', 'waiting_supplement') AND late_from <= TIMESTAMP '{_next_month(m)}'""")
         src = f"""
             SELECT dossier_code, agency_code, procedure_code, field, channel, received_at, due_date, late_from,
                    CASE WHEN is_resolved THEN resolved_at END AS resolved_at,
                    CASE WHEN is_resolved THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
                    CASE WHEN is_resolved THEN resolved_at ELSE cut END AS judged_at
-            FROM ({month_facts_sql('$as_of', '$month', '$month')})
+            FROM ({month_facts_sql('$as_of', '$month', '$month', results)})
             WHERE (is_resolved AND final_status = 'overdue') OR is_pending_overdue"""
-        tree_date = _month_end(m)
     else:
+        tree_date = (as_of or dt.datetime.now()).date()
+        results = _narrowed(con, agency, tree_date, False, None, "status IN ('overdue', 'pending_overdue')")
         src = f"""
             SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.received_at,
                    s.due_date, s.late_from,
@@ -520,10 +592,10 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
                    CASE WHEN s.final_status = 'overdue' THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
                    CASE WHEN s.final_status = 'overdue' THEN coalesce(d.finished_at, d.returned_at)
                         ELSE s.computed_as_of END AS judged_at
-            FROM dossiers d JOIN {SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
+            FROM dossiers d JOIN {SLA_ROWS_SQL.replace('FROM sla_results', 'FROM ' + results)} s
+                 ON s.dossier_id = d.dossier_id
             WHERE (s.final_status = 'overdue' OR s.status = 'pending_overdue')
               AND d.state NOT IN ('withdrawn', 'rejected')"""
-        tree_date = (as_of or dt.datetime.now()).date()
     return _run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
         o AS ({src})

@@ -86,7 +86,8 @@ SLA_ROWS_SQL = """(SELECT dossier_id, clock_start_at,
     FROM sla_results)"""
 
 
-def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = "$m_to") -> str:
+def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = "$m_to",
+                    results: str = "sla_results") -> str:
     """SELECT of one row per (counted dossier, month it is open in), with the Biểu 06 flags.
 
     Arguments are SQL expressions: the cut instant (TIMESTAMP) and the first and last month
@@ -95,6 +96,8 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
     is_pending_overdue. Used for one month at a time (Biểu 06 by field, procedure or channel;
     the overdue list of a month); the monthly table itself is counted by running sums
     (`month_stats_sql`), which gives the same figures without expanding dossiers into months.
+    `results`: the SLA results to count, sla_results or a subset of its rows (a query scoped to
+    some agencies and months narrows them first: store/queries.py, _scoped_results_sql).
     """
     return f"""
     WITH sup_ev AS (
@@ -117,7 +120,7 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
                greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
                greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
         FROM dossiers d
-        JOIN sla_results s ON s.dossier_id = d.dossier_id
+        JOIN {results} s ON s.dossier_id = d.dossier_id
         LEFT JOIN sup_ev e ON e.dossier_code = d.dossier_code
         WHERE d.state NOT IN ('withdrawn', 'rejected') AND s.status <> 'excluded'
           AND d.received_at < {as_of}
