@@ -467,25 +467,95 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
          "tree_date": _month_end(m) if m else dt.date.today()})
 
 
+_AUDIT_COUNTS = ["dossiers", *AUDIT_KINDS, "mismatches", "reported_overdue", "recomputed_overdue"]
+_SYNC_COUNTS = ["resolved", "synced_ok", *SYNC_PROBLEMS, "unsynced"]
+
+
+def _audit_counts_sql() -> str:
+    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    return f"""count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
+               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
+               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue"""
+
+
+def _sync_counts_sql() -> str:
+    probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
+    return f"count(*) AS resolved, count(*) FILTER (WHERE problem IS NULL) AS synced_ok, {probs}, count(problem) AS unsynced"
+
+
+def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Rebuild agency_month_audit and agency_month_sync (migration 009) from the dossiers and the
+    SLA results as they are now; run by the recompute inside its transaction."""
+    con.execute("DELETE FROM agency_month_audit")
+    con.execute("DELETE FROM agency_month_sync")
+    con.execute("DELETE FROM dashboard_counts_state")
+    con.execute(f"""
+        INSERT INTO agency_month_audit (month, agency_code, {', '.join(_AUDIT_COUNTS)})
+        SELECT CAST(date_trunc('month', coalesce(resolved_at, received_at)) AS DATE) AS month, agency_code,
+               {_audit_counts_sql()}
+        FROM ({_audit_base_sql()}) a WHERE {_AUDIT_SCOPE} GROUP BY ALL""", {"month": None, "month_end": None})
+    con.execute(f"""
+        INSERT INTO agency_month_sync (month, agency_code, source_system, {', '.join(_SYNC_COUNTS)})
+        SELECT CAST(date_trunc('month', resolved_at) AS DATE) AS month, agency_code, source_system, {_sync_counts_sql()}
+        FROM ({_sync_base_sql()}) b GROUP BY ALL""")
+    con.execute("INSERT INTO dashboard_counts_state SELECT $run, count(*), max(dossier_id) FROM dossiers",
+                {"run": run_id})
+
+
+# Off only to compare with counting from the dossiers (tests).
+USE_DASHBOARD_COUNTS = True
+
+
+def _dashboard_counts_valid(con: duckdb.DuckDBPyConnection) -> bool:
+    """agency_month_audit/sync describe the store: written by the last finished recompute, and no
+    dossier written (updated_at) or added since."""
+    if not USE_DASHBOARD_COUNTS:
+        return False
+    try:
+        row = con.execute("""
+            WITH last_run AS (SELECT run_id, started_at FROM sla_runs WHERE finished_at IS NOT NULL
+                              ORDER BY run_id DESC LIMIT 1)
+            SELECT s.run_id = (SELECT run_id FROM last_run)
+                   AND s.dossiers = (SELECT count(*) FROM dossiers)
+                   AND s.max_dossier_id IS NOT DISTINCT FROM (SELECT max(dossier_id) FROM dossiers)
+                   AND NOT EXISTS (SELECT 1 FROM dossiers WHERE updated_at > (SELECT started_at FROM last_run))
+            FROM dashboard_counts_state s""").fetchone()
+    except duckdb.CatalogException:  # a store without migration 009
+        return False
+    return bool(row and row[0])
+
+
+def _sum_cols(cols: list[str]) -> str:
+    return ", ".join(f"CAST(coalesce(sum({c}), 0) AS BIGINT) AS {c}" for c in cols)
+
+
 @named_query("audit_by_agency")
 def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
     """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
-    of disagreement, and the vendor's overdue count against the recomputed overdue count."""
+    of disagreement, and the vendor's overdue count against the recomputed overdue count.
+    Added up from agency_month_audit while it describes the store, else counted from dossiers."""
     m = _opt_month(month, "audit_by_agency")
-    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    params = {"month": m, "month_end": m and _next_month(m)}
+    if _dashboard_counts_valid(con):
+        src = "(SELECT * FROM agency_month_audit WHERE $month IS NULL OR month = $month) a"
+        counts = _sum_cols(_AUDIT_COUNTS)
+        where = "TRUE"
+        params.pop("month_end")
+    else:
+        src = f"({_audit_base_sql()}) a"
+        counts = _audit_counts_sql()
+        where = _AUDIT_SCOPE
     return _run(con, f"""
-        WITH {_AGENCY_NAMES}, a AS ({_audit_base_sql()})
+        WITH {_AGENCY_NAMES}, c AS (
+            SELECT agency_code, {counts} FROM {src} WHERE {where} GROUP BY agency_code)
         SELECT CASE WHEN grouping(agency_code) = 1 THEN 'total' ELSE 'agency' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
-               count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
-               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
-               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue,
-               count(*) FILTER (WHERE reported_overdue) - count(*) FILTER (WHERE our_overdue) AS overdue_difference
-        FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
-        WHERE {_AUDIT_SCOPE}
+               {_sum_cols(_AUDIT_COUNTS)},
+               CAST(coalesce(sum(reported_overdue), 0) - coalesce(sum(recomputed_overdue), 0) AS BIGINT)
+                   AS overdue_difference
+        FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code), ())
-        ORDER BY row_kind <> 'total', mismatches DESC, agency_code""",
-               {"month": m, "month_end": m and _next_month(m)})
+        ORDER BY row_kind <> 'total', mismatches DESC, agency_code""", params)
 
 
 @named_query("vendor_statuses")
@@ -499,7 +569,7 @@ def vendor_statuses(con: duckdb.DuckDBPyConnection) -> Table:
 
 # -- sync to the National Public Service Portal ------------------------------------------------
 
-def _sync_base_sql() -> str:
+def _sync_base_sql(where: str = "TRUE") -> str:
     return f"""
     SELECT *, CASE
         WHEN synced_at IS NULL THEN 'never_synced'
@@ -512,7 +582,7 @@ def _sync_base_sql() -> str:
                sc.synced_class
         FROM dossiers
         LEFT JOIN ({_classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class')}) sc ON sc.status_text = dossiers.synced_status
-        WHERE state IN ('finished', 'returned')
+        WHERE state IN ('finished', 'returned') AND {where}
     )"""
 
 
@@ -522,9 +592,22 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
     """Resolved dossiers whose result did not reach the National Public Service Portal: never synced,
     last synced before they were resolved, or synced with a status other than resolved."""
     n = _limit(limit, "sync_unsynced")
+    where = "TRUE"
+    if NARROW_RESULTS and _dashboard_counts_valid(con):
+        # the first `limit` rows by resolved_at lie in the months where the counted problems reach it
+        codes = (_scope_codes(con, agency, dt.date.today()) if _flag(rollup) else [agency]) if agency else None
+        cut = con.execute("""
+            SELECT min(month) FROM (
+                SELECT month, sum(sum(unsynced)) OVER (ORDER BY month) AS upto FROM agency_month_sync
+                WHERE month IS NOT NULL AND ($codes IS NULL OR list_contains($codes, agency_code))
+                  AND ($source_system IS NULL OR source_system = $source_system)
+                GROUP BY month)
+            WHERE upto >= $n""", {"codes": codes, "source_system": source_system, "n": n}).fetchone()[0]
+        if cut is not None:
+            where = f"coalesce(finished_at, returned_at) < DATE '{_next_month(cut)}'"
     return _run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('current_date', False)}, {_AGENCY_NAMES},
-        b AS ({_sync_base_sql()})
+        b AS ({_sync_base_sql(where)})
         SELECT b.dossier_code, b.agency_code, an.name AS agency_name, b.procedure_code, b.source_system,
                b.problem, b.state, b.resolved_at, b.synced_at, b.synced_status, b.synced_class
         FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
@@ -537,23 +620,28 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
 @named_query("sync_by_agency")
 def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
     """Resolved dossiers and sync problems per agency and source system (e.g. 1.0 / 2.0), with a
-    total per source system and a grand total. month: dossiers resolved in that month."""
+    total per source system and a grand total. month: dossiers resolved in that month. Added up
+    from agency_month_sync while it describes the store, else counted from dossiers."""
     m = _opt_month(month, "sync_by_agency")
-    probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
+    params = {"month": m, "month_end": m and _next_month(m)}
+    if _dashboard_counts_valid(con):
+        c = f"""SELECT agency_code, source_system, {_sum_cols(_SYNC_COUNTS)} FROM agency_month_sync
+                WHERE $month IS NULL OR month = $month GROUP BY ALL"""
+        params.pop("month_end")
+    else:
+        c = f"""SELECT agency_code, source_system, {_sync_counts_sql()} FROM ({_sync_base_sql()}) b
+                WHERE $month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end) GROUP BY ALL"""
     return _run(con, f"""
-        WITH {_AGENCY_NAMES}, b AS ({_sync_base_sql()})
+        WITH {_AGENCY_NAMES}, c AS ({c})
         SELECT CASE WHEN grouping(agency_code) = 0 THEN 'agency'
                     WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
-               source_system,
-               count(*) AS resolved, count(*) FILTER (WHERE problem IS NULL) AS synced_ok, {probs},
-               count(problem) AS unsynced,
-               count(problem) / CAST(count(*) AS DOUBLE) AS unsynced_ratio
-        FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
-        WHERE $month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)
+               source_system, {_sum_cols(_SYNC_COUNTS)},
+               coalesce(sum(unsynced), 0) / CAST(coalesce(sum(resolved), 0) AS DOUBLE) AS unsynced_ratio
+        FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code, source_system), (source_system), ())
         ORDER BY list_position(['total', 'source_system', 'agency'], row_kind), source_system NULLS FIRST,
-                 unsynced DESC, agency_code""", {"month": m, "month_end": m and _next_month(m)})
+                 unsynced DESC, agency_code""", params)
 
 
 # -- lists -----------------------------------------------------------------------------------------

@@ -428,6 +428,9 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
                   GROUP BY ALL) g
             JOIN sla_agencies a USING (agency_ix))""", as_of)
         step("month_stats")
+        from store.queries import refresh_dashboard_counts  # the audit and sync counts (migration 009)
+        refresh_dashboard_counts(con, run_id)
+        step("dashboard_counts")
         con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
                     [_now(), dossiers, run_id])
     step("commit")
