@@ -530,21 +530,25 @@ def _sum_cols(cols: list[str]) -> str:
 
 
 @named_query("audit_by_agency")
-def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
+def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
     of disagreement, and the vendor's overdue count against the recomputed overdue count.
-    Added up from agency_month_audit while it describes the store, else counted from dossiers."""
+    agency: only that agency and its subtree (on the tree of the month's last day, of today without
+    a month); the total row is then the subtree's. Added up from agency_month_audit while it
+    describes the store, else counted from dossiers."""
     m = _opt_month(month, "audit_by_agency")
-    params = {"month": m, "month_end": m and _next_month(m)}
+    params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
+                              "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
+    in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
         src = "(SELECT * FROM agency_month_audit WHERE $month IS NULL OR month = $month) a"
         counts = _sum_cols(_AUDIT_COUNTS)
-        where = "TRUE"
+        where = in_scope
         params.pop("month_end")
     else:
         src = f"({_audit_base_sql()}) a"
         counts = _audit_counts_sql()
-        where = _AUDIT_SCOPE
+        where = f"{_AUDIT_SCOPE} AND {in_scope}"
     return _run(con, f"""
         WITH {_AGENCY_NAMES}, c AS (
             SELECT agency_code, {counts} FROM {src} WHERE {where} GROUP BY agency_code)
@@ -618,19 +622,23 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
 
 
 @named_query("sync_by_agency")
-def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None) -> Table:
+def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Resolved dossiers and sync problems per agency and source system (e.g. 1.0 / 2.0), with a
-    total per source system and a grand total. month: dossiers resolved in that month. Added up
+    total per source system and a grand total. month: dossiers resolved in that month. agency: only
+    that agency and its subtree (totals then the subtree's), as in audit_by_agency. Added up
     from agency_month_sync while it describes the store, else counted from dossiers."""
     m = _opt_month(month, "sync_by_agency")
-    params = {"month": m, "month_end": m and _next_month(m)}
+    params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
+                              "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
+    in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
         c = f"""SELECT agency_code, source_system, {_sum_cols(_SYNC_COUNTS)} FROM agency_month_sync
-                WHERE $month IS NULL OR month = $month GROUP BY ALL"""
+                WHERE ($month IS NULL OR month = $month) AND {in_scope} GROUP BY ALL"""
         params.pop("month_end")
     else:
         c = f"""SELECT agency_code, source_system, {_sync_counts_sql()} FROM ({_sync_base_sql()}) b
-                WHERE $month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end) GROUP BY ALL"""
+                WHERE ($month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)) AND {in_scope}
+                GROUP BY ALL"""
     return _run(con, f"""
         WITH {_AGENCY_NAMES}, c AS ({c})
         SELECT CASE WHEN grouping(agency_code) = 0 THEN 'agency'

@@ -112,8 +112,9 @@ def _check_all(store, monkeypatch) -> int:
                 for limit in (1, 60, 100_000):
                     cases.append(("sync_unsynced", dict(agency=agency, source_system=ss, rollup=rollup, limit=limit)))
     for month in [None, *MONTHS, "2020-01"]:
-        cases.append(("audit_by_agency", dict(month=month)))
-        cases.append(("sync_by_agency", dict(month=month)))
+        for agency in [None, *AGENCIES]:
+            cases.append(("audit_by_agency", dict(month=month, agency=agency)))
+            cases.append(("sync_by_agency", dict(month=month, agency=agency)))
     nonempty = 0
     for name, params in cases:
         new, old = _both(store, monkeypatch, name, **params)
