@@ -2,7 +2,12 @@
 dashboard asks them), on 10 million dossiers; and the leadership page rendered in a real browser.
 Targets: each query under 300 ms warm; the leadership page under 2 s in the browser (warm).
 
-    python benchmarks/bench_dashboard.py [--dossiers 10000000] [--runs 10] [--no-browser]
+    python benchmarks/bench_dashboard.py [--dossiers 10000000] [--runs 10] [--no-browser] [--no-answer-cache]
+
+--no-answer-cache: every sample is the first ask after a write (the owner's answer cache emptied
+before each one, DuckDB warm), so p50/p95 are what the store itself takes; the pass criterion and
+worst_query then judge those figures. Without it, p50/p95 are the owner's cached answers and the
+uncached_* figures (fewer samples) are reported beside them.
 
 The store: benchmarks/synth.py dossiers, recomputed, plus 14 days of probe results (30 checks a
 minute) with their hourly rollups and a few alert notifications. The owner is the real one
@@ -79,22 +84,23 @@ def _stats(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(samples), 1), round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 1)
 
 
-def measure(ops, invalidate, queries, runs: int) -> dict:
+def measure(ops, invalidate, queries, runs: int, no_answer_cache: bool = False) -> dict:
     """Per query, through the owner's API: `uncached` = the first ask after a write (DuckDB warm, the
-    owner's answer not kept yet), `p50/p95` = warm, as the page asks it again."""
+    owner's answer not kept yet), `p50/p95` = warm, as the page asks it again (no_answer_cache:
+    every sample uncached, p50/p95 = uncached)."""
     out = {}
     for name, params in queries:
         key = name if name not in out else f"{name}#{len(out)}"
         for _ in range(2):
             t = ops.query(name, **params)
         first = []
-        for _ in range(max(2, runs // 3)):
+        for _ in range(runs if no_answer_cache else max(2, runs // 3)):
             invalidate()
             t0 = time.perf_counter()
             t = ops.query(name, **params)
             first.append((time.perf_counter() - t0) * 1000)
-        samples = []
-        for _ in range(runs):
+        samples = list(first) if no_answer_cache else []
+        for _ in range(0 if no_answer_cache else runs):
             t0 = time.perf_counter()
             t = ops.query(name, **params)
             samples.append((time.perf_counter() - t0) * 1000)
@@ -141,6 +147,8 @@ def main() -> None:
     ap.add_argument("--dossiers", type=int, default=10_000_000)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--no-answer-cache", action="store_true",
+                    help="measure every sample with the owner's answer cache emptied first")
     args = ap.parse_args()
     from app import Motcua
     from config.app import load_config
@@ -169,7 +177,7 @@ def main() -> None:
             ops = find_owner(path)
             since = (now - dt.timedelta(hours=24)).isoformat()
             pages = page_queries(ops.query, agency, since, now.isoformat())
-            results = {p: measure(ops, app._changed, q, args.runs) for p, q in pages.items()}
+            results = {p: measure(ops, app._changed, q, args.runs, args.no_answer_cache) for p, q in pages.items()}
             app.prewarm_dashboard()  # what the owner does after a recompute
             browser = None
             if not args.no_browser:
@@ -186,7 +194,8 @@ def main() -> None:
     page_totals = {p: round(sum(q["p50_ms"] for q in qs.values()), 1) for p, qs in results.items()}
     uncached = max((q["uncached_p95_ms"], f"{p}:{n}") for p, qs in results.items() for n, q in qs.items())
     figures = {
-        "benchmark": "dashboard", "dossiers": args.dossiers, "probe_results": n_probe, "month": MONTH,
+        "benchmark": "dashboard", "dossiers": args.dossiers, "answer_cache": not args.no_answer_cache,
+        "load_average": [round(x, 2) for x in os.getloadavg()], "probe_results": n_probe, "month": MONTH,
         "build_s": round(t_build, 1), "recompute_s": round(t_recompute, 1),
         "pages": results, "page_total_p50_ms": page_totals,
         "worst_query": {"name": worst[1], "p95_ms": worst[0]},
@@ -194,7 +203,8 @@ def main() -> None:
         "query_target_ms": QUERY_TARGET_MS, "query_ratio_to_target": round(worst[0] / QUERY_TARGET_MS, 3),
         "leadership_render": browser, "render_target_s": PAGE_TARGET_S,
         "render_ratio_to_target": round(browser["warm_p50_s"] / PAGE_TARGET_S, 3) if browser else None,
-        "pass": worst[0] < QUERY_TARGET_MS and (browser is None or browser["warm_p50_s"] < PAGE_TARGET_S),
+        "uncached_ratio_to_target": round(uncached[0] / QUERY_TARGET_MS, 3),
+        "pass": worst[0] < QUERY_TARGET_MS and uncached[0] < QUERY_TARGET_MS and (browser is None or browser["warm_p50_s"] < PAGE_TARGET_S),
     }
     print(json.dumps(figures, ensure_ascii=False))
 

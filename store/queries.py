@@ -164,14 +164,6 @@ _AGENCY_NAMES = """agency_names AS (
     FROM agencies GROUP BY code)"""
 
 
-def _agency_filter(agency: str | None, col: str) -> tuple[str, str]:
-    """(CTEs to open a WITH RECURSIVE list, an AND condition) limiting `col` to $agency's subtree on
-    $tree_date; nothing at all without an agency, so the province-wide query stays as cheap."""
-    if not (agency or "").strip():
-        return "", ""
-    return f"RECURSIVE {agency_tree_ctes('$tree_date', False)}, ", f" AND {_in_scope(col)}"
-
-
 def _in_scope(col: str, rollup: bool = True) -> str:
     """`col` is $agency or (rollup) a code counted under $agency on the tree (needs agency_rollup)."""
     if not rollup:
@@ -180,15 +172,79 @@ def _in_scope(col: str, rollup: bool = True) -> str:
             f"(SELECT agency_code FROM agency_rollup WHERE ancestor_code = $agency))")
 
 
+# -- narrowing the SLA results before counting ------------------------------------------------
+#
+# sla_results holds, beside each status, the dossier's months packed in month_key (store/sla.py,
+# month_keys_sql: F + 1 in the low 15 bits, the month resolved as an offset from F in the next 11,
+# 0 = not resolved before as_of) and its agency as numbered in sla_agencies. A query about one
+# month and some agencies first keeps the rows that can count there (a superset: received by the
+# month's end, not resolved before it, agency in scope), then applies the exact rules of
+# month_facts_sql to those alone. Rows the numbers cannot vouch for are always kept: no month_key
+# (not written by a recompute) and dossiers changed since the last recompute.
+
+def _scope_codes(con: duckdb.DuckDBPyConnection, agency: str | None, tree_date: dt.date,
+                 follow: bool = False) -> list[str] | None:
+    """Every agency code whose dossiers can count under `agency` on the tree of `tree_date` (the
+    agency itself, its subtree and, with follow, agencies handing over to them); None: no scope."""
+    if not agency:
+        return None
+    rows = con.execute(f"""
+        WITH RECURSIVE {agency_tree_ctes('$day', bool(follow))}
+        SELECT DISTINCT agency_code FROM agency_rollup WHERE ancestor_code = $agency""",
+                       {"day": tree_date, "agency": agency}).fetchall()
+    return sorted({agency, *(r[0] for r in rows)})
+
+
+_CHANGED_SINCE_RECOMPUTE = """dossier_id IN (SELECT dossier_id FROM dossiers WHERE updated_at >
+    (SELECT max(started_at) FROM sla_runs WHERE finished_at IS NOT NULL))"""
+
+
+def _scoped_results_sql(con: duckdb.DuckDBPyConnection, codes: list[str] | None, month: dt.date | None = None,
+                        where: str = "TRUE") -> str:
+    """The rows of sla_results that can count for agencies `codes` (None: all) in `month` (None:
+    any) and satisfy `where` (a condition on sla_results' own columns), plus every row whose month
+    facts or agency may be out of date. A superset: the caller applies the exact rules. The
+    agencies' numbers and whether any dossier changed since the recompute are looked up first, so
+    the scan of sla_results filters on constants."""
+    conds = [where]
+    if codes is not None:
+        ixs = [r[0] for r in con.execute("SELECT agency_ix FROM sla_agencies WHERE list_contains($c, agency_code)",
+                                         {"c": codes}).fetchall()]
+        conds.append(f"agency_ix IN ({', '.join(str(int(i)) for i in ixs)})" if ixs else "FALSE")
+    if month is not None:
+        mi = month.year * 12 + month.month - 1
+        f = "(CAST(month_key & 32767 AS INTEGER) - 1)"
+        r = "CAST((month_key >> 15) & 2047 AS INTEGER)"
+        conds.append(f"{f} <= {mi} AND ({r} = 0 OR {f} + {r} - 1 >= {mi})")
+    exact = " AND ".join(f"({c})" for c in conds)
+    sql = (f"SELECT * FROM sla_results WHERE (month_key IS NOT NULL AND agency_ix IS NOT NULL AND {exact}) "
+           f"OR ((month_key IS NULL OR agency_ix IS NULL) AND ({where}))")
+    changed = con.execute(f"SELECT count(*) FROM sla_results WHERE {_CHANGED_SINCE_RECOMPUTE}").fetchone()[0]
+    return f"({sql} OR {_CHANGED_SINCE_RECOMPUTE})" if changed else f"({sql})"
+
+
+# Off only to compare with counting from every row (tests).
+NARROW_RESULTS = True
+
+
+def _narrowed(con: duckdb.DuckDBPyConnection, agency: str | None, tree_date: dt.date, follow: bool,
+              month: dt.date | None, where: str = "TRUE") -> str:
+    """sla_results narrowed to `agency`'s scope, `month` and `where` (see _scoped_results_sql)."""
+    if not NARROW_RESULTS:
+        return "sla_results"
+    return _scoped_results_sql(con, _scope_codes(con, agency, tree_date, follow), month, where)
+
+
 # -- Biểu số 06/VPCP/KSTT -------------------------------------------------------------------------
 
-def _bieu06_sql(by: str) -> str:
-    """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow."""
+def _bieu06_sql(by: str, results: str = "sla_results") -> str:
+    """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow
+    (by field/procedure/channel: counted from `results`, sla_results or the rows of it in scope)."""
     if by == "agency":
         src = f"SELECT agency_code, agency_code AS key, {_COLS} FROM agency_month_stats WHERE month = $month"
     else:
         src = (f"SELECT agency_code, {BIEU06_DIMENSIONS[by]} AS key, {COUNTS_SQL} "
-               f"FROM ({month_facts_sql('$as_of', '$month', '$month')}) f GROUP BY ALL")
+               f"FROM ({month_facts_sql('$as_of', '$month', '$month', results)}) f GROUP BY ALL")
     # by agency, the report covers the subtree and rollup decides what each row adds up; by
     # field/procedure/channel, rollup decides whether the agency's subtree is counted or only itself.
     scope = ("r0.ancestor_code IN (SELECT code FROM subtree)" if by == "agency" else
@@ -265,9 +321,12 @@ def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agenc
     m = _month(month, "bieu06")
     by = _choice(by, BIEU06_DIMENSIONS, "bieu06", "by")
     params = _bieu06_params(m, agency, rollup, follow_successor)
-    if by != "agency":  # counted from dossiers at the statuses' as_of
-        params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
-    return _run(con, _bieu06_sql(by), params)
+    if by == "agency":
+        return _run(con, _bieu06_sql(by), params)
+    # counted from dossiers at the statuses' as_of, only those that can count in the month and scope
+    params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
+    results = _narrowed(con, params["agency"], params["tree_date"], params["follow"], m)
+    return _run(con, _bieu06_sql(by, results), params)
 
 
 @named_query("agency_ratio_month")
@@ -408,29 +467,99 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
          "tree_date": _month_end(m) if m else dt.date.today()})
 
 
+_AUDIT_COUNTS = ["dossiers", *AUDIT_KINDS, "mismatches", "reported_overdue", "recomputed_overdue"]
+_SYNC_COUNTS = ["resolved", "synced_ok", *SYNC_PROBLEMS, "unsynced"]
+
+
+def _audit_counts_sql() -> str:
+    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    return f"""count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
+               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
+               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue"""
+
+
+def _sync_counts_sql() -> str:
+    probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
+    return f"count(*) AS resolved, count(*) FILTER (WHERE problem IS NULL) AS synced_ok, {probs}, count(problem) AS unsynced"
+
+
+def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Rebuild agency_month_audit and agency_month_sync (migration 009) from the dossiers and the
+    SLA results as they are now; run by the recompute inside its transaction."""
+    con.execute("DELETE FROM agency_month_audit")
+    con.execute("DELETE FROM agency_month_sync")
+    con.execute("DELETE FROM dashboard_counts_state")
+    con.execute(f"""
+        INSERT INTO agency_month_audit (month, agency_code, {', '.join(_AUDIT_COUNTS)})
+        SELECT CAST(date_trunc('month', coalesce(resolved_at, received_at)) AS DATE) AS month, agency_code,
+               {_audit_counts_sql()}
+        FROM ({_audit_base_sql()}) a WHERE {_AUDIT_SCOPE} GROUP BY ALL""", {"month": None, "month_end": None})
+    con.execute(f"""
+        INSERT INTO agency_month_sync (month, agency_code, source_system, {', '.join(_SYNC_COUNTS)})
+        SELECT CAST(date_trunc('month', resolved_at) AS DATE) AS month, agency_code, source_system, {_sync_counts_sql()}
+        FROM ({_sync_base_sql()}) b GROUP BY ALL""")
+    con.execute("INSERT INTO dashboard_counts_state SELECT $run, count(*), max(dossier_id) FROM dossiers",
+                {"run": run_id})
+
+
+# Off only to compare with counting from the dossiers (tests).
+USE_DASHBOARD_COUNTS = True
+
+
+def _dashboard_counts_valid(con: duckdb.DuckDBPyConnection) -> bool:
+    """agency_month_audit/sync describe the store: written by the last finished recompute, and no
+    dossier written (updated_at) or added since."""
+    if not USE_DASHBOARD_COUNTS:
+        return False
+    try:
+        row = con.execute("""
+            WITH last_run AS (SELECT run_id, started_at FROM sla_runs WHERE finished_at IS NOT NULL
+                              ORDER BY run_id DESC LIMIT 1)
+            SELECT s.run_id = (SELECT run_id FROM last_run)
+                   AND s.dossiers = (SELECT count(*) FROM dossiers)
+                   AND s.max_dossier_id IS NOT DISTINCT FROM (SELECT max(dossier_id) FROM dossiers)
+                   AND NOT EXISTS (SELECT 1 FROM dossiers WHERE updated_at > (SELECT started_at FROM last_run))
+            FROM dashboard_counts_state s""").fetchone()
+    except duckdb.CatalogException:  # a store without migration 009
+        return False
+    return bool(row and row[0])
+
+
+def _sum_cols(cols: list[str]) -> str:
+    return ", ".join(f"CAST(coalesce(sum({c}), 0) AS BIGINT) AS {c}" for c in cols)
+
+
 @named_query("audit_by_agency")
 def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
     of disagreement, and the vendor's overdue count against the recomputed overdue count.
     agency: only that agency and its subtree (on the tree of the month's last day, of today without
-    a month); the total row is then the subtree's."""
+    a month); the total row is then the subtree's. Added up from agency_month_audit while it
+    describes the store, else counted from dossiers."""
     m = _opt_month(month, "audit_by_agency")
-    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
-    tree, scope = _agency_filter(agency, "a.agency_code")
+    params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
+                              "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
+    in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
+    if _dashboard_counts_valid(con):
+        src = "(SELECT * FROM agency_month_audit WHERE $month IS NULL OR month = $month) a"
+        counts = _sum_cols(_AUDIT_COUNTS)
+        where = in_scope
+        params.pop("month_end")
+    else:
+        src = f"({_audit_base_sql()}) a"
+        counts = _audit_counts_sql()
+        where = f"{_AUDIT_SCOPE} AND {in_scope}"
     return _run(con, f"""
-        WITH {tree}{_AGENCY_NAMES}, a AS ({_audit_base_sql()})
+        WITH {_AGENCY_NAMES}, c AS (
+            SELECT agency_code, {counts} FROM {src} WHERE {where} GROUP BY agency_code)
         SELECT CASE WHEN grouping(agency_code) = 1 THEN 'total' ELSE 'agency' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
-               count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
-               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
-               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue,
-               count(*) FILTER (WHERE reported_overdue) - count(*) FILTER (WHERE our_overdue) AS overdue_difference
-        FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
-        WHERE {_AUDIT_SCOPE}{scope}
+               {_sum_cols(_AUDIT_COUNTS)},
+               CAST(coalesce(sum(reported_overdue), 0) - coalesce(sum(recomputed_overdue), 0) AS BIGINT)
+                   AS overdue_difference
+        FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code), ())
-        ORDER BY row_kind <> 'total', mismatches DESC, agency_code""",
-               {"month": m, "month_end": m and _next_month(m), "agency": agency or None,
-                "tree_date": _month_end(m) if m else dt.date.today()})
+        ORDER BY row_kind <> 'total', mismatches DESC, agency_code""", params)
 
 
 @named_query("vendor_statuses")
@@ -444,7 +573,7 @@ def vendor_statuses(con: duckdb.DuckDBPyConnection) -> Table:
 
 # -- sync to the National Public Service Portal ------------------------------------------------
 
-def _sync_base_sql() -> str:
+def _sync_base_sql(where: str = "TRUE") -> str:
     return f"""
     SELECT *, CASE
         WHEN synced_at IS NULL THEN 'never_synced'
@@ -457,7 +586,7 @@ def _sync_base_sql() -> str:
                sc.synced_class
         FROM dossiers
         LEFT JOIN ({_classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class')}) sc ON sc.status_text = dossiers.synced_status
-        WHERE state IN ('finished', 'returned')
+        WHERE state IN ('finished', 'returned') AND {where}
     )"""
 
 
@@ -467,9 +596,22 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
     """Resolved dossiers whose result did not reach the National Public Service Portal: never synced,
     last synced before they were resolved, or synced with a status other than resolved."""
     n = _limit(limit, "sync_unsynced")
+    where = "TRUE"
+    if NARROW_RESULTS and _dashboard_counts_valid(con):
+        # the first `limit` rows by resolved_at lie in the months where the counted problems reach it
+        codes = (_scope_codes(con, agency, dt.date.today()) if _flag(rollup) else [agency]) if agency else None
+        cut = con.execute("""
+            SELECT min(month) FROM (
+                SELECT month, sum(sum(unsynced)) OVER (ORDER BY month) AS upto FROM agency_month_sync
+                WHERE month IS NOT NULL AND ($codes IS NULL OR list_contains($codes, agency_code))
+                  AND ($source_system IS NULL OR source_system = $source_system)
+                GROUP BY month)
+            WHERE upto >= $n""", {"codes": codes, "source_system": source_system, "n": n}).fetchone()[0]
+        if cut is not None:
+            where = f"coalesce(finished_at, returned_at) < DATE '{_next_month(cut)}'"
     return _run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('current_date', False)}, {_AGENCY_NAMES},
-        b AS ({_sync_base_sql()})
+        b AS ({_sync_base_sql(where)})
         SELECT b.dossier_code, b.agency_code, an.name AS agency_name, b.procedure_code, b.source_system,
                b.problem, b.state, b.resolved_at, b.synced_at, b.synced_status, b.synced_class
         FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
@@ -483,26 +625,31 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
 def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Resolved dossiers and sync problems per agency and source system (e.g. 1.0 / 2.0), with a
     total per source system and a grand total. month: dossiers resolved in that month. agency: only
-    that agency and its subtree (totals then the subtree's), as in audit_by_agency."""
+    that agency and its subtree (totals then the subtree's), as in audit_by_agency. Added up
+    from agency_month_sync while it describes the store, else counted from dossiers."""
     m = _opt_month(month, "sync_by_agency")
-    probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
-    tree, scope = _agency_filter(agency, "b.agency_code")
+    params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
+                              "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
+    in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
+    if _dashboard_counts_valid(con):
+        c = f"""SELECT agency_code, source_system, {_sum_cols(_SYNC_COUNTS)} FROM agency_month_sync
+                WHERE ($month IS NULL OR month = $month) AND {in_scope} GROUP BY ALL"""
+        params.pop("month_end")
+    else:
+        c = f"""SELECT agency_code, source_system, {_sync_counts_sql()} FROM ({_sync_base_sql()}) b
+                WHERE ($month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)) AND {in_scope}
+                GROUP BY ALL"""
     return _run(con, f"""
-        WITH {tree}{_AGENCY_NAMES}, b AS ({_sync_base_sql()})
+        WITH {_AGENCY_NAMES}, c AS ({c})
         SELECT CASE WHEN grouping(agency_code) = 0 THEN 'agency'
                     WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
-               source_system,
-               count(*) AS resolved, count(*) FILTER (WHERE problem IS NULL) AS synced_ok, {probs},
-               count(problem) AS unsynced,
-               count(problem) / CAST(count(*) AS DOUBLE) AS unsynced_ratio
-        FROM b LEFT JOIN agency_names an ON an.code = b.agency_code
-        WHERE ($month IS NULL OR (resolved_at >= $month AND resolved_at < $month_end)){scope}
+               source_system, {_sum_cols(_SYNC_COUNTS)},
+               coalesce(sum(unsynced), 0) / CAST(coalesce(sum(resolved), 0) AS DOUBLE) AS unsynced_ratio
+        FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code, source_system), (source_system), ())
         ORDER BY list_position(['total', 'source_system', 'agency'], row_kind), source_system NULLS FIRST,
-                 unsynced DESC, agency_code""", {"month": m, "month_end": m and _next_month(m),
-                                                 "agency": agency or None,
-                                                 "tree_date": _month_end(m) if m else dt.date.today()})
+                 unsynced DESC, agency_code""", params)
 
 
 # -- lists -----------------------------------------------------------------------------------------
@@ -520,15 +667,20 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
     n = _limit(limit, "dossiers_overdue")
     as_of = data_as_of(con)
     if m is not None:
+        tree_date = _month_end(m)
+        # overdue in the month or at its end: late from before the month's end, not resolved in time
+        results = _narrowed(con, agency, tree_date, False, m, f"""status IN ('overdue', 'pending_in_time',
+            'pending_overdue', 'waiting_supplement') AND late_from <= TIMESTAMP '{_next_month(m)}'""")
         src = f"""
             SELECT dossier_code, agency_code, procedure_code, field, channel, received_at, due_date, late_from,
                    CASE WHEN is_resolved THEN resolved_at END AS resolved_at,
                    CASE WHEN is_resolved THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
                    CASE WHEN is_resolved THEN resolved_at ELSE cut END AS judged_at
-            FROM ({month_facts_sql('$as_of', '$month', '$month')})
+            FROM ({month_facts_sql('$as_of', '$month', '$month', results)})
             WHERE (is_resolved AND final_status = 'overdue') OR is_pending_overdue"""
-        tree_date = _month_end(m)
     else:
+        tree_date = (as_of or dt.datetime.now()).date()
+        results = _narrowed(con, agency, tree_date, False, None, "status IN ('overdue', 'pending_overdue')")
         src = f"""
             SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.received_at,
                    s.due_date, s.late_from,
@@ -536,10 +688,10 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
                    CASE WHEN s.final_status = 'overdue' THEN 'resolved_overdue' ELSE 'pending_overdue' END AS kind,
                    CASE WHEN s.final_status = 'overdue' THEN coalesce(d.finished_at, d.returned_at)
                         ELSE s.computed_as_of END AS judged_at
-            FROM dossiers d JOIN {SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
+            FROM dossiers d JOIN {SLA_ROWS_SQL.replace('FROM sla_results', 'FROM ' + results)} s
+                 ON s.dossier_id = d.dossier_id
             WHERE (s.final_status = 'overdue' OR s.status = 'pending_overdue')
               AND d.state NOT IN ('withdrawn', 'rejected')"""
-        tree_date = (as_of or dt.datetime.now()).date()
     return _run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
         o AS ({src})

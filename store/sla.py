@@ -86,7 +86,8 @@ SLA_ROWS_SQL = """(SELECT dossier_id, clock_start_at,
     FROM sla_results)"""
 
 
-def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = "$m_to") -> str:
+def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = "$m_to",
+                    results: str = "sla_results") -> str:
     """SELECT of one row per (counted dossier, month it is open in), with the Biểu 06 flags.
 
     Arguments are SQL expressions: the cut instant (TIMESTAMP) and the first and last month
@@ -95,6 +96,8 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
     is_pending_overdue. Used for one month at a time (Biểu 06 by field, procedure or channel;
     the overdue list of a month); the monthly table itself is counted by running sums
     (`month_stats_sql`), which gives the same figures without expanding dossiers into months.
+    `results`: the SLA results to count, sla_results or a subset of its rows (a query scoped to
+    some agencies and months narrows them first: store/queries.py, _scoped_results_sql).
     """
     return f"""
     WITH sup_ev AS (
@@ -117,7 +120,7 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
                greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
                greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
         FROM dossiers d
-        JOIN sla_results s ON s.dossier_id = d.dossier_id
+        JOIN {results} s ON s.dossier_id = d.dossier_id
         LEFT JOIN sup_ev e ON e.dossier_code = d.dossier_code
         WHERE d.state NOT IN ('withdrawn', 'rejected') AND s.status <> 'excluded'
           AND d.received_at < {as_of}
@@ -374,14 +377,17 @@ _PASS_THROUGH = ("agency_ix", "channel", "received_at", "supplement_requested_at
 _ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(fin_us) END"
 
 
-def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) -> dict[str, Any]:
+def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
+              dashboard_counts: bool = True) -> dict[str, Any]:
     """Replace the SLA results with the engine's output at `as_of`, in one transaction.
 
     One pass of the engine over every dossier writes sla_results (read through the view
     dossier_sla) with each dossier's month facts beside its result; the monthly figures
     (agency_month_stats) are then counted from those facts alone. Records an sla_runs row, the
     rule versions and the agency numbering used. Any failure (or Ctrl-C) leaves the previous
-    results untouched. Returns JSON-able counts and the time of each step.
+    results untouched. Then (`dashboard_counts`) the dashboard's audit and sync counts are
+    rebuilt from them in a second transaction. Returns JSON-able counts, the time of each step,
+    `sla_duration_s` (results and monthly figures, committed) and `duration_s` (all of it).
     """
     as_of = to_local_naive(as_of)
     t0 = time.perf_counter()
@@ -435,6 +441,17 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
         con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
                     [_now(), dossiers, run_id])
     step("commit")
+    sla_duration = time.perf_counter() - t0
+    if dashboard_counts:
+        # The dashboard's audit and sync counts per agency and month (migration 009): derived from
+        # the results just committed, in a transaction of their own, so the SLA figures are there
+        # (and counted as the recompute) first; until these are written the audit and sync queries
+        # count from the dossiers, as they do whenever the counts do not match the store.
+        from store.queries import refresh_dashboard_counts
+
+        with store.transaction() as con:
+            refresh_dashboard_counts(con, run_id)
+        step("dashboard_counts")
     return {
         "run_id": run_id,
         "rule_set": engine.name,
@@ -443,5 +460,6 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str) ->
         "statuses": statuses,
         "month_stats_rows": month_rows,
         "duration_s": round(time.perf_counter() - t0, 3),
+        "sla_duration_s": round(sla_duration, 3),
         "steps_s": steps,
     }
