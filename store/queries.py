@@ -29,7 +29,7 @@ import duckdb
 from store.errors import StoreError
 from store.reference import agency_tree_ctes  # importing store.reference registers its queries too
 from store.registry import Table, named_query, run
-from store.sla import COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql
+from store.sla import AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql
 
 BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
 AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
@@ -500,6 +500,9 @@ def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Non
         FROM ({_sync_base_sql()}) b GROUP BY ALL""")
     con.execute("INSERT INTO dashboard_counts_state SELECT $run, count(*), max(dossier_id) FROM dossiers",
                 {"run": run_id})
+
+
+AFTER_RECOMPUTE.append(refresh_dashboard_counts)
 
 
 # Off only to compare with counting from the dossiers (tests).

@@ -28,6 +28,8 @@ as known at recompute time).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import datetime as dt
 import time
 from typing import Any, Protocol
@@ -377,6 +379,12 @@ _PASS_THROUGH = ("agency_ix", "channel", "received_at", "supplement_requested_at
 _ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(fin_us) END"
 
 
+# What is derived from a committed recompute, each `fn(con, run_id)` in a transaction of its own.
+# store/queries.py adds the dashboard's audit and sync counts when it is imported (as every store
+# is: store/db.py imports it), so this module never imports the queries back.
+AFTER_RECOMPUTE: list[Callable[[Any, int], None]] = []
+
+
 def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
               dashboard_counts: bool = True) -> dict[str, Any]:
     """Replace the SLA results with the engine's output at `as_of`, in one transaction.
@@ -447,10 +455,9 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         # the results just committed, in a transaction of their own, so the SLA figures are there
         # (and counted as the recompute) first; until these are written the audit and sync queries
         # count from the dossiers, as they do whenever the counts do not match the store.
-        from store.queries import refresh_dashboard_counts
-
-        with store.transaction() as con:
-            refresh_dashboard_counts(con, run_id)
+        for refresh in AFTER_RECOMPUTE:
+            with store.transaction() as con:
+                refresh(con, run_id)
         step("dashboard_counts")
     return {
         "run_id": run_id,
