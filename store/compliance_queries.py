@@ -352,8 +352,15 @@ def compliance_audit_months(con: duckdb.DuckDBPyConnection, start: Any, end: Any
     (dossiers, one count per kind, mismatches, reported_overdue, recomputed_overdue), in one pass."""
     from store.queries import AUDIT_KINDS
 
-    base, scope = _queries_sql("_audit_base_sql", "_AUDIT_SCOPE")
+    base, scope, valid = _queries_sql("_audit_base_sql", "_AUDIT_SCOPE", "_dashboard_counts_valid")
     a, b = _month_bounds(start, end, "compliance_audit_months")
+    if valid(con):  # the recompute's per-agency month counts (migration 009) describe the store
+        cols = ["dossiers", *AUDIT_KINDS, "mismatches", "reported_overdue", "recomputed_overdue"]
+        sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in cols)
+        return run(con, f"""
+            SELECT month, {sums} FROM agency_month_audit
+            WHERE month >= CAST($a AS DATE) AND month < CAST($b AS DATE) GROUP BY 1 ORDER BY 1""",
+                   {"a": a, "b": b})
     kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
     return run(con, f"""
         SELECT CAST(date_trunc('month', coalesce(resolved_at, received_at)) AS DATE) AS month,
@@ -370,8 +377,15 @@ def compliance_audit_months(con: duckdb.DuckDBPyConnection, start: Any, end: Any
 def compliance_sync_months(con: duckdb.DuckDBPyConnection, start: Any, end: Any) -> Table:
     """Per month (resolved in) from start to end: sync_by_agency(month)'s total row and one row per
     source system (row_kind total | source_system; resolved, unsynced), in one pass."""
-    (base,) = _queries_sql("_sync_base_sql")
+    base, valid = _queries_sql("_sync_base_sql", "_dashboard_counts_valid")
     a, b = _month_bounds(start, end, "compliance_sync_months")
+    if valid(con):  # the recompute's per-agency month counts (migration 009) describe the store
+        return run(con, """
+            SELECT month, CASE WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
+                   source_system, CAST(sum(resolved) AS BIGINT) AS resolved, CAST(sum(unsynced) AS BIGINT) AS unsynced
+            FROM agency_month_sync
+            WHERE month >= CAST($a AS DATE) AND month < CAST($b AS DATE)
+            GROUP BY GROUPING SETS ((1, source_system), (1)) ORDER BY 1, 2 DESC, 3""", {"a": a, "b": b})
     return run(con, f"""
         SELECT CAST(date_trunc('month', resolved_at) AS DATE) AS month,
                CASE WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,

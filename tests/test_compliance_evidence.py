@@ -135,6 +135,19 @@ def test_sla_audit_and_sync_reconciliation_per_month(app, tmp_path):
         per = next(t for t in app.query("sync_by_agency", month=r["month"].strftime("%Y-%m"))
                    if t["row_kind"] == r["row_kind"] and t["source_system"] == r["source_system"])
         assert (per["resolved"], per["unsynced"]) == (r["resolved"], r["unsynced"])
+    # added up from the recompute's per-agency month counts, as counted from the dossiers
+    import store.queries as sq
+
+    assert sq._dashboard_counts_valid(app.store.cursor())
+    from_counts = [app.query(q, start="2026-08", end="2026-12").rows
+                   for q in ("compliance_audit_months", "compliance_sync_months")]
+    sq.USE_DASHBOARD_COUNTS = False
+    try:
+        counted = [app.query(q, start="2026-08", end="2026-12").rows
+                   for q in ("compliance_audit_months", "compliance_sync_months")]
+    finally:
+        sq.USE_DASHBOARD_COUNTS = True
+    assert from_counts == counted and all(from_counts)
 
     # the month figures are read once per import / recompute, and read again after one
     calls = []
