@@ -4,18 +4,15 @@ child processes): the figures shown equal the named queries' answers, every role
 page sees it, the agency role does not, and a store without runs says so plainly."""
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from app import Motcua
 from config.app import load_config
-from config.portal import EndpointTiming, load_profile
-from config.probes import DEFAULT_PROBES
 from dashboard.access import AGENCY_BRIEFING, LOADTEST_QUERIES, ROLE_QUERIES, AccessDenied, ScopedOps
 from dashboard.backend import Backend
 from dashboard.i18n import num, pct
 from dashboard.users import User
+from loadtest_knee import knee_file, knee_profile
 from loadtests.runner import LoadRequest, run_loadtest
 from test_dashboard import PAGE_FILE, _env, _users, login, metric, table
 from testbed.portal.server import running
@@ -44,22 +41,8 @@ def lt_world(tmp_path_factory):
     with running("v2.0") as base:
         ids["v2"] = _run(app, tmp, LoadRequest("smoke", base, "v2.0", users=20, duration=6), report=True).run_id
         run_once(cfg.monitor.probes, store=app.store, base_url=base)
-    profile = load_profile("v1.0").model_copy(update={
-        "workers": 2, "endpoints": {"procedure_search": EndpointTiming(service_ms=50)}})
-    f = tmp / "knee.yaml"
-    f.write_text(textwrap.dedent(f"""
-        generator: {{interval: 0.5, cpu_limit: 0.5, overload_share: 0.01}}
-        shapes: {{knee: {{kind: step, duration: 12, steps: 6}}}}
-        scenarios:
-          knee:
-            portal: {DEFAULT_PROBES}
-            shape: knee
-            users: 24
-            user_classes:
-              - name: citizen
-                wait: {{constant: 0.2}}
-                tasks: [{{name: search, check: procedure-search-api}}]
-        """), encoding="utf-8")
+    profile = knee_profile()
+    f = knee_file(tmp, "{interval: 0.5, cpu_limit: 0.5, overload_share: 0.01}")
     with running(profile) as base:
         ids["knee"] = _run(app, tmp, LoadRequest("knee", base, "knee-1"), file=f).run_id
     ids["refused"] = _run(app, tmp, LoadRequest("smoke", "http://10.20.30.40:8088", "v2.1")).run_id

@@ -16,8 +16,8 @@ import pytest
 
 from app import Motcua
 from config.loadtest import DEFAULT_LOADTESTS
-from config.portal import EndpointTiming, load_profile
 from config.probes import DEFAULT_PROBES
+from loadtest_knee import SATURATION_USERS, knee_file, knee_profile
 from loadtests.cli import compare_text
 from loadtests.runner import LoadRequest, run_loadtest
 from testbed.portal.server import running
@@ -69,27 +69,10 @@ def test_v2_fails_the_criteria_v1_passes_and_the_comparison_names_the_regression
 
 
 def test_the_knee_is_found_where_the_worker_pool_saturates(app, tmp_path):
-    # a test-only profile: 2 workers, 50 ms per search → at most 40 searches/s; users wait 0.2 s, so
-    # the pool saturates at 2 × (0.2 + 0.05) / 0.05 = 10 users
-    profile = load_profile("v1.0").model_copy(update={
-        "workers": 2, "endpoints": {"procedure_search": EndpointTiming(service_ms=50)}})
-    f = tmp_path / "knee.yaml"
-    f.write_text(textwrap.dedent(f"""
-        generator: {{interval: 0.5}}
-        shapes: {{knee: {{kind: step, duration: 12, steps: 6}}}}
-        scenarios:
-          knee:
-            portal: {DEFAULT_PROBES}
-            shape: knee
-            users: 24
-            user_classes:
-              - name: citizen
-                wait: {{constant: 0.2}}
-                tasks: [{{name: search, check: procedure-search-api}}]
-        """), encoding="utf-8")
+    profile, f = knee_profile(), knee_file(tmp_path)      # the pool saturates at 10 users
     with running(profile) as base:
         res, text = _run(app, tmp_path, LoadRequest("knee", base, "knee"), file=f, report=False)
-    saturation = 10
+    saturation = SATURATION_USERS
     run = app.query("loadtest_run", run_id=res.run_id).one()
     assert run["capacity_users"] < saturation <= run["knee_users"], text
     assert run["knee_users"] - saturation <= 4
