@@ -189,27 +189,13 @@ class Motcua:
     def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
         """The engine's explanation (deadline, status, why) of stored dossiers, judged at the last
         recompute's as_of; `agency` limits them to that agency's subtree. {code: {due, status, reason}}."""
-        import duckdb
-
-        from sla_rules.explain import explain_rows
+        from sla_rules.explain import explain_records
 
         t = self.store.query("dossier_engine_input", codes=list(codes), agency=agency)
         if not t.rows:
             return {}
         as_of = self.status().get("last_recompute_as_of") or self.now()
-        con = duckdb.connect()
-        try:
-            cols = [c for c in t.columns if c != "agency_code"]
-            idx = [t.columns.index(c) for c in cols]
-            con.execute("CREATE TEMP TABLE explain_src (dossier_code VARCHAR, received_at TIMESTAMP, "
-                        "time_limit DOUBLE, time_unit VARCHAR, supplement_requested_at TIMESTAMP, "
-                        "supplement_received_at TIMESTAMP, extended_due_at TIMESTAMP, finished_at TIMESTAMP, "
-                        "returned_at TIMESTAMP, state VARCHAR)")
-            con.executemany(f"INSERT INTO explain_src ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                            [[r[i] for i in idx] for r in t.rows])
-            rows = explain_rows(con, self.engine, "explain_src", as_of, lang=lang)
-        finally:
-            con.close()
+        rows = explain_records(self.engine, t.columns, t.rows, as_of, lang=lang)
         return {r["dossier_code"]: {k: r[k] for k in ("due", "status", "reason")} for r in rows}
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:

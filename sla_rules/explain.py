@@ -44,6 +44,32 @@ def explain_rows(con, engine: SlaEngine, source: str, as_of: datetime | date, ev
     return out
 
 
+# The engine's input columns, as `explain_records` takes them (any subset, by name).
+_INPUT_TYPES = {"dossier_code": "VARCHAR", "received_at": "TIMESTAMP", "time_limit": "DOUBLE", "time_unit": "VARCHAR",
+                "supplement_requested_at": "TIMESTAMP", "supplement_received_at": "TIMESTAMP",
+                "extended_due_at": "TIMESTAMP", "finished_at": "TIMESTAMP", "returned_at": "TIMESTAMP",
+                "state": "VARCHAR"}
+
+
+def explain_records(engine: SlaEngine, columns: list[str], rows: list[tuple], as_of: datetime | date,
+                    lang: str = "vi") -> list[dict]:
+    """explain_rows over records held in memory (a named query's answer), in a DuckDB of their
+    own: the store is never touched."""
+    import duckdb
+
+    cols = [c for c in columns if c in _INPUT_TYPES]
+    idx = [columns.index(c) for c in cols]
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TEMP TABLE explain_src ("
+                    + ", ".join(f"{c} {t}" for c, t in _INPUT_TYPES.items()) + ")")
+        con.executemany(f"INSERT INTO explain_src ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                        [[r[i] for i in idx] for r in rows])
+        return explain_rows(con, engine, "explain_src", as_of, lang=lang)
+    finally:
+        con.close()
+
+
 def _hourly(unit: str | None, limit: float | None) -> bool:
     """Is the deadline an exact instant (office time) rather than a day?"""
     if unit == "working_hours":
