@@ -11,7 +11,8 @@ are per connection, so install on the cursor you query with):
   ``is_working``, ``wd_index`` (working days up to and including the date), ``next_dn`` (next
   working day strictly after), names of the day off.
 * ``<t>_key``:  the target lookup used for every deadline: key ``-i`` → the i-th working day
-  (``wd_index`` → date), key ``dn`` ≥ 0 → the first working day on or after that date.
+  (``wd_index`` → date), key ``dn`` ≥ 0 → the first working day on or after that date; with the
+  target day's month (``mi`` = year * 12 + month - 1).
 * ``<t>_runs``: runs of days off with their names, for explanations only.
 
 Working hours use an office-time index without a table: every working day has the same office
@@ -61,7 +62,7 @@ Rules (legal sources: /work/shared/domain/vn-administrative-procedures.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -72,6 +73,17 @@ from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's publ
     CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, DAY_US, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
+
+# Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
+INTERNALS = ("resolved", "fin_us", "late_us", "due_month", "sup_req", "sup_rcv")
+# The engine's facts of a row that compute_sql's later `early` layers may read.
+EARLY_FACTS = ("excl", "fin_state", "r_us", "f_us", "sup_req", "sup_rcv")
+# Names of the engine's own columns between its layers: `extra` and `early` may not take them.
+_RESERVED = frozenset((
+    "excl", "fin_state", "u", "lim", "r_us", "s_us", "s_raw", "q_raw", "q_req", "ev_reqs", "q_open", "sup_req",
+    "sup_rcv", "f_us",
+    "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "e_dn", "clk", "tod", "n", "wd", "w", "nx", "qpos", "tkey", "due_dn",
+    "due_month", "late_us", "resolved", "j_us", "a", "b2", "x", "e", "c", "k", "pv", "mm"))
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 
@@ -173,23 +185,25 @@ class SlaEngine:
     def name(self) -> str:
         return self.ruleset.name
 
-    def rule_versions(self) -> list[tuple[str, datetime]]:
-        """(id, effective_from at 00:00) of each version, oldest first: a dossier is judged by the
-        last version in force on its reception date, a dossier older than all by the first."""
-        return [(v.id, datetime.combine(v.effective_from, time())) for v in self.ruleset.versions]
+    def rule_versions(self) -> list[tuple[str, datetime, time]]:
+        """(id, effective_from at 00:00, office close) of each version, oldest first: a dossier is
+        judged by the last version in force on its reception date, a dossier older than all by
+        the first. A day-based deadline falls due at the office close of its due date."""
+        return [(v.id, datetime.combine(v.effective_from, time()), v.settings.office_hours[-1].end)
+                for v in self.ruleset.versions]
 
     @property
     def tables(self) -> dict[str, str]:
         p = self._prefix
-        return {"day": f"{p}_day", "key": f"{p}_key", "runs": f"{p}_runs"}
+        return {"day": f"{p}_day", "dayx": f"{p}_dayx", "key": f"{p}_key", "runs": f"{p}_runs"}
 
     # ------------------------------------------------------------------------------------
     def install(self, con) -> None:  # noqa: ANN001 - a duckdb connection or cursor
         """Create the TEMP calendar tables in this connection (idempotent)."""
         t = self.tables
         have = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name IN (?, ?, ?)",
-            [t["day"], t["key"], t["runs"]]).fetchall()}
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND list_contains(?, table_name)",
+            [list(t.values())]).fetchall()}
         if have == set(t.values()):
             return
         dns, works, offs_vi, offs_en, runs = self._calendar_lists()
@@ -208,13 +222,20 @@ class SlaEngine:
             ORDER BY dn""",
             [dns, works, offs_vi, offs_en],
         )
+        # The reception-day lookup of every dossier: the days plus one row of NULLs before the
+        # first, which a day outside the calendar is sent to, so that the join is an inner one
+        # (DuckDB's inner join on a small dense key costs a fraction of an outer join).
+        con.execute(f"""CREATE TEMP TABLE {t['dayx']} AS
+            SELECT * FROM {t['day']}
+            UNION ALL SELECT min(dn) - 1, NULL, false, NULL, NULL, NULL, NULL FROM {t['day']}""")
         con.execute(
             f"""CREATE TEMP TABLE {t['key']} AS
-            SELECT -wd_index AS k, dn AS tdn, d FROM {t['day']} WHERE is_working
-            UNION ALL
-            SELECT dn AS k, CASE WHEN is_working THEN dn ELSE next_dn END AS tdn,
-                   CASE WHEN is_working THEN d ELSE DATE '1970-01-01' + next_dn::INTEGER END AS d
-            FROM {t['day']} WHERE is_working OR next_dn IS NOT NULL"""
+            SELECT k, tdn, d, year(d) * 12 + month(d) - 1 AS mi FROM (
+                SELECT -wd_index AS k, dn AS tdn, d FROM {t['day']} WHERE is_working
+                UNION ALL
+                SELECT dn AS k, CASE WHEN is_working THEN dn ELSE next_dn END AS tdn,
+                       CASE WHEN is_working THEN d ELSE DATE '1970-01-01' + next_dn::INTEGER END AS d
+                FROM {t['day']} WHERE is_working OR next_dn IS NOT NULL)"""
         )
         con.execute(
             f"""CREATE TEMP TABLE {t['runs']} AS
@@ -222,6 +243,11 @@ class SlaEngine:
                    unnest($3::VARCHAR[]) AS text_vi, unnest($4::VARCHAR[]) AS text_en""",
             runs,
         )
+
+    def _day_range(self) -> tuple[int, int]:
+        """The first and last day of the calendar, as days since 1970-01-01."""
+        dns = self._calendar_lists()[0]
+        return dns[0], dns[-1]
 
     def _calendar_lists(self) -> tuple:
         if self._lists is None:
@@ -272,26 +298,43 @@ class SlaEngine:
 
     def compute_sql(self, source: str, as_of: datetime | date, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Sequence[str] = (),
-                    status_type: str | None = None, internals: Sequence[str] = ()) -> str:
+                    status_type: str | None = None, internals: Sequence[str] = (),
+                    early: Sequence[Mapping[str, str]] = ()) -> str:
         """A SELECT returning the columns of dossier_sla (+ `reason` when with_reasons) for `source`.
 
         extra: further columns of `source` passed through unchanged (after the output columns),
         so that a caller can aggregate the engine's output in the same pass. status_type: the name
         of an ENUM type holding STATUSES; when given, status and final_status are of that type
         (no strings are built per row). internals: values the engine computes anyway, added
-        after the others: `resolved` (resolved at as_of), `fin_us` (the resolution instant,
-        µs since 1970-01-01, for finished/returned dossiers) and `late_us` (late_from in µs).
+        after the others (see INTERNALS): `resolved` (resolved at as_of), `fin_us` (the
+        resolution instant, µs since 1970-01-01, for finished/returned dossiers), `late_us`
+        (late_from in µs), `due_month` (the due day's month as year * 12 + month - 1),
+        `sup_req` / `sup_rcv` (the latest supplement request / receipt of the columns and the
+        events, whenever they happened: the monthly figures' view of them).
+        early: caller's columns computed from the source row before the engine's calendar joins
+        (where a row is cheapest to work on) and passed through, after the internals: a sequence
+        of layers, each {name: SQL expression}. The first layer reads the source's columns as
+        `x.<column>`; a later one reads the names of earlier layers and the engine's facts of the
+        row (EARLY_FACTS: excluded, finished or returned, received_at and the resolution instant
+        in µs, the latest supplement request and receipt `sup_req` / `sup_rcv`).
+        An output column nobody reads is not computed (DuckDB drops unused expressions).
         """
         if lang not in ("vi", "en"):
             raise ValueError(f"lang must be 'vi' or 'en', got {lang!r}")
         extra = tuple(extra)
         for c in extra:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c) or c in OUTPUT_COLUMNS:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c) or c in OUTPUT_COLUMNS or c in _RESERVED:
                 raise ValueError(f"extra: {c!r} is not a source column name that can be passed through")
         internals = tuple(internals)
         for c in internals:
-            if c not in ("resolved", "fin_us", "late_us") or c in extra:
-                raise ValueError(f"internals: {c!r} is not one the engine gives (resolved, fin_us, late_us)")
+            if c not in INTERNALS or c in extra:
+                raise ValueError(f"internals: {c!r} is not one the engine gives ({', '.join(INTERNALS)})")
+        early = tuple(dict(layer) for layer in early)
+        names = [n for layer in early for n in layer]
+        for n in names:
+            if (not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n) or n in OUTPUT_COLUMNS or n in _RESERVED
+                    or n in extra or n in INTERNALS or names.count(n) > 1):
+                raise ValueError(f"early: {n!r} cannot name a column of the engine's output")
         if status_type is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", status_type):
             raise ValueError(f"status_type: {status_type!r} is not a type name")
         src = _relation(source, "source")
@@ -302,28 +345,31 @@ class SlaEngine:
         groups = self._groups()
         any_resume = any(g[0].mode == "resume" for g in groups)
         use_events = ev is not None or any_resume
+        sup_all = ev is not None and ("sup_req" in internals or "sup_rcv" in internals or any(
+            re.search(r"\bsup_(req|rcv)\b", expr) for layer in early[1:] for expr in layer.values()))
 
         # The source is referenced directly (a CTE used several times would be materialised).
         ctes: list[str] = []
+        ev_rows = (f"SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
+                   f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ('supplement_requested', 'supplement_received')"
+                   if ev is not None else "")
         # Supplement facts. Restart mode with an events relation: `evd` holds only what the events
-        # say (their last receipt and their requests) and each branch combines it with the
-        # dossier's own columns, so the source is read once and only dossiers with events are
-        # grouped. Resume mode needs every cycle in time order: events and columns together.
+        # say (their last receipt and their requests up to as_of; their latest request and receipt
+        # at any time for `sup_req`/`sup_rcv`) and each branch combines it with the dossier's own
+        # columns, so the source is read once and only dossiers with events are grouped. Resume
+        # mode needs every cycle in time order: events and columns together.
         split = ev is not None and not any_resume
         if split:
+            alls = (", make_timestamp(max(t) FILTER (WHERE ord = 0)) AS ev_req_all, "
+                    "make_timestamp(max(t) FILTER (WHERE ord = 1)) AS ev_rcv_all" if sup_all else "")
             ctes.append(
-                f"evd AS (SELECT dossier_code, max(t) FILTER (WHERE ord = 1) AS ev_last, "
-                f"list(t) FILTER (WHERE ord = 0) AS ev_reqs FROM (SELECT dossier_code, "
-                f"CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, epoch_us(\"at\") AS t FROM {ev} "
-                f"WHERE event IN ('supplement_requested', 'supplement_received') AND \"at\" <= {asof_lit}) "
+                f"evd AS (SELECT dossier_code, max(t) FILTER (WHERE ord = 1 AND t <= {asof_us}) AS ev_last, "
+                f"list(t) FILTER (WHERE ord = 0 AND t <= {asof_us}) AS ev_reqs{alls} FROM ({ev_rows}) "
                 f"GROUP BY dossier_code)")
         elif use_events:
             ev_union = []
             if ev is not None:
-                ev_union.append(
-                    f"SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
-                    f"epoch_us(\"at\") AS t FROM {ev} "
-                    f"WHERE event IN ('supplement_requested', 'supplement_received') AND \"at\" <= {asof_lit}")
+                ev_union.append(f"SELECT * FROM ({ev_rows}) WHERE t <= {asof_us}")
             ev_union.append(f"SELECT dossier_code, 0 AS ord, epoch_us(supplement_requested_at) AS t FROM {src} "
                             f"WHERE supplement_requested_at <= {asof_lit}")
             ev_union.append(f"SELECT dossier_code, 1 AS ord, epoch_us(supplement_received_at) AS t FROM {src} "
@@ -340,6 +386,10 @@ class SlaEngine:
             ctes.append(
                 "evd AS (SELECT dossier_code, max(sb) AS last_s, max(qa) FILTER (WHERE sb IS NULL) AS q_open "
                 "FROM pz GROUP BY dossier_code)")
+            if sup_all:
+                ctes.append(f"evm AS (SELECT dossier_code, make_timestamp(max(t) FILTER (WHERE ord = 0)) AS ev_req_all, "
+                            f"make_timestamp(max(t) FILTER (WHERE ord = 1)) AS ev_rcv_all FROM ({ev_rows}) "
+                            f"GROUP BY dossier_code)")
         ev_mode = "split" if split else "full" if use_events else None
 
         branches = []
@@ -348,7 +398,7 @@ class SlaEngine:
             if lits.mode == "resume":
                 ctes.append(self._pause_cte(f"pzv{gi}", lits))
             branches.append(self._branch(src, gi, lits, cond, asof_us, asof_lit, ev_mode, with_reasons,
-                                         extra, status_type, internals))
+                                         extra, status_type, internals, early, sup_all))
         body = "\nUNION ALL\n".join(branches)
         sql = ("WITH " + ",\n".join(ctes) + "\n") if ctes else ""
         if with_reasons:
@@ -383,116 +433,146 @@ class SlaEngine:
 
     def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, ev_mode: str | None,
                 with_reasons: bool, extra: tuple[str, ...] = (), status_type: str | None = None,
-                internals: tuple[str, ...] = ()) -> str:
+                internals: tuple[str, ...] = (), early: tuple[dict[str, str], ...] = (),
+                sup_all: bool = False) -> str:
+        """One rule-settings group as layers of SELECTs over the source.
+
+        Written for DuckDB's vectorised executor, where every expression node costs a pass over
+        the rows (a CASE more than arithmetic): each value is computed once, in the first layer
+        that has its inputs, and what a layer does not need is not carried into it.
+        """
         t = self.tables
 
         def S(status: str) -> str:  # a status literal, typed when status_type is given
             return f"'{status}'::{status_type}" if status_type else f"'{status}'"
 
-        ex_cols = "".join(f", x.{c}" for c in extra)
-        ex_names = "".join(f", {c}" for c in extra)
-        D = DAY_US
-        M = L.m
+        D, M = DAY_US, L.m
         resume = L.mode == "resume"
         R = with_reasons
+        ex_cols = "".join(f", x.{c}" for c in extra)
+        ex_names = "".join(f", {c}" for c in extra)
+        early_names = "".join(f", {n}" for layer in early for n in layer)
         joins = ""
+        # The supplement facts known at as_of. s_us: the last receipt; q_open: the request after it,
+        # still open. Without events they come from the columns in two CASEs (e_us, q_open in a1).
         col_last = f"(CASE WHEN x.supplement_received_at <= {asof_lit} THEN epoch_us(x.supplement_received_at) END)"
         q_req = f"(CASE WHEN x.supplement_requested_at <= {asof_lit} THEN epoch_us(x.supplement_requested_at) END)"
+        lo = "coalesce(s_us, -9223372036854775807)"
+        e_us = "r_us" if resume else "CASE WHEN s_us > r_us THEN s_us ELSE r_us END"
         if ev_mode == "full":
             joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
-            last_s, q_open = "e.last_s", "e.q_open"
+            a0_sup = "e.last_s AS s_us, e.q_open AS q_open"
+            q_open = None                                       # known in a0
         elif ev_mode == "split":  # the events' facts and the columns' facts together (greatest/least skip NULLs)
             joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
-            last_s = f"greatest(e.ev_last, {col_last})"
-            lo = f"coalesce({last_s}, -9223372036854775807)"
-            q_open = (f"least(CASE WHEN {q_req} > {lo} THEN {q_req} END, "
-                      f"list_min(list_filter(e.ev_reqs, lambda r: r > {lo})))")
+            a0_sup = f"greatest(e.ev_last, {col_last}) AS s_us, {q_req} AS q_req, e.ev_reqs"
+            q_open = (f"least(CASE WHEN q_req > {lo} THEN q_req END, "
+                      f"CASE WHEN ev_reqs IS NOT NULL THEN list_min(list_filter(ev_reqs, lambda r: r > {lo})) END)")
+        else:  # s_raw / q_raw: the columns' instants, as_of applied where they are used
+            a0_sup = ("epoch_us(x.supplement_received_at) AS s_raw, epoch_us(x.supplement_requested_at) AS q_raw")
+            if not resume:
+                e_us = f"CASE WHEN s_raw > r_us AND s_raw <= {asof_us} THEN s_raw ELSE r_us END"
+            q_open = (f"CASE WHEN q_raw <= {asof_us} AND (s_raw IS NULL OR s_raw > {asof_us} OR q_raw > s_raw) "
+                      f"THEN q_raw END")
+        s_us = f"CASE WHEN s_raw <= {asof_us} THEN s_raw END" if ev_mode is None else "s_us"  # the last receipt
+        # the latest supplement request and receipt at any time (the monthly figures' view)
+        if sup_all:
+            m = "e" if ev_mode == "split" else "mm"
+            if ev_mode != "split":
+                joins += " LEFT JOIN evm mm ON mm.dossier_code = x.dossier_code"
+            a0_sup += (f", greatest(x.supplement_requested_at, {m}.ev_req_all) AS sup_req"
+                       f", greatest(x.supplement_received_at, {m}.ev_rcv_all) AS sup_rcv")
         else:
-            last_s = col_last
-            q_open = f"(CASE WHEN {q_req} > coalesce({last_s}, -9223372036854775807) THEN {q_req} END)"
+            a0_sup += ", x.supplement_requested_at AS sup_req, x.supplement_received_at AS sup_rcv"
         flav = ("wd", "wdc", "cd", "us")
         if resume:
             joins += f" LEFT JOIN pzv{gi} pv ON pv.dossier_code = x.dossier_code"
-            pz = {k: f"(CASE WHEN pv.dossier_code IS NULL THEN 0 ELSE pv.p_{k} END)" for k in flav}
-            e_expr = "epoch_us(x.received_at)"
+            pz_cols = "".join(f", (CASE WHEN pv.dossier_code IS NULL THEN 0 ELSE pv.p_{k} END) AS p_{k}" for k in flav)
+            pz_names = "".join(f", p_{k}" for k in flav)
         else:
-            pz = {k: "0" for k in flav}
-            e_expr = (f"(CASE WHEN {last_s} > epoch_us(x.received_at) THEN {last_s} "
-                      f"ELSE epoch_us(x.received_at) END)")
-        pz_cols = "".join(f", {pz[k]} AS p_{k}" for k in flav) if resume else ""
-        pz_names = "".join(f", p_{k}" for k in flav) if resume else ""
+            pz_cols = pz_names = ""
         P = {k: (f"p_{k}" if resume else "0") for k in flav}
         rs_cols = (", x.received_at AS _received_at, x.time_unit AS _unit, x.time_limit AS _limit, "
-                   f"x.extended_due_at AS _ext, {last_s} AS _last_s, x.state AS _state") if R else ""
-        rs_names = ", _received_at, _unit, _limit, _ext, _last_s, _state" if R else ""
-        # layer a0: one pass over the source
-        a0 = (f"SELECT x.dossier_code, (x.state IN ('withdrawn', 'rejected')) AS excl, "
+                   "x.extended_due_at AS _ext, x.state AS _state") if R else ""
+        rs_names = ", _received_at, _unit, _limit, _ext, _state" if R else ""
+        first_early = "".join(f", {expr} AS {n}" for n, expr in (early[0].items() if early else ()))
+        # a0: one pass over the source
+        a0 = (f"SELECT x.dossier_code, x.state IN ('withdrawn', 'rejected') AS excl, "
+              f"x.state IN ('finished', 'returned') AS fin_state, "
               f"{self._version_expr('x.received_at')} AS rule_version, "
               f"CASE x.time_unit WHEN 'working_days' THEN {CLK_DAYS} WHEN 'calendar_days' THEN {CLK_CAL} "
               f"WHEN 'same_day' THEN {CLK_SAME} WHEN 'working_hours' THEN {CLK_HOURS} END AS u, "
-              f"x.time_limit AS lim, {e_expr} AS e_us, {q_open} AS q_open, "
-              f"CASE WHEN x.state IN ('finished', 'returned') THEN epoch_us(coalesce(x.finished_at, x.returned_at)) END AS fin_us"
-              f"{pz_cols}{rs_cols}{ex_cols} FROM {src} x{joins} WHERE {cond}")
-        # layer a: clock kind, limit in units, reception day and time of day
-        ok = f"coalesce(lim > 0 AND lim <= {MAX_LIMIT}, false)"
-        a = (f"SELECT dossier_code, excl, rule_version, e_us, q_open, fin_us{pz_names}{rs_names}{ex_names}, "
-             f"e_us // {D} AS e_dn, e_us % {D} AS tod, "
-             f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN NOT {ok} THEN NULL "
-             f"WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_HOURS} ELSE u END AS clk, "
-             f"CASE WHEN NOT {ok} THEN 0 WHEN u = {CLK_DAYS} THEN (CASE WHEN lim = floor(lim) THEN CAST(lim AS BIGINT) "
-             f"ELSE CAST(round(lim * {M}) AS BIGINT) END) "
-             f"WHEN u = {CLK_CAL} THEN CAST(ceil(lim) AS BIGINT) "
-             f"WHEN u = {CLK_HOURS} THEN CAST(round(lim * {HOUR_US}) AS BIGINT) ELSE 0 END AS n "
-             f"FROM ({a0}) a0")
-        # layer b: reception day facts (join 1) and the target key
+              f"x.time_limit AS lim, epoch_us(x.received_at) AS r_us, {a0_sup}, "
+              f"epoch_us(coalesce(x.finished_at, x.returned_at)) AS f_us"
+              f"{pz_cols}{rs_cols}{ex_cols}{first_early} FROM {src} x{joins} WHERE {cond}")
+        # a1: the clock's start (restart: the last receipt of the complete dossier), its day, the
+        # open request, the clock kind; then the caller's later early layers
+        ok = f"lim > 0 AND lim <= {MAX_LIMIT}"
+        q_col = f", {q_open} AS q_open" if q_open else ""
+        a1 = (f"SELECT *, e_us // {D} AS e_dn{q_col}, "
+              f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN {ok} THEN "
+              f"(CASE WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_HOURS} ELSE u END) END AS clk "
+              f"FROM (SELECT *, {e_us} AS e_us FROM ({a0}))")
+        for layer in early[1:]:
+            a1 = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({a1})"
+        # a2: time of day and the limit in the clock's units
+        a2 = (f"SELECT *, e_us - e_dn * {D} AS tod, "
+              f"CASE clk WHEN {CLK_DAYS} THEN CAST(lim AS BIGINT) WHEN {CLK_CAL} THEN CAST(ceil(lim) AS BIGINT) "
+              f"WHEN {CLK_HOURS} THEN (CASE WHEN u = {CLK_HOURS} THEN CAST(round(lim * {HOUR_US}) AS BIGINT) "
+              f"ELSE CAST(round(lim * {M}) AS BIGINT) END) ELSE 0 END AS n FROM ({a1})")
+        # b: reception day facts (join 1), then the target key
+        lo, hi = self._day_range()
+        b = (f"SELECT a.*, c.wd_index AS wd, c.is_working AS w, c.next_dn AS nx"
+             + (", c.off_vi AS _off_vi, c.off_en AS _off_en" if R else "")
+             + f" FROM ({a2}) a JOIN {t['dayx']} c "
+             f"ON c.dn = CASE WHEN a.e_dn BETWEEN {lo} AND {hi} THEN a.e_dn ELSE {lo - 1} END")
         same = f"(w AND tod < {L.close})"
         samec = f"(w AND tod <= {L.cutoff})"
-        b = (f"SELECT a.*, c.wd_index AS wd, coalesce(c.is_working, false) AS w, c.next_dn AS nx"
-             + (", c.off_vi AS _off_vi, c.off_en AS _off_en" if R else "")
-             + f" FROM ({a}) a LEFT JOIN {t['day']} c ON c.dn = a.e_dn")
-        qpos = (f"(CASE WHEN clk = {CLK_HOURS} THEN (wd - 1) * {M} + "
-                f"(CASE WHEN w THEN {L.elapsed('tod')} ELSE {M} END) + n + {P['us']} END)")
-        b1 = f"SELECT b.*, {qpos} AS qpos FROM ({b}) b"
-        tkey = (f"CASE clk WHEN {CLK_DAYS} THEN -(wd + CASE WHEN {same} THEN 0 ELSE 1 END + n + {P['wd']}) "
-                f"WHEN {CLK_CAL} THEN CASE WHEN {same} THEN e_dn ELSE nx END + n + {P['cd']} "
-                f"WHEN {CLK_SAME} THEN -(wd + CASE WHEN {samec} THEN 0 ELSE 1 END + {P['wdc']}) "
+        qpos = (f"(wd - 1) * {M} + (CASE WHEN w THEN {L.elapsed('tod')} ELSE {M} END) + n + {P['us']}")
+        tkey = (f"CASE clk WHEN {CLK_DAYS} THEN -(wd + n + {P['wd']} + CASE WHEN {same} THEN 0 ELSE 1 END) "
+                f"WHEN {CLK_CAL} THEN (CASE WHEN {same} THEN e_dn ELSE nx END) + n + {P['cd']} "
+                f"WHEN {CLK_SAME} THEN -(wd + {P['wdc']} + CASE WHEN {samec} THEN 0 ELSE 1 END) "
                 f"WHEN {CLK_HOURS} THEN -((qpos + {M - 1}) // {M}) END")
-        b2 = f"SELECT b1.*, {tkey} AS tkey FROM ({b1}) b1"
-        # layer c: the due day (join 2), the due instant and late_from
+        b2 = (f"SELECT *, {tkey} AS tkey FROM "
+              f"(SELECT *, CASE WHEN clk = {CLK_HOURS} THEN {qpos} END AS qpos FROM ({b}))")
+        # c: the due day (join 2), late_from, resolution and the judged instant
+        c = (f"SELECT b2.*, k.tdn AS due_dn, k.d AS due_date, k.mi AS due_month "
+             f"FROM ({b2}) b2 LEFT JOIN {t['key']} k ON k.k = b2.tkey")
         within = f"(qpos + (tkey + 1) * {M})"  # qpos - (k - 1) * M with k = -tkey
+        due_us = (f"CASE WHEN clk = {CLK_HOURS} THEN due_dn * {D} + {L.within_to_tod(within)} "
+                  f"ELSE due_dn * {D} + {L.close} END")
+        late = f"CASE WHEN clk = {CLK_HOURS} THEN due_dn * {D} + {L.within_to_tod(within)} + 1 ELSE (due_dn + 1) * {D} END"
+        d2 = (f"SELECT *, {late} AS late_us, fin_state AND f_us <= {asof_us} AS resolved, "
+              f"CASE WHEN q_open < f_us THEN q_open ELSE f_us END AS j_us FROM ({c})")
+        status = (f"CASE WHEN excl THEN {S('excluded')} "
+                  f"WHEN resolved THEN (CASE WHEN due_dn IS NULL THEN {S('no_deadline')} "
+                  f"WHEN j_us >= late_us THEN {S('overdue')} WHEN j_us < due_dn * {D} THEN {S('early')} "
+                  f"ELSE {S('on_time')} END) "
+                  f"WHEN q_open IS NOT NULL THEN {S('waiting_supplement')} "
+                  f"WHEN due_dn IS NULL THEN {S('no_deadline')} "
+                  f"WHEN late_us <= {asof_us} THEN {S('pending_overdue')} ELSE {S('pending_in_time')} END")
+        # the clock's start instant (only computed when clock_start_at is read)
         start = (f"CASE WHEN clk = {CLK_HOURS} THEN {L.hours_start('w', 'tod', 'e_dn', 'nx', 'e_us')} "
                  f"WHEN clk IS NULL THEN e_us "
                  f"WHEN (CASE WHEN clk = {CLK_SAME} THEN {samec} ELSE {same} END) "
                  f"THEN e_dn * {D} + greatest(tod, {L.open}) ELSE nx * {D} + {L.open} END")
-        c = (f"SELECT b2.*, k.tdn AS due_dn, k.d AS due_date, "
-             f"CASE WHEN clk = {CLK_HOURS} THEN k.tdn * {D} + {L.within_to_tod(within)} "
-             f"ELSE k.tdn * {D} + {L.close} END AS due_us "
-             f"FROM ({b2}) b2 LEFT JOIN {t['key']} k ON k.k = b2.tkey")
-        late = f"(CASE WHEN clk = {CLK_HOURS} THEN due_us + 1 ELSE (due_dn + 1) * {D} END)"
-        d2 = (f"SELECT c.*, {late} AS late_us, {start} AS start_us, "
-              f"coalesce(fin_us <= {asof_us}, false) AS resolved, "
-              f"(CASE WHEN q_open < fin_us THEN q_open ELSE fin_us END) AS j_us FROM ({c}) c")
-        final = (f"(CASE WHEN resolved AND NOT excl AND due_dn IS NOT NULL THEN "
-                 f"(CASE WHEN j_us >= late_us THEN {S('overdue')} WHEN j_us < due_dn * {D} THEN {S('early')} "
-                 f"ELSE {S('on_time')} END) END)")
-        status = (f"(CASE WHEN excl THEN {S('excluded')} "
-                  f"WHEN resolved THEN coalesce(final_status, {S('no_deadline')}) "
-                  f"WHEN q_open IS NOT NULL THEN {S('waiting_supplement')} "
-                  f"WHEN due_dn IS NULL THEN {S('no_deadline')} "
-                  f"WHEN {asof_us} >= late_us THEN {S('pending_overdue')} ELSE {S('pending_in_time')} END)")
-        outer = (f"dossier_code, rule_version, make_timestamp(start_us) AS clock_start_at, due_date, "
-                 f"make_timestamp(due_us) AS due_at, make_timestamp(late_us) AS late_from, final_status, "
-                 f"{status} AS status, {asof_lit} AS computed_as_of{ex_names}"
-                 + "".join(f", {c}" for c in internals))
+        final = (f"CASE WHEN status IN ({S('early')}, {S('on_time')}, {S('overdue')}) THEN status END")
+        internal_expr = {"resolved": "coalesce(resolved, false)", "fin_us": "CASE WHEN fin_state THEN f_us END",
+                         "late_us": "late_us", "due_month": "due_month",
+                         "sup_req": "sup_req", "sup_rcv": "sup_rcv"}
+        outer = (f"dossier_code, rule_version, make_timestamp({start}) AS clock_start_at, due_date, "
+                 f"make_timestamp({due_us}) AS due_at, make_timestamp(late_us) AS late_from, {final} AS final_status, "
+                 f"status, {asof_lit} AS computed_as_of{ex_names}"
+                 + "".join(f", {internal_expr[c]} AS {c}" for c in internals) + early_names)
         if R:
             pr = ", ".join(f"{P[k]} AS _p_{k}" for k in flav)
-            outer += (", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, j_us AS _j_us, "
-                      "resolved AS _resolved, e_dn AS _e_dn, due_dn AS _due_dn, "
-                      "_state, "
-                      f"_received_at, _unit, _limit, _ext, _last_s, {pr}, _off_vi, _off_en, "
+            outer += (", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, "
+                      "CASE WHEN fin_state THEN j_us END AS _j_us, coalesce(resolved, false) AS _resolved, "
+                      "e_dn AS _e_dn, due_dn AS _due_dn, _state, "
+                      f"_received_at, _unit, _limit, _ext, {s_us} AS _last_s, {pr}, _off_vi, _off_en, "
                       f"{L.open} AS _open, {L.close} AS _close, {L.cutoff} AS _cutoff, "
                       f"{'true' if resume else 'false'} AS _resume")
-        return f"SELECT {outer} FROM (SELECT d2.*, {final} AS final_status FROM ({d2}) d2) z"
+        return f"SELECT {outer} FROM (SELECT *, {status} AS status FROM ({d2}))"
 
     # ------------------------------------------------------------------------------------
     def _reason_select(self, body: str, lang: str) -> str:
