@@ -29,7 +29,8 @@ import duckdb
 from store.errors import StoreError
 from store.reference import agency_tree_ctes  # importing store.reference registers its queries too
 from store.registry import Table, named_query, run
-from store.sla import AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, month_facts_sql
+from store.sla import (AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql,
+                       key_month_sql, month_facts_sql)
 
 BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
 AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
@@ -211,11 +212,13 @@ def _scoped_results_sql(con: duckdb.DuckDBPyConnection, codes: list[str] | None,
         ixs = [r[0] for r in con.execute("SELECT agency_ix FROM sla_agencies WHERE list_contains($c, agency_code)",
                                          {"c": codes}).fetchall()]
         conds.append(f"agency_ix IN ({', '.join(str(int(i)) for i in ixs)})" if ixs else "FALSE")
-    if month is not None:
+    as_of = data_as_of(con)
+    if month is not None and as_of is not None:
+        # received by the month's end, not resolved before it (month_key's layout: store/sla.py)
         mi = month.year * 12 + month.month - 1
         f = "(CAST(month_key & 32767 AS INTEGER) - 1)"
-        r = "CAST((month_key >> 15) & 2047 AS INTEGER)"
-        conds.append(f"{f} <= {mi} AND ({r} = 0 OR {f} + {r} - 1 >= {mi})")
+        r = key_month_sql("CAST((month_key >> 15) & 2047 AS INTEGER)", as_of)
+        conds.append(f"{f} <= {mi} AND ({r} IS NULL OR {r} >= {mi} OR {f} >= {mi})")  # R never before F
     exact = " AND ".join(f"({c})" for c in conds)
     sql = (f"SELECT * FROM sla_results WHERE (month_key IS NOT NULL AND agency_ix IS NOT NULL AND {exact}) "
            f"OR ((month_key IS NULL OR agency_ix IS NULL) AND ({where}))")
@@ -400,7 +403,7 @@ def _audit_base_sql(where: str = "TRUE") -> str:
         WHEN s.status = 'waiting_supplement' THEN reported_class IN ('waiting_supplement', 'in_time')
         ELSE TRUE END"""
     due_differs = """CASE WHEN d.time_unit = 'working_hours'
-        THEN date_trunc('minute', d.reported_due_at) <> date_trunc('minute', s.due_at)
+        THEN date_trunc('minute', d.reported_due_at) <> date_trunc('minute', s.late_from - INTERVAL 1 MICROSECOND)
         ELSE CAST(d.reported_due_at AS DATE) <> s.due_date END"""
     return f"""
     SELECT *, CASE
@@ -417,7 +420,7 @@ def _audit_base_sql(where: str = "TRUE") -> str:
                d.received_at,
                coalesce(d.finished_at, d.returned_at) AS resolved_at,
                d.reported_due_at, d.reported_status, reported_class,
-               s.due_date, s.due_at, s.late_from, s.final_status, s.status AS sla_status,
+               d.time_limit, s.due_date, s.late_from, s.final_status, s.status AS sla_status,
                coalesce(s.final_status, s.status) AS recomputed_status,
                coalesce({our_overdue}, FALSE) AS our_overdue,
                coalesce(reported_class = 'overdue', FALSE) AS reported_overdue,
@@ -457,7 +460,8 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
         WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
         a AS ({_audit_base_sql()})
         SELECT a.dossier_code, a.agency_code, an.name AS agency_name, a.procedure_code, a.kind,
-               a.reported_due_at, a.due_date, a.due_at, a.due_days_diff, a.reported_status, a.reported_class,
+               a.reported_due_at, a.due_date, {due_at_sql(con, 'a.late_from', 'a.time_unit', 'a.time_limit', 'a.received_at')}
+               AS due_at, a.due_days_diff, a.reported_status, a.reported_class,
                a.recomputed_status, a.received_at, a.resolved_at
         FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
         WHERE a.kind IS NOT NULL AND {_AUDIT_SCOPE} AND ($kind IS NULL OR a.kind = $kind)
@@ -717,7 +721,7 @@ def dossier_detail(con: duckdb.DuckDBPyConnection, code: str) -> Table:
         SELECT d.dossier_code, d.agency_code, an.name AS agency_name, d.procedure_code, pr.name AS procedure_name,
                d.field, d.channel, d.received_at, d.time_limit, d.time_unit, d.supplement_requested_at,
                d.supplement_received_at, d.extended_due_at, d.finished_at, d.returned_at, d.state,
-               s.rule_version, s.clock_start_at, s.due_date, s.due_at, s.late_from, s.final_status,
+               s.rule_version, s.due_date, s.due_at, s.late_from, s.final_status,
                s.status, s.computed_as_of,
                d.reported_due_at, d.reported_status, a.reported_class, a.kind AS audit_kind,
                d.source_system, d.synced_at, d.synced_status, d.batch_id, d.updated_at

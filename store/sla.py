@@ -41,8 +41,9 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
                         "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state"]
-# Columns of the view dossier_sla (the engine's output columns).
-DOSSIER_SLA_COLUMNS = ["dossier_code", "rule_version", "clock_start_at", "due_date", "due_at", "late_from",
+# Columns of the view dossier_sla (the engine's output columns but clock_start_at, which is not
+# stored: migration 010).
+DOSSIER_SLA_COLUMNS = ["dossier_code", "rule_version", "due_date", "due_at", "late_from",
                        "final_status", "status", "computed_as_of"]
 STAT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
                 "resolved_total", "resolved_early", "resolved_on_time", "resolved_overdue",
@@ -54,11 +55,11 @@ class Engine(Protocol):
 
     name: str
 
-    def rule_versions(self) -> list[tuple[str, dt.datetime]]: ...
+    def rule_versions(self) -> list[tuple[str, dt.datetime, dt.time]]: ...
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
     def compute_sql(self, source: str, as_of: dt.datetime, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Any = (),
-                    status_type: str | None = None, internals: Any = ()) -> str: ...
+                    status_type: str | None = None, internals: Any = (), early: Any = ()) -> str: ...
 
 
 def _now() -> dt.datetime:
@@ -80,12 +81,42 @@ def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
 
 # -- per dossier and month ------------------------------------------------------------------
 
-# The SLA results as the old dossier_sla table showed them, keyed by dossier_id (for joins).
-SLA_ROWS_SQL = """(SELECT dossier_id, clock_start_at,
-        CAST(late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, due_at, late_from,
+# The SLA results as the view dossier_sla shows them but due_at (see due_at_sql), keyed by
+# dossier_id (for joins).
+SLA_ROWS_SQL = """(SELECT dossier_id,
+        CAST(late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, late_from,
         CASE WHEN status IN ('early', 'on_time', 'overdue') THEN CAST(status AS VARCHAR) END AS final_status,
-        CAST(status AS VARCHAR) AS status, computed_as_of
+        CAST(status AS VARCHAR) AS status, (SELECT max(as_of) FROM sla_result_set) AS computed_as_of
     FROM sla_results)"""
+
+
+def office_time_sql(time_unit: str, time_limit: str) -> str:
+    """Whether a dossier's deadline is an instant of office time (working_hours, or working_days
+    with a fraction), as the engine decides it; else it is the office close of a due date."""
+    return f"({time_unit} = 'working_hours' OR ({time_unit} = 'working_days' AND {time_limit} <> floor({time_limit})))"
+
+
+def due_at_sql(con: duckdb.DuckDBPyConnection, late_from: str, time_unit: str, time_limit: str,
+               received_at: str) -> str:
+    """SQL for a dossier's due_at from its late_from, as the engine gives it and the view
+    dossier_sla shows it: the instant before late_from for an office-time deadline, else the office
+    close (of the dossier's rule version, sla_rule_versions) on the due date. The versions are
+    read now and written into the expression, so it costs a comparison or two a row."""
+    versions = con.execute("SELECT effective_from, office_close FROM sla_rule_versions "
+                           "ORDER BY effective_from").fetchall()
+
+    def close(t: dt.time | None) -> str:
+        return f"TIME '{t.isoformat()}'" if t is not None else "CAST(NULL AS TIME)"
+
+    if not versions:
+        close_sql = "CAST(NULL AS TIME)"
+    else:
+        whens = " ".join(f"WHEN {received_at} >= TIMESTAMP '{f.isoformat(sep=' ')}' THEN {close(c)}"
+                         for f, c in reversed(versions[1:]))
+        close_sql = f"CASE {whens} ELSE {close(versions[0][1])} END" if whens else close(versions[0][1])
+    day = f"CAST({late_from} - INTERVAL 1 MICROSECOND AS DATE)"
+    return (f"(CASE WHEN {late_from} IS NULL THEN NULL WHEN {office_time_sql(time_unit, time_limit)} "
+            f"THEN {late_from} - INTERVAL 1 MICROSECOND ELSE {day} + {close_sql} END)")
 
 
 def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = "$m_to",
@@ -118,7 +149,7 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
                CASE s.status WHEN 'early' THEN 'early' WHEN 'overdue' THEN 'overdue'
                     ELSE 'on_time' END AS final_status,  -- no deadline: cannot be late
                CAST(s.status AS VARCHAR) AS status,
-               CAST(s.late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, s.due_at, s.late_from,
+               CAST(s.late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, s.late_from,
                greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
                greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
         FROM dossiers d
@@ -182,20 +213,27 @@ COUNTS_SQL = """
 #   pending and overdue when pending, M >= L (L: the first month whose cut reaches late_from,
 #   = month of late_from - 1 µs, only when late_from <= as_of) and not waiting for a supplement,
 #   i.e. M outside [W1, W2): W1 = month of the latest request (when before as_of), W2 = month
-#   of the latest receipt when it answers that request before as_of (else never).
+#   of the latest receipt when it answers that request before as_of (else never: A + 1).
+# A month before F counts as F (bad data: finished before received).
 # So each dossier is a handful of month numbers ("month facts"): F, R, L, W1 and W2, with its
-# final class and channel, packed into one BIGINT per dossier (F + 1 in 16 bits, the others as
-# 11-bit offsets from F, 0 = none). Dossiers are counted per (agency, key): tens of thousands of
-# groups for ten million dossiers. Each group turns into +n / -n changes at its months (pending
-# and overdue: +n at max(F, L), -n at R; waiting: -n / +n at the part of [W1, W2) inside that),
-# and per agency the running sums over the months give the pending figures.
+# final class and channel, packed into one BIGINT per dossier, month_key:
+#   bits  0-14  F + 1
+#   bits 15-25  R, bits 26-36 L, bits 37-47 W1, bits 48-58 W2, each as A + 2 - month (1..2047,
+#               170 years back from as_of), 0 = none
+#   bits 59-61  the status (sla_status code: early 0, on_time 1, overdue 2, ...), bit 62 online.
+# Months counted back from as_of need no clamping per dossier (R and L are never before F; W1 and
+# W2 are raised to F); the key is cheap to build in the engine pass (recompute, _month_facts)
+# and means nothing without its as_of (sla_result_set). Dossiers are counted per (agency, key):
+# tens of thousands of groups for ten million dossiers. Each group turns into +n / -n changes at
+# its months (pending and overdue: +n at max(F, L), -n at R; waiting: -n / +n at the part of
+# [W1, W2) inside that), and per agency the running sums over the months give the pending figures.
 
 def _mi(x: str) -> str:
     return f"(year({x}) * 12 + month({x}) - 1)"
 
 
 _F_BITS, _D_BITS = 15, 11
-_D_MAX = (1 << _D_BITS) - 2            # largest offset from F a key can hold (170 years)
+_D_MAX = (1 << _D_BITS) - 1            # largest field value: the oldest month a key holds is A + 2 - 2047
 _KEY = {"rm": 15, "lm": 26, "ws": 37, "we": 48, "status": 59, "online": 62}
 
 
@@ -208,47 +246,73 @@ def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
     return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", a
 
 
-_RESOLVED_AT_SQL = """CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) <= {as_of}
-                        THEN greatest(coalesce(finished_at, returned_at), received_at) END"""
+def key_month_sql(field: str, as_of: dt.datetime) -> str:
+    """The month number a key field holds (NULL for 0: none); `field` an SQL expression of the
+    field's value (month_key shifted and masked)."""
+    return f"({_as_of_sql(as_of)[1] + 2} - nullif({field}, 0))"
 
 
-def month_keys_sql(rel: str, as_of: dt.datetime, resolved_at: str | None = None,
-                   late_us: str = "epoch_us(late_from)") -> str:
+def _key_head_sql(fm: str, r_field: str, w_fields: str, online: str, as_of: dt.datetime,
+                  guarded: bool = True) -> str:
+    """The part of month_key the dossier alone gives: F, R (`r_field`: its field value), W1 and W2
+    (`w_fields`: already shifted) and the channel. NULL when `fm` is (a dossier not counted).
+    guarded: a dossier received before the oldest month a key holds stops the recompute with a
+    message (unguarded, the caller has made sure there is none)."""
+    A = _as_of_sql(as_of)[1]
+    key = (f"({fm} + 1) + {r_field} * {1 << _KEY['rm']} + {w_fields} "
+           f"+ CAST({online} AS BIGINT) * {1 << _KEY['online']}")
+    if not guarded:
+        return key
+    return (f"CASE WHEN {fm} < {A + 2 - _D_MAX} THEN error('a dossier received more than 170 years before as_of') "
+            f"ELSE {key} END")
+
+
+def oldest_key_instant(as_of: dt.datetime) -> dt.datetime:
+    """The first instant of the oldest month a month_key holds (170 years before as_of)."""
+    m = _as_of_sql(as_of)[1] + 2 - _D_MAX
+    return dt.datetime(m // 12, m % 12 + 1, 1)
+
+
+def _key_w_sql(fm: str, req: str, rcv: str, as_of: dt.datetime) -> str:
+    """W1 and W2 shifted into place, from the latest supplement request and receipt."""
+    as_of_lit, A = _as_of_sql(as_of)
+
+    def field(ts: str) -> str:
+        return f"({A + 2} - greatest({_mi(ts)}, {fm}))"
+
+    return (f"CASE WHEN {req} < {as_of_lit} THEN {field(req)} * {1 << _KEY['ws']} "
+            f"+ (CASE WHEN {rcv} >= {req} AND {rcv} < {as_of_lit} THEN {field(rcv)} ELSE 1 END) "
+            f"* {1 << _KEY['we']} ELSE 0 END")
+
+
+def _key_tail_sql(late: str, l_month: str, status: str, as_of: dt.datetime) -> str:
+    """The part of month_key the SLA result gives (added to the head): L (`l_month` when `late`,
+    the condition of being late by as_of) and the status."""
+    A = _as_of_sql(as_of)[1]
+    return (f"CASE WHEN {late} THEN ({A + 2} - {l_month}) * {1 << _KEY['lm']} ELSE 0 END "
+            f"+ CAST(enum_code({status}) AS BIGINT) * {1 << _KEY['status']}")
+
+
+def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
     """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
     channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
     request and receipt, from the columns and the events). month_key is NULL for a dossier the
     monthly figures do not count (excluded, or received at or after as_of). A dossier received more
     than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
-    miscounted. resolved_at: an SQL expression for the resolution instant at as_of (NULL when not
-    resolved), in place of the one computed from state, finished_at and returned_at."""
-    as_of_dt = as_of
-    as_of, A = _as_of_sql(as_of)
-    res_at = resolved_at or _RESOLVED_AT_SQL.format(as_of=as_of)
-
-    def off(cond: str, month: str) -> str:  # offset from F + 1 (at least 1) when cond, else 0
-        return f"CASE WHEN {cond} THEN greatest({month} - _fm, 0) + 1 ELSE 0 END"
-
+    miscounted. The recompute builds the same key in its engine pass (recompute, _month_facts)."""
+    as_of_lit, A = _as_of_sql(as_of)
+    res = "greatest(coalesce(finished_at, returned_at), received_at)"
+    head = _key_head_sql("_fm", f"coalesce({A + 2} - _rm, 0)", _key_w_sql("_fm", "sup_req", "sup_rcv", as_of),
+                         "channel = 'online'", as_of)
+    tail = _key_tail_sql(f"late_from <= {as_of_lit}", _mi("late_from - INTERVAL 1 MICROSECOND"), "status", as_of)
     return f"""
-    SELECT * EXCLUDE (_fm, _res_at),
-           CASE WHEN _fm IS NULL THEN NULL
-                WHEN _fm < {A + 1 - _D_MAX} THEN error('a dossier received more than 170 years before as_of')
-                ELSE (_fm + 1)
-                     | (({off(f'_res_at < {as_of}', _mi('_res_at'))}) << {_KEY['rm']})
-                     | (({off(f'{late_us} <= {_epoch_us(as_of_dt)}', _mi(f'make_timestamp({late_us} - 1)'))}) << {_KEY['lm']})
-                     | CASE WHEN sup_req < {as_of} THEN
-                            ((greatest({_mi('sup_req')} - _fm, 0) + 1) << {_KEY['ws']})
-                            | ((CASE WHEN sup_rcv >= sup_req AND sup_rcv < {as_of}
-                                     THEN greatest({_mi('sup_rcv')} - _fm, 0) ELSE {A + 1} - _fm END + 1) << {_KEY['we']})
-                            ELSE 0 END
-                     | (CAST(enum_code(status) AS BIGINT) << {_KEY['status']})
-                     | CASE WHEN channel = 'online' THEN {1 << _KEY['online']} ELSE 0 END
-           END AS month_key
+    SELECT * EXCLUDE (_fm, _rm), {head} + {tail} AS month_key
     FROM (
         SELECT *,
-               CAST(CASE WHEN status <> 'excluded' AND received_at < {as_of} THEN {_mi('received_at')} END AS BIGINT) AS _fm
-        FROM (
-            SELECT *, {res_at} AS _res_at
-            FROM {rel}))"""
+               CASE WHEN status <> 'excluded' AND received_at < {as_of_lit} THEN {_mi('received_at')} END AS _fm,
+               CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) < {as_of_lit}
+                    THEN {_mi(res)} END AS _rm
+        FROM {rel})"""
 
 
 def _epoch_us(ts: dt.datetime) -> int:
@@ -260,20 +324,24 @@ def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
     rows, n dossiers of that agency with that month_key (as month_keys_sql gives it, not NULL)."""
     A = _as_of_sql(as_of)[1]
 
-    def get(field: str) -> str:
-        return f"(fm + nullif(CAST((month_key >> {_KEY[field]}) & {(1 << _D_BITS) - 1} AS INTEGER), 0) - 1)"
+    def field(name: str) -> str:
+        return f"CAST((month_key >> {_KEY[name]}) & {(1 << _D_BITS) - 1} AS INTEGER) AS {name}_f"
+
+    def month(name: str) -> str:  # the month a field holds, never before F; NULL for none
+        return f"CASE WHEN {name}_f = 0 THEN NULL WHEN {A + 2} - {name}_f > fm THEN {A + 2} - {name}_f ELSE fm END AS {name}"
 
     return f"""
     WITH g AS (
         SELECT agency_code, month_key, n FROM {grouped}
     ), g1 AS (
-        SELECT *, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm FROM g
-    ), f0 AS (
-        SELECT agency_code, n, fm, {get('rm')} AS rm, {get('lm')} AS lm, {get('ws')} AS ws, {get('we')} AS we,
+        SELECT agency_code, n, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm,
+               {field('rm')}, {field('lm')}, {field('ws')}, {field('we')},
                CASE CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER)  -- sla_status: early, on_time, overdue, ...
                     WHEN 0 THEN 0 WHEN 2 THEN 2 ELSE 1 END AS fin,
                CAST((month_key >> {_KEY['online']}) & 1 AS INTEGER) AS online
-        FROM g1
+        FROM g
+    ), f0 AS (
+        SELECT agency_code, n, fm, {month('rm')}, {month('lm')}, {month('ws')}, {month('we')}, fin, online FROM g1
     ), f AS (  -- pending and overdue in [od_s, od_e), except waiting in [wa, wb)
         SELECT *, CASE WHEN od THEN lm END AS od_s, CASE WHEN od THEN rm END AS od_e,
                CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
@@ -353,7 +421,7 @@ def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> i
 
 def data_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
     """The as_of of the statuses in sla_results (the last recompute), None when empty."""
-    return con.execute("SELECT max(computed_as_of) FROM sla_results").fetchone()[0]
+    return con.execute("SELECT max(as_of) FROM sla_result_set").fetchone()[0]
 
 
 # -- recompute ----------------------------------------------------------------------------------
@@ -371,12 +439,27 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl)
 
 
-# Columns of the engine's input the monthly figures need, passed through the engine.
-_PASS_THROUGH = ("agency_ix", "channel", "received_at", "supplement_requested_at", "supplement_received_at")
-# The resolution instant from what the engine computed. The monthly rules count it never before
-# the reception, which month_keys_sql's offsets ensure (a month before F counts as F), and only
-# for dossiers received before as_of, so greatest(fin_us, received) is not needed here.
-_ENGINE_RESOLVED_AT = "CASE WHEN resolved THEN make_timestamp(fin_us) END"
+def _month_facts(as_of: dt.datetime, in_range: bool) -> tuple[list[dict[str, str]], str]:
+    """The monthly figures' facts of a dossier as early layers of the engine pass (from the
+    dossier row and the engine's facts of it, before the calendar joins) and the month_key over
+    the engine's output (adding L and the status).
+
+    in_range: every reception and resolution instant of the store lies in the months a key holds
+    (checked by the caller), so a row needs neither the guard against too old a reception nor
+    raising R to F (the monthly table raises it, the narrowed queries too)."""
+    A = _as_of_sql(as_of)[1]
+    a_us = _epoch_us(as_of)
+    resolved_at = "f_us" if in_range else "CASE WHEN f_us > r_us THEN f_us ELSE r_us END"
+    early = [
+        {"mf_rec": _mi("x.received_at"), "mf_on": "x.channel = 'online'"},
+        {"mf_fm": f"CASE WHEN NOT excl AND r_us < {a_us} THEN mf_rec END",
+         "mf_r": f"CASE WHEN fin_state AND f_us < {a_us} "
+                 f"THEN {A + 2} - {_mi(f'make_timestamp({resolved_at})')} ELSE 0 END"},
+        {"mf_head": _key_head_sql("mf_fm", "mf_r", _key_w_sql("mf_fm", "sup_req", "sup_rcv", as_of),
+                                  "mf_on", as_of, guarded=not in_range)},
+    ]
+    key = f"mf_head + {_key_tail_sql(f'late_us <= {a_us}', 'due_month', 'status', as_of)}"
+    return early, key
 
 
 # What is derived from a committed recompute, each `fn(con, run_id)` in a transaction of its own.
@@ -414,29 +497,37 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
                     [run_id, engine.name, as_of, _now()])
         _empty_sla_results(con)
+        con.execute("DELETE FROM sla_result_set")
+        con.execute("INSERT INTO sla_result_set (as_of, run_id) VALUES (?, ?)", [as_of, run_id])
         con.execute("DELETE FROM sla_rule_versions")
-        con.executemany("INSERT INTO sla_rule_versions VALUES (?, ?)", engine.rule_versions())
+        con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) VALUES (?, ?, ?)",
+                        engine.rule_versions())
         con.execute("DELETE FROM sla_agencies")
         con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
                     "FROM (SELECT DISTINCT agency_code FROM dossiers)")
         inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
+        # LEFT JOIN: every dossier's agency is numbered; an inner join would cost the rows a copy
         con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
-                    f"a.agency_ix, d.channel FROM dossiers d JOIN sla_agencies a ON a.agency_code = d.agency_code")
+                    f"a.agency_ix, d.channel FROM dossiers d LEFT JOIN sla_agencies a ON a.agency_code = d.agency_code")
         con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
                     'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
         step("prepare")
-        sql = engine.compute_sql("v_sla_input", as_of, events="v_sla_events", extra=_PASS_THROUGH,
-                                 status_type="sla_status", internals=("resolved", "fin_us", "late_us"))
-        rel = (f"(SELECT o.*, greatest(o.supplement_requested_at, e.ev_req) AS sup_req, "
-               f"greatest(o.supplement_received_at, e.ev_rcv) AS sup_rcv FROM ({sql}) o "
-               f"LEFT JOIN {_SUP_EV_SQL.format(events='v_sla_events')} e ON e.ev_dossier = o.dossier_code)")
+        oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
+                             "FROM dossiers").fetchone()[0]
+        early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of))
+        # the events relation only when there are supplement events (a join less per dossier)
+        events = "v_sla_events" if con.execute(
+            "SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ('supplement_requested', 'supplement_received'))"
+        ).fetchone()[0] else None
+        sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
+                                 status_type="sla_status", internals=("late_us", "due_month", "sup_req", "sup_rcv"),
+                                 early=early)
         con.execute(f"""
-            INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of,
-                                     month_key, agency_ix)
-            SELECT dossier_code, status, clock_start_at, due_at, late_from, TIMESTAMP '{as_of.isoformat(sep=" ")}',
-                   month_key, agency_ix
-            FROM ({month_keys_sql(rel, as_of, _ENGINE_RESOLVED_AT, "late_us")})""")
+            INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix)
+            SELECT dossier_code, status, late_from, {month_key}, agency_ix FROM ({sql})""")
         step("engine_and_results")
+        # the results' pages go to disk while the monthly figures are counted, not all at COMMIT
+        getattr(store, "start_flush", lambda: None)()
         statuses = {str(k): v for k, v in con.execute(
             "SELECT status, count(*) FROM sla_results GROUP BY status ORDER BY CAST(status AS VARCHAR)").fetchall()}
         dossiers = sum(statuses.values())

@@ -20,7 +20,8 @@ V3 = [m for m in db.MIGRATIONS if m[0] <= 3]
 DOSSIER_COLS = ("dossier_code, agency_code, procedure_code, field, channel, received_at, time_limit, time_unit, "
                 "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, state, "
                 "reported_due_at, reported_status, source_system, synced_at, synced_status")
-OLD_SLA = "dossier_code, rule_version, clock_start_at, due_date, due_at, late_from, final_status, status, computed_as_of"
+# The view's columns since migration 010 (clock_start_at is no longer stored).
+VIEW_SLA = "dossier_code, rule_version, due_date, due_at, late_from, final_status, status, computed_as_of"
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_an_old_store_keeps_every_row_and_recomputes_the_same_results(tmp_path, 
     path = tmp_path / "old.duckdb"
     old_store(path, engine, monkeypatch)
     con = duckdb.connect(str(path), read_only=True)
-    sla_before = rows(con, f"SELECT {OLD_SLA} FROM dossier_sla")
+    sla_before = rows(con, f"SELECT {VIEW_SLA} FROM dossier_sla")
     dossiers_before = rows(con, f"SELECT {DOSSIER_COLS} FROM dossiers")
     events_before = rows(con, "SELECT * FROM dossier_events")
     months_before = rows(con, "SELECT * FROM agency_month_stats")
@@ -84,7 +85,7 @@ def test_an_old_store_keeps_every_row_and_recomputes_the_same_results(tmp_path, 
         assert s.schema_version() == db.SCHEMA_VERSION
         cur = s.cursor()
         # every row of every table is still there, value for value
-        assert rows(cur, f"SELECT {OLD_SLA} FROM dossier_sla") == sla_before
+        assert rows(cur, f"SELECT {VIEW_SLA} FROM dossier_sla") == sla_before
         assert rows(cur, f"SELECT {DOSSIER_COLS} FROM dossiers") == dossiers_before
         assert rows(cur, "SELECT * FROM dossier_events") == events_before
         assert rows(cur, "SELECT * FROM agency_month_stats") == months_before
@@ -100,7 +101,7 @@ def test_an_old_store_keeps_every_row_and_recomputes_the_same_results(tmp_path, 
         # recomputing at the same as_of gives back exactly the results the old store held
         res = recompute(s, engine, AS_OF)
         assert res["dossiers"] == 4000
-        assert rows(cur, f"SELECT {OLD_SLA} FROM dossier_sla") == sla_before
+        assert rows(cur, f"SELECT {VIEW_SLA} FROM dossier_sla") == sla_before
         assert rows(cur, f"SELECT {DOSSIER_COLS} FROM dossiers") == dossiers_before
     assert path.with_name(f"{path.name}.v3.bak").exists()
 
@@ -162,9 +163,10 @@ def _engines() -> dict[str, SlaEngine]:
 
 @pytest.mark.parametrize("mode", ["restart", "resume", "mixed"])
 def test_stored_results_are_the_engines_own_output_in_every_supplement_mode(tmp_path, mode):
-    """What a recompute stores (integer keys, ENUM status, derived columns in the view) reads back
+    """What a recompute stores (integer keys, ENUM status, derived columns in the view: due_date,
+    due_at from late_from and each version's office close, final_status, computed_as_of) reads back
     exactly as the engine's plain output over the text codes, in restart and resume mode and with
-    two rule versions of different settings."""
+    two rule versions of different settings (offices closing at 17:00 and 17:30)."""
     engine = _engines()[mode]
     with Store(tmp_path / "e.duckdb") as s:
         with s.transaction() as cur:
@@ -175,8 +177,8 @@ def test_stored_results_are_the_engines_own_output_in_every_supplement_mode(tmp_
         cur.execute("CREATE TEMP VIEW v_in AS SELECT dossier_code, received_at, time_limit, time_unit, "
                     "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, "
                     "state FROM dossiers")
-        plain = rows(cur, engine.compute_sql("v_in", AS_OF, events="dossier_events"))
-        stored = rows(cur, f"SELECT {OLD_SLA} FROM dossier_sla")
+        plain = rows(cur, f"SELECT {VIEW_SLA} FROM ({engine.compute_sql('v_in', AS_OF, events='dossier_events')})")
+        stored = rows(cur, f"SELECT {VIEW_SLA} FROM dossier_sla")
         statuses = dict(cur.execute("SELECT status, count(*) FROM dossier_sla GROUP BY ALL").fetchall())
     assert stored == plain and len(stored) == 3000
     assert res["statuses"] == statuses and statuses.get("waiting_supplement")

@@ -65,7 +65,6 @@ class D:
     time_unit: str = "working_days"
     reported_due: dt.datetime | None = None
     reported_status: str | None = None
-    due_at: dt.datetime | None = None            # default: late_from minus 1 µs
     source_system: str | None = "2.0"
     synced_at: dt.datetime | None = None
     synced_status: str | None = None
@@ -104,14 +103,16 @@ def seed(store: Store, dossiers: list[D], as_of: dt.datetime = AS_OF, *, clear: 
               None if d.returned_only else d.resolved, d.resolved if d.returned_only else None, d.state,
               d.reported_due, d.reported_status, d.source_system, d.synced_at, d.synced_status) for d in dossiers])
         # sla_results holds the status (final_status is the status of a resolved dossier, due_date
-        # the day before late_from) keyed by dossier_id; the view dossier_sla shows the old columns.
+        # the day before late_from, due_at follows from late_from) keyed by dossier_id, the as_of
+        # of them all in sla_result_set; the view dossier_sla shows the engine's columns.
         c.executemany(
-            "INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of) "
-            "SELECT dossier_id, ?, ?, ?, ?, ? FROM dossiers WHERE dossier_code = ?",
-            [(d.status(as_of), d.received,
-              d.due_at or (d.late_from - dt.timedelta(microseconds=1) if d.late_from else None),
-              d.late_from, as_of, d.code) for d in dossiers])
-        c.execute("INSERT INTO sla_rule_versions VALUES ('test-rules', TIMESTAMP '1900-01-01') ON CONFLICT DO NOTHING")
+            "INSERT INTO sla_results (dossier_id, status, late_from) "
+            "SELECT dossier_id, ?, ? FROM dossiers WHERE dossier_code = ?",
+            [(d.status(as_of), d.late_from, d.code) for d in dossiers])
+        c.execute("DELETE FROM sla_result_set")
+        c.execute("INSERT INTO sla_result_set (as_of) VALUES (?)", [as_of])
+        c.execute("INSERT INTO sla_rule_versions VALUES ('test-rules', TIMESTAMP '1900-01-01', TIME '17:00') "
+                  "ON CONFLICT DO NOTHING")
         events = [(d.code, e, at) for d in dossiers for e, at in d.events]
         if events:
             c.executemany('INSERT INTO dossier_events (dossier_code, event, "at") VALUES (?, ?, ?)', events)
@@ -535,10 +536,10 @@ def audit_set() -> list[D]:
         D("A9", "H1", r, T(2024, 3, 7, 9), lf, "finished", "on_time", reported_due=due, reported_status="Đang xử lý"),
         D("A10", "H1", r, None, lf, "withdrawn", reported_due=None, reported_status="Quá hạn"),
         D("A11", "X1", r, T(2024, 3, 4, 15), T(2024, 3, 5, 10, 0, 0, 1), "finished", "on_time",
-          time_unit="working_hours", due_at=T(2024, 3, 5, 10), reported_due=T(2024, 3, 5, 10, 30),
+          time_unit="working_hours", reported_due=T(2024, 3, 5, 10, 30),
           reported_status="on_time"),
         D("A12", "X1", r, T(2024, 3, 4, 15), T(2024, 3, 5, 10, 0, 0, 1), "finished", "on_time",
-          time_unit="working_hours", due_at=T(2024, 3, 5, 10), reported_due=T(2024, 3, 5, 10, 0, 20),
+          time_unit="working_hours", reported_due=T(2024, 3, 5, 10, 0, 20),
           reported_status="ON_TIME"),
         D("A13", "X1", r, T(2024, 3, 5, 9), None, "finished", None, reported_due=None, reported_status=None),
         D("A14", "S1", T(2024, 3, 20, 9), None, T(2024, 3, 26), sup_req=T(2024, 3, 22, 9),

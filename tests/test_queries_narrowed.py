@@ -48,6 +48,8 @@ def _dossiers(rng: random.Random, n: int) -> list[tuple]:
         rec = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 260))
         state = rng.choice(["processing", "finished", "finished", "returned", "withdrawn", "rejected"])
         fin = rec + dt.timedelta(hours=rng.randrange(1, 24 * 40)) if state != "processing" or rng.random() < .1 else None
+        if fin is not None and rng.random() < .03:  # bad data: finished before it was received
+            fin = rec - dt.timedelta(hours=rng.randrange(1, 24 * 60))
         req = rec + dt.timedelta(days=rng.randrange(0, 10)) if rng.random() < .2 else None
         rcv = req + dt.timedelta(days=rng.randrange(0, 10)) if req and rng.random() < .6 else None
         unit = rng.choice(["working_days", "working_days", "working_hours"])

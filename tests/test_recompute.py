@@ -117,7 +117,7 @@ class BrokenEngine:
         return self._engine.rule_versions()
 
     def compute_sql(self, source, as_of, events=None, with_reasons=False, lang="vi", extra=(), status_type=None,
-                    internals=()):
+                    internals=(), early=()):
         if self._error is not None:
             raise self._error
         return "SELECT * FROM no_such_relation"
@@ -176,3 +176,46 @@ def test_the_recompute_counts_months_as_the_rules_do_even_for_odd_instants(tmp_p
             refresh_month_stats(c, as_of)
             by_rules = c.execute(q).fetchall()
     assert by_recompute == by_rules
+
+
+def test_a_reception_older_than_the_monthly_figures_can_count_stops_the_recompute(store, engine):
+    """A counted dossier received more than 170 years before as_of (bad data) cannot be placed in
+    the monthly figures: the recompute says so and keeps the previous results."""
+    recompute(store, engine, AS_OF)
+    before = sla(store)
+    with store.transaction() as c:
+        c.execute("UPDATE dossiers SET received_at = TIMESTAMP '1820-03-04 09:00' WHERE dossier_code = 'D-pending'")
+    with pytest.raises(Exception, match="more than 170 years before as_of"):
+        recompute(store, engine, AS_OF)
+    assert sla(store) == before
+
+
+def test_a_resolution_older_than_the_monthly_figures_can_count_is_counted_in_the_reception_month(tmp_path, engine):
+    """A dossier finished 180 years before it was received (bad data) counts as resolved in its
+    reception month, as one finished a day before it was received does; the recompute's table
+    equals the independent count (refresh_month_stats) and the narrowed Biểu 06 the full one."""
+    import store.queries as queries
+    from store.sla import refresh_month_stats
+
+    as_of = T(2024, 4, 10, 12)
+    with Store(tmp_path / "old.duckdb") as s:
+        with s.transaction() as c:
+            c.executemany(
+                "INSERT INTO dossiers (dossier_code, agency_code, procedure_code, channel, received_at, time_limit, "
+                "time_unit, finished_at, state) VALUES (?, 'S1', 'P1', 'direct', ?, 3, 'working_days', ?, 'finished')",
+                [("ANCIENT", T(2024, 3, 4, 9), T(1844, 3, 1, 9)), ("DAY-BEFORE", T(2024, 3, 5, 9), T(2024, 3, 4, 9)),
+                 ("FINE", T(2024, 3, 6, 9), T(2024, 3, 7, 9))])
+        recompute(s, engine, as_of)
+        q = "SELECT * EXCLUDE (as_of) FROM agency_month_stats ORDER BY ALL"
+        by_recompute = s.cursor().execute(q).fetchall()
+        march = [r for r in s.query("bieu06", month="2024-03", by="procedure") if r["row_kind"] == "total"][0]
+        queries.NARROW_RESULTS = False
+        try:
+            full = [r for r in s.query("bieu06", month="2024-03", by="procedure") if r["row_kind"] == "total"][0]
+        finally:
+            queries.NARROW_RESULTS = True
+        with s.transaction() as c:
+            refresh_month_stats(c, as_of)
+            by_rules = c.execute(q).fetchall()
+    assert by_recompute == by_rules
+    assert march == full and (march["received_total"], march["resolved_total"]) == (3, 3)

@@ -114,3 +114,24 @@ def test_second_process_gets_a_clear_lock_message(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+
+
+def test_flushing_in_the_background_keeps_the_store_locked_and_its_writes(tmp_path):
+    """start_flush (a recompute uses it before its COMMIT) syncs the store's filesystem without
+    opening the store file again: another process is still refused the store afterwards, and
+    the transaction it ran beside commits as usual."""
+    path = tmp_path / "s.duckdb"
+    with Store(path) as s:
+        with s.transaction() as cur:
+            cur.execute("INSERT INTO procedures (code) SELECT 'P' || i FROM range(1000) t(i)")
+            thread = s.start_flush()
+            assert thread is not None
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+        probe = subprocess.run(
+            [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r})"], capture_output=True, text=True)
+        assert probe.returncode != 0 and "lock" in probe.stderr.lower()
+        assert s.cursor().execute("SELECT count(*) FROM procedures").fetchone()[0] == 1000
+    with Store(":memory:") as m:
+        assert m.start_flush() is None
+

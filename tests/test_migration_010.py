@@ -1,0 +1,119 @@
+"""Migration 010 (narrow sla_results: computed_as_of in sla_result_set, due_at derived from
+late_from and each rule version's office close, clock_start_at no longer stored; ENUM state,
+time unit and channel) on a real store written with the schema before it."""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+import store.db as db
+from store.db import Store
+from store.sla import recompute
+from tests.test_migration_004 import AS_OF, DOSSIER_COLS, VIEW_SLA, _engines, fill, rows
+
+V9 = [m for m in db.MIGRATIONS if m[0] <= 9]
+
+
+def v9_store(path, engine, monkeypatch, n: int = 3000, as_of: dt.datetime = AS_OF) -> None:
+    """A store at schema version 9 whose sla_results hold the engine's own output as version 9
+    kept it (every column, due_at and clock_start_at included), with its run recorded."""
+    monkeypatch.setattr(db, "MIGRATIONS", V9)
+    monkeypatch.setattr(db, "SCHEMA_VERSION", 9)
+    with Store(path) as s:
+        assert s.schema_version() == 9
+        with s.transaction() as cur:
+            fill(cur, n)
+            engine.install(cur)
+            cur.execute("CREATE TEMP VIEW v_in AS SELECT dossier_code, received_at, time_limit, time_unit, "
+                        "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, "
+                        "state FROM dossiers")
+            cur.execute(f"""
+                INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of,
+                                         month_key, agency_ix)
+                SELECT d.dossier_id, CAST(o.status AS sla_status), o.clock_start_at, o.due_at, o.late_from,
+                       o.computed_as_of, 12345, 1
+                FROM ({engine.compute_sql('v_in', as_of, events='dossier_events')}) o
+                JOIN dossiers d USING (dossier_code)""")
+            cur.executemany("INSERT INTO sla_rule_versions VALUES (?, ?)", [v[:2] for v in engine.rule_versions()])
+            cur.execute("INSERT INTO sla_runs VALUES (nextval('sla_run_seq'), ?, ?, TIMESTAMP '2025-09-10 16:00', "
+                        "TIMESTAMP '2025-09-10 16:01', ?)", [engine.name, as_of, n])
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("mode", ["restart", "mixed"])
+def test_a_version_9_store_keeps_every_result_it_can_show(tmp_path, monkeypatch, mode):
+    """Every column the view still shows reads back as version 9 stored it, due_at included for
+    two rule versions closing at different hours (17:00 and 17:30); the as_of moves to
+    sla_result_set; the old month keys are dropped (the next recompute writes them anew) and a
+    recompute at the same as_of gives back the same rows."""
+    engine = _engines()[mode]
+    path = tmp_path / "v9.duckdb"
+    v9_store(path, engine, monkeypatch)
+    con = duckdb.connect(str(path), read_only=True)
+    before = rows(con, f"SELECT {VIEW_SLA} FROM dossier_sla")
+    dossiers_before = rows(con, f"SELECT {DOSSIER_COLS} FROM dossiers")
+    con.close()
+    assert len(before) == 3000
+
+    with Store(path) as s:
+        assert s.schema_version() == db.SCHEMA_VERSION
+        cur = s.cursor()
+        assert rows(cur, f"SELECT {VIEW_SLA} FROM dossier_sla") == before
+        assert rows(cur, f"SELECT {DOSSIER_COLS} FROM dossiers") == dossiers_before
+        assert cur.execute("SELECT as_of, run_id FROM sla_result_set").fetchall() == [(AS_OF, 1)]
+        closes = dict(cur.execute("SELECT rule_version, office_close FROM sla_rule_versions").fetchall())
+        assert closes == {v[0]: v[2] for v in engine.rule_versions()}
+        assert cur.execute("SELECT count(month_key) FROM sla_results").fetchone()[0] == 0
+        assert [r[0] for r in cur.execute("SELECT column_name FROM (DESCRIBE sla_results)").fetchall()] == \
+            ["dossier_id", "status", "late_from", "month_key", "agency_ix"]
+        types = dict(cur.execute("SELECT column_name, column_type FROM (DESCRIBE dossiers)").fetchall())
+        assert types["state"].startswith("ENUM") and types["channel"].startswith("ENUM") \
+            and types["time_unit"].startswith("ENUM")
+
+        res = recompute(s, engine, AS_OF)
+        assert res["dossiers"] == 3000
+        assert rows(cur, f"SELECT {VIEW_SLA} FROM dossier_sla") == before
+        assert cur.execute("SELECT count(month_key) FROM sla_results").fetchone()[0] > 0
+    assert path.with_name(f"{path.name}.v9.bak").exists()
+
+
+def _fails_and_keeps_version_9(path, match: str) -> None:
+    with pytest.raises(duckdb.Error, match=match):
+        Store(path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 9
+    assert "clock_start_at" in [r[0] for r in con.execute("DESCRIBE sla_results").fetchall()]
+    con.close()
+
+
+def test_results_of_two_instants_stop_the_migration(tmp_path, monkeypatch):
+    engine = _engines()["restart"]
+    path = tmp_path / "two.duckdb"
+    v9_store(path, engine, monkeypatch, n=200)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE sla_results SET computed_as_of = computed_as_of - INTERVAL 1 DAY WHERE dossier_id = 7")
+    con.close()
+    _fails_and_keeps_version_9(path, "several as_of instants")
+
+
+def test_a_due_at_the_view_would_not_give_back_stops_the_migration(tmp_path, monkeypatch):
+    engine = _engines()["restart"]
+    path = tmp_path / "due.duckdb"
+    v9_store(path, engine, monkeypatch, n=200)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE sla_results SET due_at = due_at - INTERVAL 1 HOUR "
+                "WHERE dossier_id = (SELECT min(dossier_id) FROM sla_results WHERE due_at IS NOT NULL)")
+    con.close()
+    _fails_and_keeps_version_9(path, "cannot be carried over unchanged")
+
+
+def test_a_state_outside_the_canonical_values_stops_the_migration(tmp_path, monkeypatch):
+    engine = _engines()["restart"]
+    path = tmp_path / "state.duckdb"
+    v9_store(path, engine, monkeypatch, n=200)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE dossiers SET state = 'archived' WHERE dossier_id = 3")
+    con.close()
+    _fails_and_keeps_version_9(path, "archived")
