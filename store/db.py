@@ -75,6 +75,9 @@ class Store:
         except duckdb.Error as e:
             raise StoreError(f"{self.path}: cannot open the store: {e}") from None
         self._con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
+        # No progress bar (the cursors inherit it): DuckDB draws it on stdout for any statement
+        # over two seconds, into what a command prints (`app.py sla recompute --json` at 10M).
+        self._con.execute("SET enable_progress_bar = false")
         self._write_lock = threading.RLock()
         if migrate and not read_only:
             self.migrate()

@@ -135,3 +135,11 @@ def test_flushing_in_the_background_keeps_the_store_locked_and_its_writes(tmp_pa
     with Store(":memory:") as m:
         assert m.start_flush() is None
 
+
+def test_no_statement_of_the_store_draws_a_progress_bar():
+    """DuckDB draws a progress bar on stdout for any statement over two seconds (even when stdout
+    is a pipe), into what a command prints, JSON included; every cursor of the store has it off."""
+    with Store(":memory:") as s:
+        assert s.cursor().execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+        with s.transaction() as cur:
+            assert cur.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
