@@ -66,6 +66,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import duckdb
+
 from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
 from sla_rules.calendar import WorkCalendar
 
@@ -74,6 +76,8 @@ from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's publ
     OUTPUT_COLUMNS, STATUSES,
 )
 
+# The note of a day off on an ordinary weekend (WorkCalendar.off_note), vi and en.
+_WEEKEND_NOTE = ("ngày nghỉ cuối tuần", "weekend")
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
 INTERNALS = ("resolved", "fin_us", "late_us", "due_month", "sup_req", "sup_rcv")
 # The engine's facts of a row that compute_sql's later `early` layers may read.
@@ -201,26 +205,36 @@ class SlaEngine:
     def install(self, con) -> None:  # noqa: ANN001 - a duckdb connection or cursor
         """Create the TEMP calendar tables in this connection (idempotent)."""
         t = self.tables
-        have = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND list_contains(?, table_name)",
-            [list(t.values())]).fetchall()}
-        if have == set(t.values()):
+        try:  # the runs table is created last: with it, every table is there
+            con.execute(f"SELECT 1 FROM temp.{t['runs']} LIMIT 0")
             return
-        dns, works, offs_vi, offs_en, runs = self._calendar_lists()
+        except duckdb.CatalogException:
+            pass
+        (lo, hi), exceptions, runs = self._day_range(), self._exceptions(), self._calendar_lists()[4]
         for name in t.values():
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        # Lists as parameters: far faster than a VALUES literal of thousands of rows.
+        # The days from the weekly pattern (Monday–Friday worked, weekends off) and the calendar's
+        # exceptions to it (holidays, worked weekends), passed as short lists: a list parameter
+        # costs about a microsecond an element, thousands of days would take tens of ms.
+        wk_vi, wk_en = _WEEKEND_NOTE
         con.execute(
             f"""CREATE TEMP TABLE {t['day']} AS
-            SELECT dn, (DATE '1970-01-01' + dn::INTEGER) AS d, is_working,
+            SELECT dn, d, is_working,
                    CAST(sum(is_working::INTEGER) OVER (ORDER BY dn ROWS UNBOUNDED PRECEDING) AS BIGINT) AS wd_index,
                    min(CASE WHEN is_working THEN dn END)
-                       OVER (ORDER BY dn ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_dn,
+                       OVER (ORDER BY dn DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_dn,
                    off_vi, off_en
-            FROM (SELECT unnest($1::BIGINT[]) AS dn, unnest($2::BOOLEAN[]) AS is_working,
-                         unnest($3::VARCHAR[]) AS off_vi, unnest($4::VARCHAR[]) AS off_en)
+            FROM (SELECT r.dn, (DATE '1970-01-01' + r.dn::INTEGER) AS d,
+                         coalesce(x.is_working, isodow(DATE '1970-01-01' + r.dn::INTEGER) <= 5) AS is_working,
+                         coalesce(x.off_vi, CASE WHEN isodow(DATE '1970-01-01' + r.dn::INTEGER) > 5 THEN {_lit(wk_vi)}
+                                                 ELSE '' END) AS off_vi,
+                         coalesce(x.off_en, CASE WHEN isodow(DATE '1970-01-01' + r.dn::INTEGER) > 5 THEN {_lit(wk_en)}
+                                                 ELSE '' END) AS off_en
+                  FROM range({lo}, {hi + 1}) r(dn)
+                  LEFT JOIN (SELECT unnest($1::BIGINT[]) AS dn, unnest($2::BOOLEAN[]) AS is_working,
+                                    unnest($3::VARCHAR[]) AS off_vi, unnest($4::VARCHAR[]) AS off_en) x ON x.dn = r.dn)
             ORDER BY dn""",
-            [dns, works, offs_vi, offs_en],
+            list(exceptions),
         )
         # The reception-day lookup of every dossier: the days plus one row of NULLs before the
         # first, which a day outside the calendar is sent to, so that the join is an inner one
@@ -248,6 +262,18 @@ class SlaEngine:
         """The first and last day of the calendar, as days since 1970-01-01."""
         dns = self._calendar_lists()[0]
         return dns[0], dns[-1]
+
+    def _exceptions(self) -> tuple[list, list, list, list]:
+        """The calendar's days that the weekly pattern does not give (a weekday off, a weekend
+        worked, or another note), as lists: days since 1970-01-01, worked, notes vi and en."""
+        dns, works, offs_vi, offs_en = self._calendar_lists()[:4]
+        out: tuple[list, list, list, list] = ([], [], [], [])
+        for dn, w, vi, en in zip(dns, works, offs_vi, offs_en):
+            weekend = (EPOCH_DATE + timedelta(days=dn)).isoweekday() > 5
+            if (w, vi, en) != ((False, *_WEEKEND_NOTE) if weekend else (True, "", "")):
+                for col, v in zip(out, (dn, w, vi, en)):
+                    col.append(v)
+        return out
 
     def _calendar_lists(self) -> tuple:
         if self._lists is None:
