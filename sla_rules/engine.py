@@ -66,8 +66,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import duckdb
-
 from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
 from sla_rules.calendar import WorkCalendar
 
@@ -205,11 +203,12 @@ class SlaEngine:
     def install(self, con) -> None:  # noqa: ANN001 - a duckdb connection or cursor
         """Create the TEMP calendar tables in this connection (idempotent)."""
         t = self.tables
-        try:  # the runs table is created last: with it, every table is there
-            con.execute(f"SELECT 1 FROM temp.{t['runs']} LIMIT 0")
+        # The runs table is created last: with it, every table is there. Looked up in the catalog,
+        # not by a failing query: an error would abort the caller's open transaction.
+        if con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $1", [t["runs"]]
+        ).fetchone()[0]:
             return
-        except duckdb.CatalogException:
-            pass
         (lo, hi), exceptions, runs = self._day_range(), self._exceptions(), self._calendar_lists()[4]
         for name in t.values():
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")

@@ -460,3 +460,15 @@ def test_install_is_per_connection_and_idempotent(engine):
     engine.install(con)
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0] == n == len(engine.tables)
     assert engine.name == "vn-default"
+
+
+def test_install_inside_an_open_transaction_keeps_it_usable(engine):
+    # The recompute installs the calendar inside its own transaction: checking for the tables
+    # must not raise (a failed statement aborts the whole transaction).
+    con = duckdb.connect()
+    con.execute("BEGIN")
+    engine.install(con)
+    engine.install(con)
+    con.execute("CREATE TEMP TABLE after_install AS SELECT 1 AS x")
+    con.execute("COMMIT")
+    assert con.execute("SELECT count(*) FROM temp.after_install").fetchone()[0] == 1
