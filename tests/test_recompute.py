@@ -219,3 +219,21 @@ def test_a_resolution_older_than_the_monthly_figures_can_count_is_counted_in_the
             by_rules = c.execute(q).fetchall()
     assert by_recompute == by_rules
     assert march == full and (march["received_total"], march["resolved_total"]) == (3, 3)
+
+
+def test_the_status_counts_are_those_of_the_stored_results(tmp_path, engine):
+    """The recompute counts the statuses from its per-agency month_key counts (whose key holds the
+    status of every counted dossier) plus the rows without a key (excluded, received after
+    as_of): the same figures as counting the stored rows, on a store with every kind."""
+    from tests.test_migration_004 import fill
+
+    with Store(tmp_path / "statuses.duckdb") as s:
+        with s.transaction() as c:
+            fill(c, 3000, start="2024-11-01", days=330)
+        res = recompute(s, engine, T(2025, 8, 20, 10))   # a quarter of the dossiers come after it
+        stored = dict(s.cursor().execute(
+            "SELECT CAST(status AS VARCHAR), count(*) FROM sla_results GROUP BY ALL").fetchall())
+        no_key = s.cursor().execute("SELECT count(*) FROM sla_results WHERE month_key IS NULL").fetchone()[0]
+    assert res["statuses"] == stored and res["dossiers"] == 3000
+    assert {"early", "on_time", "overdue", "pending_overdue", "waiting_supplement", "excluded"} <= set(stored)
+    assert no_key > stored["excluded"]    # rows received after as_of have no key either
