@@ -176,8 +176,8 @@ def _in_scope(col: str, rollup: bool = True) -> str:
 # -- narrowing the SLA results before counting ------------------------------------------------
 #
 # sla_results holds, beside each status, the dossier's months packed in month_key (store/sla.py,
-# month_keys_sql: F + 1 in the low 15 bits, the month resolved as an offset from F in the next 11,
-# 0 = not resolved before as_of) and its agency as numbered in sla_agencies. A query about one
+# month_keys_sql: F + 1 in the low 15 bits, the month resolved counted back from as_of in the
+# next 11, 0 = not resolved before as_of) and its agency as numbered in sla_agencies. A query about one
 # month and some agencies first keeps the rows that can count there (a superset: received by the
 # month's end, not resolved before it, agency in scope), then applies the exact rules of
 # month_facts_sql to those alone. Rows the numbers cannot vouch for are always kept: no month_key
