@@ -88,32 +88,18 @@ def _fails_and_keeps_version_9(path, match: str) -> None:
     con.close()
 
 
-def test_results_of_two_instants_stop_the_migration(tmp_path, monkeypatch):
-    engine = _engines()["restart"]
-    path = tmp_path / "two.duckdb"
-    v9_store(path, engine, monkeypatch, n=200)
+@pytest.mark.parametrize("damage, message", [
+    ("UPDATE sla_results SET computed_as_of = computed_as_of - INTERVAL 1 DAY WHERE dossier_id = 7",
+     "several as_of instants"),
+    ("UPDATE sla_results SET due_at = due_at - INTERVAL 1 HOUR "
+     "WHERE dossier_id = (SELECT min(dossier_id) FROM sla_results WHERE due_at IS NOT NULL)",
+     "cannot be carried over unchanged"),
+    ("UPDATE dossiers SET state = 'archived' WHERE dossier_id = 3", "archived"),
+], ids=["results-of-two-instants", "due-at-the-view-would-not-give-back", "state-outside-the-canonical-values"])
+def test_what_the_narrow_schema_cannot_hold_stops_the_migration(tmp_path, monkeypatch, damage, message):
+    path = tmp_path / "v9.duckdb"
+    v9_store(path, _engines()["restart"], monkeypatch, n=200)
     con = duckdb.connect(str(path))
-    con.execute("UPDATE sla_results SET computed_as_of = computed_as_of - INTERVAL 1 DAY WHERE dossier_id = 7")
+    con.execute(damage)
     con.close()
-    _fails_and_keeps_version_9(path, "several as_of instants")
-
-
-def test_a_due_at_the_view_would_not_give_back_stops_the_migration(tmp_path, monkeypatch):
-    engine = _engines()["restart"]
-    path = tmp_path / "due.duckdb"
-    v9_store(path, engine, monkeypatch, n=200)
-    con = duckdb.connect(str(path))
-    con.execute("UPDATE sla_results SET due_at = due_at - INTERVAL 1 HOUR "
-                "WHERE dossier_id = (SELECT min(dossier_id) FROM sla_results WHERE due_at IS NOT NULL)")
-    con.close()
-    _fails_and_keeps_version_9(path, "cannot be carried over unchanged")
-
-
-def test_a_state_outside_the_canonical_values_stops_the_migration(tmp_path, monkeypatch):
-    engine = _engines()["restart"]
-    path = tmp_path / "state.duckdb"
-    v9_store(path, engine, monkeypatch, n=200)
-    con = duckdb.connect(str(path))
-    con.execute("UPDATE dossiers SET state = 'archived' WHERE dossier_id = 3")
-    con.close()
-    _fails_and_keeps_version_9(path, "archived")
+    _fails_and_keeps_version_9(path, message)
