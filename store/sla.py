@@ -431,7 +431,7 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
 
     Dropping and re-creating the table inside the transaction costs nothing, where deleting ten
     million rows and writing as many again keeps both in the file until the next checkpoint;
-    the schema's definition (004_sla_compact.sql) stays the only one.
+    the schema's definition (migration 010_sla_narrow.sql) stays the only one.
     """
     ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'sla_results' "
                       "AND schema_name = 'main' AND NOT temporary").fetchone()[0]
