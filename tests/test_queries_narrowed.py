@@ -97,7 +97,9 @@ def _nan_free(rows):  # NaN (0 / 0 ratios) compares unequal to itself
     return [tuple("NaN" if isinstance(v, float) and math.isnan(v) else v for v in r) for r in rows]
 
 
-def _check_all(store, monkeypatch) -> int:
+def _check_all(store, monkeypatch, every: int = 1) -> int:
+    """Compare the narrowed and the full answers of the dashboard's queries over agencies, months,
+    roll-ups and options; `every` > 1 compares one case in that many (each query still covered)."""
     compared = 0
     cases = []
     for agency in [None, *AGENCIES]:
@@ -117,6 +119,9 @@ def _check_all(store, monkeypatch) -> int:
         for agency in [None, *AGENCIES]:
             cases.append(("audit_by_agency", dict(month=month, agency=agency)))
             cases.append(("sync_by_agency", dict(month=month, agency=agency)))
+    cases = cases[::every]
+    assert {name for name, _ in cases} == {"dossiers_overdue", "bieu06", "sync_unsynced", "audit_by_agency",
+                                           "sync_by_agency"}
     nonempty = 0
     for name, params in cases:
         new, old = _both(store, monkeypatch, name, **params)
@@ -145,4 +150,5 @@ def test_changed_dossiers_without_recompute_still_answer_the_same(store, monkeyp
                   "WHERE dossier_code IN (SELECT dossier_code FROM dossiers ORDER BY dossier_code LIMIT 40)",
                   [local_now()])
     assert not queries._dashboard_counts_valid(store.cursor())
-    _check_all(store, monkeypatch)
+    # one case in three (the whole grid is compared above; this is the path for changed rows)
+    assert _check_all(store, monkeypatch, every=3) > 150
