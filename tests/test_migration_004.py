@@ -3,6 +3,9 @@ store written with the schema before it, and the monthly figures counted by runn
 against the plain per-month expansion of the Biểu 06 rules (store.sla.month_facts_sql)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import datetime as dt
 
 import duckdb
@@ -47,23 +50,31 @@ def fill(cur: duckdb.DuckDBPyConnection, n: int, start: str = "2024-11-01", days
         WHERE hash(dossier_code) % 27 = 0""")
 
 
-def old_store(path, engine: SlaEngine, monkeypatch, n: int = 4000) -> None:
-    """A store at schema version 3 holding dossiers, events, the old dossier_sla (the engine's own
-    output columns, keyed by the text code) and a monthly table."""
-    monkeypatch.setattr(db, "MIGRATIONS", V3)
-    monkeypatch.setattr(db, "SCHEMA_VERSION", 3)
+@contextmanager
+def store_at_version(path, version: int, engine: SlaEngine, monkeypatch, n: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A store created at an older schema `version`, holding n dossiers and events, with the
+    engine's calendar installed and its input view v_in: yields the open transaction's cursor."""
+    monkeypatch.setattr(db, "MIGRATIONS", [m for m in db.MIGRATIONS if m[0] <= version])
+    monkeypatch.setattr(db, "SCHEMA_VERSION", version)
     with Store(path) as s:
-        assert s.schema_version() == 3
+        assert s.schema_version() == version
         with s.transaction() as cur:
             fill(cur, n)
             engine.install(cur)
             cur.execute("CREATE TEMP VIEW v_in AS SELECT dossier_code, received_at, time_limit, time_unit, "
                         "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, "
                         "state FROM dossiers")
-            cur.execute("INSERT INTO dossier_sla " + engine.compute_sql("v_in", AS_OF, events="dossier_events"))
-            cur.execute("INSERT INTO agency_month_stats VALUES (DATE '2025-09-01', 'AG1', 3, 2, 1, 0, 1, 1, 0, 0, "
-                        "2, 2, 0, ?)", [AS_OF])
+            yield cur
     monkeypatch.undo()
+
+
+def old_store(path, engine: SlaEngine, monkeypatch, n: int = 4000) -> None:
+    """A store at schema version 3 holding dossiers, events, the old dossier_sla (the engine's own
+    output columns, keyed by the text code) and a monthly table."""
+    with store_at_version(path, 3, engine, monkeypatch, n) as cur:
+        cur.execute("INSERT INTO dossier_sla " + engine.compute_sql("v_in", AS_OF, events="dossier_events"))
+        cur.execute("INSERT INTO agency_month_stats VALUES (DATE '2025-09-01', 'AG1', 3, 2, 1, 0, 1, 1, 0, 0, "
+                    "2, 2, 0, ?)", [AS_OF])
 
 
 def rows(con, sql: str) -> list[tuple]:

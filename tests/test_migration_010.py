@@ -11,35 +11,23 @@ import pytest
 import store.db as db
 from store.db import Store
 from store.sla import recompute
-from tests.test_migration_004 import AS_OF, DOSSIER_COLS, VIEW_SLA, _engines, fill, rows
-
-V9 = [m for m in db.MIGRATIONS if m[0] <= 9]
+from tests.test_migration_004 import AS_OF, DOSSIER_COLS, VIEW_SLA, _engines, rows, store_at_version
 
 
 def v9_store(path, engine, monkeypatch, n: int = 3000, as_of: dt.datetime = AS_OF) -> None:
     """A store at schema version 9 whose sla_results hold the engine's own output as version 9
     kept it (every column, due_at and clock_start_at included), with its run recorded."""
-    monkeypatch.setattr(db, "MIGRATIONS", V9)
-    monkeypatch.setattr(db, "SCHEMA_VERSION", 9)
-    with Store(path) as s:
-        assert s.schema_version() == 9
-        with s.transaction() as cur:
-            fill(cur, n)
-            engine.install(cur)
-            cur.execute("CREATE TEMP VIEW v_in AS SELECT dossier_code, received_at, time_limit, time_unit, "
-                        "supplement_requested_at, supplement_received_at, extended_due_at, finished_at, returned_at, "
-                        "state FROM dossiers")
-            cur.execute(f"""
-                INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of,
-                                         month_key, agency_ix)
-                SELECT d.dossier_id, CAST(o.status AS sla_status), o.clock_start_at, o.due_at, o.late_from,
-                       o.computed_as_of, 12345, 1
-                FROM ({engine.compute_sql('v_in', as_of, events='dossier_events')}) o
-                JOIN dossiers d USING (dossier_code)""")
-            cur.executemany("INSERT INTO sla_rule_versions VALUES (?, ?)", [v[:2] for v in engine.rule_versions()])
-            cur.execute("INSERT INTO sla_runs VALUES (nextval('sla_run_seq'), ?, ?, TIMESTAMP '2025-09-10 16:00', "
-                        "TIMESTAMP '2025-09-10 16:01', ?)", [engine.name, as_of, n])
-    monkeypatch.undo()
+    with store_at_version(path, 9, engine, monkeypatch, n) as cur:
+        cur.execute(f"""
+            INSERT INTO sla_results (dossier_id, status, clock_start_at, due_at, late_from, computed_as_of,
+                                     month_key, agency_ix)
+            SELECT d.dossier_id, CAST(o.status AS sla_status), o.clock_start_at, o.due_at, o.late_from,
+                   o.computed_as_of, 12345, 1
+            FROM ({engine.compute_sql('v_in', as_of, events='dossier_events')}) o
+            JOIN dossiers d USING (dossier_code)""")
+        cur.executemany("INSERT INTO sla_rule_versions VALUES (?, ?)", [v[:2] for v in engine.rule_versions()])
+        cur.execute("INSERT INTO sla_runs VALUES (nextval('sla_run_seq'), ?, ?, TIMESTAMP '2025-09-10 16:00', "
+                    "TIMESTAMP '2025-09-10 16:01', ?)", [engine.name, as_of, n])
 
 
 @pytest.mark.parametrize("mode", ["restart", "mixed"])
