@@ -527,7 +527,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
             SELECT dossier_code, status, late_from, {month_key}, agency_ix FROM ({sql})""")
         step("engine_and_results")
         # the results' pages go to disk while the monthly figures are counted, not all at COMMIT
-        getattr(store, "start_flush", lambda: None)()
+        store.start_flush()
         # one pass over the results: dossiers per agency and month_key, which also hold the status
         # of every counted dossier (the rows without a key are read again for theirs alone)
         con.execute("""CREATE OR REPLACE TEMP TABLE sla_key_counts AS
