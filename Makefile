@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# test files run in this many worker processes (pytest-xdist), each file's tests in one of them
+# so that a module's fixtures are built once; TEST_WORKERS=0 runs them in this process
+TEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test venv bench clean demo
@@ -22,7 +25,7 @@ demo: $(STAMP)
 	$(PY) app.py demo-data
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sla.py
