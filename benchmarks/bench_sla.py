@@ -1,11 +1,13 @@
 """Full SLA recompute of 10 million dossiers plus the per-agency monthly aggregation.
 
-    python benchmarks/bench_sla.py [--dossiers 10000000] [--oracle-rows 200000]
+    python benchmarks/bench_sla.py [--dossiers 10000000] [--oracle-rows 200000] [--runs 3]
 
 Targets: at least 5 million dossiers per second on 2 cores; at least 20 times the per-row
 Python oracle (tests/sla_oracle.py) measured in the same run; peak memory under 1.5 GB.
 The recompute runs in a fresh child process so that its peak resident memory is its own (read from
 VmHWM: ru_maxrss would carry over the parent's peak from building the store).
+The recompute runs `--runs` times in a row (this host's speed swings from minute to minute): the
+figures are the median run's, with every run's time and the best beside them.
 Prints a final JSON line with the figures: the rate and its ratio to the oracle, peak RSS, the
 recompute's steps (engine pass, writing the per-dossier results, monthly figures, commit), the
 recompute process's CPU time (user + sys), and the machine's load average before and after (the machine is
@@ -67,18 +69,22 @@ def own_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_recompute(path: Path) -> None:
-    """Runs in its own process: open, recompute, report time and peak RSS."""
+def child_recompute(path: Path, runs: int) -> None:
+    """Runs in its own process: open, recompute `runs` times, report each run's time and the peak RSS."""
     from sla_rules.engine import SlaEngine
     from store.sla import recompute
 
     cfg = AppConfig()
     engine = SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
     with Store(path, memory_limit=cfg.store.memory_limit) as store:
-        # the issue's measure: every dossier's result plus the per-agency monthly figures, committed
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = recompute(store, engine, AS_OF, dashboard_counts=False)
-        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        # the issue's measure: every dossier's result plus the per-agency monthly figures, committed;
+        # repeated, as the owner repeats it after every import (the first run reads the dossiers cold)
+        timed = []
+        for _ in range(runs):
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = recompute(store, engine, AS_OF, dashboard_counts=False)
+            timed.append((time.perf_counter() - t0, time.process_time() - c0, res))
+        elapsed, cpu, res = sorted(timed, key=lambda r: r[0])[len(timed) // 2]  # the median run
         # then what `app.py` does after it: the dashboard's audit and sync counts, timed apart
         from store.queries import refresh_dashboard_counts
 
@@ -88,7 +94,7 @@ def child_recompute(path: Path) -> None:
         counts_s = time.perf_counter() - t1
     rss_mb = own_peak_rss_mb()
     print(json.dumps({"recompute_s": elapsed, "recompute_cpu_s": cpu, "dashboard_counts_s": counts_s,
-                      "peak_rss_mb": rss_mb, "result": res}, default=str))
+                      "runs_s": [t for t, _, _ in timed], "peak_rss_mb": rss_mb, "result": res}, default=str))
 
 
 def oracle_rate(path: Path, rows: int) -> tuple[float, int]:
@@ -117,17 +123,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dossiers", type=int, default=10_000_000)
     ap.add_argument("--oracle-rows", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=3,
+                    help="recomputes in a row; the figures are the median run's (default 3)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
     if args.child:
-        child_recompute(Path(args.child))
+        child_recompute(Path(args.child), args.runs)
         return
     with tempfile.TemporaryDirectory(prefix="motcua-bench-") as tmp:
         path = Path(tmp) / "bench.duckdb"
         build_s = build_store(path, args.dossiers)
         build_rss_mb = own_peak_rss_mb()
         load_before = os.getloadavg()[0]
-        out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True)
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), "--runs", str(args.runs)],
+                             capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"recompute failed:\n{out.stderr}")
         child = json.loads(out.stdout.strip().splitlines()[-1])
@@ -139,6 +150,9 @@ def main() -> None:
         "dossiers": args.dossiers,
         "build_store_s": round(build_s, 2),
         "recompute_s": round(child["recompute_s"], 3),
+        "recompute_runs_s": [round(t, 3) for t in child["runs_s"]],
+        "recompute_best_s": round(min(child["runs_s"]), 3),
+        "best_dossiers_per_s": round(args.dossiers / min(child["runs_s"])),
         "recompute_steps_s": child["result"].get("steps_s"),
         "recompute_cpu_s": round(child["recompute_cpu_s"], 2),
         "dashboard_counts_s": round(child["dashboard_counts_s"], 3),
