@@ -30,6 +30,9 @@ WORKED_WEEKEND = "worked_weekend"  # a Saturday/Sunday worked (swap or override)
 WEEKEND = "weekend"            # ordinary Saturday/Sunday
 HOLIDAY = "holiday"            # public holiday, substitute day off, closure
 
+# What off_note says of an ordinary weekend day, vi and en.
+WEEKEND_NOTE = ("ngày nghỉ cuối tuần", "weekend")
+
 
 @dataclass(frozen=True)
 class CalendarDay:
@@ -234,7 +237,7 @@ class WorkCalendar:
         if c.is_working:
             return ""
         if c.kind == WEEKEND:
-            return "ngày nghỉ cuối tuần" if lang == "vi" else "weekend"
+            return WEEKEND_NOTE[0] if lang == "vi" else WEEKEND_NOTE[1]
         if lang == "vi":
             return f"nghỉ {c.label_vi}" if c.label_vi else c.name_vi
         return f"{c.label_en} holiday" if c.label_en else c.name_en

@@ -64,18 +64,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
-from sla_rules.calendar import WorkCalendar
+from sla_rules.calendar import WEEKEND_NOTE, WorkCalendar
 
 from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's public names)
     CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, DAY_US, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
 
-# The note of a day off on an ordinary weekend (WorkCalendar.off_note), vi and en.
-_WEEKEND_NOTE = ("ngày nghỉ cuối tuần", "weekend")
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
 INTERNALS = ("resolved", "fin_us", "late_us", "due_month", "sup_req", "sup_rcv")
 # The engine's facts of a row that compute_sql's later `early` layers may read.
@@ -209,13 +208,13 @@ class SlaEngine:
             "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $1", [t["runs"]]
         ).fetchone()[0]:
             return
-        (lo, hi), exceptions, runs = self._day_range(), self._exceptions(), self._calendar_lists()[4]
+        (lo, hi), exceptions, runs = self._day_range(), self._exceptions, self._calendar_lists()[4]
         for name in t.values():
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
         # The days from the weekly pattern (Monday–Friday worked, weekends off) and the calendar's
         # exceptions to it (holidays, worked weekends), passed as short lists: a list parameter
         # costs about a microsecond an element, thousands of days would take tens of ms.
-        wk_vi, wk_en = _WEEKEND_NOTE
+        wk_vi, wk_en = WEEKEND_NOTE
         con.execute(
             f"""CREATE TEMP TABLE {t['day']} AS
             SELECT dn, d, is_working,
@@ -262,14 +261,16 @@ class SlaEngine:
         dns = self._calendar_lists()[0]
         return dns[0], dns[-1]
 
+    @cached_property
     def _exceptions(self) -> tuple[list, list, list, list]:
         """The calendar's days that the weekly pattern does not give (a weekday off, a weekend
-        worked, or another note), as lists: days since 1970-01-01, worked, notes vi and en."""
+        worked, or another note), as lists: days since 1970-01-01, worked, notes vi and en.
+        Kept: every connection's install reads them (≈ 10 ms to build)."""
         dns, works, offs_vi, offs_en = self._calendar_lists()[:4]
         out: tuple[list, list, list, list] = ([], [], [], [])
         for dn, w, vi, en in zip(dns, works, offs_vi, offs_en):
             weekend = (EPOCH_DATE + timedelta(days=dn)).isoweekday() > 5
-            if (w, vi, en) != ((False, *_WEEKEND_NOTE) if weekend else (True, "", "")):
+            if (w, vi, en) != ((False, *WEEKEND_NOTE) if weekend else (True, "", "")):
                 for col, v in zip(out, (dn, w, vi, en)):
                     col.append(v)
         return out
