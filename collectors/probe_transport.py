@@ -203,11 +203,68 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)  # httpx's defaults
 
 
-def probe_transport(ssl_context: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
+# RFC 9110 §9.2.2: a request that can be repeated without changing what it did the first time
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+class StaleConnection(httpx.RemoteProtocolError):
+    """A non-idempotent request went out on a reused connection the server closed without
+    answering; it is not sent again, since the portal may have acted on it."""
+
+
+class _AttemptTrace:
+    """Passes httpcore's trace events on and notes, for one attempt, whether it opened a new
+    connection and whether any response headers came back."""
+
+    __slots__ = ("inner", "connected", "answered")
+
+    def __init__(self, inner) -> None:
+        self.inner, self.connected, self.answered = inner, False, False
+
+    async def __call__(self, event: str, info: dict) -> None:
+        if event.startswith("connection.connect_tcp."):
+            self.connected = True
+        elif event.endswith("receive_response_headers.complete"):
+            self.answered = True
+        if self.inner is not None:
+            await self.inner(event, info)
+
+
+class ProbeTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, plus what browsers do when a server closes an idle keep-alive connection
+    just as the next request goes out on it (RFC 9112 §9.3.1): the request got no answer through
+    no fault of the portal's, so an idempotent one is sent once more on a new connection. The
+    wasted attempt's time stays in the step's time to first byte, as a browser's user waits for it
+    too. A POST is never sent again by itself (the portal may have filed it): it fails with
+    StaleConnection, whose message says so."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()  # the body in memory, so it can be sent a second time
+        inner = request.extensions.get("trace")
+        for attempt in (1, 2):
+            trace = _AttemptTrace(inner)
+            request.extensions = {**request.extensions, "trace": trace}
+            try:
+                return await super().handle_async_request(request)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+                if attempt == 2 or trace.connected or trace.answered:
+                    raise
+                if isinstance(e, httpx.RemoteProtocolError) and "without sending" not in str(e):
+                    raise  # an answer that is not HTTP: the portal's, not the connection's
+                if request.method not in IDEMPOTENT:
+                    raise StaleConnection(
+                        f"server closed the reused connection without answering; a {request.method} "
+                        "is not sent again by itself", request=request) from e
+            finally:
+                request.extensions = {**request.extensions, "trace": inner}
+        raise AssertionError("unreachable")
+
+
+def probe_transport(ssl_context: ssl.SSLContext) -> ProbeTransport:
     """httpx's transport (its request/response mapping and error types) on httpcore's pool with
     the asyncio backend. httpx has no parameter for the backend, so the pool it builds is replaced
     by the same pool with ours (tests/test_probe_transport.py checks the streams are ours)."""
-    transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False, limits=LIMITS)
+    transport = ProbeTransport(verify=ssl_context, trust_env=False, limits=LIMITS)
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=ssl_context, max_connections=LIMITS.max_connections,
         max_keepalive_connections=LIMITS.max_keepalive_connections,

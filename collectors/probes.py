@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from collectors.probe_transport import RESOLVED, probe_transport
+from collectors.probe_transport import RESOLVED, StaleConnection, probe_transport
 from collectors.secrets import SecretMissing, Secrets, load_secrets
 from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
 
@@ -370,6 +370,8 @@ def describe_error(exc: BaseException, timeout: float, max_redirects: int) -> st
         if "name or service" in low or "nodename" in low or "getaddrinfo" in low:
             return "cannot resolve the host name"
         return f"cannot connect: {_short(text, 120) or exc.__class__.__name__}"
+    if isinstance(exc, StaleConnection):
+        return text
     if isinstance(exc, httpx.RemoteProtocolError):
         if "without sending" in low or "disconnected" in low:
             return "server closed the connection without answering"

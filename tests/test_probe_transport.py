@@ -231,3 +231,99 @@ def test_a_journey_step_after_the_server_closed_the_idle_connection_reconnects()
     by_step = {r.step: r for r in results}
     assert all(r.ok for r in results), results
     assert by_step["a"].connect_ms is not None and by_step["pause"].connect_ms is not None  # a new connection
+
+
+class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
+    """Answers the first request of a connection and keeps it open; reads the second and closes
+    without answering: the server's idle close crossing the client's next request, made certain
+    (in the test above it is a race the client usually, not always, wins)."""
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[int, str, str]] = []  # (connection, method, path) of every request read
+    answer_first = True
+
+    def setup(self):
+        super().setup()
+        self.requests_here = 0
+
+    def _answer(self):
+        n = len(self.body_length_read())
+        type(self).seen.append((id(self.connection), self.command, self.path))
+        self.requests_here += 1
+        if self.requests_here > 1 or not self.answer_first:
+            self.close_connection = True
+            return
+        body = f"ok {n}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body_length_read(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    do_GET = do_POST = do_PUT = _answer  # noqa: N815
+
+    def log_message(self, *a):
+        pass
+
+
+@contextmanager
+def closes_on_the_second_request():
+    _ClosesOnTheSecondRequest.seen = []
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesOnTheSecondRequest)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", _ClosesOnTheSecondRequest.seen
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def run_journey(steps):
+    async def go():
+        runner = Runner(cfg(journeys=[{"name": "j", "steps": steps}]), Secrets({}, env={}))
+        return await runner.run_journey(runner.cfg.journeys[0])
+    return {r.step: r for r in asyncio.run(go())}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_an_idempotent_step_the_server_closed_under_is_sent_again_on_a_new_connection(method):
+    """A server may close an idle keep-alive connection just as the next request goes out on it;
+    the request never got an answer. As browsers do (RFC 9112 §9.3.1), an idempotent request is
+    sent once more on a new connection, so the probe does not report a failure the portal did not
+    have. Before, the step failed with "server closed the connection without answering"."""
+    with closes_on_the_second_request() as (base, seen):
+        by_step = run_journey([{"name": "a", "url": f"{base}/a"},
+                               {"name": "b", "url": f"{base}/b", "method": method, "body": "x"}])
+    assert by_step["b"].ok, by_step["b"]
+    assert by_step["b"].status_code == 200
+    assert by_step["b"].connect_ms is not None  # answered on a new connection
+    assert by_step["b"].total_ms == pytest.approx(phases_sum(by_step["b"]), abs=1e-6)
+    assert [(m, p) for _, m, p in seen] == [("GET", "/a"), (method, "/b"), (method, "/b")]
+    assert seen[0][0] == seen[1][0] != seen[2][0]  # the second /b on another connection
+
+
+def test_a_post_step_the_server_closed_under_is_not_sent_twice():
+    """A POST may have been acted on (a dossier filed) before the server closed: it is never sent
+    again by itself. The step fails, and the reason says what happened."""
+    with closes_on_the_second_request() as (base, seen):
+        by_step = run_journey([{"name": "a", "url": f"{base}/a"},
+                               {"name": "file", "url": f"{base}/file", "method": "POST", "body": "x"}])
+    assert not by_step["file"].ok
+    assert "closed" in by_step["file"].reason and "not sent again" in by_step["file"].reason, by_step["file"].reason
+    assert [(m, p) for _, m, p in seen] == [("GET", "/a"), ("POST", "/file")]
+
+
+def test_a_new_connection_closed_without_an_answer_is_a_failure_not_retried():
+    """Only a reused connection is sent on again: on a new one the close is the portal's failure."""
+    with closes_on_the_second_request() as (base, seen):
+        _ClosesOnTheSecondRequest.answer_first = False
+        try:
+            by_step = run_journey([{"name": "a", "url": f"{base}/a"}])
+        finally:
+            _ClosesOnTheSecondRequest.answer_first = True
+    assert not by_step["a"].ok
+    assert by_step["a"].reason == "server closed the connection without answering", by_step["a"].reason
+    assert [(m, p) for _, m, p in seen] == [("GET", "/a")]
