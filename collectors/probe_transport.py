@@ -240,10 +240,10 @@ class ProbeTransport(httpx.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()  # the body in memory, so it can be sent a second time
-        inner = request.extensions.get("trace")
+        extensions = request.extensions
         for attempt in (1, 2):
-            trace = _AttemptTrace(inner)
-            request.extensions = {**request.extensions, "trace": trace}
+            trace = _AttemptTrace(extensions.get("trace"))
+            request.extensions = {**extensions, "trace": trace}
             try:
                 return await super().handle_async_request(request)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
@@ -256,7 +256,7 @@ class ProbeTransport(httpx.AsyncHTTPTransport):
                         f"server closed the reused connection without answering; a {request.method} "
                         "is not sent again by itself", request=request) from e
             finally:
-                request.extensions = {**request.extensions, "trace": inner}
+                request.extensions = extensions
         raise AssertionError("unreachable")
 
 
