@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import socket
+import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -240,6 +241,7 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[tuple[int, str, str]] = []  # (connection, method, path) of every request read
     answer_first = True
+    reset = False  # close with a TCP reset (the client reads "connection reset") instead of a FIN
 
     def setup(self):
         super().setup()
@@ -251,6 +253,8 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
         self.requests_here += 1
         if self.requests_here > 1 or not self.answer_first:
             self.close_connection = True
+            if self.reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return
         body = f"ok {n}".encode()
         self.send_response(200)
@@ -268,8 +272,9 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def closes_on_the_second_request():
+def closes_on_the_second_request(reset: bool = False):
     _ClosesOnTheSecondRequest.seen = []
+    _ClosesOnTheSecondRequest.reset = reset
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesOnTheSecondRequest)
     srv.daemon_threads = True
     t = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -288,13 +293,14 @@ def run_journey(steps):
     return {r.step: r for r in asyncio.run(go())}
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT"])
-def test_an_idempotent_step_the_server_closed_under_is_sent_again_on_a_new_connection(method):
+@pytest.mark.parametrize("method,reset", [("GET", False), ("PUT", False), ("GET", True)])
+def test_an_idempotent_step_the_server_closed_under_is_sent_again_on_a_new_connection(method, reset):
     """A server may close an idle keep-alive connection just as the next request goes out on it;
     the request never got an answer. As browsers do (RFC 9112 §9.3.1), an idempotent request is
     sent once more on a new connection, so the probe does not report a failure the portal did not
-    have. Before, the step failed with "server closed the connection without answering"."""
-    with closes_on_the_second_request() as (base, seen):
+    have. Before, the step failed with "server closed the connection without answering" (or,
+    closed with a reset, "connection reset while reading the response")."""
+    with closes_on_the_second_request(reset) as (base, seen):
         by_step = run_journey([{"name": "a", "url": f"{base}/a"},
                                {"name": "b", "url": f"{base}/b", "method": method, "body": "x"}])
     assert by_step["b"].ok, by_step["b"]
