@@ -241,23 +241,23 @@ class ProbeTransport(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()  # the body in memory, so it can be sent a second time
         extensions = request.extensions
-        for attempt in (1, 2):
-            trace = _AttemptTrace(extensions.get("trace"))
-            request.extensions = {**extensions, "trace": trace}
-            try:
-                return await super().handle_async_request(request)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
-                if attempt == 2 or trace.connected or trace.answered:
-                    raise
-                if isinstance(e, httpx.RemoteProtocolError) and "without sending" not in str(e):
-                    raise  # an answer that is not HTTP: the portal's, not the connection's
-                if request.method not in IDEMPOTENT:
-                    raise StaleConnection(
-                        f"server closed the reused connection without answering; a {request.method} "
-                        "is not sent again by itself", request=request) from e
-            finally:
-                request.extensions = extensions
-        raise AssertionError("unreachable")
+        trace = _AttemptTrace(extensions.get("trace"))
+        request.extensions = {**extensions, "trace": trace}
+        try:
+            return await super().handle_async_request(request)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+            if trace.connected or trace.answered:
+                raise  # a new connection, or an answer cut short: the portal's failure
+            if isinstance(e, httpx.RemoteProtocolError) and "without sending" not in str(e):
+                raise  # an answer that is not HTTP: the portal's, not the connection's
+            if request.method not in IDEMPOTENT:
+                raise StaleConnection(
+                    f"server closed the reused connection without answering; a {request.method} "
+                    "is not sent again by itself", request=request) from e
+        finally:
+            request.extensions = extensions
+        # the reused connection was closed under the request (and has left the pool): once more
+        return await super().handle_async_request(request)
 
 
 def probe_transport(ssl_context: ssl.SSLContext) -> ProbeTransport:
