@@ -331,6 +331,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                           max_instances=1, coalesce=True)
         scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
                           max_instances=1, coalesce=True)
+        # a checkpoint a concurrent reader made DuckDB refuse after a recompute (Store.checkpoint)
+        scheduler.add_job(app.store.retry_checkpoint, "interval", seconds=60, id="store-checkpoint",
+                          max_instances=1, coalesce=True)
         rs = cfg.reports.schedule
         if rs.enabled:
             scheduler.add_job(app.briefing_job, "cron", day=rs.day, hour=rs.hour, minute=rs.minute,

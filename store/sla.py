@@ -477,8 +477,11 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
     (agency_month_stats) are then counted from those facts alone. Records an sla_runs row, the
     rule versions and the agency numbering used. Any failure (or Ctrl-C) leaves the previous
     results untouched. Then (`dashboard_counts`) the dashboard's audit and sync counts are
-    rebuilt from them in a second transaction. Returns JSON-able counts, the time of each step,
-    `sla_duration_s` (results and monthly figures, committed) and `duration_s` (all of it).
+    rebuilt from them in a second transaction. Last, a checkpoint frees the previous results'
+    blocks in the file for the next recompute (Store.checkpoint; `checkpointed` False when a
+    concurrent reader made DuckDB refuse it, left to the owner's retry). Returns JSON-able counts,
+    the time of each step, `sla_duration_s` (results and monthly figures, committed) and
+    `duration_s` (all of it).
     """
     as_of = to_local_naive(as_of)
     t0 = time.perf_counter()
@@ -557,6 +560,9 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
             with store.transaction() as con:
                 refresh(con, run_id)
         step("dashboard_counts")
+    # the previous results' blocks are free for the next recompute only after a checkpoint
+    checkpointed = store.checkpoint()
+    step("checkpoint")
     return {
         "run_id": run_id,
         "rule_set": engine.name,
@@ -566,5 +572,6 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         "month_stats_rows": month_rows,
         "duration_s": round(time.perf_counter() - t0, 3),
         "sla_duration_s": round(sla_duration, 3),
+        "checkpointed": checkpointed,
         "steps_s": steps,
     }

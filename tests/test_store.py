@@ -143,3 +143,41 @@ def test_no_statement_of_the_store_draws_a_progress_bar():
         assert s.cursor().execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
         with s.transaction() as cur:
             assert cur.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def test_reopening_a_store_leaves_no_transaction_open_that_blocks_checkpoints(tmp_path):
+    """Opening a store reads its schema version on the shared connection. A result left unread
+    there (fetchone) kept its transaction open for the life of the process, and DuckDB refuses
+    every checkpoint after a change of the catalog while it is open: the store could not free
+    replaced data until the process closed."""
+    path = tmp_path / "s.duckdb"
+    Store(path).close()
+    with Store(path) as s:
+        with s.transaction() as cur:
+            cur.execute("CREATE TABLE scratch (a INTEGER)")
+        cur = s.cursor()
+        cur.execute("CHECKPOINT")  # raised TransactionException
+        cur.close()
+        assert s.checkpoint() and not s.checkpoint_pending
+
+
+def test_a_checkpoint_refused_while_a_reader_is_open_is_retried_later(tmp_path):
+    """DuckDB refuses a checkpoint while another thread's transaction that began before a
+    committed change of the catalog (a recompute drops and re-creates its results table) is
+    still open; the store says so (False, pending) instead of raising, and the retry the owner
+    runs every minute does it once the reader has finished."""
+    with Store(tmp_path / "s.duckdb") as s:
+        reader = s.cursor()
+        reader.execute("BEGIN TRANSACTION")
+        assert reader.execute("SELECT count(*) FROM procedures").fetchall() == [(0,)]
+        with s.transaction() as cur:
+            cur.execute("CREATE TABLE scratch AS SELECT 'P' || i AS code FROM range(1000) t(i)")
+        assert s.checkpoint() is False and s.checkpoint_pending
+        assert s.retry_checkpoint() is False  # still open
+        reader.execute("COMMIT")
+        reader.close()
+        assert s.retry_checkpoint() is True and not s.checkpoint_pending
+        assert s.retry_checkpoint() is True  # nothing pending: nothing to do
+        assert s.cursor().execute("SELECT count(*) FROM scratch").fetchone()[0] == 1000
+    with Store(":memory:") as m:
+        assert m.checkpoint() is True
