@@ -104,6 +104,9 @@ def test_run_system_in_process_serves_and_stops(app_cfg):
     assert httpx.get(metrics_line.split()[-1], timeout=10).status_code == 200
     ops = find_owner(app_cfg.store.path)
     assert ops is not None and ops.status()["dossiers"] > 0
+    # the owner's recompute checkpoints (the file would grow by a set of results at each one):
+    # a reader that began before a recompute's commit may refuse one, never three in a row
+    assert any(ops.recompute().get("checkpointed") for _ in range(3))
     # a first start creates the account `admin`, its random password in a 0600 file (never printed)
     pw_file = app_cfg.store.path.parent / "initial-admin-password.txt"
     assert any(str(pw_file) in line for line in lines), lines
