@@ -248,7 +248,7 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
         self.requests_here = 0
 
     def _answer(self):
-        n = len(self.body_length_read())
+        n = len(self.read_body())
         type(self).seen.append((id(self.connection), self.command, self.path))
         self.requests_here += 1
         if self.requests_here > 1 or not self.answer_first:
@@ -262,7 +262,7 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def body_length_read(self) -> bytes:
+    def read_body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     do_GET = do_POST = do_PUT = _answer  # noqa: N815
@@ -272,9 +272,10 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def closes_on_the_second_request(reset: bool = False):
+def closes_on_the_second_request(reset: bool = False, answer_first: bool = True):
     _ClosesOnTheSecondRequest.seen = []
     _ClosesOnTheSecondRequest.reset = reset
+    _ClosesOnTheSecondRequest.answer_first = answer_first
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesOnTheSecondRequest)
     srv.daemon_threads = True
     t = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -324,12 +325,8 @@ def test_a_post_step_the_server_closed_under_is_not_sent_twice():
 
 def test_a_new_connection_closed_without_an_answer_is_a_failure_not_retried():
     """Only a reused connection is sent on again: on a new one the close is the portal's failure."""
-    with closes_on_the_second_request() as (base, seen):
-        _ClosesOnTheSecondRequest.answer_first = False
-        try:
-            by_step = run_journey([{"name": "a", "url": f"{base}/a"}])
-        finally:
-            _ClosesOnTheSecondRequest.answer_first = True
+    with closes_on_the_second_request(answer_first=False) as (base, seen):
+        by_step = run_journey([{"name": "a", "url": f"{base}/a"}])
     assert not by_step["a"].ok
     assert by_step["a"].reason == "server closed the connection without answering", by_step["a"].reason
     assert [(m, p) for _, m, p in seen] == [("GET", "/a")]
