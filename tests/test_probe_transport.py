@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import itertools
 import socket
 import struct
 import threading
@@ -239,17 +240,19 @@ class _ClosesOnTheSecondRequest(http.server.BaseHTTPRequestHandler):
     without answering: the server's idle close crossing the client's next request, made certain
     (in the test above it is a race the client usually, not always, wins)."""
     protocol_version = "HTTP/1.1"
-    seen: list[tuple[int, str, str]] = []  # (connection, method, path) of every request read
+    seen: list[tuple[int, str, str]] = []  # (connection serial, method, path) of every request read
+    connections = itertools.count()  # a serial per connection: id() of a closed socket is reused
     answer_first = True
     reset = False  # close with a TCP reset (the client reads "connection reset") instead of a FIN
 
     def setup(self):
         super().setup()
         self.requests_here = 0
+        self.serial = next(type(self).connections)
 
     def _answer(self):
         n = len(self.read_body())
-        type(self).seen.append((id(self.connection), self.command, self.path))
+        type(self).seen.append((self.serial, self.command, self.path))
         self.requests_here += 1
         if self.requests_here > 1 or not self.answer_first:
             self.close_connection = True
