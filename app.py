@@ -432,20 +432,25 @@ def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
     from collectors.dossier_import import load_staging
     from sla_rules.explain import explain_rows, format_lines
 
-    if not Path(args.file).is_file():
-        raise UserError(f"{args.file}: file not found")
+    for p in [args.file] + ([args.events] if args.events else []):
+        if not Path(p).is_file():
+            raise UserError(f"{p}: file not found")
     app = Motcua(cfg)  # explain never opens the store
     con = duckdb.connect()
-    staged = load_staging(con, args.file, mapping=app.mapping)
-    for e in staged.errors[:20]:
-        print(f"warning: {e}", file=sys.stderr)
-    if staged.error_count > 20:
-        print(f"warning: … and {staged.error_count - 20} more errors (rows left out)", file=sys.stderr)
-    rows = explain_rows(con, app.engine, staged.relation, parse_as_of(args.as_of, cfg.timezone),
-                        lang=args.lang)
+    staged = [load_staging(con, args.file, mapping=app.mapping)]
+    if args.events:  # the supplement cycles, as `import --events` takes them
+        staged.append(load_staging(con, args.events, mapping=app.mapping, kind="events"))
+    for s in staged:
+        for e in s.errors[:20]:
+            print(f"warning: {e}", file=sys.stderr)
+        if s.error_count > 20:
+            print(f"warning: … and {s.error_count - 20} more errors (rows left out)", file=sys.stderr)
+    rows = explain_rows(con, app.engine, staged[0].relation, parse_as_of(args.as_of, cfg.timezone),
+                        events=staged[1].relation if args.events else None, lang=args.lang)
     if args.json:
         for r in rows:
-            print(json.dumps({k: r[k] for k in ("dossier_code", "due", "status", "reason")}, ensure_ascii=False))
+            print(json.dumps({k: r[k] for k in ("dossier_code", "due", "status", "findings", "reason")},
+                             ensure_ascii=False))
     else:
         print(format_lines(rows))
     return 0
@@ -717,6 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                            required=True)
     s = sla.add_parser("explain", help="compute deadlines for a file without storing anything")
     s.add_argument("file")
+    s.add_argument("--events", help="a file of dossier events (supplement requests and receipts), as for import")
     s.add_argument("--as-of", help="judge pending dossiers at this time (default: now)")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")

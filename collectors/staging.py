@@ -253,12 +253,11 @@ def _checks(kind: str) -> list[tuple[str, str, str, str, str]]:
             ("finished_at", "finished_at < received_at", "s_finished_at",
              "'finished_at (' || s_finished_at || ') is before received_at (' || s_received_at || ')'",
              "'ngày có kết quả (' || s_finished_at || ') trước ngày tiếp nhận (' || s_received_at || ')'"),
-            ("supplement_received_at", "supplement_received_at < supplement_requested_at",
-             "s_supplement_received_at",
-             "'supplement_received_at (' || s_supplement_received_at || ') is before supplement_requested_at ('"
-             " || s_supplement_requested_at || ')'",
-             "'ngày nhận bổ sung (' || s_supplement_received_at || ') trước ngày yêu cầu bổ sung (' "
-             "|| s_supplement_requested_at || ')'"),
+            ("returned_at", "returned_at < received_at", "s_returned_at",
+             "'returned_at (' || s_returned_at || ') is before received_at (' || s_received_at || ')'",
+             "'ngày trả kết quả (' || s_returned_at || ') trước ngày tiếp nhận (' || s_received_at || ')'"),
+            # A latest request after the latest receipt is no error: the dossier is waiting for the
+            # citizen again (a second cycle), and the engine judges it so.
             ("finished_at", "state IN ('finished', 'returned') AND s_finished_at IS NULL AND s_returned_at IS NULL",
              "NULL", "'state is ' || state || ' but neither finished_at nor returned_at is given'",
              "'trạng thái ' || state || ' nhưng thiếu cả ngày có kết quả và ngày trả kết quả'"),

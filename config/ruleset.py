@@ -104,6 +104,10 @@ class RuleSettings(_Strict):
     # restart: the clock restarts from zero when the complete dossier comes back (ND 61 art. 19.4);
     # resume: the paused working time is added back to the deadline.
     supplement_mode: Literal["restart", "resume"] = "restart"
+    # A refusal or a dossier handed back ("không giải quyết", "trả lại hồ sơ": state rejected) issued
+    # after the deadline. exclude: left out of the ratios like any refusal (and listed by the audit);
+    # overdue: counted as resolved overdue. The legal reading is open: no text says which.
+    negative_after_deadline: Literal["exclude", "overdue"] = "exclude"
 
     @field_validator("same_day_cutoff", mode="before")
     @classmethod

@@ -20,5 +20,24 @@ OUTPUT_COLUMNS = (
 STATUSES = ("early", "on_time", "overdue", "pending_in_time", "pending_overdue",
             "waiting_supplement", "excluded", "no_deadline")
 
-# clock kinds
-CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS = 1, 2, 3, 4
+# clock kinds: whole working days, calendar days, same day, office hours, and working days with a
+# fraction (N + f: f of an office day into the working day after the N-th)
+CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS, CLK_FRAC = 1, 2, 3, 4, 5
+
+# What the engine found in a dossier's facts, as bits of its `flags` (audit findings but STOPPED).
+FLAG_LATE_REQUEST = 1        # a supplement request issued after the deadline in force: ignored
+FLAG_ORPHAN_RECEIPT = 2      # a supplement receipt with no open request before it: ignored
+FLAG_AFTER_RESULT = 4        # a supplement fact dated after the result: ignored
+FLAG_INCONSISTENT_STATE = 8  # state says processing but a result date is given: judged by that date
+FLAG_NEGATIVE_LATE = 16      # refused or handed back (state rejected) after the deadline
+FLAG_STOPPED = 32            # the clock was stopped by an open supplement request at as_of or at the result
+FLAGS = {
+    FLAG_LATE_REQUEST: ("late_request", "yêu cầu bổ sung sau khi đã quá hạn", "supplement requested after the deadline"),
+    FLAG_ORPHAN_RECEIPT: ("orphan_receipt", "nhận bổ sung khi không có yêu cầu bổ sung",
+                          "supplement received with no request before it"),
+    FLAG_AFTER_RESULT: ("after_result", "bổ sung ghi sau ngày có kết quả", "supplement dated after the result"),
+    FLAG_INCONSISTENT_STATE: ("inconsistent_state", "trạng thái mâu thuẫn",
+                              "inconsistent state (processing, with a result date)"),
+    FLAG_NEGATIVE_LATE: ("negative_after_deadline", "từ chối hoặc trả lại hồ sơ sau khi đã quá hạn",
+                         "refused or handed back after the deadline"),
+}

@@ -71,16 +71,19 @@ from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
 from sla_rules.calendar import WEEKEND_NOTE, WorkCalendar
 
 from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's public names)
-    CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, DAY_US, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
+    CLK_CAL, CLK_DAYS, CLK_FRAC, CLK_HOURS, CLK_SAME, DAY_US, FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE,
+    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
 
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
-INTERNALS = ("resolved", "fin_us", "late_us", "due_month", "sup_req", "sup_rcv")
+INTERNALS = ("resolved", "fin_us", "late_us", "late_month", "flags")
 # The engine's facts of a row that compute_sql's later `early` layers may read.
-EARLY_FACTS = ("excl", "fin_state", "r_us", "f_us", "sup_req", "sup_rcv")
+EARLY_FACTS = ("excl", "fin_state", "r_us", "f_us")
 # Names of the engine's own columns between its layers: `extra` and `early` may not take them.
 _RESERVED = frozenset((
+    "rej", "proc", "qc_raw", "sc_raw", "bnd", "q_k", "fl0", "e_k", "open_k", "last_k", "first_k", "late_req",
+    "q_open", "late_month", "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "due_date", "lim", "u", "q_c", "s_c",
     "excl", "fin_state", "u", "lim", "r_us", "s_us", "s_raw", "q_raw", "q_req", "ev_reqs", "q_open", "sup_req",
     "sup_rcv", "f_us",
     "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "e_dn", "clk", "tod", "n", "wd", "w", "nx", "qpos", "tkey", "due_dn",
@@ -130,6 +133,7 @@ class _Lits:
         self.cutoff = _us(s.same_day_cutoff)
         self.m = sum(b - a for a, b in self.sessions)
         self.mode = s.supplement_mode
+        self.negative = s.negative_after_deadline
 
     def elapsed(self, tod: str) -> str:
         """Office time elapsed before time-of-day `tod` (µs) on a working day."""
@@ -159,7 +163,7 @@ class _Lits:
         return "(CASE " + " ".join(parts) + f" ELSE {e} END)"
 
     def key(self) -> tuple:
-        return (tuple(self.sessions), self.cutoff, self.mode)
+        return (tuple(self.sessions), self.cutoff, self.mode, self.negative)
 
 
 class SlaEngine:
@@ -185,6 +189,11 @@ class SlaEngine:
     @property
     def name(self) -> str:
         return self.ruleset.name
+
+    @property
+    def counts_late_refusals(self) -> bool:
+        """Whether some version counts a refusal after the deadline as resolved overdue."""
+        return any(v.settings.negative_after_deadline == "overdue" for v in self.ruleset.versions)
 
     def rule_versions(self) -> list[tuple[str, datetime, time]]:
         """(id, effective_from at 00:00, office close) of each version, oldest first: a dossier is
@@ -242,7 +251,8 @@ class SlaEngine:
             UNION ALL SELECT min(dn) - 1, NULL, false, NULL, NULL, NULL, NULL FROM {t['day']}""")
         con.execute(
             f"""CREATE TEMP TABLE {t['key']} AS
-            SELECT k, tdn, d, year(d) * 12 + month(d) - 1 AS mi FROM (
+            SELECT k, tdn, d, year(d) * 12 + month(d) - 1 AS mi,
+                   year(d + INTERVAL 1 DAY) * 12 + month(d + INTERVAL 1 DAY) - 1 AS mi1 FROM (
                 SELECT -wd_index AS k, dn AS tdn, d FROM {t['day']} WHERE is_working
                 UNION ALL
                 SELECT dn AS k, CASE WHEN is_working THEN dn ELSE next_dn END AS tdn,
@@ -326,7 +336,7 @@ class SlaEngine:
                     with_reasons: bool = False, lang: str = "vi", extra: Sequence[str] = (),
                     status_type: str | None = None, internals: Sequence[str] = (),
                     early: Sequence[Mapping[str, str]] = ()) -> str:
-        """A SELECT returning the columns of dossier_sla (+ `reason` when with_reasons) for `source`.
+        """A SELECT returning the columns of dossier_sla (+ `reason` and the audit `flags` when with_reasons) for `source`.
 
         extra: further columns of `source` passed through unchanged (after the output columns),
         so that a caller can aggregate the engine's output in the same pass. status_type: the name
@@ -369,62 +379,18 @@ class SlaEngine:
         asof_lit = f"TIMESTAMP '{asof.isoformat(sep=' ')}'"
         asof_us = epoch_us(asof)
         groups = self._groups()
-        any_resume = any(g[0].mode == "resume" for g in groups)
-        use_events = ev is not None or any_resume
-        sup_all = ev is not None and ("sup_req" in internals or "sup_rcv" in internals or any(
-            re.search(r"\bsup_(req|rcv)\b", expr) for layer in early[1:] for expr in layer.values()))
 
         # The source is referenced directly (a CTE used several times would be materialised).
         ctes: list[str] = []
-        ev_rows = (f"SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
-                   f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ('supplement_requested', 'supplement_received')"
-                   if ev is not None else "")
-        # Supplement facts. Restart mode with an events relation: `evd` holds only what the events
-        # say (their last receipt and their requests up to as_of; their latest request and receipt
-        # at any time for `sup_req`/`sup_rcv`) and each branch combines it with the dossier's own
-        # columns, so the source is read once and only dossiers with events are grouped. Resume
-        # mode needs every cycle in time order: events and columns together.
-        split = ev is not None and not any_resume
-        if split:
-            alls = (", make_timestamp(max(t) FILTER (WHERE ord = 0)) AS ev_req_all, "
-                    "make_timestamp(max(t) FILTER (WHERE ord = 1)) AS ev_rcv_all" if sup_all else "")
-            ctes.append(
-                f"evd AS (SELECT dossier_code, max(t) FILTER (WHERE ord = 1 AND t <= {asof_us}) AS ev_last, "
-                f"list(t) FILTER (WHERE ord = 0 AND t <= {asof_us}) AS ev_reqs{alls} FROM ({ev_rows}) "
-                f"GROUP BY dossier_code)")
-        elif use_events:
-            ev_union = []
-            if ev is not None:
-                ev_union.append(f"SELECT * FROM ({ev_rows}) WHERE t <= {asof_us}")
-            ev_union.append(f"SELECT dossier_code, 0 AS ord, epoch_us(supplement_requested_at) AS t FROM {src} "
-                            f"WHERE supplement_requested_at <= {asof_lit}")
-            ev_union.append(f"SELECT dossier_code, 1 AS ord, epoch_us(supplement_received_at) AS t FROM {src} "
-                            f"WHERE supplement_received_at <= {asof_lit}")
-            ctes.append("ev0 AS (" + " UNION ALL ".join(ev_union) + ")")  # duplicates are harmless below
-            # Cycles: `seg` = receipts before the event; a segment's first request starts a pause
-            # that its receipt ends. The last segment without a receipt is the open request.
-            ctes.append(
-                "ev1 AS (SELECT dossier_code, ord, t, coalesce(sum(ord) OVER (PARTITION BY dossier_code "
-                "ORDER BY t, ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg FROM ev0)")
-            ctes.append(
-                "pz AS (SELECT dossier_code, seg, min(t) FILTER (WHERE ord = 0) AS qa, "
-                "min(t) FILTER (WHERE ord = 1) AS sb FROM ev1 GROUP BY dossier_code, seg)")
-            ctes.append(
-                "evd AS (SELECT dossier_code, max(sb) AS last_s, max(qa) FILTER (WHERE sb IS NULL) AS q_open "
-                "FROM pz GROUP BY dossier_code)")
-            if sup_all:
-                ctes.append(f"evm AS (SELECT dossier_code, make_timestamp(max(t) FILTER (WHERE ord = 0)) AS ev_req_all, "
-                            f"make_timestamp(max(t) FILTER (WHERE ord = 1)) AS ev_rcv_all FROM ({ev_rows}) "
-                            f"GROUP BY dossier_code)")
-        ev_mode = "split" if split else "full" if use_events else None
-
+        if ev is not None:
+            ctes.append(f"evk AS (SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
+                        f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ('supplement_requested', 'supplement_received'))")
         branches = []
         for gi, (lits, members) in enumerate(groups):
             cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"
-            if lits.mode == "resume":
-                ctes.append(self._pause_cte(f"pzv{gi}", lits))
-            branches.append(self._branch(src, gi, lits, cond, asof_us, asof_lit, ev_mode, with_reasons,
-                                         extra, status_type, internals, early, sup_all))
+            fast, slow = self._branch(src, gi, lits, cond, asof_us, asof_lit, ev is not None, with_reasons,
+                                      extra, status_type, internals, early, ctes)
+            branches += [fast, slow]
         body = "\nUNION ALL\n".join(branches)
         sql = ("WITH " + ",\n".join(ctes) + "\n") if ctes else ""
         if with_reasons:
@@ -434,119 +400,101 @@ class SlaEngine:
         return sql
 
     # ------------------------------------------------------------------------------------
-    def _pause_cte(self, name: str, L: _Lits) -> str:
-        """Per dossier, the paused time of closed supplement cycles measured in each flavour."""
+    def _cycles(self, gi: int, L: _Lits, sx: str, asof_us: int, events: bool) -> list[str]:
+        """CTEs giving the candidate clocks of the dossiers with a supplement history (`sx`).
+
+        Facts (the columns' and the events' requests and receipts, up to as_of and the result) form
+        cycles: a request opens one (a second request while open changes nothing), the receipt
+        closes it; a receipt with no open request is an orphan and left out, except the receipt of
+        an export row whose latest request is later (that receipt answered a request the row no
+        longer shows: a cycle with an unknown request). Candidate k is the clock before cycle k
+        (restart: from the receipt of cycle k - 1; resume: from reception with the pauses of the
+        cycles before k added), checked against cycle k's request; the last candidate is the clock
+        after every cycle. The branch keeps the first candidate whose request is late, whose cycle
+        is open, or that is the last."""
         t = self.tables
-        def flav(prefix: str, c: str) -> dict[str, str]:
-            tod = f"({prefix} - ({prefix} // {DAY_US}) * {DAY_US})"
-            dn = f"({prefix} // {DAY_US})"
-            w = f"coalesce({c}.is_working, false)"
-            same = f"({w} AND {tod} < {L.close})"
-            samec = f"({w} AND {tod} <= {L.cutoff})"
-            return {
-                "wd": f"({c}.wd_index + CASE WHEN {same} THEN 0 ELSE 1 END)",
-                "wdc": f"({c}.wd_index + CASE WHEN {samec} THEN 0 ELSE 1 END)",
-                "cd": f"(CASE WHEN {same} THEN {dn} ELSE {c}.next_dn END)",
-                "us": f"(({c}.wd_index - 1) * {L.m} + CASE WHEN {w} THEN {L.elapsed(tod)} ELSE {L.m} END)",
-            }
-        a, b = flav("p.qa", "ca"), flav("p.sb", "cb")
-        ok = "bool_and(ca.dn IS NOT NULL AND cb.dn IS NOT NULL)"
-        cols = ", ".join(f"CASE WHEN {ok} THEN CAST(sum({b[k]} - {a[k]}) AS BIGINT) END AS p_{k}" for k in ("wd", "wdc", "cd", "us"))
-        return (f"{name} AS (SELECT p.dossier_code, {cols} FROM pz p "
-                f"LEFT JOIN {t['day']} ca ON ca.dn = p.qa // {DAY_US} "
-                f"LEFT JOIN {t['day']} cb ON cb.dn = p.sb // {DAY_US} "
-                f"WHERE p.qa IS NOT NULL AND p.sb IS NOT NULL GROUP BY p.dossier_code)")
-
-    def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, ev_mode: str | None,
-                with_reasons: bool, extra: tuple[str, ...] = (), status_type: str | None = None,
-                internals: tuple[str, ...] = (), early: tuple[dict[str, str], ...] = (),
-                sup_all: bool = False) -> str:
-        """One rule-settings group as layers of SELECTs over the source.
-
-        Written for DuckDB's vectorised executor, where every expression node costs a pass over
-        the rows (a CASE more than arithmetic): each value is computed once, in the first layer
-        that has its inputs, and what a layer does not need is not carried into it.
-        """
-        t = self.tables
-
-        def S(status: str) -> str:  # a status literal, typed when status_type is given
-            return f"'{status}'::{status_type}" if status_type else f"'{status}'"
-
-        D, M = DAY_US, L.m
+        D = DAY_US
+        n = f"{gi}"
+        facts = [f"SELECT dossier_code, 0 AS ord, qc_raw AS t FROM {sx} WHERE qc_raw IS NOT NULL",
+                 f"SELECT dossier_code, 1 AS ord, sc_raw AS t FROM {sx} WHERE sc_raw IS NOT NULL"]
+        if events:
+            facts.append(f"SELECT e.dossier_code, e.ord, e.t FROM evk e SEMI JOIN {sx} s ON s.dossier_code = e.dossier_code")
+        out = [
+            f"sf{n} AS (SELECT f.*, s.bnd, s.qc_raw, s.sc_raw FROM ({' UNION '.join(facts)}) f "
+            f"JOIN {sx} s ON s.dossier_code = f.dossier_code WHERE f.t <= {asof_us})",
+            # seg: receipts before the fact; each segment ends with at most one receipt
+            f"sg{n} AS (SELECT *, coalesce(sum(ord) OVER (PARTITION BY dossier_code ORDER BY t, ord "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg FROM sf{n} WHERE t <= bnd)",
+            f"sp{n} AS (SELECT dossier_code, seg, min(t) FILTER (WHERE ord = 0) AS qa, min(t) FILTER (WHERE ord = 1) AS sb, "
+            f"any_value(qc_raw) AS qc, any_value(sc_raw) AS sc, any_value(bnd) AS bnd FROM sg{n} GROUP BY dossier_code, seg)",
+            f"sy{n} AS (SELECT *, coalesce(qa IS NULL AND sb = sc AND qc > sc AND qc <= bnd, false) AS implied FROM sp{n})",
+        ]
         resume = L.mode == "resume"
-        R = with_reasons
-        ex_cols = "".join(f", x.{c}" for c in extra)
-        ex_names = "".join(f", {c}" for c in extra)
-        early_names = "".join(f", {n}" for layer in early for n in layer)
-        joins = ""
-        # The supplement facts known at as_of. s_us: the last receipt; q_open: the request after it,
-        # still open. Without events they come from the columns in two CASEs (e_us, q_open in a1).
-        col_last = f"(CASE WHEN x.supplement_received_at <= {asof_lit} THEN epoch_us(x.supplement_received_at) END)"
-        q_req = f"(CASE WHEN x.supplement_requested_at <= {asof_lit} THEN epoch_us(x.supplement_requested_at) END)"
-        lo = "coalesce(s_us, -9223372036854775807)"
-        e_us = "r_us" if resume else "CASE WHEN s_us > r_us THEN s_us ELSE r_us END"
-        if ev_mode == "full":
-            joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
-            a0_sup = "e.last_s AS s_us, e.q_open AS q_open"
-            q_open = None                                       # known in a0
-        elif ev_mode == "split":  # the events' facts and the columns' facts together (greatest/least skip NULLs)
-            joins += " LEFT JOIN evd e ON e.dossier_code = x.dossier_code"
-            a0_sup = f"greatest(e.ev_last, {col_last}) AS s_us, {q_req} AS q_req, e.ev_reqs"
-            q_open = (f"least(CASE WHEN q_req > {lo} THEN q_req END, "
-                      f"CASE WHEN ev_reqs IS NOT NULL THEN list_min(list_filter(ev_reqs, lambda r: r > {lo})) END)")
-        else:  # s_raw / q_raw: the columns' instants, as_of applied where they are used
-            a0_sup = ("epoch_us(x.supplement_received_at) AS s_raw, epoch_us(x.supplement_requested_at) AS q_raw")
-            if not resume:
-                e_us = f"CASE WHEN s_raw > r_us AND s_raw <= {asof_us} THEN s_raw ELSE r_us END"
-            q_open = (f"CASE WHEN q_raw <= {asof_us} AND (s_raw IS NULL OR s_raw > {asof_us} OR q_raw > s_raw) "
-                      f"THEN q_raw END")
-        s_us = f"CASE WHEN s_raw <= {asof_us} THEN s_raw END" if ev_mode is None else "s_us"  # the last receipt
-        # the latest supplement request and receipt at any time (the monthly figures' view)
-        if sup_all:
-            m = "e" if ev_mode == "split" else "mm"
-            if ev_mode != "split":
-                joins += " LEFT JOIN evm mm ON mm.dossier_code = x.dossier_code"
-            a0_sup += (f", greatest(x.supplement_requested_at, {m}.ev_req_all) AS sup_req"
-                       f", greatest(x.supplement_received_at, {m}.ev_rcv_all) AS sup_rcv")
-        else:
-            a0_sup += ", x.supplement_requested_at AS sup_req, x.supplement_received_at AS sup_rcv"
         flav = ("wd", "wdc", "cd", "us")
         if resume:
-            joins += f" LEFT JOIN pzv{gi} pv ON pv.dossier_code = x.dossier_code"
-            pz_cols = "".join(f", (CASE WHEN pv.dossier_code IS NULL THEN 0 ELSE pv.p_{k} END) AS p_{k}" for k in flav)
-            pz_names = "".join(f", p_{k}" for k in flav)
+            def fl(prefix: str, c: str) -> dict[str, str]:
+                tod = f"({prefix} - ({prefix} // {D}) * {D})"
+                dn = f"({prefix} // {D})"
+                w = f"coalesce({c}.is_working, false)"
+                same = f"({w} AND {tod} < {L.close})"
+                samec = f"({w} AND {tod} <= {L.cutoff})"
+                return {
+                    "wd": f"({c}.wd_index + CASE WHEN {same} THEN 0 ELSE 1 END)",
+                    "wdc": f"({c}.wd_index + CASE WHEN {samec} THEN 0 ELSE 1 END)",
+                    "cd": f"(CASE WHEN {same} THEN {dn} ELSE {c}.next_dn END)",
+                    "us": f"(({c}.wd_index - 1) * {L.m} + CASE WHEN {w} THEN {L.elapsed(tod)} ELSE {L.m} END)",
+                }
+            a, b = fl("y.qa", "ca"), fl("y.sb", "cb")
+            pcols = ", ".join(f"CASE WHEN y.qa IS NULL OR y.sb IS NULL THEN 0 ELSE {b[k]} - {a[k]} END AS q_{k}" for k in flav)
+            ok = ("(y.qa IS NULL OR y.sb IS NULL OR (ca.dn IS NOT NULL AND cb.dn IS NOT NULL))")
+            out.append(f"sz{n} AS (SELECT y.*, {pcols}, {ok} AS q_ok FROM sy{n} y "
+                       f"LEFT JOIN {t['day']} ca ON ca.dn = y.qa // {D} LEFT JOIN {t['day']} cb ON cb.dn = y.sb // {D} "
+                       f"WHERE y.qa IS NOT NULL OR y.implied)")
+            win = "OVER (PARTITION BY dossier_code ORDER BY seg ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+            before = ", ".join(f"CASE WHEN coalesce(bool_and(q_ok) {win}, true) THEN CAST(coalesce(sum(q_{k}) {win}, 0) AS BIGINT) END AS p_{k}"
+                               for k in flav)
+            total = ", ".join(f"CASE WHEN bool_and(q_ok) FILTER (WHERE sb IS NOT NULL) IS NOT false "
+                              f"THEN CAST(coalesce(sum(q_{k}) FILTER (WHERE sb IS NOT NULL), 0) AS BIGINT) END AS p_{k}" for k in flav)
         else:
-            pz_cols = pz_names = ""
-        P = {k: (f"p_{k}" if resume else "0") for k in flav}
-        rs_cols = (", x.received_at AS _received_at, x.time_unit AS _unit, x.time_limit AS _limit, "
-                   "x.extended_due_at AS _ext, x.state AS _state") if R else ""
-        rs_names = ", _received_at, _unit, _limit, _ext, _state" if R else ""
-        first_early = "".join(f", {expr} AS {n}" for n, expr in (early[0].items() if early else ()))
-        # a0: one pass over the source
-        a0 = (f"SELECT x.dossier_code, x.state IN ('withdrawn', 'rejected') AS excl, "
-              f"x.state IN ('finished', 'returned') AS fin_state, "
-              f"{self._version_expr('x.received_at')} AS rule_version, "
-              f"CASE x.time_unit WHEN 'working_days' THEN {CLK_DAYS} WHEN 'calendar_days' THEN {CLK_CAL} "
-              f"WHEN 'same_day' THEN {CLK_SAME} WHEN 'working_hours' THEN {CLK_HOURS} END AS u, "
-              f"x.time_limit AS lim, epoch_us(x.received_at) AS r_us, {a0_sup}, "
-              f"epoch_us(coalesce(x.finished_at, x.returned_at)) AS f_us"
-              f"{pz_cols}{rs_cols}{ex_cols}{first_early} FROM {src} x{joins} WHERE {cond}")
-        # a1: the clock's start (restart: the last receipt of the complete dossier), its day, the
-        # open request, the clock kind; then the caller's later early layers
+            out.append(f"sz{n} AS (SELECT * FROM sy{n} WHERE qa IS NOT NULL OR implied)")
+            before = ", ".join(f"0 AS p_{k}" for k in flav)
+            total = before
+        out.append(
+            f"sc{n} AS (SELECT dossier_code, row_number() OVER (PARTITION BY dossier_code ORDER BY seg) AS k, "
+            f"lag(sb) OVER (PARTITION BY dossier_code ORDER BY seg) AS e_k, {before}, qa AS q_k, sb IS NULL AS open_k, "
+            f"false AS last_k FROM sz{n})")
+        out.append(
+            f"sa{n} AS (SELECT dossier_code, count(*) AS cn, max(sb) AS e_k, {total} FROM sz{n} GROUP BY dossier_code)")
+        out.append(
+            f"so{n} AS (SELECT dossier_code, bool_or(sb IS NOT NULL AND qa IS NULL AND NOT implied) AS orphan "
+            f"FROM sy{n} GROUP BY dossier_code)")
+        out.append(f"sr{n} AS (SELECT DISTINCT dossier_code FROM sf{n} WHERE t > bnd)")
+        pk = ", ".join(f"coalesce(a.p_{k}, 0) AS p_{k}" if not resume else f"CASE WHEN a.dossier_code IS NULL THEN 0 ELSE a.p_{k} END AS p_{k}"
+                       for k in flav)
+        out.append(
+            f"sk{n} AS (SELECT dossier_code, k, e_k, {', '.join('p_' + k for k in flav)}, q_k, open_k, last_k FROM sc{n} "
+            f"WHERE q_k IS NOT NULL "
+            f"UNION ALL SELECT s.dossier_code, coalesce(a.cn, 0) + 1, a.e_k, {pk}, NULL, false, true "
+            f"FROM {sx} s LEFT JOIN sa{n} a ON a.dossier_code = s.dossier_code)")
+        return out
+
+    def _chain(self, rel: str, L: _Lits, R: bool) -> str:
+        """The deadline of a clock started at `e_us` (+ the pauses p_* in resume mode): the layers
+        over `rel`, adding clk, e_dn, tod, n, the reception day's facts, tkey, due_dn, due_date,
+        late_month (the month whose end first finds the dossier late) and late_us."""
+        t = self.tables
+        D, M = DAY_US, L.m
+        resume = L.mode == "resume"
+        P = {k: (f"p_{k}" if resume else "0") for k in ("wd", "wdc", "cd", "us")}
         ok = f"lim > 0 AND lim <= {MAX_LIMIT}"
-        q_col = f", {q_open} AS q_open" if q_open else ""
-        a1 = (f"SELECT *, e_us // {D} AS e_dn{q_col}, "
+        a1 = (f"SELECT *, e_us // {D} AS e_dn, "
               f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN {ok} THEN "
-              f"(CASE WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_HOURS} ELSE u END) END AS clk "
-              f"FROM (SELECT *, {e_us} AS e_us FROM ({a0}))")
-        for layer in early[1:]:
-            a1 = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({a1})"
-        # a2: time of day and the limit in the clock's units
+              f"(CASE WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_FRAC} ELSE u END) END AS clk "
+              f"FROM ({rel})")
         a2 = (f"SELECT *, e_us - e_dn * {D} AS tod, "
               f"CASE clk WHEN {CLK_DAYS} THEN CAST(lim AS BIGINT) WHEN {CLK_CAL} THEN CAST(ceil(lim) AS BIGINT) "
-              f"WHEN {CLK_HOURS} THEN (CASE WHEN u = {CLK_HOURS} THEN CAST(round(lim * {HOUR_US}) AS BIGINT) "
-              f"ELSE CAST(round(lim * {M}) AS BIGINT) END) ELSE 0 END AS n FROM ({a1})")
-        # b: reception day facts (join 1), then the target key
+              f"WHEN {CLK_HOURS} THEN CAST(round(lim * {HOUR_US}) AS BIGINT) "
+              f"WHEN {CLK_FRAC} THEN CAST(floor(lim) AS BIGINT) + 1 ELSE 0 END AS n FROM ({a1})")
         lo, hi = self._day_range()
         b = (f"SELECT a.*, c.wd_index AS wd, c.is_working AS w, c.next_dn AS nx"
              + (", c.off_vi AS _off_vi, c.off_en AS _off_en" if R else "")
@@ -555,47 +503,188 @@ class SlaEngine:
         same = f"(w AND tod < {L.close})"
         samec = f"(w AND tod <= {L.cutoff})"
         qpos = (f"(wd - 1) * {M} + (CASE WHEN w THEN {L.elapsed('tod')} ELSE {M} END) + n + {P['us']}")
-        tkey = (f"CASE clk WHEN {CLK_DAYS} THEN -(wd + n + {P['wd']} + CASE WHEN {same} THEN 0 ELSE 1 END) "
+        days = f"-(wd + n + {P['wd']} + CASE WHEN {same} THEN 0 ELSE 1 END)"
+        tkey = (f"CASE clk WHEN {CLK_DAYS} THEN {days} "
                 f"WHEN {CLK_CAL} THEN (CASE WHEN {same} THEN e_dn ELSE nx END) + n + {P['cd']} "
                 f"WHEN {CLK_SAME} THEN -(wd + {P['wdc']} + CASE WHEN {samec} THEN 0 ELSE 1 END) "
-                f"WHEN {CLK_HOURS} THEN -((qpos + {M - 1}) // {M}) END")
+                f"WHEN {CLK_HOURS} THEN -((qpos + {M - 1}) // {M}) WHEN {CLK_FRAC} THEN {days} END")
         b2 = (f"SELECT *, {tkey} AS tkey FROM "
               f"(SELECT *, CASE WHEN clk = {CLK_HOURS} THEN {qpos} END AS qpos FROM ({b}))")
-        # c: the due day (join 2), late_from, resolution and the judged instant
-        c = (f"SELECT b2.*, k.tdn AS due_dn, k.d AS due_date, k.mi AS due_month "
+        c = (f"SELECT b2.*, k.tdn AS due_dn, k.d AS due_date, "
+             f"CASE WHEN clk = {CLK_HOURS} OR clk = {CLK_FRAC} THEN k.mi ELSE k.mi1 END AS late_month "
              f"FROM ({b2}) b2 LEFT JOIN {t['key']} k ON k.k = b2.tkey")
+        within = f"(qpos + (tkey + 1) * {L.m})"  # qpos - (k - 1) * M with k = -tkey
+        late = (f"CASE clk WHEN {CLK_HOURS} THEN due_dn * {D} + {L.within_to_tod(within)} + 1 "
+                f"WHEN {CLK_FRAC} THEN due_dn * {D} + {L.within_to_tod(self._frac(L))} + 1 ELSE (due_dn + 1) * {D} END")
+        return f"SELECT *, {late} AS late_us FROM ({c})"
+
+    @staticmethod
+    def _frac(L: _Lits) -> str:
+        """The fraction of a working-day limit N + f as office µs of a day."""
+        return f"CAST(round((lim - floor(lim)) * {L.m}) AS BIGINT)"
+
+    def _first_late_bound(self) -> str:
+        """A lower bound (µs, over the source row `x`) of the instant a dossier's first clock makes
+        it late, from its reception alone: a period of n days or hours never ends sooner than n
+        calendar days or real hours later."""
+        D = DAY_US
+        r_us, lim = "epoch_us(x.received_at)", "x.time_limit"
+        r_dn = f"({r_us} // {D})"
+        return (f"(CASE WHEN x.time_unit = 'same_day' THEN ({r_dn} + 1) * {D} "
+                f"WHEN NOT coalesce({lim} > 0 AND {lim} <= {MAX_LIMIT}, false) THEN 9223372036854775807 "
+                f"WHEN x.time_unit = 'working_hours' THEN {r_us} + CAST(round({lim} * {HOUR_US}) AS BIGINT) "
+                f"WHEN x.time_unit = 'calendar_days' THEN ({r_dn} + CAST(ceil({lim}) AS BIGINT) + 1) * {D} "
+                f"WHEN x.time_unit = 'working_days' THEN ({r_dn} + CAST(floor({lim}) AS BIGINT) + 1) * {D} "
+                f"ELSE 9223372036854775807 END)")
+
+    def _due_us(self, L: _Lits) -> str:
+        """The due instant (µs) over the chain's columns: an office-time instant for working hours and
+        fractional working days, else the office close of the due day."""
+        D, M = DAY_US, L.m
         within = f"(qpos + (tkey + 1) * {M})"  # qpos - (k - 1) * M with k = -tkey
-        due_us = (f"CASE WHEN clk = {CLK_HOURS} THEN due_dn * {D} + {L.within_to_tod(within)} "
-                  f"ELSE due_dn * {D} + {L.close} END")
-        late = f"CASE WHEN clk = {CLK_HOURS} THEN due_dn * {D} + {L.within_to_tod(within)} + 1 ELSE (due_dn + 1) * {D} END"
-        d2 = (f"SELECT *, {late} AS late_us, fin_state AND f_us <= {asof_us} AS resolved, "
-              f"CASE WHEN q_open < f_us THEN q_open ELSE f_us END AS j_us FROM ({c})")
-        status = (f"CASE WHEN excl THEN {S('excluded')} "
-                  f"WHEN resolved THEN (CASE WHEN due_dn IS NULL THEN {S('no_deadline')} "
+        frac = self._frac(L)
+        return (f"(due_dn * {D} + CASE clk WHEN {CLK_HOURS} THEN {L.within_to_tod(within)} "
+                f"WHEN {CLK_FRAC} THEN {L.within_to_tod(frac)} ELSE {L.close} END)")
+
+    def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, events: bool,
+                with_reasons: bool, extra: tuple[str, ...], status_type: str | None,
+                internals: tuple[str, ...], early: tuple[dict[str, str], ...], ctes: list[str]) -> tuple[str, str]:
+        """One rule-settings group: (the dossiers without a supplement history, those with one).
+
+        Written for DuckDB's vectorised executor, where every expression node costs a pass over
+        the rows (a CASE more than arithmetic): each value is computed once, in the first layer
+        that has its inputs, and what a layer does not need is not carried into it. Most dossiers
+        take the first SELECT (one clock, at most an open request); a dossier with both supplement
+        columns or with supplement events takes the second, which runs the clock once per cycle
+        (CTEs over those dossiers only).
+        """
+        def S(status: str) -> str:  # a status literal, typed when status_type is given
+            return f"'{status}'::{status_type}" if status_type else f"'{status}'"
+
+        D = DAY_US
+        resume = L.mode == "resume"
+        neg_overdue = L.negative == "overdue"
+        R = with_reasons
+        flav = ("wd", "wdc", "cd", "us")
+        ex_cols = "".join(f", x.{c}" for c in extra)
+        ex_names = "".join(f", {c}" for c in extra)
+        early_names = "".join(f", {n}" for layer in early for n in layer)
+        rs_cols = (", x.received_at AS _received_at, x.time_unit AS _unit, x.time_limit AS _limit, "
+                   "x.extended_due_at AS _ext, x.state AS _state") if R else ""
+        first_early = "".join(f", {expr} AS {n}" for n, expr in (early[0].items() if early else ()))
+        # excl / fin_state as the caller's early layers see them: a refusal counted as resolved overdue
+        # (negative_after_deadline: overdue) is decided after the clock, so it is not excluded here
+        excl = "x.state = 'withdrawn'" if neg_overdue else "x.state IN ('withdrawn', 'rejected')"
+        a0 = (f"SELECT x.dossier_code, {excl} AS excl, x.state = 'rejected' AS rej, "
+              f"x.state = 'processing' AS proc, "
+              f"{self._version_expr('x.received_at')} AS rule_version, "
+              f"CASE x.time_unit WHEN 'working_days' THEN {CLK_DAYS} WHEN 'calendar_days' THEN {CLK_CAL} "
+              f"WHEN 'same_day' THEN {CLK_SAME} WHEN 'working_hours' THEN {CLK_HOURS} END AS u, "
+              f"x.time_limit AS lim, epoch_us(x.received_at) AS r_us, "
+              f"epoch_us(x.supplement_requested_at) AS qc_raw, epoch_us(x.supplement_received_at) AS sc_raw, "
+              f"epoch_us(coalesce(x.finished_at, x.returned_at)) AS f_us"
+              f"{rs_cols}{ex_cols}{first_early} FROM {src} x WHERE {{where}}")
+        # fin_state: a result date makes a dossier resolved at it, whatever its state says (but a
+        # withdrawn or refused one); bnd: facts after as_of or after the result change nothing
+        base = (f"SELECT *, NOT excl AND f_us IS NOT NULL AS fin_state, "
+                f"CASE WHEN f_us < {asof_us} THEN f_us ELSE {asof_us} END AS bnd FROM ({a0})")
+        for layer in early[1:]:
+            base = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({base})"
+        q, sr = "x.supplement_requested_at", "x.supplement_received_at"
+        pair = f"{q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr}"
+        if resume:  # a closed cycle adds its pause: measured in the second SELECT
+            uncertain = pair
+        else:
+            # restart: a request before a lower bound of the first deadline is lawful for sure, and
+            # the clock restarts from the receipt without computing the first deadline
+            uncertain = f"{pair} AND epoch_us({q}) >= {self._first_late_bound()}"
+        ev = " OR EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)" if events else ""
+        # each row takes exactly one of the two SELECTs (NULL-safe); the second's condition is kept
+        # plain so that DuckDB filters the scan with it
+        fast_cond = f"NOT coalesce({uncertain}{ev}, false)"
+        slow_cond = f"({uncertain}){ev}"
+        after = f"(qc_raw > bnd AND qc_raw <= {asof_us}) OR (sc_raw > bnd AND sc_raw <= {asof_us})"
+        # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
+        # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
+        # no longer shows, and that later request is open
+        zero_p = "".join(f", 0 AS p_{k}" for k in flav) if resume else ""
+        both = "qc_raw <= bnd AND sc_raw <= bnd"
+        e_fast = "r_us" if resume else f"CASE WHEN {both} AND sc_raw > r_us THEN sc_raw ELSE r_us END"
+        q_k = f"CASE WHEN qc_raw <= bnd AND NOT coalesce(sc_raw <= bnd AND qc_raw <= sc_raw, false) THEN qc_raw END"
+        # most dossiers have nothing to flag: one cheap test, the findings only for the others
+        fl0 = (f"CASE WHEN qc_raw IS NULL AND sc_raw IS NULL AND NOT proc THEN 0 ELSE CAST("
+               f"CASE WHEN sc_raw <= bnd AND NOT coalesce(qc_raw <= bnd, false) THEN {FLAG_ORPHAN_RECEIPT} ELSE 0 END "
+               f"+ CASE WHEN {after} THEN {FLAG_AFTER_RESULT} ELSE 0 END "
+               f"+ CASE WHEN proc AND f_us IS NOT NULL THEN {FLAG_INCONSISTENT_STATE} ELSE 0 END AS INTEGER) END")
+        fast_in = (f"SELECT *, {e_fast} AS e_us, {q_k} AS q_k{zero_p}, {fl0} AS fl0 "
+                   f"FROM ({base.replace('{where}', f'({cond}) AND {fast_cond}')})")
+        fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open, "
+                f"coalesce(q_k >= late_us, false) AS late_req FROM ({self._chain(fast_in, L, R)})")
+        # the second: candidate clocks per cycle, the first that stops is kept
+        sx = f"sx{gi}"
+        ctes.append(f"{sx} AS MATERIALIZED ({base.replace('{where}', f'({cond}) AND ({slow_cond})')})")
+        ctes.extend(self._cycles(gi, L, sx, asof_us, events))
+        e_k = "r_us" if resume else "CASE WHEN c.e_k > r_us THEN c.e_k ELSE r_us END"
+        pc = "".join(f", c.p_{k}" for k in flav) if resume else ""
+        slow_in = (f"SELECT s.*, {e_k} AS e_us, c.k, c.q_k, c.open_k, c.last_k{pc}, "
+                   f"CAST(CASE WHEN o.orphan THEN {FLAG_ORPHAN_RECEIPT} ELSE 0 END "
+                   f"+ CASE WHEN r.dossier_code IS NOT NULL THEN {FLAG_AFTER_RESULT} ELSE 0 END "
+                   f"+ CASE WHEN s.proc AND s.f_us IS NOT NULL THEN {FLAG_INCONSISTENT_STATE} ELSE 0 END AS INTEGER) AS fl0 "
+                   f"FROM {sx} s JOIN sk{gi} c ON c.dossier_code = s.dossier_code "
+                   f"LEFT JOIN so{gi} o ON o.dossier_code = s.dossier_code "
+                   f"LEFT JOIN sr{gi} r ON r.dossier_code = s.dossier_code")
+        stop = "(coalesce(q_k >= late_us, false) OR open_k OR last_k)"
+        slow = (f"SELECT * EXCLUDE (k, open_k, last_k, first_k), "
+                f"CASE WHEN open_k AND NOT coalesce(q_k >= late_us, false) THEN q_k END AS q_open, "
+                f"coalesce(q_k >= late_us, false) AS late_req FROM ("
+                f"SELECT *, min(CASE WHEN {stop} THEN k END) OVER (PARTITION BY dossier_code) AS first_k "
+                f"FROM ({self._chain(slow_in, L, R)})) WHERE k = first_k")
+        return self._tail(fast, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue), \
+            self._tail(slow, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue)
+
+    def _tail(self, rel: str, L: _Lits, asof_us: int, asof_lit: str, R: bool, S, ex_names: str, early_names: str,
+              internals: tuple[str, ...], neg_overdue: bool) -> str:
+        """Status and output columns over a chain whose open request (q_open) is decided."""
+        D = DAY_US
+        resume = L.mode == "resume"
+        flav = ("wd", "wdc", "cd", "us")
+        d2 = (f"SELECT *, fin_state AND f_us <= {asof_us} AS resolved, "
+              f"CASE WHEN q_open < f_us THEN q_open ELSE f_us END AS j_us FROM ({rel})")
+        judged = (f"(CASE WHEN due_dn IS NULL THEN {S('no_deadline')} "
                   f"WHEN j_us >= late_us THEN {S('overdue')} WHEN j_us < due_dn * {D} THEN {S('early')} "
-                  f"ELSE {S('on_time')} END) "
+                  f"ELSE {S('on_time')} END)")
+        rej = (f"WHEN rej THEN (CASE WHEN resolved AND j_us >= late_us THEN {S('overdue')} ELSE {S('excluded')} END) "
+               if neg_overdue else "")
+        status = (f"CASE WHEN excl THEN {S('excluded')} {rej}"
+                  f"WHEN resolved THEN {judged} "
                   f"WHEN q_open IS NOT NULL THEN {S('waiting_supplement')} "
                   f"WHEN due_dn IS NULL THEN {S('no_deadline')} "
                   f"WHEN late_us <= {asof_us} THEN {S('pending_overdue')} ELSE {S('pending_in_time')} END")
         # the clock's start instant (only computed when clock_start_at is read)
+        same = f"(w AND tod < {L.close})"
+        samec = f"(w AND tod <= {L.cutoff})"
         start = (f"CASE WHEN clk = {CLK_HOURS} THEN {L.hours_start('w', 'tod', 'e_dn', 'nx', 'e_us')} "
                  f"WHEN clk IS NULL THEN e_us "
                  f"WHEN (CASE WHEN clk = {CLK_SAME} THEN {samec} ELSE {same} END) "
                  f"THEN e_dn * {D} + greatest(tod, {L.open}) ELSE nx * {D} + {L.open} END")
         final = (f"CASE WHEN status IN ({S('early')}, {S('on_time')}, {S('overdue')}) THEN status END")
+        neg = (f"CASE WHEN rej AND f_us <= {asof_us} AND j_us >= late_us THEN {FLAG_NEGATIVE_LATE} ELSE 0 END")
+        flags = (f"CAST(fl0 + CASE WHEN late_req THEN {FLAG_LATE_REQUEST} ELSE 0 END "
+                 f"+ CASE WHEN q_open IS NOT NULL THEN {FLAG_STOPPED} ELSE 0 END + {neg} AS UTINYINT)")
         internal_expr = {"resolved": "coalesce(resolved, false)", "fin_us": "CASE WHEN fin_state THEN f_us END",
-                         "late_us": "late_us", "due_month": "due_month",
-                         "sup_req": "sup_req", "sup_rcv": "sup_rcv"}
+                         "late_us": "late_us", "late_month": "late_month", "flags": flags}
         outer = (f"dossier_code, rule_version, make_timestamp({start}) AS clock_start_at, due_date, "
-                 f"make_timestamp({due_us}) AS due_at, make_timestamp(late_us) AS late_from, {final} AS final_status, "
+                 f"make_timestamp({self._due_us(L)}) AS due_at, make_timestamp(late_us) AS late_from, {final} AS final_status, "
                  f"status, {asof_lit} AS computed_as_of{ex_names}"
                  + "".join(f", {internal_expr[c]} AS {c}" for c in internals) + early_names)
         if R:
-            pr = ", ".join(f"{P[k]} AS _p_{k}" for k in flav)
-            outer += (", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, "
-                      "CASE WHEN fin_state THEN j_us END AS _j_us, coalesce(resolved, false) AS _resolved, "
+            pr = ", ".join((f"p_{k} AS _p_{k}" if resume else f"0 AS _p_{k}") for k in flav)
+            outer += (f", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, "
+                      f"CASE WHEN resolved OR (rej AND f_us <= {asof_us}) THEN j_us END AS _j_us, "
+                      f"coalesce(resolved, false) AS _resolved, "
                       "e_dn AS _e_dn, due_dn AS _due_dn, _state, "
-                      f"_received_at, _unit, _limit, _ext, {s_us} AS _last_s, {pr}, _off_vi, _off_en, "
+                      f"_received_at, _unit, _limit, _ext, CASE WHEN e_us > r_us THEN e_us END AS _last_s, {pr}, "
+                      f"_off_vi, _off_en, {flags} AS _flags, "
                       f"{L.open} AS _open, {L.close} AS _close, {L.cutoff} AS _cutoff, "
                       f"{'true' if resume else 'false'} AS _resume")
         return f"SELECT {outer} FROM (SELECT *, {status} AS status FROM ({d2}))"

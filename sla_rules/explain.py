@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 
+from sla_rules.constants import FLAGS
 from sla_rules.engine import SlaEngine, _relation
 
 def explain_rows(con, engine: SlaEngine, source: str, as_of: datetime | date, events: str | None = None,
                  lang: str = "vi") -> list[dict]:  # noqa: ANN001 - duckdb connection
-    """Compute deadlines with reasons: [{dossier_code, due, status, reason}].
+    """Compute deadlines with reasons: [{dossier_code, due, status, reason, findings}] (findings: the
+    names of the engine's audit flags, sla_rules.constants.FLAGS).
 
     Rows come in file order when the source has a `row_no` column, else by dossier_code.
 
@@ -26,13 +28,13 @@ def explain_rows(con, engine: SlaEngine, source: str, as_of: datetime | date, ev
     # File order when the relation carries it (the staging relation has row_no), else by code.
     rn = "min(row_no)" if "row_no" in cols else "NULL::BIGINT"
     rows = con.execute(
-        f"SELECT r.dossier_code, r.due_date, r.due_at, r.status, r.reason, s.time_unit, s.time_limit "
+        f"SELECT r.dossier_code, r.due_date, r.due_at, r.status, r.reason, s.time_unit, s.time_limit, r.flags "
         f"FROM ({sql}) r LEFT JOIN (SELECT dossier_code, any_value(time_unit) AS time_unit, "
         f"any_value(time_limit) AS time_limit, {rn} AS rn FROM {src} GROUP BY dossier_code) s "
         f"ON s.dossier_code = r.dossier_code ORDER BY s.rn NULLS LAST, r.dossier_code"
     ).fetchall()
     out = []
-    for code, due_date, due_at, status, reason, unit, limit in rows:
+    for code, due_date, due_at, status, reason, unit, limit, flags in rows:
         hourly = _hourly(unit, limit)
         if due_date is None:
             due = ""
@@ -40,7 +42,8 @@ def explain_rows(con, engine: SlaEngine, source: str, as_of: datetime | date, ev
             due = due_at.strftime("%Y-%m-%d %H:%M")
         else:
             due = due_date.isoformat()
-        out.append({"dossier_code": code, "due": due, "status": status, "reason": reason or ""})
+        out.append({"dossier_code": code, "due": due, "status": status, "reason": reason or "",
+                    "findings": [name for bit, (name, _vi, _en) in FLAGS.items() if (flags or 0) & bit]})
     return out
 
 

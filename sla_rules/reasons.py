@@ -6,7 +6,10 @@ explain on small files, so it may use string building and a join on the runs of 
 from __future__ import annotations
 
 from sla_rules.calendar import WorkCalendar
-from sla_rules.constants import CLK_CAL, CLK_DAYS, CLK_HOURS, CLK_SAME, HOUR_US, OUTPUT_COLUMNS
+from sla_rules.constants import (
+    CLK_CAL, CLK_DAYS, CLK_FRAC, CLK_HOURS, CLK_SAME, FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE, FLAG_LATE_REQUEST,
+    FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, HOUR_US, OUTPUT_COLUMNS,
+)
 
 _WD = {
     "vi": "['thứ Hai', 'thứ Ba', 'thứ Tư', 'thứ Năm', 'thứ Sáu', 'thứ Bảy', 'Chủ nhật']",
@@ -23,7 +26,8 @@ _T = {
         "pause_added": "tạm dừng chờ bổ sung, cộng thêm",
         "wd": "ngày làm việc", "cd": "ngày", "wh": "giờ làm việc",
         "limit": "thời hạn", "same_day": "giải quyết trong ngày (nhận sau {cut} trả ngày làm việc tiếp theo)",
-        "as_hours": "(tính theo giờ làm việc)", "no_limit": "không có thời hạn giải quyết",
+        "as_hours": "(phần lẻ tính theo giờ làm việc, từ đầu ngày làm việc tiếp theo)",
+        "no_limit": "không có thời hạn giải quyết",
         "due": "hạn", "beyond": "hạn nằm ngoài lịch làm việc đã cấu hình ({a}–{b})",
         "ext": "có phiếu xin lỗi hẹn lại {d}: không tính, vẫn xét theo hạn ban đầu",
         "done": "giải quyết xong", "stopped": "kết thúc khi đang chờ bổ sung (thời hạn dừng từ {q})",
@@ -32,6 +36,11 @@ _T = {
         "pending": "đến {a} chưa giải quyết xong", "in_time": "còn trong hạn", "late": "đã quá hạn",
         "withdrawn": "hồ sơ đã rút: không tính vào tỷ lệ", "rejected": "hồ sơ bị từ chối: không tính vào tỷ lệ",
         "undetermined": "không xét đúng hạn/quá hạn",
+        FLAG_LATE_REQUEST: "yêu cầu bổ sung sau khi đã quá hạn: không dừng, không tính lại thời hạn",
+        FLAG_ORPHAN_RECEIPT: "nhận bổ sung khi không có yêu cầu bổ sung: không tính lại thời hạn",
+        FLAG_AFTER_RESULT: "bổ sung ghi sau ngày có kết quả: không xét",
+        FLAG_INCONSISTENT_STATE: "trạng thái mâu thuẫn (đang xử lý nhưng có ngày kết quả): xét theo ngày kết quả",
+        FLAG_NEGATIVE_LATE: "từ chối hoặc trả lại hồ sơ sau khi đã quá hạn",
     },
     "en": {
         "received": "received", "deemed": "counted as received", "clock_from": "clock starts",
@@ -41,7 +50,8 @@ _T = {
         "pause_added": "paused for a supplement, adding",
         "wd": "working days", "cd": "days", "wh": "working hours",
         "limit": "time limit", "same_day": "same day (received after {cut}: next working day)",
-        "as_hours": "(counted as office hours)", "no_limit": "no time limit",
+        "as_hours": "(the fraction in office hours, from the start of the next working day)",
+        "no_limit": "no time limit",
         "due": "due", "beyond": "deadline outside the configured calendar ({a}–{b})",
         "ext": "apology letter re-dated to {d}: ignored, judged on the original deadline",
         "done": "resolved", "stopped": "closed while waiting for a supplement (clock stopped {q})",
@@ -50,6 +60,11 @@ _T = {
         "pending": "not resolved at {a}", "in_time": "within time", "late": "overdue",
         "withdrawn": "withdrawn: not counted in the ratios", "rejected": "rejected: not counted in the ratios",
         "undetermined": "not judged",
+        FLAG_LATE_REQUEST: "supplement requested after the deadline: stops and restarts nothing",
+        FLAG_ORPHAN_RECEIPT: "supplement received with no request before it: restarts nothing",
+        FLAG_AFTER_RESULT: "supplement dated after the result: ignored",
+        FLAG_INCONSISTENT_STATE: "inconsistent state (processing, with a result date): judged by that date",
+        FLAG_NEGATIVE_LATE: "refused or handed back after the deadline",
     },
 }
 
@@ -104,13 +119,13 @@ def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) ->
     limit = (f"(CASE WHEN _clk = {CLK_SAME} THEN replace({_q(T['same_day'])}, '{{cut}}', {cut}) "
              f"WHEN _clk IS NULL THEN {_q(T['no_limit'])} "
              f"ELSE {_q(T['limit'] + ' ')} || {num('_limit')} || ' ' || {unit_word} || "
-             f"(CASE WHEN _unit = 'working_days' AND _clk = {CLK_HOURS} THEN ' ' || {_q(T['as_hours'])} ELSE '' END) END)")
+             f"(CASE WHEN _clk = {CLK_FRAC} THEN ' ' || {_q(T['as_hours'])} ELSE '' END) END)")
     runs_col = "text_vi" if lang == "vi" else "text_en"
     runs = (f"(SELECT string_agg({runs_col}, '; ' ORDER BY first_dn) FROM {runs_table} rr "
             f"WHERE rr.last_dn >= r._e_dn AND rr.first_dn < r._due_dn)")
     beyond = (_q(T["beyond"]).replace("{a}", f"{calendar.first:%d/%m/%Y}").replace("{b}", f"{calendar.last:%d/%m/%Y}"))
     due = (f"(CASE WHEN _clk IS NULL THEN NULL WHEN due_date IS NULL THEN {beyond} "
-           f"WHEN _clk = {CLK_HOURS} THEN {_q(T['due'] + ' ')} || {dt('due_at')} "
+           f"WHEN _clk = {CLK_HOURS} OR _clk = {CLK_FRAC} THEN {_q(T['due'] + ' ')} || {dt('due_at')} "
            f"ELSE {_q(T['due'] + ' ')} || {d('due_date')} END)")
     ext = f"(CASE WHEN _ext IS NOT NULL THEN replace({_q(T['ext'])}, '{{d}}', strftime(_ext, '%d/%m/%Y')) END)"
     verdict = (f"(CASE status WHEN 'early' THEN {_q(T['early'])} WHEN 'on_time' THEN {_q(T['on_time'])} "
@@ -126,6 +141,9 @@ def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) ->
               f"WHEN status = 'pending_overdue' THEN replace({_q(T['pending'])}, '{{a}}', {dt('computed_as_of')}) "
               f"|| ': ' || {_q(T['late'])} "
               f"ELSE NULL END)")
+    findings = ", ".join(f"(CASE WHEN (_flags & {bit}) <> 0 THEN {_q(T[bit])} END)"
+                         for bit in (FLAG_INCONSISTENT_STATE, FLAG_LATE_REQUEST, FLAG_ORPHAN_RECEIPT, FLAG_AFTER_RESULT,
+                                     FLAG_NEGATIVE_LATE))
     cols = ", ".join(f"r.{c}" for c in OUTPUT_COLUMNS)
-    return (f"SELECT {cols}, concat_ws('; ', {recv}, {supp}, {pause}, {limit}, {runs}, {due}, {ext}, {result}) AS reason "
-            f"FROM ({body}) r")
+    return (f"SELECT {cols}, concat_ws('; ', {recv}, {supp}, {pause}, {limit}, {runs}, {due}, "
+            f"{findings}, {ext}, {result}) AS reason, r._flags AS flags FROM ({body}) r")

@@ -16,15 +16,18 @@ not after as_of (the engine's view: later facts are not known at as_of).
 - resolved in the month: start <= resolved_at < cut, classed early / on_time / overdue by the
   engine's final_status;
 - pending at the end of the month: received before the cut and not resolved before it; overdue
-  when cut >= late_from, in time otherwise. A dossier waiting for a supplement at the cut (latest
-  request before the cut, complete dossier not back before it) counts as pending **in time**: its
-  clock is stopped and restarts from zero (ND 61 art. 19.4).
+  when it is late at the month's last instant (late_from before the next month's first instant,
+  and not after as_of), in time otherwise: a dossier due on the month's last day is in time at
+  that month's end. A dossier whose clock the engine found stopped by an open supplement request
+  (flag STOPPED) counts as pending **in time** in every month: the request was lawful only before
+  the deadline, so the months before it were in time, and from it the clock is stopped.
 - A dossier without a deadline (engine status no_deadline: time limit missing or invalid) cannot
   be late: resolved, it counts as on time; pending, as in time. store_stats counts them
   (dossiers_no_deadline) so the data gap stays visible.
 So received_total = online + direct/postal + carried over = resolved_total + pending_total.
 Pending dossiers are judged against their final late_from (the clock after their last restart,
-as known at recompute time).
+as known at recompute time). A finished month stays as it was: facts dated after its end only
+restart a clock after a lawful request (never a month already late) or are ignored (the engine).
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
+
+from sla_rules.constants import FLAG_STOPPED
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -54,6 +59,7 @@ class Engine(Protocol):
     """What recompute needs from sla_rules.engine.SlaEngine (contract 2)."""
 
     name: str
+    counts_late_refusals: bool  # a refusal after the deadline counts as resolved overdue
 
     def rule_versions(self) -> list[tuple[str, dt.datetime, dt.time]]: ...
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
@@ -125,7 +131,7 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
 
     Arguments are SQL expressions: the cut instant (TIMESTAMP) and the first and last month
     (DATE, first of month) to produce; a NULL month bound means unbounded. Columns: dossier and
-    SLA columns, month, cut, is_received, is_carried, is_resolved, is_pending, is_waiting,
+    SLA columns, month, cut, stopped, is_received, is_carried, is_resolved, is_pending,
     is_pending_overdue. Used for one month at a time (Biểu 06 by field, procedure or channel;
     the overdue list of a month); the monthly table itself is counted by running sums
     (`month_stats_sql`), which gives the same figures without expanding dossiers into months.
@@ -133,30 +139,19 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
     some agencies and months narrows them first: store/queries.py, _scoped_results_sql).
     """
     return f"""
-    WITH sup_ev AS (
-        SELECT dossier_code,
-               max("at") FILTER (WHERE event = 'supplement_requested') AS ev_req,
-               max("at") FILTER (WHERE event = 'supplement_received') AS ev_rcv
-        FROM dossier_events
-        WHERE event IN ('supplement_requested', 'supplement_received')
-        GROUP BY dossier_code
-    ),
-    base AS (
+    WITH base AS (
         SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.source_system,
                d.received_at,
-               CASE WHEN d.state IN ('finished', 'returned') AND coalesce(d.finished_at, d.returned_at) <= {as_of}
+               CASE WHEN d.state <> 'withdrawn' AND coalesce(d.finished_at, d.returned_at) <= {as_of}
                     THEN greatest(coalesce(d.finished_at, d.returned_at), d.received_at) END AS resolved_at,
                CASE s.status WHEN 'early' THEN 'early' WHEN 'overdue' THEN 'overdue'
                     ELSE 'on_time' END AS final_status,  -- no deadline: cannot be late
                CAST(s.status AS VARCHAR) AS status,
                CAST(s.late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, s.late_from,
-               greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
-               greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
+               coalesce((s.flags & {FLAG_STOPPED}) <> 0, false) AS stopped
         FROM dossiers d
         JOIN {results} s ON s.dossier_id = d.dossier_id
-        LEFT JOIN sup_ev e ON e.dossier_code = d.dossier_code
-        WHERE d.state NOT IN ('withdrawn', 'rejected') AND s.status <> 'excluded'
-          AND d.received_at < {as_of}
+        WHERE s.status <> 'excluded' AND d.received_at < {as_of}
     ),
     bounded AS (
         SELECT b.*, date_trunc('month', b.received_at) AS first_month,
@@ -179,13 +174,15 @@ def month_facts_sql(as_of: str = "$as_of", m_from: str = "$m_from", m_to: str = 
                received_at >= month AS is_received,
                received_at < month AS is_carried,
                resolved_at IS NOT NULL AND resolved_at >= month AND resolved_at < cut AS is_resolved,
-               resolved_at IS NULL OR resolved_at >= cut AS is_pending,
-               sup_req IS NOT NULL AND sup_req < cut
-                   AND NOT coalesce(sup_rcv >= sup_req AND sup_rcv < cut, FALSE) AS is_waiting
+               resolved_at IS NULL OR resolved_at >= cut AS is_pending
         FROM cut
     )
+    -- late at the month's last instant (late_from before the next month's first, and known at
+    -- as_of); never while the clock is stopped for a supplement (a lawful request comes before the
+    -- deadline, so the months before it were in time too)
     SELECT *,
-           is_pending AND NOT is_waiting AND late_from IS NOT NULL AND cut >= late_from AS is_pending_overdue
+           is_pending AND NOT stopped AND late_from IS NOT NULL AND late_from < month + INTERVAL 1 MONTH
+               AND late_from <= {as_of} AS is_pending_overdue
     FROM flagged"""
 
 
@@ -210,10 +207,9 @@ COUNTS_SQL = """
 # before as_of in month R (none: resolved at or after as_of, or not at all) is, in month M:
 #   received in M when M = F; open (received_total) when F <= M <= R (or A); resolved when M = R;
 #   pending when F <= M < R (or <= A);
-#   pending and overdue when pending, M >= L (L: the first month whose cut reaches late_from,
-#   = month of late_from - 1 µs, only when late_from <= as_of) and not waiting for a supplement,
-#   i.e. M outside [W1, W2): W1 = month of the latest request (when before as_of), W2 = month
-#   of the latest receipt when it answers that request before as_of (else never: A + 1).
+#   pending and overdue when pending and M >= L (L: the first month whose end finds the dossier
+#   late = the month of late_from, only when late_from <= as_of and the clock was not stopped by an
+#   open supplement request). The W1 / W2 fields (a waiting window) are kept in the layout, 0.
 # A month before F counts as F (bad data: finished before received).
 # So each dossier is a handful of month numbers ("month facts"): F, R, L, W1 and W2, with its
 # final class and channel, packed into one BIGINT per dossier, month_key:
@@ -273,18 +269,6 @@ def oldest_key_instant(as_of: dt.datetime) -> dt.datetime:
     return dt.datetime(m // 12, m % 12 + 1, 1)
 
 
-def _key_w_sql(fm: str, req: str, rcv: str, as_of: dt.datetime) -> str:
-    """W1 and W2 shifted into place, from the latest supplement request and receipt."""
-    as_of_lit, A = _as_of_sql(as_of)
-
-    def field(ts: str) -> str:
-        return f"({A + 2} - greatest({_mi(ts)}, {fm}))"
-
-    return (f"CASE WHEN {req} < {as_of_lit} THEN {field(req)} * {1 << _KEY['ws']} "
-            f"+ (CASE WHEN {rcv} >= {req} AND {rcv} < {as_of_lit} THEN {field(rcv)} ELSE 1 END) "
-            f"* {1 << _KEY['we']} ELSE 0 END")
-
-
 def _key_tail_sql(late: str, l_month: str, status: str, as_of: dt.datetime) -> str:
     """The part of month_key the SLA result gives (added to the head): L (`l_month` when `late`,
     the condition of being late by as_of) and the status."""
@@ -295,22 +279,21 @@ def _key_tail_sql(late: str, l_month: str, status: str, as_of: dt.datetime) -> s
 
 def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
     """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
-    channel, received_at, finished_at, returned_at, state, sup_req, sup_rcv (the latest supplement
-    request and receipt, from the columns and the events). month_key is NULL for a dossier the
+    flags, channel, received_at, finished_at, returned_at, state. month_key is NULL for a dossier the
     monthly figures do not count (excluded, or received at or after as_of). A dossier received more
     than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
     miscounted. The recompute builds the same key in its engine pass (recompute, _month_facts)."""
     as_of_lit, A = _as_of_sql(as_of)
     res = "greatest(coalesce(finished_at, returned_at), received_at)"
-    head = _key_head_sql("_fm", f"coalesce({A + 2} - _rm, 0)", _key_w_sql("_fm", "sup_req", "sup_rcv", as_of),
-                         "channel = 'online'", as_of)
-    tail = _key_tail_sql(f"late_from <= {as_of_lit}", _mi("late_from - INTERVAL 1 MICROSECOND"), "status", as_of)
+    head = _key_head_sql("_fm", f"coalesce({A + 2} - _rm, 0)", "0", "channel = 'online'", as_of)
+    tail = _key_tail_sql(f"late_from <= {as_of_lit} AND coalesce(flags & {FLAG_STOPPED}, 0) = 0", _mi("late_from"),
+                         "status", as_of)
     return f"""
     SELECT * EXCLUDE (_fm, _rm), {head} + {tail} AS month_key
     FROM (
         SELECT *,
                CASE WHEN status <> 'excluded' AND received_at < {as_of_lit} THEN {_mi('received_at')} END AS _fm,
-               CASE WHEN state IN ('finished', 'returned') AND coalesce(finished_at, returned_at) < {as_of_lit}
+               CASE WHEN state <> 'withdrawn' AND coalesce(finished_at, returned_at) < {as_of_lit}
                     THEN {_mi(res)} END AS _rm
         FROM {rel})"""
 
@@ -387,11 +370,6 @@ def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
     WHERE pending + res > 0"""
 
 
-_SUP_EV_SQL = """(SELECT dossier_code AS ev_dossier, max("at") FILTER (WHERE event = 'supplement_requested') AS ev_req,
-        max("at") FILTER (WHERE event = 'supplement_received') AS ev_rcv
-    FROM {events} WHERE event IN ('supplement_requested', 'supplement_received') GROUP BY ALL)"""
-
-
 def _write_month_stats(con: duckdb.DuckDBPyConnection, grouped: str, as_of: dt.datetime) -> int:
     con.execute("DELETE FROM agency_month_stats")
     con.execute(f"""
@@ -407,13 +385,9 @@ def refresh_month_stats(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> i
     Run inside the caller's transaction. A recompute counts the same way from the month facts
     it wrote beside each result (sla_results.month_key), without this join.
     """
-    rel = f"""(SELECT s.status, s.late_from, d.agency_code, d.channel, d.received_at,
-                  d.finished_at, d.returned_at, d.state,
-                  greatest(d.supplement_requested_at, e.ev_req) AS sup_req,
-                  greatest(d.supplement_received_at, e.ev_rcv) AS sup_rcv
-              FROM dossiers d JOIN sla_results s ON s.dossier_id = d.dossier_id
-              LEFT JOIN {_SUP_EV_SQL.format(events='dossier_events')} e ON e.ev_dossier = d.dossier_code
-              WHERE d.state NOT IN ('withdrawn', 'rejected'))"""
+    rel = f"""(SELECT s.status, s.late_from, s.flags, d.agency_code, d.channel, d.received_at,
+                  d.finished_at, d.returned_at, d.state
+              FROM dossiers d JOIN sla_results s ON s.dossier_id = d.dossier_id)"""
     grouped = (f"(SELECT agency_code, month_key, count(*) AS n FROM ({month_keys_sql(rel, as_of)}) "
                f"WHERE month_key IS NOT NULL GROUP BY ALL)")
     return _write_month_stats(con, grouped, as_of)
@@ -439,7 +413,7 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl)
 
 
-def _month_facts(as_of: dt.datetime, in_range: bool) -> tuple[list[dict[str, str]], str]:
+def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = False) -> tuple[list[dict[str, str]], str]:
     """The monthly figures' facts of a dossier as early layers of the engine pass (from the
     dossier row and the engine's facts of it, before the calendar joins) and the month_key over
     the engine's output (adding L and the status).
@@ -455,10 +429,11 @@ def _month_facts(as_of: dt.datetime, in_range: bool) -> tuple[list[dict[str, str
         {"mf_fm": f"CASE WHEN NOT excl AND r_us < {a_us} THEN mf_rec END",
          "mf_r": f"CASE WHEN fin_state AND f_us < {a_us} "
                  f"THEN {A + 2} - {_mi(f'make_timestamp({resolved_at})')} ELSE 0 END"},
-        {"mf_head": _key_head_sql("mf_fm", "mf_r", _key_w_sql("mf_fm", "sup_req", "sup_rcv", as_of),
-                                  "mf_on", as_of, guarded=not in_range)},
+        {"mf_head": _key_head_sql("mf_fm", "mf_r", "0", "mf_on", as_of, guarded=not in_range)},
     ]
-    key = f"mf_head + {_key_tail_sql(f'late_us <= {a_us}', 'due_month', 'status', as_of)}"
+    key = f"mf_head + {_key_tail_sql(f'late_us <= {a_us} AND (flags & {FLAG_STOPPED}) = 0', 'late_month', 'status', as_of)}"
+    if counts_refusals:  # a refusal in time is excluded only after the clock: no key for it
+        key = f"CASE WHEN status <> 'excluded' THEN {key} END"
     return early, key
 
 
@@ -517,17 +492,18 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         step("prepare")
         oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
                              "FROM dossiers").fetchone()[0]
-        early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of))
+        early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of),
+                                        engine.counts_late_refusals)
         # the events relation only when there are supplement events (a join less per dossier)
         events = "v_sla_events" if con.execute(
             "SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ('supplement_requested', 'supplement_received'))"
         ).fetchone()[0] else None
         sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
-                                 status_type="sla_status", internals=("late_us", "due_month", "sup_req", "sup_rcv"),
+                                 status_type="sla_status", internals=("late_us", "late_month", "flags"),
                                  early=early)
         con.execute(f"""
-            INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix)
-            SELECT dossier_code, status, late_from, {month_key}, agency_ix FROM ({sql})""")
+            INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags)
+            SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags FROM ({sql})""")
         step("engine_and_results")
         # the results' pages go to disk while the monthly figures are counted, not all at COMMIT
         store.start_flush()

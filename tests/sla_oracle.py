@@ -160,120 +160,167 @@ class Oracle:
         return total
 
     # ---- the rules -------------------------------------------------------------------------
-    def compute(self, x: Dossier, as_of: datetime) -> Result:
-        v = self.rs.version_for(x.received_at.date())
-        s = v.settings
+    def _kind(self, x: Dossier, s: RuleSettings) -> tuple[str | None, int, int]:
+        """The clock kind, the limit in its units, and for F the fraction as office µs."""
         unit, lim = x.time_unit, x.time_limit
         ok = lim is not None and not math.isnan(lim) and 0 < lim <= 100_000
         if unit == "same_day":
-            kind, n = "S", 0
-        elif not ok:
-            kind, n = None, 0
-        elif unit == "working_days" and lim == math.floor(lim):
-            kind, n = "D", int(lim)
-        elif unit == "working_days":
-            kind, n = "H", math.floor(lim * s.office_seconds * 1_000_000 + 0.5)
-        elif unit == "calendar_days":
-            kind, n = "C", math.ceil(lim)
-        elif unit == "working_hours":
-            kind, n = "H", math.floor(lim * 3_600_000_000 + 0.5)
+            return "S", 0, 0
+        if not ok:
+            return None, 0, 0
+        if unit == "working_days" and lim == math.floor(lim):
+            return "D", int(lim), 0
+        if unit == "working_days":
+            # N + f: f of an office day into the working day after the N-th
+            return "F", math.floor(lim) + 1, math.floor((lim - math.floor(lim)) * s.office_seconds * 1_000_000 + 0.5)
+        if unit == "calendar_days":
+            return "C", math.ceil(lim), 0
+        if unit == "working_hours":
+            return "H", math.floor(lim * 3_600_000_000 + 0.5), 0
+        return None, 0, 0
+
+    def _pause(self, a: datetime, b: datetime, s: RuleSettings) -> tuple[int, int, int, int] | None:
+        """A closed pause (request a, receipt b) in each flavour: working days, working days with the
+        same-day cutoff, calendar days, office µs; None when outside the calendar."""
+        if not (self.cal.covers(a.date()) and self.cal.covers(b.date())):
+            return None
+        da, db = self._day0(a, s, False), self._day0(b, s, False)
+        ca, cb = self._day0(a, s, True), self._day0(b, s, True)
+        if None in (da, db, ca, cb):
+            return None
+        ob = self._office_between(a, b, s)
+        if ob is None:
+            return None
+        return (self._wd_between(da, db) if db >= da else -self._wd_between(db, da),
+                self._wd_between(ca, cb) if cb >= ca else -self._wd_between(cb, ca),
+                (db - da).days, ob)
+
+    def _deadline(self, kind, n, fr, e: datetime, p, s: RuleSettings):
+        """(clock start, due date, due_at, late_from) for a clock started at e with pauses p added."""
+        if p is None:
+            p_ok, (p_wd, p_wdc, p_cd, p_us) = False, (0, 0, 0, 0)
         else:
-            kind, n = None, 0
-
-        # supplement facts known at as_of, walked in order (a request before a receipt at the same instant)
-        facts = set()
-        for ev, at in x.events:
-            if ev in ("supplement_requested", "supplement_received") and at <= as_of:
-                facts.add((at, 0 if ev == "supplement_requested" else 1))
-        if x.supplement_requested_at is not None and x.supplement_requested_at <= as_of:
-            facts.add((x.supplement_requested_at, 0))
-        if x.supplement_received_at is not None and x.supplement_received_at <= as_of:
-            facts.add((x.supplement_received_at, 1))
-        paused_since: datetime | None = None
-        last_s: datetime | None = None
-        pauses: list[tuple[datetime, datetime]] = []
-        for at, o in sorted(facts):
-            if o == 0:
-                if paused_since is None:
-                    paused_since = at
-            else:
-                last_s = at
-                if paused_since is not None:
-                    pauses.append((paused_since, at))
-                    paused_since = None
-        q_open = paused_since
-
-        resume = s.supplement_mode == "resume"
-        if resume or last_s is None or last_s <= x.received_at:
-            e = x.received_at
-        else:
-            e = last_s
-
-        # paused time to add back (resume)
-        p_ok, p_wd, p_wdc, p_cd, p_us = True, 0, 0, 0, 0
-        if resume:
-            for a, b in pauses:
-                if not (self.cal.covers(a.date()) and self.cal.covers(b.date())):
-                    p_ok = False
-                    break
-                da, db = self._day0(a, s, False), self._day0(b, s, False)
-                ca, cb = self._day0(a, s, True), self._day0(b, s, True)
-                if None in (da, db, ca, cb):
-                    p_ok = False
-                    break
-                p_wd += self._wd_between(da, db) if db >= da else -self._wd_between(db, da)
-                p_wdc += self._wd_between(ca, cb) if cb >= ca else -self._wd_between(cb, ca)
-                p_cd += (db - da).days
-                ob = self._office_between(a, b, s)
-                if ob is None:
-                    p_ok = False
-                    break
-                p_us += ob
-
-        start: datetime | None
-        due_date: date | None = None
-        due_at: datetime | None = None
-        late: datetime | None = None
+            p_ok, (p_wd, p_wdc, p_cd, p_us) = True, p
+        due_date = due_at = late = None
         if kind is None:
-            start = e
-        elif kind == "H":
+            return e, None, None, None
+        if kind == "H":
             start = self._hours_start(e, s)
             if start is not None and p_ok:
                 due_at = self._add_office(start, n + p_us, s)
                 if due_at is not None:
-                    due_date = due_at.date()
-                    late = due_at + US
-        else:
-            cutoff = kind == "S"
-            start = self._day_start(e, s, cutoff)
-            d0 = self._day0(e, s, cutoff)
-            if d0 is not None and p_ok:
-                if kind == "D":
-                    due_date = self._nth_wd_after(d0, n + p_wd)
-                elif kind == "S":
-                    due_date = self._nth_wd_after(d0, p_wdc)
-                else:
-                    target = d0 + timedelta(days=n + p_cd)
-                    if self.cal.covers(target):
-                        due_date = target if self.cal.is_working(target) else self._next_wd(target)
-            if due_date is not None:
+                    due_date, late = due_at.date(), due_at + US
+            return start, due_date, due_at, late
+        cutoff = kind == "S"
+        start = self._day_start(e, s, cutoff)
+        d0 = self._day0(e, s, cutoff)
+        if d0 is not None and p_ok:
+            if kind in ("D", "F"):
+                due_date = self._nth_wd_after(d0, n + p_wd)
+            elif kind == "S":
+                due_date = self._nth_wd_after(d0, p_wdc)
+            else:
+                target = d0 + timedelta(days=n + p_cd)
+                if self.cal.covers(target):
+                    due_date = target if self.cal.is_working(target) else self._next_wd(target)
+        if due_date is not None:
+            if kind == "F":
+                due_at = self._add_office(_at(due_date, _t_us(s.opening)), fr, s)
+                late = due_at + US
+            else:
                 due_at = _at(due_date, _t_us(s.closing))
                 late = datetime.combine(due_date + timedelta(days=1), time())
+        return start, due_date, due_at, late
 
-        excluded = x.state in ("withdrawn", "rejected")
-        r = (x.finished_at or x.returned_at) if x.state in ("finished", "returned") else None
-        resolved = r is not None and r <= as_of
+    def compute(self, x: Dossier, as_of: datetime) -> Result:
+        return self.compute_full(x, as_of)[0]
+
+    def compute_full(self, x: Dossier, as_of: datetime) -> tuple[Result, int]:
+        """The result and the flags (sla_rules.constants FLAG_*)."""
+        v = self.rs.version_for(x.received_at.date())
+        s = v.settings
+        kind, n, fr = self._kind(x, s)
+        flags = 0
+        # the result instant; facts after it change nothing
+        r = x.finished_at or x.returned_at
+        bound = min(as_of, r) if r is not None else as_of
+
+        # supplement facts known at as_of, in time order (a request before a receipt at the same instant)
+        known = set()
+        for ev, at in x.events:
+            if ev in ("supplement_requested", "supplement_received") and at <= as_of:
+                known.add((at, 0 if ev == "supplement_requested" else 1))
+        if x.supplement_requested_at is not None and x.supplement_requested_at <= as_of:
+            known.add((x.supplement_requested_at, 0))
+        if x.supplement_received_at is not None and x.supplement_received_at <= as_of:
+            known.add((x.supplement_received_at, 1))
+        if any(at > bound for at, _ in known):
+            flags |= 4
+        facts = sorted(f for f in known if f[0] <= bound)
+        # an export row whose latest request is later than its latest receipt: that receipt answered
+        # an earlier request the row no longer shows
+        q_col, s_col = x.supplement_requested_at, x.supplement_received_at
+        implied = (q_col is not None and s_col is not None and q_col <= bound and s_col <= bound and q_col > s_col)
+
+        # cycles (request or None, receipt or None); orphan receipts are left out
+        cycles: list[tuple[datetime | None, datetime | None]] = []
+        open_q: datetime | None = None
+        for at, o in facts:
+            if o == 0:
+                if open_q is None:
+                    open_q = at
+            elif open_q is not None:
+                cycles.append((open_q, at))
+                open_q = None
+            elif implied and at == s_col:
+                cycles.append((None, at))
+            else:
+                flags |= 2
+        if open_q is not None:
+            cycles.append((open_q, None))
+
+        # the lawful prefix: a request at or after the deadline in force stops and restarts nothing,
+        # nor does anything after it
+        resume = s.supplement_mode == "resume"
+        e, p = x.received_at, (0, 0, 0, 0)
+        q_open: datetime | None = None
+        for q, back in cycles:
+            late_k = self._deadline(kind, n, fr, e, p, s)[3]
+            if q is not None and late_k is not None and q >= late_k:
+                flags |= 1
+                break
+            if back is None:
+                q_open = q
+                break
+            if resume:
+                if p is not None and q is not None:
+                    pp = self._pause(q, back, s)
+                    p = None if pp is None else tuple(a + b for a, b in zip(p, pp))
+            elif back > x.received_at:
+                e = back
+        start, due_date, due_at, late = self._deadline(kind, n, fr, e, p, s)
+
+        if x.state == "processing" and r is not None:
+            flags |= 8
+        withdrawn = x.state == "withdrawn"
+        rejected = x.state == "rejected"
+        resolved = r is not None and r <= as_of and not withdrawn
+        j = (q_open if (q_open is not None and r is not None and q_open < r) else r)
+        if q_open is not None:
+            flags |= 32
         final = None
-        if resolved and not excluded and due_date is not None:
-            j = q_open if (q_open is not None and q_open < r) else r
+        if resolved and due_date is not None:
             if j >= late:
                 final = "overdue"
             elif j.date() < due_date:
                 final = "early"
             else:
                 final = "on_time"
+        if rejected and final == "overdue":
+            flags |= 16
+        excluded = withdrawn or (rejected and not (final == "overdue" and s.negative_after_deadline == "overdue"))
         if excluded:
-            status = "excluded"
+            status, final = "excluded", None
         elif resolved:
             status = final or "no_deadline"
         elif q_open is not None:
@@ -284,7 +331,7 @@ class Oracle:
             status = "pending_overdue"
         else:
             status = "pending_in_time"
-        return Result(v.id, start, due_date, due_at, late, final, status)
+        return Result(v.id, start, due_date, due_at, late, final, status), flags
 
 
 # ---- test helper: the engine's input relation from Dossier objects ---------------------------------

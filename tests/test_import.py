@@ -255,7 +255,7 @@ def test_bad_rows_are_quarantined_with_file_row_and_field(store, tmp_path):
         row("BAD-LIMIT", time_limit="-3"),
         row("BAD-LIMIT2", time_limit="mười"),
         row("EARLY-FINISH", state="finished", finished_at="2024-03-01 08:00"),
-        row("SUPPL", supplement_requested_at="2024-03-10", supplement_received_at="2024-03-09"),
+        row("SUPPL", supplement_requested_at="2024-03-10", supplement_received_at="2024-03-09"),  # no error
         row("", agency_code=""),
         row("OK1", agency_code="SXD"),  # duplicate of row 1
         row("NO-DATES", state="returned"),
@@ -265,12 +265,13 @@ def test_bad_rows_are_quarantined_with_file_row_and_field(store, tmp_path):
     p = write_csv(tmp_path / "bad.csv", rows)
     s = import_dossiers(store, p)
     assert s.rows_read == 12
-    assert (s.inserted, s.quarantined) == (2, 10)
-    assert q(store, "SELECT dossier_code FROM dossiers ORDER BY 1") == [("OK1",), ("OK2",)]
+    assert (s.inserted, s.quarantined) == (3, 9)
+    # a latest request after the latest receipt: waiting for the citizen again, stored and counted
+    assert q(store, "SELECT dossier_code FROM dossiers ORDER BY 1") == [("OK1",), ("OK2",), ("SUPPL",)]
     assert q(store, "SELECT agency_code FROM dossiers WHERE dossier_code = 'OK1'") == [("STP",)]  # first wins
     got = {(r, f): (reason, value) for r, f, reason, value in quarantine(store)}
     assert set(got) == {(2, "received_at"), (3, "channel"), (3, "state"), (4, "time_limit"), (5, "time_limit"),
-                        (6, "finished_at"), (7, "supplement_received_at"), (8, "dossier_code"),
+                        (6, "finished_at"), (8, "dossier_code"),
                         (8, "agency_code"), (9, "dossier_code"), (10, "finished_at"), (11, "received_at")}
     assert got[(2, "received_at")][0].startswith("not a date: '2024-13-45'")
     assert got[(2, "received_at")][1] == "2024-13-45"
@@ -278,14 +279,13 @@ def test_bad_rows_are_quarantined_with_file_row_and_field(store, tmp_path):
     assert "expected online, direct, postal" in got[(3, "channel")][0]
     assert "number >= 0" in got[(4, "time_limit")][0] and got[(5, "time_limit")][1] == "mười"
     assert "before received_at" in got[(6, "finished_at")][0]
-    assert "before supplement_requested_at" in got[(7, "supplement_received_at")][0]
     assert got[(8, "dossier_code")][0] == "required value is empty"
     assert got[(9, "dossier_code")][0] == "duplicate dossier_code in this file: duplicate of row 1"
     assert "neither finished_at nor returned_at" in got[(10, "finished_at")][0]
     assert "out of range" in got[(11, "received_at")][0]
     # messages name the file, the row and the field
     assert f"{p}: row 2, received_at: not a date: '2024-13-45'" in s.errors[0]
-    assert s.error_count == 12 and len(s.errors) == 12
+    assert s.error_count == 11 and len(s.errors) == 11
     # quarantine keeps file identity and raw JSON of the canonical columns
     raw = json.loads(q(store, "SELECT raw FROM quarantine WHERE row_no = 3 AND field = 'channel'")[0][0])
     assert raw["dossier_code"] == "BAD-ENUM" and raw["channel"] == "fax" and "agency_name" in raw

@@ -23,6 +23,7 @@ from store.db import Store
 from store.queries import AUDIT_KINDS, QueryError
 from store.reference import load_reference
 from store.registry import Table
+from sla_rules.constants import FLAG_STOPPED
 from store.sla import STAT_COLUMNS, refresh_month_stats
 
 T = dt.datetime
@@ -74,6 +75,15 @@ class D:
     def due_date(self) -> dt.date | None:
         return None if self.late_from is None else (self.late_from - dt.timedelta(microseconds=1)).date()
 
+    def stopped(self, as_of: dt.datetime) -> bool:
+        """The engine's STOPPED flag: a request still open at as_of (or at the result)."""
+        until = min(as_of, self.resolved) if self.resolved else as_of
+        reqs = [t for t in [self.sup_req, *(at for e, at in self.events if e == "supplement_requested")]
+                if t is not None and t <= until]
+        rcvs = [t for t in [self.sup_rcv, *(at for e, at in self.events if e == "supplement_received")]
+                if t is not None and t <= until]
+        return bool(reqs) and not any(max(reqs) <= t for t in rcvs)
+
     def status(self, as_of: dt.datetime) -> str:
         if self.state in ("withdrawn", "rejected"):
             return "excluded"
@@ -81,7 +91,7 @@ class D:
             return self.final
         if self.late_from is None:
             return "no_deadline"
-        if self.sup_req is not None and self.sup_req <= as_of and not (self.sup_rcv and self.sup_rcv <= as_of):
+        if self.stopped(as_of):
             return "waiting_supplement"
         return "pending_overdue" if as_of >= self.late_from else "pending_in_time"
 
@@ -106,9 +116,9 @@ def seed(store: Store, dossiers: list[D], as_of: dt.datetime = AS_OF, *, clear: 
         # the day before late_from, due_at follows from late_from) keyed by dossier_id, the as_of
         # of them all in sla_result_set; the view dossier_sla shows the engine's columns.
         c.executemany(
-            "INSERT INTO sla_results (dossier_id, status, late_from) "
-            "SELECT dossier_id, ?, ? FROM dossiers WHERE dossier_code = ?",
-            [(d.status(as_of), d.late_from, d.code) for d in dossiers])
+            "INSERT INTO sla_results (dossier_id, status, late_from, flags) "
+            "SELECT dossier_id, ?, ?, ? FROM dossiers WHERE dossier_code = ?",
+            [(d.status(as_of), d.late_from, FLAG_STOPPED if d.stopped(as_of) else 0, d.code) for d in dossiers])
         c.execute("DELETE FROM sla_result_set")
         c.execute("INSERT INTO sla_result_set (as_of) VALUES (?)", [as_of])
         c.execute("INSERT INTO sla_rule_versions VALUES ('test-rules', TIMESTAMP '1900-01-01', TIME '17:00') "
@@ -147,9 +157,9 @@ def expected_counts(dossiers: list[D], month: dt.date, as_of: dt.datetime = AS_O
             c["resolved_" + (d.final or "on_time")] += 1
         if d.received < cut and (res is None or res >= cut):
             c["pending_total"] += 1
-            waiting = (d.sup_req is not None and d.sup_req < cut
-                       and not (d.sup_rcv is not None and d.sup_req <= d.sup_rcv < cut))
-            overdue = not waiting and d.late_from is not None and cut >= d.late_from
+            # late at the month's last instant; never while the engine found the clock stopped
+            overdue = (not d.stopped(as_of) and d.late_from is not None and d.late_from < end
+                       and d.late_from <= as_of)
             c["pending_overdue" if overdue else "pending_in_time"] += 1
     c["received_total"] = c["received_online"] + c["received_direct_postal"] + c["carried_over"]
     return dict(c)
@@ -301,9 +311,10 @@ def test_bieu06_spelled_out_for_one_commune_in_march(store):
     # (on time), no-deadline-resolved (on time: cannot be late), returned-late (overdue)
     assert (row["resolved_total"], row["resolved_early"], row["resolved_on_time"], row["resolved_overdue"]) == (5, 1, 2, 2)
     # pending at the end of March: carried-pending (overdue), last-second (in time), resolved-at-april-start
-    # (overdue at 1 April 00:00), waiting-supplement and supplement-back-in-april (waiting: in time),
-    # late-from-midnight (overdue), late-from-after-midnight (in time), no-deadline-pending (in time)
-    assert (row["pending_total"], row["pending_in_time"], row["pending_overdue"]) == (8, 5, 3)
+    # (late from 25 March: overdue), waiting-supplement and supplement-back-in-april (in time),
+    # late-from-midnight (due 31 March, late from 1 April 00:00: in time at the month's last instant),
+    # late-from-after-midnight (in time), no-deadline-pending (in time)
+    assert (row["pending_total"], row["pending_in_time"], row["pending_overdue"]) == (8, 6, 2)
     assert row["on_time_ratio"] == pytest.approx(3 / 5)
     assert row["score_766"] == pytest.approx(20 * 3 / 13)
 
@@ -323,8 +334,7 @@ def test_dossiers_behind_the_overdue_columns(store):
     t = store.query("dossiers_overdue", agency="X1", month="2024-03", rollup=False)
     got = {(r["dossier_code"], r["kind"]) for r in t}
     assert got == {("X1-carried-resolved-late", "resolved_overdue"), ("X1-returned-late", "resolved_overdue"),
-                   ("X1-carried-pending", "pending_overdue"), ("X1-resolved-at-april-start", "pending_overdue"),
-                   ("X1-late-from-midnight", "pending_overdue")}
+                   ("X1-carried-pending", "pending_overdue"), ("X1-resolved-at-april-start", "pending_overdue")}
     days = [r["days_late"] for r in t]
     assert days == sorted(days, reverse=True)
     assert t.one()["dossier_code"] == "X1-carried-pending"   # late since 10 March: the most days late
@@ -348,7 +358,8 @@ def test_supplement_cycles_known_only_from_events(tmp_path):
     back_in_april = [*events, ("supplement_received", T(2024, 4, 2, 9))]
     with Store(tmp_path / "ev.duckdb") as s:
         seed(s, [D("E1", "X1", T(2024, 3, 1, 9), late_from=T(2024, 3, 14), events=events),
-                 D("E2", "X1", T(2024, 3, 1, 9), late_from=T(2024, 3, 14), events=back_in_april),
+                 # back on 2 April: the clock restarted from it
+                 D("E2", "X1", T(2024, 3, 1, 9), late_from=T(2024, 4, 8), events=back_in_april),
                  D("E3", "X1", T(2024, 3, 1, 9), late_from=T(2024, 3, 14), events=events[:2])])
         march = total_row(s.query("bieu06", month="2024-03"))
         assert (march["pending_total"], march["pending_in_time"], march["pending_overdue"]) == (3, 2, 1)  # E3 late

@@ -109,6 +109,7 @@ class BrokenEngine:
     def __init__(self, engine: SlaEngine, error: BaseException | None = None):
         self._engine, self._error = engine, error
         self.name = engine.name
+        self.counts_late_refusals = engine.counts_late_refusals
 
     def install(self, con) -> None:
         self._engine.install(con)
@@ -255,5 +256,8 @@ def test_repeated_recomputes_do_not_grow_the_store_file(tmp_path, engine):
         for _ in range(6):
             runs.append(recompute(s, engine, T(2026, 7, 15, 12), dashboard_counts=False))
             sizes.append(os.path.getsize(path))
-    assert max(sizes[2:]) <= max(sizes[:2]), [n >> 20 for n in sizes]
+    # a set of results is ≈ 8 MB here: a leak grows the file by one at every recompute, while the
+    # layout of one recompute's blocks varies by a few percent with how its parallel branches
+    # (dossiers with and without a supplement history) reach the insert
+    assert max(sizes[2:]) <= max(sizes[:2]) * 1.08, [n >> 20 for n in sizes]
     assert all(r["dossiers"] == 300_000 and r.get("checkpointed") for r in runs)

@@ -79,7 +79,7 @@ def test_output_columns_fit_table_dossier_sla(engine):
     row = con.execute("SELECT rule_version, due_date, status, computed_as_of FROM dossier_sla").fetchone()
     assert row == ("nd118-2025", D("2026-03-09"), "pending_overdue", AS_OF)
     cur = con.execute(engine.compute_sql("input_dossiers", AS_OF, with_reasons=True))
-    assert tuple(d[0] for d in cur.description) == OUTPUT_COLUMNS + ("reason",)
+    assert tuple(d[0] for d in cur.description) == OUTPUT_COLUMNS + ("reason", "flags")
 
 
 # ---- reception shift and working days -------------------------------------------------------------
@@ -191,11 +191,19 @@ def test_working_hours_judging(engine, finished, verdict):
 
 
 # ---- fractional and missing limits ---------------------------------------------------------------
-def test_fractional_working_days_are_office_time(engine):
+def test_fractional_working_days_end_a_fraction_into_the_next_working_day(engine):
+    # N + f: f of an office day (07:00-11:30, 13:30-17:00) into the working day after the N-th
     r = one(engine, received_at=T("2026-03-09 09:00"), time_limit=0.5, time_unit="working_days")
-    assert r["due_at"] == T("2026-03-09 15:00")  # 4 office hours
+    assert r["due_at"] == T("2026-03-10 11:00")  # 4 office hours into Tuesday
     r = one(engine, received_at=T("2026-03-09 07:00"), time_limit=1.5, time_unit="working_days")
-    assert r["due_at"] == T("2026-03-10 11:00")  # 12 office hours
+    assert r["due_at"] == T("2026-03-11 11:00")
+    r = one(engine, received_at=T("2026-03-09 07:00"), time_limit=1.75, time_unit="working_days")
+    assert r["due_at"] == T("2026-03-11 15:00")  # 6 office hours: the morning's 4.5 and 1.5 after the break
+    # 2.5 working days never end before 2 do (Thursday close), nor after 3 do
+    due = {lim: one(engine, received_at=T("2026-03-09 16:00"), time_limit=lim, time_unit="working_days")["late_from"]
+           for lim in (2, 2.5, 3)}
+    assert due[2] < due[2.5] < due[3]
+    assert due[2.5] == T("2026-03-12 11:00:00.000001")
     r = one(engine, received_at=T("2026-03-09 07:00"), time_limit=2.5, time_unit="calendar_days")
     assert r["due_date"] == D("2026-03-12")  # rounded up to 3 days
 
@@ -389,7 +397,8 @@ versions:
 
 
 def test_single_branch_when_versions_share_settings(engine):
-    assert "UNION ALL" not in engine.compute_sql("t", AS_OF)
+    sql = engine.compute_sql("t", AS_OF)
+    assert "sx0" in sql and "sx1" not in sql  # one group: one pair of SELECTs
 
 
 def test_bad_relation_names(engine):
@@ -440,7 +449,7 @@ def test_explain_rows_and_lines(engine):
     assert rows[0]["due"] == "2026-03-02" and rows[0]["status"] == "pending_in_time"
     assert rows[1]["due"] == "2026-03-10 11:30"
     assert rows[2]["due"] == "" and rows[2]["status"] == "no_deadline"
-    assert rows[3]["due"] == "2026-03-09 15:00"
+    assert rows[3]["due"] == "2026-03-10 11:00"
     lines = format_lines(rows).splitlines()
     assert len(lines) == 4 and lines[0].startswith("A  2026-03-02") and "nghỉ Tết" in lines[0]
     assert lines[2].startswith("C  -  ")

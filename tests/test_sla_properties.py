@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from config import default_path
 from config.ruleset import RuleSet
+from sla_rules.constants import FLAG_STOPPED
 from sla_rules.engine import SlaEngine
 from tests.sla_oracle import Dossier, Oracle, load_input
 
@@ -34,7 +35,8 @@ def _two_versions() -> SlaEngine:
     return SlaEngine(RuleSet.model_validate(data), BASE.calendar)
 
 
-ENGINES = {"restart": BASE, "resume": _variant(supplement_mode="resume"), "mixed": _two_versions()}
+ENGINES = {"restart": BASE, "resume": _variant(supplement_mode="resume"), "mixed": _two_versions(),
+           "negative-overdue": _variant(negative_after_deadline="overdue")}
 CON = duckdb.connect()
 for _e in ENGINES.values():
     _e.install(CON)
@@ -82,7 +84,8 @@ FIELDS = ("rule_version", "clock_start_at", "due_date", "due_at", "late_from", "
 
 def check(engine: SlaEngine, batch, as_of: datetime, use_events: bool) -> None:
     load_input(CON, list(batch))
-    sql = engine.compute_sql("input_dossiers", as_of, events="input_events" if use_events else None)
+    sql = engine.compute_sql("input_dossiers", as_of, events="input_events" if use_events else None,
+                             internals=("flags",))
     cur = CON.execute(sql)
     names = [d[0] for d in cur.description]
     got = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
@@ -91,9 +94,10 @@ def check(engine: SlaEngine, batch, as_of: datetime, use_events: bool) -> None:
     for d in batch:
         if not use_events:
             d = Dossier(**{**d.__dict__, "events": []})
-        exp = orc.compute(d, as_of)
+        exp, flags = orc.compute_full(d, as_of)
         for f in FIELDS:
             assert got[d.dossier_code][f] == getattr(exp, f), (f, d, as_of, got[d.dossier_code], exp)
+        assert got[d.dossier_code]["flags"] == flags, (d, as_of, got[d.dossier_code], flags)
 
 
 SETTINGS = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,3 +124,82 @@ def test_generated_data_covers_every_status():
     collect()
     assert seen >= {"early", "on_time", "overdue", "pending_in_time", "pending_overdue", "waiting_supplement",
                     "excluded", "no_deadline"}
+
+
+def test_generated_data_covers_every_finding():
+    """Random data reaches every flag the engine sets, so the oracle comparison checks each."""
+    seen = 0
+    orc = Oracle(BASE.ruleset, BASE.calendar)
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+    @given(batch=batches)
+    def collect(batch):
+        nonlocal seen
+        for d in batch:
+            seen |= orc.compute_full(d, datetime(2027, 6, 1))[1]
+
+    collect()
+    assert seen == 63
+
+
+# ---- monotonicity: what makes a dossier later never makes it look better ---------------------------
+RANK = {"early": 0, "on_time": 1, "overdue": 2}
+PENDING_RANK = {"pending_in_time": 0, "waiting_supplement": 0, "pending_overdue": 1}
+
+
+def _run(engine: SlaEngine, dossiers: list[Dossier], as_of: datetime, events: bool = True) -> dict[str, dict]:
+    load_input(CON, dossiers)
+    cur = CON.execute(engine.compute_sql("input_dossiers", as_of, events="input_events" if events else None,
+                                         internals=("flags",)))
+    names = [d[0] for d in cur.description]
+    return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+
+
+@pytest.mark.parametrize("name", ["restart", "resume"])
+@SETTINGS
+@given(d=dossiers("A"), longer=st.sampled_from([0.25, 0.5, 1.0, 1.5, 3.0]), as_of=as_ofs)
+def test_a_longer_limit_never_ends_earlier(name, d, longer, as_of):
+    if d.time_unit == "same_day" or d.time_limit is None or not (0 < d.time_limit <= 1000):
+        return
+    more = Dossier(**{**d.__dict__, "dossier_code": "B", "time_limit": d.time_limit + longer})
+    out = _run(ENGINES[name], [d, more], as_of)
+    a, b = out["A"]["late_from"], out["B"]["late_from"]
+    if a is not None and b is not None:
+        assert b >= a, (d, longer, a, b)
+    # and the verdict of a resolved dossier never gets worse with more time
+    if out["A"]["final_status"] and out["B"]["final_status"]:
+        assert RANK[out["B"]["final_status"]] <= RANK[out["A"]["final_status"]], (d, longer, out)
+
+
+@pytest.mark.parametrize("name", ["restart", "resume"])
+@SETTINGS
+@given(d=dossiers("A"), later=offsets, as_of=as_ofs)
+def test_a_later_finish_never_scores_better(name, d, later, as_of):
+    if d.state not in ("finished", "returned") or (d.finished_at or d.returned_at) is None:
+        return
+    r = d.finished_at or d.returned_at
+    fin = r + later if d.finished_at else None
+    ret = (d.returned_at + later) if d.returned_at and not d.finished_at else d.returned_at
+    slow = Dossier(**{**d.__dict__, "dossier_code": "B", "finished_at": fin, "returned_at": ret})
+    out = _run(ENGINES[name], [d, slow], datetime(2027, 6, 1))
+    a, b = out["A"]["final_status"], out["B"]["final_status"]
+    if a and b:
+        assert RANK[b] >= RANK[a], (d, later, out)
+
+
+@pytest.mark.parametrize("name", ["restart", "resume"])
+@SETTINGS
+@given(d=dossiers("A"), after=offsets, with_receipt=st.booleans(), back=offsets)
+def test_a_request_after_the_deadline_never_improves_the_status(name, d, after, with_receipt, back):
+    as_of = datetime(2027, 6, 1)
+    base = _run(ENGINES[name], [d], as_of)["A"]
+    if base["late_from"] is None or base["flags"] & FLAG_STOPPED:
+        return  # (an open request would be closed by the receipt: a lawful cycle)
+    q = base["late_from"] + after
+    events = d.events + [("supplement_requested", q)] + ([("supplement_received", q + back)] if with_receipt else [])
+    late = Dossier(**{**d.__dict__, "dossier_code": "B", "events": events})
+    got = _run(ENGINES[name], [late], as_of)["B"]
+    if base["final_status"] in RANK and got["final_status"] in RANK:
+        assert RANK[got["final_status"]] >= RANK[base["final_status"]], (d, q, base, got)
+    if base["status"] in PENDING_RANK:
+        assert got["status"] == base["status"] or got["status"] in RANK, (d, q, base, got)

@@ -1,0 +1,140 @@
+"""The rules that decide an argument about lateness, each with a worked example and the words a
+clerk reads (`sla explain`), on the 2026 calendar: Monday 2 March 2026 09:00 with 2 working days is
+due Wednesday 4 March, late from Thursday 5 March 00:00.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from config import default_path
+from config.ruleset import RuleSet
+from sla_rules.constants import (
+    FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE, FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT,
+    FLAG_STOPPED,
+)
+from sla_rules.engine import SlaEngine
+from sla_rules.explain import explain_rows
+from tests.sla_oracle import Dossier, Oracle, load_input
+
+ROOT = Path(__file__).resolve().parents[1]
+OVERRIDES = [default_path("calendar", "vn-civil-service.yaml"), default_path("calendar", "quang-ngai.yaml")]
+T = datetime.fromisoformat
+AS_OF = T("2026-06-30 12:00")
+BASE = dict(received_at=T("2026-03-02 09:00"), time_limit=2, time_unit="working_days")
+
+
+@pytest.fixture(scope="module")
+def engine() -> SlaEngine:
+    return SlaEngine.from_files(default_path("rules", "vn-default.yaml"), OVERRIDES)
+
+
+def judge(engine: SlaEngine, d: Dossier, lang: str = "vi") -> dict:
+    """The engine's row, its reason and flags; checked against the per-row oracle."""
+    con = duckdb.connect()
+    engine.install(con)
+    load_input(con, [d])
+    rows = explain_rows(con, engine, "input_dossiers", AS_OF, events="input_events", lang=lang)
+    cur = con.execute(engine.compute_sql("input_dossiers", AS_OF, events="input_events", internals=("flags",)))
+    got = dict(zip([c[0] for c in cur.description], cur.fetchone()))
+    exp, flags = Oracle(engine.ruleset, engine.calendar).compute_full(d, AS_OF)
+    assert (got["status"], got["late_from"], got["flags"]) == (exp.status, exp.late_from, flags)
+    return {**got, "reason": rows[0]["reason"], "findings": rows[0]["findings"]}
+
+
+def test_a_request_after_the_deadline_restarts_nothing(engine):
+    d = Dossier("Q", **BASE, supplement_requested_at=T("2026-03-05 10:00"), supplement_received_at=T("2026-03-06 09:00"),
+                finished_at=T("2026-03-10 10:00"), state="finished")
+    r = judge(engine, d)
+    assert r["late_from"] == T("2026-03-05 00:00") and r["status"] == "overdue"
+    assert r["flags"] == FLAG_LATE_REQUEST and r["findings"] == ["late_request"]
+    assert "yêu cầu bổ sung sau khi đã quá hạn: không dừng, không tính lại thời hạn" in r["reason"]
+    assert "supplement requested after the deadline" in judge(engine, d, "en")["reason"]
+
+
+def test_a_second_request_after_the_restarted_deadline_restarts_nothing(engine):
+    # back on Thursday 5 March 10:00: due Monday 9 March; a second request on Tuesday 10 March is late
+    ev = [("supplement_requested", T("2026-03-03 09:00")), ("supplement_received", T("2026-03-05 10:00")),
+          ("supplement_requested", T("2026-03-10 09:00")), ("supplement_received", T("2026-03-11 09:00"))]
+    r = judge(engine, Dossier("Q2", **BASE, events=ev, finished_at=T("2026-03-12 10:00"), state="finished"))
+    assert r["due_date"] == T("2026-03-09").date() and r["status"] == "overdue"
+    assert r["flags"] == FLAG_LATE_REQUEST
+
+
+def test_a_receipt_without_a_request_restarts_nothing(engine):
+    r = judge(engine, Dossier("R", **BASE, supplement_received_at=T("2026-03-04 10:00"),
+                              finished_at=T("2026-03-06 10:00"), state="finished"))
+    assert r["status"] == "overdue" and r["due_date"] == T("2026-03-04").date()
+    assert r["findings"] == ["orphan_receipt"]
+    assert "nhận bổ sung khi không có yêu cầu bổ sung" in r["reason"]
+
+
+def test_an_open_second_cycle_is_waiting_with_the_clock_restarted_by_the_first_receipt(engine):
+    # an export row: latest request (Monday 9 March) after the latest receipt (Thursday 5 March)
+    r = judge(engine, Dossier("W", **BASE, supplement_requested_at=T("2026-03-09 10:00"),
+                              supplement_received_at=T("2026-03-05 10:00")))
+    assert r["status"] == "waiting_supplement" and r["flags"] == FLAG_STOPPED
+    assert r["due_date"] == T("2026-03-09").date()  # two working days from the receipt
+    assert "nhận đủ hồ sơ bổ sung" in r["reason"] and "đang chờ bổ sung từ 10:00" in r["reason"]
+
+
+def test_facts_dated_after_the_result_change_nothing(engine):
+    r = judge(engine, Dossier("A", **BASE, supplement_requested_at=T("2026-03-07 09:00"),
+                              supplement_received_at=T("2026-03-09 09:00"),
+                              finished_at=T("2026-03-06 10:00"), state="finished"))
+    assert r["status"] == "overdue" and r["flags"] == FLAG_AFTER_RESULT
+    assert "bổ sung ghi sau ngày có kết quả" in r["reason"]
+
+
+def test_processing_with_a_result_date_is_judged_by_it_and_flagged(engine):
+    r = judge(engine, Dossier("P", **BASE, finished_at=T("2026-03-04 16:00"), state="processing"))
+    assert r["status"] == "on_time" and r["flags"] == FLAG_INCONSISTENT_STATE
+    assert "trạng thái mâu thuẫn" in r["reason"]
+
+
+@pytest.mark.parametrize("setting, status", [("exclude", "excluded"), ("overdue", "overdue")])
+def test_a_refusal_after_the_deadline_is_listed_and_may_count_as_overdue(engine, setting, status):
+    data = engine.ruleset.model_dump(mode="json")
+    for v in data["versions"]:
+        v["settings"]["negative_after_deadline"] = setting
+    eng = SlaEngine(RuleSet.model_validate(data), engine.calendar)
+    late = judge(eng, Dossier("N", **BASE, finished_at=T("2026-03-06 10:00"), state="rejected"))
+    assert late["status"] == status and late["flags"] == FLAG_NEGATIVE_LATE
+    assert "từ chối hoặc trả lại hồ sơ sau khi đã quá hạn" in late["reason"]
+    in_time = judge(eng, Dossier("N2", **BASE, finished_at=T("2026-03-03 10:00"), state="rejected"))
+    assert in_time["status"] == "excluded" and in_time["flags"] == 0
+
+
+def test_the_reading_of_a_fractional_limit_is_written_in_the_rule_set():
+    text = (ROOT / "config" / "rules" / "vn-default.yaml").read_text("utf-8")
+    assert "N + f" in text and "negative_after_deadline" in text
+
+
+# ---- the same through the command line, as an official runs it ---------------------------------
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_sla_explain_takes_the_events_file(run_app, tmp_path):
+    head = ["dossier_code", "agency_code", "channel", "received_at", "time_limit", "time_unit", "finished_at", "state"]
+    dossiers = _csv(tmp_path / "d.csv", head, [["E1", "QNG.STP", "online", "02/03/2026 09:00", "2", "working_days",
+                                                "10/03/2026 10:00", "finished"]])
+    events = _csv(tmp_path / "e.csv", ["dossier_code", "event", "at", "detail"],
+                  [["E1", "supplement_requested", "03/03/2026 09:00", ""],
+                   ["E1", "supplement_received", "05/03/2026 10:00", ""]])
+    cmd = ["sla", "explain", str(dossiers), "--as-of", "2026-06-30", "--json"]
+    plain, with_events = run_app(*cmd), run_app(*cmd, "--events", str(events))
+    assert plain.returncode == 0 and with_events.returncode == 0, (plain.stderr, with_events.stderr)
+    plain, with_events = json.loads(plain.stdout), json.loads(with_events.stdout)
+    assert (plain["due"], plain["status"]) == ("2026-03-04", "overdue")
+    assert (with_events["due"], with_events["status"]) == ("2026-03-09", "overdue")
+    assert with_events["findings"] == [] and "nhận đủ hồ sơ bổ sung" in with_events["reason"]
