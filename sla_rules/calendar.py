@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import holidays
+import yaml
 
 from config.calendar import CalendarOverrides, load_calendar_overrides
 
@@ -45,6 +46,10 @@ class CalendarDay:
     label_en: str | None
     source: str            # 'weekday' | 'holidays' | override file name
     legal_basis: str = ""
+    # Where an override entry was written (path as configured, 1-based line), so that officials can
+    # check each day against its decision; empty for days from the weekly pattern or the package.
+    file: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,9 @@ class WorkCalendar:
     # ---- construction ------------------------------------------------------------------
     @classmethod
     def build(cls, first_year: int, last_year: int,
-              overrides: Iterable[tuple[str, CalendarOverrides]] = ()) -> "WorkCalendar":
+              overrides: Iterable[tuple[str, CalendarOverrides]] = (),
+              origins: Sequence[tuple[str, Sequence[int]]] = ()) -> "WorkCalendar":
+        """origins, parallel to overrides: each file's path and the line of each of its entries."""
         vi, en, worked = _package_facts(first_year, last_year)
         first, last = date(first_year, 1, 1), date(last_year, 12, 31)
         table: dict[date, CalendarDay] = {}
@@ -137,24 +144,27 @@ class WorkCalendar:
             else:
                 table[d] = CalendarDay(d, True, WORKDAY, "", "", None, None, "weekday")
             d += timedelta(days=1)
-        for source, ov in overrides:
-            for e in ov.entries:
+        for k, (source, ov) in enumerate(overrides):
+            file, lines = origins[k] if k < len(origins) else ("", ())
+            for i, e in enumerate(ov.entries):
                 if not (first <= e.date <= last):
                     continue  # outside the horizon: nothing to compute there
+                line = lines[i] if i < len(lines) else 0
                 if e.kind == "off":
                     lv, le = holiday_label(e.reason, e.reason_en)
                     table[e.date] = CalendarDay(e.date, False, HOLIDAY, e.reason, e.reason_en or e.reason,
-                                                lv, le, source, e.legal_basis)
+                                                lv, le, source, e.legal_basis, file, line)
                 else:
                     kind = WORKED_WEEKEND if e.date.weekday() >= 5 else WORKDAY
                     table[e.date] = CalendarDay(e.date, True, kind, e.reason, e.reason_en or e.reason,
-                                                None, None, source, e.legal_basis)
+                                                None, None, source, e.legal_basis, file, line)
         return cls([table[k] for k in sorted(table)])
 
     @classmethod
     def from_files(cls, first_year: int, last_year: int, paths: Iterable[Path | str] = ()) -> "WorkCalendar":
+        paths = list(paths)
         loaded = [(Path(p).name, load_calendar_overrides(p)) for p in paths]
-        return cls.build(first_year, last_year, loaded)
+        return cls.build(first_year, last_year, loaded, [(str(p), _entry_lines(p)) for p in paths])
 
     # ---- facts ---------------------------------------------------------------------------
     def _pos(self, d: date) -> int:
@@ -251,6 +261,23 @@ def _package_facts(first_year: int, last_year: int) -> tuple[dict[date, str], di
     en = holidays.country_holidays("VN", years=years, language="en_US")
     worked = frozenset(d for d in getattr(vi, "weekend_workdays", ()) if first_year <= d.year <= last_year)
     return dict(vi.items()), dict(en.items()), worked
+
+
+def _entry_lines(path: Path | str) -> list[int]:
+    """The 1-based line of each item of an override file's `entries`, in file order.
+
+    Read from YAML's node marks, since the validated model keeps no positions; the file has just
+    been loaded, so a failure here only costs the line numbers."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    lines: list[int] = []
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:  # the last `entries` wins, as when loading
+            if getattr(key, "value", None) == "entries" and isinstance(value, yaml.SequenceNode):
+                lines = [item.start_mark.line + 1 for item in value.value]
+    return lines
 
 
 def _weekend(d: date) -> CalendarDay:
