@@ -24,6 +24,20 @@ STATUSES = ("early", "on_time", "overdue", "pending_in_time", "pending_overdue",
 # fraction (N + f: f of an office day into the working day after the N-th)
 CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS, CLK_FRAC = 1, 2, 3, 4, 5
 
+
+
+def fractional_sql(time_limit: str) -> str:
+    """Whether a limit has a fraction (a working-day limit N + f ends at an office-time instant)."""
+    return f"{time_limit} <> floor({time_limit})"
+
+
+def office_time_sql(time_unit: str, time_limit: str) -> str:
+    """Whether a dossier's deadline is an instant of office time (working hours, or working days
+    with a fraction) rather than the office close of a due date: the one definition, which the
+    engine, the store's view and queries and the migrations emit."""
+    return f"({time_unit} = 'working_hours' OR ({time_unit} = 'working_days' AND {fractional_sql(time_limit)}))"
+
+
 # What the engine found in a dossier's facts, as bits of its `flags` (audit findings but STOPPED).
 FLAG_LATE_REQUEST = 1        # a supplement request issued after the deadline in force: ignored
 FLAG_ORPHAN_RECEIPT = 2      # a supplement receipt with no open request before it: ignored

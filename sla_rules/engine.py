@@ -72,7 +72,7 @@ from sla_rules.calendar import WEEKEND_NOTE, WorkCalendar
 
 from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's public names)
     CLK_CAL, CLK_DAYS, CLK_FRAC, CLK_HOURS, CLK_SAME, DAY_US, FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE,
-    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
+    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
 
@@ -489,7 +489,7 @@ class SlaEngine:
         ok = f"lim > 0 AND lim <= {MAX_LIMIT}"
         a1 = (f"SELECT *, e_us // {D} AS e_dn, "
               f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN {ok} THEN "
-              f"(CASE WHEN u = {CLK_DAYS} AND lim <> floor(lim) THEN {CLK_FRAC} ELSE u END) END AS clk "
+              f"(CASE WHEN u = {CLK_DAYS} AND {fractional_sql('lim')} THEN {CLK_FRAC} ELSE u END) END AS clk "
               f"FROM ({rel})")
         a2 = (f"SELECT *, e_us - e_dn * {D} AS tod, "
               f"CASE clk WHEN {CLK_DAYS} THEN CAST(lim AS BIGINT) WHEN {CLK_CAL} THEN CAST(ceil(lim) AS BIGINT) "
@@ -587,22 +587,20 @@ class SlaEngine:
         # fin_state: a result date makes a dossier resolved at it, whatever its state says (but a
         # withdrawn or refused one); bnd: facts after as_of or after the result change nothing
         base = (f"SELECT *, NOT excl AND f_us IS NOT NULL AS fin_state, "
-                f"CASE WHEN f_us < {asof_us} THEN f_us ELSE {asof_us} END AS bnd FROM ({a0})")
+                f"least(f_us, {asof_us}) AS bnd FROM ({a0})")
         for layer in early[1:]:
             base = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({base})"
         q, sr = "x.supplement_requested_at", "x.supplement_received_at"
-        pair = f"{q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr}"
         if resume:  # a closed cycle adds its pause: measured in the second SELECT
-            uncertain = pair
+            certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr}"
         else:
             # restart: a request before a lower bound of the first deadline is lawful for sure, and
             # the clock restarts from the receipt without computing the first deadline
-            uncertain = f"{pair} AND epoch_us({q}) >= {self._first_late_bound()}"
-        ev = " OR EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)" if events else ""
-        # each row takes exactly one of the two SELECTs (NULL-safe); the second's condition is kept
-        # plain so that DuckDB filters the scan with it
-        fast_cond = f"NOT coalesce({uncertain}{ev}, false)"
-        slow_cond = f"({uncertain}){ev}"
+            certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr} OR epoch_us({q}) < {self._first_late_bound()}"
+        # each row takes exactly one of the two SELECTs (`certain` is never NULL)
+        ev = "EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)"
+        fast_cond = f"({certain}) AND NOT {ev}" if events else f"({certain})"
+        slow_cond = f"NOT ({certain}) OR {ev}" if events else f"NOT ({certain})"
         after = f"(qc_raw > bnd AND qc_raw <= {asof_us}) OR (sc_raw > bnd AND sc_raw <= {asof_us})"
         # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
         # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
@@ -611,11 +609,11 @@ class SlaEngine:
         both = "qc_raw <= bnd AND sc_raw <= bnd"
         e_fast = "r_us" if resume else f"CASE WHEN {both} AND sc_raw > r_us THEN sc_raw ELSE r_us END"
         q_k = f"CASE WHEN qc_raw <= bnd AND NOT coalesce(sc_raw <= bnd AND qc_raw <= sc_raw, false) THEN qc_raw END"
-        # most dossiers have nothing to flag: one cheap test, the findings only for the others
-        fl0 = (f"CASE WHEN qc_raw IS NULL AND sc_raw IS NULL AND NOT proc THEN 0 ELSE CAST("
-               f"CASE WHEN sc_raw <= bnd AND NOT coalesce(qc_raw <= bnd, false) THEN {FLAG_ORPHAN_RECEIPT} ELSE 0 END "
+        fl0 = (f"CAST(CASE WHEN sc_raw <= bnd AND NOT coalesce(qc_raw <= bnd, false) THEN {FLAG_ORPHAN_RECEIPT} ELSE 0 END "
                f"+ CASE WHEN {after} THEN {FLAG_AFTER_RESULT} ELSE 0 END "
-               f"+ CASE WHEN proc AND f_us IS NOT NULL THEN {FLAG_INCONSISTENT_STATE} ELSE 0 END AS INTEGER) END")
+               f"+ CASE WHEN proc AND f_us IS NOT NULL THEN {FLAG_INCONSISTENT_STATE} ELSE 0 END AS INTEGER)")
+        # most dossiers have nothing to flag (no supplement fact, not processing): fl0 NULL, flags 0
+        fl0 = f"CASE WHEN qc_raw IS NOT NULL OR sc_raw IS NOT NULL OR proc THEN {fl0} END"
         fast_in = (f"SELECT *, {e_fast} AS e_us, {q_k} AS q_k{zero_p}, {fl0} AS fl0 "
                    f"FROM ({base.replace('{where}', f'({cond}) AND {fast_cond}')})")
         fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open, "
@@ -669,8 +667,9 @@ class SlaEngine:
                  f"THEN e_dn * {D} + greatest(tod, {L.open}) ELSE nx * {D} + {L.open} END")
         final = (f"CASE WHEN status IN ({S('early')}, {S('on_time')}, {S('overdue')}) THEN status END")
         neg = (f"CASE WHEN rej AND f_us <= {asof_us} AND j_us >= late_us THEN {FLAG_NEGATIVE_LATE} ELSE 0 END")
-        flags = (f"CAST(fl0 + CASE WHEN late_req THEN {FLAG_LATE_REQUEST} ELSE 0 END "
-                 f"+ CASE WHEN q_open IS NOT NULL THEN {FLAG_STOPPED} ELSE 0 END + {neg} AS UTINYINT)")
+        flags = (f"CAST(CASE WHEN fl0 IS NULL AND NOT rej THEN 0 ELSE coalesce(fl0, 0) "
+                 f"+ CASE WHEN late_req THEN {FLAG_LATE_REQUEST} ELSE 0 END "
+                 f"+ CASE WHEN q_open IS NOT NULL THEN {FLAG_STOPPED} ELSE 0 END + {neg} END AS UTINYINT)")
         internal_expr = {"resolved": "coalesce(resolved, false)", "fin_us": "CASE WHEN fin_state THEN f_us END",
                          "late_us": "late_us", "late_month": "late_month", "flags": flags}
         outer = (f"dossier_code, rule_version, make_timestamp({start}) AS clock_start_at, due_date, "

@@ -17,10 +17,21 @@ from typing import Any
 
 import duckdb
 
+from sla_rules.constants import office_time_sql
 from store.errors import StoreError, StoreLockedError
 from store.registry import QUERIES, Table
 
 __all__ = ["Store", "StoreError", "StoreLockedError", "SCHEMA_VERSION", "MIGRATIONS"]
+
+
+# A migration writes a rule of the deadline engine as OFFICE_TIME(unit, limit): the SQL comes from
+# the rule's one definition (sla_rules.constants), never a copy in the file.
+_RULES = {"OFFICE_TIME": office_time_sql}
+
+
+def _render_rules(sql: str) -> str:
+    return re.sub(r"\b(OFFICE_TIME)\(\s*([\w.]+)\s*,\s*([\w.]+)\s*\)",
+                  lambda m: _RULES[m.group(1)](m.group(2), m.group(3)), sql)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -28,7 +39,7 @@ def _migrations() -> list[tuple[int, str, str]]:
     for f in resources.files("store.migrations").iterdir():
         m = re.match(r"^(\d+)_([\w-]+)\.sql$", f.name)
         if m:
-            out.append((int(m.group(1)), m.group(2), f.read_text(encoding="utf-8")))
+            out.append((int(m.group(1)), m.group(2), _render_rules(f.read_text(encoding="utf-8"))))
     out.sort()
     versions = [v for v, _, _ in out]
     if versions != list(range(1, len(versions) + 1)):

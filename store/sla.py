@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from sla_rules.constants import FLAG_STOPPED
+from sla_rules.constants import FLAG_STOPPED, office_time_sql
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -94,12 +94,6 @@ SLA_ROWS_SQL = """(SELECT dossier_id,
         CASE WHEN status IN ('early', 'on_time', 'overdue') THEN CAST(status AS VARCHAR) END AS final_status,
         CAST(status AS VARCHAR) AS status, (SELECT max(as_of) FROM sla_result_set) AS computed_as_of
     FROM sla_results)"""
-
-
-def office_time_sql(time_unit: str, time_limit: str) -> str:
-    """Whether a dossier's deadline is an instant of office time (working_hours, or working_days
-    with a fraction), as the engine decides it; else it is the office close of a due date."""
-    return f"({time_unit} = 'working_hours' OR ({time_unit} = 'working_days' AND {time_limit} <> floor({time_limit})))"
 
 
 def due_at_sql(con: duckdb.DuckDBPyConnection, late_from: str, time_unit: str, time_limit: str,

@@ -138,3 +138,20 @@ def test_sla_explain_takes_the_events_file(run_app, tmp_path):
     assert (plain["due"], plain["status"]) == ("2026-03-04", "overdue")
     assert (with_events["due"], with_events["status"]) == ("2026-03-09", "overdue")
     assert with_events["findings"] == [] and "nhận đủ hồ sơ bổ sung" in with_events["reason"]
+
+
+def test_the_office_time_rule_has_one_home():
+    """Whether a deadline is an office-time instant is written once (sla_rules.constants); the
+    engine, the store's SQL and the migrations emit it from there, so no copy can drift."""
+    from store.db import MIGRATIONS
+    from sla_rules.constants import office_time_sql
+
+    copies = []
+    for path in [*ROOT.glob("store/**/*.py"), *ROOT.glob("store/migrations/*.sql"), *ROOT.glob("sla_rules/*.py"),
+                 *ROOT.glob("reports/*.py"), *ROOT.glob("dashboard/**/*.py")]:
+        text = path.read_text("utf-8")
+        if path.name != "constants.py" and ("<> floor(" in text or "'working_hours' OR" in text):
+            copies.append(str(path.relative_to(ROOT)))
+    assert copies == []
+    view = next(sql for v, _n, sql in MIGRATIONS if v == 10)
+    assert office_time_sql("d.time_unit", "d.time_limit") in view and "OFFICE_TIME(" not in view

@@ -92,9 +92,7 @@ SELECT CASE WHEN (SELECT count(*) FROM sla_results) = (SELECT count(*) FROM sla_
                  ASOF LEFT JOIN sla_rule_versions v ON d.received_at >= v.effective_from
                  WHERE o.due_at IS DISTINCT FROM (
                        CASE WHEN o.late_from IS NULL THEN NULL
-                            WHEN d.time_unit = 'working_hours'
-                                 OR (d.time_unit = 'working_days' AND d.time_limit <> floor(d.time_limit))
-                                THEN o.late_from - INTERVAL 1 MICROSECOND
+                            WHEN OFFICE_TIME(d.time_unit, d.time_limit) THEN o.late_from - INTERVAL 1 MICROSECOND
                             ELSE CAST(o.late_from - INTERVAL 1 MICROSECOND AS DATE) + coalesce(v.office_close, f.office_close)
                        END)
                    AND (d.updated_at IS NULL
@@ -113,8 +111,7 @@ SELECT d.dossier_code,
        coalesce(v.rule_version, f.rule_version) AS rule_version,
        CAST(s.late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date,
        CASE WHEN s.late_from IS NULL THEN NULL
-            WHEN d.time_unit = 'working_hours' OR (d.time_unit = 'working_days' AND d.time_limit <> floor(d.time_limit))
-                THEN s.late_from - INTERVAL 1 MICROSECOND
+            WHEN OFFICE_TIME(d.time_unit, d.time_limit) THEN s.late_from - INTERVAL 1 MICROSECOND
             ELSE CAST(s.late_from - INTERVAL 1 MICROSECOND AS DATE) + coalesce(v.office_close, f.office_close)
        END AS due_at,
        s.late_from,
