@@ -591,16 +591,22 @@ class SlaEngine:
         for layer in early[1:]:
             base = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({base})"
         q, sr = "x.supplement_requested_at", "x.supplement_received_at"
-        if resume:  # a closed cycle adds its pause: measured in the second SELECT
-            certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr}"
-        else:
-            # restart: a request before a lower bound of the first deadline is lawful for sure, and
-            # the clock restarts from the receipt without computing the first deadline
-            certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr} OR epoch_us({q}) < {self._first_late_bound()}"
-        # each row takes exactly one of the two SELECTs (`certain` is never NULL)
+        # A dossier takes the second SELECT when it has supplement events, or a request and a receipt
+        # after it whose lawfulness needs the first deadline: resume mode adds every closed cycle's
+        # pause; restart mode only when the request is not before a lower bound of the first deadline
+        # (a request before it is lawful for sure, and the clock restarts from the receipt).
+        pair = f"{q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr}"
+        certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr}"  # its negation, term by term
+        if not resume:
+            bound = self._first_late_bound()
+            pair += f" AND epoch_us({q}) >= {bound}"
+            certain += f" OR epoch_us({q}) < {bound}"
         ev = "EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)"
-        fast_cond = f"({certain}) AND NOT {ev}" if events else f"({certain})"
-        slow_cond = f"NOT ({certain}) OR {ev}" if events else f"NOT ({certain})"
+        # exactly one of the two holds for every row (no term is ever NULL); both are plain boolean
+        # filters, which DuckDB evaluates term by term on the rows still in question, where a
+        # coalesce() around them would evaluate every term on every row
+        fast_cond = f"({certain})" + (f" AND NOT {ev}" if events else "")
+        slow_cond = f"(({pair}) OR {ev})" if events else f"({pair})"
         after = f"(qc_raw > bnd AND qc_raw <= {asof_us}) OR (sc_raw > bnd AND sc_raw <= {asof_us})"
         # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
         # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
@@ -666,7 +672,7 @@ class SlaEngine:
                  f"WHEN (CASE WHEN clk = {CLK_SAME} THEN {samec} ELSE {same} END) "
                  f"THEN e_dn * {D} + greatest(tod, {L.open}) ELSE nx * {D} + {L.open} END")
         final = (f"CASE WHEN status IN ({S('early')}, {S('on_time')}, {S('overdue')}) THEN status END")
-        neg = (f"CASE WHEN rej AND f_us <= {asof_us} AND j_us >= late_us THEN {FLAG_NEGATIVE_LATE} ELSE 0 END")
+        neg = f"CASE WHEN rej AND f_us <= {asof_us} AND j_us >= late_us THEN {FLAG_NEGATIVE_LATE} ELSE 0 END"
         flags = (f"CAST(CASE WHEN fl0 IS NULL AND NOT rej THEN 0 ELSE coalesce(fl0, 0) "
                  f"+ CASE WHEN late_req THEN {FLAG_LATE_REQUEST} ELSE 0 END "
                  f"+ CASE WHEN q_open IS NOT NULL THEN {FLAG_STOPPED} ELSE 0 END + {neg} END AS UTINYINT)")
