@@ -28,6 +28,7 @@ from config.errors import ConfigError
 from store.db import Store, StoreError
 from store.registry import Table
 import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
+from store.queries import SCORED_QUERIES
 from store.service import OperationError, RemoteOps, StoreService, find_owner
 
 log = logging.getLogger("motcua")
@@ -143,6 +144,9 @@ class Motcua:
     # -- operations (the same set RemoteOps offers) ---------------------------------------------
     def query(self, name: str, **params: Any) -> Table:
         """A named query; the answers of CACHED_QUERIES are kept until the next write (and the day)."""
+        if name in SCORED_QUERIES and params.get("score_denominator") is None:
+            # one setting for every page, file and metric that shows the 766 score
+            params["score_denominator"] = self.cfg.reports.score_766.denominator
         if name not in CACHED_QUERIES:
             return self.store.query(name, **params)
         key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
@@ -463,19 +467,76 @@ def cmd_sla_recompute(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from sla_rules.calendar_listing import YearOutsideCalendar, list_year
+
+    # The engine's own calendar (rule set horizon + configured override files), never a rebuilt one,
+    # so that what officials check is what deadlines are counted with. The store is not opened.
+    engine = Motcua(cfg).engine
+    try:
+        listing = list_year(engine.calendar, args.year, rule_set=engine.name, lang=args.lang)
+    except YearOutsideCalendar as e:
+        raise UserError(str(e)) from None
+    if args.json:
+        print(json.dumps(listing.to_json(args.lang, ROOT), ensure_ascii=False))
+    else:
+        print(listing.render(args.lang, ROOT))
+    return 0
+
+
+def _report_figures(ops: Motcua | RemoteOps, args: argparse.Namespace, denominator: str) -> tuple[Table, Table, Table]:
+    """The rows, the provenance of the figures and the rule versions, all of one recompute: one
+    may finish between two reads (the owner's nightly job, the watch folder), so read again then."""
+    def run_of(t: Table) -> tuple:
+        p = t.one() or {}
+        return p.get("as_of"), p.get("run_id")
+
+    for _ in range(3):
+        provenance = ops.query("figures_provenance")
+        t = ops.query("bieu06", month=args.month, by=args.by, agency=args.agency, score_denominator=denominator)
+        versions = ops.query("sla_rule_versions")
+        if run_of(ops.query("figures_provenance")) == run_of(provenance):
+            return t, provenance, versions
+    raise UserError("the store was recomputed while the report was being read, three times; run it again")
+
+
 def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from reports.bieu06 import render_text, to_json_rows
+    from reports.bieu06 import render_text, report_document
 
     try:
         dt.datetime.strptime(args.month, "%Y-%m")
     except ValueError:
         raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    as_of = parse_as_of(args.as_of, cfg.timezone) if args.as_of else None
+    score = cfg.reports.score_766
     ops = open_ops(cfg)
-    t = ops.query("bieu06", month=args.month, by=args.by, agency=args.agency)
+    try:
+        previous = (ops.query("figures_provenance").one() or {}).get("as_of")
+        recomputed = as_of is not None and previous != as_of
+        if recomputed:
+            # The store holds one set of statuses and monthly figures, at one as_of: figures at
+            # another instant need a recompute there, which replaces the stored results (through
+            # the owner when it runs, as `sla recompute --as-of` does).
+            ops.recompute(args.as_of)
+            print(f"recomputed the store at {as_of:%Y-%m-%d %H:%M:%S} (it was at {previous or 'no recompute yet'}); "
+                  "the dashboard shows these figures until the next recompute", file=sys.stderr)
+        t, provenance, versions = _report_figures(ops, args, score.denominator)
+    finally:
+        if isinstance(ops, Motcua):
+            ops.close()
+    got = (provenance.one() or {}).get("as_of")
+    if as_of is not None and got != as_of:
+        raise UserError(f"another process recomputed the store at {got} meanwhile; run the report again")
     if args.json:
-        print(json.dumps(to_json_rows(t), ensure_ascii=False, default=str))
+        doc = report_document(t, args.month, by=args.by, agency=args.agency, provenance=provenance,
+                              rule_versions=versions, score_denominator=score.denominator,
+                              score_source=score.source, timezone=cfg.timezone, recomputed=recomputed,
+                              previous_as_of=previous)
+        print(json.dumps(doc, ensure_ascii=False, default=str))
     else:
-        print(render_text(t, args.month, lang=args.lang))
+        print(render_text(t, args.month, lang=args.lang, provenance=provenance.one(),
+                          rule_versions=versions.to_dicts(), recomputed=recomputed,
+                          score_denominator=score.denominator))
     return 0
 
 
@@ -731,11 +792,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of")
     s.set_defaults(fn=cmd_sla_recompute)
 
-    s = sub.add_parser("report", help="print the Biểu số 06/VPCP/KSTT table for a month")
+    s = sub.add_parser("calendar", help="the weekdays off and weekend days worked of a year, as the deadline "
+                                        "engine counts them, each with its source (holidays package or decision)")
+    s.add_argument("year", type=int, help="YYYY, e.g. 2026")
+    s.add_argument("--json", action="store_true", help="print one JSON document")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_calendar)
+
+    s = sub.add_parser(
+        "report", help="print the Biểu số 06/VPCP/KSTT table for a month",
+        description="Biểu số 06/VPCP/KSTT for a month, as of the store's last recompute, or as of --as-of: "
+                    "then, when the store's results are at another instant, the store is recomputed at that "
+                    "instant first (the stored statuses and figures, which the dashboard shows, are replaced "
+                    "until the next recompute), and the output says so. --json: an object with the month, "
+                    "as_of, rule set and versions, the definitions of the ratios and the rows.")
     s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--as-of", help="figures as of this instant: YYYY-MM-DD (end of that day) or 'YYYY-MM-DD HH:MM' "
+                                   "(default: the store's last recompute); recomputes the store when it differs")
     s.add_argument("--agency", help="one agency code (its sub-units included)")
     s.add_argument("--by", choices=("agency", "field", "procedure", "channel"), default="agency")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_report)
 

@@ -78,6 +78,7 @@ class ImportSummary:
     header_row: int = 1
     events: "ImportSummary | None" = None
     dry_run: bool = False                # validated and counted, then rolled back: nothing stored
+    inconsistent_states: int = 0         # valid rows in state processing with a result date
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -113,6 +114,11 @@ class ImportSummary:
                 f"  {'Cơ quan mới' if vi else 'new agencies'}: {self.agencies_created}, "
                 f"{'thủ tục mới' if vi else 'new procedures'}: {self.procedures_created}"
             )
+        if self.inconsistent_states:
+            lines.append(f"  Trạng thái mâu thuẫn: {self.inconsistent_states:,} hồ sơ đang xử lý nhưng có ngày có kết "
+                         f"quả, được xét theo ngày đó" if vi else
+                         f"  inconsistent state: {self.inconsistent_states:,} dossiers processing but with a result "
+                         f"date, judged by that date")
         if self.dossiers_updated_from_events:
             lines.append(f"  {'Hồ sơ cập nhật theo sự kiện' if vi else 'dossiers updated from events'}: "
                          f"{self.dossiers_updated_from_events}")
@@ -285,6 +291,7 @@ def _import_in_transaction(con: duckdb.DuckDBPyConnection, d_prep: PreparedFile 
             s_.errors_vi = [str(e) for e in collect_errors(con, prefix_, prep_, limit=max_errors, lang="vi")]
 
     if d_sum is not None:
+        d_sum.inconsistent_states = dw.inconsistent_states(con, "_imp_d_valid")
         hook("write:references")
         d_sum.agencies_created = dw.ensure_agencies(con, "_imp_d_valid")
         d_sum.procedures_created = dw.ensure_procedures(con, "_imp_d_valid")

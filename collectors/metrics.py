@@ -46,7 +46,8 @@ class SlaCollector(Collector):
                                   "On-time ratio (early + on time) / resolved, this month, recomputed",
                                   labels=["agency_code", "agency_name"])
         score = GaugeMetricFamily("motcua_progress_score_766",
-                                  "Progress score of Decision 766: 20 x on time / received, this month",
+                                  "Progress score of Decision 766 (an estimate): 20 x on time / received "
+                                  "(reports.score_766.denominator), this month; absent while nothing is resolved",
                                   labels=["agency_code", "agency_name"])
         overdue = GaugeMetricFamily("motcua_pending_overdue_dossiers",
                                     "Dossiers pending past their legal deadline at the recompute",

@@ -163,9 +163,28 @@ class ReportScheduleConfig(_Strict):
     notify: bool = False
 
 
+SCORE_766_SOURCE = (
+    "Quyết định 766/QĐ-TTg (23/6/2022), group 'progress and results of processing', at most 20 points. "
+    "Formula from a public re-implementation of the national portal's scoring: 20 × (dossiers on time / "
+    "dossiers received). The official formula is not confirmed, nor whether 'received' includes dossiers "
+    "carried over from the last period: the score is an estimate.")
+
+
+class Score766Config(_Strict):
+    """The 766 progress score as the reports compute it: 20 × (early + on time) / the denominator.
+
+    Which dossiers form the denominator is a choice (the official formula is not published), so it
+    is a setting, named with its source in every report that shows the score."""
+
+    # received_and_carried: received in the period + carried over (Biểu 06 "Tổng số");
+    # received: received in the period only (online + in person, by post)
+    denominator: Literal["received_and_carried", "received"] = "received_and_carried"
+    source: str = Field(default=SCORE_766_SOURCE, min_length=1)
+
+
 class ReportsConfig(_Strict):
     """The monthly briefing (reports/briefing.py): where files go, the letterhead (Nghị định
-    30/2020/NĐ-CP) and the scheduled job."""
+    30/2020/NĐ-CP) and the scheduled job; how the 766 progress score is computed (every report)."""
 
     out_dir: Path | None = None  # empty: `reports/` beside the store file (data/reports by default)
     parent_body: str = "UBND TỈNH QUẢNG NGÃI"
@@ -178,6 +197,7 @@ class ReportsConfig(_Strict):
                                                            "Các sở, ban, ngành; UBND cấp xã;", "Lưu: VT, KSTT."])
     top: int = Field(default=10, ge=1, le=100)  # rows in the "most overdue" and similar tables
     schedule: ReportScheduleConfig = ReportScheduleConfig()
+    score_766: Score766Config = Score766Config()
 
     def folder(self, store_path: Path) -> Path:
         return self.out_dir if self.out_dir is not None else Path(store_path).parent / "reports"

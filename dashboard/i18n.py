@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from sla_rules.constants import FLAGS
+
 TEXT: dict[str, dict[str, str]] = {
     "app_title": {"vi": "Giám sát Một cửa điện tử", "en": "One-stop portal monitor"},
     "subtitle": {"vi": "Số liệu độc lập về Hệ thống thông tin giải quyết thủ tục hành chính tỉnh {province}",
@@ -128,6 +130,32 @@ TEXT: dict[str, dict[str, str]] = {
     "ag_download": {"vi": "Tải danh sách (CSV)", "en": "Download the list (CSV)"},
     "ag_none_overdue": {"vi": "Không có hồ sơ quá hạn trong tháng này.", "en": "No overdue dossiers this month."},
     "ag_shown": {"vi": "Hiển thị {n} hồ sơ (nhiều ngày trễ nhất trước).", "en": "{n} dossiers shown (most days late first)."},
+    "ag_findings": {"vi": "Dữ kiện bất thường trong số liệu của hệ thống", "en": "Odd facts in the vendor's data"},
+    "ag_findings_caption": {
+        "vi": "Hồ sơ giải quyết trong tháng (hoặc tiếp nhận trong tháng mà chưa giải quyết) có dữ kiện bộ tính hạn "
+              "không dùng hoặc xét theo cách khác: yêu cầu bổ sung sau khi đã quá hạn, nhận bổ sung khi không có yêu "
+              "cầu và bổ sung ghi sau ngày có kết quả không được tính; hồ sơ có trạng thái mâu thuẫn (đang xử lý nhưng "
+              "có ngày có kết quả) được xét theo ngày có kết quả.",
+        "en": "Dossiers resolved this month (or received this month and not resolved) with facts the deadline engine "
+              "ignored or read otherwise: a supplement request after the deadline, a receipt with no request and "
+              "supplement facts dated after the result are ignored; an inconsistent state (processing, with a result "
+              "date) is judged by the result date."},
+    "ag_negative_excluded": {
+        "vi": "Hồ sơ từ chối hoặc trả lại sau khi đã quá hạn không được tính vào tỷ lệ đúng hạn (mặc định của bộ quy "
+              "tắc); chưa có văn bản quy định rõ cách tính các hồ sơ này.",
+        "en": "Refusals and hand-backs after the deadline are left out of the on-time ratio (the rule set's default); "
+              "no legal text settles how they should count."},
+    "ag_negative_overdue": {
+        "vi": "Theo bộ quy tắc đang áp dụng, hồ sơ từ chối hoặc trả lại sau khi đã quá hạn được tính là giải quyết quá "
+              "hạn; chưa có văn bản quy định rõ cách tính các hồ sơ này.",
+        "en": "The rule set in use counts refusals and hand-backs after the deadline as resolved overdue; no legal "
+              "text settles how they should count."},
+    "ag_no_findings": {"vi": "Không có hồ sơ nào có dữ kiện bất thường trong tháng này.",
+                       "en": "No dossier with odd facts this month."},
+    "ag_findings_shown": {"vi": "Hiển thị {n} hồ sơ.", "en": "{n} dossiers shown."},
+    "col_finding": {"vi": "Dữ kiện bất thường", "en": "Finding"},
+    "ov_findings": {"vi": "Dữ kiện bất thường trong tháng (số hồ sơ): {items}.",
+                    "en": "Odd facts this month (dossiers): {items}."},
     # system page
     "sys_title": {"vi": "Hệ thống: cổng dịch vụ công như người dân gặp", "en": "System: the portal as citizens meet it"},
     "sys_window": {"vi": "Khoảng thời gian", "en": "Time window"},
@@ -421,6 +449,10 @@ TEXT: dict[str, dict[str, str]] = {
     "data_quarantined": {"vi": "Dòng lỗi (sẽ cách ly)", "en": "Bad rows (quarantined)"},
     "data_pii": {"vi": "Cột dữ liệu cá nhân bị loại bỏ (không lưu): {cols}", "en": "Personal-data columns dropped (never stored): {cols}"},
     "data_unknown_cols": {"vi": "Cột không nhận diện, bỏ qua: {cols}", "en": "Unknown columns ignored: {cols}"},
+    "data_inconsistent": {"vi": "Trạng thái mâu thuẫn: {n} hồ sơ đang xử lý nhưng có ngày có kết quả, được xét theo "
+                                "ngày đó.",
+                          "en": "Inconsistent state: {n} dossiers processing but with a result date, judged by that "
+                                "date."},
     "data_errors": {"vi": "Lỗi theo dòng ({n} lỗi; hiển thị tối đa 200)", "en": "Row errors ({n}; at most 200 shown)"},
     "data_no_errors": {"vi": "Không có dòng lỗi.", "en": "No bad rows."},
     "data_import": {"vi": "Nhập vào kho dữ liệu", "en": "Import into the store"},
@@ -480,6 +512,12 @@ TEXT: dict[str, dict[str, str]] = {
                               "month's briefing on day {day} of each month."},
     "rp_written_caption": {"vi": "{name} · {size} · lập lúc {t}", "en": "{name} · {size} · written {t}"},
 }
+
+# The engine's findings (the audit's columns) in words, one source with the explanations
+# (sla_rules.constants.FLAGS).
+FINDINGS = [name for name, _vi, _en in FLAGS.values()]
+TEXT.update({f"finding_{name}": {"vi": vi[:1].upper() + vi[1:], "en": en[:1].upper() + en[1:]}
+             for name, vi, en in FLAGS.values()})
 
 
 def t(key: str, lang: str = "vi", **kw: object) -> str:

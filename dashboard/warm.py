@@ -38,5 +38,7 @@ def agency_default_queries(query: Callable[..., Any], month: str) -> list[tuple[
     if worst.rows:
         agency = worst.rows[0][0]
         out += [("bieu06", {"month": month, "by": "procedure", "agency": agency}),
-                ("dossiers_overdue", {"agency": agency, "month": month, "limit": 500})]
+                ("dossiers_overdue", {"agency": agency, "month": month, "limit": 500}),
+                ("audit_by_agency", {"month": month, "agency": agency}),
+                ("audit_findings", {"agency": agency, "month": month, "limit": 500})]
     return out

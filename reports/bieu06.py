@@ -1,13 +1,17 @@
-"""Biểu số 06/VPCP/KSTT (Thông tư 01/2020/TT-VPCP) as a terminal table or JSON rows.
+"""Biểu số 06/VPCP/KSTT (Thông tư 01/2020/TT-VPCP) as a terminal table or a JSON document.
 
-Input: the Table of the named query `bieu06` (store/queries.py). Output: an aligned text table
-with the form's two-level header, in Vietnamese (default) or English.
+Input: the Table of the named query `bieu06` (store/queries.py) and, to say what the figures are,
+the rows of `figures_provenance` and `sla_rule_versions`. Output: an aligned text table with the
+form's two-level header, in Vietnamese (default) or English; or `report_document`, the rows with
+the month, the as_of instant, the rule set and versions and the definitions of the ratios.
 """
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 import unicodedata
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from store.registry import Table
 
@@ -35,9 +39,9 @@ TEXT = {
         "channels": {"online": "Trực tuyến", "direct": "Trực tiếp", "postal": "Bưu chính"},
         "empty": "Không có số liệu cho kỳ này.",
         "thousands": ".", "decimal": ",",
-        "notes": ["Tỷ lệ đúng hạn = (trước hạn + đúng hạn) / đã giải quyết.",
-                  "Điểm tiến độ = 20 × (trước hạn + đúng hạn) / tổng số nhận giải quyết.",
-                  "Hồ sơ chờ bổ sung tại thời điểm cuối kỳ được tính là đang giải quyết trong hạn."],
+        "as_of": "Số liệu tính đến {t}{how}; bộ quy tắc {rules}",
+        "recomputed": " (tính lại theo yêu cầu)",
+        "time": "%H:%M:%S %d/%m/%Y",
     },
     "en": {
         "title": "Form 06/VPCP/KSTT",
@@ -57,11 +61,62 @@ TEXT = {
         "channels": {"online": "Online", "direct": "In person", "postal": "By post"},
         "empty": "No figures for this period.",
         "thousands": ",", "decimal": ".",
-        "notes": ["On-time ratio = (early + on time) / resolved.",
-                  "Progress score = 20 × (early + on time) / dossiers received.",
-                  "Dossiers waiting for a supplement at the end of the period count as pending within time."],
+        "as_of": "Figures as of {t}{how}; rule set {rules}",
+        "recomputed": " (recomputed for this report)",
+        "time": "%Y-%m-%d %H:%M:%S",
     },
 }
+
+# What the 766 progress score divides by (setting reports.score_766.denominator; the SQL of each
+# choice: store/queries.py SCORE_DENOMINATORS).
+SCORE_DENOMINATORS = {
+    "received_and_carried": {
+        "columns": ["received_online", "received_direct_postal", "carried_over"],
+        "vi": "tổng số hồ sơ nhận giải quyết (tiếp nhận trong kỳ và từ kỳ trước chuyển sang)",
+        "vi_short": "tổng số nhận giải quyết",  # the briefing's note
+        "en": "dossiers received in the period plus those carried over from the last period",
+    },
+    "received": {
+        "columns": ["received_online", "received_direct_postal"],
+        "vi": "số hồ sơ tiếp nhận trong kỳ (trực tuyến, trực tiếp, bưu chính; không tính hồ sơ từ kỳ trước)",
+        "vi_short": "số hồ sơ tiếp nhận trong kỳ (không tính hồ sơ từ kỳ trước chuyển sang)",
+        "en": "dossiers received in the period (online, in person, by post; not those carried over)",
+    },
+}
+
+
+def definitions(score_denominator: str = "received_and_carried", score_source: str = "") -> dict[str, Any]:
+    """The ratios' definitions, in Vietnamese and English, with the 766 score's chosen denominator
+    and its source: what a reader needs to quote the figures."""
+    den = SCORE_DENOMINATORS[score_denominator]
+    return {
+        "on_time_ratio": {
+            "formula": "(resolved_early + resolved_on_time) / resolved_total",
+            "scale": "fraction from 0 to 1 (the text report shows it in %)",
+            "vi": "Tỷ lệ đúng hạn = (số hồ sơ giải quyết trước hạn + đúng hạn) / tổng số hồ sơ đã giải quyết; "
+                  "để trống (-) khi chưa có hồ sơ nào được giải quyết.",
+            "en": "On-time ratio = (dossiers resolved early + on time) / dossiers resolved; "
+                  "empty (null; - in tables) when nothing was resolved.",
+        },
+        "score_766": {
+            "formula": f"20 × (resolved_early + resolved_on_time) / ({' + '.join(den['columns'])})",
+            "denominator": score_denominator,
+            "denominator_columns": den["columns"],
+            "scale": "0 to 20",
+            "vi": f"Điểm tiến độ (Quyết định 766/QĐ-TTg, tối đa 20) = 20 × (trước hạn + đúng hạn) / {den['vi']}; "
+                  "để trống (-) khi chưa có hồ sơ nào được giải quyết hoặc mẫu số bằng 0. Là số ước tính: công thức "
+                  "chính thức chưa được xác nhận.",
+            "en": f"Progress score (Decision 766/QĐ-TTg, at most 20) = 20 × (early + on time) / {den['en']}; "
+                  "empty (null; - in tables) when nothing was resolved or the denominator is 0. An estimate: the official "
+                  "formula is not confirmed.",
+            "source": score_source,
+        },
+        "pending_waiting_supplement": {
+            "vi": "Hồ sơ chờ bổ sung tại thời điểm cuối kỳ được tính là đang giải quyết trong hạn.",
+            "en": "Dossiers waiting for a supplement at the end of the period count as pending within time.",
+        },
+    }
+
 
 NAME_WIDTH = 44
 NUMBER_WIDTH = 9  # header text wraps to this width at least
@@ -122,14 +177,30 @@ def _label(row: dict[str, Any], t: dict[str, Any]) -> str:
     return name or key or t["unknown"]
 
 
-def render_text(table: Table, month: str, lang: str = "vi") -> str:
-    """The form as an aligned text table (header titles of the form in Vietnamese, or English)."""
-    t = TEXT["en" if lang == "en" else "vi"]
+def _provenance_line(provenance: dict[str, Any] | None, rule_versions: list[dict[str, Any]],
+                     recomputed: bool, t: dict[str, Any]) -> list[str]:
+    if not provenance or provenance.get("as_of") is None:
+        return []
+    as_of = provenance["as_of"]
+    when = as_of.strftime(t["time"]) if isinstance(as_of, dt.datetime) else str(as_of)
+    versions = ", ".join(str(v["rule_version"]) for v in rule_versions)
+    rules = f"{provenance.get('rule_set') or '?'}" + (f" ({versions})" if versions else "")
+    return [t["as_of"].format(t=when, how=t["recomputed"] if recomputed else "", rules=rules)]
+
+
+def render_text(table: Table, month: str, lang: str = "vi", provenance: dict[str, Any] | None = None,
+                rule_versions: list[dict[str, Any]] | None = None, recomputed: bool = False,
+                score_denominator: str = "received_and_carried") -> str:
+    """The form as an aligned text table (header titles of the form in Vietnamese, or English);
+    with `provenance` (a figures_provenance row), a line saying as of when and under which rules."""
+    lang = "en" if lang == "en" else "vi"
+    t = TEXT[lang]
     rows = table.to_dicts()
     y, m = (int(p) for p in str(month)[:7].split("-"))
     kinds = [r["row_kind"] for r in rows if r["row_kind"] != "total"]
     first_title = t["first"][kinds[0] if kinds else "total"]
-    head = [t["title"], t["subtitle"], t["period"].format(y=y, m=m), t["unit"], ""]
+    head = [t["title"], t["subtitle"], t["period"].format(y=y, m=m), t["unit"],
+            *_provenance_line(provenance, rule_versions or [], recomputed, t), ""]
     if not rows or all((r.get("received_total") or 0) == 0 for r in rows):
         return "\n".join(head + [t["empty"]]) + "\n"
 
@@ -187,7 +258,8 @@ def render_text(table: Table, month: str, lang: str = "vi") -> str:
         if is_total:
             lines.append(sep)
     lines.append(sep)
-    lines.extend([""] + [f"- {n}" for n in t["notes"]])
+    notes = definitions(score_denominator)
+    lines.extend([""] + [f"- {notes[k][lang]}" for k in ("on_time_ratio", "score_766", "pending_waiting_supplement")])
     return "\n".join(lines) + "\n"
 
 
@@ -203,3 +275,39 @@ def to_json_rows(table: Table) -> list[dict[str, Any]]:
     """The rows as JSON-able dicts (dates as ISO text), column names as in the query."""
     data = table.to_json()
     return [dict(zip(data["columns"], row)) for row in data["rows"]]
+
+
+def _instant(value: Any, tz: str) -> str | None:
+    """A stored instant (naive local time) as ISO 8601 with its UTC offset, so that it means one
+    instant wherever it is read."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromisoformat(str(value))
+    return value.replace(tzinfo=ZoneInfo(tz)).isoformat() if value.tzinfo is None else value.isoformat()
+
+
+def report_document(table: Table, month: str, *, by: str, agency: str | None, provenance: Table,
+                    rule_versions: Table, score_denominator: str, score_source: str,
+                    timezone: str = "Asia/Ho_Chi_Minh", recomputed: bool = False,
+                    previous_as_of: Any = None) -> dict[str, Any]:
+    """`app.py report --json`: the rows with what they are. as_of is the instant the figures are
+    judged at (the store's last recompute); as_of_source says whether this report recomputed the
+    store at it ('recomputed', previous_as_of: the store's as_of before) or found it ('store')."""
+    p = provenance.one() or {}
+    return {
+        "form": "Biểu số 06/VPCP/KSTT",
+        "month": str(month)[:7],
+        "as_of": _instant(p.get("as_of"), timezone),
+        "as_of_source": "recomputed" if recomputed else "store",
+        "previous_as_of": _instant(previous_as_of, timezone) if recomputed else None,
+        "timezone": timezone,
+        "run_id": p.get("run_id"),
+        "rule_set": p.get("rule_set"),
+        "rule_versions": to_json_rows(rule_versions),
+        "changed_since": p.get("changed_since"),
+        "by": by,
+        "agency": agency,
+        "definitions": definitions(score_denominator, score_source),
+        "rows": to_json_rows(table),
+    }

@@ -32,6 +32,8 @@ from typing import Any, Protocol
 
 import store.queries  # noqa: F401  (registers the named queries)
 import store.report_queries  # noqa: F401  (the briefing's probe queries)
+from reports.bieu06 import SCORE_DENOMINATORS
+from sla_rules.constants import FLAGS
 from store.registry import Table
 
 FORMATS = ("docx", "xlsx", "pdf")
@@ -178,6 +180,9 @@ class Briefing:
                                         # criteria_total / criteria_passed / judged_at_users from loadtest_verdicts
     compliance: dict[str, Any] | None = None  # compliance.briefing_section for the month (province only)
     charts: dict[str, bytes] = field(default_factory=dict)
+    score_denominator: str = "received_and_carried"  # of the 766 score (reports.score_766.denominator)
+    findings_agencies: list[dict[str, Any]] = field(default_factory=list)  # audit rows with an engine finding
+    refusals_overdue: bool = False      # refusals after the deadline count as resolved overdue (rule set)
 
     @property
     def empty(self) -> bool:
@@ -203,6 +208,15 @@ AUDIT_KINDS_VI = {
     "no_reported_due": "Hệ thống không có ngày hẹn trả",
     "due_date_differs": "Ngày hẹn trả khác với thời hạn tính lại",
     "status_differs": "Trạng thái khác",
+}
+# The engine's findings in the vendor's facts (audit_by_agency's columns), in the words of
+# sla_rules.constants.FLAGS, with what the engine did with each.
+FINDINGS_VI = {name: vi[:1].upper() + vi[1:] for name, vi, _en in FLAGS.values()}
+FINDING_TREATMENT_VI = {
+    "late_request": "yêu cầu này không được tính khi xét thời hạn",
+    "orphan_receipt": "lần nhận bổ sung này không được tính khi xét thời hạn",
+    "after_result": "các ngày bổ sung này không được tính khi xét thời hạn",
+    "inconsistent_state": "hồ sơ đang xử lý nhưng có ngày có kết quả, được xét theo ngày đó",
 }
 SYNC_PROBLEMS_VI = {"never_synced": "Chưa đồng bộ", "synced_before_resolution": "Đồng bộ trước khi giải quyết",
                     "status_differs": "Sai trạng thái"}
@@ -277,7 +291,9 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     agency = (agency or "").strip() or None
     lh = Letterhead.from_config(cfg)
     ms = month_str(m)
-    by_agency = ops.query("bieu06", month=ms, by="agency", agency=agency).to_dicts()
+    den = _score_denominator(cfg)
+    score = {"score_denominator": den}  # the figures and the note on them from one setting
+    by_agency = ops.query("bieu06", **score, month=ms, by="agency", agency=agency).to_dicts()
     agency_rows = [r for r in by_agency if r["row_kind"] == "agency"]
     codes = {r["key"] for r in agency_rows}
     if agency and agency not in codes:
@@ -285,17 +301,18 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     root = next((r for r in agency_rows if r["key"] == agency), None) if agency else None
     scope_name = root["name"] if root else f"tỉnh {lh.province}"
     now = next((r for r in by_agency if r["row_kind"] == "total"), _zero_total())
-    by_field = ops.query("bieu06", month=ms, by="field", agency=agency).to_dicts()
+    by_field = ops.query("bieu06", **score, month=ms, by="field", agency=agency).to_dicts()
     series = []
     k = m
     for _ in range(12):
-        rows = ops.query("bieu06", month=month_str(k), by="agency", agency=agency).to_dicts() if k != m else by_agency
+        rows = (ops.query("bieu06", **score, month=month_str(k), by="agency", agency=agency).to_dicts()
+                if k != m else by_agency)
         tot = next((r for r in rows if r["row_kind"] == "total"), _zero_total())
         series.append({"month": k} | tot)
         k = prev_month(k)
     series.reverse()
     before = series[-2]
-    own = [r for r in ops.query("bieu06", month=ms, by="agency", agency=agency, rollup=False).to_dicts()
+    own = [r for r in ops.query("bieu06", **score, month=ms, by="agency", agency=agency, rollup=False).to_dicts()
            if r["row_kind"] == "agency"]
 
     # ranking: the scope's direct sub-units (the departments and communes of the province)
@@ -314,7 +331,7 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         return int(r["resolved_overdue"] or 0) + int(r["pending_overdue"] or 0)
 
     overdue_agencies = sorted((r for r in own if overdue(r) > 0), key=lambda r: (-overdue(r), r["key"]))[:lh.top]
-    procs = [r for r in ops.query("bieu06", month=ms, by="procedure", agency=agency).to_dicts()
+    procs = [r for r in ops.query("bieu06", **score, month=ms, by="procedure", agency=agency).to_dicts()
              if r["row_kind"] == "procedure"]
     overdue_procedures = sorted((r for r in procs if overdue(r) > 0), key=lambda r: (-overdue(r), str(r["key"])))[:lh.top]
     stats = ops.query("dashboard_status").one() or {}
@@ -333,6 +350,8 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
                                              ("row_kind", "agency_code", "agency_name")])
     audit_agencies = sorted((r for r in audit_rows if r["mismatches"]),
                             key=lambda r: (-r["mismatches"], r["agency_code"]))[:lh.top]
+    findings_agencies = sorted((r for r in audit_rows if r.get("findings")),
+                               key=lambda r: (-r["findings"], r["agency_code"]))
 
     sync = ops.query("sync_by_agency", month=ms, **scoped).to_dicts()
     sync_cols = ["resolved", "synced_ok", "never_synced", "synced_before_resolution", "status_differs", "unsynced"]
@@ -371,7 +390,32 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         overdue_dossiers=overdue_dossiers, audit_total=audit_total, audit_agencies=audit_agencies,
         sync_systems=sync_systems, sync_total=sync_total, sync_agencies=sync_agencies,
         probe_total=probe_total, probe_checks=probe_checks, probe_daily=probe_daily, incidents=incidents,
-        probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg))
+        probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg),
+        score_denominator=den, findings_agencies=findings_agencies,
+        refusals_overdue=_refusals_overdue(audit_total, cfg))
+
+
+def _refusals_overdue(audit_total: dict[str, Any], cfg: Any | None) -> bool:
+    """Whether the figures count a refusal after the deadline as resolved overdue: as the stored
+    results did when the month has such refusals, else as the configured rule set says."""
+    if audit_total.get("negative_after_deadline"):
+        return bool(audit_total.get("negative_counted_overdue"))
+    path = getattr(getattr(cfg, "sla", None), "rule_set", None)
+    if path is None:
+        return False  # the shipped rule set's default
+    from config.errors import ConfigError
+    from config.ruleset import load_ruleset
+
+    try:
+        rules = load_ruleset(path)
+    except (ConfigError, OSError):  # the briefing still comes out; a bad rule set fails the recompute loudly
+        return False
+    return any(v.settings.negative_after_deadline == "overdue" for v in rules.versions)
+
+
+def _score_denominator(cfg: Any | None) -> str:
+    score = getattr(getattr(cfg, "reports", None), "score_766", None)
+    return score.denominator if score is not None else "received_and_carried"
 
 
 def _tz(cfg: Any | None):
@@ -600,6 +644,7 @@ def document(b: Briefing) -> list[Any]:
             out.append(TableBlock(["STT", "Cơ quan, đơn vị", "Hồ sơ đối chiếu", "Sai lệch", "Quá hạn theo hệ thống",
                                    "Quá hạn tính lại", "Chênh lệch"], rows, [6, 38, 11, 10, 12, 12, 11],
                                   ["center", "left"] + ["right"] * 5, font_size=10))
+    out.extend(findings_blocks(b))
 
     # III. sync
     out.append(Heading("III. ĐỒNG BỘ KẾT QUẢ LÊN CỔNG DỊCH VỤ CÔNG QUỐC GIA"))
@@ -695,7 +740,8 @@ def document(b: Briefing) -> list[Any]:
         n = 7
     out.append(Heading(f"{ROMAN[n]}. GHI CHÚ"))
     for n in ["Tỷ lệ giải quyết đúng hạn = (trước hạn + đúng hạn) / tổng số đã giải quyết.",
-              "Điểm tiến độ giải quyết (Quyết định 766/QĐ-TTg) = 20 × (trước hạn + đúng hạn) / tổng số nhận giải quyết.",
+              "Điểm tiến độ giải quyết (Quyết định 766/QĐ-TTg) = 20 × (trước hạn + đúng hạn) / "
+              f"{SCORE_DENOMINATORS[b.score_denominator]['vi_short']}.",
               "Hồ sơ đang chờ bổ sung ở cuối tháng được tính là đang giải quyết trong hạn (thời hạn tính lại từ đầu "
               "khi nhận đủ hồ sơ, Nghị định 61/2018/NĐ-CP điều 19.4). Hồ sơ rút, từ chối không được tính.",
               "Độ sẵn sàng và thời gian phản hồi của cổng lấy từ số liệu tổng hợp theo giờ của các kiểm tra tự động; "
@@ -710,6 +756,47 @@ def document(b: Briefing) -> list[Any]:
                     "THỦ TỤC HÀNH CHÍNH", bold=True, align="center"))
     out.append(Para(f"Kỳ báo cáo: tháng {L}. Đơn vị báo cáo: {scope}. Đơn vị tính: hồ sơ.", italic=True, align="center"))
     out.append(bieu06_table(b.bieu06_agency, "Cơ quan, đơn vị"))
+    return out
+
+
+def finding_lines(b: Briefing) -> list[str]:
+    """One line per finding of the month: its words, the dossiers and the agencies with the most
+    ("Yêu cầu bổ sung sau khi đã quá hạn: 12 hồ sơ (Sở Tư pháp 7, UBND xã Bình Hiệp 5); …")."""
+    out = []
+    for name, label in FINDINGS_VI.items():
+        n = int(b.audit_total.get(name) or 0)
+        if not n:
+            continue
+        rows = sorted((r for r in b.findings_agencies if r.get(name)),
+                      key=lambda r: (-r[name], r["agency_name"] or r["agency_code"]))
+        shown = [f"{r['agency_name'] or r['agency_code']} {fmt_int(r[name])}" for r in rows[:b.letterhead.top]]
+        if len(rows) > len(shown):
+            shown.append(f"và {fmt_int(len(rows) - len(shown))} cơ quan, đơn vị khác")
+        treatment = FINDING_TREATMENT_VI.get(name)
+        out.append(f"{label}: {fmt_int(n)} hồ sơ ({', '.join(shown)})" + (f"; {treatment}." if treatment else "."))
+    return out
+
+
+def refusals_sentence(b: Briefing) -> str:
+    """How refusals and hand-backs after the deadline are counted, and that the law leaves it open."""
+    if b.refusals_overdue:
+        return ("Theo bộ quy tắc đang áp dụng, hồ sơ từ chối giải quyết hoặc trả lại hồ sơ sau khi đã quá hạn được "
+                "tính là giải quyết quá hạn trong tỷ lệ giải quyết đúng hạn; chưa có văn bản quy định rõ cách tính "
+                "các hồ sơ này.")
+    return ("Hồ sơ từ chối giải quyết hoặc trả lại hồ sơ sau khi đã quá hạn không được tính vào tỷ lệ giải quyết "
+            "đúng hạn (mặc định của bộ quy tắc, như mọi hồ sơ từ chối); chưa có văn bản quy định rõ các hồ sơ này "
+            "có phải tính là giải quyết quá hạn hay không.")
+
+
+def findings_blocks(b: Briefing) -> list[Any]:
+    """Section II's part on what the deadline engine found odd in the vendor's facts."""
+    lines = finding_lines(b)
+    out: list[Any] = [Para("Dữ kiện bất thường trong số liệu của hệ thống (bộ tính hạn không dùng hoặc xét theo cách "
+                           "khác), theo cơ quan, đơn vị:", italic=True)]
+    if not lines:
+        out.append(Para(f"Không có hồ sơ nào có dữ kiện bất thường trong tháng {b.label}."))
+    out.extend(Para("- " + line) for line in lines)
+    out.append(Para(refusals_sentence(b)))
     return out
 
 

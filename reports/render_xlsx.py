@@ -1,8 +1,9 @@
 """The briefing as a workbook (openpyxl): Biểu số 06/VPCP/KSTT by agency and by field (merged
-two-row header, 13 columns, totals), the per-agency figures, and the overdue dossiers.
+two-row header, 13 columns, totals), the per-agency figures, the overdue dossiers, and the deadline
+engine's findings in the vendor's facts per agency.
 
 Counts are written as numbers (so officials can sum and filter), ratios as numbers with a
-percent format.
+percent format. Text from the data never becomes a formula (reports/cells.py).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from reports.briefing import (
     BIEU06_SUB,
     CHANNEL_VI,
     COUNT_COLUMNS,
+    FINDINGS_VI,
     LOADTEST_VERDICT_VI,
     MAX_DOSSIER_ROWS,
     OVERDUE_KIND_VI,
@@ -25,7 +27,9 @@ from reports.briefing import (
     bieu06_label,
     loadtest_status,
     month_label,
+    refusals_sentence,
 )
+from reports.cells import xlsx_cell
 
 FONT = "Times New Roman"
 THIN = Side(style="thin", color="000000")
@@ -83,7 +87,7 @@ def _bieu06_sheet(ws, b: Briefing, rows: list[dict[str, Any]], first: str) -> No
             n += 1
         ws.cell(r, 1, None if total else n)
         label = bieu06_label(row, indent=False)
-        c = ws.cell(r, 2, label)
+        c = xlsx_cell(ws, r, 2, label)
         c.alignment = Alignment(indent=int(row.get("depth") or 0) if row["row_kind"] == "agency" else 0,
                                 wrap_text=True, vertical="center")
         for j, k in enumerate(COUNT_COLUMNS):
@@ -124,7 +128,7 @@ def _list_sheet(ws, header: list[str], rows: list[list[Any]], widths: list[float
         c.border = BOX
     for i, row in enumerate(rows, start=top + 1):
         for j, v in enumerate(row, start=1):
-            c = ws.cell(i, j, v)
+            c = xlsx_cell(ws, i, j, v)
             if j in formats:
                 c.number_format = formats[j]
     if not rows:
@@ -167,6 +171,16 @@ def render_xlsx(b: Briefing) -> bytes:
                       f"({len(rows)} hồ sơ), quá hạn lâu nhất trước."
                       + (f" Chỉ liệt kê {MAX_DOSSIER_ROWS} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS else ""),
                 f"Không có hồ sơ quá hạn trong tháng {month_label(b.month)}.")
+    header = ["Mã cơ quan", "Cơ quan, đơn vị", *FINDINGS_VI.values(), "Số hồ sơ có dữ kiện bất thường"]
+    cols = [*FINDINGS_VI, "findings"]
+    rows = [[r["agency_code"], r["agency_name"]] + [int(r.get(c) or 0) for c in cols] for r in b.findings_agencies]
+    if rows:
+        rows.append([None, "Tổng cộng"] + [int(b.audit_total.get(c) or 0) for c in cols])
+    _list_sheet(wb.create_sheet("Dữ kiện bất thường"), header, rows, [22, 44] + [16] * len(cols),
+                {j: "#,##0" for j in range(3, 3 + len(cols))},
+                f"Hồ sơ có dữ kiện bất thường (bộ tính hạn không dùng hoặc xét theo cách khác) theo cơ quan, đơn vị "
+                f"(không cộng các đơn vị trực thuộc), tháng {month_label(b.month)}. {refusals_sentence(b)}",
+                f"Không có hồ sơ nào có dữ kiện bất thường trong tháng {month_label(b.month)}.")
     header = ["Mã lượt", "Kịch bản", "Phiên bản", "Địa chỉ kiểm thử", "Tình trạng", "Bắt đầu", "Kết thúc",
               "Số người dùng tối đa", "Số yêu cầu", "Số lỗi", "Tỷ lệ lỗi", "p95 (ms)", "Kết luận", "Số tiêu chí",
               "Số tiêu chí đạt", "Số người dùng khi đánh giá", "Năng lực (người dùng)"]

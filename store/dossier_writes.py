@@ -79,6 +79,13 @@ def ensure_procedures(con: duckdb.DuckDBPyConnection, source: str) -> int:
     )
 
 
+def inconsistent_states(con: duckdb.DuckDBPyConnection, source: str) -> int:
+    """Staged rows whose state says processing while a result date is given (finished_at, else
+    returned_at): the SLA engine judges them by that date and flags them (FLAG_INCONSISTENT_STATE)."""
+    return _one(con, f"SELECT count(*) FROM {source} "
+                     f"WHERE state = 'processing' AND coalesce(finished_at, returned_at) IS NOT NULL")
+
+
 # -- events -----------------------------------------------------------------------------------
 def has_events(con: duckdb.DuckDBPyConnection) -> bool:
     return con.execute("SELECT EXISTS (SELECT 1 FROM dossier_events)").fetchone()[0]

@@ -9,8 +9,11 @@ QueryError (a StoreError) naming the query and the parameter.
   agency_ratio_month(month, limit=20, worst_first=True, level=None, rollup=True, min_resolved=1,
                      follow_successor=False)                  the dashboard's ranking (aggregate table)
   province_month_series(months=12, end_month=None), province_month(month)          trend, one month
+    (these four also take score_denominator: SCORE_DENOMINATORS, the 766 score's denominator)
+  figures_provenance(), sla_rule_versions()     the as_of, run and rule versions the figures come from
   audit_dossiers(month=None, agency=None, kind=None, limit=200, rollup=True)   vendor vs recomputed
-  audit_by_agency(month=None), vendor_statuses()
+  audit_by_agency(month=None, agency=None), vendor_statuses()
+  audit_findings(month=None, agency=None, finding=None, limit=200, rollup=True)   the engine's findings
   sync_unsynced(agency=None, source_system=None, limit=200, rollup=True), sync_by_agency(month=None)
   dossiers_overdue(agency=None, month=None, limit=200, rollup=True)
   dossier_detail(code), dossier_events(code)
@@ -26,8 +29,9 @@ from typing import Any
 
 import duckdb
 
+from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
 from store.errors import StoreError
-from store.reference import agency_tree_ctes  # importing store.reference registers its queries too
+from store.reference import agency_tree_ctes, natural_key_sql  # importing it registers its queries too
 from store.registry import Table, named_query, run
 from store.sla import (AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql,
                        key_month_sql, month_facts_sql)
@@ -36,6 +40,9 @@ BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_c
 AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
                "due_date_differs", "status_differs"]
 SYNC_PROBLEMS = ["never_synced", "synced_before_resolution", "status_differs"]
+# What the engine found in the vendor's facts (sla_rules.constants.FLAGS: not STOPPED, no finding):
+# name -> bit of sla_results.flags. audit_by_agency counts each, audit_findings lists the dossiers.
+AUDIT_FINDINGS = {name: bit for bit, (name, _vi, _en) in FLAGS.items()}
 MAX_LIMIT = 100_000
 
 
@@ -147,8 +154,29 @@ def _ratio(num: str, den: str) -> str:
     return f"CASE WHEN {den} > 0 THEN ({num}) / CAST({den} AS DOUBLE) END"
 
 
-_RATIOS = (f"{_ratio('resolved_early + resolved_on_time', 'resolved_total')} AS on_time_ratio, "
-           f"{_ratio('20.0 * (resolved_early + resolved_on_time)', 'received_total')} AS score_766")
+# The 766 progress score's denominator (setting reports.score_766.denominator, config/app.py): the
+# official formula is not published, and a public re-implementation divides by "dossiers received"
+# without saying whether those carried over from the last period count.
+SCORE_DENOMINATORS = {
+    "received_and_carried": "received_total",                            # online + direct/postal + carried over
+    "received": "(received_online + received_direct_postal)",            # received in the period only
+}
+DEFAULT_SCORE_DENOMINATOR = "received_and_carried"
+# The named queries with a score_766 column (and a score_denominator parameter).
+SCORED_QUERIES = frozenset({"bieu06", "agency_ratio_month", "province_month_series", "province_month"})
+
+
+def _ratios(score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> str:
+    """on_time_ratio and score_766. Both are NULL, not 0, while nothing is resolved: no dossier
+    has been judged yet, so there is no progress to score (and none to rank last)."""
+    den = SCORE_DENOMINATORS[score_denominator]
+    return (f"{_ratio('resolved_early + resolved_on_time', 'resolved_total')} AS on_time_ratio, "
+            f"CASE WHEN resolved_total > 0 THEN {_ratio('20.0 * (resolved_early + resolved_on_time)', den)} END "
+            f"AS score_766")
+
+
+def _denominator(value: Any, query: str) -> str:
+    return _choice(value or DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, query, "score_denominator")
 
 
 def _sums(prefix: str = "") -> str:
@@ -240,7 +268,7 @@ def _narrowed(con: duckdb.DuckDBPyConnection, agency: str | None, tree_date: dt.
 
 # -- Biểu số 06/VPCP/KSTT -------------------------------------------------------------------------
 
-def _bieu06_sql(by: str, results: str = "sla_results") -> str:
+def _bieu06_sql(by: str, results: str = "sla_results", score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> str:
     """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow
     (by field/procedure/channel: counted from `results`, sla_results or the rows of it in scope)."""
     if by == "agency":
@@ -263,7 +291,7 @@ def _bieu06_sql(by: str, results: str = "sla_results") -> str:
     ),
     total AS (
         SELECT 'total' AS row_kind, NULL::VARCHAR AS key, NULL::VARCHAR AS name, NULL::VARCHAR AS level,
-               NULL::INTEGER AS depth, NULL::VARCHAR AS parent_code, '' AS sort_key, {_SUMS}
+               NULL::INTEGER AS depth, NULL::VARCHAR AS parent_code, NULL::VARCHAR AS sort_key, {_SUMS}
         FROM scoped
     )"""
     if by == "agency":
@@ -293,11 +321,13 @@ def _bieu06_sql(by: str, results: str = "sla_results") -> str:
         rows = f"""
     body AS (
         SELECT '{by}' AS row_kind, s.key, {name} AS name, NULL::VARCHAR AS level, NULL::INTEGER AS depth,
-               NULL::VARCHAR AS parent_code, s.key AS sort_key, s.* EXCLUDE (key)
+               NULL::VARCHAR AS parent_code,
+               CASE WHEN s.key IS NOT NULL THEN {natural_key_sql('s.key')} || chr(2) || s.key END AS sort_key,
+               s.* EXCLUDE (key)
         FROM (SELECT key, {_SUMS} FROM scoped GROUP BY key) s {join}
     )"""
     return f"""{head},{rows}
-    SELECT row_kind, key, name, level, depth, parent_code, {_COLS}, {_RATIOS}
+    SELECT row_kind, key, name, level, depth, parent_code, {_COLS}, {_ratios(score_denominator)}
     FROM (SELECT * FROM total UNION ALL BY NAME SELECT * FROM body)
     ORDER BY row_kind <> 'total', sort_key NULLS LAST"""
 
@@ -309,33 +339,38 @@ def _bieu06_params(month: dt.date, agency: str | None, rollup: Any, follow: Any)
 
 @named_query("bieu06")
 def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agency: str | None = None,
-           rollup: bool = True, follow_successor: bool = False) -> Table:
-    """Biểu số 06/VPCP/KSTT for one month: a total row, then one row per agency (tree order) or
-    per field / procedure / channel.
+           rollup: bool = True, follow_successor: bool = False,
+           score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
+    """Biểu số 06/VPCP/KSTT for one month: a total row, then one row per agency (tree order,
+    siblings in natural order of name then code) or per field / procedure / channel (natural order
+    of the key).
 
     Columns: row_kind (total|agency|field|procedure|channel), key, name, level, depth, parent_code,
     received_total, received_online, received_direct_postal, carried_over, resolved_total,
     resolved_early, resolved_on_time, resolved_overdue, pending_total, pending_in_time,
-    pending_overdue, on_time_ratio ((early+on_time)/resolved), score_766 (20 × (early+on_time)/received).
+    pending_overdue, on_time_ratio ((early+on_time)/resolved), score_766 (20 × (early+on_time) /
+    the score_denominator: received_total by default, see SCORE_DENOMINATORS); both NULL while
+    nothing is resolved.
     by='agency' reads agency_month_stats (rebuilt by each recompute); the other groupings count
     from dossiers + dossier_sla at the same as_of. rollup=True counts each agency's descendants in
     its row; agency=CODE limits the report to that agency's subtree (or, without rollup, the agency).
     """
     m = _month(month, "bieu06")
     by = _choice(by, BIEU06_DIMENSIONS, "bieu06", "by")
+    den = _denominator(score_denominator, "bieu06")
     params = _bieu06_params(m, agency, rollup, follow_successor)
     if by == "agency":
-        return _run(con, _bieu06_sql(by), params)
+        return _run(con, _bieu06_sql(by, score_denominator=den), params)
     # counted from dossiers at the statuses' as_of, only those that can count in the month and scope
     params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
     results = _narrowed(con, params["agency"], params["tree_date"], params["follow"], m)
-    return _run(con, _bieu06_sql(by, results), params)
+    return _run(con, _bieu06_sql(by, results, den), params)
 
 
 @named_query("agency_ratio_month")
 def agency_ratio_month(con: duckdb.DuckDBPyConnection, month: str, limit: int = 20, worst_first: bool = True,
                        level: str | None = None, rollup: bool = True, min_resolved: int = 1,
-                       follow_successor: bool = False) -> Table:
+                       follow_successor: bool = False, score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
     """The dashboard's ranking: on-time ratio per agency for one month (from agency_month_stats).
 
     Agencies that resolved fewer than `min_resolved` dossiers are left out. Worst first: lowest
@@ -352,7 +387,7 @@ def agency_ratio_month(con: duckdb.DuckDBPyConnection, month: str, limit: int = 
     return _run(con, f"""
         SELECT key AS agency_code, name AS agency_name, level, parent_code, resolved_total, resolved_early,
                resolved_on_time, resolved_overdue, pending_overdue, received_total, on_time_ratio, score_766
-        FROM ({_bieu06_sql('agency')})
+        FROM ({_bieu06_sql('agency', score_denominator=_denominator(score_denominator, 'agency_ratio_month'))})
         WHERE row_kind = 'agency' AND resolved_total >= $min_resolved AND ($level IS NULL OR level = $level)
         ORDER BY {order}, agency_code
         LIMIT {n}""", params)
@@ -367,7 +402,8 @@ def _province_months_sql() -> str:
 
 
 @named_query("province_month_series")
-def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_month: str | None = None) -> Table:
+def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_month: str | None = None,
+                          score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
     """The province's monthly figures for `months` months ending at end_month (default: the month
     of the last recompute's as_of), oldest first; months without data are zeros."""
     k = _int(months, "province_month_series", "months", 1, 240)
@@ -378,23 +414,33 @@ def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_
     start = end
     for _ in range(k - 1):
         start = (start - dt.timedelta(days=1)).replace(day=1)
-    return _run(con, f"SELECT month, {_COLS}, {_RATIOS} FROM ({_province_months_sql()}) ORDER BY month",
+    ratios = _ratios(_denominator(score_denominator, "province_month_series"))
+    return _run(con, f"SELECT month, {_COLS}, {ratios} FROM ({_province_months_sql()}) ORDER BY month",
                {"start": start, "end": end})
 
 
 @named_query("province_month")
-def province_month(con: duckdb.DuckDBPyConnection, month: str) -> Table:
+def province_month(con: duckdb.DuckDBPyConnection, month: str,
+                   score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
     """The province's figures for one month (one row)."""
     m = _month(month, "province_month")
-    return _run(con, f"SELECT month, {_COLS}, {_RATIOS} FROM ({_province_months_sql()})",
+    ratios = _ratios(_denominator(score_denominator, "province_month"))
+    return _run(con, f"SELECT month, {_COLS}, {ratios} FROM ({_province_months_sql()})",
                {"start": m, "end": m})
 
 
 # -- audit of the vendor's figures --------------------------------------------------------------
 
+# The SLA rows with the engine's findings (flags) beside them: read in the same scan.
+_AUDIT_SLA_ROWS_SQL = SLA_ROWS_SQL.replace("FROM sla_results)", ", flags FROM sla_results)")
+if _AUDIT_SLA_ROWS_SQL == SLA_ROWS_SQL:  # the audit would silently find nothing
+    raise ImportError("store.sla.SLA_ROWS_SQL no longer ends with 'FROM sla_results)': add flags to the audit")
+
+
 def _audit_base_sql(where: str = "TRUE") -> str:
-    """One row per dossier (LEFT JOIN dossier_sla) with the vendor's and our figures and the kind
-    of disagreement (NULL when they agree or we have no figures)."""
+    """One row per dossier (LEFT JOIN dossier_sla) with the vendor's and our figures, the kind
+    of disagreement (NULL when they agree or we have no figures) and the engine's findings (flags,
+    0 when none or not computed)."""
     our_overdue = "(s.final_status = 'overdue' OR s.status = 'pending_overdue')"
     agrees = """CASE
         WHEN s.final_status IS NOT NULL THEN reported_class = s.final_status
@@ -402,7 +448,9 @@ def _audit_base_sql(where: str = "TRUE") -> str:
         WHEN s.status = 'pending_overdue' THEN reported_class = 'overdue'
         WHEN s.status = 'waiting_supplement' THEN reported_class IN ('waiting_supplement', 'in_time')
         ELSE TRUE END"""
-    due_differs = """CASE WHEN d.time_unit = 'working_hours'
+    # an office-time deadline (working hours, or working days with a fraction) is compared to the
+    # minute, a day-based one by its day
+    due_differs = f"""CASE WHEN {office_time_sql('d.time_unit', 'd.time_limit')}
         THEN date_trunc('minute', d.reported_due_at) <> date_trunc('minute', s.late_from - INTERVAL 1 MICROSECOND)
         ELSE CAST(d.reported_due_at AS DATE) <> s.due_date END"""
     return f"""
@@ -426,20 +474,26 @@ def _audit_base_sql(where: str = "TRUE") -> str:
                coalesce(reported_class = 'overdue', FALSE) AS reported_overdue,
                coalesce({due_differs}, FALSE) AS due_differs,
                coalesce({agrees}, TRUE) AS status_agrees,
-               date_diff('day', s.due_date, CAST(d.reported_due_at AS DATE)) AS due_days_diff
+               date_diff('day', s.due_date, CAST(d.reported_due_at AS DATE)) AS due_days_diff,
+               CAST(coalesce(s.flags, 0) AS INTEGER) AS flags
         FROM (SELECT dossiers.*, vc.reported_class FROM dossiers
               LEFT JOIN ({_classes_sql('reported_status', VENDOR_STATUS_CLASSES, 'reported_class')}) vc
                      ON vc.status_text = dossiers.reported_status) d
-        LEFT JOIN {SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
+        LEFT JOIN {_AUDIT_SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
         WHERE {where}
     )"""
 
 
 # Audited: dossiers with recomputed figures, not withdrawn/rejected; $month: the month they were
 # resolved in, or received in when not resolved.
-_AUDIT_SCOPE = ("sla_status IS NOT NULL AND sla_status <> 'excluded' AND state NOT IN ('withdrawn', 'rejected') "
-                "AND ($month IS NULL OR (coalesce(resolved_at, received_at) >= $month "
+_AUDIT_MONTH = ("($month IS NULL OR (coalesce(resolved_at, received_at) >= $month "
                 "AND coalesce(resolved_at, received_at) < $month_end))")
+_AUDITED = "sla_status <> 'excluded' AND state NOT IN ('withdrawn', 'rejected')"
+_AUDIT_SCOPE = f"sla_status IS NOT NULL AND {_AUDITED} AND {_AUDIT_MONTH}"
+# The engine's findings are counted in every dossier it judged, refusals included (a refusal after
+# the deadline is one), in the audit's month.
+_FINDINGS_MASK = sum(AUDIT_FINDINGS.values())
+_FINDINGS_SCOPE = f"sla_status IS NOT NULL AND (flags & {_FINDINGS_MASK}) <> 0 AND {_AUDIT_MONTH}"
 
 
 @named_query("audit_dossiers")
@@ -471,15 +525,59 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
          "tree_date": _month_end(m) if m else dt.date.today()})
 
 
+@named_query("audit_findings")
+def audit_findings(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None,
+                   finding: str | None = None, limit: int = 200, rollup: bool = True) -> Table:
+    """The dossiers behind audit_by_agency's finding columns: those in whose facts the engine found
+    something it ignored or read otherwise (a supplement request after the deadline, a receipt with
+    no request, supplement facts after the result, a processing state with a result date, a refusal
+    or hand-back after the deadline), refusals included.
+
+    finding: one of AUDIT_FINDINGS (None: any). month, agency and rollup as in audit_dossiers.
+    Columns: dossier_code, agency_code, agency_name, procedure_code, procedure_name, state,
+    received_at, resolved_at, due_date, recomputed_status, findings (the names, in AUDIT_FINDINGS
+    order), flags. Ordered by agency, then dossier code.
+    """
+    m = _opt_month(month, "audit_findings")
+    n = _limit(limit, "audit_findings")
+    bit = AUDIT_FINDINGS[_choice(finding, list(AUDIT_FINDINGS), "audit_findings", "finding")] if finding else None
+    names = ", ".join(f"CASE WHEN (a.flags & {b}) <> 0 THEN '{name}' END" for name, b in AUDIT_FINDINGS.items())
+    # only dossiers with a finding go through the audit's classification (a few in a million)
+    flagged = f"(coalesce(s.flags, 0) & {bit or _FINDINGS_MASK}) <> 0"
+    return _run(con, f"""
+        WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
+        a AS ({_audit_base_sql(flagged)})
+        SELECT a.dossier_code, a.agency_code, an.name AS agency_name, a.procedure_code,
+               pr.name AS procedure_name, CAST(a.state AS VARCHAR) AS state, a.received_at, a.resolved_at,
+               a.due_date, a.recomputed_status, list_filter([{names}], lambda x: x IS NOT NULL) AS findings, a.flags
+        FROM a LEFT JOIN agency_names an ON an.code = a.agency_code
+        LEFT JOIN procedures pr ON pr.code = a.procedure_code
+        WHERE {_FINDINGS_SCOPE} AND {_in_scope('a.agency_code', _flag(rollup))}
+        ORDER BY a.agency_code, a.dossier_code
+        LIMIT {n}""", {"month": m, "month_end": m and _next_month(m), "agency": agency or None,
+                       "tree_date": _month_end(m) if m else dt.date.today()})
+
+
 _AUDIT_COUNTS = ["dossiers", *AUDIT_KINDS, "mismatches", "reported_overdue", "recomputed_overdue"]
+_FINDING_COUNTS = [*AUDIT_FINDINGS, "findings", "negative_counted_overdue"]
 _SYNC_COUNTS = ["resolved", "synced_ok", *SYNC_PROBLEMS, "unsynced"]
+# The rows both the audit's counts and the findings' are counted from, in one scan.
+_AUDIT_OR_FINDINGS = (f"sla_status IS NOT NULL AND (({_AUDITED}) OR (flags & {_FINDINGS_MASK}) <> 0) "
+                      f"AND {_AUDIT_MONTH}")
 
 
 def _audit_counts_sql() -> str:
-    kinds = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in AUDIT_KINDS)
-    return f"""count(*) AS dossiers, {kinds}, count(kind) AS mismatches,
-               count(*) FILTER (WHERE reported_overdue) AS reported_overdue,
-               count(*) FILTER (WHERE our_overdue) AS recomputed_overdue"""
+    """The audit's counts over rows of _AUDIT_OR_FINDINGS: the comparison with the vendor only
+    over the audited ones (_AUDITED), each finding over all of them."""
+    a = f"({_AUDITED})"
+    kinds = ", ".join(f"count(*) FILTER (WHERE {a} AND kind = '{k}') AS {k}" for k in AUDIT_KINDS)
+    found = ", ".join(f"count(*) FILTER (WHERE (flags & {b}) <> 0) AS {name}" for name, b in AUDIT_FINDINGS.items())
+    return f"""count(*) FILTER (WHERE {a}) AS dossiers, {kinds}, count(kind) FILTER (WHERE {a}) AS mismatches,
+               count(*) FILTER (WHERE {a} AND reported_overdue) AS reported_overdue,
+               count(*) FILTER (WHERE {a} AND our_overdue) AS recomputed_overdue, {found},
+               count(*) FILTER (WHERE (flags & {_FINDINGS_MASK}) <> 0) AS findings,
+               count(*) FILTER (WHERE (flags & {FLAG_NEGATIVE_LATE}) <> 0 AND sla_status = 'overdue')
+                   AS negative_counted_overdue"""
 
 
 def _sync_counts_sql() -> str:
@@ -488,16 +586,25 @@ def _sync_counts_sql() -> str:
 
 
 def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Rebuild agency_month_audit and agency_month_sync (migration 009) from the dossiers and the
-    SLA results as they are now; run by the recompute inside its transaction."""
+    """Rebuild agency_month_audit, agency_month_findings and agency_month_sync (migrations 009,
+    012) from the dossiers and the SLA results as they are now; run after the recompute, in a
+    transaction of its own."""
     con.execute("DELETE FROM agency_month_audit")
+    con.execute("DELETE FROM agency_month_findings")
     con.execute("DELETE FROM agency_month_sync")
     con.execute("DELETE FROM dashboard_counts_state")
+    # one scan for both tables; each keeps the (month, agency) pairs it has something for
     con.execute(f"""
-        INSERT INTO agency_month_audit (month, agency_code, {', '.join(_AUDIT_COUNTS)})
+        CREATE OR REPLACE TEMP TABLE audit_month_counts AS
         SELECT CAST(date_trunc('month', coalesce(resolved_at, received_at)) AS DATE) AS month, agency_code,
                {_audit_counts_sql()}
-        FROM ({_audit_base_sql()}) a WHERE {_AUDIT_SCOPE} GROUP BY ALL""", {"month": None, "month_end": None})
+        FROM ({_audit_base_sql()}) a WHERE {_AUDIT_OR_FINDINGS} GROUP BY ALL""", {"month": None, "month_end": None})
+    cols, fcols = ", ".join(_AUDIT_COUNTS), ", ".join(_FINDING_COUNTS)
+    con.execute(f"INSERT INTO agency_month_audit (month, agency_code, {cols}) "
+                f"SELECT month, agency_code, {cols} FROM temp.audit_month_counts WHERE dossiers > 0")
+    con.execute(f"INSERT INTO agency_month_findings (month, agency_code, {fcols}) "
+                f"SELECT month, agency_code, {fcols} FROM temp.audit_month_counts WHERE findings > 0")
+    con.execute("DROP TABLE temp.audit_month_counts")
     con.execute(f"""
         INSERT INTO agency_month_sync (month, agency_code, source_system, {', '.join(_SYNC_COUNTS)})
         SELECT CAST(date_trunc('month', resolved_at) AS DATE) AS month, agency_code, source_system, {_sync_counts_sql()}
@@ -539,31 +646,36 @@ def _sum_cols(cols: list[str]) -> str:
 @named_query("audit_by_agency")
 def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
-    of disagreement, and the vendor's overdue count against the recomputed overdue count.
+    of disagreement, and the vendor's overdue count against the recomputed overdue count; then the
+    engine's findings in the vendor's facts, one column per AUDIT_FINDINGS name (dossiers with that
+    finding, refusals included: a refusal after the deadline is one), findings (dossiers with any)
+    and negative_counted_overdue (refusals after the deadline the rule set counts as resolved
+    overdue; the others are left out of the ratios). Months as in the audit: a dossier counts in
+    the month it was resolved in, or received in when not resolved (a processing state with a
+    result date: that date's month). An agency appears when it has an audited dossier or a finding.
     agency: only that agency and its subtree (on the tree of the month's last day, of today without
-    a month); the total row is then the subtree's. Added up from agency_month_audit while it
-    describes the store, else counted from dossiers."""
+    a month); the total row is then the subtree's, which is how an agency's figures roll up. Added
+    up from agency_month_audit and agency_month_findings while they describe the store, else
+    counted from dossiers."""
     m = _opt_month(month, "audit_by_agency")
     params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
                               "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
     in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
-        src = "(SELECT * FROM agency_month_audit WHERE $month IS NULL OR month = $month) a"
-        counts = _sum_cols(_AUDIT_COUNTS)
-        where = in_scope
+        rows = f"WHERE ($month IS NULL OR month = $month) AND {in_scope} GROUP BY agency_code"
+        c = (f"SELECT agency_code, {_sum_cols(_AUDIT_COUNTS)} FROM agency_month_audit {rows} "
+             f"UNION ALL BY NAME SELECT agency_code, {_sum_cols(_FINDING_COUNTS)} FROM agency_month_findings {rows}")
         params.pop("month_end")
     else:
-        src = f"({_audit_base_sql()}) a"
-        counts = _audit_counts_sql()
-        where = f"{_AUDIT_SCOPE} AND {in_scope}"
+        c = (f"SELECT agency_code, {_audit_counts_sql()} FROM ({_audit_base_sql()}) a "
+             f"WHERE {_AUDIT_OR_FINDINGS} AND {in_scope} GROUP BY agency_code")
     return _run(con, f"""
-        WITH {_AGENCY_NAMES}, c AS (
-            SELECT agency_code, {counts} FROM {src} WHERE {where} GROUP BY agency_code)
+        WITH {_AGENCY_NAMES}, c AS ({c})
         SELECT CASE WHEN grouping(agency_code) = 1 THEN 'total' ELSE 'agency' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
                {_sum_cols(_AUDIT_COUNTS)},
                CAST(coalesce(sum(reported_overdue), 0) - coalesce(sum(recomputed_overdue), 0) AS BIGINT)
-                   AS overdue_difference
+                   AS overdue_difference, {_sum_cols(_FINDING_COUNTS)}
         FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code), ())
         ORDER BY row_kind <> 'total', mismatches DESC, agency_code""", params)
@@ -771,6 +883,28 @@ def sla_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
         SELECT run_id, rule_set, as_of, started_at, finished_at,
                date_diff('millisecond', started_at, finished_at) / 1000.0 AS duration_s, dossiers
         FROM sla_runs ORDER BY run_id DESC LIMIT {n}""", {})
+
+
+@named_query("figures_provenance")
+def figures_provenance(con: duckdb.DuckDBPyConnection) -> Table:
+    """One row: what every monthly figure and status currently stored was computed from: as_of
+    (the instant they are judged at, naive local time), run_id, rule_set, started_at and
+    finished_at of that recompute, and changed_since (dossiers imported or changed after it
+    started, not yet in the figures). No row before the first recompute."""
+    return _run(con, """
+        SELECT s.as_of, s.run_id, r.rule_set, r.started_at, r.finished_at,
+               CASE WHEN r.started_at IS NOT NULL
+                    THEN (SELECT count(*) FROM dossiers WHERE updated_at > r.started_at) END AS changed_since
+        FROM sla_result_set s LEFT JOIN sla_runs r USING (run_id)
+        ORDER BY s.as_of DESC LIMIT 1""", {})
+
+
+@named_query("sla_rule_versions")
+def sla_rule_versions(con: duckdb.DuckDBPyConnection) -> Table:
+    """The rule versions of the stored results (each applies to dossiers received from its
+    effective_from on), oldest first."""
+    return _run(con, """
+        SELECT rule_version, effective_from, office_close FROM sla_rule_versions ORDER BY effective_from""", {})
 
 
 @named_query("store_stats")

@@ -128,6 +128,17 @@ def _version_on(vs: list[tuple], day: dt.date) -> tuple:
 
 # -- the tree as SQL --------------------------------------------------------------------------
 
+def natural_key_sql(expr: str) -> str:
+    """A VARCHAR sort key of the text `expr` in natural order: 'Cơ quan số 9' before 'Cơ quan số 10'.
+
+    Each run of digits becomes its length (3 digits) then the digits without leading zeros, so a
+    shorter number sorts first and equal lengths compare digit by digit; text runs are kept as
+    they are. NULL gives ''."""
+    return (f"array_to_string(list_transform(regexp_extract_all(coalesce({expr}, ''), '[0-9]+|[^0-9]+'), "
+            "lambda x: CASE WHEN x[1] BETWEEN '0' AND '9' "
+            "THEN lpad(CAST(length(ltrim(x, '0')) AS VARCHAR), 3, '0') || ltrim(x, '0') ELSE x END), '')")
+
+
 def agency_tree_ctes(tree_date: str, follow_successor: bool | str = False, extra_codes: str | None = None) -> str:
     """Common table expressions (to follow `WITH RECURSIVE`) describing the tree on a date.
 
@@ -138,7 +149,8 @@ def agency_tree_ctes(tree_date: str, follow_successor: bool | str = False, extra
       agency_node(code, name, level, parent_code, valid_from, valid_to, successor_code, is_valid)
       agency_up(code, ancestor_code, depth, path)      -- tree walk up from every node
       agency_path(code, depth, path)                    -- root…node sort key: tree order, siblings
-                                                          by level, then name, then code
+                                                          by level, then name, then code (both in
+                                                          natural order: natural_key_sql)
       agency_rollup(agency_code, ancestor_code, depth)  -- after following successors when asked
     """
     follow = ("TRUE" if follow_successor else "FALSE") if isinstance(follow_successor, bool) else follow_successor
@@ -163,9 +175,10 @@ def agency_tree_ctes(tree_date: str, follow_successor: bool | str = False, extra
             FROM agencies a
         ) WHERE rn = 1{extra}
     ),
-    agency_seg AS (  -- sort key of a node among its siblings: level, then name, then code
-        SELECT code, list_position(['province', 'department', 'district', 'commune', 'unit'], level) || '|'
-                     || coalesce(name, '') || '|' || code AS seg
+    agency_seg AS (  -- sort key of a node among its siblings: level, then name, then code; chr(2)
+                     -- sorts below any character, so a name sorts before its own continuations
+        SELECT code, list_position(['province', 'department', 'district', 'commune', 'unit'], level) || chr(2)
+                     || {natural_key_sql('name')} || chr(2) || {natural_key_sql('code')} || chr(2) || code AS seg
         FROM agency_node
     ),
     agency_up AS (

@@ -49,7 +49,7 @@ def test_import_then_report_and_audit(run_app, tmp_path):
 
     rep = run_app("report", "--month", "2026-03", "--json")
     assert rep.returncode == 0, rep.stderr
-    rows = json.loads(rep.stdout)
+    rows = json.loads(rep.stdout)["rows"]
     stp = next(x for x in rows if x.get("row_kind") == "agency" and x.get("key") == "STP")
     assert stp["resolved_total"] == 1 and stp["resolved_on_time"] == 1 and stp["resolved_overdue"] == 0
     text = run_app("report", "--month", "2026-03")

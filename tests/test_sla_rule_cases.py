@@ -155,3 +155,23 @@ def test_the_office_time_rule_has_one_home():
     assert copies == []
     view = next(sql for v, _n, sql in MIGRATIONS if v == 10)
     assert office_time_sql("d.time_unit", "d.time_limit") in view and "OFFICE_TIME(" not in view
+
+
+def test_the_audit_compares_a_fractional_deadline_to_the_minute(tmp_path, engine):
+    """1.5 working days from Monday 2 March 2026 07:00 end Wednesday 4 March 11:00; the vendor's
+    17:00 the same day is a different deadline (the audit compared only the day for any limit but
+    working hours)."""
+    from store.db import Store
+    from store.sla import recompute
+
+    with Store(tmp_path / "audit.duckdb") as s:
+        with s.transaction() as c:
+            c.executemany(
+                "INSERT INTO dossiers (dossier_code, agency_code, channel, received_at, time_limit, time_unit, "
+                "state, reported_due_at) VALUES (?, 'S1', 'online', ?, ?, 'working_days', 'processing', ?)",
+                [("FRAC", T("2026-03-02 07:00"), 1.5, T("2026-03-04 17:00")),
+                 ("SAME", T("2026-03-02 07:00"), 1.5, T("2026-03-04 11:00")),
+                 ("DAYS", T("2026-03-02 07:00"), 2, T("2026-03-04 08:00"))])
+        recompute(s, engine, T("2026-03-03 12:00"))
+        kinds = {r["dossier_code"]: r["kind"] for r in s.query("audit_dossiers")}
+    assert kinds == {"FRAC": "due_date_differs"}

@@ -1,6 +1,7 @@
 """Cơ quan: one agency's procedures for a month, and its overdue and pending-overdue dossiers,
-each with the SLA engine's explanation, downloadable as CSV. An agency account sees only its own
-agency (and its sub-units): the scope is applied to every query (dashboard/access.py)."""
+each with the SLA engine's explanation, downloadable as CSV; then what the engine found odd in the
+vendor's facts of the agency's dossiers (counts and the dossiers). An agency account sees only its
+own agency (and its sub-units): the scope is applied to every query (dashboard/access.py)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,7 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import month_label, num, pct, when
+from dashboard.i18n import FINDINGS, month_label, num, pct, when
+from reports.cells import csv_frame
 
 tr, L = common.translator(), common.lang()
 u = common.require_page("agency")
@@ -94,5 +96,32 @@ with common.guard():
         st.dataframe(df, hide_index=True, key="ag_overdue_table", height=min(460, 36 * (len(df) + 1) + 4),
                      column_config={tr("col_explanation"): st.column_config.TextColumn(width="large"),
                                     tr("col_procedure"): st.column_config.TextColumn(width="medium")})
-        st.download_button(tr("ag_download"), df.to_csv(index=False).encode("utf-8-sig"),
+        st.download_button(tr("ag_download"), csv_frame(df).to_csv(index=False).encode("utf-8-sig"),
                            file_name=f"ho-so-qua-han_{agency}_{m_key}.csv", mime="text/csv", key="ag_download")
+
+with common.guard():
+    st.subheader(tr("ag_findings"))
+    st.caption(tr("ag_findings_caption"))
+    audit = common.query("audit_by_agency", month=m_key, agency=agency)
+    found = next((r for r in audit if r["row_kind"] == "total"), {})  # the agency and its sub-units
+    k = st.columns(len(FINDINGS))
+    for col, name in zip(k, FINDINGS):
+        col.metric(tr(f"finding_{name}"), num(found.get(name), L), border=True)
+    if found.get("negative_counted_overdue"):
+        st.caption(tr("ag_negative_overdue"))
+    elif found.get("negative_after_deadline"):
+        st.caption(tr("ag_negative_excluded"))
+    fl = common.query("audit_findings", agency=agency, month=m_key, limit=500)
+    if not fl.rows:
+        st.success(tr("ag_no_findings"))
+    else:
+        st.caption(tr("ag_findings_shown", n=num(len(fl.rows), L)))
+        st.dataframe(pd.DataFrame([{tr("col_dossier"): r["dossier_code"],
+                                    tr("col_procedure"): r["procedure_name"] or r["procedure_code"],
+                                    tr("col_finding"): "; ".join(tr(f"finding_{f}") for f in r["findings"]),
+                                    tr("col_agency"): r["agency_name"] or r["agency_code"],
+                                    tr("col_received_at"): when(r["received_at"], L),
+                                    tr("col_resolved_at"): when(r["resolved_at"], L)} for r in fl]),
+                     hide_index=True, key="ag_findings_table",
+                     column_config={tr("col_finding"): st.column_config.TextColumn(width="large"),
+                                    tr("col_procedure"): st.column_config.TextColumn(width="medium")})

@@ -56,6 +56,8 @@ def _report(rep: dict) -> None:
         st.info(tr("data_pii", cols=", ".join(rep["pii_columns_dropped"])), icon=":material/lock:")
     if rep.get("columns_dropped"):
         st.caption(tr("data_unknown_cols", cols=", ".join(rep["columns_dropped"])))
+    if rep.get("inconsistent_states"):
+        st.caption(tr("data_inconsistent", n=num(rep["inconsistent_states"], L)))
     errors = (rep.get("errors_vi") if L == "vi" else None) or rep.get("errors") or []
     if errors:
         st.warning(tr("data_errors", n=num(rep.get("error_count") or len(errors), L)))

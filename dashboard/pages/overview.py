@@ -1,6 +1,7 @@
 """Tổng quan (leadership): the province's on-time ratio this month against last month and the same
 month last year, the 766 score, agencies worst first, the 12-month trend, the vendor's overdue
-figures against the recomputed ones, unsynced dossiers. Filters: period and agency level."""
+figures against the recomputed ones (and what the deadline engine found odd in them), unsynced
+dossiers. Filters: period and agency level."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import month_label, num, pct
+from dashboard.i18n import FINDINGS, month_label, num, pct
 
 tr, L = common.translator(), common.lang()
 common.require_page("overview")
@@ -111,6 +112,9 @@ with right, common.guard():
     k[0].metric(tr("ov_vendor_overdue"), num(total.get("reported_overdue"), L), border=True)
     k[1].metric(tr("ov_recomputed_overdue"), num(total.get("recomputed_overdue"), L), border=True)
     k[2].metric(tr("ov_gap"), num(total.get("reported_overdue_resolved_on_time"), L), border=True)
+    found = [f"{tr(f'finding_{n}')}: {num(total[n], L)}" for n in FINDINGS if total.get(n)]
+    if found:
+        st.caption(tr("ov_findings", items=" · ".join(found)))
     worst = sorted((r for r in audit if r["row_kind"] == "agency" and r["overdue_difference"]),
                    key=lambda r: -abs(r["overdue_difference"]))[:10]
     if worst:

@@ -1,0 +1,36 @@
+"""Spreadsheet cells written from the store's data (agency and procedure names, dossier codes…).
+
+A text cell starting with = + - @ (or a tab or carriage return) is read by spreadsheet programs
+as a formula: a value from an imported file must never run as one. In CSV the text gets a leading
+apostrophe; in XLSX it is stored as text with the quote prefix, so the cell shows it unchanged.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith(FORMULA_START)
+
+
+def csv_cell(v: Any) -> Any:
+    """The value as a CSV cell: formula-like text with a leading apostrophe, anything else as is."""
+    return "'" + v if formula_like(v) else v
+
+
+def csv_frame(df: Any) -> Any:
+    """A copy of a pandas DataFrame whose text cells (and column titles) are safe in CSV."""
+    out = df.map(csv_cell)
+    out.columns = [csv_cell(c) for c in out.columns]
+    return out
+
+
+def xlsx_cell(ws: Any, row: int, column: int, v: Any) -> Any:
+    """Write `v` into an openpyxl worksheet's cell; formula-like text stays text. Returns the cell."""
+    c = ws.cell(row, column, v)
+    if formula_like(v):
+        c.data_type = "s"
+        c.quotePrefix = True
+    return c
