@@ -28,8 +28,9 @@ Rules (legal sources: /work/shared/domain/vn-administrative-procedures.md):
   calendar_days N: reception day + N calendar days, moved to the next working day if needed.
   same_day: the (shifted, by cutoff) reception day. working_hours N: the instant N office hours
   later (ending exactly at a session end → that session end).
-* Fractional limits: working_days with a fraction (0.5) are counted as office time
-  (N × the office day length), exactly like working_hours; calendar_days are rounded up.
+* Fractional limits: working_days N + f end f of an office day into the working day after the
+  N-th (office time from that day's opening), so a longer limit never ends earlier;
+  calendar_days are rounded up.
 * time_limit missing, zero, negative or not finite (units other than same_day) → no deadline:
   due_* NULL, final_status NULL, status 'no_deadline' (unless excluded/waiting_supplement).
   A deadline beyond the calendar horizon is also 'no_deadline'.
@@ -38,11 +39,16 @@ Rules (legal sources: /work/shared/domain/vn-administrative-procedures.md):
   different settings give a UNION ALL of branches split by received_at range.
 * Supplement facts come from the columns supplement_requested_at / supplement_received_at and,
   when given, the events relation (events 'supplement_requested' / 'supplement_received'), in
-  time order (a request and a receipt at the same instant: the request first). A receipt without
-  a request still restarts the clock (restart mode).
+  time order (a request and a receipt at the same instant: the request first). They form cycles:
+  a request opens one (a second request while one is open changes nothing), a receipt closes it.
+  A receipt with no open request restarts nothing (flag ORPHAN_RECEIPT), except the receipt of a
+  row whose latest request is later: it answered a request the row no longer shows. A request at
+  or after the deadline in force stops and restarts nothing, nor does anything after it (flag
+  LATE_REQUEST): a lawful request comes before the deadline.
 * The engine sees the world as of ``as_of``: facts (supplement requests/receipts, finishing)
   after as_of are ignored; a dossier finished after as_of is pending at as_of, and
-  final_status is only set for dossiers resolved at or before as_of.
+  final_status is only set for dossiers resolved at or before as_of. Supplement facts dated
+  after the result are ignored too (flag AFTER_RESULT).
 * Supplements (restart, ND 61 art. 19.4): the clock restarts from the last receipt of the
   complete dossier (with the reception shift applied to it). A request after the last receipt
   is open: the dossier is ``waiting_supplement`` (unless resolved); while waiting, due_* keep the
@@ -52,12 +58,15 @@ Rules (legal sources: /work/shared/domain/vn-administrative-procedures.md):
   cycle → receipt) is added back: working days (working_days, same_day), calendar days
   (calendar_days) or office time (working_hours), each measured between the shifted instants.
 * Extensions (extended_due_at, apology letter) are ignored for judging (reported in reasons).
-* Resolution instant: finished_at, falling back to returned_at, for state finished/returned; a
+* Resolution instant: finished_at, falling back to returned_at, whatever the state says but
+  withdrawn or rejected (a processing dossier with a result date: flag INCONSISTENT_STATE); a
   finished dossier with neither timestamp is treated as pending. as_of given as a date means
   the end of that day.
 * final_status (resolved at as_of): judged instant >= late_from → overdue; judged date before the
   due date → early; otherwise on_time. status adds pending_in_time / pending_overdue
-  (as_of >= late_from), waiting_supplement, excluded (withdrawn/rejected), no_deadline.
+  (as_of >= late_from), waiting_supplement, excluded (withdrawn/rejected), no_deadline. A
+  rejected dossier whose result is at or after late_from is flagged NEGATIVE_LATE; the rule
+  set's negative_after_deadline: overdue counts it as resolved overdue instead of excluded.
 """
 from __future__ import annotations
 
@@ -343,16 +352,15 @@ class SlaEngine:
         of an ENUM type holding STATUSES; when given, status and final_status are of that type
         (no strings are built per row). internals: values the engine computes anyway, added
         after the others (see INTERNALS): `resolved` (resolved at as_of), `fin_us` (the
-        resolution instant, µs since 1970-01-01, for finished/returned dossiers), `late_us`
-        (late_from in µs), `due_month` (the due day's month as year * 12 + month - 1),
-        `sup_req` / `sup_rcv` (the latest supplement request / receipt of the columns and the
-        events, whenever they happened: the monthly figures' view of them).
+        resolution instant, µs since 1970-01-01, for resolved dossiers), `late_us` (late_from in
+        µs), `late_month` (the month of late_from as year * 12 + month - 1: the first month whose
+        end finds the dossier late), `flags` (UTINYINT, sla_rules.constants FLAG_*).
         early: caller's columns computed from the source row before the engine's calendar joins
         (where a row is cheapest to work on) and passed through, after the internals: a sequence
         of layers, each {name: SQL expression}. The first layer reads the source's columns as
         `x.<column>`; a later one reads the names of earlier layers and the engine's facts of the
-        row (EARLY_FACTS: excluded, finished or returned, received_at and the resolution instant
-        in µs, the latest supplement request and receipt `sup_req` / `sup_rcv`).
+        row (EARLY_FACTS: excluded, resolved at some time, received_at and the resolution instant
+        in µs).
         An output column nobody reads is not computed (DuckDB drops unused expressions).
         """
         if lang not in ("vi", "en"):
@@ -554,9 +562,9 @@ class SlaEngine:
         Written for DuckDB's vectorised executor, where every expression node costs a pass over
         the rows (a CASE more than arithmetic): each value is computed once, in the first layer
         that has its inputs, and what a layer does not need is not carried into it. Most dossiers
-        take the first SELECT (one clock, at most an open request); a dossier with both supplement
-        columns or with supplement events takes the second, which runs the clock once per cycle
-        (CTEs over those dossiers only).
+        take the first SELECT (one clock; at most an open request, checked against it afterwards);
+        a dossier with supplement events, or whose request needs the first deadline to be judged,
+        takes the second, which runs the clock once per cycle (CTEs over those dossiers only).
         """
         def S(status: str) -> str:  # a status literal, typed when status_type is given
             return f"'{status}'::{status_type}" if status_type else f"'{status}'"
