@@ -154,6 +154,7 @@ TEXT: dict[str, dict[str, str]] = {
                        "en": "No dossier with odd facts this month."},
     "ag_findings_shown": {"vi": "Hiển thị {n} hồ sơ.", "en": "{n} dossiers shown."},
     "col_finding": {"vi": "Dữ kiện bất thường", "en": "Finding"},
+    "col_finding_count": {"vi": "Số hồ sơ", "en": "Dossiers"},
     "ov_findings": {"vi": "Dữ kiện bất thường trong tháng (số hồ sơ): {items}.",
                     "en": "Odd facts this month (dossiers): {items}."},
     # system page

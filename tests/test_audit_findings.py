@@ -346,11 +346,15 @@ def _page(at: AppTest, page: str, agency: str | None = None) -> AppTest:
 
 
 def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    """The count beside a finding in the page's table of counts."""
+    df = next(df.value for df in at.dataframe if {"Số hồ sơ", "Dossiers"} & set(df.value.columns))
+    finding, count = df.columns
+    return dict(zip(df[finding], df[count]))[label]
 
 
 def _findings_table(at: AppTest, column: str):
-    return next(df.value for df in at.dataframe if column in df.value.columns)
+    return next(df.value for df in at.dataframe
+                if column in df.value.columns and {"Mã hồ sơ", "Dossier"} & set(df.value.columns))
 
 
 def test_the_agency_page_shows_the_findings_in_vietnamese(dashboard):

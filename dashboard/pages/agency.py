@@ -104,9 +104,11 @@ with common.guard():
     st.caption(tr("ag_findings_caption"))
     audit = common.query("audit_by_agency", month=m_key, agency=agency)
     found = next((r for r in audit if r["row_kind"] == "total"), {})  # the agency and its sub-units
-    k = st.columns(len(FINDINGS))
-    for col, name in zip(k, FINDINGS):
-        col.metric(tr(f"finding_{name}"), num(found.get(name), L), border=True)
+    # a table, not a row of metrics: the findings' names are sentences that metric labels cut off
+    st.dataframe(pd.DataFrame([{tr("col_finding"): tr(f"finding_{name}"),
+                                tr("col_finding_count"): num(found.get(name) or 0, L)} for name in FINDINGS]),
+                 hide_index=True, key="ag_findings_counts",
+                 column_config={tr("col_finding"): st.column_config.TextColumn(width="large")})
     if found.get("negative_counted_overdue"):
         st.caption(tr("ag_negative_overdue"))
     elif found.get("negative_after_deadline"):
