@@ -115,7 +115,8 @@ class ImportSummary:
                 f"{'thủ tục mới' if vi else 'new procedures'}: {self.procedures_created}"
             )
         if self.inconsistent_states:
-            lines.append(f"  Trạng thái mâu thuẫn: {self.inconsistent_states:,} hồ sơ đang xử lý nhưng có ngày có kết "
+            n_vi = f"{self.inconsistent_states:,}".replace(",", ".")  # Vietnamese groups thousands with dots
+            lines.append(f"  Trạng thái mâu thuẫn: {n_vi} hồ sơ đang xử lý nhưng có ngày có kết "
                          f"quả, được xét theo ngày đó" if vi else
                          f"  inconsistent state: {self.inconsistent_states:,} dossiers processing but with a result "
                          f"date, judged by that date")

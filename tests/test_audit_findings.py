@@ -390,3 +390,11 @@ def test_the_overview_shows_the_provinces_findings(dashboard):
     at.selectbox(key="ov_month").set_value(dt.date(2026, 3, 1)).run()
     assert any(c.value.startswith("Dữ kiện bất thường trong tháng (số hồ sơ): Yêu cầu bổ sung sau khi đã quá hạn: 1 · ")
                for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_import_summary_writes_the_count_as_vietnamese_numbers_are_written():
+    from collectors.dossier_import import ImportSummary
+
+    s = ImportSummary(file="x.csv", batch_id=1, inconsistent_states=3251)
+    assert "Trạng thái mâu thuẫn: 3.251 hồ sơ đang xử lý nhưng có ngày có kết quả, được xét" in s.render("vi")
+    assert "inconsistent state: 3,251 dossiers" in s.render("en")
