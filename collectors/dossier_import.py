@@ -174,7 +174,7 @@ def load_staging(con: duckdb.DuckDBPyConnection, path: Path | str, mapping: Colu
     """Read and validate a dossier (or events) file into TEMP relations of `con`; no store writes.
 
     Returns a StagingResult whose `.relation` names a TEMP view of the valid rows with the typed
-    canonical columns (contract 2 types) + row_no (events: dossier_code, event, at, detail, row_no),
+    canonical columns (typed as config/mapping.py declares them) + row_no (events: dossier_code, event, at, detail, row_no),
     `.errors` the first `max_errors` row errors (file, row, field, reason) and `.error_count` all
     of them. Raises ImportRefused when the file cannot be read as a whole."""
     m = resolve_mapping(mapping)

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the store's SLA figures (issue 3: "the SLA figures from the store").
+"""Prometheus metrics of the store's SLA figures (the on-time ratios, scores, pending and unsynced counts).
 
 Kept apart as prometheus/client_python keeps them: `SlaCollector` is the data model (it reads
 named queries through the store's operations, locally or from the running owner), `build_registry`

@@ -2,7 +2,7 @@
 
     python -m collectors.sample OUT.csv ROWS [--seed N]
 
-writes a canonical CSV (contract 1) of ROWS dossiers, fast enough for a million rows.
+writes a CSV with the canonical columns (config/mapping.py) of ROWS dossiers, fast enough for a million rows.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def iter_dossier_rows(n: int, *, seed: int = 0, start: dt.datetime = dt.datetime
 
 def write_dossier_csv(path: Path | str, n: int, *, seed: int = 0, encoding: str = "utf-8",
                       start: dt.datetime = dt.datetime(2024, 1, 2, 7, 30), prefix: str = "HS") -> Path:
-    """Write `n` canonical rows (header = contract 1 columns)."""
+    """Write `n` canonical rows (header = the canonical dossier columns)."""
     p = Path(path)
     with p.open("w", encoding=encoding, newline="") as f:
         w = csv.writer(f, lineterminator="\n")

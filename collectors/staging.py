@@ -4,7 +4,7 @@ A prepared file (collectors.reader) is loaded with read_csv (all VARCHAR, no sni
 table holding only the mapped canonical columns, then typed and validated with SQL:
 
     <p>_raw     row_no + canonical columns as text + `_extra` (more fields than the header)
-    <p>_typed   row_no + typed canonical columns (contract 2 types) + trimmed source text `s_<col>`
+    <p>_typed   row_no + typed canonical columns (config/mapping.py types) + trimmed source text `s_<col>`
                 of the typed columns + `_bad` (the row has a fault); blank rows dropped
     <p>_err     one row per (row_no, field) at fault: value, reason (English), reason_vi, raw JSON
     <p>_valid   VIEW: typed rows without any error, canonical columns + row_no: the rows to import

@@ -4,7 +4,7 @@
         sheets: Tiêu chí (criteria), Yêu cầu (requests with their evidence), Lịch sử (the history)
     briefing_section(ops, period, lang='vi', criteria=None) -> dict
         {"title", "paragraphs": [str], "table": {"columns": [str], "rows": [[str]]}, "requests": {...}}
-        renderer-neutral: the DOCX briefing (reports/, issue 6) turns it into a heading, paragraphs
+        renderer-neutral: the DOCX briefing (reports/) turns it into a heading, paragraphs
         and a table; nothing here needs python-docx.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ Working hours use an office-time index without a table: every working day has th
 time ``M`` (the sum of the sessions), so the office-time position of an instant on a working day
 with index ``i`` is ``(i - 1) * M + office time elapsed that day``.
 
-Rules (legal sources: /work/shared/domain/vn-administrative-procedures.md):
+Rules (legal sources: docs/ARCHITECTURE.md, "The numbers", and the rule-set file):
 
 * Reception shift: received on a non-working day or at/after office close → the next working
   day's opening; before opening → that day's opening; during a break (working_hours) → the next

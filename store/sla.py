@@ -56,7 +56,7 @@ STAT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "
 
 
 class Engine(Protocol):
-    """What recompute needs from sla_rules.engine.SlaEngine (contract 2)."""
+    """What recompute needs from sla_rules.engine.SlaEngine."""
 
     name: str
     counts_late_refusals: bool  # a refusal after the deadline counts as resolved overdue

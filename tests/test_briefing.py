@@ -270,7 +270,7 @@ def prev_month_str(month: str) -> str:
 
 
 def test_compliance_register_is_a_section_of_the_briefing(env, files):
-    """Issue 7: the register judged over the briefing's month, the same statuses in DOCX and PDF."""
+    """The compliance register judged over the briefing's month, the same statuses in DOCX and PDF."""
     from compliance import Period, register_rows
 
     app, _, _ = env

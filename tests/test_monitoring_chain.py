@@ -1,4 +1,4 @@
-"""Issue 3's promise end to end: each 2022 failure of the v2.0 testbed is detected by the probes,
+"""The monitoring promise end to end: each 2022 failure of the v2.0 testbed is detected by the probes,
 stored, turned into an alert delivered to a real local webhook, and cleared when the release is
 fixed. Real sockets throughout: testbed on loopback, the real store, apprise to a local receiver."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
--- The SLA results keyed by an integer surrogate key, in narrow columns (issue 2, recompute speed).
+-- The SLA results keyed by an integer surrogate key, in narrow columns (for recompute speed).
 --
 -- * dossiers.dossier_id: an integer surrogate key, given by a sequence on insert (existing rows
 --   are numbered in place); the text dossier_code stays the natural key and the primary key.

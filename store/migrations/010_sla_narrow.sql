@@ -1,5 +1,5 @@
 -- sla_results keeps only what cannot be derived from the dossier, the run and the rule versions
--- (issue 2, recompute speed: every column a recompute writes costs it a pass over ten million rows
+-- (recompute speed: every column a recompute writes costs it a pass over ten million rows
 -- and their bytes on disk).
 --
 -- * computed_as_of, one value for every row of a recompute, moves to the one-row table
