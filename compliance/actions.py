@@ -22,10 +22,10 @@ import datetime as dt
 import hashlib
 import inspect
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 
+from compliance.common import ComplianceRefused, fold  # noqa: F401  (ComplianceRefused: part of this API)
 from compliance.evidence import MET, NOT_MET
 from compliance.period import PeriodError, local_today, parse_date
 from compliance.register import REQUEST_STATUSES, criteria_for, evidence_holds
@@ -38,10 +38,6 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 MAX_TEXT = 4000
 FIELDS = ("agency", "requested_on", "description", "criterion", "check", "status")
 STATUS_RANK = {"open": 0, "in_progress": 1, "answered": 2, "resolved": 3, "withdrawn": 4}
-
-
-class ComplianceRefused(StoreError):
-    """A change the register refuses (no evidence, unknown request, bad value). Plain message."""
 
 
 class ConOps:
@@ -58,11 +54,6 @@ class ConOps:
         if fn is None:
             raise StoreError(f"unknown query {name!r}")
         return fn(self.con, **params)
-
-
-def fold(text: str) -> str:
-    t = unicodedata.normalize("NFD", str(text).replace("Đ", "D").replace("đ", "d"))
-    return " ".join("".join(c for c in t if not unicodedata.combining(c)).lower().split())
 
 
 def content_key(agency: str, requested_on: dt.date, description: str) -> str:

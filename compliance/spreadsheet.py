@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compliance.actions import ComplianceRefused, fold
+from compliance.common import ComplianceRefused, fold
 from config.mapping import is_personal_header
 
 HEADER_ROWS = 10
