@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import Motcua  # noqa: E402
 from collectors.probes import ProbeResult  # noqa: E402
 from config.app import load_config  # noqa: E402
-from reports import briefing  # noqa: E402
+from reports import briefing, files  # noqa: E402
 from store.probe_writes import write_results  # noqa: E402
 
 TARGET_S = 10.0
@@ -64,7 +64,7 @@ def main() -> None:
         totals, parts, sizes = [], [], {}
         for _ in range(args.runs):
             t0 = time.perf_counter()
-            files = briefing.build_all(app, MONTH, cfg=cfg)
+            files = files.build_all(app, MONTH, cfg=cfg)
             totals.append(time.perf_counter() - t0)
             sizes = {name.rsplit(".", 1)[1]: len(data) for name, data in files}
             # the same work in its parts
@@ -79,7 +79,7 @@ def main() -> None:
             p["charts_s"] = time.perf_counter() - t
             for fmt in briefing.FORMATS:
                 t = time.perf_counter()
-                briefing.render(b, fmt)
+                files.render(b, fmt)
                 p[f"{fmt}_s"] = time.perf_counter() - t
             parts.append(p)
         app.close()

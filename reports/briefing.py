@@ -1,6 +1,6 @@
-"""The monthly briefing: DOCX, XLSX and PDF from the store's named queries.
+"""The monthly briefing's content, from the store's named queries; reports/files.py renders it.
 
-Public API (the dashboard's Reports page and `app.py export` call these):
+Public API (reports/files.py; the dashboard's Reports page and `app.py export` call these):
 
     build(ops, month, fmt, agency=None, cfg=None) -> (filename, bytes)
         ops:    anything with .query(name, **params) -> Table (app.Motcua, store RemoteOps, store.db.Store)
@@ -840,76 +840,3 @@ def title_lines(b: Briefing) -> list[str]:
     if b.agency:
         second += f" của {b.scope_name}"
     return ["BÁO CÁO", second]
-
-
-# -- entry points ------------------------------------------------------------------------------
-
-def render(b: Briefing, fmt: str) -> bytes:
-    if fmt == "docx":
-        from reports.render_docx import render_docx
-
-        return render_docx(b, document(b))
-    if fmt == "pdf":
-        from reports.render_pdf import render_pdf
-
-        return render_pdf(b, document(b))
-    if fmt == "xlsx":
-        from reports.render_xlsx import render_xlsx
-
-        return render_xlsx(b)
-    raise BriefingError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-
-
-def _check_formats(formats: list[str] | tuple[str, ...]) -> list[str]:
-    out = []
-    for f in formats:
-        f = str(f).lower().lstrip(".")
-        if f not in FORMATS:
-            raise BriefingError(f"format {f!r}: expected one of {', '.join(FORMATS)}")
-        out.append(f)
-    return out
-
-
-def build_all(ops: Ops, month: str, formats: list[str] | tuple[str, ...] = FORMATS, agency: str | None = None,
-              cfg: Any | None = None, issued: dt.date | None = None) -> list[tuple[str, bytes]]:
-    """The briefing in several formats: [(filename, bytes)], the store read once."""
-    fmts = _check_formats(formats)
-    b = collect(ops, month, agency, cfg, issued)
-    if any(f in ("docx", "pdf") for f in fmts):
-        from reports.charts import draw_charts
-
-        b.charts = draw_charts(b)
-    return [(b.filename(f), render(b, f)) for f in fmts]
-
-
-@dataclass
-class Report:
-    """One generated file and what a page needs to say about it."""
-
-    filename: str
-    data: bytes
-    fmt: str
-    month: str
-    agency: str | None
-    scope_name: str
-    empty: bool                          # no dossier received, resolved or pending in the scope that month
-
-    @property
-    def mime(self) -> str:
-        return MIME[self.fmt]
-
-
-def build_report(ops: Ops, month: str, fmt: str, agency: str | None = None, cfg: Any | None = None) -> Report:
-    """One format of the month's briefing with its file name, scope and whether the month was empty."""
-    (f,) = _check_formats([fmt])
-    b = collect(ops, month, agency, cfg)
-    if f in ("docx", "pdf"):
-        from reports.charts import draw_charts
-
-        b.charts = draw_charts(b)
-    return Report(b.filename(f), render(b, f), f, month_str(b.month), b.agency, b.scope_name, b.empty)
-
-
-def build(ops: Ops, month: str, fmt: str, agency: str | None = None, cfg: Any | None = None) -> tuple[str, bytes]:
-    """One format of the month's briefing: (file name, file bytes). See the module docstring."""
-    return build_all(ops, month, [fmt], agency, cfg)[0]

@@ -28,7 +28,8 @@ from config.reference import ReferenceData
 from config.ruleset import RuleSet
 from dashboard.access import AccessDenied, ScopedOps
 from dashboard.users import User, UserFile
-from reports.briefing import build_all, collect
+from reports.briefing import collect
+from reports.files import build_all
 from reports.cells import csv_cell, csv_frame
 from reports.render_xlsx import render_xlsx
 from sla_rules.engine import SlaEngine

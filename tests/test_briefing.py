@@ -22,15 +22,8 @@ from pypdf import PdfReader
 from app import Motcua
 from collectors.probes import ProbeResult
 from config.app import load_config
-from reports.briefing import (
-    COUNT_COLUMNS,
-    BriefingError,
-    build,
-    build_all,
-    fmt_int,
-    fmt_ms,
-    fmt_pct,
-)
+from reports.briefing import COUNT_COLUMNS, BriefingError, fmt_int, fmt_ms, fmt_pct
+from reports.files import build, build_all
 from reports.render_pdf import FONT_DIR, FONT_FILES
 from store.probe_writes import write_results
 
@@ -630,7 +623,8 @@ def test_place_date_line_as_decree_30_writes_it(env, issued, line):
 
 def test_docx_and_pdf_carry_the_same_text(env):
     """Every heading and paragraph of the briefing is in both files, word for word."""
-    from reports.briefing import Heading, Para, collect, document, render
+    from reports.briefing import Heading, Para, collect, document
+    from reports.files import render
     from reports.charts import draw_charts
 
     app, cfg, _ = env

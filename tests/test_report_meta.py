@@ -210,7 +210,7 @@ def test_no_score_in_the_metrics_and_the_briefing(world, capsys):
     from docx import Document
     from openpyxl import load_workbook
 
-    from reports.briefing import build_all
+    from reports.files import build_all
 
     cfg = load_config()
     with _closing(Motcua(cfg)) as m:

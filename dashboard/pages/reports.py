@@ -14,7 +14,8 @@ import streamlit as st
 from dashboard import common
 from dashboard.access import WRITE_ROLES
 from dashboard.i18n import month_label, num, when
-from reports.briefing import FORMATS, MIME, BriefingError, Report, build_report
+from reports.briefing import FORMATS, MIME, BriefingError
+from reports.files import Report, build_report
 from reports.monthly import written_files
 
 tr, L = common.translator(), common.lang()
