@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 
 from store.errors import StoreError
+from store.noise import beyond_noise, mann_whitney_hist_p, mann_whitney_p, two_proportion_p
 from store.registry import Table, named_query, run
 
 MAX_LIMIT = 10_000
@@ -136,8 +137,6 @@ def loadtest_capacity(con, run_id: str) -> Table:
 
 @named_query("loadtest_compare")
 def loadtest_compare(con, run_a: str, run_b: str, alpha: float = 0.05, min_change: float = 0.1) -> Table:
-    from loadtests.analysis import beyond_noise, mann_whitney_hist_p, mann_whitney_p, two_proportion_p
-
     a_id, b_id = _run_id(run_a), _run_id(run_b)
     for rid in (a_id, b_id):
         if not con.execute("SELECT 1 FROM loadtest_runs WHERE run_id = ?", [rid]).fetchone():
