@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Streamlit puts this script's folder first on sys.path: `import app` must find the root app.py.
+# Streamlit puts this script's folder first on sys.path: the root modules (system.py) must come first.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "dashboard"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

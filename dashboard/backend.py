@@ -30,7 +30,7 @@ class Backend:
         return "remote" if self._find_remote() is not None else "local"
 
     def _find_remote(self):
-        from app import open_ops
+        from system import open_ops
 
         with self._lock:
             if self._remote is None:
@@ -57,7 +57,7 @@ class Backend:
         return self._local(op, *args, **kwargs)
 
     def _local(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        from app import open_ops
+        from system import open_ops
 
         if not self.cfg.store.path.exists():
             raise StoreUnavailable(f"no store file at {self.cfg.store.path}")

@@ -1,0 +1,268 @@
+"""The composition root of motcua-watch: `Motcua` wires the store, the engine and every part from
+the configuration, and `open_ops` gives the running owner's client or a local one. app.py (the
+command line and `run`) and the dashboard's backend both start from here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from config.app import AppConfig
+from store.db import Store
+from store.registry import Table
+import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
+from store.queries import SCORED_QUERIES
+from store.service import RemoteOps, find_owner
+
+log = logging.getLogger("motcua")
+ROOT = Path(__file__).resolve().parent
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one plain message."""
+
+
+def parse_as_of(value: str | None, tz: str) -> dt.datetime:
+    """'YYYY-MM-DD' (end of that day) or 'YYYY-MM-DD HH:MM' in local time; default now."""
+    if not value:
+        return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
+    for fmt, end_of_day in (("%Y-%m-%d %H:%M", False), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d", True)):
+        try:
+            t = dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return t.replace(hour=23, minute=59, second=59) if end_of_day else t
+    raise UserError(f"--as-of {value!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+
+
+# Named queries over dossiers and reference data whose answers the owner keeps until the next
+# write (import, recompute, reference load): the dashboard asks them again and again.
+CACHED_QUERIES = frozenset({
+    "bieu06", "agency_ratio_month", "province_month_series", "province_month", "audit_dossiers", "audit_by_agency",
+    "vendor_statuses", "sync_unsynced", "sync_by_agency", "dossiers_overdue", "dossier_detail", "dossier_events",
+    "quarantine_list", "import_batches", "sla_runs", "store_stats", "agencies_current", "agency_history",
+    "procedures", "dashboard_months", "dashboard_status", "agency_scope"})
+QUERY_CACHE_SIZE = 512
+
+
+class Motcua:
+    """Composition root: the store, the rules, the importer and the jobs, from one config."""
+
+    remote = False
+    prewarm = False  # set by run_system: after a recompute, compute the leadership page's answers
+
+    def __init__(self, cfg: AppConfig) -> None:
+        self.cfg = cfg
+        self._generation = 0            # bumped by every write that changes dossiers or reference data
+        self._answers: dict[tuple, tuple[int, Table]] = {}
+        self._answers_lock = threading.Lock()
+
+    def _changed(self) -> None:
+        with self._answers_lock:
+            self._generation += 1
+            self._answers.clear()
+
+    # -- parts ---------------------------------------------------------------------------------
+    @cached_property
+    def store(self) -> Store:
+        c = self.cfg.store
+        return Store(c.path, memory_limit=c.memory_limit, threads=c.threads)
+
+    @cached_property
+    def engine(self):  # -> sla_rules.engine.SlaEngine
+        from sla_rules.engine import SlaEngine
+
+        return SlaEngine.from_files(self.cfg.sla.rule_set, self.cfg.sla.calendar_overrides)
+
+    @cached_property
+    def mapping(self):  # -> the column mapping for officials' exports
+        from config.mapping import load_mapping
+
+        return load_mapping(self.cfg.imports.column_mapping)
+
+    @cached_property
+    def slo_evaluator(self):  # -> collectors.slo.SloEvaluator
+        from collectors.slo import SloEvaluator
+        from config.slo import load_slos
+
+        return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now)
+
+    @cached_property
+    def alerter(self):  # -> collectors.alerting.Alerter
+        from collectors.alerting import Alerter
+        from collectors.notify import Notifier
+        from config.alerts import load_alerts
+
+        alerts = load_alerts(self.cfg.monitor.alerts)
+        return Alerter(alerts, Notifier(alerts.channels), self.now, store=self.store)  # state survives restarts
+
+    @cached_property
+    def briefing_job(self):  # -> reports.monthly.MonthlyBriefingJob
+        from collectors.notify import Notifier
+        from config.alerts import load_alerts
+        from reports.monthly import MonthlyBriefingJob
+
+        notifier = Notifier(load_alerts(self.cfg.monitor.alerts).channels) if self.cfg.reports.schedule.notify else None
+        return MonthlyBriefingJob(self, self.cfg, self.now, notifier)
+
+    def evaluate_alerts(self) -> list[Any]:
+        """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in
+        the store for the dashboard's alert timeline."""
+        from store.alert_writes import record_alerts
+
+        sent = self.alerter.update(self.slo_evaluator.conditions())
+        record_alerts(self.store, sent, self.now())
+        return sent
+
+    def close(self) -> None:
+        self.prewarm = False
+        for t in getattr(self, "_prewarm_threads", []):
+            t.join(timeout=120)
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def now(self) -> dt.datetime:
+        return parse_as_of(None, self.cfg.timezone)
+
+    # -- operations (the same set RemoteOps offers) ---------------------------------------------
+    def query(self, name: str, **params: Any) -> Table:
+        """A named query; the answers of CACHED_QUERIES are kept until the next write (and the day)."""
+        if name in SCORED_QUERIES and params.get("score_denominator") is None:
+            # one setting for every page, file and metric that shows the 766 score
+            params["score_denominator"] = self.cfg.reports.score_766.denominator
+        if name not in CACHED_QUERIES:
+            return self.store.query(name, **params)
+        key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
+        gen = self._generation
+        hit = self._answers.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        table = self.store.query(name, **params)
+        with self._answers_lock:
+            if gen == self._generation:
+                if len(self._answers) >= QUERY_CACHE_SIZE:
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = (gen, table)
+        return table
+
+    def prewarm_dashboard(self) -> None:
+        """Compute the leadership page's answers for its default month (after a recompute), so
+        that its first viewer does not wait for them."""
+        from dashboard.warm import agency_default_queries, overview_queries
+
+        queries = overview_queries(self.query)
+        month = next((p["end_month"] for n, p in queries if n == "province_month_series"), None)
+        for name, params in queries + (agency_default_queries(self.query, month) if month else []):
+            if not self.prewarm and threading.current_thread().name == "dashboard-prewarm":
+                return  # closing
+            self.query(name, **params)
+
+    def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
+                    dry_run: bool = False, lang: str = "en") -> dict[str, Any]:
+        """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored)."""
+        from collectors.dossier_import import MAX_ERRORS, import_dossiers
+
+        try:
+            summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
+                                      progress=progress, dry_run=dry_run, lang=lang,
+                                      max_errors=200 if dry_run else MAX_ERRORS)
+        finally:
+            if not dry_run:
+                self._changed()
+        out = summary.to_dict()
+        out["text"] = summary.render(lang)
+        return out
+
+    def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
+        """The engine's explanation (deadline, status, why) of stored dossiers, judged at the last
+        recompute's as_of; `agency` limits them to that agency's subtree. {code: {due, status, reason}}."""
+        from sla_rules.explain import explain_records
+
+        t = self.store.query("dossier_engine_input", codes=list(codes), agency=agency)
+        if not t.rows:
+            return {}
+        as_of = self.status().get("last_recompute_as_of") or self.now()
+        rows = explain_records(self.engine, t.columns, t.rows, as_of, lang=lang)
+        return {r["dossier_code"]: {k: r[k] for k in ("due", "status", "reason")} for r in rows}
+
+    def recompute(self, as_of: str | None = None) -> dict[str, Any]:
+        from store.sla import recompute
+
+        t = parse_as_of(as_of, self.cfg.timezone)
+        try:
+            return recompute(self.store, self.engine, t)
+        finally:
+            self._changed()
+            if self.prewarm:
+                self.start_prewarm()
+
+    def start_prewarm(self) -> None:
+        """Compute the leadership page's answers in the background (close() waits for it)."""
+        t = threading.Thread(target=self._prewarm_quietly, name="dashboard-prewarm", daemon=True)
+        self._prewarm_threads = [x for x in getattr(self, "_prewarm_threads", []) if x.is_alive()] + [t]
+        t.start()
+
+    def _prewarm_quietly(self) -> None:
+        try:
+            self.prewarm_dashboard()
+        except Exception:  # noqa: BLE001 - only a head start; the page asks again and reports
+            log.warning("dashboard prewarm failed", exc_info=True)
+
+    def status(self) -> dict[str, Any]:
+        t = self.store.query("store_stats")
+        return t.one() or {}
+
+    def compliance(self, action: str, **params: Any) -> dict[str, Any]:
+        """A change to the compliance register: one append-only event (compliance/actions.py)."""
+        from compliance.actions import perform
+
+        return perform(self, action, **params)
+
+    def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Store (or replace) one load-test run: loadtests/runner.py's payload (store/loadtest_writes.py)."""
+        from store.loadtest_writes import write_run
+
+        return write_run(self.store, payload)
+
+    def load_reference(self, path: Path | str) -> dict[str, Any]:
+        from store.reference import load_reference
+
+        try:
+            return load_reference(self.store, path)
+        finally:
+            self._changed()
+
+    def demo_data(self, out_dir: Path | None = None, months: int | None = None,
+                  per_month: int | None = None, seed: int | None = None,
+                  end: dt.date | None = None) -> dict[str, Any]:
+        """Generate the demo province up to `end` (default: today), load it, recompute.
+
+        Deterministic for a seed and an end date. The recompute judges at the snapshot's instant,
+        so dossiers the generator left pending are judged as the portal would have seen them.
+        """
+        from testbed.demo_data import REFERENCE_PATH, generate
+
+        d = self.cfg.demo
+        out_dir = out_dir or self.cfg.store.path.parent / "demo"
+        end = end or d.end or self.now().date()
+        gen = generate(out_dir, seed=seed if seed is not None else d.seed, months=months or d.months,
+                       dossiers_per_month=per_month or d.dossiers_per_month, end=end)
+        ref = self.load_reference(REFERENCE_PATH)
+        imported = self.import_file(str(gen["dossiers"]), str(gen["events"]))
+        sla = self.recompute(gen["as_of"].strftime("%Y-%m-%d %H:%M"))
+        return {"generated": {k: str(v) for k, v in gen.items()}, "reference": ref, "import": imported, "sla": sla}
+
+    def is_empty(self) -> bool:
+        return not (self.status().get("dossiers") or 0)
+
+
+def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:
+    """The running owner's client if `app.py run` is up, else a local composition root."""
+    remote = find_owner(cfg.store.path)
+    return remote if remote is not None else Motcua(cfg)
