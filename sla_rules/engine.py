@@ -92,7 +92,7 @@ EARLY_FACTS = ("excl", "fin_state", "r_us", "f_us")
 # Names of the engine's own columns between its layers: `extra` and `early` may not take them.
 _RESERVED = frozenset((
     "rej", "proc", "qc_raw", "sc_raw", "bnd", "q_k", "fl0", "e_k", "open_k", "last_k", "first_k", "late_req",
-    "q_open", "late_month", "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "due_date", "lim", "u", "q_c", "s_c",
+    "q_open", "late_month", "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "due_date", "lim", "u",
     "excl", "fin_state", "u", "lim", "r_us", "s_us", "s_raw", "q_raw", "q_req", "ev_reqs", "q_open", "sup_req",
     "sup_rcv", "f_us",
     "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "e_dn", "clk", "tod", "n", "wd", "w", "nx", "qpos", "tkey", "due_dn",
@@ -569,7 +569,6 @@ class SlaEngine:
         def S(status: str) -> str:  # a status literal, typed when status_type is given
             return f"'{status}'::{status_type}" if status_type else f"'{status}'"
 
-        D = DAY_US
         resume = L.mode == "resume"
         neg_overdue = L.negative == "overdue"
         R = with_reasons
