@@ -45,6 +45,15 @@ FLAG_AFTER_RESULT = 4        # a supplement fact dated after the result: ignored
 FLAG_INCONSISTENT_STATE = 8  # state says processing but a result date is given: judged by that date
 FLAG_NEGATIVE_LATE = 16      # refused or handed back (state rejected) after the deadline
 FLAG_STOPPED = 32            # the clock was stopped by an open supplement request at as_of or at the result
+# The dossier events that form supplement cycles (a request opens one, a receipt closes it).
+SUPPLEMENT_EVENTS = ("supplement_requested", "supplement_received")
+
+
+def supplement_events_sql(col: str = "event") -> str:
+    """The SQL condition that an event row is a supplement fact."""
+    return f"{col} IN (" + ", ".join(f"'{e}'" for e in SUPPLEMENT_EVENTS) + ")"
+
+
 FLAGS = {
     FLAG_LATE_REQUEST: ("late_request", "yêu cầu bổ sung sau khi đã quá hạn", "supplement requested after the deadline"),
     FLAG_ORPHAN_RECEIPT: ("orphan_receipt", "nhận bổ sung khi không có yêu cầu bổ sung",

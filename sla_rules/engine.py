@@ -81,7 +81,7 @@ from sla_rules.calendar import WEEKEND_NOTE, WorkCalendar
 
 from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's public names)
     CLK_CAL, CLK_DAYS, CLK_FRAC, CLK_HOURS, CLK_SAME, DAY_US, FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE,
-    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
+    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, supplement_events_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
 
@@ -392,7 +392,7 @@ class SlaEngine:
         ctes: list[str] = []
         if ev is not None:
             ctes.append(f"evk AS (SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
-                        f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ('supplement_requested', 'supplement_received'))")
+                        f"epoch_us(\"at\") AS t FROM {ev} WHERE {supplement_events_sql()})")
         branches = []
         for gi, (lits, members) in enumerate(groups):
             cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"

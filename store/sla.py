@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from sla_rules.constants import FLAG_STOPPED, office_time_sql
+from sla_rules.constants import FLAG_STOPPED, office_time_sql, supplement_events_sql
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -490,7 +490,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
                                         engine.counts_late_refusals)
         # the events relation only when there are supplement events (a join less per dossier)
         events = "v_sla_events" if con.execute(
-            "SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ('supplement_requested', 'supplement_received'))"
+            f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE {supplement_events_sql()})"
         ).fetchone()[0] else None
         sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
                                  status_type="sla_status", internals=("late_us", "late_month", "flags"),
