@@ -65,7 +65,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                             "or MOTCUA_SERVICE__PORT") from None
         service.start()
         try:
-            registry = build_registry(app, app.now)
+            registry = build_registry(app, app.now, probes=cfg.monitor.probes)
             metrics_server, _ = serve_metrics(registry, cfg.metrics.host, cfg.metrics.port)
         except OSError as e:
             raise UserError(f"cannot listen on {cfg.metrics.host}:{cfg.metrics.port} for metrics ({e.strerror}); "

@@ -1,4 +1,12 @@
-"""Prometheus metrics of the store's SLA figures (the on-time ratios, scores, pending and unsynced counts).
+"""Prometheus metrics of the store's SLA figures (the on-time ratios, scores, pending and unsynced
+counts), and the registry that also holds the probe metrics (collectors/probe_metrics.py).
+
+What the figures cover is a label, `period`, because it is not what the dashboard shows by default:
+the ratios, scores and pending-overdue counts are those of the current calendar month (local time)
+from its first day to the last recompute (`period="month_to_date"`), whereas the dashboard shows
+a chosen month (by default the current one, but the last complete one in a month's first week) and
+the briefing a whole month; the unsynced dossiers and the vendor's overdue gap count every month in
+the store (`period="all_time"`).
 
 Kept apart as prometheus/client_python keeps them: `SlaCollector` is the data model (it reads
 named queries through the store's operations, locally or from the running owner), `build_registry`
@@ -13,18 +21,25 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from collectors.probe_metrics import ProbeMetrics
+from config.probes import ProbesFile, load_probes
+
 log = logging.getLogger("motcua.metrics")
 MAX_AGENCIES = 500  # label cardinality bound: one series per agency
+MONTH_TO_DATE = "month_to_date"
+ALL_TIME = "all_time"
 
 
 class SlaCollector(Collector):
-    """Gauges of the current month's figures, per agency and for the province (agency_code="province")."""
+    """Gauges of the current month's figures to date, per agency and for the province
+    (agency_code="province"), and of the vendor audit and sync check over every month."""
 
     def __init__(self, ops: Any, now: Callable[[], dt.datetime]) -> None:
         self.ops = ops
@@ -42,24 +57,27 @@ class SlaCollector(Collector):
         q = self.ops.query
         out: list[Metric] = []
         prov = q("province_month", month=month).one() or {}
+        mtd = "the current calendar month from its first day to the last recompute (period=month_to_date)"
+        agency = ["agency_code", "agency_name", "period"]
         ratio = GaugeMetricFamily("motcua_ontime_ratio",
-                                  "On-time ratio (early + on time) / resolved, this month, recomputed",
-                                  labels=["agency_code", "agency_name"])
+                                  f"On-time ratio (early + on time) / resolved, recomputed, over {mtd}",
+                                  labels=agency)
         score = GaugeMetricFamily("motcua_progress_score_766",
                                   "Progress score of Decision 766 (an estimate): 20 x on time / received "
-                                  "(reports.score_766.denominator), this month; absent while nothing is resolved",
-                                  labels=["agency_code", "agency_name"])
+                                  f"(reports.score_766.denominator), over {mtd}; absent while nothing is resolved",
+                                  labels=agency)
         overdue = GaugeMetricFamily("motcua_pending_overdue_dossiers",
-                                    "Dossiers pending past their legal deadline at the recompute",
-                                    labels=["agency_code", "agency_name"])
+                                    "Dossiers pending past their legal deadline at the last recompute, "
+                                    f"in the figures of {mtd}",
+                                    labels=agency)
         if prov.get("on_time_ratio") is not None:
-            ratio.add_metric(["province", "province"], prov["on_time_ratio"])
+            ratio.add_metric(["province", "province", MONTH_TO_DATE], prov["on_time_ratio"])
         if prov.get("score_766") is not None:
-            score.add_metric(["province", "province"], prov["score_766"])
+            score.add_metric(["province", "province", MONTH_TO_DATE], prov["score_766"])
         if prov:
-            overdue.add_metric(["province", "province"], prov.get("pending_overdue") or 0)
+            overdue.add_metric(["province", "province", MONTH_TO_DATE], prov.get("pending_overdue") or 0)
         for r in q("agency_ratio_month", month=month, limit=MAX_AGENCIES, rollup=False, min_resolved=0):
-            labels = [r["agency_code"], r["agency_name"] or r["agency_code"]]
+            labels = [r["agency_code"], r["agency_name"] or r["agency_code"], MONTH_TO_DATE]
             if r["on_time_ratio"] is not None:
                 ratio.add_metric(labels, r["on_time_ratio"])
             if r["score_766"] is not None:
@@ -67,19 +85,21 @@ class SlaCollector(Collector):
             overdue.add_metric(labels, r["pending_overdue"] or 0)
         unsynced = GaugeMetricFamily("motcua_unsynced_dossiers",
                                      "Resolved dossiers whose result did not reach the National Public "
-                                     "Service Portal (never synced, synced early or with another status)",
-                                     labels=["source_system"])
+                                     "Service Portal (never synced, synced early or with another status), "
+                                     "every month in the store (period=all_time)",
+                                     labels=["source_system", "period"])
         for r in q("sync_by_agency"):
             if r["row_kind"] == "source_system":
-                unsynced.add_metric([r["source_system"] or ""], r["unsynced"] or 0)
+                unsynced.add_metric([r["source_system"] or "", ALL_TIME], r["unsynced"] or 0)
             elif r["row_kind"] == "total":
-                unsynced.add_metric(["all"], r["unsynced"] or 0)
+                unsynced.add_metric(["all", ALL_TIME], r["unsynced"] or 0)
         gap = GaugeMetricFamily("motcua_vendor_overdue_gap",
-                                "Dossiers the vendor reports overdue minus those recomputed overdue",
-                                labels=["agency_code"])
+                                "Dossiers the vendor reports overdue minus those recomputed overdue, "
+                                "every month in the store (period=all_time)",
+                                labels=["agency_code", "period"])
         for r in q("audit_by_agency"):
             code = "province" if r["row_kind"] == "total" else r["agency_code"]
-            gap.add_metric([code], r["overdue_difference"] or 0)
+            gap.add_metric([code, ALL_TIME], r["overdue_difference"] or 0)
         out += [ratio, score, overdue, unsynced, gap]
         runs = q("sla_runs", limit=1).one()
         if runs and runs.get("finished_at"):
@@ -113,58 +133,17 @@ def _local_tz() -> dt.tzinfo:
     return ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-# Latency buckets for a portal seen from a citizen's side: 50 ms to 60 s.
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0)
-PHASES = ("dns", "connect", "tls", "ttfb", "transfer")
-
-
-class ProbeMetrics:
-    """Probe and journey-step measurements, observed as results arrive from the probe runner."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        labels = ["check", "step"]
-        self.duration = Histogram("motcua_probe_duration_seconds", "Probe response time, whole request",
-                                  labels, buckets=LATENCY_BUCKETS, registry=registry)
-        self.phase = Histogram("motcua_probe_phase_seconds", "Probe response time per phase "
-                               "(dns, connect, tls, ttfb, transfer)", [*labels, "phase"],
-                               buckets=LATENCY_BUCKETS, registry=registry)
-        self.runs = Counter("motcua_probe_runs", "Probe runs", labels, registry=registry)
-        self.failures = Counter("motcua_probe_failures", "Probe runs that failed an assertion or the request",
-                                labels, registry=registry)
-        self.success = Gauge("motcua_probe_success", "1 if the last run passed, 0 if it failed",
-                             labels, registry=registry)
-        self.cert_days = Gauge("motcua_probe_tls_cert_days_left", "Days before the TLS certificate expires",
-                               ["check"], registry=registry)
-
-    def observe(self, check: str, step: str, ok: bool, seconds: float | None,
-                phases: dict[str, float] | None = None, cert_days: float | None = None) -> None:
-        step = step or ""
-        self.runs.labels(check, step).inc()
-        if not ok:
-            self.failures.labels(check, step).inc()
-        self.success.labels(check, step).set(1 if ok else 0)
-        if seconds is not None:
-            self.duration.labels(check, step).observe(seconds)
-        for name, value in (phases or {}).items():
-            if name in PHASES and value is not None:
-                self.phase.labels(check, step, name).observe(value)
-        if cert_days is not None:
-            self.cert_days.labels(check).set(cert_days)
-
-    def observe_results(self, results: list[Any]) -> None:
-        """Observe collectors.probes.ProbeResult objects (times in ms)."""
-        for r in results:
-            phases = {p: getattr(r, f"{p}_ms") / 1000 for p in PHASES if getattr(r, f"{p}_ms", None) is not None}
-            self.observe(r.name, r.step, r.ok, r.total_ms / 1000 if r.total_ms is not None else None,
-                         phases, r.cert_days_left)
-
-
-def build_registry(ops: Any, now: Callable[[], dt.datetime]) -> CollectorRegistry:
+def build_registry(ops: Any, now: Callable[[], dt.datetime],
+                   probes: ProbesFile | Path | str | None = None) -> CollectorRegistry:
     """A registry of our own (never the global one) with the SLA collector and the probe metrics,
-    reachable as `registry.probe_metrics`."""
+    reachable as `registry.probe_metrics`. With `probes` (the probes file or its path) every
+    check, journey and step has its counters at zero from the start."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SlaCollector(ops, now))
-    registry.probe_metrics = ProbeMetrics(registry)  # type: ignore[attr-defined]
+    pm = ProbeMetrics(registry)
+    if probes is not None:
+        pm.declare(probes if isinstance(probes, ProbesFile) else load_probes(probes))
+    registry.probe_metrics = pm  # type: ignore[attr-defined]
     return registry
 
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the SLA figures: values equal the store's named queries."""
+"""Prometheus metrics of the SLA figures (values equal the store's named queries, labelled with the
+period they cover) and of the probes (runs and steps apart, counters from zero)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,9 +11,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import Motcua
 from collectors.metrics import build_registry, serve_metrics
+from collectors.probes import JOURNEY_STEP, ProbeResult
+from config.probes import load_probes
 from store.service import RemoteOps
 
 NOW = dt.datetime(2026, 10, 20, 9, 0)
+PROVINCE = (("agency_code", "province"), ("agency_name", "province"), ("period", "month_to_date"))
+
+
+def agency_key(code: str, name: str) -> tuple:
+    return (("agency_code", code), ("agency_name", name), ("period", "month_to_date"))
 
 
 def scrape(registry) -> dict[str, dict[tuple, float]]:
@@ -39,28 +47,27 @@ def test_values_equal_the_store_figures(demo_app):
     m = scrape(build_registry(demo_app, lambda: NOW))
     assert m["motcua_store_up"][()] == 1
     prov = demo_app.query("province_month", month="2026-10").one()
-    assert m["motcua_ontime_ratio"][(("agency_code", "province"), ("agency_name", "province"))] == pytest.approx(
-        prov["on_time_ratio"])
-    assert m["motcua_progress_score_766"][(("agency_code", "province"), ("agency_name", "province"))] == pytest.approx(
-        prov["score_766"])
+    assert m["motcua_ontime_ratio"][PROVINCE] == pytest.approx(prov["on_time_ratio"])
+    assert m["motcua_progress_score_766"][PROVINCE] == pytest.approx(prov["score_766"])
     ranked = demo_app.query("agency_ratio_month", month="2026-10", limit=500, rollup=False, min_resolved=0)
     with_ratio = [r for r in ranked if r["on_time_ratio"] is not None]
     assert len(with_ratio) > 5
     for r in with_ratio:
-        key = (("agency_code", r["agency_code"]), ("agency_name", r["agency_name"]))
+        key = agency_key(r["agency_code"], r["agency_name"])
         assert m["motcua_ontime_ratio"][key] == pytest.approx(r["on_time_ratio"])
         assert m["motcua_pending_overdue_dossiers"][key] == r["pending_overdue"]
     sync = {r["source_system"]: r["unsynced"] for r in demo_app.query("sync_by_agency")
             if r["row_kind"] == "source_system"}
-    assert sync and all(m["motcua_unsynced_dossiers"][(("source_system", k),)] == v for k, v in sync.items())
+    assert sync and all(m["motcua_unsynced_dossiers"][(("period", "all_time"), ("source_system", k))] == v
+                        for k, v in sync.items())
     total_gap = next(r for r in demo_app.query("audit_by_agency") if r["row_kind"] == "total")["overdue_difference"]
-    assert m["motcua_vendor_overdue_gap"][(("agency_code", "province"),)] == total_gap
+    assert m["motcua_vendor_overdue_gap"][(("agency_code", "province"), ("period", "all_time"))] == total_gap
     assert "motcua_sla_last_recompute_timestamp_seconds" in m
 
 
 def test_a_new_recompute_refreshes_the_figures(demo_app, tmp_path):
     registry = build_registry(demo_app, lambda: NOW)
-    key = (("agency_code", "province"), ("agency_name", "province"))
+    key = PROVINCE
     before = scrape(registry)["motcua_pending_overdue_dossiers"][key]
     f = tmp_path / "late.csv"
     f.write_text("dossier_code,agency_code,channel,received_at,time_limit,time_unit,state\n"
@@ -90,20 +97,83 @@ def test_exposition_over_http_on_loopback(demo_app):
         server.server_close()
 
 
+def test_the_sla_figures_say_what_period_they_cover(demo_app):
+    """Month to date, not the dashboard's month: in a label and in the help text."""
+    text = generate_latest(build_registry(demo_app, lambda: NOW)).decode()
+    helps = {ln.split()[2]: ln for ln in text.splitlines() if ln.startswith("# HELP")}
+    for name in ("motcua_ontime_ratio", "motcua_progress_score_766", "motcua_pending_overdue_dossiers"):
+        assert "current calendar month from its first day to the last recompute" in helps[name]
+        samples = [s for fam in text_string_to_metric_families(text) if fam.name == name for s in fam.samples]
+        assert samples and {s.labels["period"] for s in samples} == {"month_to_date"}
+    for name in ("motcua_unsynced_dossiers", "motcua_vendor_overdue_gap"):
+        assert "every month in the store" in helps[name]
+        samples = [s for fam in text_string_to_metric_families(text) if fam.name == name for s in fam.samples]
+        assert samples and {s.labels["period"] for s in samples} == {"all_time"}
+
+
+def dead_registry(**kw):
+    return build_registry(RemoteOps("http://127.0.0.1:9", "token", timeout=1.0), lambda: NOW, **kw)
+
+
 def test_probe_observations_become_histograms_and_counters():
-    dead = RemoteOps("http://127.0.0.1:9", "token", timeout=1.0)
-    registry = build_registry(dead, lambda: NOW)
+    registry = dead_registry()
     pm = registry.probe_metrics
-    pm.observe("citizen-v2", "login", True, 0.3, {"connect": 0.001, "ttfb": 0.25, "bogus": 9})
-    pm.observe("citizen-v2", "login", False, 2.5, {"ttfb": 2.4})
-    pm.observe("home", "", True, 0.04, cert_days=42)
+    pm.observe_step("citizen-v2", "login", True, 0.3, {"connect": 0.001, "ttfb": 0.25, "bogus": 9})
+    pm.observe_step("citizen-v2", "login", False, 2.5, {"ttfb": 2.4})
+    pm.observe_run("home", True, 0.04)
+    pm.observe_step("home", "", True, 0.04, cert_days=42)
     m = scrape(registry)
     key = (("check", "citizen-v2"), ("step", "login"))
-    assert m["motcua_probe_runs_total"][key] == 2 and m["motcua_probe_failures_total"][key] == 1
-    assert m["motcua_probe_success"][key] == 0
-    assert m["motcua_probe_duration_seconds_count"][key] == 2
-    assert m["motcua_probe_duration_seconds_sum"][key] == pytest.approx(2.8)
-    assert m["motcua_probe_duration_seconds_bucket"][(("check", "citizen-v2"), ("le", "0.5"), ("step", "login"))] == 1
+    assert m["motcua_probe_step_runs_total"][key] == 2 and m["motcua_probe_step_failures_total"][key] == 1
+    assert m["motcua_probe_step_success"][key] == 0
+    assert m["motcua_probe_step_duration_seconds_count"][key] == 2
+    assert m["motcua_probe_step_duration_seconds_sum"][key] == pytest.approx(2.8)
+    bucket = (("check", "citizen-v2"), ("le", "0.5"), ("step", "login"))
+    assert m["motcua_probe_step_duration_seconds_bucket"][bucket] == 1
     phases = {dict(k)["phase"] for k in m["motcua_probe_phase_seconds_count"]}
     assert phases == {"connect", "ttfb"}
     assert m["motcua_probe_tls_cert_days_left"][(("check", "home"),)] == 42
+    assert m["motcua_probe_runs_total"] == {(("check", "home"),): 1}
+
+
+def test_a_check_that_never_failed_has_its_failures_at_zero():
+    """Without the series a check that never failed had no error ratio and no burn rate at all."""
+    registry = dead_registry()
+    registry.probe_metrics.observe_results([ProbeResult("home", "check", "", NOW, True, total_ms=40)])
+    m = scrape(registry)
+    assert m["motcua_probe_failures_total"][(("check", "home"),)] == 0
+    assert m["motcua_probe_step_failures_total"][(("check", "home"), ("step", ""))] == 0
+    assert m["motcua_probe_runs_total"][(("check", "home"),)] == 1
+
+
+def test_every_check_journey_and_step_of_the_probes_file_starts_at_zero():
+    cfg = load_probes()
+    m = scrape(dead_registry(probes=cfg))
+    names = {c.name for c in cfg.checks} | {j.name for j in cfg.journeys}
+    steps = {(c.name, "") for c in cfg.checks} | {(j.name, s.name) for j in cfg.journeys for s in j.steps}
+    for fam in ("motcua_probe_runs_total", "motcua_probe_failures_total", "motcua_probe_duration_seconds_count"):
+        assert m[fam] == {(("check", n),): 0 for n in names}, fam
+    for fam in ("motcua_probe_step_runs_total", "motcua_probe_step_failures_total",
+                "motcua_probe_step_duration_seconds_count"):
+        assert m[fam] == {(("check", n), ("step", s)): 0 for n, s in steps}, fam
+    assert "motcua_probe_success" not in m  # nothing is known about a check before it runs
+
+
+def test_a_journey_counts_once_per_run_apart_from_its_steps():
+    """A journey refused at its second step: one failed run (ratio 1), not 2 failures in 3 series."""
+    registry = dead_registry()
+    for _ in range(3):
+        registry.probe_metrics.observe_results([
+            ProbeResult("citizen-v1-login", "journey", "login-page", NOW, True, total_ms=30),
+            ProbeResult("citizen-v1-login", "journey", "login", NOW, False, "text found", total_ms=50),
+            ProbeResult("citizen-v1-login", "journey", JOURNEY_STEP, NOW, False, "failed at step 'login'",
+                        total_ms=80)])
+    m = scrape(registry)
+    run = (("check", "citizen-v1-login"),)
+    assert m["motcua_probe_runs_total"] == {run: 3} and m["motcua_probe_failures_total"] == {run: 3}
+    assert m["motcua_probe_duration_seconds_sum"][run] == pytest.approx(0.24)
+    assert m["motcua_probe_success"] == {run: 0}
+    steps = m["motcua_probe_step_runs_total"]
+    assert {dict(k)["step"] for k in steps} == {"login-page", "login"} and set(steps.values()) == {3}
+    assert m["motcua_probe_step_failures_total"][run + (("step", "login-page"),)] == 0
+    assert m["motcua_probe_step_failures_total"][run + (("step", "login"),)] == 3

@@ -218,10 +218,11 @@ def test_no_score_in_the_metrics_and_the_briefing(world, capsys):
         files = dict((name.rsplit(".", 1)[1], data) for name, data in build_all(m, MONTH, cfg=cfg))
         own = dict((name.rsplit(".", 1)[1], data)
                    for name, data in build_all(m, MONTH, ["docx", "pdf"], agency="BQL", cfg=cfg))
-    key = (("agency_code", "BQL"), ("agency_name", "Ban Quản lý dự án"))
+    key = (("agency_code", "BQL"), ("agency_name", "Ban Quản lý dự án"), ("period", "month_to_date"))
     assert key in scrape["motcua_pending_overdue_dossiers"]
     assert key not in scrape["motcua_progress_score_766"] and key not in scrape["motcua_ontime_ratio"]
-    assert (("agency_code", "CQ9"), ("agency_name", "Cơ quan số 9")) in scrape["motcua_progress_score_766"]
+    cq9 = (("agency_code", "CQ9"), ("agency_name", "Cơ quan số 9"), ("period", "month_to_date"))
+    assert cq9 in scrape["motcua_progress_score_766"]
 
     ws = load_workbook(io.BytesIO(files["xlsx"]))["Số liệu cơ quan"]
     header_row = next(r for r in ws.iter_rows(values_only=True) if r and r[0] == "Mã cơ quan")

@@ -101,7 +101,10 @@ def test_run_system_in_process_serves_and_stops(app_cfg):
         time.sleep(0.1)
     assert any("store API" in line for line in lines), lines
     metrics_line = next(line for line in lines if "/metrics" in line)
-    assert httpx.get(metrics_line.split()[-1], timeout=10).status_code == 200
+    scraped = httpx.get(metrics_line.split()[-1], timeout=10)
+    assert scraped.status_code == 200
+    # the probes file's checks are declared at zero, a failure counter beside each run counter
+    assert 'motcua_probe_failures_total{check="dvcqg-sync"}' in scraped.text
     ops = find_owner(app_cfg.store.path)
     assert ops is not None and ops.status()["dossiers"] > 0
     # the owner's recompute checkpoints (the file would grow by a set of results at each one):
