@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from config.vocabulary import SLA_STATUSES
+
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
 EPOCH = datetime(1970, 1, 1)
@@ -17,8 +19,7 @@ OUTPUT_COLUMNS = (
     "dossier_code", "rule_version", "clock_start_at", "due_date", "due_at", "late_from",
     "final_status", "status", "computed_as_of",
 )
-STATUSES = ("early", "on_time", "overdue", "pending_in_time", "pending_overdue",
-            "waiting_supplement", "excluded", "no_deadline")
+STATUSES = SLA_STATUSES  # the values of the store's ENUM sla_status, in its order
 
 # clock kinds: whole working days, calendar days, same day, office hours, and working days with a
 # fraction (N + f: f of an office day into the working day after the N-th)
