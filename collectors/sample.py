@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 from config.mapping import DOSSIER_COLUMNS
+from config.vocabulary import CHANNELS, RESOLVED_STATES
 
 AGENCIES = [("STP", "Sở Tư pháp"), ("SXD", "Sở Xây dựng"), ("STNMT", "Sở Tài nguyên và Môi trường"),
             ("SKHDT", "Sở Kế hoạch và Đầu tư"), ("UBND-TP", "UBND thành phố Quảng Ngãi"),
@@ -42,7 +43,7 @@ def iter_dossier_rows(n: int, *, seed: int = 0, start: dt.datetime = dt.datetime
         received = start + dt.timedelta(minutes=rnd.randrange(minutes))
         state = rnd.choice(("processing", "finished", "returned", "returned", "returned", "withdrawn"))
         finished = returned = ""
-        if state in ("finished", "returned"):
+        if state in RESOLVED_STATES:
             f = received + dt.timedelta(hours=rnd.randrange(1, 24 * 25))
             finished = f.strftime(fmt)
             if state == "returned":
@@ -54,7 +55,7 @@ def iter_dossier_rows(n: int, *, seed: int = 0, start: dt.datetime = dt.datetime
             rec = (r1 + dt.timedelta(days=rnd.randrange(1, 5))).strftime(fmt)
         yield [
             f"{prefix}{i:09d}", agency[0], agency[1], proc[0], proc[1], proc[2],
-            rnd.choice(("online", "direct", "postal")), received.strftime(fmt), str(proc[3]), proc[4],
+            rnd.choice(CHANNELS), received.strftime(fmt), str(proc[3]), proc[4],
             req, rec, "", finished, returned, state,
             (received + dt.timedelta(days=proc[3] + 2)).strftime("%Y-%m-%d"),
             rnd.choice(("on_time", "early", "overdue", "")), rnd.choice(("1.0", "2.0")), "", "",

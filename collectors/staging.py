@@ -21,6 +21,7 @@ import duckdb
 from collectors.errors import ImportRefused
 from collectors.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 from config.mapping import ENUMS, ColumnMapping, normalize_label
+from config.vocabulary import RESOLVED_STATES, quoted_list
 
 TIMESTAMP_COLUMNS = DATE_COLUMNS
 # enumerated columns: (strict -> unknown values are errors; else kept as they are)
@@ -258,7 +259,7 @@ def _checks(kind: str) -> list[tuple[str, str, str, str, str]]:
              "'ngày trả kết quả (' || s_returned_at || ') trước ngày tiếp nhận (' || s_received_at || ')'"),
             # A latest request after the latest receipt is no error: the dossier is waiting for the
             # citizen again (a second cycle), and the engine judges it so.
-            ("finished_at", "state IN ('finished', 'returned') AND s_finished_at IS NULL AND s_returned_at IS NULL",
+            ("finished_at", f"state IN ({quoted_list(RESOLVED_STATES)}) AND s_finished_at IS NULL AND s_returned_at IS NULL",
              "NULL", "'state is ' || state || ' but neither finished_at nor returned_at is given'",
              "'trạng thái ' || state || ' nhưng thiếu cả ngày có kết quả và ngày trả kết quả'"),
         ]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from config import default_path
 from config.errors import load_yaml_model
+from config.vocabulary import CHANNELS, DOSSIER_STATES, EVENT_KINDS, REPORTED_STATUSES, TIME_UNITS
 
 DEFAULT_MAPPING = default_path("mappings", "vi-igate.yaml")
 
@@ -32,16 +33,15 @@ DOSSIER_COLUMNS: tuple[str, ...] = (
 )
 EVENT_COLUMNS: tuple[str, ...] = ("dossier_code", "event", "at", "detail")
 
-# Canonical values of the enumerated columns.
+# Canonical values of the enumerated columns (config/vocabulary.py).
 ENUMS: dict[str, tuple[str, ...]] = {
-    "channel": ("online", "direct", "postal"),
-    "time_unit": ("working_days", "working_hours", "calendar_days", "same_day"),
-    "state": ("processing", "finished", "returned", "withdrawn", "rejected"),
+    "channel": CHANNELS,
+    "time_unit": TIME_UNITS,
+    "state": DOSSIER_STATES,
     # The vendor's own verdict, kept to audit it; unmapped values are kept as they are.
-    "reported_status": ("early", "on_time", "overdue", "pending_in_time", "pending_overdue",
-                        "waiting_supplement"),
+    "reported_status": REPORTED_STATUSES,
     # Dossier events; unmapped event names are kept (trimmed) as they are.
-    "event": ("supplement_requested", "supplement_received", "extended"),
+    "event": EVENT_KINDS,
 }
 MAPPED_VALUE_COLUMNS = tuple(ENUMS)
 

@@ -24,9 +24,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.errors import load_yaml_model
+from config.vocabulary import TimeUnit
 
 AgencyLevel = Literal["province", "department", "district", "commune", "unit"]
-TimeUnit = Literal["working_days", "working_hours", "calendar_days", "same_day"]
 OnlineLevel = Literal["full", "partial", "none"]
 
 OPEN_START = dt.date(1900, 1, 1)

@@ -13,11 +13,10 @@ import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.vocabulary import BIEU06_COLUMNS, BIEU06_COUNT_NAMES, CHANNEL_LABELS, bieu06_group_spans
 from store.registry import Table
 
-COUNT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
-                 "resolved_total", "resolved_early", "resolved_on_time", "resolved_overdue",
-                 "pending_total", "pending_in_time", "pending_overdue"]
+COUNT_COLUMNS = list(BIEU06_COUNT_NAMES)
 
 TEXT = {
     "vi": {
@@ -25,18 +24,14 @@ TEXT = {
         "subtitle": "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH TẠI CƠ QUAN, ĐƠN VỊ TRỰC TIẾP GIẢI QUYẾT",
         "period": "Kỳ báo cáo: tháng {m:02d}/{y}",
         "unit": "Đơn vị tính: hồ sơ",
-        "groups": [("Số hồ sơ nhận giải quyết", 4), ("Số hồ sơ đã giải quyết", 4),
-                   ("Số hồ sơ đang giải quyết", 3), ("Chỉ số", 2)],
-        "columns": ["Tổng số", "Trong kỳ: Trực tuyến", "Trong kỳ: Trực tiếp, bưu chính", "Từ kỳ trước",
-                    "Tổng số", "Trước hạn", "Đúng hạn", "Quá hạn",
-                    "Tổng số", "Trong hạn", "Quá hạn",
-                    "Tỷ lệ đúng hạn (%)", "Điểm tiến độ (QĐ 766)"],
+        "groups": [*bieu06_group_spans("vi"), ("Chỉ số", 2)],
+        "columns": [*(c.vi for c in BIEU06_COLUMNS), "Tỷ lệ đúng hạn (%)", "Điểm tiến độ (QĐ 766)"],
         "first": {"agency": "Cơ quan, đơn vị", "field": "Lĩnh vực", "procedure": "Thủ tục",
                   "channel": "Kênh tiếp nhận", "total": "Cơ quan, đơn vị"},
         "total": "Tổng cộng",
         "unknown": "(chưa xác định)",
         "closed": " (đã giải thể)",
-        "channels": {"online": "Trực tuyến", "direct": "Trực tiếp", "postal": "Bưu chính"},
+        "channels": {c: label.vi for c, label in CHANNEL_LABELS.items()},
         "empty": "Không có số liệu cho kỳ này.",
         "thousands": ".", "decimal": ",",
         "as_of": "Số liệu tính đến {t}{how}; bộ quy tắc {rules}",
@@ -48,17 +43,14 @@ TEXT = {
         "subtitle": "ADMINISTRATIVE PROCEDURE DOSSIERS HANDLED BY THE AGENCIES THAT PROCESS THEM",
         "period": "Period: {y}-{m:02d}",
         "unit": "Unit: dossiers",
-        "groups": [("Dossiers received", 4), ("Dossiers resolved", 4), ("Dossiers pending", 3), ("Indicators", 2)],
-        "columns": ["Total", "This period: online", "This period: in person, by post", "Carried over",
-                    "Total", "Early", "On time", "Overdue",
-                    "Total", "Within time", "Overdue",
-                    "On-time ratio (%)", "Progress score (QĐ 766)"],
+        "groups": [*bieu06_group_spans("en"), ("Indicators", 2)],
+        "columns": [*(c.en for c in BIEU06_COLUMNS), "On-time ratio (%)", "Progress score (QĐ 766)"],
         "first": {"agency": "Agency", "field": "Field", "procedure": "Procedure", "channel": "Channel",
                   "total": "Agency"},
         "total": "Total",
         "unknown": "(unknown)",
         "closed": " (closed)",
-        "channels": {"online": "Online", "direct": "In person", "postal": "By post"},
+        "channels": {c: label.en for c, label in CHANNEL_LABELS.items()},
         "empty": "No figures for this period.",
         "thousands": ",", "decimal": ".",
         "as_of": "Figures as of {t}{how}; rule set {rules}",

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import store.queries  # noqa: F401  (registers the named queries)
 import store.report_queries  # noqa: F401  (the briefing's probe queries)
+from config.vocabulary import BIEU06_COLUMNS, BIEU06_COUNT_NAMES, CHANNEL_LABELS, bieu06_group_spans
 from reports.bieu06 import SCORE_DENOMINATORS
 from sla_rules.constants import FLAGS
 from store.registry import Table
@@ -40,9 +41,7 @@ FORMATS = ("docx", "xlsx", "pdf")
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "pdf": "application/pdf"}
-COUNT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
-                 "resolved_total", "resolved_early", "resolved_on_time", "resolved_overdue",
-                 "pending_total", "pending_in_time", "pending_overdue"]
+COUNT_COLUMNS = list(BIEU06_COUNT_NAMES)
 MAX_DOSSIER_ROWS = 100_000
 MAX_LOADTEST_RUNS = 10_000   # loadtest_runs' own limit; newest first, so a month's runs are within it
 
@@ -221,7 +220,7 @@ FINDING_TREATMENT_VI = {
 SYNC_PROBLEMS_VI = {"never_synced": "Chưa đồng bộ", "synced_before_resolution": "Đồng bộ trước khi giải quyết",
                     "status_differs": "Sai trạng thái"}
 OVERDUE_KIND_VI = {"resolved_overdue": "Đã giải quyết quá hạn", "pending_overdue": "Đang giải quyết quá hạn"}
-CHANNEL_VI = {"online": "Trực tuyến", "direct": "Trực tiếp", "postal": "Bưu chính"}
+CHANNEL_VI = {c: label.vi for c, label in CHANNEL_LABELS.items()}
 
 
 def _zero_total() -> dict[str, Any]:
@@ -488,22 +487,10 @@ def _trend_words(now: Any, before: Any, unit: str = " điểm %") -> str:
     return f" ({'tăng' if d > 0 else 'giảm'} {fmt_dec(abs(d))}{unit} so với tháng trước)"
 
 
-STAT_LABELS = [
-    ("received_total", "Tổng số hồ sơ nhận giải quyết"),
-    ("received_online", "  Tiếp nhận trực tuyến trong tháng"),
-    ("received_direct_postal", "  Tiếp nhận trực tiếp, bưu chính trong tháng"),
-    ("carried_over", "  Từ kỳ trước chuyển sang"),
-    ("resolved_total", "Số hồ sơ đã giải quyết"),
-    ("resolved_early", "  Trước hạn"),
-    ("resolved_on_time", "  Đúng hạn"),
-    ("resolved_overdue", "  Quá hạn"),
-    ("pending_total", "Số hồ sơ đang giải quyết cuối tháng"),
-    ("pending_in_time", "  Trong hạn"),
-    ("pending_overdue", "  Quá hạn"),
-]
-BIEU06_GROUPS = [("Số hồ sơ nhận giải quyết", 4), ("Số hồ sơ đã giải quyết", 4), ("Số hồ sơ đang giải quyết", 3)]
-BIEU06_SUB = ["Tổng số", "Trong kỳ: trực tuyến", "Trong kỳ: trực tiếp, bưu chính", "Từ kỳ trước",
-              "Tổng số", "Trước hạn", "Đúng hạn", "Quá hạn", "Tổng số", "Trong hạn", "Quá hạn"]
+# The month's figures against last month's: a group's parts indented under its total.
+STAT_LABELS = [(c.name, c.vi_line if c.is_total else "  " + c.vi_line) for c in BIEU06_COLUMNS]
+BIEU06_GROUPS = bieu06_group_spans("vi")
+BIEU06_SUB = [c.vi for c in BIEU06_COLUMNS]
 
 
 def bieu06_label(r: dict[str, Any], indent: bool = True) -> str:
@@ -529,8 +516,8 @@ def bieu06_table(rows: list[dict[str, Any]], first: str) -> TableBlock:
             n += 1
             stt = str(n)
         body.append([stt, bieu06_label(r)] + [fmt_int(r.get(c)) for c in COUNT_COLUMNS])
-    return TableBlock(columns=["STT", first] + BIEU06_SUB, rows=body, widths=[3, 20] + [5.2] * 11,
-                      align=["center", "left"] + ["right"] * 11,
+    return TableBlock(columns=["STT", first] + BIEU06_SUB, rows=body, widths=[3, 20] + [5.2] * len(COUNT_COLUMNS),
+                      align=["center", "left"] + ["right"] * len(COUNT_COLUMNS),
                       groups=[("STT", 1), (first, 1)] + BIEU06_GROUPS, bold_rows=bold, font_size=8,
                       number_row=True)
 

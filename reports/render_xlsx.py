@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from config.vocabulary import BIEU06_COLUMNS
 from reports.briefing import (
     BIEU06_GROUPS,
     BIEU06_SUB,
@@ -43,7 +44,7 @@ def _font(bold: bool = False, italic: bool = False, size: float = 11) -> Font:
 
 
 def _bieu06_sheet(ws, b: Briefing, rows: list[dict[str, Any]], first: str) -> None:
-    ncol = 13
+    ncol = 2 + len(COUNT_COLUMNS)  # STT, the row's name, the counts
     last = get_column_letter(ncol)
     titles = [("Biểu số 06/VPCP/KSTT", True, "right"),
               ("TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH TẠI CƠ QUAN, ĐƠN VỊ TRỰC TIẾP GIẢI QUYẾT "
@@ -148,13 +149,12 @@ def render_xlsx(b: Briefing) -> bytes:
     _bieu06_sheet(wb.create_sheet("Biểu 06 - lĩnh vực"), b, b.bieu06_field, "Lĩnh vực")
 
     header = ["Mã cơ quan", "Cơ quan, đơn vị", "Cấp", "Mã đơn vị cấp trên"] + \
-        ["Nhận: tổng số", "Nhận trực tuyến", "Nhận trực tiếp, bưu chính", "Từ kỳ trước",
-         "Đã giải quyết", "Trước hạn", "Đúng hạn", "Quá hạn", "Đang giải quyết", "Đang trong hạn",
-         "Đang quá hạn", "Tỷ lệ đúng hạn", "Điểm tiến độ (QĐ 766)"]
+        [c.vi_alone for c in BIEU06_COLUMNS] + ["Tỷ lệ đúng hạn", "Điểm tiến độ (QĐ 766)"]
     rows = [[r["key"], r["name"], r["level"], r["parent_code"]] + [int(r[c] or 0) for c in COUNT_COLUMNS]
             + [r["on_time_ratio"], None if r["score_766"] is None else round(r["score_766"], 2)] for r in b.own]
-    fmts = {j: "#,##0" for j in range(5, 16)} | {16: "0.0%", 17: "0.00"}
-    _list_sheet(wb.create_sheet("Số liệu cơ quan"), header, rows, [22, 48, 11, 16] + [11] * 13, fmts,
+    n = len(COUNT_COLUMNS)
+    fmts = {j: "#,##0" for j in range(5, 5 + n)} | {5 + n: "0.0%", 6 + n: "0.00"}
+    _list_sheet(wb.create_sheet("Số liệu cơ quan"), header, rows, [22, 48, 11, 16] + [11] * (n + 2), fmts,
                 f"Số liệu riêng của từng cơ quan, đơn vị (không cộng các đơn vị trực thuộc), tháng "
                 f"{month_label(b.month)}; tổng các dòng bằng dòng Tổng cộng của Biểu 06.",
                 "Không có cơ quan, đơn vị nào.")

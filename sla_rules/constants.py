@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from config.vocabulary import SLA_STATUSES
+
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
 EPOCH = datetime(1970, 1, 1)
@@ -17,8 +19,7 @@ OUTPUT_COLUMNS = (
     "dossier_code", "rule_version", "clock_start_at", "due_date", "due_at", "late_from",
     "final_status", "status", "computed_as_of",
 )
-STATUSES = ("early", "on_time", "overdue", "pending_in_time", "pending_overdue",
-            "waiting_supplement", "excluded", "no_deadline")
+STATUSES = SLA_STATUSES  # the values of the store's ENUM sla_status, in its order
 
 # clock kinds: whole working days, calendar days, same day, office hours, and working days with a
 # fraction (N + f: f of an office day into the working day after the N-th)
@@ -45,15 +46,6 @@ FLAG_AFTER_RESULT = 4        # a supplement fact dated after the result: ignored
 FLAG_INCONSISTENT_STATE = 8  # state says processing but a result date is given: judged by that date
 FLAG_NEGATIVE_LATE = 16      # refused or handed back (state rejected) after the deadline
 FLAG_STOPPED = 32            # the clock was stopped by an open supplement request at as_of or at the result
-# The dossier events that form supplement cycles (a request opens one, a receipt closes it).
-SUPPLEMENT_EVENTS = ("supplement_requested", "supplement_received")
-
-
-def supplement_events_sql(col: str = "event") -> str:
-    """The SQL condition that an event row is a supplement fact."""
-    return f"{col} IN (" + ", ".join(f"'{e}'" for e in SUPPLEMENT_EVENTS) + ")"
-
-
 FLAGS = {
     FLAG_LATE_REQUEST: ("late_request", "yêu cầu bổ sung sau khi đã quá hạn", "supplement requested after the deadline"),
     FLAG_ORPHAN_RECEIPT: ("orphan_receipt", "nhận bổ sung khi không có yêu cầu bổ sung",

@@ -77,11 +77,12 @@ from functools import cached_property
 from pathlib import Path
 
 from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
+from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATUSES, SUPPLEMENT_EVENTS, quoted_list
 from sla_rules.calendar import WEEKEND_NOTE, WorkCalendar
 
 from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's public names)
     CLK_CAL, CLK_DAYS, CLK_FRAC, CLK_HOURS, CLK_SAME, DAY_US, FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE,
-    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, supplement_events_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
+    FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
 
@@ -392,7 +393,7 @@ class SlaEngine:
         ctes: list[str] = []
         if ev is not None:
             ctes.append(f"evk AS (SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
-                        f"epoch_us(\"at\") AS t FROM {ev} WHERE {supplement_events_sql()})")
+                        f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ({quoted_list(SUPPLEMENT_EVENTS)}))")
         branches = []
         for gi, (lits, members) in enumerate(groups):
             cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"
@@ -581,7 +582,7 @@ class SlaEngine:
         first_early = "".join(f", {expr} AS {n}" for n, expr in (early[0].items() if early else ()))
         # excl / fin_state as the caller's early layers see them: a refusal counted as resolved overdue
         # (negative_after_deadline: overdue) is decided after the clock, so it is not excluded here
-        excl = "x.state = 'withdrawn'" if neg_overdue else "x.state IN ('withdrawn', 'rejected')"
+        excl = "x.state = 'withdrawn'" if neg_overdue else f"x.state IN ({quoted_list(EXCLUDED_STATES)})"
         a0 = (f"SELECT x.dossier_code, {excl} AS excl, x.state = 'rejected' AS rej, "
               f"x.state = 'processing' AS proc, "
               f"{self._version_expr('x.received_at')} AS rule_version, "
@@ -678,7 +679,7 @@ class SlaEngine:
                  f"WHEN clk IS NULL THEN e_us "
                  f"WHEN (CASE WHEN clk = {CLK_SAME} THEN {samec} ELSE {same} END) "
                  f"THEN e_dn * {D} + greatest(tod, {L.open}) ELSE nx * {D} + {L.open} END")
-        final = (f"CASE WHEN status IN ({S('early')}, {S('on_time')}, {S('overdue')}) THEN status END")
+        final = (f"CASE WHEN status IN ({', '.join(S(s) for s in RESOLVED_STATUSES)}) THEN status END")
         neg = f"CASE WHEN rej AND f_us <= {asof_us} AND j_us >= late_us THEN {FLAG_NEGATIVE_LATE} ELSE 0 END"
         flags = (f"CAST(CASE WHEN fl0 IS NULL AND NOT rej THEN 0 ELSE coalesce(fl0, 0) "
                  f"+ CASE WHEN late_req THEN {FLAG_LATE_REQUEST} ELSE 0 END "

@@ -5,6 +5,7 @@ explain on small files, so it may use string building and a join on the runs of 
 """
 from __future__ import annotations
 
+from config.vocabulary import TIME_UNIT_LABELS
 from sla_rules.calendar import WorkCalendar
 from sla_rules.constants import (
     CLK_CAL, CLK_DAYS, CLK_FRAC, CLK_HOURS, CLK_SAME, FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE, FLAG_LATE_REQUEST,
@@ -24,7 +25,6 @@ _T = {
         "break": "giờ nghỉ giữa ca", "after": "sau",
         "supp_restart": "nhận đủ hồ sơ bổ sung", "restart": "thời hạn tính lại từ đầu",
         "pause_added": "tạm dừng chờ bổ sung, cộng thêm",
-        "wd": "ngày làm việc", "cd": "ngày", "wh": "giờ làm việc",
         "limit": "thời hạn", "same_day": "giải quyết trong ngày (nhận sau {cut} trả ngày làm việc tiếp theo)",
         "as_hours": "(phần lẻ tính theo giờ làm việc, từ đầu ngày làm việc tiếp theo)",
         "no_limit": "không có thời hạn giải quyết",
@@ -48,7 +48,6 @@ _T = {
         "break": "during the break", "after": "after",
         "supp_restart": "complete dossier back", "restart": "the time limit restarts from zero",
         "pause_added": "paused for a supplement, adding",
-        "wd": "working days", "cd": "days", "wh": "working hours",
         "limit": "time limit", "same_day": "same day (received after {cut}: next working day)",
         "as_hours": "(the fraction in office hours, from the start of the next working day)",
         "no_limit": "no time limit",
@@ -75,6 +74,7 @@ def _q(s: str) -> str:
 
 def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) -> str:
     T = _T[lang]
+    unit = {u: _q(label.of(lang)) for u, label in TIME_UNIT_LABELS.items()}
     wd = _WD[lang]
     dec = "','" if lang == "vi" else "'.'"
 
@@ -109,13 +109,14 @@ def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) ->
             f"(CASE WHEN NOT {restarted} THEN coalesce({shift}, '') ELSE '' END)")
     supp = (f"(CASE WHEN {restarted} THEN {_q(T['supp_restart'] + ' ')} || {dt(us_ts('_last_s'))} || "
             f"coalesce({shift}, '') || ', ' || {_q(T['restart'])} END)")
-    pause_amount = (f"(CASE _clk WHEN {CLK_DAYS} THEN CASE WHEN _p_wd > 0 THEN {num('_p_wd')} || ' ' || {_q(T['wd'])} END "
-                    f"WHEN {CLK_SAME} THEN CASE WHEN _p_wdc > 0 THEN {num('_p_wdc')} || ' ' || {_q(T['wd'])} END "
-                    f"WHEN {CLK_CAL} THEN CASE WHEN _p_cd > 0 THEN {num('_p_cd')} || ' ' || {_q(T['cd'])} END "
-                    f"WHEN {CLK_HOURS} THEN CASE WHEN _p_us > 0 THEN {num(f'(_p_us / {HOUR_US})')} || ' ' || {_q(T['wh'])} END END)")
+    pause_amount = (f"(CASE _clk WHEN {CLK_DAYS} THEN CASE WHEN _p_wd > 0 THEN {num('_p_wd')} || ' ' || {unit['working_days']} END "
+                    f"WHEN {CLK_SAME} THEN CASE WHEN _p_wdc > 0 THEN {num('_p_wdc')} || ' ' || {unit['working_days']} END "
+                    f"WHEN {CLK_CAL} THEN CASE WHEN _p_cd > 0 THEN {num('_p_cd')} || ' ' || {unit['calendar_days']} END "
+                    f"WHEN {CLK_HOURS} THEN CASE WHEN _p_us > 0 THEN {num(f'(_p_us / {HOUR_US})')} || ' ' "
+                    f"|| {unit['working_hours']} END END)")
     pause = f"(CASE WHEN _resume THEN {_q(T['pause_added'] + ' ')} || {pause_amount} END)"
-    unit_word = (f"(CASE _unit WHEN 'working_days' THEN {_q(T['wd'])} WHEN 'working_hours' THEN {_q(T['wh'])} "
-                 f"ELSE {_q(T['cd'])} END)")
+    # same_day never reaches it (its limit is a sentence of its own)
+    unit_word = "(CASE _unit " + " ".join(f"WHEN {_q(u)} THEN {w}" for u, w in unit.items()) + " END)"
     limit = (f"(CASE WHEN _clk = {CLK_SAME} THEN replace({_q(T['same_day'])}, '{{cut}}', {cut}) "
              f"WHEN _clk IS NULL THEN {_q(T['no_limit'])} "
              f"ELSE {_q(T['limit'] + ' ')} || {num('_limit')} || ' ' || {unit_word} || "

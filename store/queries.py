@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
 from store.errors import StoreError
 from store.reference import agency_tree_ctes, natural_key_sql  # importing it registers its queries too
@@ -488,7 +489,7 @@ def _audit_base_sql(where: str = "TRUE") -> str:
 # resolved in, or received in when not resolved.
 _AUDIT_MONTH = ("($month IS NULL OR (coalesce(resolved_at, received_at) >= $month "
                 "AND coalesce(resolved_at, received_at) < $month_end))")
-_AUDITED = "sla_status <> 'excluded' AND state NOT IN ('withdrawn', 'rejected')"
+_AUDITED = f"sla_status <> 'excluded' AND state NOT IN ({quoted_list(EXCLUDED_STATES)})"
 _AUDIT_SCOPE = f"sla_status IS NOT NULL AND {_AUDITED} AND {_AUDIT_MONTH}"
 # The engine's findings are counted in every dossier it judged, refusals included (a refusal after
 # the deadline is one), in the audit's month.
@@ -705,7 +706,7 @@ def _sync_base_sql(where: str = "TRUE") -> str:
                sc.synced_class
         FROM dossiers
         LEFT JOIN ({_classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class')}) sc ON sc.status_text = dossiers.synced_status
-        WHERE state IN ('finished', 'returned') AND {where}
+        WHERE state IN ({quoted_list(RESOLVED_STATES)}) AND {where}
     )"""
 
 
@@ -810,7 +811,7 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
             FROM dossiers d JOIN {SLA_ROWS_SQL.replace('FROM sla_results', 'FROM ' + results)} s
                  ON s.dossier_id = d.dossier_id
             WHERE (s.final_status = 'overdue' OR s.status = 'pending_overdue')
-              AND d.state NOT IN ('withdrawn', 'rejected')"""
+              AND d.state NOT IN ({quoted_list(EXCLUDED_STATES)})"""
     return _run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
         o AS ({src})

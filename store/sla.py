@@ -40,7 +40,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from sla_rules.constants import FLAG_STOPPED, office_time_sql, supplement_events_sql
+from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, SUPPLEMENT_EVENTS, quoted_list
+from sla_rules.constants import FLAG_STOPPED, office_time_sql
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -50,9 +51,7 @@ ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit"
 # stored: migration 010).
 DOSSIER_SLA_COLUMNS = ["dossier_code", "rule_version", "due_date", "due_at", "late_from",
                        "final_status", "status", "computed_as_of"]
-STAT_COLUMNS = ["received_total", "received_online", "received_direct_postal", "carried_over",
-                "resolved_total", "resolved_early", "resolved_on_time", "resolved_overdue",
-                "pending_total", "pending_in_time", "pending_overdue"]
+STAT_COLUMNS = list(BIEU06_COUNT_NAMES)  # agency_month_stats' counts, the columns of Biểu 06
 
 
 class Engine(Protocol):
@@ -89,9 +88,9 @@ def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
 
 # The SLA results as the view dossier_sla shows them but due_at (see due_at_sql), keyed by
 # dossier_id (for joins).
-SLA_ROWS_SQL = """(SELECT dossier_id,
+SLA_ROWS_SQL = f"""(SELECT dossier_id,
         CAST(late_from - INTERVAL 1 MICROSECOND AS DATE) AS due_date, late_from,
-        CASE WHEN status IN ('early', 'on_time', 'overdue') THEN CAST(status AS VARCHAR) END AS final_status,
+        CASE WHEN status IN ({quoted_list(RESOLVED_STATUSES)}) THEN CAST(status AS VARCHAR) END AS final_status,
         CAST(status AS VARCHAR) AS status, (SELECT max(as_of) FROM sla_result_set) AS computed_as_of
     FROM sla_results)"""
 
@@ -225,6 +224,7 @@ def _mi(x: str) -> str:
 _F_BITS, _D_BITS = 15, 11
 _D_MAX = (1 << _D_BITS) - 1            # largest field value: the oldest month a key holds is A + 2 - 2047
 _KEY = {"rm": 15, "lm": 26, "ws": 37, "we": 48, "status": 59, "online": 62}
+_EARLY, _OVERDUE = SLA_STATUSES.index("early"), SLA_STATUSES.index("overdue")  # their ENUM codes
 
 
 def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
@@ -313,8 +313,8 @@ def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
     ), g1 AS (
         SELECT agency_code, n, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm,
                {field('rm')}, {field('lm')}, {field('ws')}, {field('we')},
-               CASE CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER)  -- sla_status: early, on_time, overdue, ...
-                    WHEN 0 THEN 0 WHEN 2 THEN 2 ELSE 1 END AS fin,
+               CASE CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER)  -- by the sla_status code: early 0, on time 1, overdue 2
+                    WHEN {_EARLY} THEN 0 WHEN {_OVERDUE} THEN 2 ELSE 1 END AS fin,
                CAST((month_key >> {_KEY['online']}) & 1 AS INTEGER) AS online
         FROM g
     ), f0 AS (
@@ -490,7 +490,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
                                         engine.counts_late_refusals)
         # the events relation only when there are supplement events (a join less per dossier)
         events = "v_sla_events" if con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE {supplement_events_sql()})"
+            f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ({quoted_list(SUPPLEMENT_EVENTS)}))"
         ).fetchone()[0] else None
         sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
                                  status_type="sla_status", internals=("late_us", "late_month", "flags"),

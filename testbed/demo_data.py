@@ -62,6 +62,9 @@ import duckdb
 import holidays
 import yaml
 
+from config.vocabulary import (EXCLUDED_STATES, EXTENDED, RESOLVED_STATES, SUPPLEMENT_RECEIVED,
+                               SUPPLEMENT_REQUESTED, TIME_UNITS, quoted_list)
+
 REFERENCE_PATH = Path(__file__).resolve().parent / "reference" / "quang_ngai.yaml"
 DEFAULT_END = dt.date(2026, 1, 1)
 DEFAULT_SEED = 20220601
@@ -193,9 +196,9 @@ P_STALE_OTHER = 0.002
 ABANDON_WITHDRAW_DAYS = 60
 
 EVENT_DETAIL = {
-    "supplement_requested": "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02), lần {k}",
-    "supplement_received": "Đã nhận đủ hồ sơ bổ sung, lần {k}; thời hạn giải quyết tính lại từ đầu",
-    "extended": "Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)",
+    SUPPLEMENT_REQUESTED: "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02), lần {k}",
+    SUPPLEMENT_RECEIVED: "Đã nhận đủ hồ sơ bổ sung, lần {k}; thời hạn giải quyết tính lại từ đầu",
+    EXTENDED: "Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)",
 }
 
 
@@ -253,9 +256,8 @@ def load_reference(path: Path | str = REFERENCE_PATH) -> dict[str, Any]:
                    if not isinstance(pr, dict) or pr.get(k) in (None, "")]
         if missing:
             raise DemoDataError(f"{where}: missing {', '.join(missing)}")
-        if pr["time_unit"] not in ("working_days", "working_hours", "calendar_days", "same_day"):
-            raise DemoDataError(f"{where}: time_unit {pr['time_unit']!r} is not one of working_days, "
-                                "working_hours, calendar_days, same_day")
+        if pr["time_unit"] not in TIME_UNITS:
+            raise DemoDataError(f"{where}: time_unit {pr['time_unit']!r} is not one of {', '.join(TIME_UNITS)}")
         procedures[str(pr["code"])] = {"field": None, "online_level": "none", **pr, "code": str(pr["code"])}
     return {"agencies": agencies, "procedures": procedures}
 
@@ -752,7 +754,7 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
         FROM s3
     ), b AS (
         SELECT a.*,
-               CASE WHEN state IN ('finished', 'returned') THEN fin END AS finished_at,
+               CASE WHEN state IN ({quoted_list(RESOLVED_STATES)}) THEN fin END AS finished_at,
                CASE WHEN state = 'returned' THEN ret WHEN state = 'rejected' THEN excl_at END AS returned_at,
                CASE WHEN req3 < {T} THEN req3 WHEN req2 < {T} THEN req2 WHEN req1 < {T} THEN req1 END
                    AS supplement_requested_at,
@@ -778,7 +780,7 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
         FROM b
     ), d AS (
         SELECT c.*,
-               CASE WHEN state IN ('withdrawn', 'rejected') THEN 'excluded'
+               CASE WHEN state IN ({quoted_list(EXCLUDED_STATES)}) THEN 'excluded'
                     WHEN state = 'processing' THEN
                          CASE WHEN {T} > reported_due_at THEN 'pending_overdue' ELSE 'pending_in_time' END
                     WHEN (time_unit = 'working_hours' AND finished_at > reported_due_at)
@@ -787,7 +789,7 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
                     ELSE 'on_time' END AS v_status,
                greatest(received_at, supplement_requested_at, supplement_received_at, apology_done_at,
                         finished_at, returned_at,
-                        CASE WHEN state IN ('withdrawn', 'rejected') THEN
+                        CASE WHEN state IN ({quoted_list(EXCLUDED_STATES)}) THEN
                              CASE WHEN excl IS NOT NULL THEN excl_at ELSE coalesce(req3, req2, req1)
                                   + INTERVAL {ABANDON_WITHDRAW_DAYS} DAY END END) AS last_change
         FROM c
@@ -838,15 +840,15 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
     JOIN (SELECT code AS a_code, name AS a_name FROM agencies) ag ON ag.a_code = s4.agency_code
     JOIN (SELECT code AS p_code, name AS p_name, field AS p_field FROM procs) p ON p.p_code = s4.procedure_code
     """)
-    req = EVENT_DETAIL["supplement_requested"]
-    rec = EVENT_DETAIL["supplement_received"]
+    req = EVENT_DETAIL[SUPPLEMENT_REQUESTED]
+    rec = EVENT_DETAIL[SUPPLEMENT_RECEIVED]
     parts = []
     for k in (1, 2, 3):
-        parts.append(f"SELECT dossier_code, 'supplement_requested' AS event, req{k} AS ts, "
+        parts.append(f"SELECT dossier_code, '{SUPPLEMENT_REQUESTED}' AS event, req{k} AS ts, "
                      f"'{req.format(k=k)}' AS detail FROM dossier_out WHERE req{k} < {T}")
-        parts.append(f"SELECT dossier_code, 'supplement_received', rec{k}, "
+        parts.append(f"SELECT dossier_code, '{SUPPLEMENT_RECEIVED}', rec{k}, "
                      f"'{rec.format(k=k)}' FROM dossier_out WHERE rec{k} < {T}")
-    parts.append(f"SELECT dossier_code, 'extended', apology_done_at, '{EVENT_DETAIL['extended']}' "
+    parts.append(f"SELECT dossier_code, '{EXTENDED}', apology_done_at, '{EVENT_DETAIL[EXTENDED]}' "
                  f"FROM dossier_out WHERE apology_done_at IS NOT NULL")
     con.execute("CREATE TABLE event_raw AS " + " UNION ALL ".join(parts))
     # ISO text sorts like the instant, so the COPY can order by "at"

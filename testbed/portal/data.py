@@ -12,6 +12,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from config.vocabulary import CHANNELS, TimeUnit
+
 # The day v2.0 went live (06/2022): seeded dossiers received before it were received under v1.0.
 UPGRADE_AT = dt.datetime(2022, 6, 1, 0, 0)
 SEED = 20220601
@@ -30,7 +32,7 @@ class Procedure:
     agency_code: str
     agency_name: str
     time_limit: float
-    time_unit: str  # working_days | working_hours | calendar_days | same_day
+    time_unit: TimeUnit
     online_level: str  # full | partial | none
     fee_vnd: int = 0
 
@@ -93,6 +95,7 @@ ACCOUNTS: tuple[Account, ...] = (
 )
 ACCOUNTS_BY_NAME = {a.username: a for a in ACCOUNTS}
 
+# The states as the simulated vendor's pages word them: its own words, not the monitor's.
 STATE_LABELS = {
     "processing": ("Đang xử lý", "Processing"),
     "finished": ("Đã có kết quả", "Finished"),
@@ -154,7 +157,7 @@ def seed_dossiers(n: int = 60, seed: int = SEED) -> list[Dossier]:
         release = "v1.0" if received < UPGRADE_AT else "v2.0"
         d = Dossier(
             code=dossier_code(p.agency_code, received, i + 1), procedure_id=p.id,
-            agency_code=p.agency_code, channel=("online", "direct", "postal")[rng.randrange(3)],
+            agency_code=p.agency_code, channel=CHANNELS[rng.randrange(len(CHANNELS))],
             received_at=received, received_release=release,
             due_at=received + dt.timedelta(days=max(1, int(p.time_limit)) + 2),
         )

@@ -4,14 +4,9 @@ from __future__ import annotations
 from html import escape
 
 from config.portal import PortalProfile
+from config.vocabulary import TIME_UNIT_LABELS
 from testbed.portal.data import STATE_LABELS, Dossier, Procedure
 
-TIME_UNITS = {
-    "working_days": "ngày làm việc",
-    "working_hours": "giờ làm việc",
-    "calendar_days": "ngày",
-    "same_day": "trong ngày",
-}
 ONLINE_LEVELS = {"full": "Toàn trình", "partial": "Một phần", "none": "Không trực tuyến"}
 RECEIVE_OPTIONS = {
     "truc_tiep": "Nhận trực tiếp tại Bộ phận Một cửa",
@@ -81,7 +76,7 @@ def procedure_list(profile: PortalProfile, q: str, found: list[Procedure], user:
 
 
 def procedure_detail(profile: PortalProfile, p: Procedure, user: str | None) -> str:
-    limit = f"{p.time_limit:g} {TIME_UNITS[p.time_unit]}" if p.time_unit != "same_day" else "Trong ngày"
+    limit = f"{p.time_limit:g} {TIME_UNIT_LABELS[p.time_unit].vi}" if p.time_unit != "same_day" else "Trong ngày"
     apply = (f'<p><a class="apply" href="/vi/padsvc/apply-online/{p.id}">Nộp hồ sơ trực tuyến</a></p>'
              if p.online_level != "none" else "<p>Thủ tục này chưa cung cấp dịch vụ công trực tuyến.</p>")
     body = f"""<dl><dt>Mã thủ tục</dt><dd>{e(p.code)}</dd><dt>Lĩnh vực</dt><dd>{e(p.field)}</dd>

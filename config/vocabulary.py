@@ -1,0 +1,141 @@
+"""The domain's closed sets, each declared once: time units, dossier states, channels, SLA
+statuses, dossier event kinds and the count columns of Biểu số 06/VPCP/KSTT, with the Vietnamese
+and English words the UI and the reports show for them.
+
+Every other module imports these. The store's ENUM types (dossier_time_unit, dossier_state,
+dossier_channel, sla_status) were created by migrations, which are history: their values and
+order must stay those below (tests/test_vocabulary.py opens a migrated store to check), because
+the store and the engine rely on an ENUM's codes (the status code packed in month_key, the clock
+kind of a time unit).
+
+This module imports nothing of the project, so that any layer may use it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, get_args
+
+
+class Label(NamedTuple):
+    """A word or title in Vietnamese (the default) and English."""
+
+    vi: str
+    en: str
+
+    def of(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+def quoted_list(values: Iterable[str]) -> str:
+    """Values as a comma-separated list of quoted literals, for an SQL `IN (...)`."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+# -- a procedure's time limit ---------------------------------------------------------------------
+# In the order of the store's ENUM dossier_time_unit; the engine's clock kinds CLK_DAYS, CLK_CAL,
+# CLK_SAME and CLK_HOURS (sla_rules/constants.py) are 1 to 4 in the same order.
+TimeUnit = Literal["working_days", "calendar_days", "same_day", "working_hours"]
+TIME_UNITS: tuple[str, ...] = get_args(TimeUnit)
+TIME_UNIT_LABELS: dict[str, Label] = {
+    "working_days": Label("ngày làm việc", "working days"),
+    "calendar_days": Label("ngày", "days"),
+    "same_day": Label("trong ngày", "same day"),
+    "working_hours": Label("giờ làm việc", "working hours"),
+}
+
+# -- a dossier's state ----------------------------------------------------------------------------
+DossierState = Literal["processing", "finished", "returned", "withdrawn", "rejected"]
+DOSSIER_STATES: tuple[str, ...] = get_args(DossierState)
+# States with a result (the resolution instant is finished_at, else returned_at).
+RESOLVED_STATES: tuple[str, ...] = ("finished", "returned")
+# Withdrawn by the citizen, or refused / handed back: left out of the ratios.
+EXCLUDED_STATES: tuple[str, ...] = ("withdrawn", "rejected")
+
+# -- how a dossier was received -------------------------------------------------------------------
+Channel = Literal["online", "direct", "postal"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
+CHANNEL_LABELS: dict[str, Label] = {
+    "online": Label("Trực tuyến", "Online"),
+    "direct": Label("Trực tiếp", "In person"),
+    "postal": Label("Bưu chính", "By post"),
+}
+
+# -- the engine's status of a dossier (ENUM sla_status) -------------------------------------------
+# A resolved dossier's class (final_status); the store packs the ENUM code (early 0, on_time 1,
+# overdue 2) into month_key.
+RESOLVED_STATUSES: tuple[str, ...] = ("early", "on_time", "overdue")
+# Not resolved at as_of.
+PENDING_STATUSES: tuple[str, ...] = ("pending_in_time", "pending_overdue", "waiting_supplement")
+# Not judged: withdrawn or rejected, or no usable time limit.
+UNJUDGED_STATUSES: tuple[str, ...] = ("excluded", "no_deadline")
+SLA_STATUSES: tuple[str, ...] = (*RESOLVED_STATUSES, *PENDING_STATUSES, *UNJUDGED_STATUSES)
+# The status words a vendor's export may carry (reported_status): its verdicts, never ours alone.
+REPORTED_STATUSES: tuple[str, ...] = (*RESOLVED_STATUSES, *PENDING_STATUSES)
+
+# -- a dossier's events (dossier_events.event) ----------------------------------------------------
+SUPPLEMENT_REQUESTED = "supplement_requested"  # Mẫu 02: the clock stops
+SUPPLEMENT_RECEIVED = "supplement_received"    # the complete dossier is back: the clock restarts
+EXTENDED = "extended"                          # Mẫu 04, an apology letter with a new date: never used for judging
+# The events of a supplement cycle, the request first (the order of two facts at one instant).
+SUPPLEMENT_EVENTS: tuple[str, ...] = (SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED)
+# Every kind an events file is read into; a new kind is a constant above and a place here (the
+# import, the mapping files' checks and the tests follow this tuple).
+EVENT_KINDS: tuple[str, ...] = (*SUPPLEMENT_EVENTS, EXTENDED)
+
+
+# -- Biểu số 06/VPCP/KSTT (Thông tư 01/2020/TT-VPCP) ----------------------------------------------
+Bieu06Group = Literal["received", "resolved", "pending"]
+BIEU06_GROUPS: dict[str, Label] = {
+    "received": Label("Số hồ sơ nhận giải quyết", "Dossiers received"),
+    "resolved": Label("Số hồ sơ đã giải quyết", "Dossiers resolved"),
+    "pending": Label("Số hồ sơ đang giải quyết", "Dossiers pending"),
+}
+
+
+@dataclass(frozen=True)
+class CountColumn:
+    """One count column of the form: its name in the store's answers (bieu06, agency_month_stats)
+    and its titles."""
+
+    name: str
+    group: Bieu06Group
+    vi: str        # the title in the form, under its group's title
+    en: str
+    vi_alone: str  # the title standing alone, as a flat table's header
+    vi_line: str   # a line of the briefing's table of the month's figures
+
+    @property
+    def is_total(self) -> bool:
+        """The group's total (the other columns of the group are parts of it)."""
+        return self.name.endswith("_total")
+
+    def title(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+BIEU06_COLUMNS: tuple[CountColumn, ...] = (
+    CountColumn("received_total", "received", "Tổng số", "Total",
+                "Nhận: tổng số", "Tổng số hồ sơ nhận giải quyết"),
+    CountColumn("received_online", "received", "Trong kỳ: Trực tuyến", "This period: online",
+                "Nhận trực tuyến", "Tiếp nhận trực tuyến trong tháng"),
+    CountColumn("received_direct_postal", "received", "Trong kỳ: Trực tiếp, bưu chính", "This period: in person, by post",
+                "Nhận trực tiếp, bưu chính", "Tiếp nhận trực tiếp, bưu chính trong tháng"),
+    CountColumn("carried_over", "received", "Từ kỳ trước", "Carried over",
+                "Từ kỳ trước", "Từ kỳ trước chuyển sang"),
+    CountColumn("resolved_total", "resolved", "Tổng số", "Total",
+                "Đã giải quyết", "Số hồ sơ đã giải quyết"),
+    CountColumn("resolved_early", "resolved", "Trước hạn", "Early", "Trước hạn", "Trước hạn"),
+    CountColumn("resolved_on_time", "resolved", "Đúng hạn", "On time", "Đúng hạn", "Đúng hạn"),
+    CountColumn("resolved_overdue", "resolved", "Quá hạn", "Overdue", "Quá hạn", "Quá hạn"),
+    CountColumn("pending_total", "pending", "Tổng số", "Total",
+                "Đang giải quyết", "Số hồ sơ đang giải quyết cuối tháng"),
+    CountColumn("pending_in_time", "pending", "Trong hạn", "Within time", "Đang trong hạn", "Trong hạn"),
+    CountColumn("pending_overdue", "pending", "Quá hạn", "Overdue", "Đang quá hạn", "Quá hạn"),
+)
+BIEU06_COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in BIEU06_COLUMNS)
+
+
+def bieu06_group_spans(lang: str = "vi") -> list[tuple[str, int]]:
+    """The form's first header row over the count columns: (group title, columns spanned)."""
+    return [(label.of(lang), sum(1 for c in BIEU06_COLUMNS if c.group == g)) for g, label in BIEU06_GROUPS.items()]
