@@ -125,9 +125,11 @@ class Sample:
         return s
 
 
-def samples_from_lines(lines: Sequence[dict], min_seconds: float = 0.3) -> list[Sample]:
+def samples_from_lines(lines: Sequence[dict], min_seconds: float = 0.3, start: float = 0.0) -> list[Sample]:
+    """The intervals of `lines`; `start` is the run time at which the first of them began (the `t`
+    of the line before it, when the lines are the tail of a series)."""
     out: list[Sample] = []
-    prev_t = 0.0
+    prev_t = start
     for ln in lines:
         if ln.get("type") != "sample":
             continue
