@@ -43,6 +43,7 @@ from collectors.secrets import ENV_FILE
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
 from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
+from loadtests.report import report_name
 from loadtests.shapes import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -475,7 +476,7 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
                 "config_json": json.dumps(prep.config_json, ensure_ascii=False)})
     run_dir = Path(runs_dir).resolve() / run_id  # absolute: Locust's processes start inside it
     run_dir.mkdir(parents=True, exist_ok=True)
-    report_path = run_dir / "report.html"
+    report_path = run_dir / report_name("vi")
     prep.spec["out_dir"] = str(run_dir.resolve())
     spec_path = run_dir / "spec.json"
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
