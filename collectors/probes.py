@@ -23,7 +23,6 @@ import ipaddress
 import json
 import logging
 import re
-import socket
 import ssl
 import time
 import weakref
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from collectors.probe_transport import RESOLVED, StaleConnection, probe_transport
+from collectors.probe_transport import RESOLVED, StaleConnection, probe_transport, timed_getaddrinfo
 from collectors.secrets import SecretMissing, Secrets, load_secrets
 from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
 
@@ -410,13 +409,10 @@ async def _resolve_ms(url: str) -> tuple[float | None, str | None]:
         return 0.0, None  # an address literal needs no look-up
     except ValueError:
         pass
-    loop = asyncio.get_running_loop()
-    t0 = time.perf_counter()
-    try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=10)
-    except (OSError, asyncio.TimeoutError):
-        return (time.perf_counter() - t0) * 1000, f"cannot resolve host {host}"
-    ms = (time.perf_counter() - t0) * 1000
+    # the resolver's own time (timed in its thread), not the executor's start-up or hand-over
+    infos, ms, err = await timed_getaddrinfo(host, port, timeout=10)
+    if err is not None:
+        return ms, f"cannot resolve host {host}"
     try:
         key = (host.encode("idna").decode("ascii"), port)  # as httpx passes it to the connect
     except UnicodeError:

@@ -4,12 +4,12 @@ verdicts against acceptance criteria, the knee of a step run, and noise tests fo
 Pure Python (no Locust, no store): loadtests/runner.py builds a run with it, and
 store/loadtest_queries.py uses its statistics for `loadtest_compare`.
 
-Histograms are Locust's response-time buckets ({ms bucket: count}; 147 → 150, 3432 → 3400), so a
-percentile is exact to the bucket, as in Locust's own reports.
+Histograms are Locust's response-time buckets ({ms bucket: count}; 147 → 150, 3432 → 3400), and a
+percentile is taken from them by Locust's own rule, so every stored percentile is the one Locust's
+reports (its console table, its --csv files) give for the same requests.
 """
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,17 +34,22 @@ def merge(hists: Iterable[Mapping[Any, int]]) -> dict[int, int]:
 
 
 def percentile(hist: Mapping[int, int], q: float) -> float | None:
-    """The smallest bucket below which at least q % of the samples fall (Locust's own rule)."""
+    """The q-th percentile (q in %) by Locust's rule (locust.stats.calculate_response_time_percentile):
+    the bucket at which at most floor(n·q/100) samples lie strictly below, counted from the top, i.e.
+    the bucket of the (floor(n·q/100) + 1)-th smallest sample. Where n·q/100 is whole, this is one
+    position higher than "the smallest bucket holding q % of the samples" (p50 of 1,800 and 1,900 ms
+    is 1,900). `q / 100.0` gives the same float as Locust's fractions (0.5, 0.95, ...), so the
+    floor agrees at every whole n·q too."""
     n = sum(hist.values())
     if n <= 0:
         return None
-    need = max(1, math.ceil(n * q / 100.0))
-    seen = 0
-    for k in sorted(hist):
-        seen += hist[k]
-        if seen >= need:
+    below = int(n * (q / 100.0))
+    processed = 0
+    for k in sorted(hist, reverse=True):
+        processed += hist[k]
+        if n - processed <= below:
             return float(k)
-    return float(max(hist))
+    return float(min(hist))
 
 
 @dataclass
@@ -120,9 +125,11 @@ class Sample:
         return s
 
 
-def samples_from_lines(lines: Sequence[dict], min_seconds: float = 0.3) -> list[Sample]:
+def samples_from_lines(lines: Sequence[dict], min_seconds: float = 0.3, start: float = 0.0) -> list[Sample]:
+    """The intervals of `lines`; `start` is the run time at which the first of them began (the `t`
+    of the line before it, when the lines are the tail of a series)."""
     out: list[Sample] = []
-    prev_t = 0.0
+    prev_t = start
     for ln in lines:
         if ln.get("type") != "sample":
             continue

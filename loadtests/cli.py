@@ -3,7 +3,7 @@
     app.py loadtest --scenario NAME --target URL --release LABEL [--users N] [--duration D] [--workers K]
     app.py loadtest list [--scenario NAME] [--release LABEL]
     app.py loadtest compare RUN_A RUN_B
-    app.py loadtest report RUN [--out FILE] [--lang en]
+    app.py loadtest report RUN [--out FILE] [--lang en]   (English: report.en.html beside report.html)
 """
 from __future__ import annotations
 
@@ -149,13 +149,14 @@ def main(cfg, args, open_ops) -> int:
             return 1 if regressed else 0
         if verb == "report":
             if len(rest) != 1:
-                raise CliError("usage: app.py loadtest report RUN [--out FILE]")
-            from loadtests.report import write_report
+                raise CliError("usage: app.py loadtest report RUN [--out FILE] [--lang en]")
+            from loadtests.report import LANGUAGES, report_name, write_report
 
             rid = _resolve(ops, rest[0])
-            path = Path(args.out) if args.out else _runs_dir(cfg) / rid / "report.html"
+            # each language its own file: the English one never replaces the run's Vietnamese report
+            path = Path(args.out) if args.out else _runs_dir(cfg) / rid / report_name(args.lang)
             write_report(ops, rid, path, lang=args.lang)
-            print(f"Report: {path}")
+            print(f"Report ({LANGUAGES[args.lang]}): {path.resolve()}")
             return 0
         raise CliError(f"unknown loadtest action {verb!r}: expected list, compare or report")
     finally:

@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 
 import gevent
 import locust.runners as locust_runners
+import locust.stats as locust_stats
 from locust import FastHttpUser, LoadTestShape, between, constant, constant_pacing, events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from collectors.probes import evaluate, extract_value, substitute
 from collectors.secrets import load_secrets
@@ -336,6 +337,15 @@ class Sampler:
                     "cpu_seconds": time.process_time(),
                     "locust": __import__("locust").__version__})
         self.file.close()
+        runner = self.env.runner
+        options = self.env.parsed_options
+        if getattr(options, "csv_prefix", None) and runner is not None and \
+                runner.state not in (STATE_RUNNING, STATE_SPAWNING):
+            # Locust rewrites its --csv files every CSV_STATS_INTERVAL_SEC and closes them at exit
+            # without a last write: one more period, with the users stopped, so that its files
+            # hold the same final figures as series.jsonl (a Ctrl-C quits with users still running:
+            # no wait then, they would only add requests)
+            gevent.sleep(locust_stats.CSV_STATS_INTERVAL_SEC + 0.1)
 
 
 class WorkerTally:

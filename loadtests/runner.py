@@ -38,10 +38,12 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from collectors.secrets import ENV_FILE
 from config.errors import ConfigError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
 from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
+from loadtests.report import report_name
 from loadtests.shapes import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,9 +178,10 @@ def prepare(req: LoadRequest, loadtests_file: Path | str | None = None) -> Prepa
                       for t in uc.tasks]})
     spec = {"target": target, "variables": variables, "users": users, "duration": duration,
             "shape": shape.model_dump(mode="json"), "timeout": sc.timeout, "user_classes": user_classes,
-            "secrets_file": str(portal.secrets_file) if portal.secrets_file else None,
+            # absolute: Locust reads them from the run folder
+            "secrets_file": str(Path(portal.secrets_file).resolve()) if portal.secrets_file else None,
             "verify_tls": portal.defaults.verify_tls,
-            "ca_file": str(portal.defaults.ca_file) if portal.defaults.ca_file else None,
+            "ca_file": str(Path(portal.defaults.ca_file).resolve()) if portal.defaults.ca_file else None,
             # at most MAX_POINTS intervals per series: a long soak run gets coarser points
             "interval": max(cfg.generator.interval, round(duration / MAX_POINTS, 1)),
             "allow_hosts": cfg.allowlist.hosts, "allow_networks": cfg.allowlist.networks}
@@ -202,11 +205,19 @@ def _locust_cmd(*extra: str) -> list[str]:
             "--loglevel", "WARNING", "--exit-code-on-error", "0", *extra]
 
 
+CSV_PREFIX = "locust"  # Locust's own statistics beside ours: locust_stats.csv, locust_failures.csv, ...
+
+
 class _Processes:
+    """Locust's processes. They start in the run folder, so every path handed to them is absolute."""
+
     def __init__(self, run_dir: Path, spec_path: Path, workers: int) -> None:
-        self.run_dir = run_dir
+        self.run_dir = run_dir = run_dir.resolve()
         env = dict(os.environ)
-        env["MOTCUA_LOADTEST_SPEC"] = str(spec_path)
+        env["MOTCUA_LOADTEST_SPEC"] = str(spec_path.resolve())
+        if env.get(ENV_FILE):
+            env[ENV_FILE] = str(Path(env[ENV_FILE]).resolve())
+        csv = ("--csv", str(run_dir / CSV_PREFIX))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env["PYTHONUNBUFFERED"] = "1"
         self.env = env
@@ -216,12 +227,12 @@ class _Processes:
             port = _free_port()
             self.master = self._start("master", _locust_cmd(
                 "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                "--expect-workers", str(workers), "--expect-workers-max-wait", "60"))
+                "--expect-workers", str(workers), "--expect-workers-max-wait", "60", *csv))
             for i in range(workers):
                 self.workers.append(self._start(f"worker-{i + 1}", _locust_cmd(
                     "--worker", "--master-host", "127.0.0.1", "--master-port", str(port))))
         else:
-            self.master = self._start("local", _locust_cmd())
+            self.master = self._start("local", _locust_cmd(*csv))
 
     def _start(self, name: str, cmd: list[str]) -> subprocess.Popen:
         log = open(self.run_dir / f"locust-{name}.log", "wb")
@@ -414,6 +425,33 @@ def verdict_table(verdicts: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+class Progress:
+    """The live progress line: the intervals written since the last line, timed from where the
+    last line's intervals ended (not from the start of the run, which would divide a few seconds'
+    requests by the whole run so far)."""
+
+    MIN_SECONDS = 0.5  # a tail shorter than this (Locust's last flush) waits for the next line
+
+    def __init__(self, series: Path) -> None:
+        self.series = series
+        self.seen = 0          # lines of series.jsonl already shown
+        self.shown_t = 0.0     # run time at which the shown intervals end
+
+    def line(self) -> str | None:
+        lines = _read_lines(self.series)
+        fresh = lines[self.seen:]
+        samples = analysis.samples_from_lines(fresh, start=self.shown_t) if fresh else []
+        secs = sum(s.seconds for s in samples)
+        if not samples or secs < self.MIN_SECONDS:
+            return None
+        self.seen, self.shown_t = len(lines), samples[-1].t
+        a = analysis.aggregate(samples)
+        cpu = max((max(s.cpu.values()) for s in samples if s.cpu), default=0)
+        return (f"  {samples[-1].t:5.0f} s  {samples[-1].users:5d} users  {a.requests / secs:7.1f} req/s  "
+                f"p95 {_fmt_ms(a.p(95)):>8}  errors {100 * (a.error_rate or 0):5.1f} %  "
+                f"generator CPU {cpu:.0f} %")
+
+
 def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = None,
                  runs_dir: Path | str = "data/loadtests", out: Callable[[str], None] = print,
                  stop: threading.Event | None = None, progress_every: float = 5.0,
@@ -436,9 +474,9 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
     run.update({"target": prep.spec["target"], "shape": prep.shape.kind, "users_target": prep.plan.users,
                 "duration_s": prep.plan.duration, "criteria": prep.criteria_name,
                 "config_json": json.dumps(prep.config_json, ensure_ascii=False)})
-    run_dir = Path(runs_dir) / run_id
+    run_dir = Path(runs_dir).resolve() / run_id  # absolute: Locust's processes start inside it
     run_dir.mkdir(parents=True, exist_ok=True)
-    report_path = run_dir / "report.html"
+    report_path = run_dir / report_name("vi")
     prep.spec["out_dir"] = str(run_dir.resolve())
     spec_path = run_dir / "spec.json"
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -464,7 +502,7 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
         grace = 30 + 10 * max(req.workers, 1) + (60 if req.workers > 1 else 0)
         deadline = time.monotonic() + prep.plan.duration + grace
         forwarded_at: float | None = None
-        last_progress, seen = time.monotonic(), 0
+        last_progress, progress = time.monotonic(), Progress(run_dir / "series.jsonl")
         while procs.master.poll() is None:
             now = time.monotonic()
             if stop.is_set() and forwarded_at is None:
@@ -481,16 +519,9 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
                 break
             if progress_every and now - last_progress >= progress_every:
                 last_progress = now
-                lines = _read_lines(run_dir / "series.jsonl")
-                samples = analysis.samples_from_lines(lines[seen:]) if len(lines) > seen else []
-                seen = len(lines)
-                if samples:
-                    a = analysis.aggregate(samples)
-                    secs = sum(s.seconds for s in samples)
-                    cpu = max((max(s.cpu.values()) for s in samples if s.cpu), default=0)
-                    out(f"  {samples[-1].t:5.0f} s  {samples[-1].users:5d} users  {a.requests / secs:7.1f} req/s  "
-                        f"p95 {_fmt_ms(a.p(95)):>8}  errors {100 * (a.error_rate or 0):5.1f} %  "
-                        f"generator CPU {cpu:.0f} %")
+                line = progress.line()
+                if line:
+                    out(line)
             time.sleep(0.1)
         procs.wait_workers(10)
     except OSError as e:

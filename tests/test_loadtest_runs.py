@@ -62,7 +62,7 @@ def test_v2_fails_the_criteria_v1_passes_and_the_comparison_names_the_regression
     html = Path(b.report_path).read_text(encoding="utf-8")
     assert "Báo cáo kiểm thử tải" in html and "KHÔNG ĐẠT" in html and "<script src" not in html
     assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js itself is embedded
-    assert "Cấu hình kịch bản" in html and "submit-online" in html and "0.5–1.5 s" in html
+    assert "Cấu hình kịch bản" in html and "submit-online" in html and "0,5–1,5 s" in html
     ends = {e["name"]: e for e in app.query("loadtest_endpoints", run_id=a.run_id)}
     assert ends["*"]["requests"] == a.run["requests"] > 50
     assert "submit-online" in ends and ends["submit-online"]["kind"] == "journey"  # the whole journey, timed

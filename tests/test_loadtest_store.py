@@ -50,10 +50,58 @@ def run_row(run_id: str, release: str) -> dict:
 
 
 def test_percentiles_follow_locusts_rule():
+    # n·q whole: Locust's p50 of 100 samples is the 51st smallest, not the 50th
     h = {10: 50, 20: 45, 500: 5}
-    assert analysis.percentile(h, 50) == 10 and analysis.percentile(h, 95) == 20
-    assert analysis.percentile(h, 96) == 500 and analysis.percentile({}, 50) is None
+    assert analysis.percentile(h, 50) == 20 and analysis.percentile(h, 90) == 20
+    assert analysis.percentile(h, 95) == 500 and analysis.percentile(h, 96) == 500
+    assert analysis.percentile(h, 94) == 20 and analysis.percentile({}, 50) is None
+    # the upload of the tester's run: half the uploads at 1,800 ms, half at 1,900 → p50 1,900
+    up = {1800: 10, 1900: 10}
+    assert analysis.percentile(up, 50) == 1900 and analysis.Stat(20, 0, 0.0, up).p(50) == 1900
+    # n·q not whole: the next sample up, as before
+    assert analysis.percentile({1800: 10, 1900: 11}, 50) == 1900
+    assert analysis.percentile({1800: 11, 1900: 10}, 50) == 1800
+    assert analysis.percentile({7: 1}, 99) == 7 and analysis.percentile({7: 3, 9: 1}, 100) == 9
     assert analysis.merge([{"10": 1}, {10: 2, 20: 1}]) == {10: 3, 20: 1}
+
+
+LOCUST_PERCENTILES = """
+import json, sys
+from locust.stats import calculate_response_time_percentile as p
+cases = json.load(sys.stdin)
+print(json.dumps([[p({int(k): v for k, v in h.items()}, sum(h.values()), q / 100.0) for q in qs]
+                  for h, qs in cases]))
+"""
+
+
+def test_percentiles_equal_locusts_own_function_on_random_histograms():
+    """Locust's function itself, run in a process of its own (importing locust patches the process
+    with gevent), on histograms where n·q is often whole."""
+    import json
+    import subprocess
+    import sys
+
+    rng = random.Random(7)
+    buckets = [1, 2, 5, 9, 10, 47, 99, 100, 150, 990, 1000, 1800, 1900, 3400, 12000]
+    qs = [50, 90, 95, 99, 66, 75, 80, 98, 100]
+    cases = []
+    for _ in range(400):
+        keys = rng.sample(buckets, rng.randint(1, 6))
+        total = rng.choice([1, 2, 4, 10, 20, 50, 100, 200, 1000, rng.randint(1, 500)])
+        h = {k: 0 for k in keys}
+        for _ in range(total):
+            h[rng.choice(keys)] += 1
+        cases.append(({str(k): v for k, v in h.items() if v}, qs))
+    out = subprocess.run([sys.executable, "-c", LOCUST_PERCENTILES], input=json.dumps(cases), text=True,
+                         capture_output=True, check=True, timeout=120)
+    theirs = json.loads(out.stdout)
+    whole = 0
+    for (h, _), expected in zip(cases, theirs):
+        hist = {int(k): v for k, v in h.items()}
+        n = sum(hist.values())
+        whole += sum(1 for q in qs if (n * q) % 100 == 0)
+        assert [analysis.percentile(hist, q) for q in qs] == expected, h
+    assert whole > 500  # the cases the old rule got wrong are well represented
 
 
 def test_verdicts_are_judged_only_while_enough_users_ran():
