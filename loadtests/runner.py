@@ -21,6 +21,7 @@ Exit codes (for a vendor's CI): 0 every criterion passed (or none), 1 a criterio
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -45,6 +46,7 @@ from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.report import report_name
 from loadtests.shapes import Plan
+from reports.cells import csv_cell, formula_like
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -270,6 +272,23 @@ class _Processes:
         self.kill()
         for f in self.logs:
             f.close()
+
+
+def neutralise_csv_files(run_dir: Path) -> None:
+    """Rewrite Locust's CSV statistics with formula-like text cells quoted: they carry task names
+    and error texts, which a spreadsheet must never run as formulas."""
+    for path in sorted(run_dir.glob(f"{CSV_PREFIX}*.csv")):
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))
+            if not any(formula_like(c) for r in rows for c in r):
+                continue
+            tmp = path.with_suffix(".csv.tmp")
+            with tmp.open("w", encoding="utf-8", newline="") as f:
+                csv.writer(f).writerows([[csv_cell(c) for c in r] for r in rows])
+            tmp.replace(path)
+        except (OSError, csv.Error, UnicodeDecodeError):
+            path.unlink(missing_ok=True)  # unreadable: not kept rather than kept unsafe
 
 
 def _read_lines(path: Path) -> list[dict]:
@@ -532,6 +551,7 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
+    neutralise_csv_files(run_dir)
     lines = _read_lines(run_dir / "series.jsonl")
     final = next((x for x in reversed(lines) if x.get("type") == "final"), None)
     if status == "completed" and final is None:

@@ -120,3 +120,21 @@ def test_the_progress_line_reports_the_rate_of_its_own_interval(app, tmp_path):
     assert true_rate == pytest.approx(40, rel=0.2)
     late = [r for t, r in rates[1:]]  # the first line holds Locust's start-up
     assert all(r == pytest.approx(true_rate, rel=0.25) for r in late), (true_rate, rates)
+
+
+def test_locusts_csv_files_carry_no_live_formulas(tmp_path):
+    """Locust's own CSV statistics kept in a run's folder quote formula-like cells (task names and
+    error texts come from config and from the target's answers), and leave the numbers as they are."""
+    from loadtests.runner import neutralise_csv_files
+
+    stats = tmp_path / "locust_stats.csv"
+    stats.write_text('Type,Name,Request Count,50%\nGET,=HYPERLINK("http://x"),12,1900\n', encoding="utf-8")
+    fails = tmp_path / "locust_failures.csv"
+    fails.write_text("Method,Name,Error,Occurrences\nPOST,/upload,@SUM(1),3\n", encoding="utf-8")
+    clean = tmp_path / "locust_exceptions.csv"
+    clean.write_text("Count,Message\n1,timeout\n", encoding="utf-8")
+    neutralise_csv_files(tmp_path)
+    rows = list(csv.reader(stats.open(encoding="utf-8")))
+    assert rows[1] == ["GET", "'=HYPERLINK(\"http://x\")", "12", "1900"]
+    assert list(csv.reader(fails.open(encoding="utf-8")))[1][2] == "'@SUM(1)"
+    assert clean.read_text(encoding="utf-8") == "Count,Message\n1,timeout\n"
