@@ -515,8 +515,9 @@ def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
             users.remove(args.name)
             print(f"user {args.name} removed from {users.path}")
         elif args.user_cmd == "passwd":
-            users.passwd(args.name, _read_password(args))
-            print(f"password of {args.name} changed")
+            removed = users.passwd(args.name, _read_password(args))
+            print(f"password of {args.name} changed"
+                  + (f"; the initial password's file {removed} is deleted" if removed else ""))
         else:
             rows = [u.public() for u in users.load().values()]
             if args.json:
