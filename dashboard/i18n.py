@@ -527,6 +527,10 @@ TEXT: dict[str, dict[str, str]] = {
                               "lập báo cáo của tháng trước vào ngày {day} hằng tháng.",
                         "en": "No scheduled briefing files for {m} yet{folder}. The monthly job writes last "
                               "month's briefing on day {day} of each month."},
+    "rp_written_agency_none": {"vi": "Tác vụ hằng tháng chỉ lập sẵn báo cáo toàn tỉnh. Báo cáo của {agency} được lập "
+                                     "theo yêu cầu: chọn tháng, định dạng rồi bấm “Lập báo cáo” ở trên.",
+                               "en": "The monthly job writes the province's briefing only. {agency}'s briefing is "
+                                     "made on demand: pick the month and format, then press “Generate” above."},
     "rp_written_caption": {"vi": "{name} · {size} · lập lúc {t}", "en": "{name} · {size} · written {t}"},
 }
 
