@@ -28,7 +28,10 @@ from dashboard.access import pages_for  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 from dashboard.users import MAX_PASSWORD_BYTES, MIN_PASSWORD, ROLE_LABELS, UserError, UserFile  # noqa: E402
 
-st.set_page_config(page_title="motcua-watch", page_icon=":material/account_balance:", layout="wide", initial_sidebar_state="expanded")
+# The tab's icon is a file of our own, served by Streamlit itself: a ":material/…:" icon makes the
+# browser fetch it from the internet, which an office without internet access cannot.
+FAVICON = ROOT / "dashboard" / "static" / "favicon.png"
+st.set_page_config(page_title="motcua-watch", page_icon=FAVICON, layout="wide", initial_sidebar_state="expanded")
 st.markdown("""<style>
   [data-testid="stMetric"] {background: #f7f9fc; border: 1px solid #e3e8f0; border-radius: 8px; padding: 10px 14px;}
   [data-testid="stMetricLabel"] p {font-size: 0.9rem; color: #44546a;}
