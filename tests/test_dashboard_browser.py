@@ -25,7 +25,7 @@ PASSWORD = "browser-test-pw1"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                 "(.ci/run installs it: apt-get install chromium)")]
+                                 "(`make test` installs it when run as root: apt-get install chromium)")]
 
 
 def _free_port() -> int:
