@@ -555,10 +555,9 @@ def _dashboard_problems(cfg: AppConfig) -> list[str]:
 
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import check_config as check_compliance
-    from config.probes import load_probes
-
     from config.alerts import load_alerts
     from config.loadtest import load_loadtests
+    from config.probes import load_probes
     from config.slo import load_slos
 
     problems = []
