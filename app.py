@@ -373,11 +373,38 @@ def cmd_reference(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_testbed(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from testbed.portal.server import serve
+def _free_port_after(port: int, host: str = "127.0.0.1") -> int | None:
+    """The first port above `port` nobody listens on (a suggestion for --port)."""
+    import socket
 
-    print(f"Simulated portal, release {args.release}: http://127.0.0.1:{args.port}/  (Ctrl-C stops it)")
-    serve(args.release, host="127.0.0.1", port=args.port)
+    for p in range(port + 1, min(port + 50, 65536)):
+        with socket.socket() as s:
+            try:
+                s.bind((host, p))
+            except OSError:
+                continue
+            return p
+    return None
+
+
+def cmd_testbed(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from testbed.portal.server import PortalStartError, listen_socket, serve
+
+    host = "127.0.0.1"
+    try:
+        # bound before the address is printed: a port in use is said first, not after "serving"
+        sock = listen_socket(host, args.port)
+    except PortalStartError as e:
+        msg = str(e)
+        if cfg.testbed.enabled and cfg.testbed.port == args.port and find_owner(cfg.store.path) is not None:
+            msg += (f"; `app.py run` (`make run`) already serves the simulated portal there, release "
+                    f"{cfg.testbed.release}: use http://{host}:{args.port}/ as it is")
+        free = _free_port_after(args.port, host)
+        raise UserError(f"{msg}. For another portal, choose a free port with --port"
+                        + (f", e.g. --port {free}" if free else "")) from None
+    print(f"Simulated portal, release {args.release}: http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops it)",
+          flush=True)
+    serve(args.release, host=host, sock=sock)
     return 0
 
 
@@ -429,12 +456,56 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _known_agencies(cfg: AppConfig) -> dict[str, str] | None:
+    """Every agency code the store knows (closed ones too) with its name, through the running
+    owner or the store file; None when there is no store or it has no agency yet."""
+    owner = find_owner(cfg.store.path)
+    if owner is None and not cfg.store.path.exists():
+        return None  # never create a store just to look
+    ops = owner if owner is not None else Motcua(cfg)
+    try:
+        rows = ops.query("agency_history").to_dicts()
+    finally:
+        ops.close()
+    return {r["code"]: r["name"] or "" for r in rows} or None
+
+
+def _check_agency_code(cfg: AppConfig, code: str) -> None:
+    """An agency account for a code the store does not know would see nothing: refused, naming
+    the closest codes (or the codes of the closest names). Before the store has any agency
+    (a first start not yet made) the code cannot be checked: a warning says so."""
+    import difflib
+
+    try:
+        known = _known_agencies(cfg)
+    except (StoreError, OperationError) as e:
+        print(f"warning: agency code {code} not checked: {e}", file=sys.stderr)
+        return
+    if known is None:
+        print(f"warning: agency code {code} not checked: the store {cfg.store.path} holds no agencies yet "
+              "(they come with the first `app.py run` or an import)", file=sys.stderr)
+        return
+    if code in known:
+        return
+    # compared without case: "qng.stp" is close to "QNG.STP"
+    by_code = {c.casefold(): c for c in known}
+    by_name = {n.casefold(): c for c, n in known.items() if n}
+    close = [by_code[k] for k in difflib.get_close_matches(code.casefold(), by_code, n=5, cutoff=0.6)]
+    close += [by_name[k] for k in difflib.get_close_matches(code.casefold(), by_name, n=3, cutoff=0.6)
+              if by_name[k] not in close]
+    hint = ("; close matches: " + ", ".join(f"{c} ({known[c]})" for c in close) if close
+            else "; `app.py query agencies_current` lists the agencies")
+    raise UserError(f"--agency {code}: no agency with that code in the store{hint}")
+
+
 def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
     from dashboard.users import UserError as AccountError, UserFile
 
     users = UserFile(cfg.users_file)
     try:
         if args.user_cmd == "add":
+            if args.role == "agency" and args.agency:
+                _check_agency_code(cfg, args.agency)
             password = None if args.sso_only else _read_password(args)
             u = users.add(args.name, args.role, password, agency=args.agency, display_name=args.display_name or "",
                           email=args.email)
@@ -444,8 +515,9 @@ def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
             users.remove(args.name)
             print(f"user {args.name} removed from {users.path}")
         elif args.user_cmd == "passwd":
-            users.passwd(args.name, _read_password(args))
-            print(f"password of {args.name} changed")
+            removed = users.passwd(args.name, _read_password(args))
+            print(f"password of {args.name} changed"
+                  + (f"; the initial password's file {removed} is deleted" if removed else ""))
         else:
             rows = [u.public() for u in users.load().values()]
             if args.json:
@@ -483,14 +555,16 @@ def _dashboard_problems(cfg: AppConfig) -> list[str]:
 
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import check_config as check_compliance
+    from config.alerts import load_alerts
+    from config.loadtest import load_loadtests
     from config.probes import load_probes
+    from config.slo import load_slos
 
     problems = []
+    # Files only: the store is never opened, so the check works while `app.py run` owns it.
     app = Motcua(cfg)
-    from config.loadtest import load_loadtests
-
     for what, fn in (("SLA rule set and calendar", lambda: app.engine), ("column mapping", lambda: app.mapping),
-                     ("SLOs", lambda: app.slo_evaluator), ("alerts", lambda: app.alerter),
+                     ("SLOs", lambda: load_slos(cfg.monitor.slos)), ("alerts", lambda: load_alerts(cfg.monitor.alerts)),
                      ("probes", lambda: load_probes(cfg.monitor.probes)),
                      ("compliance criteria", lambda: check_compliance(cfg)),
                      ("load tests", lambda: load_loadtests(cfg.loadtest.file))):

@@ -26,9 +26,12 @@ import plotly.graph_objects  # noqa: E402,F401
 from dashboard import common  # noqa: E402
 from dashboard.access import pages_for  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
-from dashboard.users import ROLE_LABELS, UserError, UserFile  # noqa: E402
+from dashboard.users import MAX_PASSWORD_BYTES, MIN_PASSWORD, ROLE_LABELS, UserError, UserFile  # noqa: E402
 
-st.set_page_config(page_title="motcua-watch", page_icon=":material/account_balance:", layout="wide", initial_sidebar_state="expanded")
+# The tab's icon is a file of our own, served by Streamlit itself: a ":material/…:" icon makes the
+# browser fetch it from the internet, which an office without internet access cannot.
+FAVICON = ROOT / "dashboard" / "static" / "favicon.png"
+st.set_page_config(page_title="motcua-watch", page_icon=FAVICON, layout="wide", initial_sidebar_state="expanded")
 st.markdown("""<style>
   [data-testid="stMetric"] {background: #f7f9fc; border: 1px solid #e3e8f0; border-radius: 8px; padding: 10px 14px;}
   [data-testid="stMetricLabel"] p {font-size: 0.9rem; color: #44546a;}
@@ -101,10 +104,60 @@ def login_page(cfg) -> None:
                     st.session_state["login_failures"] = 0
                 st.error(tr("login_failed"))
                 return
-            st.session_state["user"] = u
             st.session_state["login_failures"] = 0
             st.session_state.pop("login_password", None)
+            if u.must_change_password:
+                # not signed in yet: no page opens before the initial password is replaced
+                st.session_state["password_change"] = u.username
+            else:
+                st.session_state["user"] = u
             st.rerun()
+
+
+def password_change_page(cfg) -> None:
+    """The first sign-in with the generated password: a new one, twice; then the pages."""
+    tr = common.tr
+    name = st.session_state["password_change"]
+    users = UserFile(cfg.users_file)
+    left, mid, right = st.columns([1, 1.3, 1])
+    with mid:
+        st.title(tr("app_title"))
+        st.subheader(tr("pw_change_title"))
+        st.info(tr("pw_change_intro", n=MIN_PASSWORD), icon=":material/key:")
+        with st.form("pw_form", border=True):
+            new = st.text_input(tr("pw_new"), type="password", key="pw_new")
+            again = st.text_input(tr("pw_again"), type="password", key="pw_again")
+            submitted = st.form_submit_button(tr("pw_change_button"), type="primary", width="stretch",
+                                              key="pw_change")
+        if st.button(tr("logout"), key="pw_cancel"):
+            st.session_state.pop("password_change", None)
+            st.rerun()
+        if not submitted:
+            return
+        try:
+            u = users.load().get(name)
+        except UserError as e:
+            st.error(tr("pw_failed", msg=str(e)))
+            return
+        # the rules in the page's language first; users.passwd checks them again
+        problem = (tr("pw_mismatch") if new != again
+                   else tr("pw_too_short", n=MIN_PASSWORD) if len(new) < MIN_PASSWORD
+                   else tr("pw_too_long", n=MAX_PASSWORD_BYTES) if len(new.encode("utf-8")) > MAX_PASSWORD_BYTES
+                   else tr("pw_same") if u is not None and users.is_current_password(u, new) else None)
+        if u is None or problem:
+            st.error(problem or tr("login_failed"))
+            return
+        try:
+            users.passwd(name, new)
+            u = users.load()[name]
+        except (UserError, KeyError) as e:
+            st.error(tr("pw_failed", msg=str(e)))
+            return
+        for k in ("password_change", "pw_new", "pw_again"):
+            st.session_state.pop(k, None)
+        st.session_state["user"] = u
+        st.session_state["password_changed"] = True
+        st.rerun()
 
 
 def sso_login(users: UserFile, oidc) -> None:
@@ -156,12 +209,18 @@ def main() -> None:
         return
     u = common.user()
     if u is None:
-        # Every page's address leads to the sign-in form, and after it to that page.
-        login = [st.Page(lambda: login_page(cfg), title=common.tr("login_title"), url_path="dang-nhap", default=True)]
-        login += [st.Page((lambda: login_page(cfg)), title=common.tr(f"page_{p}"), url_path=PAGE_URLS[p])
-                  for p in PAGE_FILES]
+        # Every page's address leads to the sign-in form (or, for an account that still has its
+        # initial password, to the form that replaces it), and after it to that page.
+        if st.session_state.get("password_change"):
+            form, title = (lambda: password_change_page(cfg)), common.tr("pw_change_title")
+        else:
+            form, title = (lambda: login_page(cfg)), common.tr("login_title")
+        login = [st.Page(form, title=title, url_path="dang-nhap", default=True)]
+        login += [st.Page(form, title=common.tr(f"page_{p}"), url_path=PAGE_URLS[p]) for p in PAGE_FILES]
         st.navigation(login, position="hidden").run()
         return
+    if st.session_state.pop("password_changed", False):
+        st.toast(common.tr("pw_changed"), icon=":material/check_circle:")
     sidebar(u, cfg)
     pages = [st.Page(PAGE_FILES[p], title=common.tr(f"page_{p}"), icon=PAGE_ICONS[p], url_path=PAGE_URLS[p])
              for p in pages_for(u)]

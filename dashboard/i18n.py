@@ -35,6 +35,22 @@ TEXT: dict[str, dict[str, str]] = {
                  "en": "No accounts yet. An administrator creates one with: "
                        "`python app.py user add NAME --role admin`"},
     "logout": {"vi": "Đăng xuất", "en": "Sign out"},
+    "pw_change_title": {"vi": "Đặt mật khẩu mới", "en": "Choose a new password"},
+    "pw_change_intro": {"vi": "Tài khoản đang dùng mật khẩu khởi tạo. Hãy đặt mật khẩu mới (ít nhất {n} ký tự) "
+                              "trước khi sử dụng; sau đó tệp chứa mật khẩu khởi tạo sẽ được xoá.",
+                        "en": "This account still has its initial password. Choose a new one (at least {n} "
+                              "characters) before going on; the file holding the initial password is then deleted."},
+    "pw_new": {"vi": "Mật khẩu mới", "en": "New password"},
+    "pw_again": {"vi": "Nhập lại mật khẩu mới", "en": "Repeat the new password"},
+    "pw_change_button": {"vi": "Đổi mật khẩu", "en": "Change the password"},
+    "pw_mismatch": {"vi": "Hai mật khẩu không khớp nhau.", "en": "The two passwords differ."},
+    "pw_too_short": {"vi": "Mật khẩu phải có ít nhất {n} ký tự.", "en": "The password needs at least {n} characters."},
+    "pw_too_long": {"vi": "Mật khẩu dài quá {n} byte.", "en": "The password is longer than {n} bytes."},
+    "pw_same": {"vi": "Hãy chọn mật khẩu khác mật khẩu khởi tạo.",
+                "en": "Choose a password other than the initial one."},
+    "pw_failed": {"vi": "Không đổi được mật khẩu: {msg}", "en": "The password could not be changed: {msg}"},
+    "pw_changed": {"vi": "Đã đổi mật khẩu; tệp mật khẩu khởi tạo đã được xoá.",
+                   "en": "Password changed; the initial password's file was deleted."},
     "language": {"vi": "Ngôn ngữ", "en": "Language"},
     "signed_in_as": {"vi": "Đăng nhập: **{name}** · {role}", "en": "Signed in: **{name}** · {role}"},
     "agency_of_account": {"vi": "Cơ quan: {agency}", "en": "Agency: {agency}"},
@@ -511,6 +527,10 @@ TEXT: dict[str, dict[str, str]] = {
                               "lập báo cáo của tháng trước vào ngày {day} hằng tháng.",
                         "en": "No scheduled briefing files for {m} yet{folder}. The monthly job writes last "
                               "month's briefing on day {day} of each month."},
+    "rp_written_agency_none": {"vi": "Tác vụ hằng tháng chỉ lập sẵn báo cáo toàn tỉnh. Báo cáo của {agency} được lập "
+                                     "theo yêu cầu: chọn tháng, định dạng rồi bấm “Lập báo cáo” ở trên.",
+                               "en": "The monthly job writes the province's briefing only. {agency}'s briefing is "
+                                     "made on demand: pick the month and format, then press “Generate” above."},
     "rp_written_caption": {"vi": "{name} · {size} · lập lúc {t}", "en": "{name} · {size} · written {t}"},
 }
 

@@ -4,6 +4,10 @@ One JSON file (config: dashboard.users_file, default users.json beside the store
 written atomically. Passwords are kept only as bcrypt hashes; they are never printed or logged.
 An account without a password hash can only sign in through OIDC (its `email` must match the
 identity provider's). Managed with `python app.py user add|remove|passwd|list`.
+
+The account a first start creates (`ensure_first_admin`) has a generated password written to a
+file; until that password is changed, the dashboard lets it only choose a new one, and the change
+removes the file.
 """
 from __future__ import annotations
 
@@ -41,11 +45,19 @@ class User:
     display_name: str = ""
     email: str | None = None           # for OIDC sign-in
     password_hash: str | None = None
+    # the file holding the generated first password: set until the password is changed
+    initial_password_file: str | None = None
+
+    @property
+    def must_change_password(self) -> bool:
+        return bool(self.initial_password_file)
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("password_hash")
-        d["password"] = "set" if self.password_hash else "none (OIDC only)"
+        d.pop("initial_password_file")
+        d["password"] = ("initial, to be changed at the first sign-in" if self.must_change_password
+                         else "set" if self.password_hash else "none (OIDC only)")
         return d
 
 
@@ -76,7 +88,8 @@ class UserFile:
             for name, u in (data.get("users") or {}).items():
                 users[name] = User(username=name, role=u["role"], agency=u.get("agency"),
                                    display_name=u.get("display_name", ""), email=u.get("email"),
-                                   password_hash=u.get("password_hash"))
+                                   password_hash=u.get("password_hash"),
+                                   initial_password_file=u.get("initial_password_file"))
             return users
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise UserError(f"{self.path}: the accounts file cannot be read ({type(e).__name__}); "
@@ -120,29 +133,49 @@ class UserFile:
         del users[username]
         self.save(users)
 
-    def passwd(self, username: str, password: str, rounds: int = 12) -> None:
+    def passwd(self, username: str, password: str, rounds: int = 12) -> Path | None:
+        """Set a new password. For the first account, the generated password's file is removed
+        once the new hash is saved; returns that file then, else None."""
         users = self.load()
         if username not in users:
             raise UserError(f"no user {username!r}")
-        users[username].password_hash = hash_password(password, rounds)
+        u = users[username]
+        check_password_rules(password)
+        if u.must_change_password and self.is_current_password(u, password):
+            raise UserError("choose a password other than the initial one")
+        u.password_hash = hash_password(password, rounds)
+        initial, u.initial_password_file = u.initial_password_file, None
         self.save(users)
+        if not initial:
+            return None
+        Path(initial).unlink(missing_ok=True)
+        return Path(initial)
+
+    @staticmethod
+    def is_current_password(u: User, password: str) -> bool:
+        pw = password.encode("utf-8")
+        return (bool(u.password_hash) and len(pw) <= MAX_PASSWORD_BYTES
+                and bcrypt.checkpw(pw, u.password_hash.encode("ascii")))
 
     def ensure_first_admin(self, password_file: Path | str) -> Path | None:
         """On a first start (no accounts file at all), create the account `admin` with a random
         password written to `password_file` (mode 0600, as Jenkins does), so the dashboard of a
         fresh `make run` can be opened. Returns the password file when it created the account;
-        an existing accounts file, even an empty one, is left alone."""
+        an existing accounts file, even an empty one, is left alone. The account must choose a
+        new password at its first sign-in (`must_change_password`)."""
         import secrets
 
         if self.path.exists():
             return None
         password = secrets.token_urlsafe(12)
-        self.add("admin", "admin", password, display_name="Quản trị (tài khoản đầu tiên)")
         pf = Path(password_file)
         pf.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(pf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(password + "\n")
+        # kept absolute: the dashboard or `app.py user passwd`, from any folder, removes this file
+        self.save({"admin": User("admin", "admin", display_name="Quản trị (tài khoản đầu tiên)",
+                                 password_hash=hash_password(password), initial_password_file=str(pf.resolve()))})
         return pf
 
     # -- sign-in ----------------------------------------------------------------------------

@@ -191,3 +191,68 @@ def test_probe_once_against_the_v2_testbed_names_each_failure(run_app, app_env):
     with running("v1.0") as base_url:
         ok = run_app("probe", "--once", "--base-url", base_url)
         assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_while_the_system_runs(app_env, tmp_path, run_app):
+    """With `app.py run` up (as `make run` leaves it): check-config only reads files and says the
+    configuration is valid; `app.py testbed` on the port of the system's own testbed says, before
+    serving anything, that the port is taken, by what, and names --port; an agency account is
+    refused for a code the store does not know, with the close matches, and accepted for the
+    README's example, an agency with demo dossiers."""
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from test_service import _start_system
+
+    from store.service import find_owner
+    from tests.conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(app_env, MOTCUA_TESTBED__PORT=str(port), MOTCUA_DASHBOARD__ENABLED="false")
+    proc = _start_system(env, tmp_path)
+    try:
+        r = run_app("check-config", env=env)
+        assert r.returncode == 0, r.stderr
+        assert "Configuration is valid" in r.stdout and "in use" not in r.stderr
+
+        r = run_app("testbed", "--port", str(port), env=env, timeout=60)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "Simulated portal" not in r.stdout  # no address printed for a server that never starts
+        err = r.stderr
+        assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in err
+        assert "by the simulated portal (release v2.0)" in err and "app.py run" in err
+        assert "`app.py run` (`make run`) already serves the simulated portal there" in err
+        assert re.search(r"choose a free port with --port, e\.g\. --port \d+", err) and "Traceback" not in err
+
+        def add(name, code):
+            return subprocess.run([sys.executable, str(ROOT / "app.py"), "user", "add", name, "--role", "agency",
+                                   "--agency", code, "--password-stdin"], input="a-long-password-9\n", text=True,
+                                  capture_output=True, env=env, cwd=tmp_path, timeout=60)
+
+        r = add("stp", "QNG.STPP")
+        assert r.returncode == 2 and "--agency QNG.STPP: no agency with that code" in r.stderr, r.stderr
+        assert "close matches: QNG.STP (Sở Tư pháp)" in r.stderr
+        r = add("stp", "qng.stp")
+        assert r.returncode == 2 and "QNG.STP (Sở Tư pháp)" in r.stderr
+        r = add("stp", "Sở Tư pháp")  # a name where a code belongs: its code is suggested
+        assert r.returncode == 2 and "QNG.STP (Sở Tư pháp)" in r.stderr
+        r = add("nothing", "ZZZ-999")
+        assert r.returncode == 2 and "app.py query agencies_current" in r.stderr
+
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        name, code = re.search(r"app\.py user add (\S+) --role agency --agency (\S+)", readme).groups()
+        r = add(name, code)
+        assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+        ops = find_owner(env["MOTCUA_STORE__PATH"])
+        months = ops.query("dashboard_months").column("month")
+        received = sum(next(x for x in ops.query("bieu06", month=m.strftime("%Y-%m"), agency=code)
+                            if x["row_kind"] == "total")["received_total"] for m in months)
+        assert received > 0, f"the README's agency account {code} would see no demo dossier"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)

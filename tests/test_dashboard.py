@@ -326,6 +326,49 @@ def test_empty_store_says_so(tmp_path, monkeypatch):
     open_page(at, "data")  # the data page still lets you import the first file
 
 
+def test_first_sign_in_with_the_initial_password_asks_for_a_new_one(tmp_path, monkeypatch):
+    """The account a first start creates: signing in with the generated password opens no page,
+    only the form that replaces it; the new password must be valid, typed twice, and not the
+    initial one; once changed, the pages open and the initial password's file is gone."""
+    env = _env(tmp_path, tmp_path / "data" / "empty.duckdb")
+    Motcua(load_config(environ=env)).store.close()
+    users = UserFile(tmp_path / "users.json")
+    pw_file = tmp_path / "data" / "initial-admin-password.txt"
+    assert users.ensure_first_admin(pw_file) == pw_file
+    initial = pw_file.read_text(encoding="utf-8").strip()
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    at = AppTest.from_file(SCRIPT, default_timeout=120).run()
+    at.text_input(key="login_user").input("admin")
+    at.text_input(key="login_password").input(initial)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "user" not in at.session_state, "not signed in before the password is changed"
+    assert at.subheader[0].value == "Đặt mật khẩu mới"
+    assert any("mật khẩu khởi tạo" in i.value for i in at.info)
+    with pytest.raises(ValueError):  # no page is reachable meanwhile
+        at.switch_page(PAGE_FILE["overview"])
+
+    def change(new, again=None):
+        at.text_input(key="pw_new").input(new)
+        at.text_input(key="pw_again").input(new if again is None else again)
+        at.button(key="pw_change").click().run()
+        assert not at.exception, at.exception
+        return [e.value for e in at.error]
+
+    assert change("a-new-password-1", "a-new-password-2") == ["Hai mật khẩu không khớp nhau."]
+    assert change("short") == ["Mật khẩu phải có ít nhất 10 ký tự."]
+    assert change(initial) == ["Hãy chọn mật khẩu khác mật khẩu khởi tạo."]
+    assert pw_file.exists() and users.load()["admin"].must_change_password
+    assert change("a-new-password-1") == []
+    assert at.session_state["user"].username == "admin" and not at.session_state["user"].must_change_password
+    assert not pw_file.exists()
+    assert users.authenticate("admin", "a-new-password-1") and users.authenticate("admin", initial) is None
+    assert not users.load()["admin"].must_change_password
+    assert at.button(key="logout") is not None  # the pages, with the sidebar
+    open_page(at, "data")
+
+
 def test_broken_config_says_what_is_wrong(tmp_path, monkeypatch):
     bad = tmp_path / "motcua.yaml"
     bad.write_text("store:\n  memory_limit: [1, 2]\n", encoding="utf-8")

@@ -25,7 +25,7 @@ PASSWORD = "browser-test-pw1"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                 "(.ci/run installs it: apt-get install chromium)")]
+                                 "(`make test` installs it when run as root: apt-get install chromium)")]
 
 
 def _free_port() -> int:
@@ -34,9 +34,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def dashboard_env(app_env) -> dict[str, str]:
+    return dict(app_env, MOTCUA_DASHBOARD__PORT=str(_free_port()), MOTCUA_DASHBOARD__HOST="127.0.0.1")
+
+
 @pytest.fixture
 def system(app_env, tmp_path, run_app):
-    env = dict(app_env, MOTCUA_DASHBOARD__PORT=str(_free_port()), MOTCUA_DASHBOARD__HOST="127.0.0.1")
+    env = dashboard_env(app_env)
     for name, role, extra in (("lanhdao", "leadership", []), ("quantri", "admin", []),
                               ("cqstp", "agency", ["--agency", "QNG.SNNMT"])):
         r = subprocess.run([sys.executable, str(ROOT / "app.py"), "user", "add", name, "--role", role,
@@ -44,6 +48,12 @@ def system(app_env, tmp_path, run_app):
                            env=env, cwd=tmp_path, timeout=60)
         assert r.returncode == 0, r.stderr
         assert PASSWORD not in r.stdout + r.stderr, "a password is never printed"
+    yield from running_system(env, tmp_path)
+
+
+def running_system(env: dict[str, str], tmp_path: Path):
+    """`app.py run` as a user starts it; yields what it said (and where the dashboard is), then
+    stops it with Ctrl-C."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
     lines: list[str] = []
@@ -57,6 +67,9 @@ def system(app_env, tmp_path, run_app):
             break
     out = "\n".join(lines)
     m = re.search(r"dashboard\s+(http://\S+)", out)
+    if not m:
+        proc.kill()
+        proc.wait(30)
     assert m, f"the run command did not say where the dashboard listens:\n{out}"
     info = {"proc": proc, "url": m.group(1), "out": out, "env": env, "tmp": tmp_path}
     try:

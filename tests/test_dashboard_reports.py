@@ -215,11 +215,25 @@ def test_files_of_the_monthly_job_are_listed(store_env, keep_downloads):
         got = {label: data for label, data in _downloads(at).values()}
         assert got["DOCX"] == paths[0].read_bytes() and got["XLSX"] == paths[1].read_bytes()
         assert any(paths[0].name in c.value for c in at.caption)
-        # an agency account does not get the province's files
+        # an agency account never gets the province's files: the page says that the monthly job
+        # writes the province's only and that the agency's briefing is made on demand
         ag = open_page(login("agency"), "reports")
         ag.selectbox(key="rp_month").set_value(month).run()
         assert not _downloads(ag)
-        assert any("Chưa có tệp báo cáo định kỳ" in i.value for i in ag.info)
+        own_name = next(r["name"] for r in _q(store_env, "agency_scope", agency=AGENCY) if r["code"] == AGENCY)
+        assert any("Tác vụ hằng tháng chỉ lập sẵn báo cáo toàn tỉnh" in i.value and own_name in i.value
+                   and "Lập báo cáo" in i.value for i in ag.info), [i.value for i in ag.info]
+        assert not any("Chưa có tệp báo cáo định kỳ" in i.value for i in ag.info)
+        # its own agency's files, written by `app.py export --agency`, are listed for it (and only those)
+        app = Motcua(cfg)
+        try:
+            paths += write_briefing(app, m, folder, ["xlsx"], agency=AGENCY, cfg=cfg)
+        finally:
+            app.close()
+        ag.run()
+        got = {label: data for label, data in _downloads(ag).values()}
+        assert got == {"XLSX": paths[-1].read_bytes()} and AGENCY in paths[-1].name
+        assert not any(i.value.startswith("Tác vụ hằng tháng") for i in ag.info)
     finally:
         for p in paths:
             p.unlink()

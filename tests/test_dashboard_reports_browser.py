@@ -19,7 +19,7 @@ from reports.briefing import COUNT_COLUMNS, fmt_int
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                 "(.ci/run installs it: apt-get install chromium)")]
+                                 "(`make test` installs it when run as root: apt-get install chromium)")]
 AGENCY = "QNG.SNNMT"  # the agency account the system fixture creates
 
 

@@ -35,6 +35,30 @@ def test_users_file_keeps_only_bcrypt_hashes_with_mode_0600(tmp_path):
     assert uf.load() == {}
 
 
+def test_first_admin_must_replace_its_generated_password(tmp_path):
+    """The account of a first start: flagged until its password is changed; the change refuses
+    the generated password itself and deletes its file, whether made by the dashboard or by
+    `app.py user passwd` (both call UserFile.passwd)."""
+    uf = UserFile(tmp_path / "users.json")
+    pw_file = tmp_path / "initial-admin-password.txt"
+    assert uf.ensure_first_admin(pw_file) == pw_file
+    initial = pw_file.read_text(encoding="utf-8").strip()
+    admin = uf.authenticate("admin", initial)
+    assert admin.role == "admin" and admin.must_change_password
+    assert admin.public()["password"].startswith("initial") and "initial_password_file" not in admin.public()
+    with pytest.raises(UserError, match="other than the initial one"):
+        uf.passwd("admin", initial, rounds=4)
+    with pytest.raises(UserError, match="at least 10"):
+        uf.passwd("admin", "short", rounds=4)
+    assert pw_file.exists() and uf.load()["admin"].must_change_password
+    assert uf.passwd("admin", PW, rounds=4) == pw_file.resolve()
+    assert not pw_file.exists()
+    admin = uf.authenticate("admin", PW)
+    assert admin is not None and not admin.must_change_password
+    assert "initial_password_file" not in (tmp_path / "users.json").read_text(encoding="utf-8")
+    assert uf.passwd("admin", PW, rounds=4) is None  # an ordinary account: the same password is allowed
+
+
 @pytest.mark.parametrize("args, needle", [
     (("xy", "agency", PW), "needs --agency"),
     (("xy", "chief", PW), "role 'chief'"),
@@ -67,6 +91,9 @@ def test_user_command_never_prints_the_password(run_app, app_env, tmp_path):
 
     r = user("add", "cq1", "--role", "agency", "--agency", "QNG.STP", "--password-stdin", stdin=PW + "\n")
     assert r.returncode == 0, r.stderr
+    # no store yet: the code cannot be checked, and the command says so (and creates no store)
+    assert "warning: agency code QNG.STP not checked" in r.stderr
+    assert not Path(app_env["MOTCUA_STORE__PATH"]).exists()
     assert PW not in r.stdout + r.stderr
     r = user("add", "cq1", "--role", "admin", "--password-stdin", stdin=PW + "\n")
     assert r.returncode == 2 and "already exists" in r.stderr

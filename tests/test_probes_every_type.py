@@ -5,8 +5,6 @@ max, exists, where), response time, TLS certificate days left, and journeys that
 token and a cookie for the next step."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from collectors.probes import JOURNEY_STEP, format_results, run_once
@@ -14,6 +12,7 @@ from collectors.secrets import Secrets
 from config.portal import load_profile
 from config.probes import ProbesFile
 from testbed.portal.server import running
+from tls_cert import self_signed
 
 CERT_DAYS = 30
 RELEASES = {"v1.0": "v1.0", "v2.0": load_profile("v2.0").scaled(0.25)}
@@ -21,12 +20,7 @@ RELEASES = {"v1.0": "v1.0", "v2.0": load_profile("v2.0").scaled(0.25)}
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", str(CERT_DAYS), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"), CERT_DAYS)
 
 
 def probes(ca_file) -> ProbesFile:

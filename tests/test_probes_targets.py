@@ -376,13 +376,10 @@ class _Hello(http.server.BaseHTTPRequestHandler):
 @contextmanager
 def https_server(tmp_path, days: int):
     import ssl
-    import subprocess
 
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    # the openssl command-line tool (OpenSSL >= 1.1.1 for -addext) makes a certificate for 127.0.0.1
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", str(days), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    from tls_cert import self_signed
+
+    cert, key = self_signed(tmp_path, days)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import statistics
 import time
@@ -418,9 +419,12 @@ def test_runtime_profile_switch_breaks_and_fixes(v1):
 
 def test_running_reports_a_taken_port(v1):
     port = int(v1.rsplit(":", 1)[1])
-    with pytest.raises(PortalStartError, match=f"cannot listen on 127.0.0.1:{port}"):
+    with pytest.raises(PortalStartError, match=f"cannot listen on 127.0.0.1:{port}") as e:
         with running("v1.0", port=port):
             pass
+    # what holds the port is named: here the simulated portal itself, and this test's process
+    assert "already in use, by the simulated portal (release" in str(e.value)
+    assert f"process {os.getpid()}" in str(e.value)
 
 
 def test_server_timing_counts_from_the_requests_first_bytes_and_restarts_per_request():

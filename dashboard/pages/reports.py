@@ -3,7 +3,9 @@ for a month with data and the province or one agency; generated on demand (bytes
 st.cache_data on month, format and agency) and downloaded, beside the files the monthly job
 already wrote (data/reports/YYYY-MM/). An agency account only ever gets its own agency's
 briefing: the scope is forced in the ops layer (dashboard/access.py) on every query the briefing
-runs, and checked before a cached file is handed out."""
+runs, and checked before a cached file is handed out. The monthly job writes the province's
+files only: an agency's are those `app.py export --agency` wrote, and otherwise the page says
+that its briefing is made on demand (never the province's files in its place)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -93,7 +95,10 @@ with common.guard():
     st.subheader(tr("rp_written", m=month_label(month, L)))
     files = written_files(folder, m_key, agency)
     tz = ZoneInfo(cfg.timezone)
-    if not files:
+    if not files and agency:
+        scope_name = next((r["name"] for r in scope if r["code"] == agency), None) or agency
+        st.info(tr("rp_written_agency_none", agency=scope_name), icon=":material/info:")
+    elif not files:
         where = f" ({folder / m_key})" if u.role in WRITE_ROLES else ""  # the server's paths: for ict and admin
         st.info(tr("rp_written_none", m=month_label(month, L), folder=where, day=cfg.reports.schedule.day),
                 icon=":material/folder_off:")

@@ -2,6 +2,7 @@
 on loopback for tests, probes and load tests (`running`)."""
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 import threading
@@ -54,11 +55,62 @@ def _config(app, host: str, port: int, log_level: str, tls: tuple[Path, Path] | 
                           ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key) if key else None)
 
 
+def describe_listener(host: str, port: int) -> str | None:
+    """What listens on host:port, when it can be known: the simulated portal (it names its
+    release), else the process that owns the socket (psutil sees the processes this user may
+    inspect). None when neither says."""
+    import psutil
+
+    h = f"[{host}]" if ":" in host else host
+    try:
+        r = httpx.get(f"http://{h}:{port}/__testbed/stats", timeout=1.0)
+        if r.status_code == 200 and r.headers.get("X-Testbed-Release"):
+            what = f"the simulated portal (release {r.headers['X-Testbed-Release']})"
+        else:
+            what = None
+    except httpx.HTTPError:
+        what = None
+    try:
+        pids = {c.pid for c in psutil.net_connections("tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid}
+        procs = [psutil.Process(pid) for pid in sorted(pids)]
+        names = [f"process {p.pid}: {' '.join(p.cmdline())[:120] or p.name()}" for p in procs]
+    except (psutil.Error, OSError):
+        names = []
+    if what and names:
+        return f"{what}, {'; '.join(names)}"
+    return what or ("; ".join(names) or None)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port, or PortalStartError saying why not (and, for a port in
+    use, by what when that can be known)."""
+    # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else Nagle adds ~40 ms)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            who = describe_listener(host, port)
+            raise PortalStartError(f"testbed: cannot listen on {host}:{port}: the port is already in use"
+                                   + (f", by {who}" if who else "")) from None
+        raise PortalStartError(f"testbed: cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
 def serve(profile: PortalProfile | str | Path = "v1.0", host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-          *, admin_token: str | None = None, log_level: str = "warning") -> None:
-    """Run the portal in the foreground until interrupted (Ctrl+C)."""
+          *, admin_token: str | None = None, log_level: str = "warning", sock: socket.socket | None = None) -> None:
+    """Run the portal in the foreground until interrupted (Ctrl+C). `sock`: a socket already bound
+    (listen_socket), so that a port in use is said before anything is printed as served."""
     app = create_app(load_profile(profile), admin_token=admin_token)
-    uvicorn.Server(_config(app, host, port, log_level)).run()
+    sock = sock if sock is not None else listen_socket(host, port)
+    try:
+        uvicorn.Server(_config(app, host, sock.getsockname()[1], log_level)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 @contextmanager
@@ -71,15 +123,8 @@ def running(profile: PortalProfile | str | Path = "v1.0", port: int = 0, *, host
     tls=(certificate PEM, key PEM) serves HTTPS, as a real portal does (the base URL is then
     'https://...'; the certificate is what probes see, e.g. its days left)."""
     app = create_app(load_profile(profile), admin_token=admin_token)
-    # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else Nagle adds ~40 ms)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise PortalStartError(f"testbed: cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock = listen_socket(host, port)
+    family = sock.family
     bound_port = sock.getsockname()[1]
     tls_paths = (Path(tls[0]), Path(tls[1])) if tls is not None else None
     server = uvicorn.Server(_config(app, host, bound_port, "warning", tls_paths))
