@@ -30,6 +30,8 @@ What the data models (the figures are calibrations, not statistics of the real p
   construction, and for some agencies), a few stuck; supplement requests (~6.5 %, a few with two or
   three cycles, the clock restarting each time), a few never completed by the citizen;
   withdrawn and rejected dossiers (~1.5 %); apology letters with a new date for most late ones;
+  what the audit must find: a supplement requested after the deadline for about one in eight
+  overdue dossiers without a supplement, a supplement receipt with no request (0.2 %);
 - the vendor's own figures (reported_due_at, reported_status) computed with the buggy rule of the
   2022 portal: no 15:00 rule (only a reception after 17:00 moves to the next working day), swapped
   Saturdays and the weekdays given off in exchange ignored, calendar-day periods counting the
@@ -185,6 +187,8 @@ P_WITHDRAWN = 0.008
 P_REJECTED = 0.007
 TARGET_SUPPLEMENT = 0.065  # of all dossiers; only procedures of two days or more are eligible
 P_ABANDON = 0.06  # of supplement requests: the citizen never completes the dossier
+P_LATE_REQUEST = 0.12  # of overdue dossiers without a supplement: a request after the deadline
+P_ORPHAN_RECEIPT = 0.002  # of dossiers without a supplement: a receipt with no request
 P_STUCK = 0.004  # never resolved
 BASE_OVERDUE = 0.055  # before the agency and field multipliers
 EARLY_SHARE = 0.85  # of the dossiers not late, when finishing early is possible
@@ -824,8 +828,8 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
            CASE WHEN time_limit = floor(time_limit) THEN CAST(CAST(time_limit AS BIGINT) AS VARCHAR)
                 ELSE CAST(time_limit AS VARCHAR) END AS time_limit,
            time_unit,
-           fmt(supplement_requested_at) AS supplement_requested_at,
-           fmt(supplement_received_at) AS supplement_received_at,
+           fmt(coalesce(supplement_requested_at, late_req)) AS supplement_requested_at,
+           fmt(coalesce(supplement_received_at, orphan_rec)) AS supplement_received_at,
            fmt(extended_due_at) AS extended_due_at,
            fmt(finished_at) AS finished_at,
            fmt(returned_at) AS returned_at,
@@ -835,8 +839,19 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
            source_system,
            CASE sync_kind WHEN 'current' THEN fmt(sync_try) WHEN 'stale' THEN fmt(sync_first) END AS synced_at,
            CASE sync_kind WHEN 'current' THEN state WHEN 'stale' THEN 'processing' END AS synced_status,
-           i, req1, rec1, req2, rec2, req3, rec3, apology_done_at
-    FROM s4
+           i, req1, rec1, req2, rec2, req3, rec3, apology_done_at,
+           late_req, orphan_rec
+    FROM (SELECT s4.*,
+                -- what an audit finds in real exports: a supplement requested after the deadline had
+                -- passed (it stops nothing), and a receipt recorded with no request before it
+                CASE WHEN cls = 'overdue' AND ncyc = 0 AND excl IS NULL AND time_unit = 'working_days'
+                          AND U(i, 61) < {P_LATE_REQUEST}
+                          AND at_sec(wdd(due_idx + 1), 25500) < least(fin, {T})
+                     THEN at_sec(wdd(due_idx + 1), 25500) END AS late_req,
+                CASE WHEN ncyc = 0 AND excl IS NULL AND U(i, 62) < {P_ORPHAN_RECEIPT}
+                          AND clock_at + INTERVAL 1 DAY < least(fin, {T})
+                     THEN clock_at + INTERVAL 1 DAY END AS orphan_rec
+          FROM s4) s4
     JOIN (SELECT code AS a_code, name AS a_name FROM agencies) ag ON ag.a_code = s4.agency_code
     JOIN (SELECT code AS p_code, name AS p_name, field AS p_field FROM procs) p ON p.p_code = s4.procedure_code
     """)
@@ -848,6 +863,10 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
                      f"'{req.format(k=k)}' AS detail FROM dossier_out WHERE req{k} < {T}")
         parts.append(f"SELECT dossier_code, '{SUPPLEMENT_RECEIVED}', rec{k}, "
                      f"'{rec.format(k=k)}' FROM dossier_out WHERE rec{k} < {T}")
+    parts.append(f"SELECT dossier_code, '{SUPPLEMENT_REQUESTED}', late_req, '{req.format(k=1)}' "
+                 f"FROM dossier_out WHERE late_req IS NOT NULL")
+    parts.append(f"SELECT dossier_code, '{SUPPLEMENT_RECEIVED}', orphan_rec, '{rec.format(k=1)}' "
+                 f"FROM dossier_out WHERE orphan_rec IS NOT NULL")
     parts.append(f"SELECT dossier_code, '{EXTENDED}', apology_done_at, '{EVENT_DETAIL[EXTENDED]}' "
                  f"FROM dossier_out WHERE apology_done_at IS NOT NULL")
     con.execute("CREATE TABLE event_raw AS " + " UNION ALL ".join(parts))
