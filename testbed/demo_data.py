@@ -31,7 +31,7 @@ What the data models (the figures are calibrations, not statistics of the real p
   three cycles, the clock restarting each time), a few never completed by the citizen;
   withdrawn and rejected dossiers (~1.5 %); apology letters with a new date for most late ones;
   what the audit must find: a supplement requested after the deadline for about one in eight
-  overdue dossiers without a supplement, a supplement receipt with no request (0.2 %);
+  overdue dossiers without a supplement, a supplement receipt with no request (≈ 0.2 %);
 - the vendor's own figures (reported_due_at, reported_status) computed with the buggy rule of the
   2022 portal: no 15:00 rule (only a reception after 17:00 moves to the next working day), swapped
   Saturdays and the weekdays given off in exchange ignored, calendar-day periods counting the
@@ -188,7 +188,7 @@ P_REJECTED = 0.007
 TARGET_SUPPLEMENT = 0.065  # of all dossiers; only procedures of two days or more are eligible
 P_ABANDON = 0.06  # of supplement requests: the citizen never completes the dossier
 P_LATE_REQUEST = 0.12  # of overdue dossiers without a supplement: a request after the deadline
-P_ORPHAN_RECEIPT = 0.002  # of dossiers without a supplement: a receipt with no request
+P_ORPHAN_RECEIPT = 0.004  # of dossiers without a supplement: a receipt with no request (before the result)
 P_STUCK = 0.004  # never resolved
 BASE_OVERDUE = 0.055  # before the agency and field multipliers
 EARLY_SHARE = 0.85  # of the dossiers not late, when finishing early is possible

@@ -280,7 +280,14 @@ def test_files_pass_import_validation_and_the_engine_disagrees_with_the_vendor(s
     cfg = AppConfig()
     engine = SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
     engine.install(con)
-    con.execute(f"CREATE TEMP TABLE sla AS {engine.compute_sql(dossiers.relation, out['as_of'], events=events.relation)}")
+    con.execute(f"CREATE TEMP TABLE sla AS {engine.compute_sql(dossiers.relation, out['as_of'], events=events.relation, internals=('flags',))}")
+    # the audit's findings are in the demo: late requests and orphan receipts, none of them moving a status
+    from sla_rules.constants import FLAG_LATE_REQUEST, FLAG_ORPHAN_RECEIPT
+    found = dict(con.execute(f"""SELECT flags & {FLAG_LATE_REQUEST + FLAG_ORPHAN_RECEIPT}, count(*) FROM sla
+                                 GROUP BY 1""").fetchall())
+    assert found.get(FLAG_LATE_REQUEST, 0) > 0 and found.get(FLAG_ORPHAN_RECEIPT, 0) > 0
+    assert con.execute(f"SELECT count(*) FROM sla WHERE flags & {FLAG_LATE_REQUEST} <> 0 "
+                       "AND status NOT IN ('overdue', 'pending_overdue')").fetchone()[0] == 0
     statuses = dict(con.execute("SELECT status, count(*) FROM sla GROUP BY 1").fetchall())
     assert {"early", "on_time", "overdue", "pending_in_time", "excluded"} <= set(statuses)
     resolved = sum(statuses[k] for k in ("early", "on_time", "overdue"))
