@@ -187,8 +187,9 @@ class Motcua:
         t = self.store.query("dossier_engine_input", codes=list(codes), agency=agency)
         if not t.rows:
             return {}
+        ev = self.store.query("dossier_engine_events", codes=list(codes), agency=agency)
         as_of = self.status().get("last_recompute_as_of") or self.now()
-        rows = explain_records(self.engine, t.columns, t.rows, as_of, lang=lang)
+        rows = explain_records(self.engine, t.columns, t.rows, as_of, lang=lang, events=ev.rows)
         return {r["dossier_code"]: {k: r[k] for k in ("due", "status", "reason")} for r in rows}
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:

@@ -35,7 +35,7 @@ PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_window
 # Queries an agency account may run, each with its agency parameter forced to the account's own.
 # The monthly briefing (reports/briefing.py) of an agency runs bieu06, dossiers_overdue, audit_by_agency
 # and sync_by_agency with the agency given: all forced here like the rest.
-AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "audit_dossiers",
+AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "dossier_engine_events", "audit_dossiers",
                  "sync_unsynced", "audit_by_agency", "sync_by_agency", "audit_findings"}
 AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
 # The load-test module's named queries (store/loadtest_queries.py): the vendor's own results.

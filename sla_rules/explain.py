@@ -55,9 +55,9 @@ _INPUT_TYPES = {"dossier_code": "VARCHAR", "received_at": "TIMESTAMP", "time_lim
 
 
 def explain_records(engine: SlaEngine, columns: list[str], rows: list[tuple], as_of: datetime | date,
-                    lang: str = "vi") -> list[dict]:
-    """explain_rows over records held in memory (a named query's answer), in a DuckDB of their
-    own: the store is never touched."""
+                    lang: str = "vi", events: list[tuple] = ()) -> list[dict]:
+    """explain_rows over records held in memory (a named query's answer), with their events
+    (dossier_code, event, at), in a DuckDB of their own: the store is never touched."""
     import duckdb
 
     cols = [c for c in columns if c in _INPUT_TYPES]
@@ -68,7 +68,10 @@ def explain_records(engine: SlaEngine, columns: list[str], rows: list[tuple], as
                     + ", ".join(f"{c} {t}" for c, t in _INPUT_TYPES.items()) + ")")
         con.executemany(f"INSERT INTO explain_src ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                         [[r[i] for i in idx] for r in rows])
-        return explain_rows(con, engine, "explain_src", as_of, lang=lang)
+        con.execute('CREATE TEMP TABLE explain_events (dossier_code VARCHAR, event VARCHAR, "at" TIMESTAMP)')
+        if events:
+            con.executemany("INSERT INTO explain_events VALUES (?, ?, ?)", [tuple(e[:3]) for e in events])
+        return explain_rows(con, engine, "explain_src", as_of, events="explain_events" if events else None, lang=lang)
     finally:
         con.close()
 

@@ -6,6 +6,7 @@ parameters raise QueryError naming the query and the parameter.
   dashboard_months()                                   months with figures, newest first
   agency_scope(agency=None, as_of=None)                agencies valid on a date, one subtree or all
   dossier_engine_input(codes, agency=None)             engine input of listed dossiers (for explain)
+  dossier_engine_events(codes, agency=None)            their events (supplement cycles, pauses)
   probe_summary(since)                                 availability and latency per check and step
   probe_heatmap(since, probe=None, step=None)          failures and p95 by day of week and hour
   probe_phases(since)                                  mean time per phase (dns/connect/tls/ttfb/transfer)
@@ -100,6 +101,22 @@ def dossier_engine_input(con: duckdb.DuckDBPyConnection, codes: list[str], agenc
         FROM dossiers
         WHERE dossier_code IN (SELECT unnest($codes::VARCHAR[])) AND {_scope('agency_code')}
         ORDER BY dossier_code""", {"codes": [str(c) for c in codes], "agency": agency or None})
+
+
+@named_query("dossier_engine_events")
+def dossier_engine_events(con: duckdb.DuckDBPyConnection, codes: list[str], agency: str | None = None) -> Table:
+    """The events of the listed dossiers (at most 1000, in `agency`'s subtree when given): the
+    supplement cycles and pauses an explanation must see, as the recompute sees them."""
+    if isinstance(codes, str) or not isinstance(codes, (list, tuple)):
+        raise QueryError("dossier_engine_events: codes must be a list of dossier codes")
+    if len(codes) > MAX_CODES:
+        raise QueryError(f"dossier_engine_events: at most {MAX_CODES} codes, got {len(codes)}")
+    return run(con, f"""
+        WITH RECURSIVE {agency_tree_ctes('current_date', False)}
+        SELECT e.dossier_code, e.event, e."at"
+        FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code
+        WHERE e.dossier_code IN (SELECT unnest($codes::VARCHAR[])) AND {_scope('d.agency_code')}
+        ORDER BY e.dossier_code, e."at" """, {"codes": [str(c) for c in codes], "agency": agency or None})
 
 
 # -- the portal as citizens meet it (probe results) ----------------------------------------------

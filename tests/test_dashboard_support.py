@@ -255,3 +255,18 @@ def test_prewarm_computes_the_default_views(demo):
 
     month = next(p["end_month"] for n, p in overview_queries(demo.query) if n == "province_month_series")
     assert month == "2026-11"  # the demo's recompute is on 20/11: the current month
+
+
+def test_explanations_see_every_supplement_cycle(demo):
+    """The agency page's explanations run the engine with the dossiers' events, as the recompute
+    does: a dossier with several supplement cycles is explained with the status it is counted with."""
+    con = demo.store.cursor()
+    codes = [r[0] for r in con.execute(
+        "SELECT dossier_code FROM dossier_events WHERE event = 'supplement_requested' "
+        "GROUP BY 1 HAVING count(*) >= 2 ORDER BY 1 LIMIT 40").fetchall()]
+    assert codes
+    stored = {c: str(s) for c, s in con.execute(
+        "SELECT dossier_code, status FROM dossier_sla WHERE dossier_code IN (SELECT unnest(?::VARCHAR[]))",
+        [codes]).fetchall()}
+    why = demo.explain_dossiers(codes)
+    assert {c: why[c]["status"] for c in codes} == stored
