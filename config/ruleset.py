@@ -95,6 +95,23 @@ def _default_sessions() -> list[OfficeSession]:
     return [OfficeSession(start=time(7, 0), end=time(11, 30)), OfficeSession(start=time(13, 30), end=time(17, 0))]
 
 
+class PauseSettings(_Strict):
+    """Pauses (tạm dừng) for verification or consultation, read from the dossier events pause and
+    resume: a pause stops the clock and the resume lets it go on where it stopped (the time paused
+    is added to the deadline, never a restart). Off unless a legal source is cited: no text
+    confirmed for the ND 118 regime allows it."""
+
+    enabled: bool = False
+    legal_basis: str = ""
+
+    @model_validator(mode="after")
+    def _cited(self) -> "PauseSettings":
+        if self.enabled and not self.legal_basis.strip():
+            raise ValueError("pauses: enabled needs legal_basis, the text that lets an agency stop the clock "
+                             "for verification or consultation (none is confirmed yet)")
+        return self
+
+
 class RuleSettings(_Strict):
     """The settings of one rule version."""
 
@@ -108,6 +125,7 @@ class RuleSettings(_Strict):
     # after the deadline. exclude: left out of the ratios like any refusal (and listed by the audit);
     # overdue: counted as resolved overdue. The legal reading is open: no text says which.
     negative_after_deadline: Literal["exclude", "overdue"] = "exclude"
+    pauses: PauseSettings = Field(default_factory=PauseSettings)
 
     @field_validator("same_day_cutoff", mode="before")
     @classmethod

@@ -77,11 +77,15 @@ REPORTED_STATUSES: tuple[str, ...] = (*RESOLVED_STATUSES, *PENDING_STATUSES)
 SUPPLEMENT_REQUESTED = "supplement_requested"  # Mẫu 02: the clock stops
 SUPPLEMENT_RECEIVED = "supplement_received"    # the complete dossier is back: the clock restarts
 EXTENDED = "extended"                          # Mẫu 04, an apology letter with a new date: never used for judging
+PAUSE = "pause"                                # tạm dừng (verification, consultation): the clock stops
+RESUME = "resume"                              # the clock goes on where it stopped (not restarted)
 # The events of a supplement cycle, the request first (the order of two facts at one instant).
 SUPPLEMENT_EVENTS: tuple[str, ...] = (SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED)
 # Every kind an events file is read into; a new kind is a constant above and a place here (the
 # import, the mapping files' checks and the tests follow this tuple).
-EVENT_KINDS: tuple[str, ...] = (*SUPPLEMENT_EVENTS, EXTENDED)
+# A pause and the resume that ends it, the pause first; used only where the rule set enables pauses.
+PAUSE_EVENTS: tuple[str, ...] = (PAUSE, RESUME)
+EVENT_KINDS: tuple[str, ...] = (*SUPPLEMENT_EVENTS, EXTENDED, *PAUSE_EVENTS)
 
 
 # -- Biểu số 06/VPCP/KSTT (Thông tư 01/2020/TT-VPCP) ----------------------------------------------

@@ -57,6 +57,12 @@ Rules (legal sources: docs/ARCHITECTURE.md, "The numbers", and the rule-set file
   resume mode: the clock runs from the original reception and each pause (first request of a
   cycle → receipt) is added back: working days (working_days, same_day), calendar days
   (calendar_days) or office time (working_hours), each measured between the shifted instants.
+* Pauses (rule-set setting pauses.enabled, off unless a text is cited): events 'pause' / 'resume'
+  form cycles of their own; a pause stops the clock and its resume lets it go on, the paused time
+  added as in resume mode (restart mode: only the pauses since the last restart). A pause at or
+  after the deadline in force stops nothing, nor does one inside an open supplement cycle; a
+  request ends a pause still open. A dossier still paused at as_of is pending_in_time (or
+  no_deadline), one resolved while paused is judged at the pause.
 * Extensions (extended_due_at, apology letter) are ignored for judging (reported in reasons).
 * Resolution instant: finished_at, falling back to returned_at, whatever the state says but
   withdrawn or rejected (a processing dossier with a result date: flag INCONSISTENT_STATE); a
@@ -77,7 +83,7 @@ from functools import cached_property
 from pathlib import Path
 
 from config.ruleset import RuleSet, RuleSettings, RuleVersion, load_ruleset
-from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATUSES, SUPPLEMENT_EVENTS, quoted_list
+from config.vocabulary import EXCLUDED_STATES, PAUSE_EVENTS, RESOLVED_STATUSES, SUPPLEMENT_EVENTS, quoted_list
 from sla_rules.calendar import WEEKEND_NOTE, WorkCalendar
 
 from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's public names)
@@ -144,6 +150,7 @@ class _Lits:
         self.m = sum(b - a for a, b in self.sessions)
         self.mode = s.supplement_mode
         self.negative = s.negative_after_deadline
+        self.pauses = s.pauses.enabled
 
     def elapsed(self, tod: str) -> str:
         """Office time elapsed before time-of-day `tod` (µs) on a working day."""
@@ -173,7 +180,7 @@ class _Lits:
         return "(CASE " + " ".join(parts) + f" ELSE {e} END)"
 
     def key(self) -> tuple:
-        return (tuple(self.sessions), self.cutoff, self.mode, self.negative)
+        return (tuple(self.sessions), self.cutoff, self.mode, self.negative, self.pauses)
 
 
 class SlaEngine:
@@ -199,6 +206,13 @@ class SlaEngine:
     @property
     def name(self) -> str:
         return self.ruleset.name
+
+    @property
+    def event_kinds(self) -> tuple[str, ...]:
+        """The dossier events the engine reads: supplement cycles, and pauses where a version enables them."""
+        if any(v.settings.pauses.enabled for v in self.ruleset.versions):
+            return (*SUPPLEMENT_EVENTS, *PAUSE_EVENTS)
+        return SUPPLEMENT_EVENTS
 
     @property
     def counts_late_refusals(self) -> bool:
@@ -392,8 +406,11 @@ class SlaEngine:
         # The source is referenced directly (a CTE used several times would be materialised).
         ctes: list[str] = []
         if ev is not None:
-            ctes.append(f"evk AS (SELECT dossier_code, CASE event WHEN 'supplement_requested' THEN 0 ELSE 1 END AS ord, "
-                        f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ({quoted_list(SUPPLEMENT_EVENTS)}))")
+            # ord: 0 request, 1 receipt, 2 pause, 3 resume (the order of two facts at one instant)
+            kinds = self.event_kinds
+            ords = " ".join(f"WHEN {quoted_list((e,))} THEN {i}" for i, e in enumerate(kinds))
+            ctes.append(f"evk AS (SELECT dossier_code, CASE event {ords} END AS ord, "
+                        f"epoch_us(\"at\") AS t FROM {ev} WHERE event IN ({quoted_list(kinds)}))")
         branches = []
         for gi, (lits, members) in enumerate(groups):
             cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"
@@ -412,35 +429,52 @@ class SlaEngine:
     def _cycles(self, gi: int, L: _Lits, sx: str, asof_us: int, events: bool) -> list[str]:
         """CTEs giving the candidate clocks of the dossiers with a supplement history (`sx`).
 
-        Facts (the columns' and the events' requests and receipts, up to as_of and the result) form
-        cycles: a request opens one (a second request while open changes nothing), the receipt
-        closes it; a receipt with no open request is an orphan and left out, except the receipt of
-        an export row whose latest request is later (that receipt answered a request the row no
-        longer shows: a cycle with an unknown request). Candidate k is the clock before cycle k
-        (restart: from the receipt of cycle k - 1; resume: from reception with the pauses of the
-        cycles before k added), checked against cycle k's request; the last candidate is the clock
-        after every cycle. The branch keeps the first candidate whose request is late, whose cycle
-        is open, or that is the last."""
+        Facts (the columns' and the events' requests and receipts, and with pauses enabled the
+        events' pauses and resumes, up to as_of and the result) form cycles of two kinds: a
+        request opens a supplement cycle (a second request while one is open changes nothing) and
+        its receipt closes it; a pause opens a pause cycle and its resume closes it. A receipt with
+        no open request is an orphan and left out, except the receipt of an export row whose latest
+        request is later (that receipt answered a request the row no longer shows: a cycle with an
+        unknown request); a resume with no open pause is ignored. A pause while a supplement request
+        is open changes nothing, and a request ends a pause still open (the clock is stopped by it
+        anyway). Candidate k is the clock before cycle k (restart: from the receipt of the last
+        supplement cycle before k, with the pauses closed since added; resume: from reception with
+        every closed cycle's pause added), checked against cycle k's opening; the last candidate is
+        the clock after every cycle. The branch keeps the first candidate whose opening is late,
+        whose cycle is open, or that is the last."""
         t = self.tables
         D = DAY_US
         n = f"{gi}"
+        resume, pauses = L.mode == "resume", L.pauses
         facts = [f"SELECT dossier_code, 0 AS ord, qc_raw AS t FROM {sx} WHERE qc_raw IS NOT NULL",
                  f"SELECT dossier_code, 1 AS ord, sc_raw AS t FROM {sx} WHERE sc_raw IS NOT NULL"]
         if events:
-            facts.append(f"SELECT e.dossier_code, e.ord, e.t FROM evk e SEMI JOIN {sx} s ON s.dossier_code = e.dossier_code")
+            facts.append(f"SELECT e.dossier_code, e.ord, e.t FROM evk e SEMI JOIN {sx} s ON s.dossier_code = e.dossier_code"
+                         + ("" if pauses else " WHERE e.ord < 2"))
+        # kind: 0 a supplement cycle (ord 0 request, 1 receipt), 1 a pause (ord 2 pause, 3 resume)
         out = [
-            f"sf{n} AS (SELECT f.*, s.bnd, s.qc_raw, s.sc_raw FROM ({' UNION '.join(facts)}) f "
+            f"sf{n} AS (SELECT f.*, f.ord // 2 AS kind, s.bnd, s.qc_raw, s.sc_raw FROM ({' UNION '.join(facts)}) f "
             f"JOIN {sx} s ON s.dossier_code = f.dossier_code WHERE f.t <= {asof_us})",
-            # seg: receipts before the fact; each segment ends with at most one receipt
-            f"sg{n} AS (SELECT *, coalesce(sum(ord) OVER (PARTITION BY dossier_code ORDER BY t, ord "
+            # seg: closing facts of the kind before the fact; each segment ends with at most one
+            f"sg{n} AS (SELECT *, coalesce(sum(ord % 2) OVER (PARTITION BY dossier_code, kind ORDER BY t, ord "
             f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg FROM sf{n} WHERE t <= bnd)",
-            f"sp{n} AS (SELECT dossier_code, seg, min(t) FILTER (WHERE ord = 0) AS qa, min(t) FILTER (WHERE ord = 1) AS sb, "
-            f"any_value(qc_raw) AS qc, any_value(sc_raw) AS sc, any_value(bnd) AS bnd FROM sg{n} GROUP BY dossier_code, seg)",
-            f"sy{n} AS (SELECT *, coalesce(qa IS NULL AND sb = sc AND qc > sc AND qc <= bnd, false) AS implied FROM sp{n})",
+            f"sp{n} AS (SELECT dossier_code, kind, seg, min(t) FILTER (WHERE ord % 2 = 0) AS qa, "
+            f"min(t) FILTER (WHERE ord % 2 = 1) AS sb, "
+            f"any_value(qc_raw) AS qc, any_value(sc_raw) AS sc, any_value(bnd) AS bnd FROM sg{n} GROUP BY dossier_code, kind, seg)",
+            f"sy{n} AS (SELECT *, coalesce(kind = 0 AND qa IS NULL AND sb = sc AND qc > sc AND qc <= bnd, false) AS implied "
+            f"FROM sp{n})",
         ]
-        resume = L.mode == "resume"
+        cyc = f"sy{n}"
+        if pauses:
+            # a pause inside an open supplement cycle is none; a request ends a pause still open
+            out.append(
+                f"sv{n} AS (SELECT y.* EXCLUDE (sb), CASE WHEN y.kind = 1 THEN least(y.sb, (SELECT min(z.qa) FROM sy{n} z "
+                f"WHERE z.dossier_code = y.dossier_code AND z.kind = 0 AND z.qa > y.qa)) ELSE y.sb END AS sb "
+                f"FROM sy{n} y WHERE y.kind = 0 OR NOT EXISTS (SELECT 1 FROM sy{n} z WHERE z.dossier_code = y.dossier_code "
+                f"AND z.kind = 0 AND z.qa <= y.qa AND (z.sb IS NULL OR z.sb > y.qa)))")
+            cyc = f"sv{n}"
         flav = ("wd", "wdc", "cd", "us")
-        if resume:
+        if resume or pauses:
             def fl(prefix: str, c: str) -> dict[str, str]:
                 tod = f"({prefix} - ({prefix} // {D}) * {D})"
                 dn = f"({prefix} // {D})"
@@ -454,37 +488,45 @@ class SlaEngine:
                     "us": f"(({c}.wd_index - 1) * {L.m} + CASE WHEN {w} THEN {L.elapsed(tod)} ELSE {L.m} END)",
                 }
             a, b = fl("y.qa", "ca"), fl("y.sb", "cb")
-            pcols = ", ".join(f"CASE WHEN y.qa IS NULL OR y.sb IS NULL THEN 0 ELSE {b[k]} - {a[k]} END AS q_{k}" for k in flav)
+            # restart mode adds only pauses: a supplement cycle restarts the clock instead
+            counted = "y.qa IS NULL OR y.sb IS NULL" + ("" if resume else " OR y.kind = 0")
+            pcols = ", ".join(f"CASE WHEN {counted} THEN 0 ELSE {b[k]} - {a[k]} END AS q_{k}" for k in flav)
             ok = ("(y.qa IS NULL OR y.sb IS NULL OR (ca.dn IS NOT NULL AND cb.dn IS NOT NULL))")
-            out.append(f"sz{n} AS (SELECT y.*, {pcols}, {ok} AS q_ok FROM sy{n} y "
+            out.append(f"sz{n} AS (SELECT y.*, {pcols}, {ok} AS q_ok FROM {cyc} y "
                        f"LEFT JOIN {t['day']} ca ON ca.dn = y.qa // {D} LEFT JOIN {t['day']} cb ON cb.dn = y.sb // {D} "
                        f"WHERE y.qa IS NOT NULL OR y.implied)")
-            win = "OVER (PARTITION BY dossier_code ORDER BY seg ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-            before = ", ".join(f"CASE WHEN coalesce(bool_and(q_ok) {win}, true) THEN CAST(coalesce(sum(q_{k}) {win}, 0) AS BIGINT) END AS p_{k}"
-                               for k in flav)
-            total = ", ".join(f"CASE WHEN bool_and(q_ok) FILTER (WHERE sb IS NOT NULL) IS NOT false "
-                              f"THEN CAST(coalesce(sum(q_{k}) FILTER (WHERE sb IS NOT NULL), 0) AS BIGINT) END AS p_{k}" for k in flav)
         else:
-            out.append(f"sz{n} AS (SELECT * FROM sy{n} WHERE qa IS NOT NULL OR implied)")
-            before = ", ".join(f"0 AS p_{k}" for k in flav)
-            total = before
+            pcols = ", ".join(f"0 AS q_{k}" for k in flav)
+            out.append(f"sz{n} AS (SELECT *, {pcols}, true AS q_ok FROM {cyc} WHERE qa IS NOT NULL OR implied)")
+        # Per cycle, in the order they open (an implied cycle at its receipt): the values after it.
+        # `grp` counts the restarts so far (closed supplement cycles): restart mode adds the pauses
+        # of the current group only.
+        upto = "ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
         out.append(
-            f"sc{n} AS (SELECT dossier_code, row_number() OVER (PARTITION BY dossier_code ORDER BY seg) AS k, "
-            f"lag(sb) OVER (PARTITION BY dossier_code ORDER BY seg) AS e_k, {before}, qa AS q_k, sb IS NULL AS open_k, "
-            f"false AS last_k FROM sz{n})")
+            f"sc{n} AS (SELECT *, count(*) FILTER (WHERE kind = 0 AND sb IS NOT NULL) OVER (PARTITION BY dossier_code {upto}) AS grp, "
+            f"max(sb) FILTER (WHERE kind = 0) OVER (PARTITION BY dossier_code {upto}) AS e_after "
+            f"FROM (SELECT *, row_number() OVER (PARTITION BY dossier_code ORDER BY coalesce(qa, sb), kind) AS k FROM sz{n}))")
+        part = "dossier_code" if resume else "dossier_code, grp"
+        after = ", ".join(f"CASE WHEN bool_and(q_ok) FILTER (WHERE sb IS NOT NULL) OVER w IS NOT false "
+                          f"THEN CAST(coalesce(sum(q_{k}) FILTER (WHERE sb IS NOT NULL) OVER w, 0) AS BIGINT) END AS a_{k}"
+                          for k in flav)
+        out.append(f"sd{n} AS (SELECT *, {after} FROM sc{n} WINDOW w AS (PARTITION BY {part} {upto}))")
+        before = ", ".join(f"CASE WHEN k = 1 THEN 0 ELSE lag(a_{k}) OVER (PARTITION BY dossier_code ORDER BY k) END AS p_{k}"
+                           for k in flav)
         out.append(
-            f"sa{n} AS (SELECT dossier_code, count(*) AS cn, max(sb) AS e_k, {total} FROM sz{n} GROUP BY dossier_code)")
+            f"se{n} AS (SELECT dossier_code, k, lag(e_after) OVER (PARTITION BY dossier_code ORDER BY k) AS e_k, {before}, "
+            f"qa AS q_k, sb IS NULL AS open_k, kind = 1 AS pause_k, false AS last_k, "
+            f"max(k) OVER (PARTITION BY dossier_code) AS cn, e_after, {', '.join('a_' + k for k in flav)} FROM sd{n})")
         out.append(
-            f"so{n} AS (SELECT dossier_code, bool_or(sb IS NOT NULL AND qa IS NULL AND NOT implied) AS orphan "
+            f"so{n} AS (SELECT dossier_code, bool_or(kind = 0 AND sb IS NOT NULL AND qa IS NULL AND NOT implied) AS orphan "
             f"FROM sy{n} GROUP BY dossier_code)")
-        out.append(f"sr{n} AS (SELECT DISTINCT dossier_code FROM sf{n} WHERE t > bnd)")
-        pk = ", ".join(f"coalesce(a.p_{k}, 0) AS p_{k}" if not resume else f"CASE WHEN a.dossier_code IS NULL THEN 0 ELSE a.p_{k} END AS p_{k}"
-                       for k in flav)
+        out.append(f"sr{n} AS (SELECT DISTINCT dossier_code FROM sf{n} WHERE t > bnd AND kind = 0)")
+        pk = ", ".join(f"CASE WHEN a.dossier_code IS NULL THEN 0 ELSE a.a_{k} END AS p_{k}" for k in flav)
         out.append(
-            f"sk{n} AS (SELECT dossier_code, k, e_k, {', '.join('p_' + k for k in flav)}, q_k, open_k, last_k FROM sc{n} "
-            f"WHERE q_k IS NOT NULL "
-            f"UNION ALL SELECT s.dossier_code, coalesce(a.cn, 0) + 1, a.e_k, {pk}, NULL, false, true "
-            f"FROM {sx} s LEFT JOIN sa{n} a ON a.dossier_code = s.dossier_code)")
+            f"sk{n} AS (SELECT dossier_code, k, e_k, {', '.join('p_' + k for k in flav)}, q_k, open_k, pause_k, last_k "
+            f"FROM se{n} WHERE q_k IS NOT NULL "
+            f"UNION ALL SELECT s.dossier_code, coalesce(a.cn, 0) + 1, a.e_after, {pk}, NULL, false, false, true "
+            f"FROM {sx} s LEFT JOIN (SELECT * FROM se{n} WHERE k = cn) a ON a.dossier_code = s.dossier_code)")
         return out
 
     def _chain(self, rel: str, L: _Lits, R: bool) -> str:
@@ -494,7 +536,7 @@ class SlaEngine:
         t = self.tables
         D, M = DAY_US, L.m
         resume = L.mode == "resume"
-        P = {k: (f"p_{k}" if resume else "0") for k in ("wd", "wdc", "cd", "us")}
+        P = {k: (f"p_{k}" if resume or L.pauses else "0") for k in ("wd", "wdc", "cd", "us")}
         ok = f"lim > 0 AND lim <= {MAX_LIMIT}"
         a1 = (f"SELECT *, e_us // {D} AS e_dn, "
               f"CASE WHEN u = {CLK_SAME} THEN {CLK_SAME} WHEN {ok} THEN "
@@ -619,7 +661,8 @@ class SlaEngine:
         # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
         # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
         # no longer shows, and that later request is open
-        zero_p = "".join(f", 0 AS p_{k}" for k in flav) if resume else ""
+        added = resume or L.pauses  # the chain adds paused time p_*
+        zero_p = "".join(f", 0 AS p_{k}" for k in flav) if added else ""
         both = "qc_raw <= bnd AND sc_raw <= bnd"
         e_fast = "r_us" if resume else f"CASE WHEN {both} AND sc_raw > r_us THEN sc_raw ELSE r_us END"
         q_k = f"CASE WHEN qc_raw <= bnd AND NOT coalesce(sc_raw <= bnd AND qc_raw <= sc_raw, false) THEN qc_raw END"
@@ -637,8 +680,8 @@ class SlaEngine:
         ctes.append(f"{sx} AS MATERIALIZED ({base.replace('{where}', f'({cond}) AND ({slow_cond})')})")
         ctes.extend(self._cycles(gi, L, sx, asof_us, events))
         e_k = "r_us" if resume else "CASE WHEN c.e_k > r_us THEN c.e_k ELSE r_us END"
-        pc = "".join(f", c.p_{k}" for k in flav) if resume else ""
-        slow_in = (f"SELECT s.*, {e_k} AS e_us, c.k, c.q_k, c.open_k, c.last_k{pc}, "
+        pc = "".join(f", c.p_{k}" for k in flav) if added else ""
+        slow_in = (f"SELECT s.*, {e_k} AS e_us, c.k, c.q_k, c.open_k, c.pause_k, c.last_k{pc}, "
                    f"CAST(CASE WHEN o.orphan THEN {FLAG_ORPHAN_RECEIPT} ELSE 0 END "
                    f"+ CASE WHEN r.dossier_code IS NOT NULL THEN {FLAG_AFTER_RESULT} ELSE 0 END "
                    f"+ CASE WHEN s.proc AND s.f_us IS NOT NULL THEN {FLAG_INCONSISTENT_STATE} ELSE 0 END AS INTEGER) AS fl0 "
@@ -646,17 +689,20 @@ class SlaEngine:
                    f"LEFT JOIN so{gi} o ON o.dossier_code = s.dossier_code "
                    f"LEFT JOIN sr{gi} r ON r.dossier_code = s.dossier_code")
         stop = "(coalesce(q_k >= late_us, false) OR open_k OR last_k)"
-        slow = (f"SELECT * EXCLUDE (k, open_k, last_k, first_k), "
+        # a late pause stops nothing either, but it is not a late supplement request
+        slow = (f"SELECT * EXCLUDE (k, open_k, pause_k, last_k, first_k), "
                 f"CASE WHEN open_k AND NOT coalesce(q_k >= late_us, false) THEN q_k END AS q_open, "
-                f"coalesce(q_k >= late_us, false) AS late_req FROM ("
+                f"open_k AND pause_k AND NOT coalesce(q_k >= late_us, false) AS q_pause, "
+                f"coalesce(q_k >= late_us, false) AND NOT pause_k AS late_req FROM ("
                 f"SELECT *, min(CASE WHEN {stop} THEN k END) OVER (PARTITION BY dossier_code) AS first_k "
                 f"FROM ({self._chain(slow_in, L, R)})) WHERE k = first_k")
         return self._tail(fast, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue), \
-            self._tail(slow, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue)
+            self._tail(slow, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue, L.pauses)
 
     def _tail(self, rel: str, L: _Lits, asof_us: int, asof_lit: str, R: bool, S, ex_names: str, early_names: str,
-              internals: tuple[str, ...], neg_overdue: bool) -> str:
-        """Status and output columns over a chain whose open request (q_open) is decided."""
+              internals: tuple[str, ...], neg_overdue: bool, paused: bool = False) -> str:
+        """Status and output columns over a chain whose open request (q_open) is decided; `paused`:
+        the chain says (q_pause) whether that stop is a pause rather than a supplement request."""
         D = DAY_US
         resume = L.mode == "resume"
         flav = ("wd", "wdc", "cd", "us")
@@ -669,7 +715,9 @@ class SlaEngine:
                if neg_overdue else "")
         status = (f"CASE WHEN excl THEN {S('excluded')} {rej}"
                   f"WHEN resolved THEN {judged} "
-                  f"WHEN q_open IS NOT NULL THEN {S('waiting_supplement')} "
+                  + (f"WHEN q_pause THEN (CASE WHEN due_dn IS NULL THEN {S('no_deadline')} ELSE {S('pending_in_time')} END) "
+                     if paused else "")
+                  + f"WHEN q_open IS NOT NULL THEN {S('waiting_supplement')} "
                   f"WHEN due_dn IS NULL THEN {S('no_deadline')} "
                   f"WHEN late_us <= {asof_us} THEN {S('pending_overdue')} ELSE {S('pending_in_time')} END")
         # the clock's start instant (only computed when clock_start_at is read)
@@ -691,7 +739,8 @@ class SlaEngine:
                  f"status, {asof_lit} AS computed_as_of{ex_names}"
                  + "".join(f", {internal_expr[c]} AS {c}" for c in internals) + early_names)
         if R:
-            pr = ", ".join((f"p_{k} AS _p_{k}" if resume else f"0 AS _p_{k}") for k in flav)
+            pr = ", ".join((f"p_{k} AS _p_{k}" if resume or L.pauses else f"0 AS _p_{k}") for k in flav)
+            pr += f", {'coalesce(q_pause, false)' if paused else 'false'} AS _q_pause"
             outer += (f", e_us AS _e_us, tod AS _tod, w AS _w, clk AS _clk, q_open AS _q_open, "
                       f"CASE WHEN resolved OR (rej AND f_us <= {asof_us}) THEN j_us END AS _j_us, "
                       f"coalesce(resolved, false) AS _resolved, "

@@ -25,6 +25,9 @@ _T = {
         "break": "giờ nghỉ giữa ca", "after": "sau",
         "supp_restart": "nhận đủ hồ sơ bổ sung", "restart": "thời hạn tính lại từ đầu",
         "pause_added": "tạm dừng chờ bổ sung, cộng thêm",
+        "paused_added": "thời gian tạm dừng (xác minh, lấy ý kiến) cộng thêm",
+        "paused_stopped": "kết thúc khi đang tạm dừng (thời hạn dừng từ {q})",
+        "paused": "đang tạm dừng từ {q} (thời hạn dừng, còn trong hạn)",
         "limit": "thời hạn", "same_day": "giải quyết trong ngày (nhận sau {cut} trả ngày làm việc tiếp theo)",
         "as_hours": "(phần lẻ tính theo giờ làm việc, từ đầu ngày làm việc tiếp theo)",
         "no_limit": "không có thời hạn giải quyết",
@@ -48,6 +51,9 @@ _T = {
         "break": "during the break", "after": "after",
         "supp_restart": "complete dossier back", "restart": "the time limit restarts from zero",
         "pause_added": "paused for a supplement, adding",
+        "paused_added": "time paused (verification, consultation) added",
+        "paused_stopped": "closed while paused (clock stopped {q})",
+        "paused": "paused since {q} (clock stopped, within time)",
         "limit": "time limit", "same_day": "same day (received after {cut}: next working day)",
         "as_hours": "(the fraction in office hours, from the start of the next working day)",
         "no_limit": "no time limit",
@@ -114,7 +120,8 @@ def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) ->
                     f"WHEN {CLK_CAL} THEN CASE WHEN _p_cd > 0 THEN {num('_p_cd')} || ' ' || {unit['calendar_days']} END "
                     f"WHEN {CLK_HOURS} THEN CASE WHEN _p_us > 0 THEN {num(f'(_p_us / {HOUR_US})')} || ' ' "
                     f"|| {unit['working_hours']} END END)")
-    pause = f"(CASE WHEN _resume THEN {_q(T['pause_added'] + ' ')} || {pause_amount} END)"
+    pause = (f"(CASE WHEN _resume THEN {_q(T['pause_added'] + ' ')} || {pause_amount} "
+             f"ELSE {_q(T['paused_added'] + ' ')} || {pause_amount} END)")
     # same_day never reaches it (its limit is a sentence of its own)
     unit_word = "(CASE _unit " + " ".join(f"WHEN {_q(u)} THEN {w}" for u, w in unit.items()) + " END)"
     limit = (f"(CASE WHEN _clk = {CLK_SAME} THEN replace({_q(T['same_day'])}, '{{cut}}', {cut}) "
@@ -134,8 +141,10 @@ def reason_sql(body: str, runs_table: str, lang: str, calendar: WorkCalendar) ->
     result = (f"(CASE WHEN status = 'excluded' THEN (CASE WHEN _state = 'rejected' THEN {_q(T['rejected'])} "
               f"ELSE {_q(T['withdrawn'])} END) "
               f"WHEN _resolved THEN (CASE WHEN _j_us = _q_open THEN "
-              f"replace({_q(T['stopped'])}, '{{q}}', {dt(us_ts('_q_open'))}) "
+              f"replace(CASE WHEN _q_pause THEN {_q(T['paused_stopped'])} ELSE {_q(T['stopped'])} END, "
+              f"'{{q}}', {dt(us_ts('_q_open'))}) "
               f"ELSE {_q(T['done'] + ' ')} || {dt(us_ts('_j_us'))} END) || ': ' || {verdict} "
+              f"WHEN _q_pause AND status = 'pending_in_time' THEN replace({_q(T['paused'])}, '{{q}}', {dt(us_ts('_q_open'))}) "
               f"WHEN status = 'waiting_supplement' THEN replace({_q(T['waiting'])}, '{{q}}', {dt(us_ts('_q_open'))}) "
               f"WHEN status = 'pending_in_time' THEN replace({_q(T['pending'])}, '{{a}}', {dt('computed_as_of')}) "
               f"|| ': ' || {_q(T['in_time'])} "

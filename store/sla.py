@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, SUPPLEMENT_EVENTS, quoted_list
+from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, quoted_list
 from sla_rules.constants import FLAG_STOPPED, office_time_sql
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -59,6 +59,7 @@ class Engine(Protocol):
 
     name: str
     counts_late_refusals: bool  # a refusal after the deadline counts as resolved overdue
+    event_kinds: tuple[str, ...]  # the dossier events the engine reads
 
     def rule_versions(self) -> list[tuple[str, dt.datetime, dt.time]]: ...
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
@@ -488,9 +489,9 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
                              "FROM dossiers").fetchone()[0]
         early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of),
                                         engine.counts_late_refusals)
-        # the events relation only when there are supplement events (a join less per dossier)
+        # the events relation only when there are events the engine reads (a join less per dossier)
         events = "v_sla_events" if con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ({quoted_list(SUPPLEMENT_EVENTS)}))"
+            f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ({quoted_list(engine.event_kinds)}))"
         ).fetchone()[0] else None
         sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
                                  status_type="sla_status", internals=("late_us", "late_month", "flags"),

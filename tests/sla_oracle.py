@@ -29,7 +29,7 @@ class Dossier:
     finished_at: datetime | None = None
     returned_at: datetime | None = None
     state: str = "processing"
-    # extra supplement events: [(event, at)], event in supplement_requested | supplement_received
+    # extra events: [(event, at)], event in supplement_requested | supplement_received | pause | resume
     events: list[tuple[str, datetime]] = field(default_factory=list)
 
 
@@ -279,25 +279,57 @@ class Oracle:
         if open_q is not None:
             cycles.append((open_q, None))
 
+        # pauses (where the rule set enables them): a pause opens one (a second while open changes
+        # nothing), its resume closes it, a resume with none open is ignored; a pause inside an open
+        # supplement cycle is none, and a request ends a pause still open
+        pauses: list[tuple[datetime, datetime | None]] = []
+        if s.pauses.enabled:
+            open_p: datetime | None = None
+            for at, o in sorted((at, 0 if ev == "pause" else 1) for ev, at in x.events
+                                if ev in ("pause", "resume") and at <= bound):
+                if o == 0 and open_p is None:
+                    open_p = at
+                elif o == 1 and open_p is not None:
+                    pauses.append((open_p, at))
+                    open_p = None
+            if open_p is not None:
+                pauses.append((open_p, None))
+            kept = []
+            for pa, pb in pauses:
+                if any(q is not None and q <= pa and (back is None or back > pa) for q, back in cycles):
+                    continue
+                later = [q for q, _ in cycles if q is not None and q > pa]
+                if later:
+                    pb = min(later) if pb is None else min(pb, min(later))
+                kept.append((pa, pb))
+            pauses = kept
+        steps = sorted([(q if q is not None else back, 0, q, back) for q, back in cycles]
+                       + [(pa, 1, pa, pb) for pa, pb in pauses], key=lambda c: (c[0], c[1]))
+
         # the lawful prefix: a request at or after the deadline in force stops and restarts nothing,
         # nor does anything after it
         resume = s.supplement_mode == "resume"
         e, p = x.received_at, (0, 0, 0, 0)
         q_open: datetime | None = None
-        for q, back in cycles:
+        paused = False
+        for _key, ck, q, back in steps:
             late_k = self._deadline(kind, n, fr, e, p, s)[3]
             if q is not None and late_k is not None and q >= late_k:
-                flags |= 1
+                if ck == 0:
+                    flags |= 1
                 break
             if back is None:
-                q_open = q
+                q_open, paused = q, ck == 1
                 break
-            if resume:
+            if resume or ck == 1:
                 if p is not None and q is not None:
                     pp = self._pause(q, back, s)
                     p = None if pp is None else tuple(a + b for a, b in zip(p, pp))
-            elif back > x.received_at:
-                e = back
+            else:
+                # a restart: from the receipt, with no pause carried over
+                p = (0, 0, 0, 0)
+                if back > x.received_at:
+                    e = back
         start, due_date, due_at, late = self._deadline(kind, n, fr, e, p, s)
 
         if x.state == "processing" and r is not None:
@@ -323,6 +355,9 @@ class Oracle:
             status, final = "excluded", None
         elif resolved:
             status = final or "no_deadline"
+        elif q_open is not None and paused:
+            # the clock stopped before the deadline and has not gone on yet
+            status = "no_deadline" if due_date is None else "pending_in_time"
         elif q_open is not None:
             status = "waiting_supplement"
         elif due_date is None:

@@ -35,8 +35,10 @@ def _two_versions() -> SlaEngine:
     return SlaEngine(RuleSet.model_validate(data), BASE.calendar)
 
 
+PAUSES = {"enabled": True, "legal_basis": "a text for the tests"}
 ENGINES = {"restart": BASE, "resume": _variant(supplement_mode="resume"), "mixed": _two_versions(),
-           "negative-overdue": _variant(negative_after_deadline="overdue")}
+           "negative-overdue": _variant(negative_after_deadline="overdue"),
+           "pauses": _variant(pauses=PAUSES), "pauses-resume": _variant(pauses=PAUSES, supplement_mode="resume")}
 CON = duckdb.connect()
 for _e in ENGINES.values():
     _e.install(CON)
@@ -69,8 +71,9 @@ def dossiers(draw, code: str) -> Dossier:
     fin = done if state == "finished" else (done if draw(st.booleans()) else None)
     ret = done if state == "returned" else None
     events = []
-    for _ in range(draw(st.integers(0, 4))):
-        events.append((draw(st.sampled_from(["supplement_requested", "supplement_received", "extended"])),
+    for _ in range(draw(st.integers(0, 5))):
+        events.append((draw(st.sampled_from(["supplement_requested", "supplement_received", "extended",
+                                             "pause", "resume"])),
                        rec + draw(offsets)))
     return Dossier(code, rec, draw(limits), draw(units), req, back,
                    rec + draw(offsets) if draw(st.booleans()) else None, fin, ret, state, events)

@@ -175,3 +175,76 @@ def test_the_audit_compares_a_fractional_deadline_to_the_minute(tmp_path, engine
         recompute(s, engine, T("2026-03-03 12:00"))
         kinds = {r["dossier_code"]: r["kind"] for r in s.query("audit_dossiers")}
     assert kinds == {"FRAC": "due_date_differs"}
+
+
+# --- pauses (tạm dừng) for verification or consultation: off unless the rule set cites a text ------
+def _with_pauses(engine: SlaEngine) -> SlaEngine:
+    data = engine.ruleset.model_dump(mode="json")
+    for v in data["versions"]:
+        v["settings"]["pauses"] = {"enabled": True, "legal_basis": "văn bản cho phép tạm dừng (kiểm thử)"}
+    return SlaEngine(RuleSet.model_validate(data), engine.calendar)
+
+
+PAUSED = [("pause", T("2026-03-03 09:00")), ("resume", T("2026-03-05 09:00"))]
+
+
+def test_pauses_change_nothing_unless_the_rule_set_enables_them(engine):
+    r = judge(engine, Dossier("P0", **BASE, events=PAUSED, finished_at=T("2026-03-06 10:00"), state="finished"))
+    assert r["status"] == "overdue" and r["due_date"] == T("2026-03-04").date()
+
+
+def test_a_pause_adds_the_time_paused_and_never_restarts(engine):
+    # paused Tuesday 09:00 to Thursday 09:00: two working days added, due Friday 6 March (not a restart,
+    # which would give Monday 9 March)
+    r = judge(_with_pauses(engine), Dossier("P1", **BASE, events=PAUSED, finished_at=T("2026-03-06 10:00"),
+                                            state="finished"))
+    assert r["status"] == "on_time" and r["due_date"] == T("2026-03-06").date() and r["flags"] == 0
+    assert "thời gian tạm dừng (xác minh, lấy ý kiến) cộng thêm 2 ngày làm việc" in r["reason"]
+
+
+def test_a_dossier_still_paused_is_pending_in_time(engine):
+    r = judge(_with_pauses(engine), Dossier("P2", **BASE, events=PAUSED[:1]))
+    assert r["status"] == "pending_in_time" and r["flags"] == FLAG_STOPPED
+    assert "đang tạm dừng từ 09:00 thứ Ba 03/03/2026 (thời hạn dừng, còn trong hạn)" in r["reason"]
+    done = judge(_with_pauses(engine), Dossier("P3", **BASE, events=PAUSED[:1], finished_at=T("2026-03-20 10:00"),
+                                               state="finished"))
+    assert done["status"] in ("early", "on_time") and "kết thúc khi đang tạm dừng" in done["reason"]
+
+
+def test_a_pause_after_the_deadline_stops_nothing(engine):
+    late = [("pause", T("2026-03-05 09:00")), ("resume", T("2026-03-09 09:00"))]
+    r = judge(_with_pauses(engine), Dossier("P4", **BASE, events=late, finished_at=T("2026-03-09 10:00"),
+                                            state="finished"))
+    assert r["status"] == "overdue" and r["due_date"] == T("2026-03-04").date() and r["flags"] == 0
+
+
+def test_a_pause_while_a_supplement_request_is_open_is_none(engine):
+    ev = [("supplement_requested", T("2026-03-03 09:00")), ("pause", T("2026-03-04 09:00")),
+          ("resume", T("2026-03-06 09:00")), ("supplement_received", T("2026-03-09 09:00"))]
+    with_p = judge(_with_pauses(engine), Dossier("P5", **BASE, events=ev))
+    without = judge(engine, Dossier("P5", **BASE, events=ev))
+    assert (with_p["due_date"], with_p["status"]) == (without["due_date"], without["status"])
+
+
+def test_pauses_need_a_cited_text(tmp_path):
+    from config.errors import ConfigError
+    from config.ruleset import load_ruleset
+
+    text = default_path("rules", "vn-default.yaml").read_text(encoding="utf-8")
+    assert "pauses" not in text.split("versions:")[1]  # shipped off
+    f = tmp_path / "rules.yaml"
+    f.write_text(text.replace("negative_after_deadline: exclude\n", "negative_after_deadline: exclude\n"
+                              "      pauses: {enabled: true}\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="legal_basis"):
+        load_ruleset(f)
+
+
+def test_the_vietnamese_mapping_reads_pauses(tmp_path):
+    from collectors.dossier_import import load_staging
+
+    f = tmp_path / "events.csv"
+    f.write_text("Mã hồ sơ,Sự kiện,Thời điểm\nA-1,Tạm dừng,2026-03-03 09:00\nA-1,Tiếp tục xử lý,2026-03-05 09:00\n",
+                 encoding="utf-8")
+    con = duckdb.connect()
+    st = load_staging(con, f, kind="events")
+    assert con.execute(f"SELECT list(event ORDER BY row_no) FROM {st.relation}").fetchone()[0] == ["pause", "resume"]
