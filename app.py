@@ -266,13 +266,17 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
         previous = (ops.query("figures_provenance").one() or {}).get("as_of")
         recomputed = as_of is not None and previous != as_of
         if recomputed:
-            # The store holds one set of statuses and monthly figures, at one as_of: figures at
-            # another instant need a recompute there, which replaces the stored results (through
-            # the owner when it runs, as `sla recompute --as-of` does).
-            ops.recompute(args.as_of)
-            print(f"recomputed the store at {as_of:%Y-%m-%d %H:%M:%S} (it was at {previous or 'no recompute yet'}); "
-                  "the dashboard shows these figures until the next recompute", file=sys.stderr)
-        t, provenance, versions = _report_figures(ops, args, score.denominator)
+            # The store holds one set of figures, at one as_of: figures at another instant are
+            # computed by a recompute there that is rolled back once read (through the owner when
+            # it runs), so the stored figures and the dashboard stay as they are.
+            t, provenance, versions = ops.figures_at(args.as_of, [
+                {"name": "bieu06", "params": {"month": args.month, "by": args.by, "agency": args.agency,
+                                              "score_denominator": score.denominator}},
+                {"name": "figures_provenance"}, {"name": "sla_rule_versions"}])
+            print(f"figures computed at {as_of:%Y-%m-%d %H:%M:%S} for this report only; the store stays at "
+                  f"{previous or 'no recompute yet'}", file=sys.stderr)
+        else:
+            t, provenance, versions = _report_figures(ops, args, score.denominator)
     finally:
         if isinstance(ops, Motcua):
             ops.close()

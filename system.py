@@ -192,6 +192,15 @@ class Motcua:
         rows = explain_records(self.engine, t.columns, t.rows, as_of, lang=lang, events=ev.rows)
         return {r["dossier_code"]: {k: r[k] for k in ("due", "status", "reason")} for r in rows}
 
+    def figures_at(self, as_of: str, reads: list[dict[str, Any]]) -> list[Table]:
+        """Named queries' answers as a recompute at `as_of` would give them, with nothing stored
+        (reads: [{"name": ..., "params": {...}}])."""
+        from store.sla import figures_at
+
+        t = parse_as_of(as_of, self.cfg.timezone)
+        return figures_at(self.store, self.engine, t,
+                          [(str(r["name"]), dict(r.get("params") or {})) for r in reads])
+
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         from store.sla import recompute
 

@@ -35,7 +35,7 @@ TEXT = {
         "empty": "Không có số liệu cho kỳ này.",
         "thousands": ".", "decimal": ",",
         "as_of": "Số liệu tính đến {t}{how}; bộ quy tắc {rules}",
-        "recomputed": " (tính lại theo yêu cầu)",
+        "recomputed": " (tính riêng cho báo cáo này, dữ liệu lưu không đổi)",
         "time": "%H:%M:%S %d/%m/%Y",
     },
     "en": {
@@ -54,7 +54,7 @@ TEXT = {
         "empty": "No figures for this period.",
         "thousands": ",", "decimal": ".",
         "as_of": "Figures as of {t}{how}; rule set {rules}",
-        "recomputed": " (recomputed for this report)",
+        "recomputed": " (computed for this report only; the stored figures are unchanged)",
         "time": "%Y-%m-%d %H:%M:%S",
     },
 }
@@ -284,8 +284,9 @@ def report_document(table: Table, month: str, *, by: str, agency: str | None, pr
                     timezone: str = "Asia/Ho_Chi_Minh", recomputed: bool = False,
                     previous_as_of: Any = None) -> dict[str, Any]:
     """`app.py report --json`: the rows with what they are. as_of is the instant the figures are
-    judged at (the store's last recompute); as_of_source says whether this report recomputed the
-    store at it ('recomputed', previous_as_of: the store's as_of before) or found it ('store')."""
+    judged at (the store's last recompute); as_of_source says whether this report computed its
+    figures at it apart ('recomputed', previous_as_of: the store's as_of, which stays) or found
+    them in the store ('store')."""
     p = provenance.one() or {}
     return {
         "form": "Biểu số 06/VPCP/KSTT",

@@ -249,8 +249,31 @@ class Store:
             finally:
                 cur.close()
 
+    @contextmanager
+    def scratch(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction that is always rolled back: what it writes is seen only by the
+        statements run on its cursor (figures at another instant, never stored)."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            finally:
+                cur.execute("ROLLBACK")
+                cur.close()
+
     def query(self, name: str, **params: Any) -> Table:
         """Run a named query (store/queries.py)."""
+        cur = self.cursor()
+        try:
+            return self.query_in(cur, name, **params)
+        finally:
+            cur.close()
+
+    def query_in(self, cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> Table:
+        """Run a named query on the given cursor (inside its transaction)."""
         import store.queries  # noqa: F401  (registers the named queries)
         import store.dashboard_queries  # noqa: F401  (the dashboard's own named queries)
 
@@ -266,8 +289,4 @@ class Store:
             if unknown:
                 raise StoreError(f"query {name!r} has no parameter {', '.join(unknown)}; "
                                  f"its parameters: {', '.join(known) or '(none)'}")
-        cur = self.cursor()
-        try:
-            return fn(cur, **params)
-        finally:
-            cur.close()
+        return fn(cur, **params)

@@ -34,6 +34,7 @@ class Ops(Protocol):
                     lang: str = "en") -> dict[str, Any]: ...
     def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]: ...
     def recompute(self, as_of: str | None = None) -> dict[str, Any]: ...
+    def figures_at(self, as_of: str, reads: list[dict[str, Any]]) -> list[Table]: ...
     def status(self) -> dict[str, Any]: ...
     def compliance(self, action: str, **params: Any) -> dict[str, Any]: ...
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
@@ -138,6 +139,9 @@ class StoreService:
                                                                     lang=body.get("lang") or "vi"))
                 elif self.path == "/recompute":
                     self._call(lambda: service.ops.recompute(body.get("as_of")))
+                elif self.path == "/figures_at":
+                    self._call(lambda: [t.to_json() for t in service.ops.figures_at(str(body.get("as_of")),
+                                                                                     list(body.get("reads") or []))])
                 elif self.path == "/compliance":  # the register's closed set of append-only actions
                     self._call(lambda: service.ops.compliance(str(body.get("action")), **body.get("params", {})))
                 elif self.path == "/loadtest":
@@ -214,6 +218,9 @@ class RemoteOps:
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         return self._post("/recompute", {"as_of": as_of})
+
+    def figures_at(self, as_of: str, reads: list[dict[str, Any]]) -> list[Table]:
+        return [Table.from_json(t) for t in self._post("/figures_at", {"as_of": as_of, "reads": reads})]
 
     def status(self) -> dict[str, Any]:
         return self._unwrap(self._client.get("/status"))

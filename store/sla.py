@@ -438,6 +438,69 @@ def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = Fal
 AFTER_RECOMPUTE: list[Callable[[Any, int], None]] = []
 
 
+def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: dt.datetime,
+             step: Callable[[str], None], flush: bool) -> tuple[int, int, dict[str, int], int]:
+    """The recompute's writes in the caller's transaction: (run id, dossiers, statuses, month rows)."""
+    engine.install(con)
+    run_id = con.execute("SELECT nextval('sla_run_seq')").fetchone()[0]
+    # Python's clock: DuckDB's localtimestamp is the transaction's start, the same at both ends.
+    con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
+                [run_id, engine.name, as_of, _now()])
+    _empty_sla_results(con)
+    con.execute("DELETE FROM sla_result_set")
+    con.execute("INSERT INTO sla_result_set (as_of, run_id) VALUES (?, ?)", [as_of, run_id])
+    con.execute("DELETE FROM sla_rule_versions")
+    con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) VALUES (?, ?, ?)",
+                    engine.rule_versions())
+    con.execute("DELETE FROM sla_agencies")
+    con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
+                "FROM (SELECT DISTINCT agency_code FROM dossiers)")
+    inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
+    # LEFT JOIN: every dossier's agency is numbered; an inner join would cost the rows a copy
+    con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
+                f"a.agency_ix, d.channel FROM dossiers d LEFT JOIN sla_agencies a ON a.agency_code = d.agency_code")
+    con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
+                'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
+    step("prepare")
+    oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
+                         "FROM dossiers").fetchone()[0]
+    early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of),
+                                    engine.counts_late_refusals)
+    # the events relation only when there are events the engine reads (a join less per dossier)
+    events = "v_sla_events" if con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ({quoted_list(engine.event_kinds)}))"
+    ).fetchone()[0] else None
+    sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
+                             status_type="sla_status", internals=("late_us", "late_month", "flags"),
+                             early=early)
+    con.execute(f"""
+        INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags)
+        SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags FROM ({sql})""")
+    step("engine_and_results")
+    # the results' pages go to disk while the monthly figures are counted, not all at COMMIT
+    if flush:
+        store.start_flush()
+    # one pass over the results: dossiers per agency and month_key, which also hold the status
+    # of every counted dossier (the rows without a key are read again for theirs alone)
+    con.execute("""CREATE OR REPLACE TEMP TABLE sla_key_counts AS
+        SELECT agency_ix, month_key, count(*) AS n FROM sla_results WHERE month_key IS NOT NULL GROUP BY ALL""")
+    statuses = {str(k): int(v) for k, v in con.execute(f"""
+        SELECT status, sum(n) FROM (
+            SELECT enum_range(NULL::sla_status)[CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER) + 1] AS status, n
+            FROM sla_key_counts
+            UNION ALL SELECT status, 1 FROM sla_results WHERE month_key IS NULL)
+        GROUP BY status ORDER BY CAST(status AS VARCHAR)""").fetchall()}
+    dossiers = sum(statuses.values())
+    month_rows = _write_month_stats(con, """(
+        SELECT a.agency_code, g.month_key, g.n FROM temp.sla_key_counts g JOIN sla_agencies a USING (agency_ix))""",
+                                    as_of)
+    con.execute("DROP TABLE temp.sla_key_counts")
+    step("month_stats")
+    con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
+                [_now(), dossiers, run_id])
+    return run_id, dossiers, statuses, month_rows
+
+
 def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
               dashboard_counts: bool = True) -> dict[str, Any]:
     """Replace the SLA results with the engine's output at `as_of`, in one transaction.
@@ -464,62 +527,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         mark[0] = now
 
     with store.transaction() as con:
-        engine.install(con)
-        run_id = con.execute("SELECT nextval('sla_run_seq')").fetchone()[0]
-        # Python's clock: DuckDB's localtimestamp is the transaction's start, the same at both ends.
-        con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
-                    [run_id, engine.name, as_of, _now()])
-        _empty_sla_results(con)
-        con.execute("DELETE FROM sla_result_set")
-        con.execute("INSERT INTO sla_result_set (as_of, run_id) VALUES (?, ?)", [as_of, run_id])
-        con.execute("DELETE FROM sla_rule_versions")
-        con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) VALUES (?, ?, ?)",
-                        engine.rule_versions())
-        con.execute("DELETE FROM sla_agencies")
-        con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
-                    "FROM (SELECT DISTINCT agency_code FROM dossiers)")
-        inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
-        # LEFT JOIN: every dossier's agency is numbered; an inner join would cost the rows a copy
-        con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
-                    f"a.agency_ix, d.channel FROM dossiers d LEFT JOIN sla_agencies a ON a.agency_code = d.agency_code")
-        con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
-                    'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
-        step("prepare")
-        oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
-                             "FROM dossiers").fetchone()[0]
-        early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of),
-                                        engine.counts_late_refusals)
-        # the events relation only when there are events the engine reads (a join less per dossier)
-        events = "v_sla_events" if con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ({quoted_list(engine.event_kinds)}))"
-        ).fetchone()[0] else None
-        sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
-                                 status_type="sla_status", internals=("late_us", "late_month", "flags"),
-                                 early=early)
-        con.execute(f"""
-            INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags)
-            SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags FROM ({sql})""")
-        step("engine_and_results")
-        # the results' pages go to disk while the monthly figures are counted, not all at COMMIT
-        store.start_flush()
-        # one pass over the results: dossiers per agency and month_key, which also hold the status
-        # of every counted dossier (the rows without a key are read again for theirs alone)
-        con.execute("""CREATE OR REPLACE TEMP TABLE sla_key_counts AS
-            SELECT agency_ix, month_key, count(*) AS n FROM sla_results WHERE month_key IS NOT NULL GROUP BY ALL""")
-        statuses = {str(k): int(v) for k, v in con.execute(f"""
-            SELECT status, sum(n) FROM (
-                SELECT enum_range(NULL::sla_status)[CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER) + 1] AS status, n
-                FROM sla_key_counts
-                UNION ALL SELECT status, 1 FROM sla_results WHERE month_key IS NULL)
-            GROUP BY status ORDER BY CAST(status AS VARCHAR)""").fetchall()}
-        dossiers = sum(statuses.values())
-        month_rows = _write_month_stats(con, """(
-            SELECT a.agency_code, g.month_key, g.n FROM temp.sla_key_counts g JOIN sla_agencies a USING (agency_ix))""",
-                                        as_of)
-        con.execute("DROP TABLE temp.sla_key_counts")
-        step("month_stats")
-        con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
-                    [_now(), dossiers, run_id])
+        run_id, dossiers, statuses, month_rows = _compute(con, store, engine, as_of, step, flush=True)
     step("commit")
     sla_duration = time.perf_counter() - t0
     if dashboard_counts:
@@ -546,3 +554,14 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         "checkpointed": checkpointed,
         "steps_s": steps,
     }
+
+
+def figures_at(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
+               reads: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """The named queries' answers as a recompute at `as_of` would leave the store, with nothing
+    stored: the recompute runs in a transaction that is rolled back once the queries have read it
+    (the dashboard and every other reader keep the stored figures meanwhile)."""
+    as_of = to_local_naive(as_of)
+    with store.scratch() as con:
+        _compute(con, store, engine, as_of, lambda _name: None, flush=False)
+        return [store.query_in(con, name, **params) for name, params in reads]

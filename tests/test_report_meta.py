@@ -1,5 +1,5 @@
 """`app.py report` says what its figures are: the month, the as_of instant, the rule set and its
-versions, and the definitions of the ratios; --as-of recomputes the store at that instant; an
+versions, and the definitions of the ratios; --as-of computes them at that instant apart; an
 agency that resolved nothing has no 766 score (not 0); agencies and fields sort naturally; the
 score's denominator is a setting.
 
@@ -157,21 +157,27 @@ def test_text_report_says_as_of_and_rules(world, capsys):
 
 # -- --as-of ------------------------------------------------------------------------------------
 
-def test_as_of_recomputes_the_store_at_that_instant(world, capsys):
-    doc = report(capsys, "--json", "--as-of", "2026-03-04")
+def test_as_of_computes_apart_and_leaves_the_store_as_it_was(world, capsys):
+    assert app.main(["report", "--month", MONTH, "--json", "--as-of", "2026-03-04"]) == 0
+    out, err = capsys.readouterr()
+    assert "for this report only; the store stays at 2026-03-31 23:59:00" in err
+    doc = json.loads(out)
     assert doc["as_of"] == "2026-03-04T23:59:59+07:00" and doc["as_of_source"] == "recomputed"
     assert doc["previous_as_of"] == "2026-03-31T23:59:00+07:00"
     t = total(doc)
     # judged at the end of 4 March: D1 resolved, D2 still pending (overdue), D3 pending, D4 not yet received
     assert (t["resolved_total"], t["pending_total"], t["pending_overdue"], t["received_total"]) == (1, 2, 1, 3)
-    # the store keeps the new as_of: the same --as-of again finds it there
-    again = report(capsys, "--json", "--as-of", "2026-03-04 23:59")
-    assert again["as_of"] == "2026-03-04T23:59:00+07:00" and again["as_of_source"] == "recomputed"
-    same = report(capsys, "--json", "--as-of", "2026-03-04 23:59")
-    assert same["as_of_source"] == "store" and same["rows"] == again["rows"]
-    assert report(capsys, "--json")["as_of"] == "2026-03-04T23:59:00+07:00"
-    text = report(capsys, "--as-of", "2026-03-31 23:59")
-    assert "Số liệu tính đến 23:59:00 31/03/2026 (tính lại theo yêu cầu)" in text
+    # the store (and so the dashboard) keeps its figures and their instant
+    stored = report(capsys, "--json")
+    assert stored["as_of"] == "2026-03-31T23:59:00+07:00" and stored["as_of_source"] == "store"
+    assert total(stored)["received_total"] == 4
+    again = report(capsys, "--json", "--as-of", "2026-03-04")
+    assert again["rows"] == doc["rows"]
+    same = report(capsys, "--json", "--as-of", "2026-03-31 23:59")
+    assert same["as_of_source"] == "store" and same["rows"] == stored["rows"]
+    text = report(capsys, "--as-of", "2026-03-04 23:59")
+    assert ("Số liệu tính đến 23:59:00 04/03/2026 (tính riêng cho báo cáo này, dữ liệu lưu không đổi)"
+            in text)
 
 
 def test_as_of_through_a_running_owner(world, capsys):
@@ -180,9 +186,11 @@ def test_as_of_through_a_running_owner(world, capsys):
     service = StoreService(owner, cfg.store.path, port=0)
     service.start()
     try:
+        before = owner.status()["last_recompute_as_of"]
         doc = report(capsys, "--json", "--as-of", "2026-03-10 12:00")
         assert doc["as_of"] == "2026-03-10T12:00:00+07:00" and doc["as_of_source"] == "recomputed"
-        assert owner.status()["last_recompute_as_of"] == dt.datetime(2026, 3, 10, 12)  # the owner recomputed
+        assert owner.status()["last_recompute_as_of"] == before  # computed by the owner, not stored
+        assert owner.query("figures_provenance").one()["as_of"] == before
     finally:
         service.stop()
         owner.close()
