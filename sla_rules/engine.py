@@ -673,8 +673,8 @@ class SlaEngine:
         fl0 = f"CASE WHEN qc_raw IS NOT NULL OR sc_raw IS NOT NULL OR proc THEN {fl0} END"
         fast_in = (f"SELECT *, {e_fast} AS e_us, {q_k} AS q_k{zero_p}, {fl0} AS fl0 "
                    f"FROM ({base.replace('{where}', f'({cond}) AND {fast_cond}')})")
-        fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open, "
-                f"coalesce(q_k >= late_us, false) AS late_req FROM ({self._chain(fast_in, L, R)})")
+        fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open "
+                f"FROM ({self._chain(fast_in, L, R)})")
         # the second: candidate clocks per cycle, the first that stops is kept
         sx = f"sx{gi}"
         ctes.append(f"{sx} AS MATERIALIZED ({base.replace('{where}', f'({cond}) AND ({slow_cond})')})")
@@ -696,11 +696,13 @@ class SlaEngine:
                 f"coalesce(q_k >= late_us, false) AND NOT pause_k AS late_req FROM ("
                 f"SELECT *, min(CASE WHEN {stop} THEN k END) OVER (PARTITION BY dossier_code) AS first_k "
                 f"FROM ({self._chain(slow_in, L, R)})) WHERE k = first_k")
-        return self._tail(fast, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue), \
+        # the late request is read by the findings alone, on the rows with facts (no column of every row)
+        return self._tail(fast, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue,
+                          late_req="coalesce(q_k >= late_us, false)"), \
             self._tail(slow, L, asof_us, asof_lit, R, S, ex_names, early_names, internals, neg_overdue, L.pauses)
 
     def _tail(self, rel: str, L: _Lits, asof_us: int, asof_lit: str, R: bool, S, ex_names: str, early_names: str,
-              internals: tuple[str, ...], neg_overdue: bool, paused: bool = False) -> str:
+              internals: tuple[str, ...], neg_overdue: bool, paused: bool = False, late_req: str = "late_req") -> str:
         """Status and output columns over a chain whose open request (q_open) is decided; `paused`:
         the chain says (q_pause) whether that stop is a pause rather than a supplement request."""
         D = DAY_US
@@ -730,7 +732,7 @@ class SlaEngine:
         final = (f"CASE WHEN status IN ({', '.join(S(s) for s in RESOLVED_STATUSES)}) THEN status END")
         neg = f"CASE WHEN rej AND f_us <= {asof_us} AND j_us >= late_us THEN {FLAG_NEGATIVE_LATE} ELSE 0 END"
         flags = (f"CAST(CASE WHEN fl0 IS NULL AND NOT rej THEN 0 ELSE coalesce(fl0, 0) "
-                 f"+ CASE WHEN late_req THEN {FLAG_LATE_REQUEST} ELSE 0 END "
+                 f"+ CASE WHEN {late_req} THEN {FLAG_LATE_REQUEST} ELSE 0 END "
                  f"+ CASE WHEN q_open IS NOT NULL THEN {FLAG_STOPPED} ELSE 0 END + {neg} END AS UTINYINT)")
         internal_expr = {"resolved": "coalesce(resolved, false)", "fin_us": "CASE WHEN fin_state THEN f_us END",
                          "late_us": "late_us", "late_month": "late_month", "flags": flags}
