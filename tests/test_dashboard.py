@@ -300,7 +300,7 @@ def test_data_page_validates_before_import_then_imports(store_env, tmp_path):
     assert any("Đã nhập" in s.value for s in at.success)
     assert Backend(store_env["cfg"]).status()["dossiers"] == before + 1
     q = table(at, "Giá trị")
-    assert (q["Trường"] == "received_at").any()
+    assert (q["Trường"] == "Ngày tiếp nhận (received_at)").any()
 
 
 @pytest.mark.parametrize("page, needle", [("loadtests", "Chưa có lần kiểm thử tải nào")])
