@@ -652,6 +652,8 @@ def formatter(kind: str, lang: str = "vi"):
 _Q = r"'(?P<{}>(?:[^']|'(?!(?:;|$| found| not found)))*)'"
 _REASONS_VI: list[tuple[str, str]] = [
     (r"failed at step " + _Q.format("step") + r": (?P<rest>.*)", "lỗi ở bước '{step}': {rest}"),
+    (r"failed at step (?P<step>\S+): (?P<rest>.*)", "lỗi ở bước {step}: {rest}"),  # a load test's user
+    (r"failed at step (?P<step>\S+)", "lỗi ở bước {step}"),
     (r"expected status (?P<want>[\d ]+(?:or [\d ]+)*), got (?P<got>\d+)",
      "mã trạng thái HTTP {got}, cần {want}"),
     (r"too slow: (?P<ms>[\d.]+) ms, limit (?P<limit>[\d.]+) ms", "quá chậm: {ms} ms, giới hạn {limit} ms"),

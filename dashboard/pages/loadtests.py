@@ -13,7 +13,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard import common
-from dashboard.i18n import TEXT, formatter, num, pct, signed_pct, unit, when
+from dashboard.i18n import TEXT, formatter, num, pct, probe_reason, unit, when
 
 tr, L = common.translator(), common.lang()
 common.require_page("loadtests")
@@ -242,7 +242,7 @@ with common.guard():
         st.success(tr("lt_no_failures"), icon=":material/check:")
     else:
         common.dataframe(pd.DataFrame([{
-            tr("lt_col_endpoint"): endpoint_label(f["method"], f["name"]), tr("lt_col_error"): f["error"],
+            tr("lt_col_endpoint"): endpoint_label(f["method"], f["name"]), tr("lt_col_error"): probe_reason(f["error"], L),
             tr("lt_col_occurrences"): f["occurrences"], tr("lt_col_first"): f["first_t_s"]} for f in fs]),
             {tr("lt_col_first"): "s"}, hide_index=True, key="lt_failures_table",
             column_config={tr("lt_col_error"): st.column_config.TextColumn(width="large")})
