@@ -140,10 +140,12 @@ ENGLISH_WORDS = re.compile(
     r"failed|passed|refused|timed out|unknown|Transfer|firing|resolved|repeat|running|completed)\b")
 # Numbers written the English way: a thousands comma ("3,251"), a decimal point ("89.66", "0.00×"),
 # A dot before exactly three digits is the Vietnamese thousands dot ("3.251"); versions and
-# addresses (v2.0.1, 127.0.0.1) and the portal's generations ("1.0", "2.0") are names, not numbers.
+# addresses (v2.0.1, 127.0.0.1), the portal's generations ("1.0", "2.0") and national procedure
+# codes ("2.000815") are names, not numbers.
 ENGLISH_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])|(?<![\d.v])\d+\.(?!\d{3}(?!\d))\d+(?![\d.])"
                             r"|\d:\d\d\.\d+")  # and times to the millisecond ("10:28:57.999")
-NAMES = re.compile(r"\bv?\d+(?:\.\d+){2,}\b|\bv\d+(?:\.\d+)*\b|(?<![\d.,])[12]\.0(?![\d.])|https?://\S+")
+NAMES = re.compile(r"\bv?\d+(?:\.\d+){2,}\b|\bv\d+(?:\.\d+)*\b|(?<![\d.,])[12]\.0(?![\d.])|https?://\S+"
+                   r"|(?<![\d.])\d\.\d{6}(?![\d.])")  # and national procedure codes (1.004873)
 ROLE_USERS = {"leadership": "lanhdao", "ict": "cntt", "vendor": "nhacc", "agency": "cqstp", "admin": "quantri"}
 PAGE_NAMES = {"overview": "Tổng quan", "agency": "Cơ quan", "system": "Hệ thống", "loadtests": "Kiểm thử tải",
               "compliance": "Tuân thủ", "data": "Dữ liệu", "reports": "Báo cáo"}
@@ -178,7 +180,7 @@ def test_the_english_detectors_catch_what_the_tester_found():
     for bad in ("89.66%", "3,251", "0.00×", "2,000.0", "10:28:57.999"):
         assert _english_on(bad)[1], bad
     fine = ("89,66 % · 3.251 · 2.000,0 req/s · 0,00× · 06/12/2026 10:28 · v2.0.1 · tài khoản 2.0 · "
-            "http://127.0.0.1:8088/ · 1.234.567 hồ sơ · 12/25")
+            "http://127.0.0.1:8088/ · 1.234.567 hồ sơ · 12/25 · 2.000815")
     assert _english_on(fine) == ([], []), _english_on(fine)
 
 

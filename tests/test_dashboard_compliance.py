@@ -124,7 +124,7 @@ def test_figures_equal_the_register(cp_env):
     assert not any("expected status" in v for v in shown["Số liệu, minh chứng"])
     reqs = table(at, "Trả lời của nhà cung cấp")
     assert list(reqs["Mã"]) == ["YC-01", "YC-02"]
-    assert list(reqs["Trả lời của nhà cung cấp"]) == ["Đã khôi phục ở bản 2.0.3", ""]
+    assert list(reqs["Trả lời của nhà cung cấp"]) == ["Đã khôi phục ở bản 2.0.3", "–"]  # nothing: a dash, never "None"
     assert list(reqs["Trạng thái"]) == [r["status_label"] for r in reg["requests"]]
     # the per-item history: every event of the request, oldest first
     at.selectbox(key="cp_request").set_value("YC-01").run()

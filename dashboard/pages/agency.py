@@ -71,7 +71,7 @@ with common.guard():
                               xaxis=dict(tickformat=",d", rangemode="tozero", title=tr("ov_dossiers"),
                                          dtick=1 if top <= 10 else None),
                               yaxis=dict(automargin=True))
-            common.chart(fig, key="ag_proc_chart")
+            common.chart(fig, key="ag_proc_chart", legend_y=1.12)  # below, it would sit on the axis title
         common.dataframe(pd.DataFrame([{tr("col_code"): r["key"], tr("col_procedure"): r["name"],
                                     tr("col_received"): r["received_total"], tr("col_resolved"): r["resolved_total"],
                                     tr("col_on_time"): r["on_time_ratio"], tr("col_overdue"): r["resolved_overdue"],

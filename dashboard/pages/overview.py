@@ -101,7 +101,7 @@ with left, common.guard():
             customdata=[pct(r["on_time_ratio"], L) for r in top],
             hovertemplate="%{y}: %{customdata}<extra></extra>"))
         fig.update_layout(height=max(360, 34 * len(top) + 90), bargap=0.25,
-                          xaxis=dict(range=[0, 118], tickvals=[0, 20, 40, 60, 80, 100], title=tr("series_on_time")),
+                          xaxis=dict(range=[0, 130], tickvals=[0, 20, 40, 60, 80, 100], title=tr("series_on_time")),
                           yaxis=dict(automargin=True, tickfont=dict(size=12)))
         common.chart(fig, key="ov_rank_chart")
         rank = type(rank)(rank.columns, [tuple(tr(f"level_{v}") if c == "level" and v else v
