@@ -27,7 +27,7 @@ import duckdb
 
 from collectors.errors import ImportRefused
 from collectors.reader import Kind, PreparedFile, inspect_file, prepare_file
-from collectors.staging import RowError, StagingResult, collect_errors, drop_temp, stage
+from collectors.staging import RowError, StagingResult, collect_errors, drop_temp, error_rows, stage
 from config.mapping import ColumnMapping, load_mapping
 from store import dossier_writes as dw
 
@@ -66,6 +66,7 @@ class ImportSummary:
     pii_columns_dropped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)   # the first MAX_ERRORS messages (import's `lang`)
     errors_vi: list[str] = field(default_factory=list)  # the same in Vietnamese
+    error_rows: list[dict[str, Any]] = field(default_factory=list)  # the same as data (staging.error_rows)
     duration_s: float = 0.0
     kind: str = "dossiers"
     file_sha256: str = ""
@@ -290,6 +291,7 @@ def _import_in_transaction(con: duckdb.DuckDBPyConnection, d_prep: PreparedFile 
     for s_, prep_, prefix_ in ((d_sum, d_prep, "_imp_d"), (e_sum, e_prep, "_imp_e")):
         if s_ is not None and prep_ is not None:
             s_.errors_vi = [str(e) for e in collect_errors(con, prefix_, prep_, limit=max_errors, lang="vi")]
+            s_.error_rows = error_rows(con, prefix_, prep_, limit=max_errors)
 
     if d_sum is not None:
         d_sum.inconsistent_states = dw.inconsistent_states(con, "_imp_d_valid")
@@ -306,6 +308,7 @@ def _import_in_transaction(con: duckdb.DuckDBPyConnection, d_prep: PreparedFile 
             "SELECT count(DISTINCT row_no), count(*) FROM _imp_e_err").fetchone()
         e_sum.errors = [str(e) for e in collect_errors(con, "_imp_e", e_prep, limit=max_errors, lang=lang)]
         e_sum.errors_vi = [str(e) for e in collect_errors(con, "_imp_e", e_prep, limit=max_errors, lang="vi")]
+        e_sum.error_rows = error_rows(con, "_imp_e", e_prep, limit=max_errors)
 
     # Latest supplement cycle from the stored events, for the dossiers of either file.
     cycles = None

@@ -46,6 +46,7 @@ class RowError:
     reason: str
     value: str | None = None
     where: str = ""      # 'row 5' or 'row 5 (sheet "X" row 9)'
+    sheet_row: int | None = None   # a workbook's own row number of the data row (None: a CSV)
 
     def message(self) -> str:
         at = self.where or f"row {self.row}"
@@ -329,7 +330,25 @@ def collect_errors(con: duckdb.DuckDBPyConnection, prefix: str, prep: PreparedFi
         f"SELECT row_no, field, value, {reason} FROM {table or prefix + '_err'} ORDER BY row_no, field LIMIT ?",
         [limit],
     ).fetchall()
-    return [RowError(prep.info.name, r, f, why, v, prep.where(r, lang)) for r, f, v, why in rows]
+    return [RowError(prep.info.name, r, f, why, v, prep.where(r, lang), _sheet_row(prep, r))
+            for r, f, v, why in rows]
+
+
+def _sheet_row(prep: PreparedFile, row_no: int) -> int | None:
+    return None if prep.data_row_offset is None else row_no + prep.data_row_offset
+
+
+def error_rows(con: duckdb.DuckDBPyConnection, prefix: str, prep: PreparedFile, *, limit: int,
+               table: str | None = None) -> list[dict[str, object]]:
+    """The first `limit` errors as data, for a report that lays them out itself: the data row
+    (`row`, 1-based, as in the quarantine), the workbook's own row (`sheet_row`, None for a CSV)
+    and `sheet`, the canonical `field` ('' for the whole row), the `value` and the reason in
+    English and Vietnamese. No file path: a report shows only the name the user gave."""
+    rows = con.execute(
+        f"SELECT row_no, field, value, reason, reason_vi FROM {table or prefix + '_err'} "
+        "ORDER BY row_no, field LIMIT ?", [limit]).fetchall()
+    return [{"row": r, "sheet_row": _sheet_row(prep, r), "sheet": prep.sheet, "field": f or "", "value": v,
+             "reason": en, "reason_vi": vi} for r, f, v, en, vi in rows]
 
 
 def stage(con: duckdb.DuckDBPyConnection, prep: PreparedFile, mapping: ColumnMapping, prefix: str, *,

@@ -16,6 +16,7 @@ from typing import Any
 
 from compliance.period import Period
 from compliance.register import criteria_for, register
+from reports.cells import formula_like
 
 _HEAD = {
     "criteria": {"vi": ["Mã", "Phụ lục", "Nhóm chức năng", "Tiêu chí", "Căn cứ", "Cách đánh giá", "Trạng thái", "Từ",
@@ -31,6 +32,16 @@ _HEAD = {
                 "en": ["#", "At", "Who", "Via", "Item", "ID", "Action", "What", "Note", "Hash"]},
 }
 _SHEETS = {"vi": ("Tiêu chí", "Yêu cầu", "Lịch sử"), "en": ("Criteria", "Requests", "History")}
+# The history's item kinds and actions (compliance/actions.py) in the workbook's language.
+_ITEM_VI = {"criterion": "Tiêu chí", "request": "Kiến nghị"}
+_ACTION_VI = {"created": "tạo mới", "updated": "cập nhật", "answered": "nhà cung cấp trả lời",
+              "evidence_added": "thêm minh chứng", "resolved": "đã khắc phục", "imported": "nhập từ bảng tính",
+              "judged": "đánh giá"}
+_VIA_VI = {"cli": "dòng lệnh", "import": "nhập từ bảng tính", "api": "giao diện lập trình",
+           "dashboard": "bảng điều khiển", "library": "thư viện"}
+# Whole numbers with a dot between thousands whatever the reader's locale (a number format shows
+# the reader's own separators otherwise); English workbooks keep the reader's.
+_INT = {"vi": '[>=1000000]#"."###"."##0;[>=1000]#"."##0;0', "en": "#,##0"}
 _JUDGED = {"automatic": ("Tự động", "Automatic"), "person": ("Người đánh giá", "By a person")}
 
 
@@ -82,6 +93,10 @@ def write_xlsx(ops, period: Period, path: Path | str, lang: str = "vi", criteria
             c.fill = PatternFill("solid", fgColor="DDEBF7")
         for i, r in enumerate(rows):
             ws.append([v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in r])
+            for c in ws[ws.max_row]:  # text from agencies' requests never runs as a formula
+                if formula_like(c.value):
+                    c.data_type = "s"
+                    c.quotePrefix = True
             if status_col is not None and statuses:
                 ws.cell(ws.max_row, status_col + 1).fill = PatternFill("solid", fgColor=fills.get(statuses[i], "FFFFFF"))
         for i, w in enumerate(widths, start=1):
@@ -93,7 +108,16 @@ def write_xlsx(ops, period: Period, path: Path | str, lang: str = "vi", criteria
                     c.number_format = "dd/mm/yyyy hh:mm"
                 elif isinstance(c.value, dt.date):
                     c.number_format = "dd/mm/yyyy"
+                elif isinstance(c.value, int) and not isinstance(c.value, bool):
+                    c.number_format = _INT[lang]
         ws.freeze_panes = ws.cell(head_row + 1, 1)
+        # printed: landscape A4, one page wide, the header row on every page
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_title_rows = f"{head_row}:{head_row}"
 
     names = _SHEETS[lang]
     ws = wb.active
@@ -112,7 +136,10 @@ def write_xlsx(ops, period: Period, path: Path | str, lang: str = "vi", criteria
     headers, rows = requests_table(reg, lang)
     sheet(wb.create_sheet(names[1]), title[:2], headers, rows, [14, 24, 13, 50, 20, 20, 18, 40, 60, 12, 17, 18])
     hist = ops.query("compliance_history", limit=100_000).to_dicts()
-    rows = [[e["event_id"], e["at"], e["actor"], e["via"], e["item_kind"], e["item_id"], e["action"],
+    vi = lang != "en"
+    rows = [[e["event_id"], e["at"], e["actor"], _VIA_VI.get(e["via"], e["via"]) if vi else e["via"],
+             _ITEM_VI.get(e["item_kind"], e["item_kind"]) if vi else e["item_kind"], e["item_id"],
+             _ACTION_VI.get(e["action"], e["action"]) if vi else e["action"],
              ", ".join(f"{k}={v}" for k, v in json.loads(e["data"] or "{}").items()), e["note"] or "", e["hash"][:16]]
             for e in hist]
     sheet(wb.create_sheet(names[2]), title[:1], _HEAD["history"][lang], rows, [6, 17, 22, 10, 10, 20, 14, 70, 30, 18])

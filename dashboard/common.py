@@ -255,6 +255,82 @@ def frame(table, columns: dict[str, str] | None = None):
     return df
 
 
+def _auto(lng: str):
+    """A cell with no declared kind: dates, times and numbers written the page's way, nothing as '–'."""
+    from dashboard.i18n import day, num, when
+
+    def f(v: Any) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return "–"
+        if isinstance(v, bool):
+            return str(v)
+        if isinstance(v, dt.datetime):
+            return when(v, lng)
+        if isinstance(v, dt.date):
+            return day(v, lng)
+        if isinstance(v, int):
+            return num(v, lng)
+        if isinstance(v, float):
+            return num(v, lng, 0 if v.is_integer() else 2)
+        if hasattr(v, "to_pydatetime"):  # a pandas Timestamp
+            return when(v.to_pydatetime(), lng)
+        return "–" if v == "" else str(v)
+    return f
+
+
+def styled(df, formats: dict[str, str] | None = None):
+    """A DataFrame as the page shows it: every cell written in the page's language and number format
+    (dashboard/i18n.py FORMATS: "89,66 %", "3.251", "2.912 ms", "06/12/2026"; empty: "–"). A pandas
+    Styler: the cells keep their values, so a column of numbers still sorts as numbers."""
+    import pandas as pd
+
+    from dashboard.i18n import formatter
+
+    lng = lang()
+    fmt = {c: formatter(k, lng) for c, k in (formats or {}).items() if c in df.columns}
+    auto = _auto(lng)
+    df = df.copy()
+    for c in df.columns:
+        if pd.api.types.is_bool_dtype(df[c]):
+            continue
+        f = fmt.setdefault(c, auto)
+        # Streamlit draws an empty cell as "None" whatever the Styler says: such a column is
+        # written out as text ("–" where empty), and sorts as text.
+        if df[c].isna().any():
+            df[c] = ["–" if v is None or (isinstance(v, float) and v != v) or v is pd.NaT else f(v) for v in df[c]]
+            fmt[c] = str
+    return df.style.format(fmt, na_rep="–")
+
+
+def dataframe(df, formats: dict[str, str] | None = None, **kw: Any) -> None:
+    """st.dataframe of `styled(df, formats)`."""
+    st.dataframe(styled(df, formats), **kw)
+
+
+def uploader_words(key: str, types: list[str] | None = None) -> None:
+    """Streamlit's file uploader says "Upload" and "200MB per file" in English whatever the page's
+    language, and has no setting for it: on a Vietnamese page its words are replaced (hidden from
+    view and from the page's text, the Vietnamese shown in their place)."""
+    if lang() != "vi":
+        return
+    mb = st.get_option("server.maxUploadSize")
+    limit = f"Tối đa {mb} MB mỗi tệp" + (" · " + ", ".join(t.upper() for t in types) if types else "")
+    box = f".st-key-{key} [data-testid='stFileUploaderDropzone']"
+    st.markdown(f"""<style>
+  {box} button [data-testid='stMarkdownContainer'] p,
+  {box} [data-testid='stFileUploaderDropzoneInstructions'] span {{visibility: hidden; font-size: 0;}}
+  {box} button [data-testid='stMarkdownContainer'] p::after {{content: "Chọn tệp"; visibility: visible; font-size: 0.875rem;}}
+  {box} [data-testid='stFileUploaderDropzoneInstructions'] span::after {{content: "{limit}"; visibility: visible; font-size: 0.875rem;}}
+</style>""", unsafe_allow_html=True)
+
+
+def wrap(name: str, width: int = 34) -> str:
+    """A long name on as many lines as it needs for a chart's label column (never cut off)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(name, width)) or name
+
+
 def chart(fig, key: str | None = None, legend_y: float = -0.2) -> None:
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), font=dict(family="Inter, Segoe UI, sans-serif", size=13),
                       plot_bgcolor="white", legend=dict(orientation="h", y=legend_y), separators=",." if lang() == "vi" else ".,")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from sla_rules.constants import FLAGS
 
@@ -97,6 +98,9 @@ TEXT: dict[str, dict[str, str]] = {
     "ov_received": {"vi": "Hồ sơ tiếp nhận", "en": "Dossiers received"},
     "ov_resolved": {"vi": "Đã giải quyết", "en": "Resolved"},
     "ov_pending_overdue": {"vi": "Đang quá hạn", "en": "Pending overdue"},
+    "ov_no_last_year": {"vi": "Chưa có số liệu cùng kỳ năm trước ({m}) để so sánh.",
+                        "en": "No figures for the same month last year ({m}) to compare with."},
+    "ov_dossiers": {"vi": "Số hồ sơ", "en": "Dossiers"},
     "ov_ranking": {"vi": "Xếp hạng cơ quan theo tỷ lệ đúng hạn (thấp nhất trước)",
                    "en": "Agencies by on-time ratio (worst first)"},
     "ov_trend": {"vi": "Diễn biến 12 tháng", "en": "12-month trend"},
@@ -223,6 +227,15 @@ TEXT: dict[str, dict[str, str]] = {
     "slow": {"vi": "chậm", "en": "slow"},
     "dow": {"vi": "T2,T3,T4,T5,T6,T7,CN", "en": "Mon,Tue,Wed,Thu,Fri,Sat,Sun"},
     "hour": {"vi": "Giờ", "en": "Hour"},
+    "unit_hours": {"vi": "giờ", "en": "h"},
+    "unit_minutes": {"vi": "phút", "en": "min"},
+    "sys_failure_pct": {"vi": "Lỗi (%)", "en": "Failures (%)"},
+    "phase_transfer": {"vi": "Truyền dữ liệu", "en": "Transfer"},
+    "sys_burn_caption": {"vi": "Tốc độ tiêu hao: tỷ lệ lỗi (hoặc chậm) trong cửa sổ chia cho ngân sách lỗi của SLO; "
+                               "1× là tiêu hết ngân sách đúng vào cuối kỳ. Ô tô đỏ: đã tới ngưỡng cảnh báo.",
+                         "en": "Burn rate: the window's failure (or slow) ratio over the SLO's error budget; 1× spends "
+                               "the budget exactly by the end of the period. Red: at or over the alerting limit."},
+    "lt_users_short": {"vi": "người dùng", "en": "users"},
     "alert_firing": {"vi": "bắt đầu", "en": "firing"},
     "alert_repeat": {"vi": "nhắc lại", "en": "repeat"},
     "alert_resolved": {"vi": "đã khắc phục", "en": "resolved"},
@@ -334,6 +347,9 @@ TEXT: dict[str, dict[str, str]] = {
     "lt_kind_request": {"vi": "yêu cầu", "en": "request"},
     "lt_kind_journey": {"vi": "hành trình", "en": "journey"},
     "lt_kind_aggregate": {"vi": "tổng", "en": "all"},
+    "lt_stat_avg": {"vi": "trung bình", "en": "mean"},
+    "lt_stat_min": {"vi": "nhỏ nhất", "en": "min"},
+    "lt_stat_max": {"vi": "lớn nhất", "en": "max"},
     "lt_metric_p50_ms": {"vi": "p50 (ms)", "en": "p50 (ms)"},
     "lt_metric_p95_ms": {"vi": "p95 (ms)", "en": "p95 (ms)"},
     "lt_metric_p99_ms": {"vi": "p99 (ms)", "en": "p99 (ms)"},
@@ -436,6 +452,11 @@ TEXT: dict[str, dict[str, str]] = {
     "cp_col_action": {"vi": "Thao tác", "en": "Action"},
     "cp_col_what": {"vi": "Nội dung thay đổi", "en": "What"},
     "cp_col_note": {"vi": "Ghi chú", "en": "Note"},
+    "cp_via_cli": {"vi": "dòng lệnh", "en": "command line"},
+    "cp_via_import": {"vi": "nhập từ bảng tính", "en": "spreadsheet import"},
+    "cp_via_api": {"vi": "giao diện lập trình", "en": "API"},
+    "cp_via_dashboard": {"vi": "bảng điều khiển", "en": "dashboard"},
+    "cp_via_library": {"vi": "thư viện", "en": "library"},
     "cp_judged_automatic": {"vi": "Tự động", "en": "Automatic"},
     "cp_judged_person": {"vi": "Người đánh giá", "en": "By a person"},
     "cp_kind_check": {"vi": "Kiểm tra tự động", "en": "Automatic check"},
@@ -484,6 +505,10 @@ TEXT: dict[str, dict[str, str]] = {
     "data_sync_list": {"vi": "Hồ sơ chưa đồng bộ (tối đa 500)", "en": "Unsynced dossiers (at most 500)"},
     "col_file": {"vi": "Tệp", "en": "File"},
     "col_row": {"vi": "Dòng", "en": "Row"},
+    "col_sheet_row": {"vi": "Dòng trên trang tính", "en": "Sheet row"},
+    "batch_done": {"vi": "Hoàn tất", "en": "Done"},
+    "batch_failed": {"vi": "Lỗi", "en": "Failed"},
+    "batch_running": {"vi": "Đang chạy", "en": "Running"},
     "col_field": {"vi": "Trường", "en": "Field"},
     "col_value": {"vi": "Giá trị", "en": "Value"},
     "col_message": {"vi": "Lỗi", "en": "Error"},
@@ -547,9 +572,16 @@ def t(key: str, lang: str = "vi", **kw: object) -> str:
     return s.format(**kw) if kw else s
 
 
+NBSP = "\u00a0"  # between a number and its unit: "89,66 %" never breaks across lines
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
 def num(v: object, lang: str = "vi", digits: int = 0) -> str:
     """12345 → '12.345' (vi) / '12,345' (en); None → '–'."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if _missing(v):
         return "–"
     s = f"{float(v):,.{digits}f}"
     if lang == "vi":
@@ -558,10 +590,27 @@ def num(v: object, lang: str = "vi", digits: int = 0) -> str:
 
 
 def pct(v: object, lang: str = "vi", digits: int = 1) -> str:
-    """0.853 → '85,3%' (vi) / '85.3%' (en); None → '–'."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """0.853 → '85,3 %' (vi) / '85.3%' (en); None → '–'."""
+    if _missing(v):
         return "–"
-    return num(100 * float(v), lang, digits) + "%"
+    return num(100 * float(v), lang, digits) + (NBSP + "%" if lang == "vi" else "%")
+
+
+def unit(v: object, u: str, lang: str = "vi", digits: int = 0) -> str:
+    """A measured value with its unit: 2912 ms → '2.912 ms' (vi); None → '–'."""
+    return "–" if _missing(v) else f"{num(v, lang, digits)}{NBSP}{u}"
+
+
+def times(v: object, lang: str = "vi", digits: int = 2) -> str:
+    """A multiple (burn rate): 1.5 → '1,50×'."""
+    return "–" if _missing(v) else num(v, lang, digits) + "×"
+
+
+def signed_pct(v: object, lang: str = "vi", digits: int = 1) -> str:
+    """A relative change: 0.12 → '+12,0 %'."""
+    if _missing(v):
+        return "–"
+    return ("+" if float(v) > 0 else "") + pct(v, lang, digits)
 
 
 def month_label(m: dt.date | str, lang: str = "vi", short: bool = False) -> str:
@@ -573,6 +622,212 @@ def month_label(m: dt.date | str, lang: str = "vi", short: bool = False) -> str:
 
 
 def when(v: dt.datetime | None, lang: str = "vi") -> str:
-    if v is None:
+    if _missing(v) or v is None:
         return "–"
+    if isinstance(v, str):
+        v = dt.datetime.fromisoformat(v)
     return v.strftime("%H:%M %d/%m/%Y") if lang == "vi" else v.strftime("%Y-%m-%d %H:%M")
+
+
+def day(v: dt.date | dt.datetime | None, lang: str = "vi") -> str:
+    if _missing(v) or v is None:
+        return "–"
+    if isinstance(v, str):
+        v = dt.date.fromisoformat(v[:10])
+    return v.strftime("%d/%m/%Y") if lang == "vi" else v.strftime("%Y-%m-%d")
+
+
+# Plotly's date axes: d3 formats, day before month in Vietnamese (never "Dec 6, 2026").
+DATE_TICKS = {"vi": "%H:%M<br>%d/%m/%Y", "en": "%H:%M<br>%Y-%m-%d"}
+HOVER_TIME = {"vi": "%H:%M:%S %d/%m/%Y", "en": "%Y-%m-%d %H:%M:%S"}
+
+# How a cell of a table is written: the same words and numbers as the metrics above it.
+FORMATS = {
+    "int": lambda v, lang: num(v, lang),
+    "dec1": lambda v, lang: num(v, lang, 1),
+    "dec2": lambda v, lang: num(v, lang, 2),
+    "pct": lambda v, lang: pct(v, lang, 1),
+    "pct2": lambda v, lang: pct(v, lang, 2),
+    "signed_pct": lambda v, lang: signed_pct(v, lang, 1),
+    "ms": lambda v, lang: unit(v, "ms", lang),
+    "s": lambda v, lang: unit(v, "s", lang),
+    "rps": lambda v, lang: unit(v, "req/s", lang, 1),
+    "times": lambda v, lang: times(v, lang),
+    "when": lambda v, lang: when(v, lang),
+    "day": lambda v, lang: day(v, lang),
+    "text": lambda v, lang: "–" if _missing(v) or v == "" else str(v),
+}
+
+
+def formatter(kind: str, lang: str = "vi"):
+    """A one-argument cell formatter for a column kind of FORMATS (text already written stays)."""
+    f = FORMATS[kind]
+    return lambda v: v if isinstance(v, str) else f(v, lang)
+
+
+# -- the portal probes' failure reasons in words ---------------------------------------------------
+# collectors/probes.py writes each failure as an English sentence of a fixed shape (several joined
+# by "; "); the stored text stays as it is (the CLI, the logs), and a page shows it in its own
+# language. A shape not listed here is shown as it is.
+_Q = r"'(?P<{}>(?:[^']|'(?!(?:;|$| found| not found)))*)'"
+_REASONS_VI: list[tuple[str, str]] = [
+    (r"failed at step " + _Q.format("step") + r": (?P<rest>.*)", "lỗi ở bước '{step}': {rest}"),
+    (r"failed at step (?P<step>\S+): (?P<rest>.*)", "lỗi ở bước {step}: {rest}"),  # a load test's user
+    (r"failed at step (?P<step>\S+)", "lỗi ở bước {step}"),
+    (r"expected status (?P<want>[\d ]+(?:or [\d ]+)*), got (?P<got>\d+)",
+     "mã trạng thái HTTP {got}, cần {want}"),
+    (r"too slow: (?P<ms>[\d.]+) ms, limit (?P<limit>[\d.]+) ms", "quá chậm: {ms} ms, giới hạn {limit} ms"),
+    (r"text " + _Q.format("t") + r" not found", "không thấy nội dung '{t}'"),
+    (r"text " + _Q.format("t") + r" found", "có nội dung không được phép '{t}'"),
+    (r"pattern " + _Q.format("p") + r" not found", "không khớp mẫu '{p}'"),
+    (r"response is not JSON", "phản hồi không phải JSON"),
+    (r"(?P<path>\S+) where (?P<cond>.+?): (?P<n>-?[\d.e+]+), expected at most (?P<max>-?[\d.e+]+)",
+     "{n} phần tử có {cond}, tối đa cho phép {max}"),
+    (r"(?P<path>\S+) where (?P<cond>.+?): (?P<n>-?[\d.e+]+), expected at least (?P<min>-?[\d.e+]+)",
+     "{n} phần tử có {cond}, tối thiểu cần {min}"),
+    (r"(?P<label>\S+(?: where .+?)?): (?P<v>-?[\d.e+]+), expected at most (?P<max>-?[\d.e+]+)",
+     "{label}: {v}, tối đa cho phép {max}"),
+    (r"(?P<label>\S+(?: where .+?)?): (?P<v>-?[\d.e+]+), expected at least (?P<min>-?[\d.e+]+)",
+     "{label}: {v}, tối thiểu cần {min}"),
+    (r"(?P<path>\S+): expected a list, found (?P<what>.+)", "{path}: cần một danh sách, nhận được {what}"),
+    (r"(?P<label>\S+): not found in the JSON response", "{label}: không có trong phản hồi JSON"),
+    (r"(?P<label>\S+): present, expected absent", "{label}: có mặt nhưng không được có"),
+    (r"(?P<label>\S+): expected a number, got (?P<v>.+)", "{label}: cần một số, nhận được {v}"),
+    (r"(?P<label>\S+): must not be (?P<v>.+)", "{label}: không được bằng {v}"),
+    (r"(?P<label>\S+): expected (?P<want>.+?), got (?P<v>.+)", "{label}: cần {want}, nhận được {v}"),
+    (r"TLS certificate expires in (?P<d>[\d.]+) days \(minimum (?P<min>[\d.]+)\)",
+     "chứng chỉ TLS hết hạn sau {d} ngày (tối thiểu {min})"),
+    (r"connect timed out after (?P<t>.+)", "kết nối quá thời gian chờ sau {t}"),
+    (r"timed out after (?P<t>.+)", "quá thời gian chờ sau {t}"),
+    (r"too many redirects \(> (?P<n>\d+)\)", "chuyển hướng quá nhiều lần (> {n})"),
+    (r"connection refused", "máy chủ từ chối kết nối"),
+    (r"cannot resolve the host name", "không phân giải được tên miền"),
+    (r"cannot connect: (?P<e>.+)", "không kết nối được: {e}"),
+    (r"server closed the connection without answering", "máy chủ đóng kết nối mà không trả lời"),
+    (r"connection reset while reading the response", "kết nối bị ngắt khi đang đọc phản hồi"),
+    (r"connection reset while sending the request", "kết nối bị ngắt khi đang gửi yêu cầu"),
+    (r"response body cannot be decoded", "không giải mã được nội dung phản hồi"),
+    (r"not a valid HTTP response \((?P<e>.*)\)", "phản hồi HTTP không hợp lệ ({e})"),
+    (r"TLS error: (?P<e>.+)", "lỗi TLS: {e}"),
+    (r"could not extract '(?P<name>[^']*)' \((?P<how>.*)\)", "không trích được '{name}' ({how})"),
+    (r"unexpected error: (?P<e>.+)", "lỗi không mong đợi: {e}"),
+]
+_REASON_RE = [(re.compile(p + r"$"), vi) for p, vi in _REASONS_VI]
+_SECONDS = re.compile(r"^(?P<n>[\d.]+) ?s$")
+
+
+def _vi_value(k: str, v: str) -> str:
+    if k in ("want",):
+        return v.replace(" or ", " hoặc ")
+    if k == "cond":
+        return v.replace(" in [", " thuộc [")
+    if k in ("what",):
+        return {"nothing": "không có gì"}.get(v, v)
+    if k == "t" and (m := _SECONDS.match(v)):
+        return num(float(m["n"]), "vi", 0 if float(m["n"]).is_integer() else 1) + " giây"
+    if k in ("ms", "limit", "n", "max", "min", "d") and re.fullmatch(r"-?\d+(\.\d+)?", v):
+        digits = len(v.split(".")[1]) if "." in v else 0
+        return num(float(v), "vi", digits)
+    return v
+
+
+def _reason_vi(part: str) -> str:
+    for rx, vi in _REASON_RE:
+        m = rx.match(part)
+        if m:
+            vals = {k: _vi_value(k, v) for k, v in m.groupdict().items()}
+            if "rest" in vals:
+                vals["rest"] = probe_reason(m["rest"], "vi")
+            return vi.format(**vals)
+    return part
+
+
+def probe_reason(text: str | None, lang: str = "vi") -> str:
+    """A probe's failure reason in the page's language ('' stays '')."""
+    if not text or lang != "vi":
+        return text or ""
+    if text.startswith("failed at step "):
+        return _reason_vi(text)
+    return "; ".join(_reason_vi(p) for p in text.split("; "))
+
+
+def alert_text(text: str | None, lang: str = "vi") -> str:
+    """An alert's stored message (Vietnamese, with the probe's reason after 'Mức độ: ') for a page."""
+    if not text or lang != "vi":
+        return text or ""
+    return "\n".join(("Mức độ: " + probe_reason(line[8:], lang)) if line.startswith("Mức độ: ") else line
+                     for line in text.splitlines())
+
+
+def in_text(text: str | None, lang: str = "vi") -> str:
+    """Probe reasons quoted inside a longer sentence (the compliance register's evidence: '…:
+    feature-qr-lookup: expected status 200, got 404'): each known shape rendered in place."""
+    if not text or lang != "vi":
+        return text or ""
+    out = text
+    for rx, _vi in _REASON_RE:
+        pat = re.compile(rx.pattern[:-1])  # anywhere, not to the end
+        out = pat.sub(lambda m: _reason_vi(m.group(0)), out)
+    return out
+
+
+# The import's row errors as the quarantine keeps them (English, collectors/staging.py): in words.
+_IMPORT_VI: list[tuple[str, str]] = [
+    (r"the row has more fields than the header", "dòng có nhiều cột hơn dòng tiêu đề"),
+    (r"required value is empty", "thiếu giá trị bắt buộc"),
+    (r"unknown value '(?P<v>.*)' \(expected (?P<allowed>.*?) or a value of the column mapping\)",
+     "giá trị không hợp lệ '{v}' (cần một trong: {allowed})"),
+    (r"not a date: '(?P<v>.*)' \(expected (?P<hint>.*)\)", "ngày giờ không hợp lệ: '{v}' (định dạng {hint})"),
+    (r"date out of range: '(?P<v>.*)' \(years 1990 to 2100\)",
+     "ngày ngoài khoảng hợp lý: '{v}' (năm 1990 đến 2100)"),
+    (r"value too long: (?P<n>\d+) characters \(at most (?P<max>\d+)\)",
+     "giá trị quá dài: {n} ký tự (tối đa {max})"),
+    (r"time limit must be a number >= 0, got '(?P<v>.*)'", "thời hạn phải là số >= 0, nhận được '{v}'"),
+    (r"finished_at \((?P<a>.*)\) is before received_at \((?P<b>.*)\)",
+     "ngày có kết quả ({a}) trước ngày tiếp nhận ({b})"),
+    (r"returned_at \((?P<a>.*)\) is before received_at \((?P<b>.*)\)",
+     "ngày trả kết quả ({a}) trước ngày tiếp nhận ({b})"),
+    (r"state is (?P<s>\S+) but neither finished_at nor returned_at is given",
+     "trạng thái {s} nhưng thiếu cả ngày có kết quả và ngày trả kết quả"),
+    (r"duplicate dossier_code in this file: duplicate of row (?P<n>\d+)", "mã hồ sơ trùng trong tệp: trùng với dòng {n}"),
+    (r"duplicate event in this file: duplicate of row (?P<n>\d+)", "sự kiện trùng trong tệp: trùng với dòng {n}"),
+    (r"unknown dossier: (?P<c>.*) is neither in the store nor in the dossier file",
+     "hồ sơ {c} không có trong kho dữ liệu lẫn tệp hồ sơ"),
+]
+_IMPORT_RE = [(re.compile(p + "$"), vi) for p, vi in _IMPORT_VI]
+
+
+def import_reason(text: str | None, lang: str = "vi") -> str:
+    """A quarantined row's reason (several joined by '; ') in the page's language."""
+    if not text or lang != "vi":
+        return text or ""
+    out = []
+    for part in text.split("; "):
+        for rx, vi in _IMPORT_RE:
+            m = rx.match(part)
+            if m:
+                part = vi.format(**{k: v.replace(" or ", " hoặc ") if k == "hint" else v
+                                    for k, v in m.groupdict().items()})
+                break
+        out.append(part)
+    return "; ".join(out)
+
+
+# The import's canonical columns (config/mapping.py) as an official's export names them.
+FIELD_LABELS_VI = {
+    "dossier_code": "Mã hồ sơ", "agency_code": "Mã cơ quan", "agency_name": "Cơ quan / Đơn vị",
+    "procedure_code": "Mã thủ tục", "procedure_name": "Tên thủ tục", "field": "Lĩnh vực", "channel": "Kênh nộp",
+    "received_at": "Ngày tiếp nhận", "time_limit": "Thời hạn giải quyết", "time_unit": "Đơn vị tính",
+    "supplement_requested_at": "Ngày yêu cầu bổ sung", "supplement_received_at": "Ngày nhận bổ sung",
+    "extended_due_at": "Ngày hẹn trả mới", "finished_at": "Ngày có kết quả", "returned_at": "Ngày trả kết quả",
+    "state": "Trạng thái", "reported_due_at": "Ngày hẹn trả", "reported_status": "Kết quả xử lý",
+    "source_system": "Hệ thống", "synced_at": "Ngày đồng bộ", "synced_status": "Trạng thái đồng bộ",
+    "event": "Sự kiện", "at": "Thời điểm", "detail": "Chi tiết",
+}
+
+
+def field_label(name: str | None, lang: str = "vi") -> str:
+    """An import column: its Vietnamese header with the canonical name ('' → the whole row)."""
+    if not name:
+        return "(cả dòng)" if lang == "vi" else "(row)"
+    return f"{FIELD_LABELS_VI[name]} ({name})" if lang == "vi" and name in FIELD_LABELS_VI else name

@@ -4,6 +4,12 @@ engine's findings in the vendor's facts per agency.
 
 Counts are written as numbers (so officials can sum and filter), ratios as numbers with a
 percent format. Text from the data never becomes a formula (reports/cells.py).
+
+Numbers read the Vietnamese way ("3.251", "89,66 %") in any spreadsheet program: a number format
+shows the reader's own separators, so counts group their thousands with a literal dot, and decimal
+figures carry the Vietnamese locale (LCID 042A), which sets the decimal comma where the program
+follows a format's locale (LibreOffice; Excel on a Vietnamese system). Every sheet prints
+landscape on A4, one page wide, its header rows repeated on each page.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from reports.briefing import (
     OVERDUE_KIND_VI,
     Briefing,
     bieu06_label,
+    fmt_int,
     loadtest_status,
     month_label,
     refusals_sentence,
@@ -33,6 +40,15 @@ from reports.briefing import (
 from reports.cells import xlsx_cell
 
 FONT = "Times New Roman"
+# Whole counts, thousands grouped with a dot whatever the reader's locale (up to 999.999.999).
+INT = '[>=1000000]#"."###"."##0;[>=1000]#"."##0;0'
+PCT1 = '[$-42A]0.0" "%'
+PCT2 = '[$-42A]0.00" "%'
+DEC2 = "[$-42A]0.00"
+DAY = "dd/mm/yyyy"
+TIME = "dd/mm/yyyy hh:mm"
+LEVEL_VI = {"province": "Cấp tỉnh", "department": "Sở, ban, ngành", "district": "Cấp huyện", "commune": "Cấp xã",
+            "unit": "Đơn vị khác"}
 THIN = Side(style="thin", color="000000")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -92,7 +108,7 @@ def _bieu06_sheet(ws, b: Briefing, rows: list[dict[str, Any]], first: str) -> No
         c.alignment = Alignment(indent=int(row.get("depth") or 0) if row["row_kind"] == "agency" else 0,
                                 wrap_text=True, vertical="center")
         for j, k in enumerate(COUNT_COLUMNS):
-            ws.cell(r, 3 + j, int(row.get(k) or 0)).number_format = "#,##0"
+            ws.cell(r, 3 + j, int(row.get(k) or 0)).number_format = INT
         for j in range(1, ncol + 1):
             cell = ws.cell(r, j)
             cell.border = BOX
@@ -106,13 +122,19 @@ def _bieu06_sheet(ws, b: Briefing, rows: list[dict[str, Any]], first: str) -> No
     for j in range(3, ncol + 1):
         ws.column_dimensions[get_column_letter(j)].width = 11
     ws.freeze_panes = ws.cell(h2 + 2, 3)
+    print_setup(ws, f"{h1}:{h2 + 1}")
+
+
+def print_setup(ws, title_rows: str) -> None:
+    """Landscape A4, one page wide (as many pages down as needed), the header rows on every page."""
     ws.print_options.horizontalCentered = True
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{h1}:{h2 + 1}"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.print_title_rows = title_rows
 
 
 def _list_sheet(ws, header: list[str], rows: list[list[Any]], widths: list[float], formats: dict[int, str],
@@ -137,6 +159,7 @@ def _list_sheet(ws, header: list[str], rows: list[list[Any]], widths: list[float
     for j, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = w
     ws.freeze_panes = ws.cell(top + 1, 1)
+    print_setup(ws, f"{top}:{top}")
     if rows:
         ws.auto_filter.ref = f"A{top}:{get_column_letter(len(header))}{top + len(rows)}"
 
@@ -150,10 +173,11 @@ def render_xlsx(b: Briefing) -> bytes:
 
     header = ["Mã cơ quan", "Cơ quan, đơn vị", "Cấp", "Mã đơn vị cấp trên"] + \
         [c.vi_alone for c in BIEU06_COLUMNS] + ["Tỷ lệ đúng hạn", "Điểm tiến độ (QĐ 766)"]
-    rows = [[r["key"], r["name"], r["level"], r["parent_code"]] + [int(r[c] or 0) for c in COUNT_COLUMNS]
+    rows = [[r["key"], r["name"], LEVEL_VI.get(r["level"], r["level"]), r["parent_code"]]
+            + [int(r[c] or 0) for c in COUNT_COLUMNS]
             + [r["on_time_ratio"], None if r["score_766"] is None else round(r["score_766"], 2)] for r in b.own]
     n = len(COUNT_COLUMNS)
-    fmts = {j: "#,##0" for j in range(5, 5 + n)} | {5 + n: "0.0%", 6 + n: "0.00"}
+    fmts = {j: INT for j in range(5, 5 + n)} | {5 + n: PCT1, 6 + n: DEC2}
     _list_sheet(wb.create_sheet("Số liệu cơ quan"), header, rows, [22, 48, 11, 16] + [11] * (n + 2), fmts,
                 f"Số liệu riêng của từng cơ quan, đơn vị (không cộng các đơn vị trực thuộc), tháng "
                 f"{month_label(b.month)}; tổng các dòng bằng dòng Tổng cộng của Biểu 06.",
@@ -165,11 +189,12 @@ def render_xlsx(b: Briefing) -> bytes:
              d["field"], CHANNEL_VI.get(d["channel"], d["channel"]), d["received_at"], d["due_date"],
              d["resolved_at"], OVERDUE_KIND_VI.get(d["kind"], d["kind"]), d["days_late"]]
             for d in b.overdue_dossiers]
-    fmts = {8: "dd/mm/yyyy hh:mm", 9: "dd/mm/yyyy", 10: "dd/mm/yyyy hh:mm", 12: "#,##0"}
+    fmts = {8: TIME, 9: DAY, 10: TIME, 12: INT}
     _list_sheet(wb.create_sheet("Hồ sơ quá hạn"), header, rows, [28, 20, 36, 14, 50, 22, 11, 17, 13, 17, 24, 10],
                 fmts, f"Hồ sơ giải quyết quá hạn trong tháng {month_label(b.month)} và hồ sơ đang quá hạn cuối tháng "
-                      f"({len(rows)} hồ sơ), quá hạn lâu nhất trước."
-                      + (f" Chỉ liệt kê {MAX_DOSSIER_ROWS} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS else ""),
+                      f"({fmt_int(len(rows))} hồ sơ), quá hạn lâu nhất trước."
+                      + (f" Chỉ liệt kê {fmt_int(MAX_DOSSIER_ROWS)} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS
+                         else ""),
                 f"Không có hồ sơ quá hạn trong tháng {month_label(b.month)}.")
     header = ["Mã cơ quan", "Cơ quan, đơn vị", *FINDINGS_VI.values(), "Số hồ sơ có dữ kiện bất thường"]
     cols = [*FINDINGS_VI, "findings"]
@@ -177,7 +202,7 @@ def render_xlsx(b: Briefing) -> bytes:
     if rows:
         rows.append([None, "Tổng cộng"] + [int(b.audit_total.get(c) or 0) for c in cols])
     _list_sheet(wb.create_sheet("Dữ kiện bất thường"), header, rows, [22, 44] + [16] * len(cols),
-                {j: "#,##0" for j in range(3, 3 + len(cols))},
+                {j: INT for j in range(3, 3 + len(cols))},
                 f"Hồ sơ có dữ kiện bất thường (bộ tính hạn không dùng hoặc xét theo cách khác) theo cơ quan, đơn vị "
                 f"(không cộng các đơn vị trực thuộc), tháng {month_label(b.month)}. {refusals_sentence(b)}",
                 f"Không có hồ sơ nào có dữ kiện bất thường trong tháng {month_label(b.month)}.")
@@ -189,8 +214,7 @@ def render_xlsx(b: Briefing) -> bytes:
              None if r["p95_ms"] is None else round(r["p95_ms"]), LOADTEST_VERDICT_VI.get(r["verdict"], r["verdict"]),
              r["criteria_total"], r["criteria_passed"], r["judged_at_users"], r["capacity_users"]]
             for r in b.loadtests]
-    fmts = {6: "dd/mm/yyyy hh:mm", 7: "dd/mm/yyyy hh:mm", 8: "#,##0", 9: "#,##0", 10: "#,##0", 11: "0.00%",
-            12: "#,##0"}
+    fmts = {6: TIME, 7: TIME, 8: INT, 9: INT, 10: INT, 11: PCT2, 12: INT, 14: INT, 15: INT, 16: INT, 17: INT}
     _list_sheet(wb.create_sheet("Kiểm thử tải"), header, rows, [24, 16, 12, 28, 16, 17, 17] + [12] * 10, fmts,
                 f"Các lượt kiểm thử tải bắt đầu trong tháng {month_label(b.month)}.",
                 f"Không có lượt kiểm thử tải nào trong tháng {month_label(b.month)}.")

@@ -150,6 +150,36 @@ def test_every_page_for_every_role(store_env, role):
                 at.switch_page(PAGE_FILE[page])
 
 
+def shown_cells(df_element) -> list[str]:
+    """What a table's cells show: the display values Streamlit sends beside the data (a Styler's)."""
+    import pyarrow as pa
+
+    proto = df_element.proto.arrow_data
+    assert proto.HasField("styler") and proto.styler.display_values, "a table written the page's way"
+    shown = pa.ipc.open_stream(proto.styler.display_values).read_all().to_pandas()
+    return [str(v) for col in shown.columns for v in shown[col]]
+
+
+@pytest.mark.parametrize("role", ["admin", "agency", "vendor"])
+def test_every_table_cell_reads_vietnamese(store_env, role):
+    """The browser cannot read a table's numbers (they are drawn on a canvas): here every cell of
+    every table of every page, as shown, is checked for English words and English numbers."""
+    from test_dashboard_browser import ENGLISH_NUMBER, NAMES
+
+    at = login(role)
+    seen = 0
+    for page in PAGE_ROLES:
+        if role not in PAGE_ROLES[page]:
+            continue
+        open_page(at, page)
+        for df in at.dataframe:
+            cells = shown_cells(df)
+            seen += len(cells)
+            bad = [c for c in cells if c in ("None", "nan", "NaN", "NaT") or ENGLISH_NUMBER.search(NAMES.sub(" ", c))]
+            assert not bad, (page, bad[:10])
+    assert seen > 20
+
+
 # -- figures against the store ------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["leadership", "ict", "admin"])
@@ -300,7 +330,7 @@ def test_data_page_validates_before_import_then_imports(store_env, tmp_path):
     assert any("Đã nhập" in s.value for s in at.success)
     assert Backend(store_env["cfg"]).status()["dossiers"] == before + 1
     q = table(at, "Giá trị")
-    assert (q["Trường"] == "received_at").any()
+    assert (q["Trường"] == "Ngày tiếp nhận (received_at)").any()
 
 
 @pytest.mark.parametrize("page, needle", [("loadtests", "Chưa có lần kiểm thử tải nào")])

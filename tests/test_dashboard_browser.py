@@ -2,7 +2,10 @@
 a private data dir), headless Debian chromium driven by Playwright signs in, opens every page,
 finds its key numbers (equal to the running store's), sees no exception, and saves a screenshot
 of each page under the test's output directory (two real `app.py loadtest` runs against the
-system's testbed, stored through the running owner, fill the load-test page). Ctrl-C then stops everything cleanly."""
+system's testbed, stored through the running owner, fill the load-test page). Then every role
+opens each of its pages in Vietnamese, and what the page shows (its text, its charts' labels and
+its tables' cells) holds no English word and no number written the English way. Ctrl-C then
+stops everything cleanly."""
 from __future__ import annotations
 
 import json
@@ -42,7 +45,8 @@ def dashboard_env(app_env) -> dict[str, str]:
 def system(app_env, tmp_path, run_app):
     env = dashboard_env(app_env)
     for name, role, extra in (("lanhdao", "leadership", []), ("quantri", "admin", []),
-                              ("cqstp", "agency", ["--agency", "QNG.SNNMT"])):
+                              ("cqstp", "agency", ["--agency", "QNG.SNNMT"]), ("cntt", "ict", []),
+                              ("nhacc", "vendor", [])):
         r = subprocess.run([sys.executable, str(ROOT / "app.py"), "user", "add", name, "--role", role,
                             "--password-stdin", *extra], input=PASSWORD + "\n", capture_output=True, text=True,
                            env=env, cwd=tmp_path, timeout=60)
@@ -124,7 +128,7 @@ def _login(page, url: str, user: str) -> None:
     page.get_by_label("Tên đăng nhập").fill(user)
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
-    page.get_by_text("Đăng xuất").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Đăng xuất").wait_for(timeout=60_000)
 
 
 def _open(page, name: str, expect: list[str], shots: Path, who: str) -> float:
@@ -139,6 +143,84 @@ def _open(page, name: str, expect: list[str], shots: Path, who: str) -> float:
     assert "Traceback" not in body and "lỗi không mong đợi" not in body, f"{name}: {body[:500]}"
     page.screenshot(path=str(shots / f"{who}-{name}.png"), full_page=True)
     return elapsed
+
+
+# What a Vietnamese page must never show: the English the tester found (probe reasons, Streamlit's
+# own words, empty cells, month names of English dates, agency levels as stored) and its kin.
+ENGLISH_WORDS = re.compile(
+    r"\b(expected|got|None|nan|NaN|items|where|not found|Browse files|Drag and drop|Upload|per file|Limit|"
+    r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|province|department|commune|district|"
+    r"failed|passed|refused|timed out|unknown|Transfer|firing|resolved|repeat|running|completed)\b")
+# Numbers written the English way: a thousands comma ("3,251"), a decimal point ("89.66", "0.00×"),
+# A dot before exactly three digits is the Vietnamese thousands dot ("3.251"); versions and
+# addresses (v2.0.1, 127.0.0.1), the portal's generations ("1.0", "2.0") and national procedure
+# codes ("2.000815") are names, not numbers.
+ENGLISH_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])|(?<![\d.v])\d+\.(?!\d{3}(?!\d))\d+(?![\d.])"
+                            r"|\d:\d\d\.\d+")  # and times to the millisecond ("10:28:57.999")
+NAMES = re.compile(r"\bv?\d+(?:\.\d+){2,}\b|\bv\d+(?:\.\d+)*\b|(?<![\d.,])[12]\.0(?![\d.])|https?://\S+"
+                   r"|(?<![\d.])\d\.\d{6}(?![\d.])")  # and national procedure codes (1.004873)
+ROLE_USERS = {"leadership": "lanhdao", "ict": "cntt", "vendor": "nhacc", "agency": "cqstp", "admin": "quantri"}
+PAGE_NAMES = {"overview": "Tổng quan", "agency": "Cơ quan", "system": "Hệ thống", "loadtests": "Kiểm thử tải",
+              "compliance": "Tuân thủ", "data": "Dữ liệu", "reports": "Báo cáo"}
+
+
+def _settled(page) -> None:
+    """The page's script has finished (Streamlit's running indicator gone) and charts are drawn."""
+    page.wait_for_timeout(600)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+    page.wait_for_timeout(600)
+
+
+def _shown_text(page) -> str:
+    """What the main area shows: its text (with the charts' SVG labels) and the cells of its tables
+    (drawn on a canvas; their accessible copy gives the text cells; numbers there are raw values)."""
+    text = page.inner_text("[data-testid='stMain']")
+    cells = page.evaluate("""Array.from(document.querySelectorAll("[data-testid='stMain'] canvas table td"))
+                             .map(td => td.textContent).filter(t => !/^-?[0-9.e+-]+$/.test(t)).join('\\n')""")
+    return text + "\n" + cells
+
+
+def _english_on(text: str) -> tuple[list[str], list[str]]:
+    words = sorted({m.group(0) for m in ENGLISH_WORDS.finditer(text)})
+    numbers = sorted({m.group(0) for m in ENGLISH_NUMBER.finditer(NAMES.sub(" ", text))})
+    return words, numbers
+
+
+def test_the_english_detectors_catch_what_the_tester_found():
+    for bad in ("expected status 200, got 404", "items where synced=false", "Dec 6, 2026", "None",
+                "Browse files", "province"):
+        assert _english_on(bad)[0], bad
+    for bad in ("89.66%", "3,251", "0.00×", "2,000.0", "10:28:57.999"):
+        assert _english_on(bad)[1], bad
+    fine = ("89,66 % · 3.251 · 2.000,0 req/s · 0,00× · 06/12/2026 10:28 · v2.0.1 · tài khoản 2.0 · "
+            "http://127.0.0.1:8088/ · 1.234.567 hồ sơ · 12/25 · 2.000815")
+    assert _english_on(fine) == ([], []), _english_on(fine)
+
+
+def _every_page_in_vietnamese(browser, url: str, shots: Path) -> dict[str, float]:
+    """Each role opens each of its pages: nothing English, no English-format number."""
+    from dashboard.access import pages_for
+    from dashboard.users import User
+
+    problems, took = [], {}
+    for role, user in ROLE_USERS.items():
+        page = browser.new_page(viewport={"width": 1440, "height": 2400})
+        try:
+            _login(page, url, user)
+            for p in pages_for(User(user, role, agency="QNG.SNNMT" if role == "agency" else None)):
+                t0 = time.perf_counter()
+                page.get_by_role("link", name=PAGE_NAMES[p]).click()
+                page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=60_000)
+                _settled(page)
+                took[f"{role}/{p}"] = time.perf_counter() - t0
+                words, numbers = _english_on(_shown_text(page))
+                if words or numbers or page.locator("[data-testid='stException']").count():
+                    page.screenshot(path=str(shots / f"english-{role}-{p}.png"), full_page=True)
+                    problems.append(f"{role} / {PAGE_NAMES[p]}: words {words}, numbers {numbers}")
+        finally:
+            page.close()
+    assert not problems, "English on Vietnamese pages:\n" + "\n".join(problems)
+    return took
 
 
 def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
@@ -200,11 +282,14 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             # the same run in English
             page2.get_by_text("English").click()
             page2.get_by_text("Agency: procedures and overdue dossiers").wait_for(timeout=60_000)
+            page2.close()
+            visits = _every_page_in_vietnamese(browser, system["url"], shots)
         finally:
             browser.close()
     pngs = sorted(shots.glob("*.png"))
     assert len(pngs) >= 8 and all(p.stat().st_size > 10_000 for p in pngs)
     assert times["Tổng quan"] < 60
+    assert len(visits) == 24 and max(visits.values()) < 60, visits
     # Ctrl-C stops it all: the process ends cleanly and the dashboard stops answering
     proc = system["proc"]
     proc.send_signal(signal.SIGINT)

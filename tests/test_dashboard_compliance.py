@@ -16,6 +16,7 @@ from compliance.actions import ComplianceRefused
 from config.app import load_config
 from dashboard.access import COMPLIANCE_ACTIONS, AccessDenied, ScopedOps
 from dashboard.backend import Backend
+from dashboard.i18n import in_text
 from dashboard.users import User
 from test_dashboard import END, PAGE_FILE, _env, _users, login, metric, open_page, table
 from testbed.portal.server import running
@@ -118,10 +119,12 @@ def test_figures_equal_the_register(cp_env):
     assert list(shown["Mã"]) == [r["id"] for r in reg["criteria"]]
     assert list(shown["Trạng thái"]) == [r["status_label"] for r in reg["criteria"]]
     assert list(shown["Căn cứ"]) == [r["legal_ref"] for r in reg["criteria"]]
-    assert list(shown["Số liệu, minh chứng"]) == [r["evidence"] for r in reg["criteria"]]
+    # the probes' reasons quoted in the evidence read in Vietnamese
+    assert list(shown["Số liệu, minh chứng"]) == [in_text(r["evidence"]) for r in reg["criteria"]]
+    assert not any("expected status" in v for v in shown["Số liệu, minh chứng"])
     reqs = table(at, "Trả lời của nhà cung cấp")
     assert list(reqs["Mã"]) == ["YC-01", "YC-02"]
-    assert list(reqs["Trả lời của nhà cung cấp"]) == ["Đã khôi phục ở bản 2.0.3", ""]
+    assert list(reqs["Trả lời của nhà cung cấp"]) == ["Đã khôi phục ở bản 2.0.3", "–"]  # nothing: a dash, never "None"
     assert list(reqs["Trạng thái"]) == [r["status_label"] for r in reg["requests"]]
     # the per-item history: every event of the request, oldest first
     at.selectbox(key="cp_request").set_value("YC-01").run()

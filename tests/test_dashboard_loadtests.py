@@ -10,7 +10,7 @@ from app import Motcua
 from config.app import load_config
 from dashboard.access import AGENCY_BRIEFING, LOADTEST_QUERIES, ROLE_QUERIES, AccessDenied, ScopedOps
 from dashboard.backend import Backend
-from dashboard.i18n import num, pct
+from dashboard.i18n import num, pct, probe_reason, unit
 from dashboard.users import User
 from loadtest_knee import knee_file, knee_profile
 from loadtests.runner import LoadRequest, run_loadtest
@@ -133,7 +133,7 @@ def test_figures_equal_the_store(lt_env):
     assert metric(at, "Kết luận") == "Không đạt"
     assert metric(at, "Số yêu cầu") == num(run["requests"])
     assert metric(at, "Tỷ lệ lỗi") == pct(run["error_rate"], digits=2)
-    assert metric(at, "p95") == num(run["p95_ms"])
+    assert metric(at, "p95") == unit(run["p95_ms"], "ms")
     assert any("KHÔNG ĐẠT" in e.value for e in at.error)
     # verdicts: pass / fail and the users they were judged at
     vs = _q(lt_env, "loadtest_verdicts", run_id=ids["v2"])
@@ -150,7 +150,8 @@ def test_figures_equal_the_store(lt_env):
     fs = _q(lt_env, "loadtest_failures", run_id=ids["v2"])
     assert fs.rows
     shown = table(at, "Thông báo lỗi")
-    assert list(shown["Thông báo lỗi"]) == fs.column("error") and list(shown["Số lần"]) == fs.column("occurrences")
+    assert list(shown["Thông báo lỗi"]) == [probe_reason(e) for e in fs.column("error")]
+    assert list(shown["Số lần"]) == fs.column("occurrences")
     # over time: the chart's series are the stored intervals
     se = _q(lt_env, "loadtest_series", run_id=ids["v2"])
     fig = next(f for f in charts(at) if any(t.get("name") == "Người dùng đồng thời" for t in f["data"]))

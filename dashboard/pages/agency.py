@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import FINDINGS, month_label, num, pct, when
+from dashboard.i18n import FINDINGS, day, month_label, num, pct, when
 from reports.cells import csv_frame
 
 tr, L = common.translator(), common.lang()
@@ -60,21 +60,24 @@ with common.guard():
         worst = [r for r in procs if r["resolved_overdue"] + r["pending_overdue"]][:12]
         if worst:
             fig = go.Figure()
-            labels = [(r["name"] or r["key"])[:60] for r in worst][::-1]
+            labels = [common.wrap(r["name"] or r["key"], 48) for r in worst][::-1]
             fig.add_trace(go.Bar(y=labels, x=[r["resolved_overdue"] for r in worst][::-1], orientation="h",
                                  name=tr("kind_resolved_overdue"), marker_color="#c0392b"))
             fig.add_trace(go.Bar(y=labels, x=[r["pending_overdue"] for r in worst][::-1], orientation="h",
                                  name=tr("kind_pending_overdue"), marker_color="#e67e22"))
-            fig.update_layout(barmode="stack", height=max(260, 34 * len(worst)),
-                              xaxis=dict(tickformat="d", rangemode="tozero"))
-            common.chart(fig, key="ag_proc_chart")
-        st.dataframe(pd.DataFrame([{tr("col_code"): r["key"], tr("col_procedure"): r["name"],
+            top = max(r["resolved_overdue"] + r["pending_overdue"] for r in worst)
+            # whole dossiers: one tick per dossier for small counts (never "0 0 0 1 1 1")
+            fig.update_layout(barmode="stack", height=max(260, 34 * len(worst) + 110),
+                              xaxis=dict(tickformat=",d", rangemode="tozero", title=tr("ov_dossiers"),
+                                         dtick=1 if top <= 10 else None),
+                              yaxis=dict(automargin=True))
+            common.chart(fig, key="ag_proc_chart", legend_y=1.12)  # below, it would sit on the axis title
+        common.dataframe(pd.DataFrame([{tr("col_code"): r["key"], tr("col_procedure"): r["name"],
                                     tr("col_received"): r["received_total"], tr("col_resolved"): r["resolved_total"],
                                     tr("col_on_time"): r["on_time_ratio"], tr("col_overdue"): r["resolved_overdue"],
                                     tr("col_pending_overdue"): r["pending_overdue"]} for r in procs]),
-                     hide_index=True, key="ag_proc_table",
-                     column_config={tr("col_on_time"): st.column_config.NumberColumn(format="percent"),
-                                    tr("col_procedure"): st.column_config.TextColumn(width="large")})
+                         {tr("col_on_time"): "pct"}, hide_index=True, key="ag_proc_table",
+                         column_config={tr("col_procedure"): st.column_config.TextColumn(width="large")})
 
 with common.guard():
     st.subheader(tr("ag_overdue"))
@@ -85,7 +88,7 @@ with common.guard():
         why = common.explain(od.column("dossier_code"), agency)
         rows = [{tr("col_dossier"): r["dossier_code"], tr("col_kind"): tr(f"kind_{r['kind']}"),
                  tr("col_days_late"): r["days_late"],
-                 tr("col_due"): r["due_date"].strftime("%d/%m/%Y") if r["due_date"] else "–",
+                 tr("col_due"): day(r["due_date"], L),
                  tr("col_explanation"): (why.get(r["dossier_code"]) or {}).get("reason", ""),
                  tr("col_procedure"): r["procedure_name"] or r["procedure_code"],
                  tr("col_agency"): r["agency_name"] or r["agency_code"],
@@ -93,9 +96,10 @@ with common.guard():
                 for r in od]
         df = pd.DataFrame(rows)
         st.caption(tr("ag_shown", n=num(len(rows), L)))
-        st.dataframe(df, hide_index=True, key="ag_overdue_table", height=min(460, 36 * (len(df) + 1) + 4),
-                     column_config={tr("col_explanation"): st.column_config.TextColumn(width="large"),
-                                    tr("col_procedure"): st.column_config.TextColumn(width="medium")})
+        common.dataframe(df, {tr("col_days_late"): "int"}, hide_index=True, key="ag_overdue_table",
+                         height=min(460, 36 * (len(df) + 1) + 4),
+                         column_config={tr("col_explanation"): st.column_config.TextColumn(width="large"),
+                                        tr("col_procedure"): st.column_config.TextColumn(width="medium")})
         st.download_button(tr("ag_download"), csv_frame(df).to_csv(index=False).encode("utf-8-sig"),
                            file_name=f"ho-so-qua-han_{agency}_{m_key}.csv", mime="text/csv", key="ag_download")
 
@@ -105,10 +109,10 @@ with common.guard():
     audit = common.query("audit_by_agency", month=m_key, agency=agency)
     found = next((r for r in audit if r["row_kind"] == "total"), {})  # the agency and its sub-units
     # a table, not a row of metrics: the findings' names are sentences that metric labels cut off
-    st.dataframe(pd.DataFrame([{tr("col_finding"): tr(f"finding_{name}"),
-                                tr("col_finding_count"): num(found.get(name) or 0, L)} for name in FINDINGS]),
-                 hide_index=True, key="ag_findings_counts",
-                 column_config={tr("col_finding"): st.column_config.TextColumn(width="large")})
+    common.dataframe(pd.DataFrame([{tr("col_finding"): tr(f"finding_{name}"),
+                                    tr("col_finding_count"): found.get(name) or 0} for name in FINDINGS]),
+                     {tr("col_finding_count"): "int"}, hide_index=True, key="ag_findings_counts",
+                     column_config={tr("col_finding"): st.column_config.TextColumn(width="large")})
     if found.get("negative_counted_overdue"):
         st.caption(tr("ag_negative_overdue"))
     elif found.get("negative_after_deadline"):
@@ -118,12 +122,12 @@ with common.guard():
         st.success(tr("ag_no_findings"))
     else:
         st.caption(tr("ag_findings_shown", n=num(len(fl.rows), L)))
-        st.dataframe(pd.DataFrame([{tr("col_dossier"): r["dossier_code"],
-                                    tr("col_procedure"): r["procedure_name"] or r["procedure_code"],
-                                    tr("col_finding"): "; ".join(tr(f"finding_{f}") for f in r["findings"]),
-                                    tr("col_agency"): r["agency_name"] or r["agency_code"],
-                                    tr("col_received_at"): when(r["received_at"], L),
-                                    tr("col_resolved_at"): when(r["resolved_at"], L)} for r in fl]),
-                     hide_index=True, key="ag_findings_table",
-                     column_config={tr("col_finding"): st.column_config.TextColumn(width="large"),
-                                    tr("col_procedure"): st.column_config.TextColumn(width="medium")})
+        common.dataframe(pd.DataFrame([{tr("col_dossier"): r["dossier_code"],
+                                        tr("col_procedure"): r["procedure_name"] or r["procedure_code"],
+                                        tr("col_finding"): "; ".join(tr(f"finding_{f}") for f in r["findings"]),
+                                        tr("col_agency"): r["agency_name"] or r["agency_code"],
+                                        tr("col_received_at"): when(r["received_at"], L),
+                                        tr("col_resolved_at"): when(r["resolved_at"], L)} for r in fl]),
+                         hide_index=True, key="ag_findings_table",
+                         column_config={tr("col_finding"): st.column_config.TextColumn(width="large"),
+                                        tr("col_procedure"): st.column_config.TextColumn(width="medium")})

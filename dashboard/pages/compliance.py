@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.access import WRITE_ROLES
-from dashboard.i18n import when
+from dashboard.i18n import TEXT, in_text, when
 
 tr, L = common.translator(), common.lang()
 u = common.require_page("compliance")
@@ -66,6 +66,11 @@ def what(data: str | None) -> str:
         label = tr(FIELD_KEYS[k]) if k in FIELD_KEYS else k
         out.append(f"{label}: {'–' if v in (None, '') else v}")
     return "; ".join(out)
+
+
+def via(v: str | None) -> str:
+    """Where a change was made (cli, dashboard, import …) in words."""
+    return tr(f"cp_via_{v}") if f"cp_via_{v}" in TEXT else (v or "–")
 
 
 def refusal(e: Exception) -> None:
@@ -134,7 +139,7 @@ with common.guard():
     rows = reg["criteria"]
     df = pd.DataFrame([{
         tr("cp_col_id"): r["id"], tr("cp_col_criterion"): r["title"], tr("col_status"): r["status_label"],
-        tr("cp_col_since"): _day(r["since"]), tr("cp_col_numbers"): r["evidence"],
+        tr("cp_col_since"): _day(r["since"]), tr("cp_col_numbers"): in_text(r["evidence"], L),
         tr("cp_col_legal"): r["legal_ref"], tr("cp_col_annex"): r["annex_label"], tr("cp_col_group"): r["group"],
         tr("cp_col_judged"): tr(f"cp_judged_{r['judged_by']}"), tr("cp_col_requests"): r["requests_open"],
         "_s": r["status"]} for r in rows])
@@ -142,7 +147,7 @@ with common.guard():
     def color(row):
         return [f"background-color: {STATUS_COLORS[row['_s']]}" if c == tr("col_status") else "" for c in row.index]
 
-    st.dataframe(df.style.apply(color, axis=1), hide_index=True, key="cp_criteria_table",
+    st.dataframe(common.styled(df).apply(color, axis=1), hide_index=True, key="cp_criteria_table",
                  column_order=[c for c in df.columns if c != "_s"],
                  column_config={tr("cp_col_numbers"): st.column_config.TextColumn(width="large"),
                                 tr("cp_col_criterion"): st.column_config.TextColumn(width="medium")})
@@ -157,16 +162,16 @@ with common.guard():
         if r["threshold_note"]:
             st.caption(r["threshold_note"])
         for src in r["sources"]:
-            st.markdown(f"- `{src['source']}`: {src['summary']}")
+            st.markdown(f"- `{src['source']}`: {in_text(src['summary'], L)}")
         with st.expander(tr("cp_numbers")):
             st.json(json.loads(json.dumps([s["numbers"] for s in r["sources"]], default=str)), expanded=True)
         chist = common.query("compliance_history", item_kind="criterion", item_id=cid, limit=10_000).to_dicts()
         if chist:
             st.markdown(f"**{tr('cp_history')}**")
-            st.dataframe(pd.DataFrame([{
+            common.dataframe(pd.DataFrame([{
                 "#": e["event_id"], tr("cp_col_at"): when(e["at"], L), tr("cp_col_actor"): e["actor"],
-                tr("cp_col_via"): e["via"], tr("cp_col_action"): tr(f"cp_action_{e['action']}"),
-                tr("cp_col_what"): what(e["data"]), tr("cp_col_note"): e["note"] or ""} for e in chist]),
+                tr("cp_col_via"): via(e["via"]), tr("cp_col_action"): tr(f"cp_action_{e['action']}"),
+                tr("cp_col_what"): what(e["data"]), tr("cp_col_note"): e["note"] or None} for e in chist]),
                 hide_index=True, key="cp_criterion_history")
 
 with common.guard():
@@ -178,12 +183,12 @@ with common.guard():
         def ev_text(items) -> str:
             return "; ".join(f"{'✓' if i['holds'] else '✗'} {i['what']}" for i in items) or "–"
 
-        st.dataframe(pd.DataFrame([{
+        common.dataframe(pd.DataFrame([{
             tr("cp_col_id"): q["request_id"], tr("col_agency"): q["agency"],
             tr("cp_col_requested_on"): _day(q["requested_on"]), tr("cp_col_description"): q["description"],
-            tr("cp_col_criterion_id"): q["criterion"] or "", tr("cp_col_check"): q["check_name"] or "",
+            tr("cp_col_criterion_id"): q["criterion"] or None, tr("cp_col_check"): q["check_name"] or None,
             tr("col_status"): q["status_label"] + (" ⚠" if q["regression"] else ""),
-            tr("cp_col_answer"): q["vendor_answer"] or "", tr("cp_col_evidence"): ev_text(q["evidence"]),
+            tr("cp_col_answer"): q["vendor_answer"] or None, tr("cp_col_evidence"): in_text(ev_text(q["evidence"]), L),
             tr("cp_col_evidence_holds"): q["evidence_holds"], tr("cp_col_updated"): _day(q["updated_at"]),
             tr("cp_col_updated_by"): q["updated_by"]} for q in reqs]), hide_index=True, key="cp_requests_table")
         regressions = [q["request_id"] for q in reqs if q["regression"]]
@@ -198,13 +203,13 @@ with common.guard():
             if q["vendor_answer"]:
                 st.markdown(f"*{tr('cp_col_answer')}:* {q['vendor_answer']}")
             for i in q["evidence"]:
-                (st.success if i["holds"] else st.warning)(f"{tr('cp_kind_' + i['kind'])}: {i['detail']}")
+                (st.success if i["holds"] else st.warning)(f"{tr('cp_kind_' + i['kind'])}: {in_text(i['detail'], L)}")
             st.markdown(f"**{tr('cp_history')}**")
             hist = common.query("compliance_history", item_kind="request", item_id=rid, limit=10_000).to_dicts()
-            st.dataframe(pd.DataFrame([{
+            common.dataframe(pd.DataFrame([{
                 "#": e["event_id"], tr("cp_col_at"): when(e["at"], L), tr("cp_col_actor"): e["actor"],
-                tr("cp_col_via"): e["via"], tr("cp_col_action"): tr(f"cp_action_{e['action']}"),
-                tr("cp_col_what"): what(e["data"]), tr("cp_col_note"): e["note"] or ""} for e in hist]),
+                tr("cp_col_via"): via(e["via"]), tr("cp_col_action"): tr(f"cp_action_{e['action']}"),
+                tr("cp_col_what"): what(e["data"]), tr("cp_col_note"): e["note"] or None} for e in hist]),
                 hide_index=True, key="cp_history_table")
     st.caption(":material/lock: " + tr("cp_append_only"))
 
@@ -264,6 +269,7 @@ with common.guard():
     with t_file, st.form("cp_file"):
         rid = st.selectbox(tr("cp_col_id"), ids, key="cp_file_id")
         up = st.file_uploader(tr("cp_file"), key="cp_file_upload", help=tr("cp_file_help"))
+        common.uploader_words("cp_file_upload")
         note = st.text_input(tr("cp_col_note"), key="cp_file_note")
         if st.form_submit_button(tr("cp_file_submit"), type="primary", key="cp_file_submit"):
             if up is None:

@@ -12,11 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import num, pct, when
+from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
 
 tr, L = common.translator(), common.lang()
 common.require_page("data")
-_ERR = re.compile(r"^(?P<file>.*?): (?P<where>row \d+(?: \(sheet .*?\))?), (?P<field>[^:]+): (?P<reason>.*)$")
 
 
 def _uploads_dir() -> Path:
@@ -32,20 +31,28 @@ def _save(upload) -> Path:
     return dest
 
 
-def _errors_frame(errors: list[str]) -> pd.DataFrame:
+def _errors_frame(rows: list[dict]) -> pd.DataFrame:
+    """The validation's errors by position, as the import gave them (row, workbook row, field)."""
+    sheet = any(r.get("sheet_row") is not None for r in rows)
     out = []
-    for e in errors:
-        m = _ERR.match(e)
-        if m:
-            out.append({tr("col_row"): m["where"].replace("row ", ""), tr("col_field"): m["field"],
-                        tr("col_message"): m["reason"]})
-        else:
-            out.append({tr("col_row"): "", tr("col_field"): "", tr("col_message"): e})
+    for r in rows:
+        row = {tr("col_row"): r["row"]}
+        if sheet:
+            row[tr("col_sheet_row")] = r.get("sheet_row")
+        row.update({tr("col_field"): field_label(r["field"], L), tr("col_value"): r.get("value"),
+                    tr("col_message"): r["reason_vi"] if L == "vi" else r["reason"]})
+        out.append(row)
     return pd.DataFrame(out)
 
 
+def _name(path: str | None) -> str:
+    """A file as its user knows it: the name, never the server's folders (uploads carry a time prefix)."""
+    name = Path(path or "").name
+    return re.sub(r"^\d{8}-\d{6}_", "", name)
+
+
 def _report(rep: dict) -> None:
-    st.markdown(f"#### {tr('data_report')}: `{rep['file']}`")
+    st.markdown(f"#### {tr('data_report')}: `{st.session_state.get('pending_import', {}).get('name') or _name(rep['file'])}`")
     k = st.columns(5)
     k[0].metric(tr("data_rows"), num(rep["rows_read"], L), border=True)
     k[1].metric(tr("data_new"), num(rep["inserted"], L), border=True)
@@ -58,16 +65,24 @@ def _report(rep: dict) -> None:
         st.caption(tr("data_unknown_cols", cols=", ".join(rep["columns_dropped"])))
     if rep.get("inconsistent_states"):
         st.caption(tr("data_inconsistent", n=num(rep["inconsistent_states"], L)))
-    errors = (rep.get("errors_vi") if L == "vi" else None) or rep.get("errors") or []
+    errors = rep.get("error_rows") or []
     if errors:
         st.warning(tr("data_errors", n=num(rep.get("error_count") or len(errors), L)))
-        st.dataframe(_errors_frame(errors), hide_index=True, key="data_errors_table")
+        common.dataframe(_errors_frame(errors), {tr("col_row"): "int", tr("col_sheet_row"): "int"},
+                         hide_index=True, key="data_errors_table",
+                         column_config={tr("col_message"): st.column_config.TextColumn(width="large")})
+    elif rep.get("error_count"):
+        st.warning(tr("data_errors", n=num(rep["error_count"], L)))
     else:
         st.success(tr("data_no_errors"))
     ev = rep.get("events")
     if ev:
-        st.caption(f"{tr('data_events')}: {ev['file']} · {tr('data_rows')} {num(ev['rows_read'], L)} · "
-                   f"{tr('data_quarantined')} {num(ev['quarantined'], L)}")
+        st.caption(f"{tr('data_events')}: {st.session_state.get('pending_import', {}).get('events_name') or _name(ev['file'])}"
+                   f" · {tr('data_rows')} {num(ev['rows_read'], L)} · {tr('data_quarantined')} {num(ev['quarantined'], L)}")
+        if ev.get("error_rows"):
+            common.dataframe(_errors_frame(ev["error_rows"]), {tr("col_row"): "int", tr("col_sheet_row"): "int"},
+                             hide_index=True, key="data_event_errors_table",
+                             column_config={tr("col_message"): st.column_config.TextColumn(width="large")})
 
 
 with common.guard():
@@ -78,6 +93,8 @@ with common.guard():
         c1, c2 = st.columns(2)
         up = c1.file_uploader(tr("data_file"), type=["csv", "xlsx", "xlsm"], key="data_file")
         ev = c2.file_uploader(tr("data_events"), type=["csv", "xlsx", "xlsm"], key="data_events")
+        for k in ("data_file", "data_events"):
+            common.uploader_words(k, ["csv", "xlsx", "xlsm"])
         check = st.form_submit_button(tr("data_check"), type="primary")
     if check and up is not None:
         old = st.session_state.pop("pending_import", None)
@@ -86,7 +103,8 @@ with common.guard():
         path = _save(up)
         ev_path = _save(ev) if ev is not None else None
         st.session_state["pending_import"] = {"paths": [str(path)] + ([str(ev_path)] if ev_path else []),
-                                              "file": str(path), "events": str(ev_path) if ev_path else None}
+                                              "file": str(path), "events": str(ev_path) if ev_path else None,
+                                              "name": Path(up.name).name, "events_name": Path(ev.name).name if ev else None}
         try:
             rep = common.ops().import_file(str(path), str(ev_path) if ev_path else None, dry_run=True, lang=L)
         except Exception:
@@ -127,21 +145,23 @@ with common.guard():
         st.success(tr("data_quarantine_empty"))
     else:
         st.caption(f"{num(common.status().get('quarantined_rows'), L)} · " + tr("data_quarantine"))
-        df = common.frame(qt, {"file_name": "col_file", "row_no": "col_row", "field": "col_field", "value": "col_value",
-                               "reason": "col_message", "created_at": "col_time"})
-        st.dataframe(df, hide_index=True, key="data_quarantine_table", height=300)
+        df = pd.DataFrame([{tr("col_file"): _name(r["file_name"]), tr("col_row"): r["row_no"],
+                            tr("col_field"): field_label(r["field"], L), tr("col_value"): r["value"],
+                            tr("col_message"): import_reason(r["reason"], L), tr("col_time"): r["created_at"]}
+                           for r in qt])
+        common.dataframe(df, {tr("col_row"): "int", tr("col_time"): "when"}, hide_index=True,
+                         key="data_quarantine_table", height=300)
 
 with common.guard():
     st.subheader(tr("data_batches"))
     bt = common.query("import_batches", limit=20)
     if bt.rows:
-        done = {"done": "Hoàn tất", "failed": "Lỗi", "running": "Đang chạy"} if L == "vi" else {}
-        bt = type(bt)(bt.columns, [tuple(done.get(v, v) if c == "status" else v for c, v in zip(bt.columns, r))
-                                   for r in bt.rows], bt.types)
-        df = common.frame(bt, {"batch_id": "col_code", "file_name": "col_file", "status": "col_status",
-                               "started_at": "col_started", "rows_read": "col_rows", "rows_inserted": "col_inserted",
-                               "rows_updated": "col_updated", "rows_quarantined": "col_quarantined"})
-        st.dataframe(df, hide_index=True, key="data_batches_table")
+        df = pd.DataFrame([{tr("col_code"): r["batch_id"], tr("col_file"): _name(r["file_name"]),
+                            tr("col_status"): tr(f"batch_{r['status']}") if f"batch_{r['status']}" in TEXT else r["status"],
+                            tr("col_started"): r["started_at"], tr("col_rows"): r["rows_read"],
+                            tr("col_inserted"): r["rows_inserted"], tr("col_updated"): r["rows_updated"],
+                            tr("col_quarantined"): r["rows_quarantined"]} for r in bt])
+        common.dataframe(df, {tr("col_started"): "when"}, hide_index=True, key="data_batches_table")
 
 with common.guard():
     s = common.require_data()
@@ -160,4 +180,4 @@ with common.guard():
                             tr("col_source"): r["source_system"], tr("col_problem"): tr(f"problem_{r['problem']}"),
                             tr("col_resolved_at"): when(r["resolved_at"], L), tr("col_synced_at"): when(r["synced_at"], L)}
                            for r in un])
-        st.dataframe(df, hide_index=True, key="data_sync_table", height=300)
+        common.dataframe(df, hide_index=True, key="data_sync_table", height=300)

@@ -13,12 +13,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard import common
-from dashboard.i18n import num, pct, when
+from dashboard.i18n import TEXT, formatter, num, pct, probe_reason, unit, when
 
 tr, L = common.translator(), common.lang()
 common.require_page("loadtests")
-MS = st.column_config.NumberColumn(format="%.0f")
-RATIO = st.column_config.NumberColumn(format="percent")
 COMPARED = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
 
 
@@ -33,6 +31,41 @@ def verdict_label(v: str | None) -> str:
 def run_label(r: dict) -> str:
     return (f"{when(r['started_at'], L)} · {r['scenario']} · {r['release']} · {verdict_label(r['verdict'])}"
             f" ({status_label(r['status'])}) · {r['run_id']}")
+
+
+def threshold(expr: str) -> tuple[str, str]:
+    """A criterion's expression in the page's words and the kind of its observed value
+    ('p(95) < 2s' → 'p95 < 2.000 ms', 'ms'; 'errors < 1%' → 'Tỷ lệ lỗi < 1 %', 'pct2')."""
+    from config.loadtest import Threshold
+
+    try:
+        th = Threshold.parse(expr)
+    except ValueError:
+        return expr, "dec2"
+    if th.metric == "error_rate":
+        return f"{tr('lt_col_error_rate')} {th.op} {pct(th.value, L, 2 if th.value * 100 % 1 else 0)}", "pct2"
+    if th.metric == "rps":
+        return f"{tr('lt_metric_rps')} {th.op} {unit(th.value, 'req/s', L, 0 if th.value.is_integer() else 1)}", "rps"
+    name = tr(f"lt_stat_{th.metric}") if f"lt_stat_{th.metric}" in TEXT else th.metric
+    return f"{name} {th.op} {unit(th.value, 'ms', L)}", "ms"
+
+
+def _value(metric: str, v) -> str:
+    """A compared figure with its unit."""
+    if metric == "error_rate":
+        return pct(v, L, 2)
+    if metric == "rps":
+        return unit(v, "req/s", L, 2)
+    return unit(v, "ms", L)
+
+
+def _change(metric: str, v) -> str:
+    if v is None or v != v:
+        return "–"
+    sign = "+" if v > 0 else ""
+    if metric == "error_rate":  # a change of a ratio: in percentage points
+        return sign + num(100 * v, L, 2) + " " + tr("ov_vs_last")
+    return sign + (unit(v, "req/s", L, 2) if metric == "rps" else unit(v, "ms", L))
 
 
 def endpoint_label(method: str, name: str) -> str:
@@ -59,16 +92,16 @@ with common.guard():
     if not runs:
         st.info(tr("no_data"))
         raise common.PageStop()
-    st.dataframe(pd.DataFrame([{
-        tr("lt_col_run"): r["run_id"], tr("lt_col_started"): when(r["started_at"], L),
+    common.dataframe(pd.DataFrame([{
+        tr("lt_col_run"): r["run_id"], tr("lt_col_started"): r["started_at"],
         tr("lt_col_scenario"): r["scenario"], tr("lt_col_release"): r["release"],
         tr("col_status"): status_label(r["status"]), tr("lt_col_verdict"): verdict_label(r["verdict"]),
         tr("lt_col_users"): r["users_peak"], tr("lt_col_requests"): r["requests"], "req/s": r["rps"],
         tr("lt_col_error_rate"): r["error_rate"], "p95 (ms)": r["p95_ms"],
-        tr("lt_col_knee"): "–" if r["knee_users"] is None else str(r["knee_users"])} for r in runs]),
-        hide_index=True, key="lt_runs_table",
-        column_config={"req/s": st.column_config.NumberColumn(format="%.1f"), tr("lt_col_error_rate"): RATIO,
-                       "p95 (ms)": MS})
+        tr("lt_col_knee"): r["knee_users"]} for r in runs]),
+        {tr("lt_col_started"): "when", "req/s": "dec1", tr("lt_col_error_rate"): "pct2", "p95 (ms)": "int",
+         tr("lt_col_users"): "int", tr("lt_col_requests"): "int", tr("lt_col_knee"): "int"},
+        hide_index=True, key="lt_runs_table")
 if not runs:
     st.stop()
 
@@ -86,9 +119,9 @@ with common.guard():
     k[0].metric(tr("lt_col_verdict"), verdict_label(run["verdict"]), border=True)
     k[1].metric(tr("lt_col_users"), num(run["users_peak"], L), border=True)
     k[2].metric(tr("lt_col_requests"), num(run["requests"], L), border=True)
-    k[3].metric(tr("lt_rps"), num(run["rps"], L, 1), border=True)
+    k[3].metric(tr("lt_rps"), unit(run["rps"], "req/s", L, 1), border=True)
     k[4].metric(tr("lt_col_error_rate"), pct(run["error_rate"], L, 2), border=True)
-    k[5].metric("p95 (ms)", num(run["p95_ms"], L), border=True)
+    k[5].metric("p95", unit(run["p95_ms"], "ms", L), border=True)
     st.caption(tr("lt_run_caption", status=status_label(run["status"]), scenario=run["scenario"],
                   target=run["target"], started=when(run["started_at"], L), finished=when(run["finished_at"], L),
                   workers=run["workers"] or 1, criteria=run["criteria"] or "–"))
@@ -96,7 +129,7 @@ with common.guard():
         (st.error if run["status"] in ("refused", "failed") else st.warning)(
             tr("lt_message", msg=run["message"]), icon=":material/warning:")
     if run["generator_overloaded"]:
-        st.warning(tr("lt_overloaded", cpu=num(run["generator_cpu_max"], L)), icon=":material/memory:")
+        st.warning(tr("lt_overloaded", cpu=num(run["generator_cpu_max"], L, 0)), icon=":material/memory:")
     if run["verdict"] == "fail":
         st.error(tr("lt_failed_banner"), icon=":material/cancel:")
     elif run["verdict"] == "pass":
@@ -116,15 +149,16 @@ with common.guard():
     if not vs:
         st.info(tr("lt_no_verdicts"))
     else:
+        shown = [threshold(v["expression"]) for v in vs]
         st.dataframe(pd.DataFrame([{
             tr("lt_col_criterion"): v["criterion"], tr("lt_col_endpoint"): endpoint_label(v["method"], v["name"]),
-            tr("lt_col_expression"): v["expression"], tr("lt_col_observed"): v["observed"] if v["observed"] is not None else float("nan"),
+            tr("lt_col_expression"): expr,
+            tr("lt_col_observed"): formatter(kind, L)(v["observed"]),
             tr("lt_col_result"): tr("lt_pass") if v["passed"] else tr("lt_fail"),
             tr("lt_col_at_users"): v["at_users"], tr("lt_col_required_users"): v["required_users"],
-            tr("lt_col_window"): v["window_s"], tr("lt_col_note"): v["note"] or ""} for v in vs]),
-            hide_index=True, key="lt_verdicts_table",
-            column_config={tr("lt_col_observed"): st.column_config.NumberColumn(format="%.3f"),
-                           tr("lt_col_window"): st.column_config.NumberColumn(format="%.0f s")})
+            tr("lt_col_window"): v["window_s"], tr("lt_col_note"): v["note"] or None}
+            for v, (expr, kind) in zip(vs, shown)]).pipe(common.styled, {tr("lt_col_window"): "s"}),
+            hide_index=True, key="lt_verdicts_table")
 
 with common.guard():
     st.subheader(tr("lt_endpoints"))
@@ -132,14 +166,14 @@ with common.guard():
     if not es:
         st.info(tr("no_data"))
     else:
-        st.dataframe(pd.DataFrame([{
+        common.dataframe(pd.DataFrame([{
             tr("lt_col_endpoint"): endpoint_label(e["method"], e["name"]), tr("lt_col_kind"): tr(f"lt_kind_{e['kind']}"),
             tr("lt_col_requests"): e["requests"], tr("col_failures"): e["failures"],
             tr("lt_col_error_rate"): e["error_rate"], "req/s": e["rps"], "p50 (ms)": e["p50_ms"],
             "p90 (ms)": e["p90_ms"], "p95 (ms)": e["p95_ms"], "p99 (ms)": e["p99_ms"], "max (ms)": e["max_ms"]}
-            for e in es]), hide_index=True, key="lt_endpoints_table",
-            column_config={tr("lt_col_error_rate"): RATIO, "req/s": st.column_config.NumberColumn(format="%.2f"),
-                           **{f"{p} (ms)": MS for p in ("p50", "p90", "p95", "p99", "max")}})
+            for e in es]), {tr("lt_col_error_rate"): "pct2", "req/s": "dec2",
+                            **{f"{p} (ms)": "int" for p in ("p50", "p90", "p95", "p99", "max")}},
+            hide_index=True, key="lt_endpoints_table")
 
 with common.guard():
     st.subheader(tr("lt_over_time"))
@@ -161,7 +195,10 @@ with common.guard():
         fig.add_trace(go.Scatter(x=t, y=[s["users"] for s in se], name=tr("lt_users"), mode="lines",
                                  line=dict(color="#7f8c8d", shape="hv")), row=3, col=1)
         fig.update_layout(height=620)
-        fig.update_xaxes(title_text=tr("lt_seconds"), row=3, col=1)
+        fig.update_xaxes(title_text=tr("lt_seconds"), ticksuffix=" s", row=3, col=1)
+        fig.update_yaxes(ticksuffix=" ms", tickformat=",", rangemode="tozero", row=1, col=1)
+        fig.update_yaxes(rangemode="tozero", row=2, col=1)
+        fig.update_yaxes(rangemode="tozero", tickformat=",d", row=3, col=1)
         common.chart(fig, key="lt_series_chart")
 
 with common.guard():
@@ -172,7 +209,7 @@ with common.guard():
         k = st.columns(3)
         k[0].metric(tr("lt_knee_users"), num(run["knee_users"], L), border=True)
         k[1].metric(tr("lt_capacity_users"), num(run["capacity_users"], L), border=True)
-        k[2].metric(tr("lt_capacity_rps"), num(run["capacity_rps"], L, 1), border=True)
+        k[2].metric(tr("lt_capacity_rps"), unit(run["capacity_rps"], "req/s", L, 1), border=True)
         fig = make_subplots(specs=[[{"secondary_y": True}]])
         users = [c["users"] for c in cap]
         fig.add_trace(go.Scatter(x=users, y=[c["p50_ms"] for c in cap], name="p50 (ms)", mode="lines+markers",
@@ -186,18 +223,17 @@ with common.guard():
                           annotation_text=tr("lt_knee_at", users=knee["users"]), annotation_position="top left")
         fig.update_layout(height=380)
         fig.update_xaxes(title_text=tr("lt_users"))
-        fig.update_yaxes(title_text="ms", secondary_y=False, rangemode="tozero")
+        fig.update_yaxes(title_text="ms", secondary_y=False, rangemode="tozero", ticksuffix=" ms", tickformat=",")
         fig.update_yaxes(title_text="req/s", secondary_y=True, rangemode="tozero", showgrid=False, tickformat=".0f")
         common.chart(fig, key="lt_capacity_chart")
         if knee is None:
             st.info(tr("lt_no_knee"))
-        st.dataframe(pd.DataFrame([{
+        common.dataframe(pd.DataFrame([{
             tr("lt_col_step"): c["step"], tr("lt_users"): c["users"], tr("lt_col_planned"): c["planned_users"],
             "req/s": c["rps"], "p50 (ms)": c["p50_ms"], "p95 (ms)": c["p95_ms"], "p99 (ms)": c["p99_ms"],
-            tr("lt_col_error_rate"): c["error_rate"], tr("lt_col_knee"): "◆" if c["is_knee"] else ""} for c in cap]),
-            hide_index=True, key="lt_capacity_table",
-            column_config={"req/s": st.column_config.NumberColumn(format="%.1f"), tr("lt_col_error_rate"): RATIO,
-                           **{f"{p} (ms)": MS for p in ("p50", "p95", "p99")}})
+            tr("lt_col_error_rate"): c["error_rate"], tr("lt_col_knee"): "◆" if c["is_knee"] else " "} for c in cap]),
+            {"req/s": "dec1", tr("lt_col_error_rate"): "pct2", **{f"{p} (ms)": "int" for p in ("p50", "p95", "p99")}},
+            hide_index=True, key="lt_capacity_table")
 
 with common.guard():
     st.subheader(tr("lt_failures"))
@@ -205,11 +241,11 @@ with common.guard():
     if not fs:
         st.success(tr("lt_no_failures"), icon=":material/check:")
     else:
-        st.dataframe(pd.DataFrame([{
-            tr("lt_col_endpoint"): endpoint_label(f["method"], f["name"]), tr("lt_col_error"): f["error"],
+        common.dataframe(pd.DataFrame([{
+            tr("lt_col_endpoint"): endpoint_label(f["method"], f["name"]), tr("lt_col_error"): probe_reason(f["error"], L),
             tr("lt_col_occurrences"): f["occurrences"], tr("lt_col_first"): f["first_t_s"]} for f in fs]),
-            hide_index=True, key="lt_failures_table",
-            column_config={tr("lt_col_first"): st.column_config.NumberColumn(format="%.0f s")})
+            {tr("lt_col_first"): "s"}, hide_index=True, key="lt_failures_table",
+            column_config={tr("lt_col_error"): st.column_config.TextColumn(width="large")})
 
 # -- comparison of two runs -------------------------------------------------------------------------
 with common.guard():
@@ -261,30 +297,29 @@ with common.guard():
     def highlight(r):
         return ["background-color: #fde2e1" if r[reg_col] else ""] * len(r)
 
-    def signed(v):
-        return "–" if v is None or v != v else ("+" if v > 0 else "") + pct(v, L, 1)
-
-    fmt = {**{f"{names[m]} {s}": (lambda v: num(v, L)) for m in COMPARED[:3] for s in "AB"},
-           **{f"{names['rps']} {s}": (lambda v: num(v, L, 2)) for s in "AB"},
-           **{f"{names['error_rate']} {s}": (lambda v: pct(v, L, 2)) for s in "AB"},
-           **{f"Δ {names[m]}": signed for m in COMPARED}}
+    fmt = {**{f"{names[m]} {s}": formatter("int", L) for m in COMPARED[:3] for s in "AB"},
+           **{f"{names['rps']} {s}": formatter("dec2", L) for s in "AB"},
+           **{f"{names['error_rate']} {s}": formatter("pct2", L) for s in "AB"},
+           **{f"Δ {names[m]}": formatter("signed_pct", L) for m in COMPARED}}
     if regressed:
         st.error(tr("lt_regressed", n=len(regressed), names=", ".join(endpoint_label(*k) for k in regressed)),
                  icon=":material/trending_down:")
     else:
         st.success(tr("lt_no_regression"), icon=":material/check_circle:")
-    st.dataframe(df.style.apply(highlight, axis=1).format(fmt, na_rep="–"), hide_index=True, key="lt_compare_table")
+    st.dataframe(common.styled(df).apply(highlight, axis=1).format(fmt, na_rep="–"), hide_index=True,
+                 key="lt_compare_table")
     fig = go.Figure()
     eps = [k for k in per if k[1] != "*"]
     xs = [endpoint_label(*k) for k in eps]
     fig.add_trace(go.Bar(x=xs, y=[per[k]["m"]["p95_ms"]["a"] for k in eps], name="A · p95 (ms)", marker_color="#1f5fa8"))
     fig.add_trace(go.Bar(x=xs, y=[per[k]["m"]["p95_ms"]["b"] for k in eps], name="B · p95 (ms)",
                          marker_color=["#c0392b" if k in regressed else "#e67e22" for k in eps]))
-    fig.update_layout(barmode="group", height=360, yaxis_title="ms")
+    fig.update_layout(barmode="group", height=360, yaxis=dict(title="ms", ticksuffix=" ms", tickformat=",", rangemode="tozero"))
     common.chart(fig, key="lt_compare_chart", legend_y=1.12)  # above: the endpoint names run long
     with st.expander(tr("lt_compare_detail")):
-        st.dataframe(pd.DataFrame([{
+        detail = pd.DataFrame([{
             tr("lt_col_endpoint"): endpoint_label(c["method"], c["name"]), tr("lt_col_metric"): names[c["metric"]],
-            "A": c["a"], "B": c["b"], tr("lt_col_change"): c["change"], "p": c["p_value"],
-            tr("lt_col_verdict"): tr(f"lt_cmp_{c['verdict']}")} for c in cmp]), hide_index=True,
-            key="lt_compare_detail_table", column_config={"p": st.column_config.NumberColumn(format="%.4f")})
+            "A": _value(c["metric"], c["a"]), "B": _value(c["metric"], c["b"]),
+            tr("lt_col_change"): _change(c["metric"], c["change"]), "p": num(c["p_value"], L, 4),
+            tr("lt_col_verdict"): tr(f"lt_cmp_{c['verdict']}")} for c in cmp])
+        common.dataframe(detail, hide_index=True, key="lt_compare_detail_table")

@@ -10,10 +10,23 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import FINDINGS, month_label, num, pct
+from dashboard.i18n import FINDINGS, NBSP, month_label, num, pct
 
 tr, L = common.translator(), common.lang()
 common.require_page("overview")
+
+
+PCT = NBSP + "%" if L == "vi" else "%"
+
+
+def _fit(values, lo: float, hi: float, pad: float) -> list[float]:
+    """An axis range around the values (within [lo, hi]), so small changes show."""
+    vs = [v for v in values if v is not None]
+    if not vs:
+        return [lo, hi]
+    a, b = min(vs), max(vs)
+    span = max(b - a, 4 * pad)
+    return [max(lo, a - span * 0.25 - pad), min(hi + pad, b + span * 0.25 + pad)]
 
 
 def _shift(m: dt.date, months: int) -> dt.date:
@@ -46,18 +59,24 @@ with common.guard():
         d = 100 * (a["on_time_ratio"] - b["on_time_ratio"])
         return ("+" if d >= 0 else "") + num(d, L, 1) + " " + tr("ov_vs_last")
 
+    # The headline row: this month, last month, the 766 score; the same month last year only when
+    # there are figures for it (an empty card must not take a headline place), else a line below.
+    has_last_year = last_year.get("on_time_ratio") is not None
     k = st.columns(4)
     k[0].metric(tr("ov_on_time", m=month_label(month, L)), pct(cur.get("on_time_ratio"), L), _delta(cur, prev),
                 border=True, help=tr("ov_vs_last_help"))
     k[1].metric(tr("ov_last_month", m=month_label(_shift(month, -1), L)), pct(prev.get("on_time_ratio"), L),
                 border=True)
-    k[2].metric(tr("ov_last_year", m=month_label(_shift(month, -12), L)), pct(last_year.get("on_time_ratio"), L),
-                border=True)
-    k[3].metric(tr("ov_score"), num(cur.get("score_766"), L, 2), border=True)
+    k[2].metric(tr("ov_score"), num(cur.get("score_766"), L, 2), border=True)
+    k[3].metric(tr("ov_pending_overdue"), num(cur.get("pending_overdue"), L), border=True)
     k = st.columns(4)
     k[0].metric(tr("ov_received"), num(cur.get("received_total"), L), border=True)
     k[1].metric(tr("ov_resolved"), num(cur.get("resolved_total"), L), border=True)
-    k[2].metric(tr("ov_pending_overdue"), num(cur.get("pending_overdue"), L), border=True)
+    if has_last_year:
+        k[2].metric(tr("ov_last_year", m=month_label(_shift(month, -12), L)), pct(last_year.get("on_time_ratio"), L),
+                    _delta(cur, last_year), border=True)
+    else:
+        st.caption(tr("ov_no_last_year", m=month_label(_shift(month, -12), L)))
     if month == ms[0]:
         st.caption(tr("ov_period_note"))
     ready = True
@@ -71,25 +90,28 @@ with left, common.guard():
     if not rank.rows:
         st.info(tr("no_data"))
     else:
-        top = rank.to_dicts()[:15]
+        top = rank.to_dicts()[:15][::-1]
+        ratios = [100 * (r["on_time_ratio"] or 0) for r in top]
+        # A bar's length is its ratio: the axis starts at 0 (a squeezed 70–90 axis cut bars and
+        # their labels); the labels stand outside the bars, with room up to 100 % and beyond.
         fig = go.Figure(go.Bar(
-            x=[100 * (r["on_time_ratio"] or 0) for r in top][::-1], y=[r["agency_name"] or r["agency_code"] for r in top][::-1],
-            orientation="h", marker_color=["#c0392b" if (r["on_time_ratio"] or 0) < 0.9 else "#e67e22"
-                                           if (r["on_time_ratio"] or 0) < 0.95 else "#27ae60" for r in top][::-1],
-            text=[pct(r["on_time_ratio"], L) for r in top][::-1], textposition="auto",
-            hovertemplate="%{y}: %{x:.1f}%<extra></extra>"))
-        low = min(100 * (r["on_time_ratio"] or 0) for r in top)
-        fig.update_layout(height=480, xaxis=dict(range=[max(0, low - 10), 100], title=tr("series_on_time")))
+            x=ratios, y=[common.wrap(r["agency_name"] or r["agency_code"]) for r in top], orientation="h",
+            marker_color=["#c0392b" if v < 90 else "#e67e22" if v < 95 else "#27ae60" for v in ratios],
+            text=[pct(r["on_time_ratio"], L) for r in top], textposition="outside", cliponaxis=False,
+            customdata=[pct(r["on_time_ratio"], L) for r in top],
+            hovertemplate="%{y}: %{customdata}<extra></extra>"))
+        fig.update_layout(height=max(360, 34 * len(top) + 90), bargap=0.25,
+                          xaxis=dict(range=[0, 130], tickvals=[0, 20, 40, 60, 80, 100], title=tr("series_on_time")),
+                          yaxis=dict(automargin=True, tickfont=dict(size=12)))
         common.chart(fig, key="ov_rank_chart")
         rank = type(rank)(rank.columns, [tuple(tr(f"level_{v}") if c == "level" and v else v
                                                for c, v in zip(rank.columns, r)) for r in rank.rows], rank.types)
-        st.dataframe(common.frame(rank, {"agency_name": "col_agency", "level": "col_level",
-                                         "resolved_total": "col_resolved", "resolved_overdue": "col_overdue",
-                                         "pending_overdue": "col_pending_overdue", "on_time_ratio": "col_on_time",
-                                         "score_766": "col_score"}),
-                     hide_index=True, height=300, key="ov_rank_table",
-                     column_config={tr("col_on_time"): st.column_config.NumberColumn(format="percent"),
-                                    tr("col_score"): st.column_config.NumberColumn(format="%.2f")})
+        common.dataframe(common.frame(rank, {"agency_name": "col_agency", "level": "col_level",
+                                             "resolved_total": "col_resolved", "resolved_overdue": "col_overdue",
+                                             "pending_overdue": "col_pending_overdue", "on_time_ratio": "col_on_time",
+                                             "score_766": "col_score"}),
+                         {tr("col_on_time"): "pct", tr("col_score"): "dec2"},
+                         hide_index=True, height=300, key="ov_rank_table")
 
 with right, common.guard():
     st.subheader(tr("ov_trend"))
@@ -97,35 +119,49 @@ with right, common.guard():
     xs = [month_label(r["month"], L, short=True) for r in trend]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=xs, y=[None if r["on_time_ratio"] is None else 100 * r["on_time_ratio"] for r in trend],
-                             name=tr("series_on_time"), mode="lines+markers", line=dict(color="#1f5fa8", width=3)))
+                             name=tr("series_on_time"), mode="lines+markers", line=dict(color="#1f5fa8", width=3),
+                             customdata=[pct(r["on_time_ratio"], L) for r in trend],
+                             hovertemplate="%{x}: %{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=xs, y=[r["score_766"] for r in trend], name=tr("series_score"), yaxis="y2",
-                             mode="lines+markers", line=dict(color="#e67e22", dash="dot")))
-    fig.update_layout(height=330, xaxis=dict(tickangle=-45, type="category"), yaxis=dict(title=tr("series_on_time"), range=[0, 100]),
-                      yaxis2=dict(title=tr("series_score"), overlaying="y", side="right", range=[0, 20]))
+                             mode="lines+markers", line=dict(color="#e67e22", dash="dot"),
+                             hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
+    # The axes fit the figures: a 92–95 % trend drawn on 0–100 is a flat line.
+    fig.update_layout(height=330, xaxis=dict(tickangle=-45, type="category"),
+                      yaxis=dict(title=tr("series_on_time"), range=_fit([r["on_time_ratio"] and 100 * r["on_time_ratio"]
+                                                                         for r in trend], 0, 100, 2),
+                                 ticksuffix=PCT),
+                      yaxis2=dict(title=tr("series_score"), overlaying="y", side="right", showgrid=False,
+                                  range=_fit([r["score_766"] for r in trend], 0, 20, 0.5), tickmode="auto",
+                                  nticks=5, tickformat=".1f"))
     common.chart(fig, key="ov_trend_chart")
 
-with right, common.guard():
+with common.guard():
+    # Its own full-width row: in the trend's narrow column the cards' labels were cut ("NCC báo q…").
     st.subheader(tr("ov_vendor_gap"))
     audit = common.query("audit_by_agency", month=m_key)
     total = next((r for r in audit if r["row_kind"] == "total"), {})
-    k = st.columns(3)
-    k[0].metric(tr("ov_vendor_overdue"), num(total.get("reported_overdue"), L), border=True)
-    k[1].metric(tr("ov_recomputed_overdue"), num(total.get("recomputed_overdue"), L), border=True)
-    k[2].metric(tr("ov_gap"), num(total.get("reported_overdue_resolved_on_time"), L), border=True)
+    cards, chart_col = st.columns([1, 2.2])
+    with cards:
+        st.metric(tr("ov_vendor_overdue"), num(total.get("reported_overdue"), L), border=True)
+        st.metric(tr("ov_recomputed_overdue"), num(total.get("recomputed_overdue"), L), border=True)
+        st.metric(tr("ov_gap"), num(total.get("reported_overdue_resolved_on_time"), L), border=True)
     found = [f"{tr(f'finding_{n}')}: {num(total[n], L)}" for n in FINDINGS if total.get(n)]
-    if found:
-        st.caption(tr("ov_findings", items=" · ".join(found)))
     worst = sorted((r for r in audit if r["row_kind"] == "agency" and r["overdue_difference"]),
                    key=lambda r: -abs(r["overdue_difference"]))[:10]
-    if worst:
-        fig = go.Figure()
-        names = [r["agency_name"] or r["agency_code"] for r in worst][::-1]
-        fig.add_trace(go.Bar(y=names, x=[r["reported_overdue"] for r in worst][::-1], orientation="h",
-                             name=tr("ov_vendor_overdue"), marker_color="#c0392b"))
-        fig.add_trace(go.Bar(y=names, x=[r["recomputed_overdue"] for r in worst][::-1], orientation="h",
-                             name=tr("ov_recomputed_overdue"), marker_color="#1f5fa8"))
-        fig.update_layout(height=360, barmode="group")
-        common.chart(fig, key="ov_gap_chart")
+    with chart_col:
+        if worst:
+            fig = go.Figure()
+            names = [common.wrap(r["agency_name"] or r["agency_code"]) for r in worst][::-1]
+            fig.add_trace(go.Bar(y=names, x=[r["reported_overdue"] for r in worst][::-1], orientation="h",
+                                 name=tr("ov_vendor_overdue"), marker_color="#c0392b"))
+            fig.add_trace(go.Bar(y=names, x=[r["recomputed_overdue"] for r in worst][::-1], orientation="h",
+                                 name=tr("ov_recomputed_overdue"), marker_color="#1f5fa8"))
+            fig.update_layout(height=380, barmode="group", xaxis=dict(title=tr("ov_dossiers"), rangemode="tozero",
+                                                                      tickformat=",d"),
+                              yaxis=dict(automargin=True))
+            common.chart(fig, key="ov_gap_chart", legend_y=1.08)
+    if found:
+        st.caption(tr("ov_findings", items=" · ".join(found)))
 
 with common.guard():
     st.subheader(tr("ov_unsynced"))
@@ -142,9 +178,9 @@ with common.guard():
     if rows:
         import pandas as pd
 
-        st.dataframe(pd.DataFrame([{tr("col_agency"): r["agency_name"] or r["agency_code"],
+        common.dataframe(pd.DataFrame([{tr("col_agency"): r["agency_name"] or r["agency_code"],
                                     tr("col_source"): r["source_system"], tr("col_resolved_n"): r["resolved"],
                                     tr("col_unsynced"): r["unsynced"], tr("col_never_synced"): r["never_synced"],
                                     tr("col_synced_early"): r["synced_before_resolution"],
-                                    tr("col_status_differs"): r["status_differs"]} for r in rows]),
-                     hide_index=True, key="ov_sync_table")
+                                        tr("col_status_differs"): r["status_differs"]} for r in rows]),
+                         hide_index=True, key="ov_sync_table")

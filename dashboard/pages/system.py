@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import num, pct, when
+from dashboard.i18n import DATE_TICKS, HOVER_TIME, alert_text, num, pct, probe_reason, unit, when
 
 tr, L = common.translator(), common.lang()
 common.require_page("system")
@@ -41,10 +41,12 @@ with common.guard():
     failing = [r for r in latest if not r["last_ok"]]
     if latest and len(failing) == len(latest):
         st.error(f"**{tr('sys_down', n=len(failing), total=len(latest))}**\n\n" + "\n".join(
-            f"- {r['name']}: {r['last_reason'] or '?'} ({when(r['last_at'], L)})" for r in failing[:8]), icon=":material/error:")
+            f"- {r['name']}: {probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})" for r in failing[:8]),
+            icon=":material/error:")
     elif failing:
         st.warning(f"**{tr('sys_failing', n=len(failing))}**\n\n" + "\n".join(
-            f"- {r['name']}: {r['last_reason'] or '?'} ({when(r['last_at'], L)})" for r in failing), icon=":material/warning:")
+            f"- {r['name']}: {probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})" for r in failing),
+            icon=":material/warning:")
     else:
         st.success(tr("sys_all_ok", n=len(latest)), icon=":material/check_circle:")
     runs = sum(r["runs"] for r in latest)
@@ -54,22 +56,21 @@ with common.guard():
     k[1].metric(tr("col_runs"), num(runs, L), border=True)
     k[2].metric(tr("col_failures"), num(fails, L), border=True)
     p95 = [r["p95_ms"] for r in latest if r["p95_ms"] is not None]
-    k[3].metric("p95 (ms)", num(max(p95) if p95 else None, L), border=True)
+    k[3].metric("p95", unit(max(p95) if p95 else None, "ms", L), border=True)
     ready = True
 if not ready:
     st.stop()
 
 with common.guard():
     st.subheader(tr("sys_availability"))
-    df = pd.DataFrame([{tr("col_check"): r["name"], tr("col_step"): r["step"] if r["step"] not in ("", "*") else "–",
+    df = pd.DataFrame([{tr("col_check"): r["name"], tr("col_step"): r["step"] if r["step"] not in ("", "*") else None,
                         tr("col_runs"): r["runs"], tr("col_failures"): r["failures"],
-                        tr("col_availability"): r["availability"],
-                        "p50 (ms)": num(r["p50_ms"], L) if r["p50_ms"] is not None else "",
-                        "p95 (ms)": num(r["p95_ms"], L) if r["p95_ms"] is not None else "",
+                        tr("col_availability"): r["availability"], "p50": r["p50_ms"], "p95": r["p95_ms"],
                         tr("col_last"): tr("ok") if r["last_ok"] else tr("failed"),
-                        tr("col_reason"): "" if r["last_ok"] else (r["last_reason"] or "")} for r in rows])
-    st.dataframe(df, hide_index=True, key="sys_summary_table",
-                 column_config={tr("col_availability"): st.column_config.NumberColumn(format="percent")})
+                        tr("col_reason"): None if r["last_ok"] else probe_reason(r["last_reason"], L) or None}
+                       for r in rows])
+    common.dataframe(df, {tr("col_availability"): "pct2", "p50": "ms", "p95": "ms"}, hide_index=True,
+                     key="sys_summary_table", column_config={tr("col_reason"): st.column_config.TextColumn(width="large")})
     with_p95 = sorted((r for r in rows if r["p95_ms"] is not None and r["step"] != "*"), key=lambda r: -r["p95_ms"])[:15]
     if with_p95:
         labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in with_p95][::-1]
@@ -78,7 +79,9 @@ with common.guard():
                              marker_color="#1f5fa8"))
         fig.add_trace(go.Bar(y=labels, x=[r["p95_ms"] for r in with_p95][::-1], name="p95", orientation="h",
                              marker_color="#e67e22"))
-        fig.update_layout(barmode="group", height=max(280, 30 * len(with_p95)), xaxis_title="ms")
+        fig.update_traces(hovertemplate="%{y}: %{x:,.0f} ms<extra>%{fullData.name}</extra>")
+        fig.update_layout(barmode="group", height=max(280, 30 * len(with_p95)), xaxis=dict(title="ms", ticksuffix=" ms", tickformat=","),
+                          yaxis=dict(automargin=True))
         common.chart(fig, key="sys_latency_chart")
 
 left, right = st.columns(2)
@@ -90,8 +93,9 @@ with left, common.guard():
     for r in hm:
         z[r["dow"] - 1][r["hour_of_day"]] = 100 * (r["failure_ratio"] or 0)
     fig = go.Figure(go.Heatmap(z=z, x=list(range(24)), y=days, colorscale="RdYlGn_r", zmin=0, zmax=max(
-        5, max((v for row in z for v in row if v is not None), default=5)), colorbar=dict(title="%"),
-        hovertemplate="%{y} %{x}h: %{z:.1f}%<extra></extra>"))
+        5, max((v for row in z for v in row if v is not None), default=5)),
+        colorbar=dict(title=tr("sys_failure_pct"), ticksuffix=" %"),
+        hovertemplate="%{y} %{x}:00: %{z:.1f} %<extra></extra>"))
     fig.update_layout(height=320, xaxis=dict(title=tr("hour"), dtick=2), yaxis=dict(autorange="reversed"))
     common.chart(fig, key="sys_heatmap_chart")
 
@@ -103,10 +107,12 @@ with right, common.guard():
         fig = go.Figure()
         for col, name, color in (("dns_ms", "DNS", "#8e44ad"), ("connect_ms", "TCP", "#2980b9"),
                                  ("tls_ms", "TLS", "#16a085"), ("ttfb_ms", "TTFB", "#e67e22"),
-                                 ("transfer_ms", "Transfer", "#7f8c8d")):
+                                 ("transfer_ms", tr("phase_transfer"), "#7f8c8d")):
             fig.add_trace(go.Bar(y=labels, x=[r[col] for r in ph][::-1], name=name, orientation="h",
                                  marker_color=color))
-        fig.update_layout(barmode="stack", height=320, xaxis_title="ms")
+        fig.update_traces(hovertemplate="%{y}: %{x:,.0f} ms<extra>%{fullData.name}</extra>")
+        fig.update_layout(barmode="stack", height=max(320, 26 * len(ph) + 120), xaxis=dict(title="ms", ticksuffix=" ms", tickformat=","),
+                          yaxis=dict(automargin=True))
         common.chart(fig, key="sys_phase_chart")
     else:
         st.info(tr("no_data"))
@@ -130,16 +136,25 @@ with common.guard():
                 lw = w.get(rule.long_minutes) or {}
                 ratio = (lw.get(key) or 0) / lw["runs"] if lw.get("runs") else None
                 out.append({tr("col_slo"): slo.title, tr("col_kind_err"): tr(kind),
-                            tr("col_objective"): f"{pct(slo.availability if kind == 'errors' else slo.latency_objective, L, 1)}",
-                            tr("col_window"): f"{rule.long_minutes // 60} h" if rule.long_minutes >= 60 else f"{rule.long_minutes} min",
+                            tr("col_objective"): slo.availability if kind == "errors" else slo.latency_objective,
+                            tr("col_window"): (f"{rule.long_minutes // 60} {tr('unit_hours')}" if rule.long_minutes >= 60
+                                               else f"{rule.long_minutes} {tr('unit_minutes')}"),
                             tr("col_runs"): lw.get("runs") or 0,
-                            tr("col_burn"): None if ratio is None else round(ratio / budget, 2),
+                            tr("col_burn"): None if ratio is None else ratio / budget,
                             "limit": rule.factor})
     if out:
         df = pd.DataFrame(out)
-        st.dataframe(df.drop(columns=["limit"]), hide_index=True, key="sys_slo_table",
-                     column_config={tr("col_burn"): st.column_config.ProgressColumn(
-                         format="%.2f×", min_value=0, max_value=float(max(r["limit"] for r in out)))})
+        # the burn rate against its alerting limit: red from the limit on
+        limits = df.pop("limit")
+        burns = list(df[tr("col_burn")])
+
+        def over(col):  # from the values, not the cells (written out as text where one is empty)
+            return ["background-color: #fde2e1" if v is not None and v == v and v >= lim else ""
+                    for v, lim in zip(burns, limits)]
+
+        st.dataframe(common.styled(df, {tr("col_objective"): "pct", tr("col_burn"): "times"})
+                     .apply(over, subset=[tr("col_burn")]), hide_index=True, key="sys_slo_table")
+        st.caption(tr("sys_burn_caption"))
     else:
         st.info(tr("no_data"))
 
@@ -150,18 +165,32 @@ with common.guard():
         st.info(tr("sys_no_alerts"))
     else:
         colors = {"firing": "#c0392b", "repeat": "#e67e22", "resolved": "#27ae60"}
+
+        def label(r) -> str:  # the alert's own words, without the "[CẢNH BÁO – …]" tag the channels need
+            title = r["title"] or r["key"]
+            return title.split("] ", 1)[1] if title.startswith("[") and "] " in title else title
+
         fig = go.Figure()
         for kind in ("firing", "repeat", "resolved"):
             pts = [r for r in al if r["kind"] == kind]
             if pts:
-                fig.add_trace(go.Scatter(x=[r["at"] for r in pts], y=[r["key"] for r in pts], mode="markers",
+                fig.add_trace(go.Scatter(x=[r["at"] for r in pts], y=[label(r) for r in pts], mode="markers",
                                          name=tr(f"alert_{kind}"), marker=dict(color=colors[kind], size=11),
-                                         text=[r["title"] for r in pts], hovertemplate="%{text}<extra></extra>"))
-        fig.update_layout(height=260)
+                                         text=[alert_text(r["body"], L).replace("\n", "<br>") for r in pts],
+                                         hovertemplate="%{x|" + HOVER_TIME[L] + "}<br>%{y}<br>%{text}<extra></extra>"))
+        # The window's whole span on the axis, minutes and days as the page writes them: alerts sent
+        # in the same second must not zoom the axis into milliseconds.
+        n_keys = len({label(r) for r in al})
+        fig.update_layout(height=max(220, 32 * n_keys + 120),
+                          xaxis=dict(type="date", range=[since, now + dt.timedelta(minutes=5)],
+                                     tickformat=DATE_TICKS[L], nticks=8),
+                          yaxis=dict(automargin=True, type="category"))
         common.chart(fig, key="sys_alert_chart")
-        st.dataframe(pd.DataFrame([{tr("col_time"): when(r["at"], L), tr("col_kind_err"): tr(f"alert_{r['kind']}"),
-                                    tr("col_title"): r["title"], tr("col_reason"): r["body"]} for r in al]),
-                     hide_index=True, key="sys_alert_table")
+        common.dataframe(pd.DataFrame([{tr("col_time"): r["at"], tr("col_kind_err"): tr(f"alert_{r['kind']}"),
+                                        tr("col_title"): r["title"], tr("col_reason"): alert_text(r["body"], L)}
+                                       for r in al]),
+                         {tr("col_time"): "when"}, hide_index=True, key="sys_alert_table",
+                         column_config={tr("col_reason"): st.column_config.TextColumn(width="large")})
 
 with common.guard():
     st.subheader(tr("sys_load"))
@@ -176,7 +205,9 @@ with common.guard():
             pts = [p for p in common.query("loadtest_series", run_id=r["run_id"]) if p["requests"] and p["p95_ms"] is not None]
             fig.add_trace(go.Scatter(x=[p["users"] for p in pts], y=[p["p95_ms"] for p in pts], mode="markers",
                                      name=f"{r['release']} · {r['scenario']} · {when(r['started_at'], L)}",
-                                     hovertemplate="%{x} users: p95 %{y:.0f} ms<extra>" + r["run_id"] + "</extra>"))
-        fig.update_layout(height=360, xaxis_title=tr("lt_users"), yaxis_title="p95 (ms)")
+                                     hovertemplate="%{x} " + tr("lt_users_short") + ": p95 %{y:,.0f} ms<extra>"
+                                     + r["run_id"] + "</extra>"))
+        fig.update_layout(height=360, xaxis=dict(title=tr("lt_users"), rangemode="tozero"),
+                          yaxis=dict(title="p95 (ms)", ticksuffix=" ms", tickformat=",", rangemode="tozero"))
         common.chart(fig, key="sys_load_chart")
         st.caption(tr("sys_load_caption", n=len(lt_runs)))
