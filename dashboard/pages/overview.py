@@ -83,6 +83,7 @@ with common.guard():
 if not ready:
     st.stop()
 
+ranked = None
 left, right = st.columns([1.1, 1])
 with left, common.guard():
     st.subheader(tr("ov_ranking"))
@@ -104,14 +105,8 @@ with left, common.guard():
                           xaxis=dict(range=[0, 130], tickvals=[0, 20, 40, 60, 80, 100], title=tr("series_on_time")),
                           yaxis=dict(automargin=True, tickfont=dict(size=12)))
         common.chart(fig, key="ov_rank_chart")
-        rank = type(rank)(rank.columns, [tuple(tr(f"level_{v}") if c == "level" and v else v
-                                               for c, v in zip(rank.columns, r)) for r in rank.rows], rank.types)
-        common.dataframe(common.frame(rank, {"agency_name": "col_agency", "level": "col_level",
-                                             "resolved_total": "col_resolved", "resolved_overdue": "col_overdue",
-                                             "pending_overdue": "col_pending_overdue", "on_time_ratio": "col_on_time",
-                                             "score_766": "col_score"}),
-                         {tr("col_on_time"): "pct", tr("col_score"): "dec2"},
-                         hide_index=True, height=300, key="ov_rank_table")
+        ranked = type(rank)(rank.columns, [tuple(tr(f"level_{v}") if c == "level" and v else v
+                                                 for c, v in zip(rank.columns, r)) for r in rank.rows], rank.types)
 
 with right, common.guard():
     st.subheader(tr("ov_trend"))
@@ -134,6 +129,16 @@ with right, common.guard():
                                   range=_fit([r["score_766"] for r in trend], 0, 20, 0.5), tickmode="auto",
                                   nticks=5, tickformat=".1f"))
     common.chart(fig, key="ov_trend_chart")
+
+# the ranking's table across the page: in the chart's column its last columns were cut off
+if ranked is not None:
+    with common.guard():
+        common.dataframe(common.frame(ranked, {"agency_name": "col_agency", "level": "col_level",
+                                               "resolved_total": "col_resolved", "resolved_overdue": "col_overdue",
+                                               "pending_overdue": "col_pending_overdue", "on_time_ratio": "col_on_time",
+                                               "score_766": "col_score"}),
+                         {tr("col_on_time"): "pct", tr("col_score"): "dec2"},
+                         hide_index=True, height=300, key="ov_rank_table")
 
 with common.guard():
     # Its own full-width row: in the trend's narrow column the cards' labels were cut ("NCC báo q…").
