@@ -98,7 +98,7 @@ def _cached_explain(store_path: str, codes: tuple[str, ...], agency: str | None,
 
 def explain(codes: list[str], agency: str | None) -> dict[str, Any]:
     o = ops()
-    agency = o._agency(agency)
+    agency = o.explain_scope(agency)  # the role may explain, and only in its scope
     return _cached_explain(str(config().store.path), tuple(codes), agency, lang())
 
 
