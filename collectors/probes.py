@@ -15,6 +15,7 @@ is not counted (docs/ARCHITECTURE.md, "What a probe reports").
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable
 import datetime as dt
@@ -172,6 +173,35 @@ def _file_bytes(f) -> bytes:
     if f.size is None:
         return f.content.encode("utf-8")
     return (f.content.encode("utf-8") + b"0" * f.size)[: f.size]
+
+
+class RedirectRefused(Exception):
+    """A redirect would lead the probe to a host it was not configured for; nothing is sent there."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"chuyển hướng tới máy không được phép: {host}")
+        self.host = host
+
+
+def configured_hosts(cfg: ProbesFile, variables: dict[str, str]) -> frozenset[str]:
+    """The hosts the probes file sends requests to (every step URL with the variables known before
+    a run), and the extra ones `defaults.redirect_hosts` names: where a redirect may lead."""
+    hosts = {h.strip("[]").lower() for h in cfg.defaults.redirect_hosts}
+    steps = [*cfg.checks, *(s for j in cfg.journeys for s in j.steps)]
+    for step in steps:
+        url = VAR_RE.sub(lambda m: variables.get(m.group(1), "\x00"), step.url)
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            continue
+        if host and "\x00" not in host:   # a host known only at run time (extracted) is no allowance
+            hosts.add(host.lower())
+    return frozenset(hosts)
+
+
+# the request a probe step builds itself: every other request of its send is a redirect hop
+_FIRST_REQUEST: contextvars.ContextVar[httpx.Request | None] = contextvars.ContextVar("probe_first_request",
+                                                                                       default=None)
 
 
 class _Unresolved(Exception):
@@ -349,6 +379,8 @@ def describe_error(exc: BaseException, timeout: float, max_redirects: int) -> st
     low = text.lower()
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"timed out after {_secs(timeout)}"
+    if isinstance(exc, RedirectRefused):
+        return str(exc)
     if isinstance(exc, httpx.TooManyRedirects):
         return f"too many redirects (> {max_redirects})"
     if isinstance(exc, httpx.ConnectTimeout):
@@ -510,6 +542,7 @@ class Runner:
             self.variables["base_url"] = base_url.rstrip("/")
         self._sem: asyncio.Semaphore | None = None
         self._ssl: ssl.SSLContext | None = ssl_context
+        self.redirect_hosts = configured_hosts(cfg, self.variables)
 
     @property
     def sem(self) -> asyncio.Semaphore:
@@ -521,7 +554,18 @@ class Runner:
         d = self.cfg.defaults
         return httpx.AsyncClient(max_redirects=d.max_redirects, transport=probe_transport(self.ssl_context()),
                                  headers={"User-Agent": d.user_agent}, trust_env=False,
-                                 timeout=d.timeout)
+                                 timeout=d.timeout, event_hooks={"request": [self._check_hop]})
+
+    async def _check_hop(self, request: httpx.Request) -> None:
+        """httpx calls this before every request it sends, redirect hops included: a hop may only
+        go to a configured host or stay on the host the step asked (a portal on a URL extracted at
+        run time); otherwise the step fails before anything is sent there."""
+        first = _FIRST_REQUEST.get()
+        if first is None or request is first:
+            return
+        host = (request.url.host or "").lower()
+        if host not in self.redirect_hosts and host != (first.url.host or "").lower():
+            raise RedirectRefused(host)
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -567,7 +611,11 @@ class Runner:
                     return res, None, ""
                 request = client.build_request(step.method, url, headers=headers,
                                                extensions={"trace": trace}, timeout=timeout, **kw)
-                response = await client.send(request, follow_redirects=step.follow_redirects)
+                first = _FIRST_REQUEST.set(request)
+                try:
+                    response = await client.send(request, follow_redirects=step.follow_redirects)
+                finally:
+                    _FIRST_REQUEST.reset(first)
                 content = response.content
                 t_end = time.perf_counter()  # the response is complete: our own parsing is not its latency
                 res.bytes = len(content)

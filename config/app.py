@@ -139,6 +139,31 @@ class OidcConfig(_Strict):
         return self
 
 
+class SignInConfig(_Strict):
+    """How the dashboard holds repeated failed sign-ins (dashboard/signin_guard.py): per account and
+    per client address, in a file beside the users file, so that neither a new browser tab nor a
+    restart starts the count again. After the n-th failure in a row the next attempt waits
+    backoff_s × 2^(n-1) seconds (at most backoff_max_s); from `lock_after` failures on, each failure
+    locks the account for `lock_minutes`. Failures are forgotten `forget_after_minutes` after the
+    last one, or at a successful sign-in of the account."""
+
+    backoff_s: float = Field(default=1, ge=0, le=60)
+    backoff_max_s: float = Field(default=60, ge=0, le=3600)
+    lock_after: int = Field(default=5, ge=1, le=100)
+    lock_minutes: float = Field(default=15, gt=0, le=1440)
+    # failures from one client address, whatever the account names (password spraying); 0: not held.
+    # Offices behind one NAT address share this count, hence a higher threshold than an account's.
+    address_lock_after: int = Field(default=20, ge=0, le=10000)
+    forget_after_minutes: float = Field(default=60, gt=0, le=10080)
+
+    @model_validator(mode="after")
+    def _forget_after_the_lock(self) -> "SignInConfig":
+        if self.forget_after_minutes < self.lock_minutes:
+            raise ValueError("forget_after_minutes must be at least lock_minutes (a lock would otherwise "
+                             "end with its failures forgotten)")
+        return self
+
+
 class DashboardConfig(_Strict):
     """The Streamlit dashboard `app.py run` starts (a child process). Login is always required:
     local accounts live in `users_file` (bcrypt hashes, managed with `app.py user`)."""
@@ -150,6 +175,9 @@ class DashboardConfig(_Strict):
     users_file: Path | None = None
     language: str = Field(default="vi", pattern=r"^(vi|en)$")
     oidc: OidcConfig = OidcConfig()
+    sign_in: SignInConfig = SignInConfig()
+
+
 class ReportScheduleConfig(_Strict):
     """The monthly briefing job inside `app.py run`: on `day` at hour:minute, last month's files."""
 

@@ -222,6 +222,9 @@ class ProbeDefaults(_Strict):
     timeout: float = Field(default=10, gt=0, le=300)
     max_in_flight: int = Field(default=16, ge=1, le=1000)
     max_redirects: int = Field(default=10, ge=0, le=50)
+    # Redirects are followed only to the hosts of the file's own URLs and to these (e.g. the
+    # portal's single sign-on host); a redirect anywhere else fails the step, nothing is sent there.
+    redirect_hosts: list[str] = Field(default_factory=list)
     user_agent: str = "motcua-watch-probe/1.0"
     verify_tls: bool = True
     # Extra CA bundle (PEM) to trust, e.g. a government CA missing from the public bundle; relative

@@ -6,14 +6,18 @@
   query it runs is forced to its agency (or checked to lie inside its subtree), queries without
   an agency scope that list dossiers are refused, and explanations are limited the same way;
 - imports, recomputes and changes to the compliance register are for the ict and admin roles; a
-  change to the register is one of COMPLIANCE_ACTIONS (append-only), made in the account's name.
+  change to the register is one of COMPLIANCE_ACTIONS (append-only), made in the account's name;
+- every operation of the store's ops object (system.Motcua, store.service.RemoteOps, the dashboard's
+  Backend) has a rule in OPS_ROLES naming the roles that may call it through ScopedOps; anything
+  without a rule, or not offered to the account's role, is refused (deny by default, including
+  operations added to the ops object later).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from dashboard.users import User
+from dashboard.users import ROLES, User
 
 PAGES = ("overview", "agency", "system", "loadtests", "compliance", "data", "reports")
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
@@ -54,6 +58,29 @@ ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
 }
 
 
+# Every public name of the ops object (system.Motcua, store.service.RemoteOps, dashboard.backend.Backend)
+# with the roles that may use it through ScopedOps. An empty tuple: never from the dashboard.
+# tests/test_access_rules.py introspects those classes: a new operation without a rule here fails it.
+ALL_ROLES = tuple(ROLES)
+OPS_ROLES: dict[str, tuple[str, ...]] = {
+    "query": ALL_ROLES,                                     # each query then by ROLE_QUERIES
+    "cfg": ALL_ROLES,                                       # compliance.criteria_for reads the criteria file
+    "explain_dossiers": ("leadership", "ict", "agency", "admin"),   # the agency page's explanations
+    "status": ("leadership", "ict", "admin"),               # the province's store counts
+    "import_file": WRITE_ROLES,
+    "recompute": WRITE_ROLES,
+    "compliance": WRITE_ROLES,
+    # never through the dashboard: load-test runs are stored by `app.py loadtest`; the backend is
+    # shared by every session (closing it, or dispatching by name, would bypass these rules); the
+    # composition root's parts and jobs belong to the owning process
+    "store_loadtest_run": (), "close": (), "call": (), "mode": (), "remote": (), "prewarm": (),
+    "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (),
+    "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
+    "demo_data": (), "is_empty": (),
+    "figures_at": (),                                       # `app.py report --as-of` alone
+}
+
+
 class AccessDenied(Exception):
     """The signed-in account may not see this; the message says so in the user's language."""
 
@@ -67,12 +94,27 @@ def pages_for(user: User) -> list[str]:
 
 
 class ScopedOps:
-    """The operations one user may perform, with the agency scope applied to every call."""
+    """The operations one user may perform, with the agency scope applied to every call.
+
+    Each operation first asks `_allow` (OPS_ROLES); any other attribute is refused by
+    `__getattr__`, so an operation the ops object gains later is denied until it has a rule and a
+    method here. The backend itself is kept private: a page cannot reach it through this object."""
 
     def __init__(self, backend: Any, user: User, subtree: Callable[[str], set[str]]) -> None:
-        self.backend = backend
+        self._backend = backend
         self.user = user
         self._subtree = subtree   # agency code -> codes of its subtree (itself included)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names this class does not define
+        if name.startswith("__"):
+            raise AttributeError(name)  # Python's protocols (copy, pickle) ask for these
+        role = getattr(self.__dict__.get("user"), "role", "?")
+        raise AccessDenied(f"{name} is not offered through the dashboard to the {role} role")
+
+    def _allow(self, op: str) -> None:
+        if self.user.role not in OPS_ROLES.get(op, ()):
+            raise AccessDenied(f"{op} is not available to the {self.user.role} role")
 
     def _agency(self, requested: str | None) -> str | None:
         if self.user.role != "agency":
@@ -86,6 +128,7 @@ class ScopedOps:
 
     def scoped_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters this user's query really runs with (raises AccessDenied)."""
+        self._allow("query")
         if not ROLE_QUERIES.get(self.user.role, lambda q: False)(name):
             raise AccessDenied(f"query {name} is not available to the {self.user.role} role")
         params = dict(params)
@@ -94,38 +137,41 @@ class ScopedOps:
         return params
 
     def query(self, name: str, **params: Any):
-        return self.backend.query(name, **self.scoped_params(name, params))
+        return self._backend.query(name, **self.scoped_params(name, params))
+
+    def explain_scope(self, agency: str | None) -> str | None:
+        """The agency an explanation runs with (raises AccessDenied): for callers that cache the
+        backend's answer themselves (dashboard/common.explain)."""
+        self._allow("explain_dossiers")
+        return self._agency(agency)
 
     def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
-        return self.backend.explain_dossiers(codes, agency=self._agency(agency), lang=lang)
+        return self._backend.explain_dossiers(codes, agency=self.explain_scope(agency), lang=lang)
 
     def status(self) -> dict[str, Any]:
-        return self.backend.status()
-
-    def _writer(self) -> None:
-        if self.user.role not in WRITE_ROLES:
-            raise AccessDenied(f"imports are for the ict and admin roles, not {self.user.role}")
+        self._allow("status")
+        return self._backend.status()
 
     def import_file(self, path: str, events_path: str | None = None, dry_run: bool = False,
                     lang: str = "en") -> dict[str, Any]:
-        self._writer()
-        return self.backend.import_file(path, events_path, dry_run=dry_run, lang=lang)
+        self._allow("import_file")
+        return self._backend.import_file(path, events_path, dry_run=dry_run, lang=lang)
 
     def recompute(self) -> dict[str, Any]:
-        self._writer()
-        return self.backend.recompute()
+        self._allow("recompute")
+        return self._backend.recompute()
 
     @property
     def cfg(self):
         """The configuration (compliance.criteria_for reads the configured criteria file from it)."""
-        return getattr(self.backend, "cfg", None)
+        self._allow("cfg")
+        return getattr(self._backend, "cfg", None)
 
     def compliance(self, action: str, **params: Any) -> dict[str, Any]:
         """One append-only change to the compliance register, in this account's name."""
-        if self.user.role not in WRITE_ROLES:
-            raise AccessDenied(f"changes to the compliance register are for the ict and admin roles, not {self.user.role}")
+        self._allow("compliance")
         if action not in COMPLIANCE_ACTIONS:
             raise AccessDenied(f"the dashboard does not offer the compliance action {action!r}")
         if "actor" in params or "via" in params:
             raise AccessDenied("the actor of a change is the signed-in account")
-        return self.backend.compliance(action, actor=self.user.username, via="dashboard", **params)
+        return self._backend.compliance(action, actor=self.user.username, via="dashboard", **params)

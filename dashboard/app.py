@@ -6,8 +6,8 @@ account's role may see. Every page reaches the store through the owner's operati
 """
 from __future__ import annotations
 
+import math
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,8 @@ import plotly.graph_objects  # noqa: E402,F401
 
 from dashboard import common  # noqa: E402
 from dashboard.access import pages_for  # noqa: E402
-from dashboard.i18n import t  # noqa: E402
+from dashboard.i18n import num, t  # noqa: E402
+from dashboard.signin_guard import Hold, SignInGuard, log_to, state_file  # noqa: E402
 from dashboard.users import MAX_PASSWORD_BYTES, MIN_PASSWORD, ROLE_LABELS, UserError, UserFile  # noqa: E402
 
 # The tab's icon is a file of our own, served by Streamlit itself: a ":material/…:" icon makes the
@@ -48,7 +49,6 @@ PAGE_ICONS = {"overview": ":material/insights:", "agency": ":material/account_ba
               "compliance": ":material/fact_check:", "data": ":material/database:", "reports": ":material/description:"}
 PAGE_URLS = {"overview": "tong-quan", "agency": "co-quan", "system": "he-thong", "loadtests": "kiem-thu-tai", "compliance": "tuan-thu",
              "data": "du-lieu", "reports": "bao-cao"}
-MAX_FAILURES, LOCKOUT_S = 5, 30
 
 
 def language_switch() -> None:
@@ -84,27 +84,28 @@ def login_page(cfg) -> None:
             sso_login(users, oidc)
         if not known and not oidc.enabled:
             st.warning(tr("no_users"))
-        failures = st.session_state.get("login_failures", 0)
-        locked_until = st.session_state.get("locked_until", 0.0)
         with st.form("login", border=True):
             name = st.text_input(tr("username"), key="login_user")
             password = st.text_input(tr("password"), type="password", key="login_password")
             submitted = st.form_submit_button(tr("login_button"), type="primary", width="stretch")
         if submitted:
-            wait = int(locked_until - time.monotonic())
-            if wait > 0:
-                st.error(tr("login_wait", s=wait))
+            # held per account and per client address, in a file: a new tab or a restart starts nothing again
+            guard = SignInGuard(state_file(cfg.users_file), cfg.dashboard.sign_in)
+            log_to(common.log_path())
+            account = guard.account_key(name, (name or "").strip() in known)
+            address = client_address()
+            hold = guard.begin(account, address)
+            if not hold.allowed:
+                st.error(hold_message(hold))
                 return
             u = users.authenticate(name, password)
             if u is None:
-                failures += 1
-                st.session_state["login_failures"] = failures
-                if failures >= MAX_FAILURES:
-                    st.session_state["locked_until"] = time.monotonic() + LOCKOUT_S
-                    st.session_state["login_failures"] = 0
+                hold = guard.failed(account, address)
                 st.error(tr("login_failed"))
+                if not hold.allowed:
+                    st.warning(hold_message(hold))
                 return
-            st.session_state["login_failures"] = 0
+            guard.succeeded(account, address)
             st.session_state.pop("login_password", None)
             if u.must_change_password:
                 # not signed in yet: no page opens before the initial password is replaced
@@ -112,6 +113,23 @@ def login_page(cfg) -> None:
             else:
                 st.session_state["user"] = u
             st.rerun()
+
+
+def client_address() -> str | None:
+    """The browser's address as Streamlit saw the connection (None on this computer). Forwarded
+    headers are not read: any client can write them."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no connection context: counted per account only
+        return None
+    return ip if isinstance(ip, str) and ip else None
+
+
+def hold_message(hold: Hold) -> str:
+    if not hold.locked:
+        return common.tr("login_wait", s=num(hold.wait_s, common.lang()))
+    minutes = num(math.ceil(hold.wait_s / 60), common.lang())
+    return common.tr("login_address_locked" if hold.by_address else "login_locked", m=minutes)
 
 
 def password_change_page(cfg) -> None:

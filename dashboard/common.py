@@ -98,7 +98,7 @@ def _cached_explain(store_path: str, codes: tuple[str, ...], agency: str | None,
 
 def explain(codes: list[str], agency: str | None) -> dict[str, Any]:
     o = ops()
-    agency = o._agency(agency)
+    agency = o.explain_scope(agency)  # the role may explain, and only in its scope
     return _cached_explain(str(config().store.path), tuple(codes), agency, lang())
 
 
@@ -163,7 +163,7 @@ def clear_caches() -> None:
 
 # -- failures as messages ---------------------------------------------------------------------------
 
-def _log_path() -> Path:
+def log_path() -> Path:
     try:
         return config().store.path.parent / "logs" / "motcua.log"
     except Exception:  # noqa: BLE001
@@ -195,7 +195,7 @@ def _message(e: BaseException) -> str | None:
 def report_exception(e: BaseException) -> None:
     msg = _message(e)
     if msg is None:
-        path = _log_path()
+        path = log_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as f:

@@ -26,7 +26,7 @@ import json
 import os
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import gevent
 import locust.runners as locust_runners
@@ -51,6 +51,9 @@ PLAN = Plan.from_shape(SPEC["shape"], SPEC["users"], SPEC["duration"])
 CHARSET_RE = re.compile(r"charset=([\w.-]+)", re.I)
 ALLOWED_HOSTS = {h.strip("[]").lower() for h in SPEC.get("allow_hosts") or []}
 ALLOWED_NETWORKS = [ipaddress.ip_network(n, strict=False) for n in SPEC.get("allow_networks") or []]
+MAX_REDIRECTS = int(SPEC.get("max_redirects", 10))
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+ABSOLUTE_RE = re.compile(r"^https?://", re.I)
 
 
 def host_allowed(url: str) -> bool:
@@ -66,6 +69,11 @@ def host_allowed(url: str) -> bool:
     except ValueError:
         return False
     return any(ip in n for n in ALLOWED_NETWORKS)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    u = urlsplit(url)
+    return u.scheme.lower(), (u.hostname or "").lower(), u.port
 
 
 def _sub(text: str, variables: dict[str, str]) -> str:
@@ -120,9 +128,13 @@ class _CompiledStep:
                                                     "allowlist"), context={})
             return False, 0.0, 0
         t0 = time.perf_counter()
-        with user.client.request(self.method, url, name=self.name, catch_response=True,
-                                 allow_redirects=self.redirects, **kw) as r:
-            elapsed = (time.perf_counter() - t0) * 1000
+        r, refused = self._send(user, url, kw)
+        elapsed = (time.perf_counter() - t0) * 1000
+        r.request_meta["response_time"] = elapsed  # every hop of the step, as when the client followed them
+        with r:
+            if refused:
+                r.failure(refused)
+                return False, elapsed, len(r.content or b"")
             status = r.status_code or 0
             if status == 0:
                 err = getattr(r, "error", None)
@@ -156,6 +168,38 @@ class _CompiledStep:
                 return False, elapsed, len(content)
             r.success()
             return True, elapsed, len(content)
+
+    def _send(self, user: "PortalUser", url: str, kw: dict) -> tuple:
+        """The step's request, its redirects followed here rather than by the HTTP client, so that
+        each hop is held to the allowlist before anything is sent to it: (last response, None) or
+        (the redirecting response, why the step stops). Only the last response is reported to
+        Locust (entered by the caller): a step is one request in its statistics, whatever its hops."""
+        method = self.method
+        url = url if ABSOLUTE_RE.match(url) else VARIABLES["base_url"] + url
+        hops = 0
+        while True:
+            r = user.client.request(method, url, name=self.name, catch_response=True, allow_redirects=False, **kw)
+            location = r.headers.get("location") if self.redirects and r.status_code in REDIRECT_CODES else None
+            if not location:
+                return r, None
+            target = urljoin(url, location)
+            try:
+                host = urlsplit(target).hostname or ""
+            except ValueError:
+                host = ""
+            if not ABSOLUTE_RE.match(target) or not (target.startswith(BASE_URL) or host_allowed(target)):
+                return r, f"chuyển hướng tới máy không được phép: {host or target[:80]}"
+            if hops == MAX_REDIRECTS:
+                return r, f"too many redirects (> {MAX_REDIRECTS})"
+            hops += 1
+            if (r.status_code == 303 and method != "HEAD") or (r.status_code in (301, 302) and method == "POST"):
+                # as browsers and the probes' client do: the redirected request is a GET without the body
+                method = "GET"
+                kw = {k: v for k, v in kw.items() if k not in ("data", "files")}
+            if _origin(target) != _origin(url) and "headers" in kw:
+                # credentials in headers stay with the origin they were written for
+                kw = {**kw, "headers": {k: v for k, v in kw["headers"].items() if k.lower() != "authorization"}}
+            url = target
 
     @staticmethod
     def _extract(ex, text: str, user: "PortalUser") -> str | None:

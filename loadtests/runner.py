@@ -183,6 +183,8 @@ def prepare(req: LoadRequest, loadtests_file: Path | str | None = None) -> Prepa
             # absolute: Locust reads them from the run folder
             "secrets_file": str(Path(portal.secrets_file).resolve()) if portal.secrets_file else None,
             "verify_tls": portal.defaults.verify_tls,
+            # the Locust side follows redirects itself, each hop held to the allowlist
+            "max_redirects": portal.defaults.max_redirects,
             "ca_file": str(Path(portal.defaults.ca_file).resolve()) if portal.defaults.ca_file else None,
             # at most MAX_POINTS intervals per series: a long soak run gets coarser points
             "interval": max(cfg.generator.interval, round(duration / MAX_POINTS, 1)),
