@@ -328,6 +328,7 @@ def wrap(name: str, width: int = 34) -> str:
     """A long name on as many lines as it needs for a chart's label column (never cut off)."""
     import textwrap
 
+    name = "" if name is None else str(name)
     return "<br>".join(textwrap.wrap(name, width)) or name
 
 

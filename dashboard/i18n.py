@@ -81,6 +81,7 @@ TEXT: dict[str, dict[str, str]] = {
                    "en": "An unexpected error occurred ({kind}). The details were written to {log}."},
     "operation_failed": {"vi": "Hệ thống trả lời: {msg}", "en": "The system answered: {msg}"},
     "no_data": {"vi": "Chưa có số liệu cho lựa chọn này.", "en": "No figures for this selection."},
+    "ag_no_procedure": {"vi": "(hồ sơ không ghi mã thủ tục)", "en": "(dossiers without a procedure code)"},
     # filters
     "period": {"vi": "Kỳ báo cáo (tháng)", "en": "Period (month)"},
     "agency_level": {"vi": "Cấp cơ quan", "en": "Agency level"},

@@ -458,3 +458,29 @@ def test_the_dashboard_never_keeps_the_store_file_open(store_env):
                        env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert '"dossiers"' in r.stdout
+
+
+def test_agency_page_with_dossiers_without_a_procedure_code(tmp_path, monkeypatch):
+    """Dossiers exported without a procedure code are counted, charted and listed, not a TypeError."""
+    store = tmp_path / "data" / "motcua.duckdb"
+    env = _env(tmp_path, store)
+    for k in [k for k in os.environ if k.startswith("MOTCUA_")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    f = tmp_path / "export.csv"
+    f.write_text("dossier_code,agency_code,agency_name,channel,received_at,time_limit,time_unit,finished_at,state\n"
+                 "NP-1,QNG.STP,Sở Tư pháp,online,2026-11-02 09:00,2,working_days,2026-11-10 10:00,finished\n"
+                 "NP-2,QNG.STP,Sở Tư pháp,direct,2026-11-03 09:00,2,working_days,,processing\n", encoding="utf-8")
+    app = Motcua(load_config(environ=env))
+    try:
+        app.import_file(str(f))
+        app.recompute("2026-11-30 12:00")
+    finally:
+        app.close()
+    _users(tmp_path / "users.json")
+    at = open_page(login("leadership"), "agency")
+    at.selectbox(key="ag_agency").set_value("QNG.STP").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metric(at, "Tiếp nhận") == "2"
+    assert sorted(table(at, "Mã hồ sơ")["Mã hồ sơ"]) == ["NP-1", "NP-2"]

@@ -60,7 +60,7 @@ with common.guard():
         worst = [r for r in procs if r["resolved_overdue"] + r["pending_overdue"]][:12]
         if worst:
             fig = go.Figure()
-            labels = [common.wrap(r["name"] or r["key"], 48) for r in worst][::-1]
+            labels = [common.wrap(r["name"] or r["key"] or tr("ag_no_procedure"), 48) for r in worst][::-1]
             fig.add_trace(go.Bar(y=labels, x=[r["resolved_overdue"] for r in worst][::-1], orientation="h",
                                  name=tr("kind_resolved_overdue"), marker_color="#c0392b"))
             fig.add_trace(go.Bar(y=labels, x=[r["pending_overdue"] for r in worst][::-1], orientation="h",
@@ -72,7 +72,7 @@ with common.guard():
                                          dtick=1 if top <= 10 else None),
                               yaxis=dict(automargin=True))
             common.chart(fig, key="ag_proc_chart", legend_y=1.12)  # below, it would sit on the axis title
-        common.dataframe(pd.DataFrame([{tr("col_code"): r["key"], tr("col_procedure"): r["name"],
+        common.dataframe(pd.DataFrame([{tr("col_code"): r["key"], tr("col_procedure"): r["name"] or tr("ag_no_procedure"),
                                     tr("col_received"): r["received_total"], tr("col_resolved"): r["resolved_total"],
                                     tr("col_on_time"): r["on_time_ratio"], tr("col_overdue"): r["resolved_overdue"],
                                     tr("col_pending_overdue"): r["pending_overdue"]} for r in procs]),
