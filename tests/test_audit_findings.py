@@ -350,7 +350,7 @@ def _metric(at: AppTest, label: str) -> str:
     """The count beside a finding in the page's table of counts."""
     df = next(df.value for df in at.dataframe if {"Số hồ sơ", "Dossiers"} & set(df.value.columns))
     finding, count = df.columns
-    return dict(zip(df[finding], df[count]))[label]
+    return str(dict(zip(df[finding], df[count]))[label])
 
 
 def _findings_table(at: AppTest, column: str):

@@ -83,7 +83,7 @@ def test_requests_through_the_running_owner(app_cfg, run_app, tmp_path):
         row = next(x for x in req if x[0] == "YC-01")
         assert row[2] == dt.date(2022, 7, 5) and row[6] == "Đã khắc phục" and "bien-ban.pdf" in row[8] and row[9] == "Có"
         hist = wb.get_sheet_by_name("Lịch sử").to_python()
-        assert [x[6] for x in hist[3:]] == ["imported", "evidence_added", "answered", "resolved"]
+        assert [x[6] for x in hist[3:]] == ["nhập từ bảng tính", "thêm minh chứng", "nhà cung cấp trả lời", "đã khắc phục"]
     finally:
         service.stop()
         app.close()

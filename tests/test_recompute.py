@@ -110,6 +110,7 @@ class BrokenEngine:
         self._engine, self._error = engine, error
         self.name = engine.name
         self.counts_late_refusals = engine.counts_late_refusals
+        self.event_kinds = engine.event_kinds
 
     def install(self, con) -> None:
         self._engine.install(con)
