@@ -85,10 +85,11 @@ class PreparedFile:
 
 
 # -- file checks ------------------------------------------------------------------------------
-def inspect_file(path: Path | str) -> FileInfo:
-    """Hash the file and check its format/encoding. Raises ImportRefused with a clear message."""
+def inspect_file(path: Path | str, name: str | None = None) -> FileInfo:
+    """Hash the file and check its format/encoding. Raises ImportRefused with a clear message.
+    `name` is how messages name the file (default: the path as given)."""
     p = Path(path)
-    name = str(path)
+    name = name or str(path)
     if not p.exists():
         raise ImportRefused(f"{name}: file not found", file=name, reason="missing")
     if not p.is_file():
