@@ -470,7 +470,9 @@ def workbook_to_csv(payload: dict) -> dict:
         date_cols = set(DATE_COLUMNS[kind])
         out = Path(payload["out"])
         with out.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            # "\r\n": the writer quotes a field holding either character; with "\n" alone a cell
+            # holding a bare "\r" was written unquoted and split its row in two
+            w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
             for r_index, row in enumerate(sheet.iter_rows()):  # type: ignore[attr-defined]
                 if r_index <= m.row_index:
                     continue

@@ -103,6 +103,14 @@ def resource_error(e: BaseException) -> ResourceError | None:
             f"hết dung lượng đĩa{': ' + str(where) if where else ''}: hãy giải phóng dung lượng trên ổ đĩa "
             "chứa kho dữ liệu và thư mục tạm (các tệp cũ trong data/archive, data/rejected, data/loadtests, "
             "data/reports) rồi thử lại; thao tác đã bị huỷ")
+    if isinstance(e, duckdb.FatalException) or "database has been invalidated" in text:
+        return ResourceError(
+            "the store stopped after a fatal error (most often a full disk or a lack of memory) and must be "
+            "reopened: free space if the disk is full, then restart the system (app.py run); the details are "
+            "in data/logs/motcua.log",
+            "kho dữ liệu đã dừng sau một lỗi nghiêm trọng (thường do hết dung lượng đĩa hoặc thiếu bộ nhớ) và "
+            "cần được mở lại: nếu đĩa đầy hãy giải phóng dung lượng, rồi khởi động lại hệ thống (app.py run); "
+            "chi tiết ở data/logs/motcua.log")
     return None
 
 
