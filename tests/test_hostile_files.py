@@ -235,6 +235,10 @@ def test_hostile_files_never_take_the_owner_down_and_are_never_read_again(owner_
         ods = hostile.ods_bomb(tmp_path / "cli-bomb.ods")
         r = run_app("import", str(ods), env=owner_env)
         assert r.returncode == 2 and "not enough memory to read the file" in r.stderr, r.stderr
+        # app.py compliance import: the owner reads the requests spreadsheet
+        r = run_app("compliance", "import", str(bomb), "--by", "Văn phòng UBND tỉnh", env=owner_env)
+        assert r.returncode != 0 and "cannot read the workbook: sheet" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
 
         # the dashboard's upload: a file in uploads/, checked by the owner in Vietnamese
         uploads = app_cfg.store.path.parent / "uploads"
@@ -314,3 +318,57 @@ def test_a_file_whose_import_never_finished_goes_to_rejected_at_restart_unread(o
     finally:
         if owner.proc.poll() is None:
             owner.proc.kill()
+
+
+# -- the dashboard's upload (Dữ liệu page) through a running owner --------------------------------------
+
+@pytest.fixture
+def dashboard_owner(tmp_path, monkeypatch):
+    """A small store served by an in-process owner, an ICT account, and the dashboard's environment."""
+    from config.app import load_config
+    from dashboard.users import UserFile
+    from store.service import StoreService
+    from system import Motcua
+
+    env = {"MOTCUA_STORE__PATH": str(tmp_path / "data" / "motcua.duckdb"),
+           "MOTCUA_INBOX__PATH": str(tmp_path / "inbox"), "MOTCUA_INBOX__ARCHIVE": str(tmp_path / "archive"),
+           "MOTCUA_INBOX__REJECTED": str(tmp_path / "rejected"),
+           "MOTCUA_DASHBOARD__USERS_FILE": str(tmp_path / "users.json")}
+    for k in [k for k in os.environ if k.startswith("MOTCUA_")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    cfg = load_config(environ=env)
+    app = Motcua(cfg)
+    app.demo_data(months=1, per_month=200)
+    UserFile(tmp_path / "users.json").add("u-ict", "ict", "correct-horse-1", rounds=4)
+    service = StoreService(app, cfg.store.path, "127.0.0.1", 0)
+    service.start()
+    yield cfg
+    service.stop()
+    app.close()
+
+
+def test_the_upload_page_says_in_vietnamese_why_a_hostile_workbook_is_refused(dashboard_owner, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    cfg = dashboard_owner
+    ops = find_owner(cfg.store.path)
+    before = ops.status()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+    at.run()
+    at.text_input(key="login_user").input("u-ict")
+    at.text_input(key="login_password").input("correct-horse-1")
+    at.button[0].click().run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    bomb = hostile.lying_dimension(tmp_path / "bom.xlsx").read_bytes()
+    at.file_uploader(key="data_file").set_value(("bao-cao.xlsx", bomb, "application/octet-stream"))
+    at.button[0].click().run()  # the form's "check" button: a dry run by the owner
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(e.value for e in at.error)
+    assert "Hệ thống trả lời:" in shown and 'trang tính "Danh sách" có ô từ A1 đến XFD1048576' in shown, shown
+    assert "gần như trống" in shown and "sheet" not in shown and "memory" not in shown.replace("reader_memory_mb", "")
+    after = ops.status()  # the owner answers; nothing stored; the upload is not kept
+    assert (after["dossiers"], after["imports"]) == (before["dossiers"], before["imports"])
+    assert not list((cfg.store.path.parent / "uploads").glob("*bao-cao.xlsx"))
