@@ -36,6 +36,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
@@ -123,6 +124,9 @@ def _check_zip(zf: zipfile.ZipFile, name: str) -> None:
                 f"(at most {_n(MAX_ENTRIES, 'en')})",
                 f"không phải tệp xuất dữ liệu: bảng tính chứa {_n(len(infos), 'vi')} phần "
                 f"(tối đa {_n(MAX_ENTRIES, 'vi')})")
+    twice = [n for n, k in Counter(i.filename for i in infos).items() if k > 1]
+    if twice:  # two parts of one name: the checks could read one and python-calamine the other
+        _damaged(name, f"the part {twice[0]} appears twice")
     total = 0
     for i in infos:
         total += i.file_size

@@ -104,6 +104,22 @@ def truncated(path: Path) -> Path:
     return path
 
 
+def duplicate_part(path: Path) -> Path:
+    """A sound sheet, then a second part of the same name holding the dimension bomb's cells:
+    a reader that takes the other one of the two would meet the bomb."""
+    import warnings
+
+    good_workbook(path)
+    bomb = dimension_bomb(path.with_name("bomb-" + path.name))
+    with zipfile.ZipFile(bomb) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    bomb.unlink()
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "a") as z:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: it is the point
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+    return path
+
+
 def one_line(path: Path, mb: int = 50) -> Path:
     """`mb` MB of comma-separated text with no line break."""
     with path.open("wb") as f:
@@ -164,4 +180,5 @@ XLSX_CORPUS = {
     "unreferenced-bomb.xlsx": (unreferenced_bomb, "sparse"),
     "zip-bomb.xlsx": (zip_bomb, "zip_bomb"),
     "truncated.xlsx": (truncated, "workbook"),
+    "duplicate-part.xlsx": (duplicate_part, "workbook"),
 }
