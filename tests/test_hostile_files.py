@@ -279,6 +279,7 @@ def test_a_file_whose_import_never_finished_goes_to_rejected_at_restart_unread(o
     from collectors.sample import write_dossier_csv
 
     inbox, rejected = app_cfg.inbox.path, app_cfg.inbox.rejected
+    log = app_cfg.store.path.parent / "logs" / "motcua.log"
     big = write_dossier_csv(tmp_path / "big.csv", 150_000, prefix="KILL")
     owner = Owner(owner_env, tmp_path)
     try:
@@ -292,7 +293,6 @@ def test_a_file_whose_import_never_finished_goes_to_rejected_at_restart_unread(o
         with pytest.raises(OperationError) as e:
             ops.status()
         assert isinstance(e.value, OwnerNotAnswering)
-        log = app_cfg.store.path.parent / "logs" / "motcua.log"
         assert str(e.value) == (f"the system (app.py run) is not answering: it stopped or crashed; see {log}, "
                                 "then start it again (app.py run)")
     finally:
@@ -315,6 +315,7 @@ def test_a_file_whose_import_never_finished_goes_to_rejected_at_restart_unread(o
         time.sleep(2 * float(owner_env["MOTCUA_INBOX__POLL_SECONDS"]) + 1)
         assert ops.status()["imports"] == now["imports"]
         assert "was being imported when the system stopped" in owner.stop()
+        assert "was being imported when the system stopped" in log.read_text(encoding="utf-8")
     finally:
         if owner.proc.poll() is None:
             owner.proc.kill()
@@ -372,3 +373,28 @@ def test_the_upload_page_says_in_vietnamese_why_a_hostile_workbook_is_refused(da
     after = ops.status()  # the owner answers; nothing stored; the upload is not kept
     assert (after["dossiers"], after["imports"]) == (before["dossiers"], before["imports"])
     assert not list((cfg.store.path.parent / "uploads").glob("*bao-cao.xlsx"))
+
+
+def test_a_refused_file_that_cannot_be_moved_is_not_read_again_and_again(app_cfg, tmp_path):
+    from collectors.inbox import Inbox
+    from system import Motcua
+
+    app = Motcua(app_cfg)
+    calls: list[str] = []
+
+    def import_file(path: str, events: str | None) -> dict:
+        calls.append(path)
+        return app.import_file(path, events)
+
+    try:
+        inbox = Inbox(app_cfg.inbox, import_file)
+        rejected = app_cfg.inbox.rejected
+        rejected.rmdir()
+        rejected.write_text("not a folder")  # every move into it fails
+        f = hostile.dimension_bomb(app_cfg.inbox.path / "bomb.xlsx")
+        for _ in range(5):
+            inbox.poll()
+        assert calls == [str(f)], "read once, then held"
+        assert f.exists() and not list(app_cfg.inbox.path.glob(".importing-*"))
+    finally:
+        app.close()
