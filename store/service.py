@@ -139,6 +139,13 @@ def _json_default(v: Any) -> Any:
 
 # -- server -------------------------------------------------------------------------------
 
+def _names(raw: Any) -> dict[str, Any]:
+    """The files' names for the import's messages (a client's copies named as the originals)."""
+    if not isinstance(raw, list) or not any(raw):
+        return {}
+    return {"names": [str(n)[:1000] if n else None for n in raw[:2]]}
+
+
 def uploads_dir(db_path: Path | str) -> Path:
     """Where files for the owner's import are put: `uploads/` beside the store file."""
     return Path(db_path).parent / "uploads"
@@ -246,7 +253,7 @@ class StoreService:
                         service.importable(body.get("path")),
                         service.importable(body["events_path"]) if body.get("events_path") else None,
                         dry_run=bool(body.get("dry_run")), lang=body.get("lang") or "en",
-                        **({"names": body["names"]} if body.get("names") else {})))
+                        **_names(body.get("names"))))
                 elif self.path == "/explain":
                     self._call(lambda: service.ops.explain_dossiers(list(body.get("codes") or []), body.get("agency"),
                                                                     lang=body.get("lang") or "vi"))
