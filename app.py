@@ -24,7 +24,7 @@ from collectors.errors import ImportRefused
 from config.errors import ConfigError
 from store.db import StoreError
 from store.registry import Table
-from store.service import OperationError, RemoteOps, StoreService, find_owner
+from store.service import OperationError, RemoteOps, StoreService, find_owner, resource_error, uploads_dir
 
 from system import (  # noqa: F401  (re-exported: the command line's and the tests' names)
     CACHED_QUERIES, QUERY_CACHE_SIZE, ROOT, Motcua, UserError, log, open_ops, parse_as_of,
@@ -58,7 +58,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         else:
             app.recompute()
         try:
-            service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port)
+            # /import takes files from these folders only (the dashboard's uploads, the watch folder)
+            service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port,
+                                   import_dirs=[uploads_dir(cfg.store.path), cfg.inbox.path])
         except OSError as e:
             raise UserError(f"cannot listen on {cfg.service.host}:{cfg.service.port} ({e.strerror}); "
                             "another program uses that port: set service.port in the config "
@@ -162,7 +164,26 @@ def _print_table(t: Table) -> None:
 
 
 def cmd_run(cfg: AppConfig, args: argparse.Namespace) -> int:
-    return run_system(cfg, config_path=args.config)
+    # the owner's warnings, and the Python stacks of a fatal signal, go to the log a client whose
+    # owner died is pointed at
+    import faulthandler
+    import logging
+
+    path = _log_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        handlers = [logging.StreamHandler(f), logging.StreamHandler(sys.stderr)]  # the console too, as before
+        for h in handlers:
+            h.setLevel(logging.WARNING)
+            h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logging.getLogger("motcua").addHandler(h)
+        faulthandler.enable(file=f)
+        try:
+            return run_system(cfg, config_path=args.config)
+        finally:
+            faulthandler.disable()
+            for h in handlers:
+                logging.getLogger("motcua").removeHandler(h)
 
 
 def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
@@ -762,6 +783,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as e:  # the user gets one line; the details go to the log file
+        plain = resource_error(e)
+        if plain is not None:  # out of memory or disk: what to do, not DuckDB's tuning text
+            print(f"error: {plain}", file=sys.stderr)
+            return 2
         path = _log_path(cfg)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

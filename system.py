@@ -18,7 +18,7 @@ from store.db import Store
 from store.registry import Table
 import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
 from store.queries import SCORED_QUERIES
-from store.service import RemoteOps, find_owner
+from store.service import RemoteOps, find_owner, resource_error
 
 log = logging.getLogger("motcua")
 ROOT = Path(__file__).resolve().parent
@@ -164,14 +164,30 @@ class Motcua:
             self.query(name, **params)
 
     def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
-                    dry_run: bool = False, lang: str = "en") -> dict[str, Any]:
-        """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored)."""
+                    dry_run: bool = False, lang: str = "en",
+                    names: list[str | None] | None = None) -> dict[str, Any]:
+        """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored).
+        A refusal is said in `lang`; running out of memory or disk is a plain ResourceError.
+        `names`: how to name the files in messages and records when not by their paths (copies)."""
         from collectors.dossier_import import MAX_ERRORS, import_dossiers
+        from collectors.errors import ImportRefused
+        from collectors.workbook import ReaderLimits
 
         try:
             summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
                                       progress=progress, dry_run=dry_run, lang=lang,
-                                      max_errors=200 if dry_run else MAX_ERRORS)
+                                      max_errors=200 if dry_run else MAX_ERRORS,
+                                      reader_limits=ReaderLimits(memory_mb=self.cfg.imports.reader_memory_mb),
+                                      names=(tuple(names) + (None, None))[:2] if names else (None, None))
+        except ImportRefused as e:
+            if lang == "vi" and e.message_vi:
+                raise ImportRefused(e.message_vi, file=e.file, reason=e.reason, message_vi=e.message_vi) from None
+            raise
+        except Exception as e:
+            plain = _plain(e, f"import of {path}")
+            if plain is e:
+                raise
+            raise plain from None
         finally:
             if not dry_run:
                 self._changed()
@@ -207,6 +223,11 @@ class Motcua:
         t = parse_as_of(as_of, self.cfg.timezone)
         try:
             return recompute(self.store, self.engine, t)
+        except Exception as e:
+            plain = _plain(e, "recompute")
+            if plain is e:
+                raise
+            raise plain from None
         finally:
             self._changed()
             if self.prewarm:
@@ -270,6 +291,17 @@ class Motcua:
 
     def is_empty(self) -> bool:
         return not (self.status().get("dossiers") or 0)
+
+
+def _plain(e: Exception, what: str) -> Exception:
+    """Running out of memory or disk as a plain message (logged with DuckDB's own words); any
+    other error as it is."""
+    plain = resource_error(e)
+    if plain is None:
+        return e
+    if log.hasHandlers():  # the owner's log; never on a command's console, where the plain message goes
+        log.warning("%s: %s: %s", what, type(e).__name__, e)
+    return plain
 
 
 def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:

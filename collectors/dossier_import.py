@@ -28,6 +28,7 @@ import duckdb
 from collectors.errors import ImportRefused
 from collectors.reader import Kind, PreparedFile, inspect_file, prepare_file
 from collectors.staging import RowError, StagingResult, collect_errors, drop_temp, error_rows, stage
+from collectors.workbook import ReaderLimits
 from config.mapping import ColumnMapping, load_mapping
 from store import dossier_writes as dw
 
@@ -171,18 +172,19 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
 # -- staging without the store ------------------------------------------------------------------
 def load_staging(con: duckdb.DuckDBPyConnection, path: Path | str, mapping: ColumnMapping | Path | str | None = None,
                  *, kind: Kind = "dossiers", prefix: str | None = None, max_errors: int = 1000,
-                 lang: str = "en") -> StagingResult:
+                 lang: str = "en", reader_limits: ReaderLimits | None = None) -> StagingResult:
     """Read and validate a dossier (or events) file into TEMP relations of `con`; no store writes.
 
     Returns a StagingResult whose `.relation` names a TEMP view of the valid rows with the typed
     canonical columns (typed as config/mapping.py declares them) + row_no (events: dossier_code, event, at, detail, row_no),
     `.errors` the first `max_errors` row errors (file, row, field, reason) and `.error_count` all
-    of them. Raises ImportRefused when the file cannot be read as a whole."""
+    of them. Raises ImportRefused when the file cannot be read as a whole (a workbook is read in
+    a child process within `reader_limits`, collectors/workbook.py)."""
     m = resolve_mapping(mapping)
     info = inspect_file(path)
     prefix = prefix or ("stg_dossiers" if kind == "dossiers" else "stg_events")
     with tempfile.TemporaryDirectory(prefix="motcua-import-") as tmp:
-        prep = prepare_file(info, m, kind, Path(tmp))
+        prep = prepare_file(info, m, kind, Path(tmp), reader_limits)
         result = stage(con, prep, m, prefix, max_errors=max_errors, lang=lang)
         con.execute(f"DROP TABLE IF EXISTS {prefix}_raw")
     _refuse_if_no_rows(result, prep)
@@ -202,7 +204,9 @@ def _refuse_if_no_rows(result: StagingResult, prep: PreparedFile) -> None:
 def import_dossiers(store, path: Path | str, *, events_path: Path | str | None = None,
                     mapping: ColumnMapping | Path | str | None = None, progress: bool = False,
                     on_stage: StageHook | None = None, lang: str = "en",
-                    max_errors: int = MAX_ERRORS, dry_run: bool = False) -> ImportSummary:
+                    max_errors: int = MAX_ERRORS, dry_run: bool = False,
+                    reader_limits: ReaderLimits | None = None, names: tuple[str | None, str | None] = (None, None),
+                    ) -> ImportSummary:
     """Import a dossier file (CSV/XLSX), optionally with its events file, in one transaction.
 
     Re-importing updates (upsert on dossier_code): unchanged rows are counted, never duplicated.
@@ -210,9 +214,11 @@ def import_dossiers(store, path: Path | str, *, events_path: Path | str | None =
     the transaction: an exception raised from it (e.g. KeyboardInterrupt) rolls everything back.
     Raises ImportRefused (nothing written) when a file cannot be imported as a whole.
     dry_run=True does everything an import does, counts what it would insert, update and
-    quarantine, then rolls the transaction back: the validation report before the import."""
+    quarantine, then rolls the transaction back: the validation report before the import.
+    A workbook is read in a child process within `reader_limits` (collectors/workbook.py).
+    `names` are the files' names in messages and records when not their paths (a copy's)."""
     return _run_import(store, path, events_path, mapping, progress, on_stage, lang, max_errors, dossiers=True,
-                       dry_run=dry_run)
+                       dry_run=dry_run, reader_limits=reader_limits, names=names)
 
 
 def import_events(store, path: Path | str, *, mapping: ColumnMapping | Path | str | None = None,
@@ -231,7 +237,8 @@ class _RollBack(Exception):
 
 
 def _run_import(store, path, events_path, mapping, progress, on_stage, lang, max_errors, *,
-                dossiers: bool, dry_run: bool = False) -> ImportSummary:
+                dossiers: bool, dry_run: bool = False, reader_limits: ReaderLimits | None = None,
+                names: tuple[str | None, str | None] = (None, None)) -> ImportSummary:
     t0 = time.monotonic()
     m = resolve_mapping(mapping)
     # stages: check, read, validate (+ references, dossiers, updated, inserted) + quarantine
@@ -245,10 +252,10 @@ def _run_import(store, path, events_path, mapping, progress, on_stage, lang, max
         d_prep = e_prep = None
         if dossiers:
             hook("check:dossiers")
-            d_prep = prepare_file(inspect_file(path), m, "dossiers", Path(tmp))
+            d_prep = prepare_file(inspect_file(path, names[0]), m, "dossiers", Path(tmp), reader_limits)
         if events_path is not None:
             hook("check:events")
-            e_prep = prepare_file(inspect_file(events_path), m, "events", Path(tmp))
+            e_prep = prepare_file(inspect_file(events_path, names[1]), m, "events", Path(tmp), reader_limits)
         try:
             with store.transaction() as con:
                 result = _import_in_transaction(con, d_prep, e_prep, m, hook, lang, max_errors)

@@ -5,10 +5,16 @@ from __future__ import annotations
 class ImportRefused(Exception):
     """The file as a whole cannot be imported (wrong encoding, empty, missing columns, ...).
 
-    Nothing was written to the store. The message names the file and says what to do.
+    Nothing was written to the store. The message names the file and says what to do;
+    `message_vi` is the same in Vietnamese where one was written (else empty).
     """
 
-    def __init__(self, message: str, *, file: str = "", reason: str = "") -> None:
+    def __init__(self, message: str, *, file: str = "", reason: str = "", message_vi: str = "") -> None:
         super().__init__(message)
         self.file = file
         self.reason = reason  # short machine-readable code: empty, binary, encoding, columns, ...
+        self.message_vi = message_vi
+
+    def text(self, lang: str = "en") -> str:
+        """The message in `lang` (English when no Vietnamese one was written)."""
+        return self.message_vi if lang == "vi" and self.message_vi else str(self)

@@ -7,8 +7,10 @@ and which physical column holds which canonical column. Nothing here touches the
 - CSV: UTF-8 (with or without BOM) is read in place; UTF-16 LE/BE with a BOM is transcoded to a
   temporary UTF-8 file, streaming. Anything else that is not valid UTF-8 is refused, naming the
   line of the first bad byte (Windows-1258/TCVN3 exports must be saved again as "CSV UTF-8").
-- XLSX/XLS/ODS: read with python-calamine; the first sheet with a recognised header row (searched
-  in the first 20 rows, below title rows) is used. Only the mapped columns are written to the
+- XLSX/XLS/ODS: read with python-calamine in a child process with a memory limit, after checks of
+  the ZIP container and of every sheet's size (collectors/workbook.py): a hostile workbook is a
+  refused file, never a dead caller. The first sheet with a recognised header row (searched in
+  the first 20 rows, below title rows) is used. Only the mapped columns are written to the
   temporary CSV, so personal data never leaves the workbook.
 - The header row of a CSV is also searched in the first 20 records, below any title rows.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 from collectors.errors import ImportRefused
+from collectors.workbook import ReaderLimits, run_isolated
 from config.mapping import DOSSIER_COLUMNS, EVENT_COLUMNS, ColumnMapping, is_personal_header, normalize_label
 
 Kind = Literal["dossiers", "events"]
@@ -38,6 +41,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 CANONICAL: dict[str, tuple[str, ...]] = {"dossiers": DOSSIER_COLUMNS, "events": EVENT_COLUMNS}
 # A row is taken for the header when it names at least this many known columns.
 MIN_HEADER_SCORE = 2
+MAX_HEADERS_SHOWN = 40
+HEAD_BYTES = 1 << 20           # what is read of a CSV to find its header: the first MB
 _CHUNK = 1 << 23
 _DELIMITERS = (",", ";", "\t", "|")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -80,10 +85,11 @@ class PreparedFile:
 
 
 # -- file checks ------------------------------------------------------------------------------
-def inspect_file(path: Path | str) -> FileInfo:
-    """Hash the file and check its format/encoding. Raises ImportRefused with a clear message."""
+def inspect_file(path: Path | str, name: str | None = None) -> FileInfo:
+    """Hash the file and check its format/encoding. Raises ImportRefused with a clear message.
+    `name` is how messages name the file (default: the path as given)."""
     p = Path(path)
-    name = str(path)
+    name = name or str(path)
     if not p.exists():
         raise ImportRefused(f"{name}: file not found", file=name, reason="missing")
     if not p.is_file():
@@ -251,7 +257,9 @@ def _check_columns(info: FileInfo, mapping: ColumnMapping, kind: Kind, m: Header
         # When no header was recognised the row may be data: never echo what looks like an ID
         # number, a phone number or an e-mail address.
         shown = [("…" if guessed and _looks_personal(h) else h[:60]) for h in m.headers if h]
-        found = ", ".join(repr(h) for h in shown) or "(none)"
+        found = ", ".join(repr(h) for h in shown[:MAX_HEADERS_SHOWN]) or "(none)"
+        if len(shown) > MAX_HEADERS_SHOWN:  # a message stays a message, whatever the row holds
+            found += f" … and {len(shown) - MAX_HEADERS_SHOWN:,} more"
         raise ImportRefused(
             f"{info.name}{where}: missing required column(s): {', '.join(missing) or '(none)'}. "
             f"Headers found (row {m.row_index + 1}): {found}. "
@@ -276,20 +284,24 @@ def _looks_personal(cell: str) -> bool:
 
 
 # -- CSV ------------------------------------------------------------------------------------------
-def _head_text(p: Path, limit: int = 1 << 20) -> str:
+def _head_text(p: Path, limit: int = HEAD_BYTES) -> tuple[str, bool]:
+    """The first `limit` bytes as text, cut after the last whole line; and whether they hold no
+    line break at all while the file goes on (one huge line)."""
     with p.open("rb") as f:
         data = f.read(limit)
+    one_line = len(data) == limit and b"\n" not in data and b"\r" not in data
     text = data.decode("utf-8", errors="ignore")
     if text.startswith("\ufeff"):
         text = text[1:]
     if len(data) == limit:  # drop the last, maybe partial, line
         cut = text.rfind("\n")
         text = text[: cut + 1] if cut >= 0 else text
-    return text
+    return text, one_line
 
 
-def _records(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """First records of `text` and, for each, the physical line count up to its end."""
+def _records(text: str, delimiter: str) -> tuple[list[list[str]], list[int], str]:
+    """First records of `text`, for each the physical line count up to its end, and the CSV
+    reader's complaint that stopped it early, if any ('line 3: field larger than ...')."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
     rows: list[list[str]] = []
     ends: list[int] = []
@@ -299,9 +311,9 @@ def _records(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
             ends.append(reader.line_num)
             if len(rows) >= HEADER_SEARCH_ROWS:
                 break
-    except csv.Error:
-        pass
-    return rows, ends
+    except csv.Error as e:
+        return rows, ends, f"line {reader.line_num}: {e}"
+    return rows, ends, ""
 
 
 def _prepare_csv(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Path) -> PreparedFile:
@@ -309,19 +321,35 @@ def _prepare_csv(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Pat
     if info.encoding == "utf-16":
         csv_path = tmpdir / f"{kind}-utf8.csv"
         _transcode_utf16(info, csv_path)
-    text = _head_text(csv_path)
+    text, one_line = _head_text(csv_path)
+    if one_line:
+        mb_en = f"{csv_path.stat().st_size / (1 << 20):,.1f} MB"
+        mb_vi = mb_en.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        raise ImportRefused(
+            f"{info.name}: one line of {mb_en} with no line break: not a CSV export (an export has a line "
+            "per dossier). Export the list again as CSV UTF-8 or XLSX",
+            file=info.name, reason="one_line",
+            message_vi=f"{info.name}: một dòng dài {mb_vi} không có dấu xuống dòng: không phải tệp CSV xuất "
+                       "dữ liệu (mỗi hồ sơ một dòng). Hãy xuất lại danh sách dưới dạng CSV UTF-8 hoặc XLSX",
+        )
     if not text.strip():
         raise ImportRefused(f"{info.name}: the file is empty (no header, no rows)", file=info.name, reason="empty")
     best: tuple[HeaderMatch, str, list[int]] | None = None
     candidates = []
+    complaints: list[str] = []
     for d in _DELIMITERS:
-        rows, ends = _records(text, d)
+        rows, ends, complaint = _records(text, d)
         candidates.append((d, rows, ends))
+        complaints.append(complaint if not rows else "")
         m = find_header(rows, mapping, kind)
         if m is not None:
             complete = all(r in m.columns for r in REQUIRED[kind])
             if best is None or (complete, m.score) > (all(r in best[0].columns for r in REQUIRED[kind]), best[0].score):
                 best = (m, d, ends)
+    if best is None and all(complaints):
+        # not even a first record: say why rather than "the first rows are blank"
+        raise ImportRefused(f"{info.name}: cannot be read as CSV: {complaints[0][:300]}", file=info.name,
+                            reason="csv")
     if best is None:
         # No recognisable header: report against the first row, read with the most plausible delimiter.
         d, rows, ends = max(candidates, key=lambda c: max((len(r) for r in c[1][:1]), default=0))
@@ -373,15 +401,37 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
-def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Path) -> PreparedFile:
+def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Path,
+                      limits: ReaderLimits | None) -> PreparedFile:
+    """Read the workbook in a child process (collectors/workbook.py): a hostile workbook costs at
+    most `limits` and ends as ImportRefused, never as a dead caller."""
+    out = run_isolated("collectors.reader:workbook_to_csv", {
+        "path": str(info.path), "name": info.name, "kind": kind, "out": str(tmpdir / f"{kind}-sheet.csv"),
+        "mapping": mapping.model_dump(mode="json"),
+    }, path=info.path, name=info.name, limits=limits)
+    return PreparedFile(
+        info=info, kind=kind, csv_path=Path(out["csv_path"]), delimiter=",", skip_lines=0,
+        n_columns=len(out["order"]), columns={c: i for i, c in enumerate(out["order"])}, headers=out["headers"],
+        columns_dropped=out["dropped"], pii_columns_dropped=out["pii"], header_row=out["header_row"],
+        sheet=out["sheet"], data_row_offset=out["header_row"],
+    )
+
+
+def workbook_to_csv(payload: dict) -> dict:
+    """In the reader's child process: find the sheet and its header row, write the mapped columns
+    (never the personal-data ones) to a UTF-8 CSV; what the parent needs to describe it."""
+    name = payload["name"]
+    mapping = ColumnMapping.model_validate(payload["mapping"])
+    kind: Kind = payload["kind"]
     try:
         from python_calamine import CalamineWorkbook
 
-        wb = CalamineWorkbook.from_path(str(info.path))
+        wb = CalamineWorkbook.from_path(payload["path"])
     except Exception as e:  # noqa: BLE001 - calamine raises several types for broken files
         raise ImportRefused(
-            f"{info.name}: not a readable Excel/OpenDocument workbook ({type(e).__name__}: {str(e)[:200]})",
-            file=info.name, reason="workbook",
+            f"{name}: not a readable Excel/OpenDocument workbook ({type(e).__name__}: {str(e)[:200]})",
+            file=name, reason="workbook",
+            message_vi=f"{name}: không đọc được tệp Excel/OpenDocument ({type(e).__name__}: {str(e)[:200]})",
         ) from None
     try:
         sheets: list[tuple[str, list[list[str]], object]] = []
@@ -398,7 +448,7 @@ def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir
                     break
             sheets.append((sheet_name, head, sheet))
         if not sheets:
-            raise ImportRefused(f"{info.name}: the workbook has no worksheet", file=info.name, reason="empty")
+            raise ImportRefused(f"{name}: the workbook has no worksheet", file=name, reason="empty")
         chosen = None
         for want_complete in (True, False):
             for sheet_name, head, sheet in sheets:
@@ -410,6 +460,7 @@ def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir
                     break
             if chosen:
                 break
+        info = FileInfo(Path(payload["path"]), name, "", 0, "workbook")
         if chosen is None:
             sheet_name, head, _ = sheets[0]
             _refuse_no_header(info, mapping, kind, head, where=f' (sheet "{sheet_name}")')
@@ -417,9 +468,11 @@ def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir
         m = _check_columns(info, mapping, kind, m, head, where=f' (sheet "{sheet_name}")')
         order = list(m.columns.items())
         date_cols = set(DATE_COLUMNS[kind])
-        out = tmpdir / f"{kind}-sheet.csv"
+        out = Path(payload["out"])
         with out.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            # "\r\n": the writer quotes a field holding either character; with "\n" alone a cell
+            # holding a bare "\r" was written unquoted and split its row in two
+            w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
             for r_index, row in enumerate(sheet.iter_rows()):  # type: ignore[attr-defined]
                 if r_index <= m.row_index:
                     continue
@@ -431,16 +484,14 @@ def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir
             wb.close()
         except Exception:  # noqa: BLE001
             pass
-    return PreparedFile(
-        info=info, kind=kind, csv_path=out, delimiter=",", skip_lines=0, n_columns=len(order),
-        columns={c: i for i, (c, _) in enumerate(order)}, headers=m.headers, columns_dropped=m.dropped,
-        pii_columns_dropped=m.pii, header_row=m.row_index + 1, sheet=sheet_name,
-        data_row_offset=m.row_index + 1,
-    )
+    return {"csv_path": str(out), "order": [c for c, _ in order], "headers": m.headers, "dropped": m.dropped,
+            "pii": m.pii, "header_row": m.row_index + 1, "sheet": sheet_name}
 
 
-def prepare_file(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Path) -> PreparedFile:
-    """Find the header, map the columns and produce a UTF-8 CSV for DuckDB (see module doc)."""
+def prepare_file(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Path,
+                 limits: ReaderLimits | None = None) -> PreparedFile:
+    """Find the header, map the columns and produce a UTF-8 CSV for DuckDB (see module doc).
+    A workbook is read in a child process within `limits` (default: ReaderLimits())."""
     if info.format == "workbook":
-        return _prepare_workbook(info, mapping, kind, tmpdir)
+        return _prepare_workbook(info, mapping, kind, tmpdir, limits)
     return _prepare_csv(info, mapping, kind, tmpdir)

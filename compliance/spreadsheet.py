@@ -1,5 +1,6 @@
 """Reading agencies' requests from a spreadsheet: CSV (UTF-8, UTF-8 BOM, UTF-16 with BOM) or
-XLSX/XLS/ODS (python-calamine), with Vietnamese or English headers.
+XLSX/XLS/ODS (python-calamine, in a child process with a memory limit after checks of the file:
+collectors/workbook.py), with Vietnamese or English headers.
 
     read_requests(path) -> Sheet      rows as dicts, and per-row problems (file, row, field, reason)
 
@@ -22,10 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collectors.errors import ImportRefused
+from collectors.workbook import ReaderLimits, run_isolated
 from compliance.common import ComplianceRefused, fold
 from config.mapping import is_personal_header
 
 HEADER_ROWS = 10
+# A requests list is a few hundred rows: anything far larger is not one, and is not read whole.
+MAX_FILE_BYTES = 64 << 20
+MAX_CELLS = 1_000_000
 COLUMNS: dict[str, tuple[str, ...]] = {
     "request_id": ("ma yeu cau", "ma de nghi", "ma kien nghi", "so yeu cau", "ma", "id", "request id", "request_id"),
     "agency": ("co quan", "don vi", "co quan de nghi", "don vi de nghi", "co quan, don vi", "agency"),
@@ -90,13 +96,55 @@ def _read_csv(p: Path, data: bytes) -> list[list[list[Any]]]:
 
 
 def _read_workbook(p: Path) -> list[list[list[Any]]]:
+    """Every sheet's rows, read in a child process (a hostile workbook is a refusal, never a dead
+    owner); dates travel as tagged ISO texts."""
+    try:
+        sheets = run_isolated("compliance.spreadsheet:sheets_in_child", {"path": str(p)}, path=p, name=str(p),
+                              limits=ReaderLimits())
+    except ImportRefused as e:
+        detail = str(e)[len(str(p)) + 2:] if str(e).startswith(f"{p}: ") else str(e)
+        raise ComplianceRefused(f"{p}: cannot read the workbook: {detail}") from None
+    return [[[_decode(c) for c in row] for row in rows] for rows in sheets]
+
+
+_DATE_TAGS = {"__datetime__": dt.datetime, "__date__": dt.date, "__time__": dt.time}
+
+
+def _encode(v: Any) -> Any:
+    for tag, kind in _DATE_TAGS.items():
+        if type(v) is kind:
+            return {tag: v.isoformat()}
+    if isinstance(v, dt.timedelta):
+        return str(v.total_seconds())
+    return v
+
+
+def _decode(v: Any) -> Any:
+    if isinstance(v, dict) and len(v) == 1:
+        tag, text = next(iter(v.items()))
+        if tag in _DATE_TAGS:
+            return _DATE_TAGS[tag].fromisoformat(text)
+    return v
+
+
+def sheets_in_child(payload: dict[str, Any]) -> list[list[list[Any]]]:
+    """In the reader's child process: every sheet as rows of JSON-able cells."""
     from python_calamine import CalamineWorkbook
 
+    path = payload["path"]
     try:
-        wb = CalamineWorkbook.from_path(str(p))
-        return [wb.get_sheet_by_name(n).to_python() for n in wb.sheet_names]
+        wb = CalamineWorkbook.from_path(path)
+        sheets = [wb.get_sheet_by_name(n) for n in wb.sheet_names]
+        # sized before any row becomes Python objects (ten times calamine's cells)
+        cells = sum(sh.height * sh.width for sh in sheets)
+        if cells > MAX_CELLS:
+            raise ImportRefused(f"{path}: {cells:,} cells: far more than a requests list holds "
+                                f"(at most {MAX_CELLS:,})", file=path, reason="too_large")
+        return [[[_encode(c) for c in row] for row in sh.to_python()] for sh in sheets]
+    except ImportRefused:
+        raise
     except Exception as e:  # calamine raises its own error types for damaged files
-        raise ComplianceRefused(f"{p}: cannot read the workbook ({type(e).__name__}: {e})") from None
+        raise ImportRefused(f"{path}: {type(e).__name__}: {str(e)[:200]}", file=path, reason="workbook") from None
 
 
 def _find_header(rows: list[list[Any]]) -> tuple[int, dict[int, str], dict[str, str]] | None:
@@ -132,6 +180,9 @@ def read_requests(path: Path | str) -> Sheet:
     p = Path(path)
     if not p.is_file():
         raise ComplianceRefused(f"{p}: file not found")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise ComplianceRefused(f"{p}: {p.stat().st_size / (1 << 20):,.0f} MB: far larger than a requests list "
+                                f"(at most {MAX_FILE_BYTES >> 20} MB); not read")
     data = p.read_bytes()
     if not data.strip():
         raise ComplianceRefused(f"{p}: the file is empty")

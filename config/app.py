@@ -70,8 +70,16 @@ class SlaConfig(_Strict):
     )
 
 
+# The address space a workbook reader may take (its own child process): enough for a sheet of
+# about twenty million cells, and a hostile workbook costs no more than this.
+DEFAULT_READER_MEMORY_MB = 2048
+
+
 class ImportConfig(_Strict):
     column_mapping: Path = default_path("mappings", "vi-igate.yaml")
+    # Spreadsheets are read in a child process limited to this many MB (collectors/workbook.py):
+    # a workbook that needs more is refused with a message, the system goes on.
+    reader_memory_mb: int = Field(default=DEFAULT_READER_MEMORY_MB, ge=256, le=1 << 20)
 
 
 class MonitorConfig(_Strict):

@@ -6,24 +6,40 @@ operations (named queries, imports, recomputes, status) over a small JSON API on
 advertises itself in `<store file>.owner.json` (pid, port and a random token; mode 0600). Every
 other process (the command-line tools, the dashboard) calls `store.open_store`, which finds a live
 owner and returns a `RemoteOps` client, or opens the file itself when nobody owns it.
+
+The API imports only files inside the system's own folders (the uploads folder beside the store,
+the watch folder): `RemoteOps.import_file` links or copies any other file there first. Running
+out of memory or disk is said plainly (`resource_error`), and a client whose owner died is told
+so, not given a connection error.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import json
+import logging
 import os
 import secrets
+import shutil
+import sys
 import threading
+from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
+import duckdb
 import httpx
 
+from store.errors import StoreError
 from store.registry import Table
 
 TOKEN_HEADER = "X-Motcua-Token"
+MAX_BODY = 64 << 20          # a request body larger than this is refused before it is read
+READ_TIMEOUT = 120           # seconds a client may take to send its request
+log = logging.getLogger("motcua.service")
 
 
 class Ops(Protocol):
@@ -41,7 +57,62 @@ class Ops(Protocol):
 
 
 class OperationError(Exception):
-    """An operation failed with a message for the operator (the owner's message, relayed)."""
+    """An operation failed with a message for the operator (the owner's message, relayed);
+    `message_vi` is the same in Vietnamese when the owner had one."""
+
+    def __init__(self, message: str, message_vi: str = "") -> None:
+        super().__init__(message)
+        self.message_vi = message_vi
+
+
+class OwnerNotAnswering(OperationError, httpx.TransportError):
+    """The owner stopped answering (it stopped or crashed). Also an httpx.TransportError, so that
+    a caller that looks for the owner again on a transport error (the dashboard) still does."""
+
+
+class ResourceError(StoreError):
+    """Out of memory or disk full: what happened and what to do, in English (`message_vi` too)."""
+
+    def __init__(self, message: str, message_vi: str) -> None:
+        super().__init__(message)
+        self.message_vi = message_vi
+
+
+def resource_error(e: BaseException) -> ResourceError | None:
+    """The plain message for running out of memory or disk (DuckDB's, Python's, the system's),
+    instead of DuckDB's tuning text; None for any other error."""
+    if isinstance(e, ResourceError):
+        return e
+    text = str(e)
+    if isinstance(e, (MemoryError, duckdb.OutOfMemoryException)) or (
+            isinstance(e, OSError) and e.errno == errno.ENOMEM):
+        return ResourceError(
+            "not enough memory (không đủ bộ nhớ): the operation needed more memory than it may use "
+            "(store.memory_limit for the store, imports.reader_memory_mb for spreadsheets) or than the "
+            "machine has free. Close other programs, raise the limit in config/motcua.yaml, or import the "
+            "file in smaller parts, and try again; the operation was cancelled",
+            "không đủ bộ nhớ: thao tác cần nhiều bộ nhớ hơn mức được phép (store.memory_limit cho kho dữ "
+            "liệu, imports.reader_memory_mb cho bảng tính) hoặc hơn mức máy còn trống. Hãy đóng bớt chương "
+            "trình khác, tăng giới hạn trong config/motcua.yaml hoặc chia nhỏ tệp nhập rồi thử lại; thao tác "
+            "đã bị huỷ")
+    if (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "No space left on device" in text:
+        where = getattr(e, "filename", None) or ""
+        return ResourceError(
+            f"disk full (hết dung lượng đĩa){': ' + str(where) if where else ''}: free some space on the disk "
+            "of the store and of the temporary folder (old files in data/archive, data/rejected, "
+            "data/loadtests, data/reports) and try again; the operation was cancelled",
+            f"hết dung lượng đĩa{': ' + str(where) if where else ''}: hãy giải phóng dung lượng trên ổ đĩa "
+            "chứa kho dữ liệu và thư mục tạm (các tệp cũ trong data/archive, data/rejected, data/loadtests, "
+            "data/reports) rồi thử lại; thao tác đã bị huỷ")
+    if isinstance(e, duckdb.FatalException) or "database has been invalidated" in text:
+        return ResourceError(
+            "the store stopped after a fatal error (most often a full disk or a lack of memory) and must be "
+            "reopened: free space if the disk is full, then restart the system (app.py run); the details are "
+            "in data/logs/motcua.log",
+            "kho dữ liệu đã dừng sau một lỗi nghiêm trọng (thường do hết dung lượng đĩa hoặc thiếu bộ nhớ) và "
+            "cần được mở lại: nếu đĩa đầy hãy giải phóng dung lượng, rồi khởi động lại hệ thống (app.py run); "
+            "chi tiết ở data/logs/motcua.log")
+    return None
 
 
 def owner_file(db_path: Path | str) -> Path:
@@ -69,16 +140,60 @@ def _json_default(v: Any) -> Any:
 
 # -- server -------------------------------------------------------------------------------
 
-class StoreService:
-    """Serves `ops` on loopback until stopped. Errors go back as JSON messages, never tracebacks."""
+def _names(raw: Any) -> dict[str, Any]:
+    """The files' names for the import's messages (a client's copies named as the originals)."""
+    if not isinstance(raw, list) or not any(raw):
+        return {}
+    return {"names": [str(n)[:1000] if n else None for n in raw[:2]]}
 
-    def __init__(self, ops: Ops, db_path: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
+
+def uploads_dir(db_path: Path | str) -> Path:
+    """Where files for the owner's import are put: `uploads/` beside the store file."""
+    return Path(db_path).parent / "uploads"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that went away mid-request is no error of ours: no traceback on the console
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        log.warning("store API: a request from %s failed", client_address, exc_info=True)
+
+
+class StoreService:
+    """Serves `ops` on loopback until stopped. Errors go back as JSON messages, never tracebacks.
+
+    `import_dirs` are the folders /import takes files from (default: the uploads folder)."""
+
+    def __init__(self, ops: Ops, db_path: Path | str, host: str = "127.0.0.1", port: int = 0,
+                 import_dirs: list[Path] | None = None) -> None:
         self.ops = ops
         self.db_path = Path(db_path)
         self.token = secrets.token_urlsafe(24)
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
+        self.import_dirs = [Path(d) for d in (import_dirs or [uploads_dir(db_path)])]
+        for d in self.import_dirs:
+            d.mkdir(parents=True, exist_ok=True)
+        self._server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
+
+    def importable(self, raw: Any) -> str:
+        """The file at `raw` if it lies inside one of the import folders (symlinks resolved, no
+        `..`); otherwise OperationError."""
+        text = str(raw or "")
+        p = Path(text)
+        dirs = [d.resolve() for d in self.import_dirs]
+        if p.is_absolute() and ".." not in p.parts:
+            real = p.resolve()
+            if any(real.is_relative_to(d) for d in dirs):
+                return str(real)
+        shown = ", ".join(str(d) for d in dirs)
+        raise OperationError(
+            f"{text[:300]}: refused: the system imports only files in its own folders ({shown}); "
+            "`app.py import FILE` puts a file there itself",
+            f"{text[:300]}: bị từ chối: hệ thống chỉ nhập tệp nằm trong thư mục của chính nó ({shown}); "
+            "lệnh `app.py import TỆP` tự đặt tệp vào đó")
 
     @property
     def address(self) -> tuple[str, int]:
@@ -90,6 +205,7 @@ class StoreService:
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "motcua-store"
+            timeout = READ_TIMEOUT  # a client that stops sending frees its thread
 
             def log_message(self, *args: Any) -> None:  # no access log: params may name files
                 pass
@@ -123,6 +239,9 @@ class StoreService:
                     return
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
+                    if not 0 <= length <= MAX_BODY:
+                        self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body of {length} bytes refused"})
+                        return
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except (ValueError, json.JSONDecodeError):
                     self._reply(HTTPStatus.BAD_REQUEST, {"error": "body is not JSON"})
@@ -131,9 +250,11 @@ class StoreService:
                     name = self.path[len("/query/"):]
                     self._call(lambda: service.ops.query(name, **body.get("params", {})).to_json())
                 elif self.path == "/import":
-                    self._call(lambda: service.ops.import_file(body["path"], body.get("events_path"),
-                                                               dry_run=bool(body.get("dry_run")),
-                                                               lang=body.get("lang") or "en"))
+                    self._call(lambda: service.ops.import_file(
+                        service.importable(body.get("path")),
+                        service.importable(body["events_path"]) if body.get("events_path") else None,
+                        dry_run=bool(body.get("dry_run")), lang=body.get("lang") or "en",
+                        **_names(body.get("names"))))
                 elif self.path == "/explain":
                     self._call(lambda: service.ops.explain_dossiers(list(body.get("codes") or []), body.get("agency"),
                                                                     lang=body.get("lang") or "vi"))
@@ -151,9 +272,18 @@ class StoreService:
 
             def _call(self, fn: Any) -> None:
                 try:
-                    self._reply(HTTPStatus.OK, {"result": fn()})
+                    result = fn()
                 except Exception as e:  # relayed as a message; the owner keeps running
-                    self._reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": str(e) or type(e).__name__})
+                    plain = resource_error(e)
+                    if plain is not None and plain is not e:
+                        log.warning("store API: %s: %s", self.path, e)
+                    shown = plain or e
+                    body = {"error": str(shown) or type(e).__name__}
+                    if getattr(shown, "message_vi", ""):
+                        body["error_vi"] = shown.message_vi
+                    self._reply(HTTPStatus.UNPROCESSABLE_ENTITY, body)
+                    return
+                self._reply(HTTPStatus.OK, {"result": result})
 
         return Handler
 
@@ -162,7 +292,8 @@ class StoreService:
         self._thread.start()
         host, port = self.address
         info = {"pid": os.getpid(), "host": host, "port": port, "token": self.token,
-                "store": str(self.db_path.resolve()), "started_at": dt.datetime.now().isoformat()}
+                "store": str(self.db_path.resolve()), "started_at": dt.datetime.now().isoformat(),
+                "import_dirs": [str(d.resolve()) for d in self.import_dirs]}
         path = owner_file(self.db_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -187,12 +318,28 @@ class StoreService:
 class RemoteOps:
     """The store's operations, performed by the owning process."""
 
-    def __init__(self, base_url: str, token: str, timeout: float = 600.0) -> None:
+    def __init__(self, base_url: str, token: str, timeout: float = 600.0, *, log_path: Path | None = None,
+                 import_dirs: list[Path] | None = None) -> None:
         self._client = httpx.Client(base_url=base_url, headers={TOKEN_HEADER: token}, timeout=timeout)
         self.remote = True
+        self.timeout = timeout
+        self.log_path = log_path or Path("data/logs/motcua.log")
+        self.import_dirs = [Path(d) for d in (import_dirs or [])]
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, path, **kw)
+        except httpx.TimeoutException:
+            raise OwnerNotAnswering(
+                f"the system (app.py run) did not answer within {self.timeout:.0f} s; it may still be working. "
+                f"See {self.log_path}") from None
+        except httpx.TransportError:
+            raise OwnerNotAnswering(
+                f"the system (app.py run) is not answering: it stopped or crashed; see {self.log_path}, "
+                "then start it again (app.py run)") from None
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
-        return self._unwrap(self._client.post(path, json=body))
+        return self._unwrap(self._send("POST", path, json=body))
 
     @staticmethod
     def _unwrap(resp: httpx.Response) -> Any:
@@ -201,17 +348,52 @@ class RemoteOps:
         except ValueError:
             raise OperationError(f"the store owner answered HTTP {resp.status_code} without JSON") from None
         if resp.status_code != 200:
-            raise OperationError(data.get("error", f"HTTP {resp.status_code}"))
+            raise OperationError(data.get("error", f"HTTP {resp.status_code}"), data.get("error_vi", ""))
         return data["result"]
 
     def query(self, name: str, **params: Any) -> Table:
         return Table.from_json(self._post(f"/query/{name}", {"params": params}))
 
+    @contextlib.contextmanager
+    def _importable(self, paths: list[str]) -> Iterator[tuple[list[str], list[str | None]]]:
+        """The files as the owner may read them: as they are when inside its import folders, else
+        linked (or copied) into a folder of their own in the first one, removed afterwards."""
+        out: list[str] = []
+        names: list[str | None] = []
+        made: Path | None = None
+        try:
+            for p in paths:
+                real = Path(p).resolve()
+                if not real.is_file():
+                    raise OperationError(f"{p}: file not found", f"{p}: không tìm thấy tệp")
+                if any(real.is_relative_to(d) for d in self.import_dirs) or not self.import_dirs:
+                    out.append(str(real))
+                    names.append(None)
+                    continue
+                if made is None:
+                    made = self.import_dirs[0] / f"client-{secrets.token_hex(6)}"
+                    made.mkdir(parents=True)
+                dest = made / real.name
+                try:
+                    os.link(real, dest)
+                except OSError:
+                    shutil.copyfile(real, dest)
+                out.append(str(dest))
+                names.append(str(real))
+            yield out, names
+        finally:
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
+
     def import_file(self, path: str, events_path: str | None = None, dry_run: bool = False,
                     lang: str = "en") -> dict[str, Any]:
-        return self._post("/import", {"path": str(Path(path).resolve()),
-                                      "events_path": str(Path(events_path).resolve()) if events_path else None,
-                                      "dry_run": dry_run, "lang": lang})
+        paths = [path] + ([events_path] if events_path else [])
+        with self._importable(paths) as (files, names):
+            body: dict[str, Any] = {"path": files[0], "events_path": files[1] if events_path else None,
+                                    "dry_run": dry_run, "lang": lang}
+            if any(names):
+                body["names"] = names + [None] * (2 - len(names))
+            return self._post("/import", body)
 
     def explain_dossiers(self, codes: list[str], agency: str | None = None, lang: str = "vi") -> dict[str, Any]:
         return self._post("/explain", {"codes": list(codes), "agency": agency, "lang": lang})
@@ -223,7 +405,7 @@ class RemoteOps:
         return [Table.from_json(t) for t in self._post("/figures_at", {"as_of": as_of, "reads": reads})]
 
     def status(self) -> dict[str, Any]:
-        return self._unwrap(self._client.get("/status"))
+        return self._unwrap(self._send("GET", "/status"))
 
     def compliance(self, action: str, **params: Any) -> dict[str, Any]:
         """A change to the compliance register (compliance/actions.py), made by the owner."""
@@ -246,7 +428,8 @@ def find_owner(db_path: Path | str) -> RemoteOps | None:
         return None
     if not _pid_alive(pid):
         return None
-    ops = RemoteOps(f"http://{host}:{port}", token)
+    ops = RemoteOps(f"http://{host}:{port}", token, log_path=Path(db_path).parent / "logs" / "motcua.log",
+                    import_dirs=[Path(d) for d in info.get("import_dirs") or [uploads_dir(db_path).resolve()]])
     try:
         ops._client.get("/health", timeout=2.0).raise_for_status()
     except httpx.HTTPError:

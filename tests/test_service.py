@@ -202,3 +202,132 @@ def test_port_in_use_is_a_plain_message(app_env, tmp_path, run_app):
     assert r.returncode == 2
     assert "another program uses that port" in r.stderr and "Traceback" not in r.stderr
     assert not owner_file(Path(app_env["MOTCUA_STORE__PATH"])).exists()
+
+
+# -- hostile clients and exhausted resources --------------------------------------------------------
+
+def test_import_takes_files_only_from_the_systems_own_folders(owner, app_cfg, tmp_path):
+    _, service = owner
+    host, port = service.address
+    uploads = app_cfg.store.path.parent / "uploads"
+    (uploads / "ok.csv").write_text(CSV, encoding="utf-8")
+    outside = tmp_path / "outside.csv"
+    outside.write_text(CSV, encoding="utf-8")
+    (uploads / "link.csv").symlink_to(outside)
+
+    def post(path: str) -> httpx.Response:
+        return httpx.post(f"http://{host}:{port}/import", json={"path": path, "dry_run": True},
+                          headers={"X-Motcua-Token": service.token}, timeout=60)
+
+    for bad in ("/etc/passwd", str(outside), str(uploads / ".." / "motcua.duckdb"), str(uploads / "link.csv"),
+                "ok.csv", ""):
+        r = post(bad)
+        assert r.status_code == 422, bad
+        assert "refused: the system imports only files in its own folders" in r.json()["error"], bad
+        assert "bị từ chối" in r.json()["error_vi"]
+    r = post(str(uploads / "ok.csv"))
+    assert r.status_code == 200 and r.json()["result"]["rows_read"] == 2
+
+
+def test_a_client_imports_any_file_through_a_copy_named_as_the_original(owner, app_cfg, tmp_path):
+    app, _ = owner
+    f = tmp_path / "elsewhere" / "export.csv"
+    f.parent.mkdir()
+    f.write_text(CSV, encoding="utf-8")
+    ops = open_ops(app_cfg)
+    res = ops.import_file(str(f))
+    assert res["inserted"] == 2 and res["file"] == str(f.resolve())
+    assert app.query("import_batches").rows[0][2] == str(f.resolve())
+    assert not list((app_cfg.store.path.parent / "uploads").iterdir()), "the copy is gone"
+    assert f.read_text(encoding="utf-8") == CSV
+
+
+def test_clients_that_hang_up_leave_no_traceback_and_the_owner_serves_on(owner, capfd):
+    import socket
+    import struct
+
+    _, service = owner
+    host, port = service.address
+    head = f"POST /query/store_stats HTTP/1.1\r\nHost: x\r\nX-Motcua-Token: {service.token}\r\n"
+    for request in (head + "Content-Length: 2\r\n\r\n{}",                 # reset before the answer is read
+                    head + "Content-Length: 5000\r\n\r\n{\"par",          # reset in the middle of the body
+                    head + f"Content-Length: {1 << 40}\r\n\r\n{{}}"):      # a body too large to read
+        for _ in range(5):
+            s = socket.create_connection((host, port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            s.sendall(request.encode())
+            s.close()
+    time.sleep(1.0)
+    assert httpx.get(f"http://{host}:{port}/health", headers={"X-Motcua-Token": service.token}).status_code == 200
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err, err
+
+
+def test_out_of_memory_is_a_plain_message_from_the_owner_and_from_the_command_line(app_env, tmp_path, run_app):
+    from collectors.sample import write_dossier_csv
+    from config.app import load_config
+
+    env = dict(app_env, MOTCUA_STORE__MEMORY_LIMIT="16MB")  # DuckDB's own limit: a real OutOfMemoryException
+    f = write_dossier_csv(tmp_path / "many.csv", 50_000)
+    r = run_app("import", str(f), env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: not enough memory (không đủ bộ nhớ): ") and "store.memory_limit" in r.stderr
+    assert "Out of Memory Error" not in r.stderr and "Possible solutions" not in r.stderr and "Traceback" not in r.stderr
+
+    cfg = load_config(environ=env)
+    app = Motcua(cfg)
+    service = StoreService(app, cfg.store.path, "127.0.0.1", 0)
+    service.start()
+    try:
+        ops = open_ops(cfg)
+        with pytest.raises(OperationError) as e:
+            ops.import_file(str(f), lang="vi")
+        assert str(e.value).startswith("not enough memory (không đủ bộ nhớ)")
+        assert e.value.message_vi.startswith("không đủ bộ nhớ: ") and "Out of Memory" not in e.value.message_vi
+        assert ops.status()["imports"] == 0  # the owner answers, nothing half-written
+    finally:
+        service.stop()
+        app.close()
+
+
+def test_disk_full_is_a_plain_message():
+    import duckdb
+
+    from store.service import resource_error
+
+    con = duckdb.connect()
+    with pytest.raises(duckdb.IOException) as e:  # a real device with no space left
+        con.execute("COPY (SELECT * FROM range(1000000)) TO '/dev/full' (FORMAT csv)")
+    plain = resource_error(e.value)
+    assert plain is not None and str(plain).startswith("disk full (hết dung lượng đĩa): free some space")
+    assert plain.message_vi.startswith("hết dung lượng đĩa: hãy giải phóng dung lượng")
+    with pytest.raises(OSError) as e2, open("/dev/full", "w") as f:
+        f.write("x" * 100_000)
+        f.flush()
+    assert str(resource_error(e2.value)).startswith("disk full (hết dung lượng đĩa)")
+    assert resource_error(ValueError("no")) is None
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (mounting needs root; skipped otherwise, saying so)."""
+    d = tmp_path / "small-disk"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"a full disk needs a small tmpfs, which this user cannot mount: {r.stderr.strip()}")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def test_an_import_onto_a_full_disk_ends_with_a_plain_message(app_env, small_disk, tmp_path, run_app):
+    from collectors.sample import write_dossier_csv
+
+    env = dict(app_env, MOTCUA_STORE__PATH=str(small_disk / "data" / "motcua.duckdb"))
+    f = write_dossier_csv(tmp_path / "many.csv", 60_000)
+    r = run_app("import", str(f), env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: disk full (hết dung lượng đĩa)"), r.stderr
+    assert "No space left on device" not in r.stderr and "FATAL" not in r.stderr and "Traceback" not in r.stderr
