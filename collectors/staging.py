@@ -18,6 +18,8 @@ next columns, so a canonical column right of a dropped one may hold a dropped co
 In such a row those columns are blanked before anything reads them (`shifted_unsafe`) and their
 errors left out; the row is quarantined by its own error ("more fields than the header"), with
 the file, the row number and the columns left of any dropped one (the dossier code, usually).
+A citizen's number typed into another field is masked (config/redact.py): in the errors, and in
+the text columns stored (names, fields), never in the codes (CODE_COLUMNS).
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ ENUM_COLUMNS = {
     "events": {"event": False},
 }
 REQUIRED_VALUES = REQUIRED
+# Keys, never masked: a masked code could merge two dossiers. Every other text column (names,
+# fields, source systems) is stored with ID- and phone-shaped values masked (config/redact.py).
+CODE_COLUMNS = ("dossier_code", "agency_code", "procedure_code")
 # Plausible dates: anything outside is a typo (01/01/0024) or a placeholder (9999-12-31).
 MIN_TS = "1990-01-01"
 MAX_TS = "2100-12-31 23:59:59"
@@ -226,7 +231,7 @@ def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mappin
                 joins.append(f"LEFT JOIN {table} m_{c} ON m_{c}.raw = {t}")
                 mapped = f"m_{c}.val"
             strict = ENUM_COLUMNS[kind][c]
-            sel.append(f"{mapped} AS {_ident(c)}" if strict else f"coalesce({mapped}, {t}) AS {_ident(c)}")
+            sel.append(f"{mapped} AS {_ident(c)}" if strict else f"coalesce({mapped}, {sql_mask(t)}) AS {_ident(c)}")
         elif c == "detail":
             # Free text may carry personal data: strip e-mail addresses, phone and ID numbers.
             sel.append(
@@ -235,8 +240,10 @@ def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mappin
                 r"'(\+84|0)[0-9]{2,3}[ .-][0-9]{3}[ .-][0-9]{3,4}', '[số]', 'g'), "
                 r"'[0-9]{9,}', '[số]', 'g') AS " + c
             )
-        else:
+        elif c in CODE_COLUMNS:
             sel.append(f"{t} AS {_ident(c)}")
+        else:  # names kept as they are given, but for a citizen's number typed into one
+            sel.append(f"{sql_mask(t)} AS {_ident(c)}")
     for c in _CHECKED[kind]:
         if not _is_text(kind, c):  # text columns are their own source text
             sel.append(f"t.{_ident(c)} AS s_{c}")

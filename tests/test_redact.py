@@ -83,6 +83,21 @@ def test_a_shifted_row_keeps_no_personal_value_in_the_quarantine_or_the_report(t
         assert value not in stored and value not in report, value
 
 
+def test_a_number_typed_into_a_name_is_stored_masked_and_codes_are_kept(tmp_path):
+    f = tmp_path / "ho-so.csv"
+    f.write_text("dossier_code,agency_code,agency_name,procedure_code,procedure_name,channel,received_at,"
+                 "time_limit,time_unit,state,reported_status\n"
+                 "079203001234,S1,Sở Tư pháp (Nguyễn An 0905123456),P1,Khai sinh CCCD 079203001234,online,"
+                 "2026-03-02 09:00,2,working_days,processing,gọi 0912345678\n", encoding="utf-8")
+    with Store(tmp_path / "s.duckdb") as s:
+        assert import_dossiers(s, f).inserted == 1
+        con = s.cursor()
+        assert con.execute("SELECT dossier_code, reported_status FROM dossiers").fetchall() == [
+            ("079203001234", "gọi 0*******78")]
+        assert con.execute("SELECT name FROM agencies").fetchall() == [("Sở Tư pháp (Nguyễn An 0*******56)",)]
+        assert con.execute("SELECT name FROM procedures").fetchall() == [("Khai sinh CCCD 0*********34",)]
+
+
 def test_a_trailing_delimiter_is_still_harmless_where_every_column_is_read(tmp_path):
     f = tmp_path / "canonical.csv"
     f.write_text("dossier_code,agency_code,channel,received_at,time_limit,time_unit,state\n"
