@@ -105,17 +105,41 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def _private_file(path: Path) -> None:
-    """Create the log file readable by its owner only (it may name files and users)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+class _PrivateFileHandler(logging.FileHandler):
+    """A FileHandler whose file, created on the first record, is readable by its owner only (a log
+    names files, users and what failed)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self):  # noqa: ANN202 - logging.FileHandler's own hook
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        except OSError:  # a file of another user's: written as it is
+            pass
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+class _Stderr(logging.StreamHandler):
+    """Python's last-resort output (the message on stderr), masked; sys.stderr as it is now."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler.__init__ sets it
+        pass
 
 
 def file_handler(path: Path | str, level: int = logging.WARNING) -> logging.Handler:
-    """A FileHandler appending to `path` (UTF-8) with the RedactFilter."""
-    p = Path(path)
-    _private_file(p)
-    h = logging.FileHandler(p, encoding="utf-8")
+    """A handler appending to the log file `path` (UTF-8, mode 0600) with the RedactFilter."""
+    h = _PrivateFileHandler(Path(path))
     h.setLevel(level)
     h.setFormatter(logging.Formatter("--- %(asctime)s %(name)s %(levelname)s\n%(message)s"))
     h.addFilter(RedactFilter())
@@ -123,21 +147,20 @@ def file_handler(path: Path | str, level: int = logging.WARNING) -> logging.Hand
 
 
 def install(path: Path | str, logger: str = "motcua", level: int = logging.WARNING) -> logging.Handler:
-    """Send `logger`'s records of `level` and above to the log file `path`, masked, and (as Python
-    does for a logger without handlers) their message to stderr, masked too. Once per file."""
+    """Send `logger`'s records of `level` and above to the log file `path`, masked, and their
+    message to stderr, masked too (what Python prints for a logger without handlers). A second
+    call replaces the first (a process runs one configuration at a time)."""
     lg = logging.getLogger(logger)
-    target = str(Path(path).resolve())
-    for h in lg.handlers:
-        if isinstance(h, logging.FileHandler) and h.baseFilename == target:
-            return h
+    for old in [h for h in lg.handlers if getattr(h, "_motcua_redact", False)]:
+        lg.removeHandler(old)
+        old.close()
     h = file_handler(path, level)
-    lg.addHandler(h)
-    if not any(getattr(x, "_motcua_stderr", False) for x in lg.handlers):
-        err = logging.StreamHandler()
-        err.setLevel(level)
-        err.addFilter(RedactFilter())
-        err._motcua_stderr = True  # type: ignore[attr-defined]
-        lg.addHandler(err)
+    err = _Stderr()
+    err.setLevel(level)
+    err.addFilter(RedactFilter())
+    for x in (h, err):
+        x._motcua_redact = True  # type: ignore[attr-defined]
+        lg.addHandler(x)
     if lg.level == logging.NOTSET or lg.level > level:
         lg.setLevel(level)
     return h
