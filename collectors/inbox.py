@@ -1,21 +1,23 @@
 """The watch folder: dossier exports dropped into data/inbox/ are imported by the store's owner.
 
 A file is taken once its size has stopped changing between two polls (so a half-copied export is
-never read). After the import it moves to the archive, or to rejected/ with a report beside it
-when the file as a whole was refused; nothing is deleted. An events file travels with its
-dossier file when named `<name>.events.csv` (or .xlsx) next to `<name>.csv`.
+never read). After the import the archive keeps a copy without personal data and the import's
+report (collectors/archive.py) and the file itself is deleted; a file refused as a whole moves to
+rejected/ with a report beside it. An events file travels with its dossier file when named
+`<name>.events.csv` (or .xlsx) next to `<name>.csv`.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from collectors import archive
 from config.app import InboxConfig
+from config.mapping import ColumnMapping, load_mapping
 
 log = logging.getLogger("motcua.inbox")
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
@@ -23,10 +25,13 @@ SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
 
 class Inbox:
     def __init__(self, cfg: InboxConfig, import_file: Callable[[str, str | None], dict[str, Any]],
-                 on_imported: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
+                 on_imported: Callable[[list[dict[str, Any]]], Any] | None = None,
+                 mapping: ColumnMapping | Path | str | None = None) -> None:
         self.cfg = cfg
         self.import_file = import_file
         self.on_imported = on_imported
+        # the archive's copy keeps the columns the import reads, as that mapping reads them
+        self.mapping = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         self._sizes: dict[Path, int] = {}
         for d in (cfg.path, cfg.archive, cfg.rejected):
             Path(d).mkdir(parents=True, exist_ok=True)
@@ -83,15 +88,14 @@ class Inbox:
                 log.warning("inbox: %s refused: %s", p.name, e)
                 results.append({"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)})
                 continue
-            dest = self._move(p, self.cfg.archive, stamp)
+            dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers")
             if events:
-                self._move(events, self.cfg.archive, stamp)
+                archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
             report = {k: v for k, v in res.items() if k != "text"}
-            dest.with_name(dest.name + ".report.txt").write_text(
-                res.get("text", "") + "\n" + json.dumps(report, ensure_ascii=False, default=str) + "\n",
-                encoding="utf-8")
+            archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
             log.info("inbox: %s imported", p.name)
-            results.append({"file": p.name, "status": "imported", "result": report, "moved_to": str(dest)})
+            results.append({"file": p.name, "status": "imported", "result": report,
+                            "moved_to": str(dest) if dest else None})
         if results and self.on_imported and any(r["status"] == "imported" for r in results):
             self.on_imported(results)
         return results
