@@ -22,7 +22,7 @@ from typing import Any
 from config.app import AppConfig, load_config
 from collectors.errors import ImportRefused
 from config.errors import ConfigError
-from config.redact import install as install_log, log_exception
+from config.redact import install as install_log, log_exception, uninstall as uninstall_log
 from store.db import StoreError
 from store.registry import Table
 from store.service import OperationError, RemoteOps, StoreService, find_owner
@@ -778,6 +778,8 @@ def main(argv: list[str] | None = None) -> int:
             where = ""
         print(f"error: unexpected {type(e).__name__}: {e}{where}", file=sys.stderr)
         return 1
+    finally:
+        uninstall_log()
 
 
 if __name__ == "__main__":

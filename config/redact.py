@@ -149,11 +149,10 @@ def file_handler(path: Path | str, level: int = logging.WARNING) -> logging.Hand
 def install(path: Path | str, logger: str = "motcua", level: int = logging.WARNING) -> logging.Handler:
     """Send `logger`'s records of `level` and above to the log file `path`, masked, and their
     message to stderr, masked too (what Python prints for a logger without handlers). A second
-    call replaces the first (a process runs one configuration at a time)."""
+    call replaces the first (a process runs one configuration at a time). The logger's own level
+    is left as it is."""
     lg = logging.getLogger(logger)
-    for old in [h for h in lg.handlers if getattr(h, "_motcua_redact", False)]:
-        lg.removeHandler(old)
-        old.close()
+    uninstall(logger)
     h = file_handler(path, level)
     err = _Stderr()
     err.setLevel(level)
@@ -161,9 +160,15 @@ def install(path: Path | str, logger: str = "motcua", level: int = logging.WARNI
     for x in (h, err):
         x._motcua_redact = True  # type: ignore[attr-defined]
         lg.addHandler(x)
-    if lg.level == logging.NOTSET or lg.level > level:
-        lg.setLevel(level)
     return h
+
+
+def uninstall(logger: str = "motcua") -> None:
+    """Remove what `install` added (a command that ran in a process that goes on)."""
+    lg = logging.getLogger(logger)
+    for old in [h for h in lg.handlers if getattr(h, "_motcua_redact", False)]:
+        lg.removeHandler(old)
+        old.close()
 
 
 def log_exception(path: Path | str, header: str) -> None:
