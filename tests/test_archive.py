@@ -87,3 +87,33 @@ def test_retention_deletes_old_archives_and_forgotten_uploads_only(tmp_path):
     assert sorted(p.relative_to(tmp_path).as_posix() for p in files if p.exists()) == ["archive/new.csv",
                                                                                      "uploads/new.csv"]
     assert purge(tmp_path / "none", tmp_path / "none", 1, 1) == {"archive": 0, "uploads": 0}
+
+
+def test_the_watch_folder_archives_a_file_and_its_events_without_personal_data(tmp_path):
+    from collectors.inbox import Inbox
+    from config.app import InboxConfig
+
+    cfg = InboxConfig(path=tmp_path / "inbox", archive=tmp_path / "archive", rejected=tmp_path / "rejected")
+    with Store(tmp_path / "s.duckdb") as store:
+        def import_file(path, events):
+            s = import_dossiers(store, path, events_path=events)
+            return s.to_dict() | {"text": s.render("vi")}
+
+        inbox = Inbox(cfg, import_file)
+        (cfg.path / "x.csv").write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+        (cfg.path / "x.events.csv").write_text(
+            "Mã hồ sơ,Sự kiện,Thời điểm,Ghi chú,Số điện thoại người nộp\n"
+            "H48-001,Yêu cầu bổ sung,03/03/2026 09:00,gọi 0905123456,0912345678\n", encoding="utf-8")
+        assert inbox.poll() == []          # first seen: maybe still being copied
+        [res] = inbox.poll()
+    assert res["status"] == "imported" and res["result"]["events"]["inserted"] == 1
+    assert not list(cfg.path.iterdir())
+    kept = {p.name.split("_", 1)[1]: p for p in cfg.archive.iterdir()}
+    assert set(kept) == {"x.csv", "x.events.csv", "x.csv.report.txt"}
+    assert kept["x.events.csv"].read_text(encoding="utf-8-sig").splitlines() == [
+        "dossier_code,event,at,detail", "H48-001,Yêu cầu bổ sung,03/03/2026 09:00,gọi 0*******56"]
+    for p in kept.values():
+        assert p.stat().st_mode & 0o777 == 0o600
+        text = p.read_text(encoding="utf-8-sig")
+        for value in PERSONAL + ["0905123456", "0912345678"]:
+            assert value not in text, (p.name, value)
