@@ -159,8 +159,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, prep: PreparedFile, prefix: str) ->
     try:
         con.execute(sql.replace("PARALLEL", "true" if parallel else "false"))
     except duckdb.InvalidInputException as e:
+        # DuckDB's first line names the fault; the lines after it quote the file's row
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ImportRefused(f"{prep.info.name}: cannot be read as CSV: {first[:300]}", file=prep.info.name,
+        raise ImportRefused(f"{prep.info.name}: cannot be read as CSV: {mask_text(first[:300])}", file=prep.info.name,
                             reason="csv") from None
 
 
