@@ -11,17 +11,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import signal
 import sys
 import threading
-import traceback
 from pathlib import Path
 from typing import Any
 
 from config.app import AppConfig, load_config
 from collectors.errors import ImportRefused
 from config.errors import ConfigError
+from config.redact import install as install_log, log_exception, uninstall as uninstall_log
 from store.db import StoreError
 from store.registry import Table
 from store.service import OperationError, RemoteOps, StoreService, find_owner, resource_error, uploads_dir
@@ -37,6 +38,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from collectors.archive import purge, uploads_dir
     from collectors.inbox import Inbox
     from collectors.metrics import build_registry, serve_metrics
     from collectors.probes import ProbeScheduler
@@ -82,9 +84,14 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                                 on_results=registry.probe_metrics.observe_results)
         probes.start()
         stack.callback(probes.shutdown)
-        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute())
+        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(),
+                      mapping=cfg.imports.column_mapping)
         scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
                           max_instances=1, coalesce=True)
+        retention = functools.partial(purge, cfg.inbox.archive, uploads_dir(cfg.store.path),
+                                      cfg.inbox.retention_days, cfg.inbox.upload_hours)
+        retention()
+        scheduler.add_job(retention, "cron", hour=2, minute=15, id="retention", max_instances=1, coalesce=True)
         scheduler.add_job(app.recompute, "cron", hour=1, minute=30, id="nightly-sla-recompute",
                           max_instances=1, coalesce=True)
         scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
@@ -770,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = None
     try:
         cfg = load_config(args.config)
+        install_log(_log_path(cfg))  # warnings into the log file, ID and phone shapes masked
         return args.fn(cfg, args)
     except (UserError, ConfigError, StoreError, OperationError, ImportRefused) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -789,14 +797,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         path = _log_path(cfg)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as f:
-                f.write(f"--- {dt.datetime.now().isoformat()} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+            log_exception(path, " ".join(sys.argv))
             where = f"; details in {path}"
         except OSError:
             where = ""
         print(f"error: unexpected {type(e).__name__}: {e}{where}", file=sys.stderr)
         return 1
+    finally:
+        uninstall_log()
 
 
 if __name__ == "__main__":

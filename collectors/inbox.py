@@ -1,20 +1,20 @@
 """The watch folder: dossier exports dropped into data/inbox/ are imported by the store's owner.
 
 A file is taken once its size has stopped changing between two polls (so a half-copied export is
-never read). After the import it moves to the archive, or to rejected/ with a report beside it
-when the file as a whole was refused; nothing is deleted. An events file travels with its
-dossier file when named `<name>.events.csv` (or .xlsx) next to `<name>.csv`.
+never read). After the import the archive keeps a copy without personal data and the import's
+report (collectors/archive.py) and the file itself is deleted; a file refused as a whole moves to
+rejected/ with a report beside it. An events file travels with its dossier file when named
+`<name>.events.csv` (or .xlsx) next to `<name>.csv`.
 
 A file is never read twice if reading it could have stopped the system: before its import a
 marker (`.importing-<name>.json`, hidden) is written beside it and removed once the file has
-moved. A marker found when the inbox starts means the system stopped during that import (a crash
-or a kill): its files go to rejected/ with a report saying so, unread. A file that cannot be moved
-is not taken again until the system restarts.
+been archived or moved. A marker found when the inbox starts means the system stopped during that
+import (a crash or a kill): its files go to rejected/ with a report saying so, unread. A file that
+cannot be archived or moved is not taken again until the system restarts.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import shutil
@@ -22,7 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from collectors import archive
 from config.app import InboxConfig
+from config.mapping import ColumnMapping, load_mapping
 
 log = logging.getLogger("motcua.inbox")
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
@@ -37,10 +39,13 @@ CRASHED_VI = ("chưa nhập: hệ thống dừng đột ngột khi đang đọc 
 
 class Inbox:
     def __init__(self, cfg: InboxConfig, import_file: Callable[[str, str | None], dict[str, Any]],
-                 on_imported: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
+                 on_imported: Callable[[list[dict[str, Any]]], Any] | None = None,
+                 mapping: ColumnMapping | Path | str | None = None) -> None:
         self.cfg = cfg
         self.import_file = import_file
         self.on_imported = on_imported
+        # the archive's copy keeps the columns the import reads, as that mapping reads them
+        self.mapping = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         self._sizes: dict[Path, int] = {}
         self._stuck: set[tuple[Path, int, int]] = set()   # files that could not be moved away
         for d in (cfg.path, cfg.archive, cfg.rejected):
@@ -181,21 +186,20 @@ class Inbox:
                 results.append({"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)})
                 continue
             try:
-                dest = self._move(p, self.cfg.archive, stamp)
+                dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers")
                 if events:
-                    self._move(events, self.cfg.archive, stamp)
+                    archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
             except OSError as move_error:  # imported, but left in the inbox: not imported again and again
-                log.error("inbox: %s imported but not moved to %s: %s", p.name, self.cfg.archive, move_error)
+                log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
                 self._hold(p, *([events] if events else []))
                 continue
             finally:
                 marker.unlink(missing_ok=True)
             report = {k: v for k, v in res.items() if k != "text"}
-            dest.with_name(dest.name + ".report.txt").write_text(
-                res.get("text", "") + "\n" + json.dumps(report, ensure_ascii=False, default=str) + "\n",
-                encoding="utf-8")
+            archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
             log.info("inbox: %s imported", p.name)
-            results.append({"file": p.name, "status": "imported", "result": report, "moved_to": str(dest)})
+            results.append({"file": p.name, "status": "imported", "result": report,
+                            "moved_to": str(dest) if dest else None})
         if results and self.on_imported and any(r["status"] == "imported" for r in results):
             self.on_imported(results)
         return results

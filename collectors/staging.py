@@ -7,9 +7,19 @@ table holding only the mapped canonical columns, then typed and validated with S
     <p>_typed   row_no + typed canonical columns (config/mapping.py types) + trimmed source text `s_<col>`
                 of the typed columns + `_bad` (the row has a fault); blank rows dropped
     <p>_err     one row per (row_no, field) at fault: value, reason (English), reason_vi, raw JSON
+                (values shaped like an ID or a phone number masked: config/redact.py)
     <p>_valid   VIEW: typed rows without any error, canonical columns + row_no: the rows to import
 
 Everything here works on TEMP relations of the given connection only; no store table is touched.
+
+Personal data: the dropped columns are never selected. A CSV row with more fields than the header
+(an unquoted comma in a name) is shifted: the values right of the extra comma moved into the
+next columns, so a canonical column right of a dropped one may hold a dropped column's value.
+In such a row those columns are blanked before anything reads them (`shifted_unsafe`) and their
+errors left out; the row is quarantined by its own error ("more fields than the header"), with
+the file, the row number and the columns left of any dropped one (the dossier code, usually).
+A citizen's number typed into another field is masked (config/redact.py): in the errors, and in
+the text columns stored (names, fields), never in the codes (CODE_COLUMNS).
 """
 from __future__ import annotations
 
@@ -21,6 +31,7 @@ import duckdb
 from collectors.errors import ImportRefused
 from collectors.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 from config.mapping import ENUMS, ColumnMapping, normalize_label
+from config.redact import mask_text, sql_mask
 from config.vocabulary import RESOLVED_STATES, quoted_list
 
 TIMESTAMP_COLUMNS = DATE_COLUMNS
@@ -30,6 +41,9 @@ ENUM_COLUMNS = {
     "events": {"event": False},
 }
 REQUIRED_VALUES = REQUIRED
+# Keys, never masked: a masked code could merge two dossiers. Every other text column (names,
+# fields, source systems) is stored with ID- and phone-shaped values masked (config/redact.py).
+CODE_COLUMNS = ("dossier_code", "agency_code", "procedure_code")
 # Plausible dates: anything outside is a typo (01/01/0024) or a placeholder (9999-12-31).
 MIN_TS = "1990-01-01"
 MAX_TS = "2100-12-31 23:59:59"
@@ -91,20 +105,52 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The NULL string of read_csv: a control character, never a whole field of an export.
+_NO_TEXT = "\x01"
+
+
+def shifted_unsafe(prep: PreparedFile) -> list[str]:
+    """Canonical columns that a shifted row (more fields than the header) may fill with the value of
+    a dropped column: those right of the first column that is not read (personal data, unknown, or
+    blank header). Values only ever move right in such a row. A workbook's cells cannot shift."""
+    if prep.data_row_offset is not None:
+        return []
+    mapped = set(prep.columns.values())
+    first = next((i for i in range(prep.n_columns) if i not in mapped), None)
+    if first is None:
+        return []
+    return [c for c in CANONICAL[prep.kind] if c in prep.columns and prep.columns[c] > first]
+
+
+def blank_shifted(con: duckdb.DuckDBPyConnection, prefix: str, unsafe: list[str]) -> None:
+    """In <prefix>_raw, NULL the `unsafe` columns of the rows with more fields than the header."""
+    if unsafe:
+        sets = ", ".join(f"{_ident(c)} = NULL" for c in unsafe)
+        con.execute(f"UPDATE {prefix}_raw SET {sets} WHERE _extra IS NOT NULL")
+
+
 def load_raw(con: duckdb.DuckDBPyConnection, prep: PreparedFile, prefix: str) -> None:
     """read_csv the prepared file into <prefix>_raw: row_no (1-based data row, from WITH ORDINALITY:
     file order, also with the parallel reader; blank lines are skipped by the reader), the canonical
-    columns as text, and `_extra`, set when a row has more fields than the header.
-    (rowid cannot serve: inside a transaction it starts at 2^55.)"""
+    columns as text (NULL when empty), and `_extra`, set when a row has more fields than the header.
+    (rowid cannot serve: inside a transaction it starts at 2^55.)
+
+    Empty fields are read as '' (the NULL string is a control character, _NO_TEXT) so that a
+    field past the header's last one counts even when it is empty: "a,b,c," after an unquoted
+    comma in a name. A file with columns that are not read (shifted_unsafe) sets `_extra` for such
+    rows; any other file only for a non-empty one, as a trailing delimiter is harmless there."""
     canon = CANONICAL[prep.kind]
     cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(prep.n_columns)) + ", '_extra': 'VARCHAR'"
     select = ", ".join(
-        (f"c{prep.columns[c]}" if c in prep.columns else "NULL::VARCHAR") + f" AS {_ident(c)}" for c in canon
+        (f"nullif(c{prep.columns[c]}, '')" if c in prep.columns else "NULL::VARCHAR") + f" AS {_ident(c)}"
+        for c in canon
     )
+    extra = "_extra" if shifted_unsafe(prep) else "nullif(_extra, '') AS _extra"
     sql = (
-        f"CREATE OR REPLACE TEMP TABLE {prefix}_raw AS SELECT ordinality AS row_no, {select}, _extra "
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_raw AS SELECT ordinality AS row_no, {select}, {extra} "
         f"FROM read_csv({_q(str(prep.csv_path))}, delim={_q(prep.delimiter)}, quote='\"', escape='\"', "
         f"header=false, skip={prep.skip_lines}, auto_detect=false, columns={{{cols}}}, null_padding=true, "
+        f"nullstr={_q(_NO_TEXT)}, "
         f"strict_mode=false, encoding='utf-8', max_line_size={MAX_LINE_BYTES}, parallel=PARALLEL) WITH ORDINALITY"
     )
     # DuckDB's parallel reader refuses null_padding when a quoted field spans lines; a failed
@@ -113,8 +159,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, prep: PreparedFile, prefix: str) ->
     try:
         con.execute(sql.replace("PARALLEL", "true" if parallel else "false"))
     except duckdb.InvalidInputException as e:
+        # DuckDB's first line names the fault; the lines after it quote the file's row
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ImportRefused(f"{prep.info.name}: cannot be read as CSV: {first[:300]}", file=prep.info.name,
+        raise ImportRefused(f"{prep.info.name}: cannot be read as CSV: {mask_text(first[:300])}", file=prep.info.name,
                             reason="csv") from None
 
 
@@ -185,7 +232,7 @@ def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mappin
                 joins.append(f"LEFT JOIN {table} m_{c} ON m_{c}.raw = {t}")
                 mapped = f"m_{c}.val"
             strict = ENUM_COLUMNS[kind][c]
-            sel.append(f"{mapped} AS {_ident(c)}" if strict else f"coalesce({mapped}, {t}) AS {_ident(c)}")
+            sel.append(f"{mapped} AS {_ident(c)}" if strict else f"coalesce({mapped}, {sql_mask(t)}) AS {_ident(c)}")
         elif c == "detail":
             # Free text may carry personal data: strip e-mail addresses, phone and ID numbers.
             sel.append(
@@ -194,8 +241,10 @@ def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mappin
                 r"'(\+84|0)[0-9]{2,3}[ .-][0-9]{3}[ .-][0-9]{3,4}', '[số]', 'g'), "
                 r"'[0-9]{9,}', '[số]', 'g') AS " + c
             )
-        else:
+        elif c in CODE_COLUMNS:
             sel.append(f"{t} AS {_ident(c)}")
+        else:  # names kept as they are given, but for a citizen's number typed into one
+            sel.append(f"{sql_mask(t)} AS {_ident(c)}")
     for c in _CHECKED[kind]:
         if not _is_text(kind, c):  # text columns are their own source text
             sel.append(f"t.{_ident(c)} AS s_{c}")
@@ -284,10 +333,12 @@ def _duplicates_sql(prefix: str, kind: str) -> str:
     )
 
 
-def validate(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: ColumnMapping) -> None:
+def validate(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: ColumnMapping,
+             shifted: list[str] | tuple[str, ...] = ()) -> None:
     """Build <prefix>_typed (typing + a `_bad` flag in one scan), <prefix>_err (one row per
     (row_no, field) at fault, from the flagged rows and the duplicate check) and the view
-    <prefix>_valid from <prefix>_raw."""
+    <prefix>_valid from <prefix>_raw. `shifted`: the columns blanked in shifted rows
+    (blank_shifted), whose errors in those rows say nothing about the file and are left out."""
     checks = _checks(kind)
     items = ", ".join(
         f"CASE WHEN {cond} THEN struct_pack(field := {_q(f)}, value := ({val})::VARCHAR, "
@@ -300,8 +351,15 @@ def validate(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: Co
         f"FROM ({_typed_select(con, prefix, kind, mapping)})"
     )
     canon = CANONICAL[kind]
-    raw_json = ("to_json(struct_pack(" + ", ".join(f"{_ident(c)} := left(r.{_ident(c)}, {MAX_TEXT})" for c in canon)
-                + "))")
+    # one row's values, the same for each of its errors: masked once per (row, field)
+    raw_json = ("to_json(struct_pack(" + ", ".join(
+        f"{_ident(c)} := {sql_mask(f'left(any_value(r.{_ident(c)}), {MAX_TEXT})')}" for c in canon) + "))")
+
+    def reasons(col: str) -> str:
+        return sql_mask(f"string_agg(e.{col}, '; ' ORDER BY e.reason)")
+
+    skip = (f"WHERE NOT (r._extra IS NOT NULL AND e.field IN ({', '.join(_q(c) for c in shifted)})) "
+            if shifted else "")
     per_row = (
         f"SELECT row_no, e.field AS field, e.value AS value, e.reason AS reason, e.reason_vi AS reason_vi "
         f"FROM (SELECT row_no, unnest(list_filter([{items}], lambda x: x IS NOT NULL)) AS e "
@@ -309,12 +367,10 @@ def validate(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mapping: Co
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {prefix}_err AS "
-        f"SELECT e.row_no, e.field, min(e.value) AS value, "
-        f"string_agg(e.reason, '; ' ORDER BY e.reason) AS reason, "
-        f"string_agg(e.reason_vi, '; ' ORDER BY e.reason) AS reason_vi, "
-        f"any_value({raw_json}) AS raw "
+        f"SELECT e.row_no, e.field, {sql_mask('min(e.value)')} AS value, "
+        f"{reasons('reason')} AS reason, {reasons('reason_vi')} AS reason_vi, {raw_json} AS raw "
         f"FROM ({per_row} UNION ALL {_duplicates_sql(prefix, kind)}) e "
-        f"JOIN {prefix}_raw r ON r.row_no = e.row_no GROUP BY e.row_no, e.field"
+        f"JOIN {prefix}_raw r ON r.row_no = e.row_no {skip}GROUP BY e.row_no, e.field"
     )
     cols = ", ".join(["t." + c for c in canon] + ["t.row_no"])
     con.execute(
@@ -330,7 +386,8 @@ def collect_errors(con: duckdb.DuckDBPyConnection, prefix: str, prep: PreparedFi
         f"SELECT row_no, field, value, {reason} FROM {table or prefix + '_err'} ORDER BY row_no, field LIMIT ?",
         [limit],
     ).fetchall()
-    return [RowError(prep.info.name, r, f, why, v, prep.where(r, lang), _sheet_row(prep, r))
+    # masked again here: rows added to the errors after validation (the events' unknown dossiers)
+    return [RowError(prep.info.name, r, f, mask_text(why), mask_text(v), prep.where(r, lang), _sheet_row(prep, r))
             for r, f, v, why in rows]
 
 
@@ -347,8 +404,8 @@ def error_rows(con: duckdb.DuckDBPyConnection, prefix: str, prep: PreparedFile, 
     rows = con.execute(
         f"SELECT row_no, field, value, reason, reason_vi FROM {table or prefix + '_err'} "
         "ORDER BY row_no, field LIMIT ?", [limit]).fetchall()
-    return [{"row": r, "sheet_row": _sheet_row(prep, r), "sheet": prep.sheet, "field": f or "", "value": v,
-             "reason": en, "reason_vi": vi} for r, f, v, en, vi in rows]
+    return [{"row": r, "sheet_row": _sheet_row(prep, r), "sheet": prep.sheet, "field": f or "",
+             "value": mask_text(v), "reason": mask_text(en), "reason_vi": mask_text(vi)} for r, f, v, en, vi in rows]
 
 
 def stage(con: duckdb.DuckDBPyConnection, prep: PreparedFile, mapping: ColumnMapping, prefix: str, *,
@@ -357,9 +414,11 @@ def stage(con: duckdb.DuckDBPyConnection, prep: PreparedFile, mapping: ColumnMap
     if on_stage:
         on_stage(f"read:{prep.kind}")
     load_raw(con, prep, prefix)
+    unsafe = shifted_unsafe(prep)
+    blank_shifted(con, prefix, unsafe)
     if on_stage:
         on_stage(f"validate:{prep.kind}")
-    validate(con, prefix, prep.kind, mapping)
+    validate(con, prefix, prep.kind, mapping, unsafe)
     rows_read, = con.execute(f"SELECT count(*) FROM {prefix}_typed").fetchone()
     n_err, n_rows = con.execute(f"SELECT count(*), count(DISTINCT row_no) FROM {prefix}_err").fetchone()
     valid = rows_read - n_rows

@@ -57,6 +57,10 @@ class InboxConfig(_Strict):
     archive: Path = Path("data/archive")
     rejected: Path = Path("data/rejected")
     poll_seconds: float = Field(default=5.0, gt=0)
+    # What is kept of imported files (copies without personal data, reports) is deleted after
+    # this many days; a dashboard upload checked but never imported after `upload_hours`.
+    retention_days: float = Field(default=365, gt=0)
+    upload_hours: float = Field(default=24, gt=0)
 
 
 class SlaConfig(_Strict):

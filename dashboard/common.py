@@ -6,13 +6,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from config.redact import log_exception
 from dashboard.access import AccessDenied, ScopedOps, can_see
 from dashboard.backend import Backend, StoreUnavailable
 from dashboard.i18n import t
@@ -196,12 +196,7 @@ def report_exception(e: BaseException) -> None:
     msg = _message(e)
     if msg is None:
         path = log_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as f:
-                f.write(f"--- {dt.datetime.now().isoformat()} dashboard\n{traceback.format_exc()}\n")
-        except OSError:
-            pass
+        log_exception(path, "dashboard")  # ID and phone shapes masked (config/redact.py)
         msg = tr("unexpected", kind=type(e).__name__, log=path)
     st.error(msg, icon=":material/warning:")
 

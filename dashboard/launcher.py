@@ -1,8 +1,11 @@
 """Starting the dashboard as a child process of `app.py run` (Streamlit runs its own server).
 
 `python -m streamlit run dashboard/app.py` with the address and port from the config, headless,
-no usage statistics, the viewer toolbar (no "Deploy" button), and error details hidden from the
-page (the dashboard shows plain messages itself). Its output goes to data/logs/dashboard.log.
+no usage statistics, the viewer toolbar (no "Deploy" button), error details hidden from the
+page (the dashboard shows plain messages itself), and no built-in export of tables: Streamlit's
+CSV download and copy of a table write its cells as they are, so a name from an imported file
+such as "=cmd|..." would run as a formula in a spreadsheet (the pages offer their own downloads,
+made safe by reports/cells.py). Its output goes to data/logs/dashboard.log.
 When OIDC is configured, st.login's [auth] settings are written to a private secrets file
 (mode 0600, removed when the dashboard stops); the secrets themselves come from the environment.
 """
@@ -77,6 +80,7 @@ class Dashboard:
                "--server.address", self.host, "--server.port", str(self.port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none",
+               "--client.disableDataExport", "true",
                "--server.fileWatcherType", "none", "--server.runOnSave", "false",
                "--theme.base", "light", "--theme.primaryColor", "#1f5fa8"]
         if self._secrets is not None:

@@ -6,9 +6,12 @@ apostrophe; in XLSX it is stored as text with the quote prefix, so the cell show
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The control characters an XLSX cell cannot hold (openpyxl's own ILLEGAL_CHARACTERS_RE).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def formula_like(v: Any) -> bool:
@@ -27,8 +30,18 @@ def csv_frame(df: Any) -> Any:
     return out
 
 
+def csv_bytes(df: Any) -> bytes:
+    """A pandas DataFrame as the bytes of a CSV download: safe text cells (csv_frame), numbers as
+    numbers, UTF-8 with a byte-order mark so that spreadsheet programs read Vietnamese right."""
+    return csv_frame(df).to_csv(index=False).encode("utf-8-sig")
+
+
 def xlsx_cell(ws: Any, row: int, column: int, v: Any) -> Any:
-    """Write `v` into an openpyxl worksheet's cell; formula-like text stays text. Returns the cell."""
+    """Write `v` into an openpyxl worksheet's cell; formula-like text stays text, and control
+    characters XML cannot hold are left out (openpyxl refuses them: one imported name with such a
+    character would stop the whole workbook). Returns the cell."""
+    if isinstance(v, str):
+        v = ILLEGAL_CHARACTERS_RE.sub("", v)
     c = ws.cell(row, column, v)
     if formula_like(v):
         c.data_type = "s"

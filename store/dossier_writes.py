@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from config.redact import sql_mask
+
 # dossiers columns written from a file, in table order (batch_id and updated_at are set here).
 DOSSIER_DATA_COLUMNS: tuple[str, ...] = (
     "agency_code", "procedure_code", "field", "channel", "received_at", "time_limit", "time_unit",
@@ -205,10 +207,15 @@ def upsert_dossiers(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, 
 def quarantine_rows(con: duckdb.DuckDBPyConnection, errors: str, *, file_sha256: str, file_name: str,
                     batch_id: int, now: dt.datetime) -> int:
     """Insert (row_no, field, value, reason, raw) errors; keyed (file_sha256, row_no, field), a
-    re-run adds nothing. Returns the number of new quarantine rows."""
+    re-run adds nothing. Returns the number of new quarantine rows.
+
+    Values shaped like an ID or a phone number are masked on the way in (config/redact.py), whoever
+    built the errors: the quarantine is kept, a citizen's number typed in a wrong column is not."""
+    raw = f"{sql_mask('CAST(raw AS VARCHAR)')}::JSON"
     return _one(
         con,
         f"INSERT INTO quarantine (file_sha256, row_no, field, file_name, value, reason, raw, batch_id, created_at) "
-        f"SELECT ?, row_no, field, ?, value, reason, raw, ?, ? FROM {errors} ON CONFLICT DO NOTHING",
+        f"SELECT ?, row_no, field, ?, {sql_mask('value')}, {sql_mask('reason')}, {raw}, ?, ? FROM {errors} "
+        f"ON CONFLICT DO NOTHING",
         [file_sha256, file_name, batch_id, now],
     )

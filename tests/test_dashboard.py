@@ -331,6 +331,18 @@ def test_data_page_validates_before_import_then_imports(store_env, tmp_path):
     assert Backend(store_env["cfg"]).status()["dossiers"] == before + 1
     q = table(at, "Giá trị")
     assert (q["Trường"] == "Ngày tiếp nhận (received_at)").any()
+    # the upload is gone; the archive keeps its copy without the personal-data column, and the report
+    cfg = store_env["cfg"]
+    assert not list((cfg.store.path.parent / "uploads").iterdir())
+    kept = {p.name.split("_", 1)[1]: p for p in cfg.inbox.archive.iterdir()}
+    assert set(kept) == {"upload.csv", "upload.csv.report.txt"}
+    copy = kept["upload.csv"].read_text(encoding="utf-8-sig")
+    assert copy.splitlines()[0].split(",")[:3] == ["dossier_code", "agency_code", "agency_name"]
+    assert "UP-0001" in copy and "UP-0002" in copy and "ho_ten" not in copy
+    assert "received_at" in kept["upload.csv.report.txt"].read_text(encoding="utf-8")
+    for p in kept.values():
+        assert p.stat().st_mode & 0o777 == 0o600
+        assert "Nguyễn Văn A" not in p.read_text(encoding="utf-8") and "Trần B" not in p.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("page, needle", [("loadtests", "Chưa có lần kiểm thử tải nào")])

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import FINDINGS, day, month_label, num, pct, when
-from reports.cells import csv_frame
+from reports.cells import csv_bytes
 
 tr, L = common.translator(), common.lang()
 u = common.require_page("agency")
@@ -100,7 +100,7 @@ with common.guard():
                          height=min(460, 36 * (len(df) + 1) + 4),
                          column_config={tr("col_explanation"): st.column_config.TextColumn(width="large"),
                                         tr("col_procedure"): st.column_config.TextColumn(width="medium")})
-        st.download_button(tr("ag_download"), csv_frame(df).to_csv(index=False).encode("utf-8-sig"),
+        st.download_button(tr("ag_download"), csv_bytes(df),
                            file_name=f"ho-so-qua-han_{agency}_{m_key}.csv", mime="text/csv", key="ag_download")
 
 with common.guard():

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from collectors import archive
+from config.mapping import load_mapping
 from dashboard import common
 from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
 
@@ -19,16 +20,32 @@ common.require_page("data")
 
 
 def _uploads_dir() -> Path:
-    d = common.config().store.path.parent / "uploads"
-    d.mkdir(parents=True, exist_ok=True)
+    d = archive.uploads_dir(common.config().store.path)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     return d
 
 
 def _save(upload) -> Path:
+    """The upload, readable by the server's account only, until it is imported (then only its copy
+    without personal data is kept), cancelled, or deleted by the owner after inbox.upload_hours."""
     safe = re.sub(r"[^\w.\-]+", "_", Path(upload.name).name)[:120] or "upload.csv"
-    dest = _uploads_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{safe}"
-    dest.write_bytes(upload.getvalue())
-    return dest
+    return archive.write_private(_uploads_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{safe}", upload.getvalue())
+
+
+def _archive(pending: dict, res: dict) -> None:
+    """After the import: the archive's copies without personal data and the report, as the watch
+    folder keeps them (collectors/archive.py); the uploads themselves are deleted."""
+    cfg, stamp = common.config(), archive.stamp()
+    mapping = load_mapping(cfg.imports.column_mapping)
+    name = _name(pending["file"])
+    archive.keep(Path(pending["file"]), cfg.inbox.archive, stamp, mapping, "dossiers", name=name)
+    if pending.get("events"):
+        archive.keep(Path(pending["events"]), cfg.inbox.archive, stamp, mapping, "events",
+                     name=_name(pending["events"]))
+    archive.write_report(Path(cfg.inbox.archive) / f"{stamp}_{name}.report.txt", res.get("text", ""),
+                         {k: v for k, v in res.items() if k != "text"})
+    for p in pending["paths"]:
+        Path(p).unlink(missing_ok=True)
 
 
 def _errors_frame(rows: list[dict]) -> pd.DataFrame:
@@ -120,11 +137,7 @@ with common.guard():
             o = common.ops()
             res = o.import_file(pending["file"], pending["events"], lang=L)
             o.recompute()
-            archive = Path(common.config().inbox.archive)
-            archive.mkdir(parents=True, exist_ok=True)
-            for p in pending["paths"]:
-                if Path(p).exists():
-                    shutil.move(p, archive / Path(p).name)
+            _archive(pending, res)
             st.session_state.pop("pending_import", None)
             common.clear_caches()
             st.session_state["import_done"] = res
