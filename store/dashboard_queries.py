@@ -86,14 +86,18 @@ def agency_scope(con: duckdb.DuckDBPyConnection, agency: str | None = None, as_o
                {"day": (day or dt.datetime.now()).date(), "agency": agency or None})
 
 
+def _check_codes(query: str, codes: Any) -> None:
+    if isinstance(codes, str) or not isinstance(codes, (list, tuple)):
+        raise QueryError(f"{query}: codes must be a list of dossier codes")
+    if len(codes) > MAX_CODES:
+        raise QueryError(f"{query}: at most {MAX_CODES} codes, got {len(codes)}")
+
+
 @named_query("dossier_engine_input")
 def dossier_engine_input(con: duckdb.DuckDBPyConnection, codes: list[str], agency: str | None = None) -> Table:
     """The SLA engine's input columns of the listed dossiers (at most 1000), limited to `agency`'s
     subtree when given: what `explain` needs to tell why a dossier is late."""
-    if isinstance(codes, str) or not isinstance(codes, (list, tuple)):
-        raise QueryError("dossier_engine_input: codes must be a list of dossier codes")
-    if len(codes) > MAX_CODES:
-        raise QueryError(f"dossier_engine_input: at most {MAX_CODES} codes, got {len(codes)}")
+    _check_codes("dossier_engine_input", codes)
     return run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('current_date', False)}
         SELECT dossier_code, agency_code, received_at, time_limit, time_unit, supplement_requested_at,
@@ -107,10 +111,7 @@ def dossier_engine_input(con: duckdb.DuckDBPyConnection, codes: list[str], agenc
 def dossier_engine_events(con: duckdb.DuckDBPyConnection, codes: list[str], agency: str | None = None) -> Table:
     """The events of the listed dossiers (at most 1000, in `agency`'s subtree when given): the
     supplement cycles and pauses an explanation must see, as the recompute sees them."""
-    if isinstance(codes, str) or not isinstance(codes, (list, tuple)):
-        raise QueryError("dossier_engine_events: codes must be a list of dossier codes")
-    if len(codes) > MAX_CODES:
-        raise QueryError(f"dossier_engine_events: at most {MAX_CODES} codes, got {len(codes)}")
+    _check_codes("dossier_engine_events", codes)
     return run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('current_date', False)}
         SELECT e.dossier_code, e.event, e."at"

@@ -234,6 +234,18 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A write transaction: commits on success, rolls back on any exception or Ctrl-C."""
+        with self._transaction(commit=True) as cur:
+            yield cur
+
+    @contextmanager
+    def scratch(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction that is always rolled back: what it writes is seen only by the
+        statements run on its cursor (figures at another instant, never stored)."""
+        with self._transaction(commit=False) as cur:
+            yield cur
+
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only")
         with self._write_lock:
@@ -245,23 +257,8 @@ class Store:
                 cur.execute("ROLLBACK")
                 raise
             else:
-                cur.execute("COMMIT")
+                cur.execute("COMMIT" if commit else "ROLLBACK")
             finally:
-                cur.close()
-
-    @contextmanager
-    def scratch(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write transaction that is always rolled back: what it writes is seen only by the
-        statements run on its cursor (figures at another instant, never stored)."""
-        if self.read_only:
-            raise StoreError(f"{self.path}: opened read-only")
-        with self._write_lock:
-            cur = self._con.cursor()
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                yield cur
-            finally:
-                cur.execute("ROLLBACK")
                 cur.close()
 
     def query(self, name: str, **params: Any) -> Table:
