@@ -299,8 +299,8 @@ def _plain(e: Exception, what: str) -> Exception:
     plain = resource_error(e)
     if plain is None:
         return e
-    if log.hasHandlers():  # the owner's log; never on a command's console, where the plain message goes
-        log.warning("%s: %s: %s", what, type(e).__name__, e)
+    # the log file only: the console gets the plain message
+    log.warning("%s: %s: %s", what, type(e).__name__, e, extra={"console": False})
     return plain
 
 

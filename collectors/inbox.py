@@ -15,6 +15,7 @@ cannot be archived or moved is not taken again until the system restarts.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil

@@ -121,6 +121,17 @@ class _PrivateFileHandler(logging.FileHandler):
             pass
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        # a log that cannot be written (a full disk) must not add its own traceback to the
+        # command's plain message, nor stop it
+        pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the last flush on a full disk
+            pass
+
 
 class _Stderr(logging.StreamHandler):
     """Python's last-resort output (the message on stderr), masked; sys.stderr as it is now."""
@@ -135,6 +146,10 @@ class _Stderr(logging.StreamHandler):
     @stream.setter
     def stream(self, _value) -> None:  # StreamHandler.__init__ sets it
         pass
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # a record meant for the file alone (its console already shows a plainer message)
+        return getattr(record, "console", True) and super().filter(record)
 
 
 def file_handler(path: Path | str, level: int = logging.WARNING) -> logging.Handler:

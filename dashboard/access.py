@@ -78,6 +78,7 @@ OPS_ROLES: dict[str, tuple[str, ...]] = {
     "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
     "demo_data": (), "is_empty": (),
     "figures_at": (),                                       # `app.py report --as-of` alone
+    "import_dirs": (), "log_path": (), "timeout": (),       # the store client's own settings
 }
 
 
