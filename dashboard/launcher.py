@@ -5,7 +5,7 @@ no usage statistics, the viewer toolbar (no "Deploy" button), error details hidd
 page (the dashboard shows plain messages itself), and no built-in export of tables: Streamlit's
 CSV download and copy of a table write its cells as they are, so a name from an imported file
 such as "=cmd|..." would run as a formula in a spreadsheet (the pages offer their own downloads,
-made safe by reports/cells.py). Its output goes to data/logs/dashboard.log.
+made safe by reports/cells.py). Its output goes to data/logs/dashboard.log (mode 0600, ID- and phone-shaped values masked).
 When OIDC is configured, st.login's [auth] settings are written to a private secrets file
 (mode 0600, removed when the dashboard stops); the secrets themselves come from the environment.
 """
@@ -16,12 +16,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from config.app import AppConfig
+from config.redact import mask_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "dashboard" / "app.py"
@@ -56,6 +58,20 @@ def _secrets_file(cfg: AppConfig, environ: dict[str, str]) -> Path | None:
                      ("server_metadata_url", o.server_metadata_url)):
             f.write(f"{k} = {_toml_str(v)}\n")
     return Path(name)
+
+
+def _copy_masked(out, path: Path) -> None:  # noqa: ANN001 - the child's stdout pipe
+    """Streamlit's own output into its log file (mode 0600), ID- and phone-shaped values masked as
+    in every log of the system, until the child ends."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(fd, "a", encoding="utf-8", errors="replace") as log:
+        for raw in iter(out.readline, b""):
+            try:
+                log.write(mask_text(raw.decode("utf-8", errors="replace")))
+                log.flush()
+            except OSError:  # a full disk: the dashboard goes on without its log
+                pass
+    out.close()
 
 
 class Dashboard:
@@ -94,16 +110,16 @@ class Dashboard:
             env["MOTCUA_CONFIG"] = str(Path(self.config_path).resolve())
         env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        try:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=env, start_new_session=True)
-        finally:
-            log.close()
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self._copier = threading.Thread(target=_copy_masked, args=(self.proc.stdout, self.log_path),
+                                        name="dashboard-log", daemon=True)
+        self._copier.start()
         deadline = time.monotonic() + timeout
         health = f"http://{'127.0.0.1' if self.host == 'localhost' else self.host}:{self.port}/_stcore/health"
         while True:
             if self.proc.poll() is not None:
+                self._copier.join(2)
                 tail = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
                 self.stop()
                 raise DashboardStartError(f"the dashboard stopped at start on {self.host}:{self.port}: "

@@ -129,3 +129,21 @@ def test_the_log_filter_masks_messages_arguments_and_tracebacks(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     rec = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", ("0905123456",), None)
     assert RedactFilter().filter(rec) and rec.getMessage() == "0*******56"
+
+
+def test_the_dashboards_own_output_is_masked_in_its_log(tmp_path):
+    """Streamlit's output (the dashboard child's stdout and stderr) reaches data/logs/dashboard.log
+    through the same masking as every log, in a file only its owner reads."""
+    import os
+    import stat
+
+    from dashboard.launcher import _copy_masked
+
+    r, w = os.pipe()
+    os.write(w, "Lỗi khi xử lý hồ sơ của 0912 345 678, CCCD 012345678901\nstarted\n".encode("utf-8"))
+    os.close(w)
+    log = tmp_path / "dashboard.log"
+    _copy_masked(os.fdopen(r, "rb"), log)
+    text = log.read_text(encoding="utf-8")
+    assert "0912 345 678" not in text and "012345678901" not in text and "started" in text
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
