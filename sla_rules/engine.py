@@ -98,7 +98,7 @@ INTERNALS = ("resolved", "fin_us", "late_us", "late_month", "flags")
 EARLY_FACTS = ("excl", "fin_state", "r_us", "f_us")
 # Names of the engine's own columns between its layers: `extra` and `early` may not take them.
 _RESERVED = frozenset((
-    "rej", "proc", "qc_raw", "sc_raw", "bnd", "q_k", "fl0", "e_k", "open_k", "last_k", "first_k", "late_req",
+    "rej", "proc", "pause_k", "q_pause", "qc_raw", "sc_raw", "bnd", "q_k", "fl0", "e_k", "open_k", "last_k", "first_k", "late_req",
     "q_open", "late_month", "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "due_date", "lim", "u",
     "excl", "fin_state", "u", "lim", "r_us", "s_us", "s_raw", "q_raw", "q_req", "ev_reqs", "q_open", "sup_req",
     "sup_rcv", "f_us",
