@@ -6,11 +6,13 @@ content (reports/briefing.py) knows nothing of the renderers, which read it.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from reports.briefing import FORMATS, MIME, Briefing, BriefingError, Ops, collect, document, month_str
+from reports.cells import ILLEGAL_CHARACTERS_RE
 from reports.render_docx import render_docx
 from reports.render_pdf import render_pdf
 from reports.render_xlsx import render_xlsx
@@ -18,12 +20,33 @@ from reports.render_xlsx import render_xlsx
 
 def render(b: Briefing, fmt: str) -> bytes:
     if fmt == "docx":
-        return render_docx(b, document(b))
+        return render_docx(b, _printable(document(b)))
     if fmt == "pdf":
-        return render_pdf(b, document(b))
+        return render_pdf(b, _printable(document(b)))
     if fmt == "xlsx":
         return render_xlsx(b)
     raise BriefingError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+
+
+def _printable(blocks: list[Any]) -> list[Any]:
+    """The blocks with the control characters an imported name may carry left out: a document's
+    XML cannot hold them (python-docx refuses the whole briefing for one)."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, str):
+            return ILLEGAL_CHARACTERS_RE.sub("", v)
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, tuple):
+            return tuple(clean(x) for x in v)
+        return v
+
+    out = []
+    for blk in blocks:
+        if dataclasses.is_dataclass(blk):
+            blk = dataclasses.replace(blk, **{f.name: clean(getattr(blk, f.name)) for f in dataclasses.fields(blk)
+                                              if f.init and not isinstance(getattr(blk, f.name), bytes)})
+        out.append(blk)
+    return out
 
 
 def _check_formats(formats: list[str] | tuple[str, ...]) -> list[str]:

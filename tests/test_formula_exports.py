@@ -111,6 +111,11 @@ def test_no_export_carries_a_live_formula(tmp_path, monkeypatch):
         counts = [c.value for row in b06.iter_rows(min_row=10) for c in row[2:] if c.value is not None]
         assert counts and all(isinstance(v, int) for v in counts) and 5 in counts
 
+        # the same briefing as a document and a PDF: the control character in a name is left out
+        for fmt, head in (("docx", b"PK"), ("pdf", b"%PDF")):
+            _, doc = build(app, "2026-03", fmt, cfg=cfg)
+            assert doc.startswith(head), fmt
+
         # the compliance register's workbook
         path = write_xlsx(app, Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31)), tmp_path / "so-dang-ky.xlsx")
         assert {EVIL[1], EVIL[2]} <= _check_workbook(path.read_bytes(), "compliance")
@@ -154,3 +159,32 @@ def test_no_export_carries_a_live_formula(tmp_path, monkeypatch):
     # Streamlit's own CSV export of a table writes the cells as they are: it is switched off
     cmd = Dashboard(cfg).command()
     assert cmd[cmd.index("--client.disableDataExport") + 1] == "true"
+
+
+def test_a_control_character_in_a_name_never_stops_the_briefing(tmp_path, monkeypatch):
+    """A name carrying a control character (an export's stray byte) reaches the document and the
+    PDF without it: python-docx refuses a whole document for one."""
+    for k in [k for k in os.environ if k.startswith("MOTCUA_")]:
+        monkeypatch.delenv(k)
+    env = {"MOTCUA_STORE__PATH": str(tmp_path / "data" / "motcua.duckdb"),
+           "MOTCUA_INBOX__PATH": str(tmp_path / "inbox"), "MOTCUA_INBOX__ARCHIVE": str(tmp_path / "archive"),
+           "MOTCUA_INBOX__REJECTED": str(tmp_path / "rejected")}
+    cfg = load_config(environ=env)
+    f = tmp_path / "ho-so.csv"
+    f.write_text(HEADER + "\n" + "\n".join(
+        f'CC-{i},CC1,"Sở\x02 Tư pháp",CCP{i},"Thủ\x03 tục {i}",Hộ tịch,online,2026-03-02 09:00,2,working_days,'
+        f'{"finished,2026-03-10 10:00" if i else "processing,"}' for i in range(3)) + "\n", encoding="utf-8")
+    app = Motcua(cfg)
+    try:
+        res = app.import_file(str(f))
+        assert res["inserted"] == 3, res["errors"]
+        app.recompute("2026-04-30 12:00")
+        for fmt, head in (("docx", b"PK"), ("pdf", b"%PDF")):
+            _, doc = build(app, "2026-03", fmt, cfg=cfg)
+            assert doc.startswith(head), fmt
+        _, doc = build(app, "2026-03", "docx", cfg=cfg)
+        with zipfile.ZipFile(io.BytesIO(doc)) as z:
+            xml = z.read("word/document.xml").decode("utf-8")
+        assert "Sở Tư pháp" in xml and "\x02" not in xml
+    finally:
+        app.close()
