@@ -334,9 +334,12 @@ def import_requests(app, ops, con, crit, actor, via, path):
     """Apply a requests spreadsheet: new rows are added, known rows (same id, or same agency, date
     and description) get an event with the fields that changed, unchanged rows add nothing. A row
     with any error is not applied; it is kept in compliance_import_rejects with its reason."""
+    from collectors.workbook import ReaderLimits
     from compliance.spreadsheet import read_requests
 
-    sheet = read_requests(path)
+    # the configured reader memory limit, as the dossier import's
+    imports = getattr(getattr(app, "cfg", None), "imports", None)
+    sheet = read_requests(path, ReaderLimits(memory_mb=imports.reader_memory_mb) if imports else None)
     created = updated = unchanged = 0
     rejects = list(sheet.rejects)
     for row in sheet.rows:

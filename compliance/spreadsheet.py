@@ -95,12 +95,12 @@ def _read_csv(p: Path, data: bytes) -> list[list[list[Any]]]:
     return [[list(r) for r in csv.reader(io.StringIO(text), delimiter=d)] for d in (",", ";", "\t", "|")]
 
 
-def _read_workbook(p: Path) -> list[list[list[Any]]]:
+def _read_workbook(p: Path, limits: ReaderLimits | None = None) -> list[list[list[Any]]]:
     """Every sheet's rows, read in a child process (a hostile workbook is a refusal, never a dead
     owner); dates travel as tagged ISO texts."""
     try:
         sheets = run_isolated("compliance.spreadsheet:sheets_in_child", {"path": str(p)}, path=p, name=str(p),
-                              limits=ReaderLimits())
+                              limits=limits or ReaderLimits())
     except ImportRefused as e:
         detail = str(e)[len(str(p)) + 2:] if str(e).startswith(f"{p}: ") else str(e)
         raise ComplianceRefused(f"{p}: cannot read the workbook: {detail}") from None
@@ -176,7 +176,9 @@ def _date_value(v: Any) -> dt.date | str:
     return text
 
 
-def read_requests(path: Path | str) -> Sheet:
+def read_requests(path: Path | str, limits: ReaderLimits | None = None) -> Sheet:
+    """The requests of a CSV or a workbook (read within `limits`: the import's, by default the
+    reader's own)."""
     p = Path(path)
     if not p.is_file():
         raise ComplianceRefused(f"{p}: file not found")
@@ -188,7 +190,7 @@ def read_requests(path: Path | str) -> Sheet:
         raise ComplianceRefused(f"{p}: the file is empty")
     sheet = Sheet(name=str(path), sha256=hashlib.sha256(data).hexdigest())
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        tables = _read_workbook(p)
+        tables = _read_workbook(p, limits)
     else:
         tables = _read_csv(p, data)
     found = None

@@ -186,3 +186,31 @@ def test_person_judged_criteria(app, tmp_path):
     assert row["status"] == "met" and "stttt" in row["evidence"] and "[nhat-ky.txt]" in row["evidence"]
     j = app.query("compliance_judgements", criterion="III.access-logs").one()
     assert j["judgements"] == 2 and j["status"] == "met" and row["since"] == j["at"]
+
+
+def test_a_requests_workbook_is_read_within_the_configured_memory_limit(app_env, tmp_path, monkeypatch):
+    """`compliance import` reads a workbook in the guarded child with the limit the dossier import
+    has (imports.reader_memory_mb), not the reader's default."""
+    import compliance.spreadsheet as sp
+
+    seen = []
+    real = sp.run_isolated
+
+    def spy(*args, **kwargs):  # the real child process runs; only its limits are noted
+        seen.append(kwargs["limits"].memory_mb)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sp, "run_isolated", spy)
+    wb = Workbook()
+    wb.active.append(["Mã yêu cầu", "Đơn vị", "Ngày yêu cầu", "Nội dung", "Trạng thái"])
+    wb.active.append(["YC-20", "Sở Tư pháp", dt.date(2022, 7, 5), "Khôi phục thanh toán trực tuyến", "Mới"])
+    path = tmp_path / "kien-nghi.xlsx"
+    wb.save(path)
+    from config.app import load_config
+
+    app = Motcua(load_config(environ={**app_env, "MOTCUA_IMPORTS__READER_MEMORY_MB": "1024"}))
+    try:
+        assert imp(app, path)["created"] == 1
+    finally:
+        app.close()
+    assert seen == [1024]
