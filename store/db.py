@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from config.redact import sql_mask
 from sla_rules.constants import office_time_sql
 from store.errors import StoreError, StoreLockedError
 from store.registry import QUERIES, Table
@@ -24,14 +25,16 @@ from store.registry import QUERIES, Table
 __all__ = ["Store", "StoreError", "StoreLockedError", "SCHEMA_VERSION", "MIGRATIONS"]
 
 
-# A migration writes a rule of the deadline engine as OFFICE_TIME(unit, limit): the SQL comes from
-# the rule's one definition (sla_rules.constants), never a copy in the file.
+# A migration writes a rule of the deadline engine as OFFICE_TIME(unit, limit), and the masking of
+# ID- and phone-shaped values as PII_MASK(expr): the SQL comes from the rule's one definition
+# (sla_rules.constants, config.redact), never a copy in the file.
 _RULES = {"OFFICE_TIME": office_time_sql}
 
 
 def _render_rules(sql: str) -> str:
-    return re.sub(r"\b(OFFICE_TIME)\(\s*([\w.]+)\s*,\s*([\w.]+)\s*\)",
-                  lambda m: _RULES[m.group(1)](m.group(2), m.group(3)), sql)
+    sql = re.sub(r"\b(OFFICE_TIME)\(\s*([\w.]+)\s*,\s*([\w.]+)\s*\)",
+                 lambda m: _RULES[m.group(1)](m.group(2), m.group(3)), sql)
+    return re.sub(r"\bPII_MASK\(\s*([\w.]+)\s*\)", lambda m: sql_mask(m.group(1)), sql)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
