@@ -16,7 +16,7 @@ of them writes.
   compliance_sync_months(start, end)                              sync_by_agency's total and per-system rows, per month
 The last two build on the audit and sync SQL of store/queries.py (its `_audit_base_sql`,
 `_AUDIT_SCOPE`, `_sync_base_sql`), so the classification has one source; when those are not
-there they raise ComplianceQueryError and compliance/evidence.py reads month by month instead.
+there they raise QueryError and compliance/evidence.py reads month by month instead.
 """
 from __future__ import annotations
 
@@ -27,15 +27,11 @@ from typing import Any
 import duckdb
 
 from store.compliance_writes import event_hash
-from store.errors import StoreError
+from store.errors import QueryError
 from store.registry import Table, named_query, run
 
 REQUEST_FIELDS = ("agency", "requested_on", "description", "criterion", "check_name", "status", "vendor_answer")
 MAX_LIMIT = 100_000
-
-
-class ComplianceQueryError(StoreError):
-    """A compliance query was given a parameter it cannot use (the message names both)."""
 
 
 def _limit(value: Any, query: str) -> int:
@@ -44,7 +40,7 @@ def _limit(value: Any, query: str) -> int:
     except (TypeError, ValueError):
         n = 0
     if isinstance(value, bool) or not 1 <= n <= MAX_LIMIT:
-        raise ComplianceQueryError(f"{query}: limit must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
+        raise QueryError(f"{query}: limit must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
     return n
 
 
@@ -56,7 +52,7 @@ def _time(value: Any, query: str, name: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(str(value))
     except (TypeError, ValueError):
-        raise ComplianceQueryError(f"{query}: {name} must be a date or time (YYYY-MM-DD[ HH:MM]), "
+        raise QueryError(f"{query}: {name} must be a date or time (YYYY-MM-DD[ HH:MM]), "
                                    f"got {value!r}") from None
 
 
@@ -183,7 +179,7 @@ def _selection(checks: Any, group: Any, query: str, alias: str = "") -> tuple[st
         checks = [c for c in checks.split(",") if c.strip()]
     checks = list(checks or [])
     if not checks and not group:
-        raise ComplianceQueryError(f"{query}: give checks (names) or a group")
+        raise QueryError(f"{query}: give checks (names) or a group")
     p = f"{alias}." if alias else ""
     conds, params = [], {}
     for i, c in enumerate(checks):
@@ -255,7 +251,7 @@ def compliance_probe_buckets(con: duckdb.DuckDBPyConnection, since: Any, until: 
     results come from the hourly rollups, which keep no average (avg_ms NULL there; p95_ms is then
     the highest hourly p95)."""
     if bucket not in ("hour", "day"):
-        raise ComplianceQueryError(f"compliance_probe_buckets: bucket must be 'hour' or 'day', got {bucket!r}")
+        raise QueryError(f"compliance_probe_buckets: bucket must be 'hour' or 'day', got {bucket!r}")
     t0, t1 = _time(since, "compliance_probe_buckets", "since"), _time(until, "compliance_probe_buckets", "until")
     sel, params = _selection(checks, group, "compliance_probe_buckets")
     sel_h, _ = _selection(checks, group, "compliance_probe_buckets", "h")
@@ -332,7 +328,7 @@ def _month_bounds(start: Any, end: Any, query: str) -> tuple[dt.date, dt.date]:
         try:
             return dt.date.fromisoformat(text[:7] + "-01")
         except ValueError:
-            raise ComplianceQueryError(f"{query}: {name} must be a month YYYY-MM, got {v!r}") from None
+            raise QueryError(f"{query}: {name} must be a month YYYY-MM, got {v!r}") from None
     a, b = month(start, "start"), month(end, "end")
     return a, dt.date(b.year + b.month // 12, b.month % 12 + 1, 1)
 
@@ -342,7 +338,7 @@ def _queries_sql(*names: str) -> list[Any]:
 
     missing = [n for n in names if not hasattr(sq, n)]
     if missing:
-        raise ComplianceQueryError(f"store/queries.py has no {', '.join(missing)}: read the months one by one")
+        raise QueryError(f"store/queries.py has no {', '.join(missing)}: read the months one by one")
     return [getattr(sq, n) for n in names]
 
 

@@ -20,15 +20,11 @@ from typing import Any
 
 import duckdb
 
-from store.errors import StoreError
+from store.errors import QueryError
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query, run
 
 MAX_CODES = 1000
-
-
-class QueryError(StoreError):
-    """A dashboard query was given a parameter it cannot use."""
 
 
 def _ts(value: Any, query: str, name: str, optional: bool = False) -> dt.datetime | None:

@@ -7,3 +7,8 @@ class StoreError(Exception):
 
 class StoreLockedError(StoreError):
     """Another process holds the DuckDB file for writing."""
+
+
+class QueryError(StoreError):
+    """A named query was asked for by a name the catalog does not hold, or given a parameter it
+    cannot use; the message names the query and the parameter."""

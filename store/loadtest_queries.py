@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 
-from store.errors import StoreError
+from store.errors import QueryError, StoreError
 from store.noise import beyond_noise, mann_whitney_hist_p, mann_whitney_p, two_proportion_p
 from store.registry import Table, named_query, run
 
@@ -50,14 +50,14 @@ METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
 
 def _run_id(v) -> str:
     if v is None or not str(v).strip():
-        raise StoreError("run_id is required")
+        raise QueryError("run_id is required")
     return str(v).strip()
 
 
 @named_query("loadtest_runs")
 def loadtest_runs(con, limit: int = 50, scenario: str | None = None, release: str | None = None) -> Table:
     if not 1 <= int(limit) <= MAX_LIMIT:
-        raise StoreError(f"limit must be between 1 and {MAX_LIMIT}")
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
     return run(con, f"""
         SELECT {RUN_LIST_COLS} FROM loadtest_runs
         WHERE ($scenario IS NULL OR scenario = $scenario) AND ($release IS NULL OR release = $release)

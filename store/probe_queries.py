@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from store.errors import StoreError
+from store.errors import QueryError
 from store.registry import Table, named_query, run
 
 RESULT_COLS = ("run_id, name, kind, step, grp, started_at, ok, reason, status_code, total_ms, dns_ms, "
@@ -40,7 +40,7 @@ def probe_results(con, probe: str | None = None, since: dt.datetime | None = Non
                   limit: int = 1000) -> Table:
     """Raw results, newest first (kept raw_retention_days)."""
     if not 1 <= int(limit) <= 100_000:
-        raise StoreError("limit must be between 1 and 100000")
+        raise QueryError("limit must be between 1 and 100000")
     return run(con, f"""
         SELECT {RESULT_COLS} FROM probe_results
         WHERE ($probe IS NULL OR name = $probe) AND ($since IS NULL OR started_at >= $since)
@@ -53,7 +53,7 @@ def probe_results(con, probe: str | None = None, since: dt.datetime | None = Non
 def probe_rollup(con, grain: str = "hourly", probe: str | None = None, since: dt.datetime | None = None) -> Table:
     """Hourly or daily count, failures, p50/p95/max latency per check and step."""
     if grain not in ("hourly", "daily"):
-        raise StoreError("grain must be 'hourly' or 'daily'")
+        raise QueryError("grain must be 'hourly' or 'daily'")
     table, col = ("probe_rollup_hourly", "hour") if grain == "hourly" else ("probe_rollup_daily", "day")
     return run(con, f"""
         SELECT {col} AS bucket, name, kind, step, count, failures,
@@ -67,5 +67,5 @@ def probe_rollup(con, grain: str = "hourly", probe: str | None = None, since: dt
 def probe_runs(con, limit: int = 100) -> Table:
     """Recent probe batches (a `probe --once` run or one scheduled job)."""
     if not 1 <= int(limit) <= 100_000:
-        raise StoreError("limit must be between 1 and 100000")
+        raise QueryError("limit must be between 1 and 100000")
     return run(con, f"SELECT * FROM probe_runs ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}")

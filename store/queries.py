@@ -3,7 +3,7 @@
 Every query takes plain JSON-able parameters (str, int, bool, None) and returns a `Table`.
 Counting rules of the monthly figures: see store/sla.py (module docstring); agency roll-up rules:
 see store/reference.py. Month parameters are 'YYYY-MM' (local time). Bad parameters raise
-QueryError (a StoreError) naming the query and the parameter.
+QueryError (store/errors.py) naming the query and the parameter.
 
   bieu06(month, by='agency', agency=None, rollup=True, follow_successor=False)   Biểu số 06 rows
   agency_ratio_month(month, limit=20, worst_first=True, level=None, rollup=True, min_resolved=1,
@@ -31,7 +31,7 @@ import duckdb
 
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
-from store.errors import StoreError
+from store.errors import QueryError
 from store.reference import agency_tree_ctes, natural_key_sql  # importing it registers its queries too
 from store.registry import Table, named_query, run
 from store.sla import (AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql,
@@ -45,10 +45,6 @@ SYNC_PROBLEMS = ["never_synced", "synced_before_resolution", "status_differs"]
 # name -> bit of sla_results.flags. audit_by_agency counts each, audit_findings lists the dossiers.
 AUDIT_FINDINGS = {name: bit for bit, (name, _vi, _en) in FLAGS.items()}
 MAX_LIMIT = 100_000
-
-
-class QueryError(StoreError):
-    """A named query was given a parameter it cannot use; the message names query and parameter."""
 
 
 # -- parameters -------------------------------------------------------------------------------

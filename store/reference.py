@@ -29,7 +29,7 @@ import duckdb
 
 from config.errors import ConfigError
 from config.reference import ReferenceData, load_reference_file
-from store.errors import StoreError
+from store.errors import QueryError
 from store.registry import Table, named_query, run
 
 MAX_TREE_DEPTH = 16
@@ -218,7 +218,7 @@ def parse_date(value: Any, what: str, query: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
-        raise StoreError(f"{query}: {what} must be a date YYYY-MM-DD, got {value!r}") from None
+        raise QueryError(f"{query}: {what} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 # -- named queries ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from store.errors import StoreError
+from store.errors import QueryError
 from store.registry import Table, named_query, run
 
 SUMMARY_STEPS = "step IN ('', '*')"
@@ -34,7 +34,7 @@ def _month(value: Any, query: str) -> tuple[dt.datetime, dt.datetime]:
     except ValueError:
         d = None
     if d is None:
-        raise StoreError(f"{query}: month must be a month YYYY-MM, got {value!r}")
+        raise QueryError(f"{query}: month must be a month YYYY-MM, got {value!r}")
     return d, dt.datetime(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
@@ -86,10 +86,10 @@ def probe_month_incidents(con: duckdb.DuckDBPyConnection, month: str, min_failur
     except (TypeError, ValueError):
         ratio = -1.0
     if not 0 < ratio <= 1:
-        raise StoreError(f"probe_month_incidents: min_failure_ratio must be a number in (0, 1], got {min_failure_ratio!r}")
+        raise QueryError(f"probe_month_incidents: min_failure_ratio must be a number in (0, 1], got {min_failure_ratio!r}")
     n = int(limit)
     if not 1 <= n <= 100_000:
-        raise StoreError("probe_month_incidents: limit must be between 1 and 100000")
+        raise QueryError("probe_month_incidents: limit must be between 1 and 100000")
     return run(con, f"""
         WITH bad AS (
             SELECT name, kind, hour, count, failures,

@@ -34,7 +34,8 @@ from reports.cells import csv_cell, csv_frame
 from reports.render_xlsx import render_xlsx
 from sla_rules.engine import SlaEngine
 from store.db import Store
-from store.queries import AUDIT_FINDINGS, QueryError
+from store.errors import QueryError
+from store.queries import AUDIT_FINDINGS
 from store.reference import load_reference
 from store.sla import recompute
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from config.reference import ReferenceData
 from reports.bieu06 import render_text, to_json_rows
 from store.db import Store
-from store.queries import AUDIT_KINDS, QueryError
+from store.errors import QueryError
+from store.queries import AUDIT_KINDS
 from store.reference import load_reference
 from store.registry import Table
 from sla_rules.constants import FLAG_STOPPED
