@@ -28,7 +28,7 @@ from store.registry import Table
 from store.service import OperationError, RemoteOps, StoreService, find_owner, resource_error, uploads_dir
 
 from system import (  # noqa: F401  (re-exported: the command line's and the tests' names)
-    CACHED_QUERIES, QUERY_CACHE_SIZE, ROOT, Motcua, UserError, log, open_ops, parse_as_of,
+    QUERY_CACHE_SIZE, ROOT, Motcua, UserError, log, open_ops, parse_as_of,
 )
 
 

@@ -14,10 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.app import AppConfig
+from store import catalog
 from store.db import Store
 from store.registry import Table
-import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
-from store.queries import SCORED_QUERIES
 from store.service import RemoteOps, find_owner, resource_error
 
 log = logging.getLogger("motcua")
@@ -41,13 +40,7 @@ def parse_as_of(value: str | None, tz: str) -> dt.datetime:
     raise UserError(f"--as-of {value!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
 
 
-# Named queries over dossiers and reference data whose answers the owner keeps until the next
-# write (import, recompute, reference load): the dashboard asks them again and again.
-CACHED_QUERIES = frozenset({
-    "bieu06", "agency_ratio_month", "province_month_series", "province_month", "audit_dossiers", "audit_by_agency",
-    "vendor_statuses", "sync_unsynced", "sync_by_agency", "dossiers_overdue", "dossier_detail", "dossier_events",
-    "quarantine_list", "import_batches", "sla_runs", "store_stats", "agencies_current", "agency_history",
-    "procedures", "dashboard_months", "dashboard_status", "agency_scope"})
+# Answers kept of the named queries declared cache="until_write" (store/catalog.py), oldest dropped first.
 QUERY_CACHE_SIZE = 512
 
 
@@ -132,11 +125,13 @@ class Motcua:
 
     # -- operations (the same set RemoteOps offers) ---------------------------------------------
     def query(self, name: str, **params: Any) -> Table:
-        """A named query; the answers of CACHED_QUERIES are kept until the next write (and the day)."""
-        if name in SCORED_QUERIES and params.get("score_denominator") is None:
+        """A named query; the answers of those declared cache="until_write" are kept until the next
+        write (and the day)."""
+        declared = catalog.find(name)
+        if declared is not None and declared.scored and params.get("score_denominator") is None:
             # one setting for every page, file and metric that shows the 766 score
             params["score_denominator"] = self.cfg.reports.score_766.denominator
-        if name not in CACHED_QUERIES:
+        if declared is None or declared.cache != "until_write":
             return self.store.query(name, **params)
         key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
         gen = self._generation

@@ -30,9 +30,9 @@ from compliance.evidence import MET, NOT_MET
 from compliance.period import PeriodError, local_today, parse_date
 from compliance.register import REQUEST_STATUSES, criteria_for, evidence_holds
 from config.compliance import CriteriaFile
+from store.catalog import run_query
 from store.compliance_writes import MAX_FILE_BYTES, append_event_con, record_rejects, store_file
-from store.errors import StoreError
-from store.registry import QUERIES, Table
+from store.registry import Table
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 MAX_TEXT = 4000
@@ -48,12 +48,7 @@ class ConOps:
         self.cfg = cfg
 
     def query(self, name: str, **params: Any) -> Table:
-        import store.queries  # noqa: F401  (audit and sync queries used by the evidence sources)
-
-        fn = QUERIES.get(name)
-        if fn is None:
-            raise StoreError(f"unknown query {name!r}")
-        return fn(self.con, **params)
+        return run_query(self.con, name, **params)
 
 
 def content_key(agency: str, requested_on: dt.date, description: str) -> str:

@@ -1,7 +1,8 @@
 """Who sees what, enforced where the data is fetched (not only by hiding pages).
 
 `ScopedOps` wraps the store's operations (a `Backend`) for one signed-in user:
-- each role has the named queries it may run; anything else is refused;
+- each role runs the named queries their declarations offer it (store/catalog.py); anything
+  else is refused;
 - an agency account only ever asks for its own agency's subtree: the `agency` parameter of every
   query it runs is forced to its agency (or checked to lie inside its subtree), queries without
   an agency scope that list dossiers are refused, and explanations are limited the same way;
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dashboard.users import ROLES, User
+from store import catalog
+from store.registry import ALL_QUERY_ROLES
 
 PAGES = ("overview", "agency", "system", "loadtests", "compliance", "data", "reports")
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
@@ -34,28 +37,22 @@ WRITE_ROLES = ("ict", "admin")
 # event to the history; none edits or deletes. The actor is always the signed-in account.
 COMPLIANCE_ACTIONS = frozenset({"add_request", "answer_request", "attach_check", "attach_file", "resolve_request"})
 
-PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_windows", "probe_latest", "probe_results",
-                 "probe_rollup", "probe_runs", "alert_timeline", "probe_window", "probe_hour_baseline"}
-# Queries an agency account may run, each with its agency parameter forced to the account's own.
-# The monthly briefing (reports/briefing.py) of an agency runs bieu06, dossiers_overdue, audit_by_agency
-# and sync_by_agency with the agency given: all forced here like the rest.
-AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "dossier_engine_events", "audit_dossiers",
-                 "sync_unsynced", "audit_by_agency", "sync_by_agency", "audit_findings"}
-AGENCY_FREE = {"dashboard_months", "dashboard_status"}          # no dossiers, no agency figures
-# The load-test module's named queries (store/loadtest_queries.py): the vendor's own results.
-LOADTEST_QUERIES = frozenset({"loadtest_runs", "loadtest_releases", "loadtest_run", "loadtest_endpoints",
-                              "loadtest_series", "loadtest_generator", "loadtest_nodes", "loadtest_failures",
-                              "loadtest_verdicts", "loadtest_capacity", "loadtest_compare"})
-# The portal's month and the load tests, as an agency's briefing shows them: no dossiers, no agency figures.
-AGENCY_BRIEFING = {"probe_month_summary", "probe_month_daily", "probe_month_incidents", "loadtest_runs",
-                   "loadtest_verdicts"}
-ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
-    "admin": lambda q: True,
-    "leadership": lambda q: True,
-    "ict": lambda q: True,
-    "vendor": lambda q: q in PROBE_QUERIES or q in AGENCY_FREE or q in LOADTEST_QUERIES,
-    "agency": lambda q: q in AGENCY_SCOPED or q in AGENCY_FREE or q in AGENCY_BRIEFING,
-}
+
+def may_run(role: str, query: str) -> bool:
+    """Whether `role` may run the named query, as its declaration says (store/catalog.py): the
+    roles that run every query may also ask for an unknown name (the store then says it is
+    unknown); any other role only what the declaration names."""
+    declared = catalog.find(query)
+    if declared is None:
+        return role in ALL_QUERY_ROLES
+    return declared.may_run(role)
+
+
+def agency_forced(query: str) -> bool:
+    """Whether an agency account runs `query` with its `agency` parameter forced to its own (the
+    monthly briefing of an agency, reports/briefing.py, gives it: forced like the rest)."""
+    declared = catalog.find(query)
+    return declared is not None and declared.scope == "agency"
 
 
 # Every public name of the ops object (system.Motcua, store.service.RemoteOps, dashboard.backend.Backend)
@@ -63,7 +60,7 @@ ROLE_QUERIES: dict[str, Callable[[str], bool]] = {
 # tests/test_access_rules.py introspects those classes: a new operation without a rule here fails it.
 ALL_ROLES = tuple(ROLES)
 OPS_ROLES: dict[str, tuple[str, ...]] = {
-    "query": ALL_ROLES,                                     # each query then by ROLE_QUERIES
+    "query": ALL_ROLES,                                     # each query then by may_run
     "cfg": ALL_ROLES,                                       # compliance.criteria_for reads the criteria file
     "explain_dossiers": ("leadership", "ict", "agency", "admin"),   # the agency page's explanations
     "status": ("leadership", "ict", "admin"),               # the province's store counts
@@ -130,10 +127,10 @@ class ScopedOps:
     def scoped_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters this user's query really runs with (raises AccessDenied)."""
         self._allow("query")
-        if not ROLE_QUERIES.get(self.user.role, lambda q: False)(name):
+        if not may_run(self.user.role, name):
             raise AccessDenied(f"query {name} is not available to the {self.user.role} role")
         params = dict(params)
-        if self.user.role == "agency" and name in AGENCY_SCOPED:
+        if self.user.role == "agency" and agency_forced(name):
             params["agency"] = self._agency(params.get("agency"))
         return params
 

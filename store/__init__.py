@@ -1,4 +1,2 @@
-# Every named query registers itself on import, and store/queries.py adds what a recompute derives
-# (store.sla.AFTER_RECOMPUTE): importing any part of the store imports them all.
-import store.queries  # noqa: F401
-import store.compliance_queries  # noqa: F401  (the compliance register's named queries register themselves)
+"""The DuckDB store: the file and its migrations (db), the recompute (sla), the named queries
+(catalog), the writes, and the seam callers reach it through (ops: locally or via the owner's API)."""

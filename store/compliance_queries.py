@@ -1,6 +1,5 @@
 """Named queries of the compliance register (store/migrations/005_compliance.sql) and the probe
-evidence it judges. Registered on import (store/__init__.py imports this module). Read-only: none
-of them writes.
+evidence it judges. Read-only: none of them writes.
 
   compliance_history(item_kind=None, item_id=None, limit=1000)    events, oldest first (who, when, what)
   compliance_history_verify()                                      one row: is the hash chain intact?

@@ -1,5 +1,4 @@
-"""Named queries the dashboard needs beyond store/queries.py (registered on import; store/db.py
-imports this module). Same conventions: plain JSON-able parameters, a `Table` back, bad
+"""Named queries the dashboard needs beyond store/queries.py. Same conventions: plain JSON-able parameters, a `Table` back, bad
 parameters raise QueryError naming the query and the parameter.
 
   dashboard_status()                                   dossiers held, last recompute (cheap: every page asks)
@@ -46,7 +45,7 @@ def _scope(col: str) -> str:
             f"(SELECT agency_code FROM agency_rollup WHERE ancestor_code = $agency))")
 
 
-@named_query("dashboard_status")
+@named_query("dashboard_status", scope="free", roles=("vendor", "agency"), cache="until_write")
 def dashboard_status(con: duckdb.DuckDBPyConnection) -> Table:
     """One row: dossiers in the store and the last finished recompute (its as_of and end). Cheap
     enough for every page view, unlike store_stats."""
@@ -58,7 +57,7 @@ def dashboard_status(con: duckdb.DuckDBPyConnection) -> Table:
                                    ORDER BY run_id DESC LIMIT 1) r ON TRUE""")
 
 
-@named_query("dashboard_months")
+@named_query("dashboard_months", scope="free", roles=("vendor", "agency"), cache="until_write")
 def dashboard_months(con: duckdb.DuckDBPyConnection) -> Table:
     """Months that have figures in agency_month_stats, newest first, with the recompute's as_of."""
     return run(con, """
@@ -67,7 +66,7 @@ def dashboard_months(con: duckdb.DuckDBPyConnection) -> Table:
         FROM agency_month_stats GROUP BY month ORDER BY month DESC""")
 
 
-@named_query("agency_scope")
+@named_query("agency_scope", scope="agency", cache="until_write")
 def agency_scope(con: duckdb.DuckDBPyConnection, agency: str | None = None, as_of: str | None = None) -> Table:
     """Agencies valid on `as_of` (default today): the subtree of `agency` (itself first) or all,
     in tree order, with depth below the subtree's root."""
@@ -89,7 +88,7 @@ def _check_codes(query: str, codes: Any) -> None:
         raise QueryError(f"{query}: at most {MAX_CODES} codes, got {len(codes)}")
 
 
-@named_query("dossier_engine_input")
+@named_query("dossier_engine_input", scope="agency")
 def dossier_engine_input(con: duckdb.DuckDBPyConnection, codes: list[str], agency: str | None = None) -> Table:
     """The SLA engine's input columns of the listed dossiers (at most 1000), limited to `agency`'s
     subtree when given: what `explain` needs to tell why a dossier is late."""
@@ -103,7 +102,7 @@ def dossier_engine_input(con: duckdb.DuckDBPyConnection, codes: list[str], agenc
         ORDER BY dossier_code""", {"codes": [str(c) for c in codes], "agency": agency or None})
 
 
-@named_query("dossier_engine_events")
+@named_query("dossier_engine_events", scope="agency")
 def dossier_engine_events(con: duckdb.DuckDBPyConnection, codes: list[str], agency: str | None = None) -> Table:
     """The events of the listed dossiers (at most 1000, in `agency`'s subtree when given): the
     supplement cycles and pauses an explanation must see, as the recompute sees them."""
@@ -118,7 +117,7 @@ def dossier_engine_events(con: duckdb.DuckDBPyConnection, codes: list[str], agen
 
 # -- the portal as citizens meet it (probe results) ----------------------------------------------
 
-@named_query("probe_summary")
+@named_query("probe_summary", scope="free", roles=("vendor",))
 def probe_summary(con: duckdb.DuckDBPyConnection, since: str) -> Table:
     """Per check / journey step since `since`: runs, failures, availability, latency p50/p95/max of
     successful runs, the latest run and whether it failed (and why)."""
@@ -137,7 +136,7 @@ def probe_summary(con: duckdb.DuckDBPyConnection, since: str) -> Table:
         ORDER BY kind, name, step""", {"since": t})
 
 
-@named_query("probe_heatmap")
+@named_query("probe_heatmap", scope="free", roles=("vendor",))
 def probe_heatmap(con: duckdb.DuckDBPyConnection, since: str, probe: str | None = None,
                   step: str | None = None) -> Table:
     """Failures and the slowest hourly p95 by ISO day of week (1 = Monday) and hour of day, from
@@ -153,7 +152,7 @@ def probe_heatmap(con: duckdb.DuckDBPyConnection, since: str, probe: str | None 
         GROUP BY ALL ORDER BY dow, hour_of_day""", {"since": t, "probe": probe, "step": step})
 
 
-@named_query("probe_phases")
+@named_query("probe_phases", scope="free", roles=("vendor",))
 def probe_phases(con: duckdb.DuckDBPyConnection, since: str) -> Table:
     """Mean time per phase of successful runs since `since`, per check and journey step."""
     t = _ts(since, "probe_phases", "since")
@@ -166,7 +165,7 @@ def probe_phases(con: duckdb.DuckDBPyConnection, since: str) -> Table:
         GROUP BY name, step ORDER BY total_ms DESC""", {"since": t})
 
 
-@named_query("probe_windows")
+@named_query("probe_windows", scope="free", roles=("vendor",))
 def probe_windows(con: duckdb.DuckDBPyConnection, probe: str, step: str, until: str, minutes: list[int],
                   slow_ms: float | None = None) -> Table:
     """Runs, failures and slow runs (total_ms > slow_ms) of one probe step in each trailing window
@@ -186,7 +185,7 @@ def probe_windows(con: duckdb.DuckDBPyConnection, probe: str, step: str, until: 
                {"probe": probe, "step": step, "until": end, "minutes": list(minutes), "slow_ms": slow_ms})
 
 
-@named_query("alert_timeline")
+@named_query("alert_timeline", scope="free", roles=("vendor",))
 def alert_timeline(con: duckdb.DuckDBPyConnection, since: str | None = None, limit: int = 500) -> Table:
     """Alert notifications (firing, repeat, resolved) since `since`, newest first."""
     t = _ts(since, "alert_timeline", "since", optional=True)

@@ -20,7 +20,8 @@ import duckdb
 from config.redact import sql_mask
 from sla_rules.constants import office_time_sql
 from store.errors import StoreError, StoreLockedError
-from store.registry import QUERIES, Table
+from store.catalog import run_query
+from store.registry import Table
 
 __all__ = ["Store", "StoreError", "StoreLockedError", "SCHEMA_VERSION", "MIGRATIONS"]
 
@@ -265,7 +266,7 @@ class Store:
                 cur.close()
 
     def query(self, name: str, **params: Any) -> Table:
-        """Run a named query (store/queries.py)."""
+        """Run a named query (store/catalog.py)."""
         cur = self.cursor()
         try:
             return self.query_in(cur, name, **params)
@@ -274,19 +275,4 @@ class Store:
 
     def query_in(self, cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> Table:
         """Run a named query on the given cursor (inside its transaction)."""
-        import store.queries  # noqa: F401  (registers the named queries)
-        import store.dashboard_queries  # noqa: F401  (the dashboard's own named queries)
-
-        fn = QUERIES.get(name)
-        if fn is None:
-            raise StoreError(f"unknown query {name!r}; known: {', '.join(sorted(QUERIES))}")
-        import inspect
-
-        sig = inspect.signature(fn)
-        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-            known = [n for n in list(sig.parameters)[1:]]
-            unknown = sorted(set(params) - set(known))
-            if unknown:
-                raise StoreError(f"query {name!r} has no parameter {', '.join(unknown)}; "
-                                 f"its parameters: {', '.join(known) or '(none)'}")
-        return fn(cur, **params)
+        return run_query(cur, name, **params)

@@ -1,5 +1,4 @@
-"""Named queries over load-test runs (store/migrations/006_loadtests.sql); registered on import,
-store/queries.py imports this module. The Vendor page of the dashboard ("Kiểm thử tải") and the
+"""Named queries over load-test runs (store/migrations/006_loadtests.sql). The Vendor page of the dashboard ("Kiểm thử tải") and the
 HTML report are built from these alone; names and columns are stable.
 
   loadtest_runs(limit=50, scenario=None, release=None)
@@ -54,7 +53,7 @@ def _run_id(v) -> str:
     return str(v).strip()
 
 
-@named_query("loadtest_runs")
+@named_query("loadtest_runs", scope="free", roles=("vendor", "agency"))
 def loadtest_runs(con, limit: int = 50, scenario: str | None = None, release: str | None = None) -> Table:
     if not 1 <= int(limit) <= MAX_LIMIT:
         raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
@@ -64,7 +63,7 @@ def loadtest_runs(con, limit: int = 50, scenario: str | None = None, release: st
         ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""", {"scenario": scenario, "release": release})
 
 
-@named_query("loadtest_releases")
+@named_query("loadtest_releases", scope="free", roles=("vendor",))
 def loadtest_releases(con, scenario: str | None = None) -> Table:
     """Per scenario and release: how many runs, the latest run and its verdict (pickers for a comparison)."""
     return run(con, """
@@ -75,12 +74,12 @@ def loadtest_releases(con, scenario: str | None = None) -> Table:
         GROUP BY scenario, release ORDER BY scenario, last_started_at DESC""", {"scenario": scenario})
 
 
-@named_query("loadtest_run")
+@named_query("loadtest_run", scope="free", roles=("vendor",))
 def loadtest_run(con, run_id: str) -> Table:
     return run(con, "SELECT * FROM loadtest_runs WHERE run_id = ?", [_run_id(run_id)])
 
 
-@named_query("loadtest_endpoints")
+@named_query("loadtest_endpoints", scope="free", roles=("vendor",))
 def loadtest_endpoints(con, run_id: str) -> Table:
     return run(con, """
         SELECT method, name, kind, requests, failures, error_rate, rps, avg_ms, min_ms, max_ms,
@@ -90,7 +89,7 @@ def loadtest_endpoints(con, run_id: str) -> Table:
                [_run_id(run_id)])
 
 
-@named_query("loadtest_series")
+@named_query("loadtest_series", scope="free", roles=("vendor",))
 def loadtest_series(con, run_id: str, endpoint: str | None = None) -> Table:
     return run(con, """
         SELECT t_s, at_time, method, name, users, requests, failures, rps, avg_ms, p50_ms, p90_ms, p95_ms,
@@ -100,26 +99,26 @@ def loadtest_series(con, run_id: str, endpoint: str | None = None) -> Table:
         ORDER BY name, method, t_s""", {"run_id": _run_id(run_id), "endpoint": endpoint})
 
 
-@named_query("loadtest_generator")
+@named_query("loadtest_generator", scope="free", roles=("vendor",))
 def loadtest_generator(con, run_id: str) -> Table:
     return run(con, "SELECT t_s, node, cpu_pct, users FROM loadtest_generator WHERE run_id = ? ORDER BY node, t_s",
                [_run_id(run_id)])
 
 
-@named_query("loadtest_nodes")
+@named_query("loadtest_nodes", scope="free", roles=("vendor",))
 def loadtest_nodes(con, run_id: str) -> Table:
     return run(con, "SELECT node, requests, failures FROM loadtest_nodes WHERE run_id = ? ORDER BY node",
                [_run_id(run_id)])
 
 
-@named_query("loadtest_failures")
+@named_query("loadtest_failures", scope="free", roles=("vendor",))
 def loadtest_failures(con, run_id: str) -> Table:
     return run(con, """
         SELECT method, name, error, occurrences, first_t_s FROM loadtest_failures WHERE run_id = ?
         ORDER BY occurrences DESC, name, error""", [_run_id(run_id)])
 
 
-@named_query("loadtest_verdicts")
+@named_query("loadtest_verdicts", scope="free", roles=("vendor", "agency"))
 def loadtest_verdicts(con, run_id: str) -> Table:
     return run(con, """
         SELECT criterion, selector, expression, metric, op, threshold, method, name, observed,
@@ -128,14 +127,14 @@ def loadtest_verdicts(con, run_id: str) -> Table:
         ORDER BY passed, criterion, selector, expression, name""", [_run_id(run_id)])
 
 
-@named_query("loadtest_capacity")
+@named_query("loadtest_capacity", scope="free", roles=("vendor",))
 def loadtest_capacity(con, run_id: str) -> Table:
     return run(con, """
         SELECT step, users, planned_users, t_start, t_end, requests, rps, p50_ms, p95_ms, p99_ms, error_rate, is_knee
         FROM loadtest_capacity WHERE run_id = ? ORDER BY step""", [_run_id(run_id)])
 
 
-@named_query("loadtest_compare")
+@named_query("loadtest_compare", scope="free", roles=("vendor",))
 def loadtest_compare(con, run_a: str, run_b: str, alpha: float = 0.05, min_change: float = 0.1) -> Table:
     a_id, b_id = _run_id(run_a), _run_id(run_b)
     for rid in (a_id, b_id):

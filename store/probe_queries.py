@@ -1,5 +1,4 @@
-"""Named queries over probe results (store/migrations/003_probes.sql). Registered on import;
-store/queries.py imports this module."""
+"""Named queries over probe results (store/migrations/003_probes.sql)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +10,7 @@ RESULT_COLS = ("run_id, name, kind, step, grp, started_at, ok, reason, status_co
                "connect_ms, tls_ms, ttfb_ms, transfer_ms, bytes, cert_days_left, url")
 
 
-@named_query("probe_latest")
+@named_query("probe_latest", scope="free", roles=("vendor",))
 def probe_latest(con, probe: str | None = None) -> Table:
     """The latest result of every check / journey step (one row per name and step), and for a
     failing one `failing_since`: its first failed run since the last run that passed (within the
@@ -35,7 +34,7 @@ def probe_latest(con, probe: str | None = None) -> Table:
         ORDER BY name, step""", {"probe": probe})
 
 
-@named_query("probe_results")
+@named_query("probe_results", scope="free", roles=("vendor",))
 def probe_results(con, probe: str | None = None, since: dt.datetime | None = None, failed_only: bool = False,
                   limit: int = 1000) -> Table:
     """Raw results, newest first (kept raw_retention_days)."""
@@ -49,7 +48,7 @@ def probe_results(con, probe: str | None = None, since: dt.datetime | None = Non
                {"probe": probe, "since": since, "failed_only": bool(failed_only)})
 
 
-@named_query("probe_rollup")
+@named_query("probe_rollup", scope="free", roles=("vendor",))
 def probe_rollup(con, grain: str = "hourly", probe: str | None = None, since: dt.datetime | None = None) -> Table:
     """Hourly or daily count, failures, p50/p95/max latency per check and step."""
     if grain not in ("hourly", "daily"):
@@ -63,7 +62,7 @@ def probe_rollup(con, grain: str = "hourly", probe: str | None = None, since: dt
         ORDER BY bucket, name, step""", {"probe": probe, "since": since})
 
 
-@named_query("probe_runs")
+@named_query("probe_runs", scope="free", roles=("vendor",))
 def probe_runs(con, limit: int = 100) -> Table:
     """Recent probe batches (a `probe --once` run or one scheduled job)."""
     if not 1 <= int(limit) <= 100_000:

@@ -9,7 +9,8 @@ QueryError (store/errors.py) naming the query and the parameter.
   agency_ratio_month(month, limit=20, worst_first=True, level=None, rollup=True, min_resolved=1,
                      follow_successor=False)                  the dashboard's ranking (aggregate table)
   province_month_series(months=12, end_month=None), province_month(month)          trend, one month
-    (these four also take score_denominator: SCORE_DENOMINATORS, the 766 score's denominator)
+    (these four, declared scored, also take score_denominator: SCORE_DENOMINATORS, the 766 score's
+    denominator)
   figures_provenance(), sla_rule_versions()     the as_of, run and rule versions the figures come from
   audit_dossiers(month=None, agency=None, kind=None, limit=200, rollup=True)   vendor vs recomputed
   audit_by_agency(month=None, agency=None), vendor_statuses()
@@ -32,7 +33,7 @@ import duckdb
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
 from store.errors import QueryError
-from store.reference import agency_tree_ctes, natural_key_sql  # importing it registers its queries too
+from store.reference import agency_tree_ctes, natural_key_sql
 from store.registry import Table, named_query, run
 from store.sla import (AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql,
                        key_month_sql, month_facts_sql)
@@ -159,8 +160,6 @@ SCORE_DENOMINATORS = {
     "received": "(received_online + received_direct_postal)",            # received in the period only
 }
 DEFAULT_SCORE_DENOMINATOR = "received_and_carried"
-# The named queries with a score_766 column (and a score_denominator parameter).
-SCORED_QUERIES = frozenset({"bieu06", "agency_ratio_month", "province_month_series", "province_month"})
 
 
 def _ratios(score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> str:
@@ -334,7 +333,7 @@ def _bieu06_params(month: dt.date, agency: str | None, rollup: Any, follow: Any)
             "follow": _flag(follow)}
 
 
-@named_query("bieu06")
+@named_query("bieu06", scope="agency", cache="until_write", scored=True)
 def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agency: str | None = None,
            rollup: bool = True, follow_successor: bool = False,
            score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
@@ -364,7 +363,7 @@ def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agenc
     return _run(con, _bieu06_sql(by, results, den), params)
 
 
-@named_query("agency_ratio_month")
+@named_query("agency_ratio_month", cache="until_write", scored=True)
 def agency_ratio_month(con: duckdb.DuckDBPyConnection, month: str, limit: int = 20, worst_first: bool = True,
                        level: str | None = None, rollup: bool = True, min_resolved: int = 1,
                        follow_successor: bool = False, score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
@@ -398,7 +397,7 @@ def _province_months_sql() -> str:
         GROUP BY m.month"""
 
 
-@named_query("province_month_series")
+@named_query("province_month_series", cache="until_write", scored=True)
 def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_month: str | None = None,
                           score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
     """The province's monthly figures for `months` months ending at end_month (default: the month
@@ -416,7 +415,7 @@ def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_
                {"start": start, "end": end})
 
 
-@named_query("province_month")
+@named_query("province_month", cache="until_write", scored=True)
 def province_month(con: duckdb.DuckDBPyConnection, month: str,
                    score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
     """The province's figures for one month (one row)."""
@@ -493,7 +492,7 @@ _FINDINGS_MASK = sum(AUDIT_FINDINGS.values())
 _FINDINGS_SCOPE = f"sla_status IS NOT NULL AND (flags & {_FINDINGS_MASK}) <> 0 AND {_AUDIT_MONTH}"
 
 
-@named_query("audit_dossiers")
+@named_query("audit_dossiers", scope="agency", cache="until_write")
 def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None,
                    kind: str | None = None, limit: int = 200, rollup: bool = True) -> Table:
     """Dossiers whose vendor-reported due date or status disagrees with the recomputed one.
@@ -522,7 +521,7 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
          "tree_date": _month_end(m) if m else dt.date.today()})
 
 
-@named_query("audit_findings")
+@named_query("audit_findings", scope="agency")
 def audit_findings(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None,
                    finding: str | None = None, limit: int = 200, rollup: bool = True) -> Table:
     """The dossiers behind audit_by_agency's finding columns: those in whose facts the engine found
@@ -640,7 +639,7 @@ def _sum_cols(cols: list[str]) -> str:
     return ", ".join(f"CAST(coalesce(sum({c}), 0) AS BIGINT) AS {c}" for c in cols)
 
 
-@named_query("audit_by_agency")
+@named_query("audit_by_agency", scope="agency", cache="until_write")
 def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Per agency (own dossiers, no roll-up) and for the province: dossiers checked, count per kind
     of disagreement, and the vendor's overdue count against the recomputed overdue count; then the
@@ -678,7 +677,7 @@ def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, ag
         ORDER BY row_kind <> 'total', mismatches DESC, agency_code""", params)
 
 
-@named_query("vendor_statuses")
+@named_query("vendor_statuses", cache="until_write")
 def vendor_statuses(con: duckdb.DuckDBPyConnection) -> Table:
     """Every distinct reported_status and the class it is read as (unknown = not compared)."""
     return _run(con, f"""
@@ -706,7 +705,7 @@ def _sync_base_sql(where: str = "TRUE") -> str:
     )"""
 
 
-@named_query("sync_unsynced")
+@named_query("sync_unsynced", scope="agency", cache="until_write")
 def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, source_system: str | None = None,
                   limit: int = 200, rollup: bool = True) -> Table:
     """Resolved dossiers whose result did not reach the National Public Service Portal: never synced,
@@ -737,7 +736,7 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
         LIMIT {n}""", {"agency": agency or None, "source_system": source_system})
 
 
-@named_query("sync_by_agency")
+@named_query("sync_by_agency", scope="agency", cache="until_write")
 def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, agency: str | None = None) -> Table:
     """Resolved dossiers and sync problems per agency and source system (e.g. 1.0 / 2.0), with a
     total per source system and a grand total. month: dossiers resolved in that month. agency: only
@@ -770,7 +769,7 @@ def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, age
 
 # -- lists -----------------------------------------------------------------------------------------
 
-@named_query("dossiers_overdue")
+@named_query("dossiers_overdue", scope="agency", cache="until_write")
 def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, month: str | None = None,
                      limit: int = 200, rollup: bool = True) -> Table:
     """Overdue dossiers of an agency (and its subtree when rollup), most days late first.
@@ -821,7 +820,7 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
         LIMIT {n}""", {"agency": agency or None, "month": m, "as_of": as_of, "tree_date": tree_date})
 
 
-@named_query("dossier_detail")
+@named_query("dossier_detail", cache="until_write")
 def dossier_detail(con: duckdb.DuckDBPyConnection, code: str) -> Table:
     """One dossier with its recomputed deadline and status, the vendor's figures and how they
     compare (kind as in audit_dossiers), names of agency and procedure. No row if unknown."""
@@ -842,14 +841,14 @@ def dossier_detail(con: duckdb.DuckDBPyConnection, code: str) -> Table:
         WHERE d.dossier_code = $code""", {"code": code})
 
 
-@named_query("dossier_events")
+@named_query("dossier_events", cache="until_write")
 def dossier_events(con: duckdb.DuckDBPyConnection, code: str) -> Table:
     """A dossier's events in time order."""
     return _run(con, "SELECT event, \"at\", detail, batch_id FROM dossier_events WHERE dossier_code = $code "
                     "ORDER BY \"at\", event", {"code": code})
 
 
-@named_query("quarantine_list")
+@named_query("quarantine_list", cache="until_write")
 def quarantine_list(con: duckdb.DuckDBPyConnection, file_sha256: str | None = None, limit: int = 200) -> Table:
     """Rejected input rows with the reason, newest import first (one file when file_sha256 given)."""
     n = _limit(limit, "quarantine_list")
@@ -860,7 +859,7 @@ def quarantine_list(con: duckdb.DuckDBPyConnection, file_sha256: str | None = No
         LIMIT {n}""", {"sha": file_sha256})
 
 
-@named_query("import_batches")
+@named_query("import_batches", cache="until_write")
 def import_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
     """The latest imports, newest first."""
     n = _limit(limit, "import_batches")
@@ -872,7 +871,7 @@ def import_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
         FROM import_batches ORDER BY batch_id DESC LIMIT {n}""", {})
 
 
-@named_query("sla_runs")
+@named_query("sla_runs", cache="until_write")
 def sla_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
     """The latest recomputes, newest first."""
     n = _limit(limit, "sla_runs")
@@ -904,7 +903,7 @@ def sla_rule_versions(con: duckdb.DuckDBPyConnection) -> Table:
         SELECT rule_version, effective_from, office_close FROM sla_rule_versions ORDER BY effective_from""", {})
 
 
-@named_query("store_stats")
+@named_query("store_stats", cache="until_write")
 def store_stats(con: duckdb.DuckDBPyConnection) -> Table:
     """One row: row counts, the dossiers' date range, the last import and the last recompute, and
     how many dossiers changed since (needs_recompute)."""
@@ -938,6 +937,3 @@ def store_stats(con: duckdb.DuckDBPyConnection) -> Table:
               WHERE updated_at > (SELECT started_at FROM last_run)
                  OR (SELECT started_at FROM last_run) IS NULL) AS changed_since_recompute,
             (SELECT count(*) FROM agency_month_stats) AS month_stats_rows""", {})
-import store.probe_queries  # noqa: E402,F401  (probe result queries register themselves)
-import store.slo_queries  # noqa: E402,F401  (SLO and slowdown queries register themselves)
-import store.loadtest_queries  # noqa: E402,F401  (load-test run queries register themselves)

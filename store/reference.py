@@ -223,7 +223,7 @@ def parse_date(value: Any, what: str, query: str) -> dt.date | None:
 
 # -- named queries ------------------------------------------------------------------------------
 
-@named_query("agencies_current")
+@named_query("agencies_current", cache="until_write")
 def agencies_current(con: duckdb.DuckDBPyConnection, as_of: str | None = None) -> Table:
     """Agencies valid on `as_of` (default today), in tree order, with their depth in the tree."""
     day = parse_date(as_of, "as_of", "agencies_current") or dt.date.today()
@@ -235,7 +235,7 @@ def agencies_current(con: duckdb.DuckDBPyConnection, as_of: str | None = None) -
         ORDER BY p.path""", {"day": day})
 
 
-@named_query("agency_history")
+@named_query("agency_history", cache="until_write")
 def agency_history(con: duckdb.DuckDBPyConnection, code: str | None = None) -> Table:
     """Every version of every agency (or of one code), closed ones included."""
     return run(con, """
@@ -259,7 +259,7 @@ def rollup(con: duckdb.DuckDBPyConnection, as_of: str | None = None, follow_succ
         ORDER BY agency_code, depth""", {"day": day})
 
 
-@named_query("procedures")
+@named_query("procedures", cache="until_write")
 def procedures(con: duckdb.DuckDBPyConnection, field: str | None = None) -> Table:
     """The procedure catalogue, optionally one field (lĩnh vực)."""
     return run(con, """

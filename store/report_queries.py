@@ -1,5 +1,5 @@
 """Named queries for the monthly briefing (reports/briefing.py): the portal's month as the probes
-saw it. Registered on import (reports/briefing.py and app.py import this module).
+saw it.
 
 Raw probe results are kept only `raw_retention_days` (14 by default), so a month's figures come
 from the hourly and daily rollups (kept 400 days, store/migrations/003_probes.sql). Only checks
@@ -38,7 +38,7 @@ def _month(value: Any, query: str) -> tuple[dt.datetime, dt.datetime]:
     return d, dt.datetime(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
-@named_query("probe_month_summary")
+@named_query("probe_month_summary", scope="free", roles=("agency",))
 def probe_month_summary(con: duckdb.DuckDBPyConnection, month: str) -> Table:
     """One row per check / journey and a total row (row_kind 'total' first): runs, failures,
     availability, p50_ms, p95_ms (medians of the hourly values), worst_hour_p95_ms, max_ms,
@@ -59,7 +59,7 @@ def probe_month_summary(con: duckdb.DuckDBPyConnection, month: str) -> Table:
         ORDER BY row_kind <> 'total', availability, name""", {"start": start, "end": end})
 
 
-@named_query("probe_month_daily")
+@named_query("probe_month_daily", scope="free", roles=("agency",))
 def probe_month_daily(con: duckdb.DuckDBPyConnection, month: str) -> Table:
     """Per day of the month with probe data: runs, failures, availability, p50_ms / p95_ms (median
     over the checks of their daily values) and worst_p95_ms (the slowest check's daily p95)."""
@@ -73,7 +73,7 @@ def probe_month_daily(con: duckdb.DuckDBPyConnection, month: str) -> Table:
         GROUP BY day ORDER BY day""", {"start": start.date(), "end": end.date()})
 
 
-@named_query("probe_month_incidents")
+@named_query("probe_month_incidents", scope="free", roles=("agency",))
 def probe_month_incidents(con: duckdb.DuckDBPyConnection, month: str, min_failure_ratio: float = 0.5,
                           limit: int = 200) -> Table:
     """Outages: for each check / journey, runs of consecutive hours in which at least

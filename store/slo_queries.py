@@ -8,7 +8,7 @@ import duckdb
 from store.registry import Table, named_query, run
 
 
-@named_query("probe_window")
+@named_query("probe_window", scope="free", roles=("vendor",))
 def probe_window(con: duckdb.DuckDBPyConnection, probe: str, step: str, since: dt.datetime,
                  until: dt.datetime, slow_ms: float | None = None) -> Table:
     """Runs, failures and slow runs (total_ms > slow_ms) of one probe step in [since, until), and
@@ -22,7 +22,7 @@ def probe_window(con: duckdb.DuckDBPyConnection, probe: str, step: str, since: d
         {"probe": probe, "step": step, "since": since, "until": until, "slow_ms": slow_ms})
 
 
-@named_query("probe_hour_baseline")
+@named_query("probe_hour_baseline", scope="free", roles=("vendor",))
 def probe_hour_baseline(con: duckdb.DuckDBPyConnection, hour: dt.datetime, weeks: int = 4,
                         min_samples: int = 5) -> Table:
     """For each probe step: p95 of the hour starting at `hour` (from raw results), and its

@@ -11,7 +11,7 @@ import pytest
 
 from app import Motcua, open_ops
 from compliance.actions import ACTIONS, ComplianceRefused
-from store.registry import QUERIES
+from store.catalog import QUERIES
 from store.service import OperationError, RemoteOps, StoreService, TOKEN_HEADER
 
 
@@ -70,7 +70,7 @@ def test_named_queries_cannot_write(app):
     before = snapshot(app)
     evil = "x'; DELETE FROM compliance_events; UPDATE compliance_events SET actor = 'mallory'; --"
     for name in sorted(n for n in QUERIES if n.startswith("compliance_")):
-        fn = QUERIES[name]
+        fn = QUERIES[name].fn
         params = {}
         for p in list(fn.__code__.co_varnames[1:fn.__code__.co_argcount]):
             params[p] = {"limit": 10, "since": "2022-01-01", "until": "2030-01-01", "bucket": "hour",
@@ -81,10 +81,18 @@ def test_named_queries_cannot_write(app):
             pass  # a refused parameter is fine; a write is not
     assert snapshot(app) == before
     assert app.query("compliance_history_verify").one()["intact"] is True
-    with pytest.raises(ValueError, match="registered twice"):  # nobody can swap a query for a writing one
-        from store.registry import named_query
+    # nobody can swap a query for a writing one: the catalog is read-only, a second declaration refused
+    with pytest.raises(TypeError):
+        QUERIES["compliance_history"] = QUERIES["compliance_history_verify"]
+    import types
 
-        named_query("compliance_history")(lambda con: None)
+    import store.compliance_queries
+    from store.catalog import collect
+    from store.registry import named_query
+
+    evil = types.SimpleNamespace(swap=named_query("compliance_history")(lambda con: None))
+    with pytest.raises(ValueError, match="declared twice"):
+        collect([store.compliance_queries, evil])
 
 
 def test_the_owner_api_offers_no_rewrite(owner, app_cfg):

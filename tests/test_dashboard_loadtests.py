@@ -8,7 +8,7 @@ import pytest
 
 from app import Motcua
 from config.app import load_config
-from dashboard.access import AGENCY_BRIEFING, LOADTEST_QUERIES, ROLE_QUERIES, AccessDenied, ScopedOps
+from dashboard.access import AccessDenied, ScopedOps, may_run
 from dashboard.backend import Backend
 from dashboard.i18n import num, pct, probe_reason, unit
 from dashboard.users import User
@@ -86,16 +86,16 @@ def _q(world, name, **params):
 
 
 def test_vendor_role_runs_exactly_the_load_test_queries():
-    import store.queries  # noqa: F401  (registers every named query)
-    from store.registry import QUERIES
+    import store.loadtest_queries
+    from store.catalog import QUERIES, collect
 
-    assert LOADTEST_QUERIES == {n for n in QUERIES if n.startswith("loadtest")}
-    vendor = ROLE_QUERIES["vendor"]
-    assert all(vendor(n) for n in LOADTEST_QUERIES)
-    assert not vendor("loadtest_runs_everything") and not vendor("audit_by_agency")
+    loadtest = set(collect([store.loadtest_queries]))
+    assert loadtest == {n for n in QUERIES if n.startswith("loadtest")}
+    assert all(may_run("vendor", n) for n in loadtest)
+    assert all(QUERIES[n].scope == "free" for n in loadtest)  # the vendor's own results: no dossiers
+    assert not may_run("vendor", "loadtest_runs_everything") and not may_run("vendor", "audit_by_agency")
     # an agency account reads only the run list and verdicts its monthly briefing shows (no dossiers)
-    assert {n for n in LOADTEST_QUERIES if ROLE_QUERIES["agency"](n)} == {"loadtest_runs", "loadtest_verdicts"}
-    assert {"loadtest_runs", "loadtest_verdicts"} <= AGENCY_BRIEFING
+    assert {n for n in loadtest if may_run("agency", n)} == {"loadtest_runs", "loadtest_verdicts"}
 
 
 @pytest.mark.parametrize("role", ["vendor", "ict", "leadership", "admin", "agency"])

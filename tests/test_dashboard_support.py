@@ -206,7 +206,9 @@ def test_kept_answers_never_outlive_a_write(demo, tmp_path):
     again = demo.query("bieu06", month=month, agency="QNG.STP").one()
     assert again["received_total"] == first["received_total"] + 1
     # probe results are never kept: they change every minute
-    assert "probe_summary" not in __import__("app").CACHED_QUERIES
+    from store.catalog import QUERIES
+
+    assert QUERIES["probe_summary"].cache == "none"
 
 
 def test_explanations_are_limited_to_the_agency(demo):
