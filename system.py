@@ -213,7 +213,7 @@ class Motcua:
                           [(str(r["name"]), dict(r.get("params") or {})) for r in reads])
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
-        from store.sla import recompute
+        from store.catalog import recompute
 
         t = parse_as_of(as_of, self.cfg.timezone)
         try:

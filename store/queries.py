@@ -35,8 +35,8 @@ from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
 from store.errors import QueryError
 from store.reference import agency_tree_ctes, natural_key_sql
 from store.registry import Table, named_query, run
-from store.sla import (AFTER_RECOMPUTE, COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql,
-                       key_month_sql, month_facts_sql)
+from store.sla import (COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql, key_month_sql,
+                       month_facts_sql)
 
 BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
 AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
@@ -584,7 +584,7 @@ def _sync_counts_sql() -> str:
 def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     """Rebuild agency_month_audit, agency_month_findings and agency_month_sync (migrations 009,
     012) from the dossiers and the SLA results as they are now; run after the recompute, in a
-    transaction of its own."""
+    transaction of its own (store/catalog.py DERIVED)."""
     con.execute("DELETE FROM agency_month_audit")
     con.execute("DELETE FROM agency_month_findings")
     con.execute("DELETE FROM agency_month_sync")
@@ -608,8 +608,6 @@ def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Non
     con.execute("INSERT INTO dashboard_counts_state SELECT $run, count(*), max(dossier_id) FROM dossiers",
                 {"run": run_id})
 
-
-AFTER_RECOMPUTE.append(refresh_dashboard_counts)
 
 
 # Off only to compare with counting from the dossiers (tests).

@@ -31,7 +31,7 @@ restart a clock after a lawful request (never a month already late) or are ignor
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import datetime as dt
 import time
@@ -432,12 +432,6 @@ def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = Fal
     return early, key
 
 
-# What is derived from a committed recompute, each `fn(con, run_id)` in a transaction of its own.
-# store/queries.py adds the dashboard's audit and sync counts when it is imported (as every store
-# is: store/db.py imports it), so this module never imports the queries back.
-AFTER_RECOMPUTE: list[Callable[[Any, int], None]] = []
-
-
 def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: dt.datetime,
              step: Callable[[str], None], flush: bool) -> tuple[int, int, dict[str, int], int]:
     """The recompute's writes in the caller's transaction: (run id, dossiers, statuses, month rows)."""
@@ -502,19 +496,21 @@ def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: 
 
 
 def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
-              dashboard_counts: bool = True) -> dict[str, Any]:
+              dashboard_counts: bool = True,
+              derived: Sequence[Callable[[Any, int], None]] = ()) -> dict[str, Any]:
     """Replace the SLA results with the engine's output at `as_of`, in one transaction.
 
     One pass of the engine over every dossier writes sla_results (read through the view
     dossier_sla) with each dossier's month facts beside its result; the monthly figures
     (agency_month_stats) are then counted from those facts alone. Records an sla_runs row, the
     rule versions and the agency numbering used. Any failure (or Ctrl-C) leaves the previous
-    results untouched. Then (`dashboard_counts`) the dashboard's audit and sync counts are
-    rebuilt from them in a second transaction. Last, a checkpoint frees the previous results'
-    blocks in the file for the next recompute (Store.checkpoint; `checkpointed` False when a
-    concurrent reader made DuckDB refuse it, left to the owner's retry). Returns JSON-able counts,
-    the time of each step, `sla_duration_s` (results and monthly figures, committed) and
-    `duration_s` (all of it).
+    results untouched. Then (`dashboard_counts`) each of `derived`, `fn(con, run_id)`, rebuilds
+    what is derived from them in a transaction of its own: the caller lists them (store/catalog.py
+    `recompute`: the dashboard's audit and sync counts), as this module never imports the
+    queries. Last, a checkpoint frees the previous results' blocks in the file for the next
+    recompute (Store.checkpoint; `checkpointed` False when a concurrent reader made DuckDB refuse
+    it, left to the owner's retry). Returns JSON-able counts, the time of each step,
+    `sla_duration_s` (results and monthly figures, committed) and `duration_s` (all of it).
     """
     as_of = to_local_naive(as_of)
     t0 = time.perf_counter()
@@ -535,7 +531,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         # the results just committed, in a transaction of their own, so the SLA figures are there
         # (and counted as the recompute) first; until these are written the audit and sync queries
         # count from the dossiers, as they do whenever the counts do not match the store.
-        for refresh in AFTER_RECOMPUTE:
+        for refresh in derived:
             with store.transaction() as con:
                 refresh(con, run_id)
         step("dashboard_counts")

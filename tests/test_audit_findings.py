@@ -33,11 +33,11 @@ from reports.files import build_all
 from reports.cells import csv_cell, csv_frame
 from reports.render_xlsx import render_xlsx
 from sla_rules.engine import SlaEngine
+from store.catalog import recompute
 from store.db import Store
 from store.errors import QueryError
 from store.queries import AUDIT_FINDINGS
 from store.reference import load_reference
-from store.sla import recompute
 
 T = dt.datetime
 MON = T(2026, 3, 2, 9)

@@ -15,8 +15,9 @@ import store.db as db
 from benchmarks.synth import synth_select
 from config.app import AppConfig
 from sla_rules.engine import SlaEngine
+from store.catalog import recompute
 from store.db import Store
-from store.sla import COUNTS_SQL, STAT_COLUMNS, month_facts_sql, recompute
+from store.sla import COUNTS_SQL, STAT_COLUMNS, month_facts_sql
 
 AS_OF = dt.datetime(2025, 9, 10, 15, 30)
 V3 = [m for m in db.MIGRATIONS if m[0] <= 3]

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 import store.db as db
+from store.catalog import recompute
 from store.db import Store
-from store.sla import recompute
 from tests.test_migration_004 import AS_OF, DOSSIER_COLS, VIEW_SLA, _engines, rows, store_at_version
 
 

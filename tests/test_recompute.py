@@ -1,4 +1,5 @@
-"""store.sla.recompute with the real SLA engine (sla_rules.engine) on a real store file.
+"""store.sla.recompute (through store.catalog.recompute, with what is derived from it) with the real
+SLA engine (sla_rules.engine) on a real store file.
 
 Dates sit in the plain week of Monday 4 March 2024 (no holiday in March 2024): a dossier received
 on Monday 09:00 with 3 working days is due on Thursday 7 March (the first day is not counted).
@@ -13,8 +14,9 @@ import pytest
 
 from config.app import AppConfig
 from sla_rules.engine import SlaEngine
+from store.catalog import recompute
 from store.db import Store
-from store.sla import recompute, to_local_naive
+from store.sla import to_local_naive
 
 T = dt.datetime
 MON = T(2024, 3, 4, 9)

@@ -17,8 +17,9 @@ import pytest
 
 from config.app import AppConfig
 from sla_rules.engine import SlaEngine
+from store.catalog import recompute
 from store.db import Store
-from store.sla import STAT_COLUMNS, recompute
+from store.sla import STAT_COLUMNS
 from tests.sla_oracle import Dossier, Oracle
 from tests.test_migration_004 import fill
 
