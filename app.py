@@ -1,21 +1,17 @@
 #!/usr/bin/env python3
 """motcua-watch: the one entry point.
 
-`Motcua` is the composition root (in the manner of Locust's Environment): built from one
-AppConfig, it composes the store, the SLA engine, the importer and the scheduled jobs. Every
-subcommand goes through it, or through the running owner when `app.py run` is up (see
+`Motcua` (system.py) is the composition root (in the manner of Locust's Environment): built
+from one AppConfig, it composes the store, the SLA engine, the importer and the scheduled jobs.
+Every subcommand goes through it, or through the running owner when `app.py run` is up (see
 docs/ARCHITECTURE.md, "One writer").
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import functools
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,140 +20,11 @@ from collectors.errors import ImportRefused
 from config.errors import ConfigError
 from config.redact import install as install_log, log_exception, uninstall as uninstall_log
 from store.db import StoreError
+from store.ops import OperationError, Ops, find_owner
 from store.registry import Table
-from store.service import OperationError, RemoteOps, StoreService, find_owner, resource_error, uploads_dir
+from store.service import resource_error
 
-from system import (  # noqa: F401  (re-exported: the command line's and the tests' names)
-    QUERY_CACHE_SIZE, ROOT, Motcua, UserError, log, open_ops, parse_as_of,
-)
-
-
-# -- the long-running system -------------------------------------------------------------------
-
-def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, config_path: str | None = None) -> int:
-    """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from collectors.archive import purge, uploads_dir
-    from collectors.inbox import Inbox
-    from collectors.metrics import build_registry, serve_metrics
-    from collectors.probes import ProbeScheduler
-    from testbed.portal.server import PortalStartError, running
-
-    if find_owner(cfg.store.path) is not None:
-        raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
-    app = Motcua(cfg)
-    stop = stop or threading.Event()
-    service = metrics_server = None
-    scheduler = BackgroundScheduler(timezone=cfg.timezone)
-    stack = contextlib.ExitStack()  # the testbed and the probes, stopped in reverse order
-    try:
-        _ = app.store, app.slo_evaluator, app.alerter  # configuration errors surface now, in plain words
-        if app.is_empty():
-            out("Store is empty: generating the demo province (a minute at most)…")
-            res = app.demo_data()
-            out(f"  demo data: {res['import']['inserted']} dossiers, recomputed {res['sla'].get('dossiers')}")
-        else:
-            app.recompute()
-        try:
-            # /import takes files from these folders only (the dashboard's uploads, the watch folder)
-            service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port,
-                                   import_dirs=[uploads_dir(cfg.store.path), cfg.inbox.path])
-        except OSError as e:
-            raise UserError(f"cannot listen on {cfg.service.host}:{cfg.service.port} ({e.strerror}); "
-                            "another program uses that port: set service.port in the config "
-                            "or MOTCUA_SERVICE__PORT") from None
-        service.start()
-        try:
-            registry = build_registry(app, app.now, probes=cfg.monitor.probes)
-            metrics_server, _ = serve_metrics(registry, cfg.metrics.host, cfg.metrics.port)
-        except OSError as e:
-            raise UserError(f"cannot listen on {cfg.metrics.host}:{cfg.metrics.port} for metrics ({e.strerror}); "
-                            "set metrics.port in the config or MOTCUA_METRICS__PORT") from None
-        base_url = None
-        if cfg.testbed.enabled:
-            try:
-                base_url = stack.enter_context(running(cfg.testbed.release, port=cfg.testbed.port))
-            except PortalStartError as e:
-                raise UserError(f"{e}; set testbed.port or MOTCUA_TESTBED__PORT, or testbed.enabled: false") from None
-        probes = ProbeScheduler(cfg.monitor.probes, app.store, base_url=base_url,
-                                on_results=registry.probe_metrics.observe_results)
-        probes.start()
-        stack.callback(probes.shutdown)
-        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(),
-                      mapping=cfg.imports.column_mapping)
-        scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
-                          max_instances=1, coalesce=True)
-        retention = functools.partial(purge, cfg.inbox.archive, uploads_dir(cfg.store.path),
-                                      cfg.inbox.retention_days, cfg.inbox.upload_hours)
-        retention()
-        scheduler.add_job(retention, "cron", hour=2, minute=15, id="retention", max_instances=1, coalesce=True)
-        scheduler.add_job(app.recompute, "cron", hour=1, minute=30, id="nightly-sla-recompute",
-                          max_instances=1, coalesce=True)
-        scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
-                          max_instances=1, coalesce=True)
-        # a checkpoint a concurrent reader made DuckDB refuse after a recompute (Store.checkpoint)
-        scheduler.add_job(app.store.retry_checkpoint, "interval", seconds=60, id="store-checkpoint",
-                          max_instances=1, coalesce=True)
-        rs = cfg.reports.schedule
-        if rs.enabled:
-            scheduler.add_job(app.briefing_job, "cron", day=rs.day, hour=rs.hour, minute=rs.minute,
-                              id="monthly-briefing", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
-            if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
-                scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
-        scheduler.start()
-        dashboard_url = first_admin = None
-        if cfg.dashboard.enabled:
-            from dashboard.launcher import Dashboard, DashboardStartError
-            from dashboard.users import UserError as AccountError, UserFile
-
-            try:
-                first_admin = UserFile(cfg.users_file).ensure_first_admin(
-                    cfg.store.path.parent / "initial-admin-password.txt")
-            except (AccountError, OSError) as e:
-                raise UserError(f"dashboard accounts: {e}") from None
-
-            dash = Dashboard(cfg, config_path=config_path)
-            try:
-                dashboard_url = dash.start()
-            except DashboardStartError as e:
-                raise UserError(str(e)) from None
-            stack.callback(dash.stop)
-            app.prewarm = True  # from now on, after every recompute
-            app.start_prewarm()
-        host, port = service.address
-        out(f"motcua-watch is running (store {cfg.store.path})")
-        out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
-        if dashboard_url:
-            out(f"  dashboard      {dashboard_url}")
-            if first_admin:
-                out(f"                 first start: account `admin` created, its password is in {first_admin}")
-                out("                 (change it with `app.py user passwd admin`, add others with `app.py user add`)")
-        out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
-        if base_url:
-            out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
-        out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
-        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
-        if rs.enabled:
-            out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
-                f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
-        out("  Press Ctrl-C to stop.")
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
-        out("Stopping…")
-        return 0
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
-        stack.close()
-        if metrics_server is not None:
-            metrics_server.shutdown()
-            metrics_server.server_close()
-        if service is not None:
-            service.stop()
-        app.close()
+from system import ROOT, Motcua, UserError, open_ops, parse_as_of, run_system
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -198,7 +65,7 @@ def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
         if not Path(p).is_file():
             raise UserError(f"{p}: file not found")
     ops = open_ops(cfg)
-    if isinstance(ops, Motcua):
+    if not ops.remote:  # a progress bar where the import runs
         res = ops.import_file(args.file, args.events, progress=sys.stderr.isatty())
         ops.recompute()
         ops.close()
@@ -264,7 +131,7 @@ def cmd_calendar(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_figures(ops: Motcua | RemoteOps, args: argparse.Namespace, denominator: str) -> tuple[Table, Table, Table]:
+def _report_figures(ops: Ops, args: argparse.Namespace, denominator: str) -> tuple[Table, Table, Table]:
     """The rows, the provenance of the figures and the rule versions, all of one recompute: one
     may finish between two reads (the owner's nightly job, the watch folder), so read again then."""
     def run_of(t: Table) -> tuple:
@@ -306,8 +173,7 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
         else:
             t, provenance, versions = _report_figures(ops, args, score.denominator)
     finally:
-        if isinstance(ops, Motcua):
-            ops.close()
+        ops.close()
     got = (provenance.one() or {}).get("as_of")
     if as_of is not None and got != as_of:
         raise UserError(f"another process recomputed the store at {got} meanwhile; run the report again")
@@ -342,8 +208,7 @@ def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     except OSError as e:
         raise UserError(f"cannot write the briefing: {e}") from None
     finally:
-        if isinstance(ops, Motcua):
-            ops.close()
+        ops.close()
     for p in paths:
         print(p)
     return 0
@@ -351,7 +216,8 @@ def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 def cmd_demo_data(cfg: AppConfig, args: argparse.Namespace) -> int:
     ops = open_ops(cfg)
-    if not isinstance(ops, Motcua):
+    if ops.remote:
+        ops.close()
         raise UserError("motcua-watch is running: stop it (Ctrl-C) before generating demo data, "
                         "or drop the generated files into the watch folder.")
     try:
@@ -447,12 +313,11 @@ def cmd_probe(cfg: AppConfig, args: argparse.Namespace) -> int:
         raise UserError("probes run on their schedule inside `app.py run`; use --once to run every check now")
     path = args.probes or cfg.monitor.probes
     ops = open_ops(cfg)
-    store = ops.store if isinstance(ops, Motcua) and not args.no_store else None
+    store = None if args.no_store else ops.local_store
     try:
         results = run_once(path, store=store, base_url=args.base_url)
     finally:
-        if isinstance(ops, Motcua):
-            ops.close()
+        ops.close()
     if args.json:
         for r in results:
             print(json.dumps(r.to_dict(), ensure_ascii=False, default=str))

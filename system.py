@@ -1,12 +1,17 @@
 """The composition root of motcua-watch: `Motcua` wires the store, the engine and every part from
-the configuration, and `open_ops` gives the running owner's client or a local one. app.py (the
-command line and `run`) and the dashboard's backend both start from here.
+the configuration, `open_ops` gives the running owner's client or a local one (store/ops.py
+`Ops`: callers use its declared capabilities, `remote` and `local_store`, never the class), and
+`run_system` owns the store and runs the API, the jobs and the dashboard until stopped. app.py
+(the command line) and the dashboard's backend both start from here.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import logging
+import signal
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -15,9 +20,11 @@ from zoneinfo import ZoneInfo
 
 from config.app import AppConfig
 from store import catalog
+from store import ops as store_ops
 from store.db import Store
+from store.ops import Ops, find_owner
 from store.registry import Table
-from store.service import RemoteOps, find_owner, resource_error
+from store.service import StoreService, resource_error
 
 log = logging.getLogger("motcua")
 ROOT = Path(__file__).resolve().parent
@@ -47,7 +54,7 @@ QUERY_CACHE_SIZE = 512
 class Motcua:
     """Composition root: the store, the rules, the importer and the jobs, from one config."""
 
-    remote = False
+    remote = False  # store/ops.py Ops: the operations run in this process
     prewarm = False  # set by run_system: after a recompute, compute the leadership page's answers
 
     def __init__(self, cfg: AppConfig) -> None:
@@ -123,7 +130,12 @@ class Motcua:
     def now(self) -> dt.datetime:
         return parse_as_of(None, self.cfg.timezone)
 
-    # -- operations (the same set RemoteOps offers) ---------------------------------------------
+    # -- operations (store/ops.py Ops, the same set RemoteOps offers) -----------------------------
+    @property
+    def local_store(self) -> Store:
+        """The store, opened in this process (store/ops.py Ops)."""
+        return self.store
+
     def query(self, name: str, **params: Any) -> Table:
         """A named query; the answers of those declared cache="until_write" are kept until the next
         write (and the day)."""
@@ -299,7 +311,134 @@ def _plain(e: Exception, what: str) -> Exception:
     return plain
 
 
-def open_ops(cfg: AppConfig) -> Motcua | RemoteOps:
+def open_ops(cfg: AppConfig) -> Ops:
     """The running owner's client if `app.py run` is up, else a local composition root."""
-    remote = find_owner(cfg.store.path)
-    return remote if remote is not None else Motcua(cfg)
+    return store_ops.open_ops(cfg.store.path, lambda: Motcua(cfg))
+
+
+# -- the long-running system -------------------------------------------------------------------
+
+def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, config_path: str | None = None) -> int:
+    """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from collectors.archive import purge, uploads_dir
+    from collectors.inbox import Inbox
+    from collectors.metrics import build_registry, serve_metrics
+    from collectors.probes import ProbeScheduler
+    from testbed.portal.server import PortalStartError, running
+
+    if find_owner(cfg.store.path) is not None:
+        raise UserError(f"motcua-watch is already running on {cfg.store.path} (see {cfg.store.path}.owner.json)")
+    app = Motcua(cfg)
+    stop = stop or threading.Event()
+    service = metrics_server = None
+    scheduler = BackgroundScheduler(timezone=cfg.timezone)
+    stack = contextlib.ExitStack()  # the testbed and the probes, stopped in reverse order
+    try:
+        _ = app.store, app.slo_evaluator, app.alerter  # configuration errors surface now, in plain words
+        if app.is_empty():
+            out("Store is empty: generating the demo province (a minute at most)…")
+            res = app.demo_data()
+            out(f"  demo data: {res['import']['inserted']} dossiers, recomputed {res['sla'].get('dossiers')}")
+        else:
+            app.recompute()
+        try:
+            # /import takes files from these folders only (the dashboard's uploads, the watch folder)
+            service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port,
+                                   import_dirs=[uploads_dir(cfg.store.path), cfg.inbox.path])
+        except OSError as e:
+            raise UserError(f"cannot listen on {cfg.service.host}:{cfg.service.port} ({e.strerror}); "
+                            "another program uses that port: set service.port in the config "
+                            "or MOTCUA_SERVICE__PORT") from None
+        service.start()
+        try:
+            registry = build_registry(app, app.now, probes=cfg.monitor.probes)
+            metrics_server, _ = serve_metrics(registry, cfg.metrics.host, cfg.metrics.port)
+        except OSError as e:
+            raise UserError(f"cannot listen on {cfg.metrics.host}:{cfg.metrics.port} for metrics ({e.strerror}); "
+                            "set metrics.port in the config or MOTCUA_METRICS__PORT") from None
+        base_url = None
+        if cfg.testbed.enabled:
+            try:
+                base_url = stack.enter_context(running(cfg.testbed.release, port=cfg.testbed.port))
+            except PortalStartError as e:
+                raise UserError(f"{e}; set testbed.port or MOTCUA_TESTBED__PORT, or testbed.enabled: false") from None
+        probes = ProbeScheduler(cfg.monitor.probes, app.store, base_url=base_url,
+                                on_results=registry.probe_metrics.observe_results)
+        probes.start()
+        stack.callback(probes.shutdown)
+        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(),
+                      mapping=cfg.imports.column_mapping)
+        scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
+                          max_instances=1, coalesce=True)
+        retention = functools.partial(purge, cfg.inbox.archive, uploads_dir(cfg.store.path),
+                                      cfg.inbox.retention_days, cfg.inbox.upload_hours)
+        retention()
+        scheduler.add_job(retention, "cron", hour=2, minute=15, id="retention", max_instances=1, coalesce=True)
+        scheduler.add_job(app.recompute, "cron", hour=1, minute=30, id="nightly-sla-recompute",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
+                          max_instances=1, coalesce=True)
+        # a checkpoint a concurrent reader made DuckDB refuse after a recompute (Store.checkpoint)
+        scheduler.add_job(app.store.retry_checkpoint, "interval", seconds=60, id="store-checkpoint",
+                          max_instances=1, coalesce=True)
+        rs = cfg.reports.schedule
+        if rs.enabled:
+            scheduler.add_job(app.briefing_job, "cron", day=rs.day, hour=rs.hour, minute=rs.minute,
+                              id="monthly-briefing", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+            if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
+                scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
+        scheduler.start()
+        dashboard_url = first_admin = None
+        if cfg.dashboard.enabled:
+            from dashboard.launcher import Dashboard, DashboardStartError
+            from dashboard.users import UserError as AccountError, UserFile
+
+            try:
+                first_admin = UserFile(cfg.users_file).ensure_first_admin(
+                    cfg.store.path.parent / "initial-admin-password.txt")
+            except (AccountError, OSError) as e:
+                raise UserError(f"dashboard accounts: {e}") from None
+
+            dash = Dashboard(cfg, config_path=config_path)
+            try:
+                dashboard_url = dash.start()
+            except DashboardStartError as e:
+                raise UserError(str(e)) from None
+            stack.callback(dash.stop)
+            app.prewarm = True  # from now on, after every recompute
+            app.start_prewarm()
+        host, port = service.address
+        out(f"motcua-watch is running (store {cfg.store.path})")
+        out(f"  store API      http://{host}:{port} (loopback; token in {cfg.store.path}.owner.json)")
+        if dashboard_url:
+            out(f"  dashboard      {dashboard_url}")
+            if first_admin:
+                out(f"                 first start: account `admin` created, its password is in {first_admin}")
+                out("                 (change it with `app.py user passwd admin`, add others with `app.py user add`)")
+        out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
+        if base_url:
+            out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
+        out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
+        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
+        if rs.enabled:
+            out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
+                f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
+        out("  Press Ctrl-C to stop.")
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        out("Stopping…")
+        return 0
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        stack.close()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
+        if service is not None:
+            service.stop()
+        app.close()

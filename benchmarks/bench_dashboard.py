@@ -150,11 +150,12 @@ def main() -> None:
     ap.add_argument("--no-answer-cache", action="store_true",
                     help="measure every sample with the owner's answer cache emptied first")
     args = ap.parse_args()
-    from app import Motcua
+    from system import Motcua
     from config.app import load_config
     from dashboard.launcher import Dashboard
     from dashboard.users import UserFile
-    from store.service import StoreService, find_owner
+    from store.ops import find_owner
+    from store.service import StoreService
 
     with tempfile.TemporaryDirectory(prefix="motcua-bench-dash-") as tmp:
         path = Path(tmp) / "bench.duckdb"

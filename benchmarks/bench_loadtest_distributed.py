@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import Motcua  # noqa: E402
 from benchmarks.testbed_process import testbed_process  # noqa: E402
 from config.app import load_config  # noqa: E402
 from loadtests.runner import LoadRequest, run_loadtest  # noqa: E402
+from system import Motcua  # noqa: E402
 
 
 def main() -> None:

@@ -8,7 +8,7 @@
   an agency scope that list dossiers are refused, and explanations are limited the same way;
 - imports, recomputes and changes to the compliance register are for the ict and admin roles; a
   change to the register is one of COMPLIANCE_ACTIONS (append-only), made in the account's name;
-- every operation of the store's ops object (system.Motcua, store.service.RemoteOps, the dashboard's
+- every operation of the store's ops object (system.Motcua, store.ops.RemoteOps, the dashboard's
   Backend) has a rule in OPS_ROLES naming the roles that may call it through ScopedOps; anything
   without a rule, or not offered to the account's role, is refused (deny by default, including
   operations added to the ops object later).
@@ -55,7 +55,7 @@ def agency_forced(query: str) -> bool:
     return declared is not None and declared.scope == "agency"
 
 
-# Every public name of the ops object (system.Motcua, store.service.RemoteOps, dashboard.backend.Backend)
+# Every public name of the ops object (system.Motcua, store.ops.RemoteOps, dashboard.backend.Backend)
 # with the roles that may use it through ScopedOps. An empty tuple: never from the dashboard.
 # tests/test_access_rules.py introspects those classes: a new operation without a rule here fails it.
 ALL_ROLES = tuple(ROLES)
@@ -70,7 +70,7 @@ OPS_ROLES: dict[str, tuple[str, ...]] = {
     # never through the dashboard: load-test runs are stored by `app.py loadtest`; the backend is
     # shared by every session (closing it, or dispatching by name, would bypass these rules); the
     # composition root's parts and jobs belong to the owning process
-    "store_loadtest_run": (), "close": (), "call": (), "mode": (), "remote": (), "prewarm": (),
+    "store_loadtest_run": (), "close": (), "call": (), "mode": (), "remote": (), "local_store": (), "prewarm": (),
     "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (),
     "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
     "demo_data": (), "is_empty": (),

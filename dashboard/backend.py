@@ -1,9 +1,10 @@
-"""How the dashboard reaches the store: always through `open_ops` (app.py).
+"""How the dashboard reaches the store: through the store's seam (store/ops.py `Ops`).
 
-While `app.py run` is up the owner answers over its loopback API (RemoteOps), and the dashboard
-never opens the DuckDB file. Without a running owner (the dashboard started on its own, or in
-tests) each call opens the file, runs, and closes it again, so the dashboard never keeps the file
-locked against an `app.py run` started later.
+While `app.py run` is up the owner answers over its loopback API (store/ops.py RemoteOps), and the
+dashboard never opens the DuckDB file. Without a running owner (the dashboard started on its own,
+or in tests) each call opens the file with the composition root (system.open_ops), runs, and
+closes it again, so the dashboard never keeps the file locked against an `app.py run` started
+later.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 
 from config.app import AppConfig
+from store.ops import Ops, find_owner
+from system import open_ops
 
 
 class StoreUnavailable(Exception):
@@ -22,20 +25,17 @@ class StoreUnavailable(Exception):
 class Backend:
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
-        self._remote = None
+        self._remote: Ops | None = None
         self._lock = threading.Lock()
 
     @property
     def mode(self) -> str:
         return "remote" if self._find_remote() is not None else "local"
 
-    def _find_remote(self):
-        from system import open_ops
-
+    def _find_remote(self) -> Ops | None:
         with self._lock:
             if self._remote is None:
-                ops = open_ops(self.cfg)
-                self._remote = ops if getattr(ops, "remote", False) else None
+                self._remote = find_owner(self.cfg.store.path)
             return self._remote
 
     def _forget_remote(self) -> None:
@@ -57,15 +57,13 @@ class Backend:
         return self._local(op, *args, **kwargs)
 
     def _local(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        from system import open_ops
-
         if not self.cfg.store.path.exists():
             raise StoreUnavailable(f"no store file at {self.cfg.store.path}")
-        app = open_ops(self.cfg)
+        ops = open_ops(self.cfg)
         try:
-            return getattr(app, op)(*args, **kwargs)
+            return getattr(ops, op)(*args, **kwargs)
         finally:
-            app.close()
+            ops.close()
 
     # the operations, as open_ops offers them
     def query(self, name: str, **params: Any):

@@ -177,7 +177,7 @@ def _message(e: BaseException) -> str | None:
     from collectors.errors import ImportRefused
     from config.errors import ConfigError
     from store.errors import StoreError
-    from store.service import OperationError
+    from store.ops import OperationError
 
     if isinstance(e, AccessDenied):
         return tr("access_denied")

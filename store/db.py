@@ -2,7 +2,7 @@
 
 `Store` owns a read-write connection to the file. Only one process may hold it (DuckDB's rule):
 while the system runs that is `app.py run`, and every other process reaches the store through
-the owner's loopback API (store/service.py). `store.open_store` picks the right one.
+the owner's loopback API (store/service.py). `store.ops.open_ops` picks the right one.
 """
 from __future__ import annotations
 

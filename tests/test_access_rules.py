@@ -12,7 +12,7 @@ from config.app import load_config
 from dashboard.access import OPS_ROLES, AccessDenied, ScopedOps
 from dashboard.backend import Backend
 from dashboard.users import ROLES, User
-from store.service import RemoteOps
+from store.ops import RemoteOps
 from system import Motcua
 
 END = dt.date(2026, 11, 20)

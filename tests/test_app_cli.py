@@ -207,7 +207,7 @@ def test_while_the_system_runs(app_env, tmp_path, run_app):
 
     from test_service import _start_system
 
-    from store.service import find_owner
+    from store.ops import find_owner
     from tests.conftest import ROOT
 
     with socket.socket() as s:

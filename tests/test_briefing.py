@@ -19,13 +19,13 @@ from fontTools.ttLib import TTFont
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from app import Motcua
 from collectors.probes import ProbeResult
 from config.app import load_config
 from reports.briefing import COUNT_COLUMNS, BriefingError, fmt_int, fmt_ms, fmt_pct
 from reports.files import build, build_all
 from reports.render_pdf import FONT_DIR, FONT_FILES
 from store.probe_writes import write_results
+from system import Motcua
 
 MONTH, BEFORE, NO_PROBES, EMPTY = "2026-10", "2026-09", "2026-09", "2024-01"
 AGENCY = "QNG.SNV"
@@ -516,8 +516,8 @@ def test_briefing_through_the_running_owner(app_cfg):
     import threading
     import time
 
-    from app import run_system
-    from store.service import find_owner
+    from system import run_system
+    from store.ops import find_owner
 
     stop = threading.Event()
     lines: list[str] = []

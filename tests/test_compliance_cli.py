@@ -8,9 +8,9 @@ import json
 
 from python_calamine import CalamineWorkbook
 
-from app import Motcua
 from compliance import Period, briefing_section
 from store.service import StoreService
+from system import Motcua
 
 
 def test_register_json_text_and_xlsx_on_an_empty_store(run_app, tmp_path):

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 
-from app import Motcua
 from collectors.probes import ProbeResult
 from compliance import Period
 from compliance.evidence import combine, judge
@@ -15,6 +14,7 @@ from config.compliance import (ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUp
                                SlaAuditEvidence, SyncEvidence)
 from store.compliance_writes import local_now
 from store.probe_writes import write_results
+from system import Motcua
 
 T0 = local_now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=6)
 

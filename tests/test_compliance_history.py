@@ -9,10 +9,11 @@ import duckdb
 import httpx
 import pytest
 
-from app import Motcua, open_ops
 from compliance.actions import ACTIONS, ComplianceRefused
 from store.catalog import QUERIES
-from store.service import OperationError, RemoteOps, StoreService, TOKEN_HEADER
+from store.ops import TOKEN_HEADER, OperationError
+from store.service import StoreService
+from system import Motcua, open_ops
 
 
 def seed(ops) -> str:
@@ -98,7 +99,7 @@ def test_named_queries_cannot_write(app):
 def test_the_owner_api_offers_no_rewrite(owner, app_cfg):
     app, service = owner
     ops = open_ops(app_cfg)
-    assert isinstance(ops, RemoteOps)
+    assert ops.remote
     seed(ops)  # writes through the owner work
     before = snapshot(ops)
     with pytest.raises(OperationError, match="unknown compliance action 'delete_event'"):

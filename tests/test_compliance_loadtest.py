@@ -8,11 +8,11 @@ import datetime as dt
 
 import pytest
 
-from app import Motcua
 from compliance import Period
 from compliance.evidence import _run_verdict, loadtest
 from config.compliance import LoadTestEvidence
 from loadtests.runner import LoadRequest, run_loadtest
+from system import Motcua
 from testbed.portal.server import running
 
 pytestmark = pytest.mark.slow

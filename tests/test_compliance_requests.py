@@ -11,9 +11,9 @@ import json
 import pytest
 from openpyxl import Workbook
 
-from app import Motcua
 from compliance import Period, register_rows, request_rows
 from compliance.actions import ComplianceRefused, content_key, files_dir
+from system import Motcua
 
 CSV = """BÁO CÁO TỔNG HỢP KIẾN NGHỊ CỦA CÁC CƠ QUAN, ĐƠN VỊ;;;;;;
 Mã yêu cầu;Cơ quan;Ngày đề nghị;Nội dung kiến nghị;Tiêu chí;Kiểm tra;Trạng thái;Số điện thoại người dân

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import Motcua
 from config.app import load_config
 from dashboard.access import PAGE_ROLES, AccessDenied, ScopedOps, pages_for
 from dashboard.backend import Backend
 from dashboard.i18n import num, pct
 from dashboard.users import ROLES, User, UserFile
+from system import Motcua
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "dashboard" / "app.py")

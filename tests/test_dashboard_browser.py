@@ -88,7 +88,7 @@ def running_system(env: dict[str, str], tmp_path: Path):
 
 
 def _owner(env):
-    from store.service import find_owner
+    from store.ops import find_owner
 
     ops = find_owner(env["MOTCUA_STORE__PATH"])
     assert ops is not None, "the running system owns the store"

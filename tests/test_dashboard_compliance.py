@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from app import Motcua
 from compliance import Period, register
 from compliance.actions import ComplianceRefused
 from config.app import load_config
@@ -18,6 +17,7 @@ from dashboard.access import COMPLIANCE_ACTIONS, AccessDenied, ScopedOps
 from dashboard.backend import Backend
 from dashboard.i18n import in_text
 from dashboard.users import User
+from system import Motcua
 from test_dashboard import END, PAGE_FILE, _env, _users, login, metric, open_page, table
 from testbed.portal.server import running
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from app import Motcua
 from config.app import load_config
 from dashboard.access import AccessDenied, ScopedOps, may_run
 from dashboard.backend import Backend
@@ -14,6 +13,7 @@ from dashboard.i18n import num, pct, probe_reason, unit
 from dashboard.users import User
 from loadtest_knee import knee_file, knee_profile
 from loadtests.runner import LoadRequest, run_loadtest
+from system import Motcua
 from test_dashboard import PAGE_FILE, _env, _users, login, metric, table
 from testbed.portal.server import running
 

@@ -203,7 +203,7 @@ def test_files_of_the_monthly_job_are_listed(store_env, keep_downloads):
     m = month.strftime("%Y-%m")
     folder = cfg.reports.folder(cfg.store.path) / m
     assert any("Chưa có tệp báo cáo định kỳ" in i.value for i in at.info)
-    from app import Motcua
+    from system import Motcua
 
     app = Motcua(cfg)
     try:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app import Motcua
 from config.app import load_config
 from config.errors import ConfigError
 from dashboard.users import UserError, UserFile
+from system import Motcua
 
 PW = "a-long-password-9"
 
@@ -243,7 +243,7 @@ def test_dashboard_port_in_use_is_a_plain_message(app_env, run_app):
         r = run_app("run", env=env, timeout=240)
     assert r.returncode == 2, r.stderr
     assert "dashboard" in r.stderr and "MOTCUA_DASHBOARD__PORT" in r.stderr and "Traceback" not in r.stderr
-    from store.service import owner_file
+    from store.ops import owner_file
 
     assert not owner_file(Path(app_env["MOTCUA_STORE__PATH"])).exists()
 

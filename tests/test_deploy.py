@@ -14,7 +14,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from collectors.metrics import build_registry
-from store.service import RemoteOps
+from store.ops import RemoteOps
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 PROMQL_WORDS = {"sum", "by", "rate", "min", "max", "bottomk", "topk", "histogram_quantile", "time", "le",

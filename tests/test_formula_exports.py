@@ -18,7 +18,6 @@ from pathlib import Path
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
-from app import Motcua
 from compliance import Period, write_xlsx
 from config.app import load_config
 from dashboard.launcher import Dashboard
@@ -26,6 +25,7 @@ from dashboard.users import UserFile
 from reports import cells
 from reports.cells import FORMULA_START
 from reports.files import build
+from system import Motcua
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-1"

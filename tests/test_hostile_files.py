@@ -21,7 +21,7 @@ from collectors.dossier_import import import_dossiers
 from collectors.errors import ImportRefused
 from collectors.workbook import ReaderLimits
 from store.db import Store
-from store.service import OperationError, OwnerNotAnswering, find_owner
+from store.ops import OperationError, OwnerNotAnswering, find_owner
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app import Motcua
 from config.probes import DEFAULT_PROBES
 from loadtests.runner import CSV_PREFIX, LoadRequest, run_loadtest
+from system import Motcua
 from testbed.portal.server import running
 
 pytestmark = pytest.mark.slow

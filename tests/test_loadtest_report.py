@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from app import Motcua
 from config.loadtest import Criteria, selector_matches
 from loadtests import analysis
 from loadtests.report import LABELS, build_html
 from loadtests.runner import build_payload
+from system import Motcua
 
 
 def stored_run(app) -> str:

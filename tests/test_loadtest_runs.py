@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from app import Motcua
 from config.loadtest import DEFAULT_LOADTESTS
 from config.probes import DEFAULT_PROBES
 from loadtest_knee import SATURATION_USERS, knee_file, knee_profile
 from loadtests.cli import compare_text
 from loadtests.runner import LoadRequest, run_loadtest
+from system import Motcua
 from testbed.portal.server import running
 
 ROOT = Path(__file__).resolve().parents[1]

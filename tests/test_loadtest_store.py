@@ -6,13 +6,14 @@ import random
 
 import pytest
 
-from app import Motcua, open_ops
 from config.loadtest import Criteria, selector_matches
 from loadtests import analysis
 from loadtests.runner import build_payload, clean_error, exit_code
 from loadtests.shapes import Plan
 from store.errors import StoreError
-from store.service import OperationError, RemoteOps, StoreService
+from store.ops import OperationError
+from store.service import StoreService
+from system import Motcua, open_ops
 
 
 def lines_for(seconds: int, users, endpoints: dict[str, tuple[float, float]], seed: int = 1,
@@ -230,7 +231,7 @@ def test_the_owner_stores_runs_for_other_processes(app_cfg, run_app):
     service.start()
     try:
         ops = open_ops(app_cfg)
-        assert isinstance(ops, RemoteOps)
+        assert ops.remote
         res = ops.store_loadtest_run(_payload("remote-1", "v1.0", {"home": (20, 0.0)}, 1))
         assert res["run_id"] == "remote-1" and res["rows"]["series"] == 40
         assert ops.query("loadtest_run", run_id="remote-1").one()["requests"] == 400

@@ -9,11 +9,11 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import Motcua
 from collectors.metrics import build_registry, serve_metrics
 from collectors.probes import JOURNEY_STEP, ProbeResult
 from config.probes import load_probes
-from store.service import RemoteOps
+from store.ops import RemoteOps
+from system import Motcua
 
 NOW = dt.datetime(2026, 10, 20, 9, 0)
 PROVINCE = (("agency_code", "province"), ("agency_name", "province"), ("period", "month_to_date"))

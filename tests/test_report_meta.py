@@ -18,8 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import app
-from app import Motcua
+import app  # the entry point under test: app.main, as a user runs it
 from collectors.metrics import build_registry
 from config.app import Score766Config, load_config
 from config.reference import ReferenceData
@@ -27,6 +26,7 @@ from reports.bieu06 import SCORE_DENOMINATORS as DENOMINATOR_TEXTS
 from store.queries import SCORE_DENOMINATORS
 from store.reference import natural_key_sql
 from store.service import StoreService
+from system import Motcua
 
 MONTH = "2026-03"
 AS_OF = "2026-03-31 23:59"
@@ -254,7 +254,7 @@ def test_no_score_on_the_dashboard(world, monkeypatch, tmp_path):
 
     UserFile(tmp_path / "users.json").add("u-lead", "leadership", "correct-horse-1", rounds=4)
     monkeypatch.setenv("MOTCUA_DASHBOARD__USERS_FILE", str(tmp_path / "users.json"))
-    at = AppTest.from_file(str(Path(app.__file__).parent / "dashboard" / "app.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120).run()
     at.text_input(key="login_user").input("u-lead")
     at.text_input(key="login_password").input("correct-horse-1")
     at.button[0].click().run()

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import Motcua, open_ops, run_system
 from dashboard.users import UserFile
-from store.service import OperationError, RemoteOps, StoreService, find_owner, owner_file
+from store.ops import OperationError, find_owner, owner_file
+from store.service import StoreService
+from system import Motcua, open_ops, run_system
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,7 @@ def owner(app_cfg):
 def test_client_finds_the_owner_and_gets_the_same_answers(owner, app_cfg, tmp_path):
     app, service = owner
     ops = open_ops(app_cfg)
-    assert isinstance(ops, RemoteOps)
+    assert ops.remote and ops.local_store is None  # the owner's store, over its API
     f = tmp_path / "d.csv"
     f.write_text(CSV, encoding="utf-8")
     res = ops.import_file(str(f))
@@ -88,7 +89,7 @@ def test_a_stale_owner_file_is_ignored(app_cfg):
     owner_file(app_cfg.store.path).write_text(json.dumps(
         {"pid": int(dead.stdout), "host": "127.0.0.1", "port": 9, "token": "x"}), encoding="utf-8")
     assert find_owner(app_cfg.store.path) is None
-    assert isinstance(open_ops(app_cfg), Motcua)
+    assert open_ops(app_cfg).remote is False
 
 
 def test_run_system_in_process_serves_and_stops(app_cfg):

@@ -131,7 +131,7 @@ def test_validation_errors_carry_their_position_as_data(tmp_path):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from app import Motcua
+    from system import Motcua
     from config.app import load_config
 
     d = tmp_path_factory.mktemp("vi-out")

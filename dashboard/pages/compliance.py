@@ -87,7 +87,7 @@ def refusal(e: Exception) -> None:
 def perform(action: str, done_key: str, **params) -> bool:
     from dashboard.access import AccessDenied
     from store.errors import StoreError
-    from store.service import OperationError
+    from store.ops import OperationError
 
     try:
         res = common.ops().compliance(action, **params)
