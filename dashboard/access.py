@@ -61,7 +61,7 @@ def agency_forced(query: str) -> bool:
 ALL_ROLES = tuple(ROLES)
 OPS_ROLES: dict[str, tuple[str, ...]] = {
     "query": ALL_ROLES,                                     # each query then by may_run
-    "cfg": ALL_ROLES,                                       # compliance.criteria_for reads the criteria file
+    "cfg": ALL_ROLES,                                       # compliance.register.criteria_for reads the criteria file
     "explain_dossiers": ("leadership", "ict", "agency", "admin"),   # the agency page's explanations
     "status": ("leadership", "ict", "admin"),               # the province's store counts
     "import_file": WRITE_ROLES,
@@ -161,7 +161,7 @@ class ScopedOps:
 
     @property
     def cfg(self):
-        """The configuration (compliance.criteria_for reads the configured criteria file from it)."""
+        """The configuration (compliance.register.criteria_for reads the configured criteria file from it)."""
         self._allow("cfg")
         return getattr(self._backend, "cfg", None)
 

@@ -1,5 +1,5 @@
-"""Named queries the dashboard needs beyond store/queries.py. Same conventions: plain JSON-able parameters, a `Table` back, bad
-parameters raise QueryError naming the query and the parameter.
+"""Named queries the dashboard needs beyond store/queries.py. Same conventions: plain JSON-able
+parameters, a `Table` back, bad parameters raise QueryError naming the query and the parameter.
 
   dashboard_status()                                   dossiers held, last recompute (cheap: every page asks)
   dashboard_months()                                   months with figures, newest first

@@ -1,5 +1,6 @@
-"""Named queries over load-test runs (store/migrations/006_loadtests.sql). The Vendor page of the dashboard ("Kiểm thử tải") and the
-HTML report are built from these alone; names and columns are stable.
+"""Named queries over load-test runs (store/migrations/006_loadtests.sql). The Vendor page of the
+dashboard ("Kiểm thử tải") and the HTML report are built from these alone; names and columns are
+stable.
 
   loadtest_runs(limit=50, scenario=None, release=None)
       newest first: run_id, scenario, release, target, status, message, started_at, finished_at,
