@@ -14,9 +14,13 @@ from collectors import archive
 from config.mapping import load_mapping
 from dashboard import common
 from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
+from dashboard.pages import Page
+
+PAGE = Page(id="data", roles=("ict", "admin"), title_key="page_data",
+            icon=":material/database:", url="du-lieu")
 
 tr, L = common.translator(), common.lang()
-common.require_page("data")
+common.require_page(PAGE.id)
 
 
 def _uploads_dir() -> Path:

@@ -16,12 +16,16 @@ import streamlit as st
 from dashboard import common
 from dashboard.access import WRITE_ROLES
 from dashboard.i18n import month_label, num, when
+from dashboard.pages import Page
 from reports.briefing import FORMATS, MIME, BriefingError
 from reports.files import Report, build_report
 from reports.monthly import written_files
 
+PAGE = Page(id="reports", roles=("leadership", "ict", "agency", "admin"), title_key="page_reports",
+            icon=":material/description:", url="bao-cao")
+
 tr, L = common.translator(), common.lang()
-u = common.require_page("reports")
+u = common.require_page(PAGE.id)
 
 
 def _size(n: int) -> str:

@@ -12,9 +12,13 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import DATE_TICKS, HOVER_TIME, alert_text, num, pct, probe_reason, unit, when
+from dashboard.pages import Page
+
+PAGE = Page(id="system", roles=("leadership", "ict", "vendor", "admin"), title_key="page_system",
+            icon=":material/monitor_heart:", url="he-thong")
 
 tr, L = common.translator(), common.lang()
-common.require_page("system")
+common.require_page(PAGE.id)
 WINDOWS = {"win_24h": 24, "win_7d": 24 * 7, "win_28d": 24 * 28}
 
 
