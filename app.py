@@ -229,7 +229,7 @@ def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
             print(f"warning: {e}", file=sys.stderr)
         if s.error_count > 20:
             print(f"warning: … and {s.error_count - 20} more errors (rows left out)", file=sys.stderr)
-    rows = explain_rows(con, app.engine, staged[0].relation, parse_as_of(args.as_of, cfg.timezone),
+    rows = explain_rows(con, app.engine, staged[0].relation, parse_as_of(args.as_of),
                         events=staged[1].relation if args.events else None, lang=args.lang)
     if args.json:
         for r in rows:
@@ -287,7 +287,7 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
         dt.datetime.strptime(args.month, "%Y-%m")
     except ValueError:
         raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
-    as_of = parse_as_of(args.as_of, cfg.timezone) if args.as_of else None
+    as_of = parse_as_of(args.as_of) if args.as_of else None
     score = cfg.reports.score_766
     ops = open_ops(cfg)
     try:
