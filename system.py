@@ -14,6 +14,7 @@ from typing import Any
 
 from config.app import AppConfig
 from config.clock import local_now, local_today
+from config.errors import MotcuaError
 from store.db import Store
 from store.registry import Table
 import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
@@ -24,7 +25,7 @@ log = logging.getLogger("motcua")
 ROOT = Path(__file__).resolve().parent
 
 
-class UserError(Exception):
+class UserError(MotcuaError):
     """A problem the user can fix; printed as one plain message."""
 
 

@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 
 from config.clock import local_today
+from config.errors import MotcuaError
 
 DEFAULT_DAYS = 30
 
 
-class PeriodError(ValueError):
+class PeriodError(MotcuaError, ValueError):
     """A period the user gave cannot be used; the message names the option."""
 
 

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 from collectors.secrets import ENV_FILE
 from config.clock import from_timestamp
-from config.errors import ConfigError
+from config.errors import ConfigError, MotcuaError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
 from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
@@ -56,7 +56,7 @@ MAX_POINTS = 1200
 STEP_FIELDS = set(__import__("config.probes", fromlist=["Step"]).Step.model_fields)  # a check's own fields left out
 
 
-class Refused(Exception):
+class Refused(MotcuaError):
     """The run may not start (target not on the allowlist); the message is for the operator."""
 
 

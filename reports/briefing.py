@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import store.queries  # noqa: F401  (registers the named queries)
 import store.report_queries  # noqa: F401  (the briefing's probe queries)
+from config.errors import MotcuaError
 from config.vocabulary import BIEU06_COLUMNS, BIEU06_COUNT_NAMES, CHANNEL_LABELS, bieu06_group_spans
 from reports.bieu06 import SCORE_DENOMINATORS
 from sla_rules.constants import FLAGS
@@ -46,7 +47,7 @@ MAX_DOSSIER_ROWS = 100_000
 MAX_LOADTEST_RUNS = 10_000   # loadtest_runs' own limit; newest first, so a month's runs are within it
 
 
-class BriefingError(Exception):
+class BriefingError(MotcuaError):
     """A request the briefing cannot serve (bad month, format or agency), in plain words."""
 
 

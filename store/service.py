@@ -34,6 +34,7 @@ import duckdb
 import httpx
 
 from config.clock import local_now
+from config.errors import MotcuaError
 from store.errors import StoreError
 from store.registry import Table
 
@@ -57,7 +58,7 @@ class Ops(Protocol):
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
-class OperationError(Exception):
+class OperationError(MotcuaError):
     """An operation failed with a message for the operator (the owner's message, relayed);
     `message_vi` is the same in Vietnamese when the owner had one."""
 
