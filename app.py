@@ -318,7 +318,7 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from reports.briefing import FORMATS
+    from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
 
     try:

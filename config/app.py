@@ -223,7 +223,7 @@ class Score766Config(_Strict):
 
 
 class ReportsConfig(_Strict):
-    """The monthly briefing (reports/briefing.py): where files go, the letterhead (Nghị định
+    """The monthly briefing (reports/briefing/): where files go, the letterhead (Nghị định
     30/2020/NĐ-CP) and the scheduled job; how the 766 progress score is computed (every report)."""
 
     out_dir: Path | None = None  # empty: `reports/` beside the store file (data/reports by default)

@@ -1,4 +1,4 @@
-"""Báo cáo: the monthly briefing (reports/briefing.py) in the official form, as DOCX, XLSX or PDF,
+"""Báo cáo: the monthly briefing (reports/briefing/) in the official form, as DOCX, XLSX or PDF,
 for a month with data and the province or one agency; generated on demand (bytes kept in
 st.cache_data on month, format and agency) and downloaded, beside the files the monthly job
 already wrote (data/reports/YYYY-MM/). An agency account only ever gets its own agency's
@@ -14,7 +14,7 @@ from config.clock import from_timestamp
 from dashboard import common
 from dashboard.access import WRITE_ROLES
 from dashboard.i18n import month_label, num, when
-from reports.briefing import FORMATS, MIME, BriefingError
+from reports.briefing.model import FORMATS, MIME, BriefingError
 from reports.files import Report, build_report
 from reports.monthly import written_files
 
