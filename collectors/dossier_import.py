@@ -335,8 +335,8 @@ def _import_in_transaction(con: duckdb.DuckDBPyConnection, d_prep: PreparedFile 
             continue
         s.quarantine_added = dw.quarantine_rows(con, f"{prefix}_err", file_sha256=prep.info.sha256,
                                                 file_name=prep.info.name, batch_id=s.batch_id, now=now)
-        dw.finish_batch(con, s.batch_id, finished_at=local_now().replace(microsecond=0), rows_read=s.rows_read, inserted=s.inserted,
-                        updated=s.updated, unchanged=s.unchanged, quarantined=s.quarantined,
+        dw.finish_batch(con, s.batch_id, finished_at=local_now().replace(microsecond=0), rows_read=s.rows_read,
+                        inserted=s.inserted, updated=s.updated, unchanged=s.unchanged, quarantined=s.quarantined,
                         columns_dropped=s.columns_dropped, pii_columns_dropped=s.pii_columns_dropped)
     for prefix in ("_imp_d", "_imp_e"):
         drop_temp(con, prefix)
