@@ -11,9 +11,10 @@ import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from config.app import AppConfig
+from config.clock import local_now, local_today
+from config.errors import MotcuaError
 from store.db import Store
 from store.registry import Table
 import store.report_queries  # noqa: E402,F401  (the briefing's named queries, served by the owner too)
@@ -24,14 +25,14 @@ log = logging.getLogger("motcua")
 ROOT = Path(__file__).resolve().parent
 
 
-class UserError(Exception):
+class UserError(MotcuaError):
     """A problem the user can fix; printed as one plain message."""
 
 
-def parse_as_of(value: str | None, tz: str) -> dt.datetime:
+def parse_as_of(value: str | None) -> dt.datetime:
     """'YYYY-MM-DD' (end of that day) or 'YYYY-MM-DD HH:MM' in local time; default now."""
     if not value:
-        return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
+        return local_now().replace(microsecond=0)
     for fmt, end_of_day in (("%Y-%m-%d %H:%M", False), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d", True)):
         try:
             t = dt.datetime.strptime(value, fmt)
@@ -128,7 +129,7 @@ class Motcua:
             self.store.close()
 
     def now(self) -> dt.datetime:
-        return parse_as_of(None, self.cfg.timezone)
+        return parse_as_of(None)
 
     # -- operations (the same set RemoteOps offers) ---------------------------------------------
     def query(self, name: str, **params: Any) -> Table:
@@ -138,7 +139,7 @@ class Motcua:
             params["score_denominator"] = self.cfg.reports.score_766.denominator
         if name not in CACHED_QUERIES:
             return self.store.query(name, **params)
-        key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
+        key = (name, json.dumps(params, sort_keys=True, default=str), local_today())
         gen = self._generation
         hit = self._answers.get(key)
         if hit is not None and hit[0] == gen:
@@ -213,14 +214,14 @@ class Motcua:
         (reads: [{"name": ..., "params": {...}}])."""
         from store.sla import figures_at
 
-        t = parse_as_of(as_of, self.cfg.timezone)
+        t = parse_as_of(as_of)
         return figures_at(self.store, self.engine, t,
                           [(str(r["name"]), dict(r.get("params") or {})) for r in reads])
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         from store.sla import recompute
 
-        t = parse_as_of(as_of, self.cfg.timezone)
+        t = parse_as_of(as_of)
         try:
             return recompute(self.store, self.engine, t)
         except Exception as e:

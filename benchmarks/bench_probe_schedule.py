@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 from apscheduler.events import EVENT_JOB_SUBMITTED  # noqa: E402
 
 from benchmarks.testbed_process import testbed_process  # noqa: E402
-from collectors.probes import ProbeScheduler, local_now  # noqa: E402
+from collectors.probes import ProbeScheduler  # noqa: E402
+from config.clock import local_now  # noqa: E402
 from config.app import AppConfig  # noqa: E402
 from config.probes import load_probes  # noqa: E402
 from store.db import Store  # noqa: E402

@@ -18,7 +18,6 @@ it at start and daily.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from typing import Any
 
 from collectors.reader import CANONICAL, Kind, inspect_file, prepare_file
 from collectors.staging import shifted_unsafe
+from config.clock import local_now
 from config.mapping import ColumnMapping
 from config.redact import mask_data, mask_text
 from reports.cells import csv_cell
@@ -128,4 +128,4 @@ def purge(archive: Path | str, uploads: Path | str, retention_days: float, uploa
 
 
 def stamp() -> str:
-    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return local_now().strftime("%Y%m%d-%H%M%S")

@@ -36,16 +36,12 @@ import httpx
 
 from collectors.probe_transport import RESOLVED, StaleConnection, probe_transport, timed_getaddrinfo
 from collectors.secrets import SecretMissing, Secrets, load_secrets
+from config.clock import local_now
 from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
 
 log = logging.getLogger("motcua.probes")
 
 JOURNEY_STEP = "*"  # step name of a journey's summary result
-
-
-def local_now() -> dt.datetime:
-    """Local time (Asia/Ho_Chi_Minh, UTC+7, no DST), naive as in the store."""
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)).replace(tzinfo=None)
 
 
 @dataclass

@@ -27,8 +27,9 @@ from typing import Any
 
 from compliance.common import ComplianceRefused, fold  # noqa: F401  (ComplianceRefused: part of this API)
 from compliance.evidence import MET, NOT_MET
-from compliance.period import PeriodError, local_today, parse_date
+from compliance.period import PeriodError, parse_date
 from compliance.register import REQUEST_STATUSES, criteria_for, evidence_holds
+from config.clock import local_today
 from config.compliance import CriteriaFile
 from store.compliance_writes import MAX_FILE_BYTES, append_event_con, record_rejects, store_file
 from store.errors import StoreError

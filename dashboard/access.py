@@ -32,7 +32,7 @@ COMPLIANCE_ACTIONS = frozenset({"add_request", "answer_request", "attach_check",
 PROBE_QUERIES = {"probe_summary", "probe_heatmap", "probe_phases", "probe_windows", "probe_latest", "probe_results",
                  "probe_rollup", "probe_runs", "alert_timeline", "probe_window", "probe_hour_baseline"}
 # Queries an agency account may run, each with its agency parameter forced to the account's own.
-# The monthly briefing (reports/briefing.py) of an agency runs bieu06, dossiers_overdue, audit_by_agency
+# The monthly briefing (reports/briefing/) of an agency runs bieu06, dossiers_overdue, audit_by_agency
 # and sync_by_agency with the agency given: all forced here like the rest.
 AGENCY_SCOPED = {"bieu06", "dossiers_overdue", "agency_scope", "dossier_engine_input", "dossier_engine_events", "audit_dossiers",
                  "sync_unsynced", "audit_by_agency", "sync_by_agency", "audit_findings"}

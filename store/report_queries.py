@@ -1,5 +1,5 @@
-"""Named queries for the monthly briefing (reports/briefing.py): the portal's month as the probes
-saw it. Registered on import (reports/briefing.py and app.py import this module).
+"""Named queries for the monthly briefing (reports/briefing/): the portal's month as the probes
+saw it. Registered on import (reports/briefing/collect.py and system.py import this module).
 
 Raw probe results are kept only `raw_retention_days` (14 by default), so a month's figures come
 from the hourly and daily rollups (kept 400 days, store/migrations/003_probes.sql). Only checks

@@ -33,6 +33,8 @@ from typing import Any, Protocol
 import duckdb
 import httpx
 
+from config.clock import local_now
+from config.errors import MotcuaError
 from store.errors import StoreError
 from store.registry import Table
 
@@ -56,7 +58,7 @@ class Ops(Protocol):
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
-class OperationError(Exception):
+class OperationError(MotcuaError):
     """An operation failed with a message for the operator (the owner's message, relayed);
     `message_vi` is the same in Vietnamese when the owner had one."""
 
@@ -292,7 +294,7 @@ class StoreService:
         self._thread.start()
         host, port = self.address
         info = {"pid": os.getpid(), "host": host, "port": port, "token": self.token,
-                "store": str(self.db_path.resolve()), "started_at": dt.datetime.now().isoformat(),
+                "store": str(self.db_path.resolve()), "started_at": local_now().isoformat(),
                 "import_dirs": [str(d.resolve()) for d in self.import_dirs]}
         path = owner_file(self.db_path)
         path.parent.mkdir(parents=True, exist_ok=True)

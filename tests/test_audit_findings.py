@@ -28,7 +28,7 @@ from config.reference import ReferenceData
 from config.ruleset import RuleSet
 from dashboard.access import AccessDenied, ScopedOps
 from dashboard.users import User, UserFile
-from reports.briefing import collect
+from reports.briefing.collect import collect
 from reports.files import build_all
 from reports.cells import csv_cell, csv_frame
 from reports.render_xlsx import render_xlsx

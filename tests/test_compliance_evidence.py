@@ -13,7 +13,7 @@ from compliance import Period
 from compliance.evidence import combine, judge
 from config.compliance import (ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUptimeEvidence,
                                SlaAuditEvidence, SyncEvidence)
-from store.compliance_writes import local_now
+from config.clock import local_now
 from store.probe_writes import write_results
 
 T0 = local_now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=6)

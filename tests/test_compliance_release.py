@@ -10,11 +10,12 @@ import httpx
 import pytest
 
 from app import Motcua
-from collectors.probes import local_now, run_once
+from collectors.probes import run_once
 from collectors.secrets import load_secrets
 from compliance import Period, register, register_rows, request_rows
 from compliance.actions import ComplianceRefused
 from config import default_path
+from config.clock import local_now
 from config.portal import load_profile
 from testbed.portal.server import running
 

@@ -79,7 +79,7 @@ def fresh(tmp_path, monkeypatch):
 
 
 def _register(cfg, days: int = 30):
-    from compliance.period import local_today
+    from config.clock import local_today
 
     end = local_today()
     ops = Backend(cfg)
@@ -140,7 +140,7 @@ def test_figures_equal_the_register(cp_env):
     assert "Đã kiểm tra nhật ký truy cập tháng 11" in " ".join(chist["Nội dung thay đổi"]) + " ".join(chist["Ghi chú"])
     assert any("Đạt" in s.value for s in at.success) and "Trạng thái: Đạt" in chist["Nội dung thay đổi"][0]
     # another period: the figures follow the register for that period
-    from compliance.period import local_today
+    from config.clock import local_today
 
     at.date_input(key="cp_from").set_value(local_today()).run()
     assert not at.exception

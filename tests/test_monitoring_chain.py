@@ -9,10 +9,11 @@ import httpx
 
 from collectors.alerting import Alerter
 from collectors.notify import Notifier
-from collectors.probes import local_now, run_once
+from collectors.probes import run_once
 from collectors.slo import SloEvaluator
 from config.alerts import AlertsConfig, Channel
 from config.app import AppConfig
+from config.clock import local_now
 from config.portal import load_profile
 from config.slo import BurnRule, Slo, SloFile
 from store.db import Store

@@ -328,7 +328,9 @@ def test_denominator_setting_changes_the_score(world, capsys, monkeypatch):
         explicit = m.query("bieu06", month=MONTH, score_denominator="received_and_carried")
         assert next(r for r in explicit if r["key"] == "CQ9")["score_766"] == pytest.approx(10)
         # the briefing's figures and its note on the score follow its config
-        from reports.briefing import Para, collect, document
+        from reports.briefing.collect import collect
+        from reports.briefing.document import document
+        from reports.briefing.model import Para
 
         b = collect(m, MONTH, cfg=m.cfg)
         assert b.now["score_766"] == pytest.approx(20 * 2 / 3)

@@ -3,7 +3,6 @@
 import it; the quarantine; recent imports; the sync reconciliation with the national portal."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors import archive
+from config.clock import local_now
 from config.mapping import load_mapping
 from dashboard import common
 from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
@@ -33,7 +33,7 @@ def _save(upload) -> Path:
     """The upload, readable by the server's account only, until it is imported (then only its copy
     without personal data is kept), cancelled, or deleted by the owner after inbox.upload_hours."""
     safe = re.sub(r"[^\w.\-]+", "_", Path(upload.name).name)[:120] or "upload.csv"
-    return archive.write_private(_uploads_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{safe}", upload.getvalue())
+    return archive.write_private(_uploads_dir() / f"{local_now():%Y%m%d-%H%M%S}_{safe}", upload.getvalue())
 
 
 def _archive(pending: dict, res: dict) -> None:
