@@ -16,7 +16,7 @@
              form: {username: "${secret:CITIZEN_V2_USER}", password: "${secret:CITIZEN_V2_PASSWORD}", _csrf: "${csrf}"}}
 
 `${name}` is a variable of the file or a value extracted by an earlier step of the same journey;
-`${secret:NAME}` is a credential (collectors/secrets.py), never written in this file.
+`${secret:NAME}` is a credential (steps/secrets.py), never written in this file.
 """
 from __future__ import annotations
 
@@ -230,7 +230,7 @@ class ProbeDefaults(_Strict):
     # Extra CA bundle (PEM) to trust, e.g. a government CA missing from the public bundle; relative
     # to the probes file. TLS certificate days left need verification on (verify_tls: true).
     ca_file: Path | None = None
-    # at least the SLO window (28 days): its status (collectors/slo.py) is computed from raw runs
+    # at least the SLO window (28 days): its status (alerting/slo.py) is computed from raw runs
     raw_retention_days: int = Field(default=35, ge=1, le=3650)
     rollup_retention_days: int = Field(default=400, ge=1, le=36500)
     # The scheduler writes the results gathered over this many seconds in one transaction (each

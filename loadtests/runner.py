@@ -39,7 +39,6 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from collectors.secrets import ENV_FILE
 from config.errors import ConfigError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
 from loadtests import analysis
@@ -47,6 +46,7 @@ from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.report import report_name
 from loadtests.shapes import Plan
 from reports.cells import csv_cell, formula_like
+from steps.secrets import ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"

@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from app import Motcua
-from collectors.probes import ProbeResult
 from config.app import load_config
+from probes.runner import ProbeResult
 from reports.briefing import COUNT_COLUMNS, BriefingError, fmt_int, fmt_ms, fmt_pct
 from reports.files import build, build_all
 from reports.render_pdf import FONT_DIR, FONT_FILES
@@ -463,7 +463,7 @@ def test_probe_month_queries_against_python(env):
 def test_monthly_job_writes_last_month_and_sends_the_files(env, tmp_path, webhook):
     import base64
 
-    from collectors.notify import Notifier
+    from alerting.notify import Notifier
     from config.alerts import Channel
     from reports.monthly import MonthlyBriefingJob
 

@@ -1,4 +1,4 @@
-"""Probe configuration (config/probes.py), secrets (collectors/secrets.py) and the runner's pure helpers."""
+"""Probe configuration (config/probes.py), secrets (steps/secrets.py) and the runner's pure helpers."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.probes import MISSING, cert_days_left, evaluate, json_path, substitute
-from collectors.secrets import ENV_FILE, ENV_PREFIX, SecretMissing, Secrets, load_secrets
 from config import default_path
 from config.errors import ConfigError
 from config.probes import Assertions, load_probes
+from probes.runner import cert_days_left
+from steps.checks import MISSING, evaluate, json_path, substitute
+from steps.secrets import ENV_FILE, ENV_PREFIX, SecretMissing, Secrets, load_secrets
 
 
 def write(tmp_path, text: str, name: str = "probes.yaml"):
@@ -184,7 +185,7 @@ def test_evaluate_reasons():
 
 
 def test_server_timing_header_is_read():
-    from collectors.probes import server_timing_ms
+    from probes.runner import server_timing_ms
 
     assert server_timing_ms("app;dur=12.5") == 12.5
     assert server_timing_ms("app;dur=12.5, db;desc=\"x\";dur=3") == 15.5
