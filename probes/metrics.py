@@ -73,13 +73,10 @@ class ProbeMetrics:
     def declare(self, probes: ProbesFile) -> None:
         """Every check, journey and journey step of the probes file at zero, before its first run.
         The success gauges stay absent until a run says something."""
-        for c in probes.checks:
-            self._init_run(c.name)
-            self._init_step(c.name, "")
-        for j in probes.journeys:
-            self._init_run(j.name)
-            for s in j.steps:
-                self._init_step(j.name, s.name)
+        for p in probes.probes():
+            self._init_run(p.name)
+            for step in p.step_names():
+                self._init_step(p.name, step)
 
     # -- observations -------------------------------------------------------------------------------
     def observe_run(self, check: str, ok: bool, seconds: float | None) -> None:

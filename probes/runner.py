@@ -29,6 +29,7 @@ import ssl
 import threading
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ def configured_hosts(cfg: ProbesFile, variables: dict[str, str]) -> frozenset[st
     """The hosts the probes file sends requests to (every step URL with the variables known before
     a run), and the extra ones `defaults.redirect_hosts` names: where a redirect may lead."""
     hosts = {h.strip("[]").lower() for h in cfg.defaults.redirect_hosts}
-    steps = [*cfg.checks, *(s for j in cfg.journeys for s in j.steps)]
+    steps = [s for p in cfg.probes() for s in p.http_steps()]
     for step in steps:
         url = VAR_RE.sub(lambda m: variables.get(m.group(1), "\x00"), step.url)
         try:
@@ -535,12 +536,19 @@ class Runner:
         return extract_value(ex, text, client.cookies.get)
 
     async def run_all(self, names: set[str] | None = None) -> list[ProbeResult]:
-        tasks = [self.run_check(c) for c in self.cfg.checks if names is None or c.name in names]
-        tasks += [self.run_journey(j) for j in self.cfg.journeys if names is None or j.name in names]
+        tasks = [RUNS[p.kind](self, p) for p in self.cfg.probes() if names is None or p.name in names]
         out: list[ProbeResult] = []
         for r in await asyncio.gather(*tasks):
             out.extend(r)
         return out
+
+
+# How each kind of probe (config/probes.py, PROBE_KINDS) is run, by its `kind`: a new kind's run
+# function goes here, taking the runner and the probe and returning its results.
+RUNS: dict[str, Callable[[Runner, Any], Awaitable[list[ProbeResult]]]] = {
+    HttpCheck.kind: Runner.run_check,
+    Journey.kind: Runner.run_journey,
+}
 
 
 # -- public entry points --------------------------------------------------------------------------

@@ -48,8 +48,7 @@ class ProbeScheduler:
         self._writing: asyncio.Task | None = None
         self.writes = 0
         d = self.cfg.defaults
-        items = [("check", c.name, c.interval or d.interval) for c in self.cfg.checks] + \
-                [("journey", j.name, j.interval or d.interval) for j in self.cfg.journeys]
+        items = [(p.kind, p.name, p.interval or d.interval) for p in self.cfg.probes()]
         now = dt.datetime.now()
         for i, (kind, name, every) in enumerate(items):
             # spread the first runs over the interval: no thundering herd at start-up
