@@ -22,6 +22,7 @@ from typing import Any
 from config.app import AppConfig, load_config
 from config.errors import ConfigError, MotcuaError
 from config.redact import install as install_log, log_exception, uninstall as uninstall_log
+from imports.errors import ImportRefused
 from store.db import StoreError
 from store.registry import Table
 from store.service import OperationError, RemoteOps, StoreService, find_owner, resource_error, uploads_dir
@@ -37,10 +38,10 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from collectors.archive import purge, uploads_dir
-    from collectors.inbox import Inbox
-    from collectors.metrics import build_registry, serve_metrics
-    from collectors.probes import ProbeScheduler
+    from imports.archive import purge, uploads_dir
+    from imports.inbox import Inbox
+    from metrics.exporter import build_registry, serve_metrics
+    from probes.scheduler import ProbeScheduler
     from testbed.portal.server import PortalStartError, running
 
     if find_owner(cfg.store.path) is not None:
@@ -209,7 +210,7 @@ def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
 def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
     import duckdb
 
-    from collectors.dossier_import import load_staging
+    from imports.dossiers import load_staging
     from sla_rules.explain import explain_rows, format_lines
 
     for p in [args.file] + ([args.events] if args.events else []):
@@ -432,7 +433,7 @@ def cmd_testbed(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_probe(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from collectors.probes import format_results, run_once
+    from probes.runner import format_results, run_once
 
     if not args.once:
         raise UserError("probes run on their schedule inside `app.py run`; use --once to run every check now")

@@ -88,16 +88,16 @@ class Motcua:
         return load_mapping(self.cfg.imports.column_mapping)
 
     @cached_property
-    def slo_evaluator(self):  # -> collectors.slo.SloEvaluator
-        from collectors.slo import SloEvaluator
+    def slo_evaluator(self):  # -> alerting.slo.SloEvaluator
+        from alerting.slo import SloEvaluator
         from config.slo import load_slos
 
         return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now)
 
     @cached_property
-    def alerter(self):  # -> collectors.alerting.Alerter
-        from collectors.alerting import Alerter
-        from collectors.notify import Notifier
+    def alerter(self):  # -> alerting.alerts.Alerter
+        from alerting.alerts import Alerter
+        from alerting.notify import Notifier
         from config.alerts import load_alerts
 
         alerts = load_alerts(self.cfg.monitor.alerts)
@@ -105,7 +105,7 @@ class Motcua:
 
     @cached_property
     def briefing_job(self):  # -> reports.monthly.MonthlyBriefingJob
-        from collectors.notify import Notifier
+        from alerting.notify import Notifier
         from config.alerts import load_alerts
         from reports.monthly import MonthlyBriefingJob
 
@@ -170,9 +170,9 @@ class Motcua:
         """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored).
         A refusal is said in `lang`; running out of memory or disk is a plain ResourceError.
         `names`: how to name the files in messages and records when not by their paths (copies)."""
-        from collectors.dossier_import import MAX_ERRORS, import_dossiers
-        from collectors.errors import ImportRefused
-        from collectors.workbook import ReaderLimits
+        from imports.dossiers import MAX_ERRORS, import_dossiers
+        from imports.errors import ImportRefused
+        from imports.workbook import ReaderLimits
 
         try:
             summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,

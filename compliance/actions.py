@@ -335,8 +335,8 @@ def import_requests(app, ops, con, crit, actor, via, path):
     """Apply a requests spreadsheet: new rows are added, known rows (same id, or same agency, date
     and description) get an event with the fields that changed, unchanged rows add nothing. A row
     with any error is not applied; it is kept in compliance_import_rejects with its reason."""
-    from collectors.workbook import ReaderLimits
     from compliance.spreadsheet import read_requests
+    from imports.workbook import ReaderLimits
 
     # the configured reader memory limit, as the dossier import's
     imports = getattr(getattr(app, "cfg", None), "imports", None)

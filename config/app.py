@@ -81,7 +81,7 @@ DEFAULT_READER_MEMORY_MB = 2048
 
 class ImportConfig(_Strict):
     column_mapping: Path = default_path("mappings", "vi-igate.yaml")
-    # Spreadsheets are read in a child process limited to this many MB (collectors/workbook.py):
+    # Spreadsheets are read in a child process limited to this many MB (imports/workbook.py):
     # a workbook that needs more is refused with a message, the system goes on.
     reader_memory_mb: int = Field(default=DEFAULT_READER_MEMORY_MB, ge=256, le=1 << 20)
 

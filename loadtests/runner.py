@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from collectors.secrets import ENV_FILE
 from config.clock import from_timestamp
 from config.errors import ConfigError, MotcuaError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
@@ -47,6 +46,7 @@ from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.report import report_name
 from loadtests.shapes import Plan
 from reports.cells import csv_cell, formula_like
+from steps.secrets import ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"

@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from app import Motcua
-from collectors.probes import ProbeResult
 from config.app import load_config
+from probes.runner import ProbeResult
 from reports.briefing.labels import fmt_int, fmt_ms, fmt_pct
 from reports.briefing.model import COUNT_COLUMNS, BriefingError
 from reports.files import build, build_all
@@ -464,7 +464,7 @@ def test_probe_month_queries_against_python(env):
 def test_monthly_job_writes_last_month_and_sends_the_files(env, tmp_path, webhook):
     import base64
 
-    from collectors.notify import Notifier
+    from alerting.notify import Notifier
     from config.alerts import Channel
     from reports.monthly import MonthlyBriefingJob
 

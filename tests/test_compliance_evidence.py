@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from app import Motcua
-from collectors.probes import ProbeResult
 from compliance import Period
 from compliance.evidence import combine, judge
+from probes.runner import ProbeResult
 from config.compliance import (ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUptimeEvidence,
                                SlaAuditEvidence, SyncEvidence)
 from config.clock import local_now

@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from app import Motcua
-from collectors.probes import run_once
-from collectors.secrets import load_secrets
 from compliance import Period, register, register_rows, request_rows
 from compliance.actions import ComplianceRefused
 from config import default_path
 from config.clock import local_now
 from config.portal import load_profile
+from probes.runner import run_once
+from steps.secrets import load_secrets
 from testbed.portal.server import running
 
 V2_FAST = load_profile("v2.0").scaled(0.25)

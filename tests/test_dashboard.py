@@ -47,7 +47,7 @@ def _dead_port() -> int:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A store with two months of the demo province, recomputed, and probe results from the testbed."""
-    from collectors.probes import run_once
+    from probes.runner import run_once
     from testbed.portal.server import running
 
     tmp = tmp_path_factory.mktemp("dash")
@@ -456,7 +456,7 @@ def test_broken_config_says_what_is_wrong(tmp_path, monkeypatch):
 
 
 def test_stopped_testbed_shows_a_clear_message(tmp_path, monkeypatch):
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     env = _env(tmp_path, tmp_path / "data" / "probes.duckdb")
     cfg = load_config(environ=env)

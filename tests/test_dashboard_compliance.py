@@ -26,7 +26,7 @@ PAGE = "pages/compliance.py"
 
 @pytest.fixture(scope="module")
 def cp_world(tmp_path_factory):
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     tmp = tmp_path_factory.mktemp("cpdash")
     env = _env(tmp, tmp / "data" / "motcua.duckdb")
@@ -63,7 +63,7 @@ def cp_env(cp_world, monkeypatch):
 @pytest.fixture
 def fresh(tmp_path, monkeypatch):
     """A store of its own (the write tests change it): probe results and one request."""
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     env = _env(tmp_path, tmp_path / "data" / "w.duckdb")
     cfg = load_config(environ=env)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import app
-from collectors.errors import ImportRefused
+from imports.errors import ImportRefused
 from compliance.common import ComplianceRefused
 from compliance.period import PeriodError
 from config.errors import ConfigError, MotcuaError

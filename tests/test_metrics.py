@@ -10,9 +10,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import Motcua
-from collectors.metrics import build_registry, serve_metrics
-from collectors.probes import JOURNEY_STEP, ProbeResult
 from config.probes import load_probes
+from metrics.exporter import build_registry, serve_metrics
+from probes.runner import JOURNEY_STEP, ProbeResult
 from store.service import RemoteOps
 
 NOW = dt.datetime(2026, 10, 20, 9, 0)

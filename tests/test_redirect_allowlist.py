@@ -13,10 +13,10 @@ from contextlib import contextmanager
 import pytest
 
 from app import Motcua
-from collectors.probes import run_once
-from collectors.secrets import Secrets
 from config.probes import DEFAULT_PROBES, ProbesFile
 from loadtests.runner import LoadRequest, run_loadtest
+from probes.runner import run_once
+from steps.secrets import Secrets
 
 OFF_LIST_HOST = "127.0.0.2"
 REFUSED = f"chuyển hướng tới máy không được phép: {OFF_LIST_HOST}"

@@ -20,9 +20,9 @@ import pytest
 
 import app
 from app import Motcua
-from collectors.metrics import build_registry
 from config.app import Score766Config, load_config
 from config.reference import ReferenceData
+from metrics.exporter import build_registry
 from reports.bieu06 import SCORE_DENOMINATORS as DENOMINATOR_TEXTS
 from store.queries import SCORE_DENOMINATORS
 from store.reference import natural_key_sql

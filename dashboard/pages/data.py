@@ -9,15 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from collectors import archive
-from config.clock import local_now
 from config.mapping import load_mapping
 from dashboard import common
 from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
-from dashboard.pages import Page
-
-PAGE = Page(id="data", roles=("ict", "admin"), title_key="page_data",
-            icon=":material/database:", url="du-lieu")
+from imports import archive
+from config.clock import local_now
 
 tr, L = common.translator(), common.lang()
 common.require_page(PAGE.id)
@@ -38,7 +34,7 @@ def _save(upload) -> Path:
 
 def _archive(pending: dict, res: dict) -> None:
     """After the import: the archive's copies without personal data and the report, as the watch
-    folder keeps them (collectors/archive.py); the uploads themselves are deleted."""
+    folder keeps them (imports/archive.py); the uploads themselves are deleted."""
     cfg, stamp = common.config(), archive.stamp()
     mapping = load_mapping(cfg.imports.column_mapping)
     name = _name(pending["file"])

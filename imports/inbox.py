@@ -2,7 +2,7 @@
 
 A file is taken once its size has stopped changing between two polls (so a half-copied export is
 never read). After the import the archive keeps a copy without personal data and the import's
-report (collectors/archive.py) and the file itself is deleted; a file refused as a whole moves to
+report (imports/archive.py) and the file itself is deleted; a file refused as a whole moves to
 rejected/ with a report beside it. An events file travels with its dossier file when named
 `<name>.events.csv` (or .xlsx) next to `<name>.csv`.
 
@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collectors import archive
 from config.app import InboxConfig
 from config.clock import local_now
 from config.mapping import ColumnMapping, load_mapping
+from imports import archive
 
 log = logging.getLogger("motcua.inbox")
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")

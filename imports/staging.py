@@ -1,6 +1,6 @@
 """Staging and validation in DuckDB, set-based (no per-row Python).
 
-A prepared file (collectors.reader) is loaded with read_csv (all VARCHAR, no sniffing) into a TEMP
+A prepared file (imports.reader) is loaded with read_csv (all VARCHAR, no sniffing) into a TEMP
 table holding only the mapped canonical columns, then typed and validated with SQL:
 
     <p>_raw     row_no + canonical columns as text + `_extra` (more fields than the header)
@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from collectors.errors import ImportRefused
-from collectors.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 from config.clock import timezone_name
 from config.mapping import ENUMS, ColumnMapping, normalize_label
 from config.redact import mask_text, sql_mask
 from config.vocabulary import RESOLVED_STATES, quoted_list
+from imports.errors import ImportRefused
+from imports.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 
 TIMESTAMP_COLUMNS = DATE_COLUMNS
 # enumerated columns: (strict -> unknown values are errors; else kept as they are)

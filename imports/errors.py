@@ -1,4 +1,4 @@
-"""Errors raised by the collectors, with messages meant for the operator (no stack traces)."""
+"""Errors raised by the import, with messages meant for the operator (no stack traces)."""
 from __future__ import annotations
 
 from config.errors import MotcuaError
