@@ -9,11 +9,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from config.clock import local_now
 from config.mapping import load_mapping
 from dashboard import common
 from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
+from dashboard.pages import Page
 from imports import archive
-from config.clock import local_now
+
+PAGE = Page(id="data", roles=("ict", "admin"), title_key="page_data",
+            icon=":material/database:", url="du-lieu")
 
 tr, L = common.translator(), common.lang()
 common.require_page(PAGE.id)
