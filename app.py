@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from config.app import AppConfig, load_config
-from collectors.errors import ImportRefused
-from config.errors import ConfigError
+from config.errors import ConfigError, MotcuaError
 from config.redact import install as install_log, log_exception, uninstall as uninstall_log
+from imports.errors import ImportRefused
 from store.db import StoreError
 from store.ops import OperationError, Ops, find_owner
 from store.registry import Table
@@ -80,7 +80,7 @@ def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
 def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
     import duckdb
 
-    from collectors.dossier_import import load_staging
+    from imports.dossiers import load_staging
     from sla_rules.explain import explain_rows, format_lines
 
     for p in [args.file] + ([args.events] if args.events else []):
@@ -96,7 +96,7 @@ def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:
             print(f"warning: {e}", file=sys.stderr)
         if s.error_count > 20:
             print(f"warning: … and {s.error_count - 20} more errors (rows left out)", file=sys.stderr)
-    rows = explain_rows(con, app.engine, staged[0].relation, parse_as_of(args.as_of, cfg.timezone),
+    rows = explain_rows(con, app.engine, staged[0].relation, parse_as_of(args.as_of),
                         events=staged[1].relation if args.events else None, lang=args.lang)
     if args.json:
         for r in rows:
@@ -115,15 +115,12 @@ def cmd_sla_recompute(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_calendar(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from sla_rules.calendar_listing import YearOutsideCalendar, list_year
+    from sla_rules.calendar_listing import list_year
 
     # The engine's own calendar (rule set horizon + configured override files), never a rebuilt one,
     # so that what officials check is what deadlines are counted with. The store is not opened.
     engine = Motcua(cfg).engine
-    try:
-        listing = list_year(engine.calendar, args.year, rule_set=engine.name, lang=args.lang)
-    except YearOutsideCalendar as e:
-        raise UserError(str(e)) from None
+    listing = list_year(engine.calendar, args.year, rule_set=engine.name, lang=args.lang)
     if args.json:
         print(json.dumps(listing.to_json(args.lang, ROOT), ensure_ascii=False))
     else:
@@ -154,7 +151,7 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
         dt.datetime.strptime(args.month, "%Y-%m")
     except ValueError:
         raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
-    as_of = parse_as_of(args.as_of, cfg.timezone) if args.as_of else None
+    as_of = parse_as_of(args.as_of) if args.as_of else None
     score = cfg.reports.score_766
     ops = open_ops(cfg)
     try:
@@ -191,7 +188,7 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from reports.briefing import FORMATS, BriefingError
+    from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
 
     try:
@@ -203,8 +200,6 @@ def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     ops = open_ops(cfg)
     try:
         paths = write_briefing(ops, args.month, out_dir, formats, agency=args.agency, cfg=cfg)
-    except BriefingError as e:
-        raise UserError(str(e)) from None
     except OSError as e:
         raise UserError(f"cannot write the briefing: {e}") from None
     finally:
@@ -307,7 +302,7 @@ def cmd_testbed(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_probe(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from collectors.probes import format_results, run_once
+    from probes.runner import format_results, run_once
 
     if not args.once:
         raise UserError("probes run on their schedule inside `app.py run`; use --once to run every check now")
@@ -333,12 +328,11 @@ def cmd_compliance(cfg: AppConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_loadtest(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from loadtests.cli import CliError, main as loadtest_main
+    from loadtests.cli import main as loadtest_main
 
-    try:
-        return loadtest_main(cfg, args, open_ops)
-    except CliError as e:
-        raise UserError(str(e)) from None
+    return loadtest_main(cfg, args, open_ops)
+
+
 def _read_password(args: argparse.Namespace) -> str:
     """From stdin (--password-stdin, for scripts) or typed twice at a prompt; never echoed or logged."""
     import getpass
@@ -396,37 +390,34 @@ def _check_agency_code(cfg: AppConfig, code: str) -> None:
 
 
 def cmd_user(cfg: AppConfig, args: argparse.Namespace) -> int:
-    from dashboard.users import UserError as AccountError, UserFile
+    from dashboard.users import UserFile
 
     users = UserFile(cfg.users_file)
-    try:
-        if args.user_cmd == "add":
-            if args.role == "agency" and args.agency:
-                _check_agency_code(cfg, args.agency)
-            password = None if args.sso_only else _read_password(args)
-            u = users.add(args.name, args.role, password, agency=args.agency, display_name=args.display_name or "",
-                          email=args.email)
-            print(f"user {u.username} added (role {u.role}{', agency ' + u.agency if u.agency else ''}) "
-                  f"in {users.path}")
-        elif args.user_cmd == "remove":
-            users.remove(args.name)
-            print(f"user {args.name} removed from {users.path}")
-        elif args.user_cmd == "passwd":
-            removed = users.passwd(args.name, _read_password(args))
-            print(f"password of {args.name} changed"
-                  + (f"; the initial password's file {removed} is deleted" if removed else ""))
+    if args.user_cmd == "add":
+        if args.role == "agency" and args.agency:
+            _check_agency_code(cfg, args.agency)
+        password = None if args.sso_only else _read_password(args)
+        u = users.add(args.name, args.role, password, agency=args.agency, display_name=args.display_name or "",
+                      email=args.email)
+        print(f"user {u.username} added (role {u.role}{', agency ' + u.agency if u.agency else ''}) "
+              f"in {users.path}")
+    elif args.user_cmd == "remove":
+        users.remove(args.name)
+        print(f"user {args.name} removed from {users.path}")
+    elif args.user_cmd == "passwd":
+        removed = users.passwd(args.name, _read_password(args))
+        print(f"password of {args.name} changed"
+              + (f"; the initial password's file {removed} is deleted" if removed else ""))
+    else:
+        rows = [u.public() for u in users.load().values()]
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False))
         else:
-            rows = [u.public() for u in users.load().values()]
-            if args.json:
-                print(json.dumps(rows, ensure_ascii=False))
-            else:
-                for r in rows:
-                    print(f"{r['username']:<20} {r['role']:<11} {r['agency'] or '':<12} {r['email'] or '':<28} "
-                          f"password: {r['password']}")
-                if not rows:
-                    print(f"no accounts yet in {users.path}: add one with `app.py user add NAME --role admin`")
-    except AccountError as e:
-        raise UserError(str(e)) from None
+            for r in rows:
+                print(f"{r['username']:<20} {r['role']:<11} {r['agency'] or '':<12} {r['email'] or '':<28} "
+                      f"password: {r['password']}")
+            if not rows:
+                print(f"no accounts yet in {users.path}: add one with `app.py user add NAME --role admin`")
     return 0
 
 
@@ -644,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         install_log(_log_path(cfg))  # warnings into the log file, ID and phone shapes masked
         return args.fn(cfg, args)
-    except (UserError, ConfigError, StoreError, OperationError, ImportRefused) as e:
+    except MotcuaError as e:  # every part's plain message: the one place errors become exit codes
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

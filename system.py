@@ -16,9 +16,10 @@ import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from config.app import AppConfig
+from config.clock import local_now, local_today
+from config.errors import MotcuaError
 from store import catalog
 from store import ops as store_ops
 from store.db import Store
@@ -30,14 +31,14 @@ log = logging.getLogger("motcua")
 ROOT = Path(__file__).resolve().parent
 
 
-class UserError(Exception):
+class UserError(MotcuaError):
     """A problem the user can fix; printed as one plain message."""
 
 
-def parse_as_of(value: str | None, tz: str) -> dt.datetime:
+def parse_as_of(value: str | None) -> dt.datetime:
     """'YYYY-MM-DD' (end of that day) or 'YYYY-MM-DD HH:MM' in local time; default now."""
     if not value:
-        return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
+        return local_now().replace(microsecond=0)
     for fmt, end_of_day in (("%Y-%m-%d %H:%M", False), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d", True)):
         try:
             t = dt.datetime.strptime(value, fmt)
@@ -87,16 +88,16 @@ class Motcua:
         return load_mapping(self.cfg.imports.column_mapping)
 
     @cached_property
-    def slo_evaluator(self):  # -> collectors.slo.SloEvaluator
-        from collectors.slo import SloEvaluator
+    def slo_evaluator(self):  # -> alerting.slo.SloEvaluator
+        from alerting.slo import SloEvaluator
         from config.slo import load_slos
 
         return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now)
 
     @cached_property
-    def alerter(self):  # -> collectors.alerting.Alerter
-        from collectors.alerting import Alerter
-        from collectors.notify import Notifier
+    def alerter(self):  # -> alerting.alerts.Alerter
+        from alerting.alerts import Alerter
+        from alerting.notify import Notifier
         from config.alerts import load_alerts
 
         alerts = load_alerts(self.cfg.monitor.alerts)
@@ -104,7 +105,7 @@ class Motcua:
 
     @cached_property
     def briefing_job(self):  # -> reports.monthly.MonthlyBriefingJob
-        from collectors.notify import Notifier
+        from alerting.notify import Notifier
         from config.alerts import load_alerts
         from reports.monthly import MonthlyBriefingJob
 
@@ -128,7 +129,7 @@ class Motcua:
             self.store.close()
 
     def now(self) -> dt.datetime:
-        return parse_as_of(None, self.cfg.timezone)
+        return parse_as_of(None)
 
     # -- operations (store/ops.py Ops, the same set RemoteOps offers) -----------------------------
     @property
@@ -145,7 +146,7 @@ class Motcua:
             params["score_denominator"] = self.cfg.reports.score_766.denominator
         if declared is None or declared.cache != "until_write":
             return self.store.query(name, **params)
-        key = (name, json.dumps(params, sort_keys=True, default=str), dt.date.today())
+        key = (name, json.dumps(params, sort_keys=True, default=str), local_today())
         gen = self._generation
         hit = self._answers.get(key)
         if hit is not None and hit[0] == gen:
@@ -176,9 +177,9 @@ class Motcua:
         """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored).
         A refusal is said in `lang`; running out of memory or disk is a plain ResourceError.
         `names`: how to name the files in messages and records when not by their paths (copies)."""
-        from collectors.dossier_import import MAX_ERRORS, import_dossiers
-        from collectors.errors import ImportRefused
-        from collectors.workbook import ReaderLimits
+        from imports.dossiers import MAX_ERRORS, import_dossiers
+        from imports.errors import ImportRefused
+        from imports.workbook import ReaderLimits
 
         try:
             summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
@@ -220,14 +221,14 @@ class Motcua:
         (reads: [{"name": ..., "params": {...}}])."""
         from store.sla import figures_at
 
-        t = parse_as_of(as_of, self.cfg.timezone)
+        t = parse_as_of(as_of)
         return figures_at(self.store, self.engine, t,
                           [(str(r["name"]), dict(r.get("params") or {})) for r in reads])
 
     def recompute(self, as_of: str | None = None) -> dict[str, Any]:
         from store.catalog import recompute
 
-        t = parse_as_of(as_of, self.cfg.timezone)
+        t = parse_as_of(as_of)
         try:
             return recompute(self.store, self.engine, t)
         except Exception as e:
@@ -322,10 +323,10 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from collectors.archive import purge, uploads_dir
-    from collectors.inbox import Inbox
-    from collectors.metrics import build_registry, serve_metrics
-    from collectors.probes import ProbeScheduler
+    from imports.archive import purge, uploads_dir
+    from imports.inbox import Inbox
+    from metrics.exporter import build_registry, serve_metrics
+    from probes.scheduler import ProbeScheduler
     from testbed.portal.server import PortalStartError, running
 
     if find_owner(cfg.store.path) is not None:
@@ -392,7 +393,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         scheduler.start()
         dashboard_url = first_admin = None
         if cfg.dashboard.enabled:
-            from dashboard.launcher import Dashboard, DashboardStartError
+            from dashboard.launcher import Dashboard
             from dashboard.users import UserError as AccountError, UserFile
 
             try:
@@ -402,10 +403,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                 raise UserError(f"dashboard accounts: {e}") from None
 
             dash = Dashboard(cfg, config_path=config_path)
-            try:
-                dashboard_url = dash.start()
-            except DashboardStartError as e:
-                raise UserError(str(e)) from None
+            dashboard_url = dash.start()
             stack.callback(dash.stop)
             app.prewarm = True  # from now on, after every recompute
             app.start_prewarm()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.probes import ProbeResult  # noqa: E402
 from config.app import load_config  # noqa: E402
+from probes.runner import ProbeResult  # noqa: E402
 from reports import briefing, files  # noqa: E402
 from store.probe_writes import write_results  # noqa: E402
 from system import Motcua  # noqa: E402

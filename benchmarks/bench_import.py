@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import duckdb  # noqa: E402
 
 from benchmarks.synth import write_csv  # noqa: E402
-from collectors.dossier_import import import_dossiers  # noqa: E402
+from imports.dossiers import import_dossiers  # noqa: E402
 from store.db import Store  # noqa: E402
 
 TARGET_S = 15.0

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 
 from benchmarks.testbed_process import testbed_process  # noqa: E402
-from collectors.probes import Runner, run_once  # noqa: E402
 from config.app import AppConfig  # noqa: E402
 from config.probes import load_probes  # noqa: E402
+from probes.runner import Runner, run_once  # noqa: E402
 
 TARGET_MS = 2.0
 

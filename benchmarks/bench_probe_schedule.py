@@ -4,7 +4,7 @@
     python benchmarks/bench_probe_schedule.py [--checks 500] [--interval 15] [--seconds 60]
 
 The testbed runs in a process of its own (release v1.0, enough workers for the rate). The probes
-run in this process with collectors.probes.ProbeScheduler, as `app.py run` runs them, writing
+run in this process with probes.scheduler.ProbeScheduler, as `app.py run` runs them, writing
 their results into a real DuckDB store (in a temporary directory) that already holds
 --prefill-hours of results at this rate (23 h ≈ 2.8M rows: the end of a day, when recomputing the
 day's rollups costs most); --no-store measures the probes alone. Lag = when a check's run started
@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 from apscheduler.events import EVENT_JOB_SUBMITTED  # noqa: E402
 
 from benchmarks.testbed_process import testbed_process  # noqa: E402
-from collectors.probes import ProbeScheduler, local_now  # noqa: E402
+from config.clock import local_now  # noqa: E402
 from config.app import AppConfig  # noqa: E402
 from config.probes import load_probes  # noqa: E402
+from probes.scheduler import ProbeScheduler  # noqa: E402
 from store.db import Store  # noqa: E402
 
 TARGET_LAG_MS = 250.0

@@ -27,8 +27,9 @@ from typing import Any
 
 from compliance.common import ComplianceRefused, fold  # noqa: F401  (ComplianceRefused: part of this API)
 from compliance.evidence import MET, NOT_MET
-from compliance.period import PeriodError, local_today, parse_date
+from compliance.period import PeriodError, parse_date
 from compliance.register import REQUEST_STATUSES, criteria_for, evidence_holds
+from config.clock import local_today
 from config.compliance import CriteriaFile
 from store.catalog import run_query
 from store.compliance_writes import MAX_FILE_BYTES, append_event_con, record_rejects, store_file
@@ -329,8 +330,8 @@ def import_requests(app, ops, con, crit, actor, via, path):
     """Apply a requests spreadsheet: new rows are added, known rows (same id, or same agency, date
     and description) get an event with the fields that changed, unchanged rows add nothing. A row
     with any error is not applied; it is kept in compliance_import_rejects with its reason."""
-    from collectors.workbook import ReaderLimits
     from compliance.spreadsheet import read_requests
+    from imports.workbook import ReaderLimits
 
     # the configured reader memory limit, as the dossier import's
     imports = getattr(getattr(app, "cfg", None), "imports", None)

@@ -5,15 +5,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from config.clock import local_today
+from config.errors import MotcuaError
+
 DEFAULT_DAYS = 30
 
 
-class PeriodError(ValueError):
+class PeriodError(MotcuaError, ValueError):
     """A period the user gave cannot be used; the message names the option."""
-
-
-def local_today() -> dt.date:
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)).date()
 
 
 def parse_date(value: object, what: str) -> dt.date:

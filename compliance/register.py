@@ -13,10 +13,10 @@ import datetime as dt
 from typing import Any
 
 from compliance.evidence import MET, NOT_MEASURED, NOT_MET, Judgement, _t, _when, combine, judge, q
-from compliance.period import Period, local_today
+from compliance.period import Period
+from config.clock import local_now, local_today
 from config.compliance import CriteriaFile, Criterion, load_criteria
 from store.compliance_queries import data_json
-from store.compliance_writes import local_now
 
 STATUS_LABELS = {
     MET: ("Đạt", "Met"), NOT_MET: ("Không đạt", "Not met"), NOT_MEASURED: ("Chưa đo được", "Not measured"),

@@ -1,6 +1,6 @@
 """Reading agencies' requests from a spreadsheet: CSV (UTF-8, UTF-8 BOM, UTF-16 with BOM) or
 XLSX/XLS/ODS (python-calamine, in a child process with a memory limit after checks of the file:
-collectors/workbook.py), with Vietnamese or English headers.
+imports/workbook.py), with Vietnamese or English headers.
 
     read_requests(path) -> Sheet      rows as dicts, and per-row problems (file, row, field, reason)
 
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.errors import ImportRefused
-from collectors.workbook import ReaderLimits, run_isolated
 from compliance.common import ComplianceRefused, fold
 from config.mapping import is_personal_header
+from imports.errors import ImportRefused
+from imports.workbook import ReaderLimits, run_isolated
 
 HEADER_ROWS = 10
 # A requests list is a few hundred rows: anything far larger is not one, and is not read whole.

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config import default_path
+from config import clock, default_path
 from config.errors import ConfigError, load_yaml_model
 
 DEFAULT_CONFIG = Path("config/motcua.yaml")
@@ -81,7 +81,7 @@ DEFAULT_READER_MEMORY_MB = 2048
 
 class ImportConfig(_Strict):
     column_mapping: Path = default_path("mappings", "vi-igate.yaml")
-    # Spreadsheets are read in a child process limited to this many MB (collectors/workbook.py):
+    # Spreadsheets are read in a child process limited to this many MB (imports/workbook.py):
     # a workbook that needs more is refused with a message, the system goes on.
     reader_memory_mb: int = Field(default=DEFAULT_READER_MEMORY_MB, ge=256, le=1 << 20)
 
@@ -223,7 +223,7 @@ class Score766Config(_Strict):
 
 
 class ReportsConfig(_Strict):
-    """The monthly briefing (reports/briefing.py): where files go, the letterhead (Nghị định
+    """The monthly briefing (reports/briefing/): where files go, the letterhead (Nghị định
     30/2020/NĐ-CP) and the scheduled job; how the 766 progress score is computed (every report)."""
 
     out_dir: Path | None = None  # empty: `reports/` beside the store file (data/reports by default)
@@ -245,7 +245,7 @@ class ReportsConfig(_Strict):
 
 class AppConfig(_Strict):
     province: str = "Quảng Ngãi"
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = clock.DEFAULT_TIMEZONE
     store: StoreConfig = StoreConfig()
     service: ServiceConfig = ServiceConfig()
     metrics: MetricsConfig = MetricsConfig()
@@ -302,19 +302,23 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> AppConfig:
-    """Read the config file (optional when it is the default path) and apply MOTCUA_* overrides."""
+    """Read the config file (optional when it is the default path) and apply MOTCUA_* overrides.
+    The process's clock (config/clock.py) takes the configured time zone."""
     environ = dict(os.environ) if environ is None else environ
     explicit = path is not None or ENV_PREFIX + "CONFIG" in environ
     p = Path(path or environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG)
     base = load_yaml_model(AppConfig, p, missing_ok=not explicit).model_dump(exclude_unset=True)
     env = _env_overrides(environ)
     if not env:
-        return AppConfig.model_validate(base)
-    from pydantic import ValidationError
+        cfg = AppConfig.model_validate(base)
+    else:
+        from pydantic import ValidationError
 
-    from config.errors import describe_validation
+        from config.errors import describe_validation
 
-    try:
-        return AppConfig.model_validate(_merge(base, env))
-    except ValidationError as e:
-        raise ConfigError(describe_validation(f"{p} + environment", e)) from None
+        try:
+            cfg = AppConfig.model_validate(_merge(base, env))
+        except ValidationError as e:
+            raise ConfigError(describe_validation(f"{p} + environment", e)) from None
+    clock.set_timezone(cfg.timezone)
+    return cfg

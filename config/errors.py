@@ -1,4 +1,4 @@
-"""Turning pydantic/YAML failures into messages an operator can act on."""
+"""The project's error base, and turning pydantic/YAML failures into messages an operator can act on."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,19 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 
 
-class ConfigError(Exception):
+class MotcuaError(Exception):
+    """A failure the person running the program can act on, said in one plain message: app.py
+    prints "error: <message>" and exits with 2, with no stack trace. Every part's own errors
+    derive from it; anything else is unexpected (logged with its stack, exit 1)."""
+
+    message_vi: str = ""  # the same message in Vietnamese, where one was written
+
+    def text(self, lang: str = "en") -> str:
+        """The message in `lang` (English when no Vietnamese one was written)."""
+        return self.message_vi if lang == "vi" and self.message_vi else str(self)
+
+
+class ConfigError(MotcuaError):
     """A configuration file is missing, unreadable or invalid. The message is for humans."""
 
 

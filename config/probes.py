@@ -16,13 +16,19 @@
              form: {username: "${secret:CITIZEN_V2_USER}", password: "${secret:CITIZEN_V2_PASSWORD}", _csrf: "${csrf}"}}
 
 `${name}` is a variable of the file or a value extracted by an earlier step of the same journey;
-`${secret:NAME}` is a credential (collectors/secrets.py), never written in this file.
+`${secret:NAME}` is a credential (steps/secrets.py), never written in this file.
+
+A kind of probe (a check, a journey) is declared here once: its spec type names its `kind` and
+says which requests it sends (`http_steps`) and under which step names its results and metrics
+appear (`step_names`); the file holds a list of each kind (PROBE_KINDS). The probe runner runs a
+kind with the function registered for it (probes/runner.py, RUNS); the schedule, the metrics and
+the redirect allowlist take every probe of the file through `ProbesFile.probes()`.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -194,8 +200,15 @@ def _is_secret_ref(v: str) -> bool:
 class HttpCheck(Step):
     """A single request checked every `interval` seconds."""
 
+    kind: ClassVar[str] = "check"
     group: str | None = None  # e.g. "feature-inventory"
     interval: float | None = Field(default=None, gt=0)
+
+    def http_steps(self) -> list[Step]:
+        return [self]
+
+    def step_names(self) -> list[str]:
+        return [""]  # a check's own request has no step name
 
 
 class Journey(_Strict):
@@ -206,6 +219,14 @@ class Journey(_Strict):
     interval: float | None = Field(default=None, gt=0)
     timeout: float | None = Field(default=None, gt=0, le=300)  # per step
     steps: list[Step] = Field(min_length=1)
+
+    kind: ClassVar[str] = "journey"
+
+    def http_steps(self) -> list[Step]:
+        return list(self.steps)
+
+    def step_names(self) -> list[str]:
+        return [s.name for s in self.steps]
 
     @model_validator(mode="after")
     def _unique_steps(self) -> "Journey":
@@ -230,7 +251,7 @@ class ProbeDefaults(_Strict):
     # Extra CA bundle (PEM) to trust, e.g. a government CA missing from the public bundle; relative
     # to the probes file. TLS certificate days left need verification on (verify_tls: true).
     ca_file: Path | None = None
-    # at least the SLO window (28 days): its status (collectors/slo.py) is computed from raw runs
+    # at least the SLO window (28 days): its status (alerting/slo.py) is computed from raw runs
     raw_retention_days: int = Field(default=35, ge=1, le=3650)
     rollup_retention_days: int = Field(default=400, ge=1, le=36500)
     # The scheduler writes the results gathered over this many seconds in one transaction (each
@@ -239,12 +260,21 @@ class ProbeDefaults(_Strict):
     write_every: float = Field(default=10, gt=0, le=300)
 
 
+# The lists of probes a probes file holds, one per kind, in the order they run and are scheduled.
+PROBE_KINDS = ("checks", "journeys")
+Probe = HttpCheck | Journey
+
+
 class ProbesFile(_Strict):
     variables: dict[str, str] = Field(default_factory=lambda: {"base_url": "http://127.0.0.1:8088"})
     secrets_file: Path | None = None  # relative to the probes file
     defaults: ProbeDefaults = Field(default_factory=ProbeDefaults)
     checks: list[HttpCheck] = Field(default_factory=list)
     journeys: list[Journey] = Field(default_factory=list)
+
+    def probes(self) -> list[Probe]:
+        """Every probe of the file, of every kind."""
+        return [p for kind in PROBE_KINDS for p in getattr(self, kind)]
 
     @field_validator("variables")
     @classmethod
@@ -256,17 +286,18 @@ class ProbesFile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> "ProbesFile":
-        names = [c.name for c in self.checks] + [j.name for j in self.journeys]
+        names = [p.name for p in self.probes()]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"check/journey names must be unique; used twice: {', '.join(dup)}")
-        for i, c in enumerate(self.checks):
-            _check_refs(c, set(self.variables), f"checks.{i}({c.name})")
-        for i, j in enumerate(self.journeys):
-            known = set(self.variables)
-            for k, s in enumerate(j.steps):
-                _check_refs(s, known, f"journeys.{i}({j.name}).steps.{k}({s.name})")
-                known |= {e.name for e in s.extract}
+        for kind in PROBE_KINDS:
+            for i, p in enumerate(getattr(self, kind)):
+                known = set(self.variables)
+                for k, s in enumerate(p.http_steps()):
+                    # a probe that is its own single request (a check) has no step in its path
+                    where = f"{kind}.{i}({p.name})" + ("" if s is p else f".steps.{k}({s.name})")
+                    _check_refs(s, known, where)
+                    known |= {e.name for e in s.extract}
         return self
 
 
@@ -297,6 +328,6 @@ def load_probes(path: Path | str | None = None) -> ProbesFile:
             cfg = cfg.model_copy(update={"defaults": cfg.defaults.model_copy(update={"ca_file": ca})})
         if not ca.is_file():
             raise ConfigError(f"{p}: defaults.ca_file: file not found: {ca}")
-    if not cfg.checks and not cfg.journeys:
+    if not cfg.probes():
         raise ConfigError(f"{p}: no checks and no journeys declared")
     return cfg

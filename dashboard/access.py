@@ -18,20 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dashboard.pages import DECLARED
 from dashboard.users import ROLES, User
 from store import catalog
 from store.registry import ALL_QUERY_ROLES
 
-PAGES = ("overview", "agency", "system", "loadtests", "compliance", "data", "reports")
-PAGE_ROLES: dict[str, tuple[str, ...]] = {
-    "overview": ("leadership", "ict", "admin"),
-    "agency": ("leadership", "ict", "agency", "admin"),
-    "system": ("leadership", "ict", "vendor", "admin"),
-    "loadtests": ("leadership", "ict", "vendor", "admin"),
-    "compliance": ("leadership", "ict", "admin"),
-    "data": ("ict", "admin"),
-    "reports": ("leadership", "ict", "agency", "admin"),
-}
+# The pages in the navigation's order and who may open each, as each page declares itself
+# (dashboard/pages/): a page nobody is named for, or a name that is no page, is refused.
+PAGES = tuple(p.id for p in DECLARED)
+PAGE_ROLES: dict[str, tuple[str, ...]] = {p.id: p.roles for p in DECLARED}
 WRITE_ROLES = ("ict", "admin")
 # The compliance register's changes the dashboard offers (compliance/actions.py): each appends one
 # event to the history; none edits or deletes. The actor is always the signed-in account.
@@ -50,7 +45,7 @@ def may_run(role: str, query: str) -> bool:
 
 def agency_forced(query: str) -> bool:
     """Whether an agency account runs `query` with its `agency` parameter forced to its own (the
-    monthly briefing of an agency, reports/briefing.py, gives it: forced like the rest)."""
+    monthly briefing of an agency, reports/briefing/, gives it: forced like the rest)."""
     declared = catalog.find(query)
     return declared is not None and declared.scope == "agency"
 

@@ -26,6 +26,7 @@ import plotly.graph_objects  # noqa: E402,F401
 from dashboard import common  # noqa: E402
 from dashboard.access import pages_for  # noqa: E402
 from dashboard.i18n import num, t  # noqa: E402
+from dashboard.pages import DECLARED  # noqa: E402
 from dashboard.signin_guard import Hold, SignInGuard, log_to, state_file  # noqa: E402
 from dashboard.users import MAX_PASSWORD_BYTES, MIN_PASSWORD, ROLE_LABELS, UserError, UserFile  # noqa: E402
 
@@ -41,14 +42,8 @@ st.markdown("""<style>
   h3 {font-size: 1.15rem !important; margin-top: 0.6rem;}
 </style>""", unsafe_allow_html=True)
 
-PAGE_FILES = {"overview": "pages/overview.py", "agency": "pages/agency.py", "system": "pages/system.py",
-              "loadtests": "pages/loadtests.py",
-              "compliance": "pages/compliance.py", "data": "pages/data.py", "reports": "pages/reports.py"}
-PAGE_ICONS = {"overview": ":material/insights:", "agency": ":material/account_balance:", "system": ":material/monitor_heart:",
-              "loadtests": ":material/speed:",
-              "compliance": ":material/fact_check:", "data": ":material/database:", "reports": ":material/description:"}
-PAGE_URLS = {"overview": "tong-quan", "agency": "co-quan", "system": "he-thong", "loadtests": "kiem-thu-tai", "compliance": "tuan-thu",
-             "data": "du-lieu", "reports": "bao-cao"}
+# Each page's file, title, icon and address, as the page declares itself (dashboard/pages/).
+PAGE_BY_ID = {p.id: p for p in DECLARED}
 
 
 def language_switch() -> None:
@@ -234,14 +229,14 @@ def main() -> None:
         else:
             form, title = (lambda: login_page(cfg)), common.tr("login_title")
         login = [st.Page(form, title=title, url_path="dang-nhap", default=True)]
-        login += [st.Page(form, title=common.tr(f"page_{p}"), url_path=PAGE_URLS[p]) for p in PAGE_FILES]
+        login += [st.Page(form, title=common.tr(p.title_key), url_path=p.url) for p in DECLARED]
         st.navigation(login, position="hidden").run()
         return
     if st.session_state.pop("password_changed", False):
         st.toast(common.tr("pw_changed"), icon=":material/check_circle:")
     sidebar(u, cfg)
-    pages = [st.Page(PAGE_FILES[p], title=common.tr(f"page_{p}"), icon=PAGE_ICONS[p], url_path=PAGE_URLS[p])
-             for p in pages_for(u)]
+    pages = [st.Page(p.file, title=common.tr(p.title_key), icon=p.icon, url_path=p.url)
+             for p in map(PAGE_BY_ID.get, pages_for(u))]
     st.navigation(pages).run()
 
 

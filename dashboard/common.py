@@ -174,8 +174,8 @@ def _message(e: BaseException) -> str | None:
     """A plain message for failures a user can understand, None for unexpected ones."""
     import httpx
 
-    from collectors.errors import ImportRefused
     from config.errors import ConfigError
+    from imports.errors import ImportRefused
     from store.errors import StoreError
     from store.ops import OperationError
 

@@ -671,7 +671,7 @@ def formatter(kind: str, lang: str = "vi"):
 
 
 # -- the portal probes' failure reasons in words ---------------------------------------------------
-# collectors/probes.py writes each failure as an English sentence of a fixed shape (several joined
+# probes/runner.py writes each failure as an English sentence of a fixed shape (several joined
 # by "; "); the stored text stays as it is (the CLI, the logs), and a page shows it in its own
 # language. A shape not listed here is shown as it is.
 _Q = r"'(?P<{}>(?:[^']|'(?!(?:;|$| found| not found)))*)'"
@@ -776,7 +776,7 @@ def in_text(text: str | None, lang: str = "vi") -> str:
     return out
 
 
-# The import's row errors as the quarantine keeps them (English, collectors/staging.py): in words.
+# The import's row errors as the quarantine keeps them (English, imports/staging.py): in words.
 _IMPORT_VI: list[tuple[str, str]] = [
     (r"the row has more fields than the header", "dòng có nhiều cột hơn dòng tiêu đề"),
     (r"required value is empty", "thiếu giá trị bắt buộc"),

@@ -23,13 +23,14 @@ from pathlib import Path
 import httpx
 
 from config.app import AppConfig
+from config.errors import MotcuaError
 from config.redact import mask_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "dashboard" / "app.py"
 
 
-class DashboardStartError(Exception):
+class DashboardStartError(MotcuaError):
     """The dashboard did not start; the message says why and what to change."""
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import bcrypt
 
+from config.errors import MotcuaError
+
 ROLES = ("leadership", "ict", "vendor", "agency", "admin")
 ROLE_LABELS = {
     "vi": {"leadership": "Lãnh đạo", "ict": "Sở KH&CN / CNTT", "vendor": "Nhà cung cấp", "agency": "Cơ quan",
@@ -33,7 +35,7 @@ _NAME = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 MAX_PASSWORD_BYTES = 72
 
 
-class UserError(Exception):
+class UserError(MotcuaError):
     """A problem with an account or the accounts file, in plain words (never contains a password)."""
 
 

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from config.errors import MotcuaError
 from config.loadtest import parse_duration
 
 
-class CliError(Exception):
+class CliError(MotcuaError):
     """A usage problem; app.py prints it as one line."""
 
 

@@ -15,7 +15,7 @@ specification written by the parent and reads back what this file writes:
 
 User classes, tasks, think times and the shape come from the spec (config/loadtests.yaml,
 resolved by the parent). Steps are the probes' steps (config/probes.py): same URLs, forms,
-uploads, extractions and assertions (collectors/probes.evaluate), so a failure carries the same
+uploads, extractions and assertions (steps/checks.py, evaluate), so a failure carries the same
 plain message as a probe's.
 """
 from __future__ import annotations
@@ -34,10 +34,10 @@ import locust.stats as locust_stats
 from locust import FastHttpUser, LoadTestShape, between, constant, constant_pacing, events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from collectors.probes import evaluate, extract_value, substitute
-from collectors.secrets import load_secrets
 from config.probes import Step
 from loadtests.shapes import Plan
+from steps.checks import evaluate, extract_value, refused_redirect, substitute, upload_bytes
+from steps.secrets import load_secrets
 
 SPEC = json.loads(open(os.environ["MOTCUA_LOADTEST_SPEC"], encoding="utf-8").read())
 INTERVAL = float(SPEC.get("interval", 1.0))
@@ -96,8 +96,7 @@ class _CompiledStep:
         if s.files:
             self.files = {}
             for k, f in s.files.items():
-                data = f.content.encode("utf-8") if f.size is None else (f.content.encode("utf-8") + b"0" * f.size)[: f.size]
-                self.files[k] = (f.filename, data, f.content_type)
+                self.files[k] = (f.filename, upload_bytes(f), f.content_type)
         self.redirects = s.follow_redirects
         e = s.expect
         self.status_only = not (e.body_contains or e.body_not_contains or e.body_regex or e.json_ or s.extract)
@@ -188,7 +187,7 @@ class _CompiledStep:
             except ValueError:
                 host = ""
             if not ABSOLUTE_RE.match(target) or not (target.startswith(BASE_URL) or host_allowed(target)):
-                return r, f"chuyển hướng tới máy không được phép: {host or target[:80]}"
+                return r, refused_redirect(host or target[:80])
             if hops == MAX_REDIRECTS:
                 return r, f"too many redirects (> {MAX_REDIRECTS})"
             hops += 1

@@ -8,7 +8,7 @@ In Vietnamese every number is written the Vietnamese way (thousands dots, decima
 "1.900 ms", "89,66 %"), in the text and in the charts (Plotly's separators and a Vietnamese
 dictionary for its toolbar), and what the runner and the analysis stored in English (statuses,
 run messages, verdict notes) is said in Vietnamese. The failure messages are the checks' own
-(collectors/probes.evaluate) and are shown as they were recorded.
+(steps/checks.py, evaluate) and are shown as they were recorded.
 """
 from __future__ import annotations
 

@@ -37,27 +37,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from collectors.secrets import ENV_FILE
-from config.errors import ConfigError
+from config.clock import from_timestamp
+from config.errors import ConfigError, MotcuaError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
 from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.report import report_name
 from loadtests.shapes import Plan
 from reports.cells import csv_cell, formula_like
+from steps.secrets import ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-TZ = "Asia/Ho_Chi_Minh"
 EXIT_PASS, EXIT_FAIL, EXIT_REFUSED, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 MAX_FAILURE_ROWS = 500
 MAX_POINTS = 1200
 STEP_FIELDS = set(__import__("config.probes", fromlist=["Step"]).Step.model_fields)  # a check's own fields left out
 
 
-class Refused(Exception):
+class Refused(MotcuaError):
     """The run may not start (target not on the allowlist); the message is for the operator."""
 
 
@@ -84,7 +83,7 @@ class RunResult:
 
 
 def _local(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, ZoneInfo(TZ)).replace(tzinfo=None, microsecond=0)
+    return from_timestamp(ts).replace(microsecond=0)
 
 
 def new_run_id(now: float | None = None) -> str:

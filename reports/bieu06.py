@@ -13,6 +13,7 @@ import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.clock import timezone_name
 from config.vocabulary import BIEU06_COLUMNS, BIEU06_COUNT_NAMES, CHANNEL_LABELS, bieu06_group_spans
 from store.registry import Table
 
@@ -281,12 +282,13 @@ def _instant(value: Any, tz: str) -> str | None:
 
 def report_document(table: Table, month: str, *, by: str, agency: str | None, provenance: Table,
                     rule_versions: Table, score_denominator: str, score_source: str,
-                    timezone: str = "Asia/Ho_Chi_Minh", recomputed: bool = False,
+                    timezone: str | None = None, recomputed: bool = False,
                     previous_as_of: Any = None) -> dict[str, Any]:
     """`app.py report --json`: the rows with what they are. as_of is the instant the figures are
     judged at (the store's last recompute); as_of_source says whether this report computed its
     figures at it apart ('recomputed', previous_as_of: the store's as_of, which stays) or found
-    them in the store ('store')."""
+    them in the store ('store'). timezone: the zone the stored times are in (default: the clock's)."""
+    timezone = timezone or timezone_name()
     p = provenance.one() or {}
     return {
         "form": "Biểu số 06/VPCP/KSTT",

@@ -103,7 +103,7 @@ def _short(name: str, width: int = 42) -> str:
 
 
 def draw_charts(b: Any) -> dict[str, bytes]:
-    """Charts for a Briefing (reports/briefing.py): only those with data to show."""
+    """Charts for a Briefing (reports/briefing/model.py): only those with data to show."""
     out: dict[str, bytes] = {}
     with matplotlib.rc_context(STYLE):
         return _draw(b, out)

@@ -2,7 +2,7 @@
 
 `build(ops, "2026-10", "pdf", agency=None, cfg=cfg) -> (filename, bytes)`, `build_all` for several
 formats with the store read once, `build_report` for one file with what a page says about it. The
-content (reports/briefing.py) knows nothing of the renderers, which read it.
+content (reports/briefing/) knows nothing of the renderers, which read its model.
 """
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from reports.briefing import FORMATS, MIME, Briefing, BriefingError, Ops, collect, document, month_str
+from reports.briefing.collect import Ops, collect
+from reports.briefing.document import document
+from reports.briefing.model import FORMATS, MIME, Briefing, BriefingError, month_str
 from reports.cells import ILLEGAL_CHARACTERS_RE
 from reports.render_docx import render_docx
 from reports.render_pdf import render_pdf

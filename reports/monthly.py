@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reports.briefing import FORMATS, Briefing, month_label, month_str, parse_month, prev_month
+from reports.briefing.labels import month_label
+from reports.briefing.model import FORMATS, Briefing, month_str, parse_month, prev_month
 from reports.files import build_all
 
 log = logging.getLogger("motcua.reports")

@@ -18,7 +18,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 from docx.table import _Cell
 
-from reports.briefing import Briefing, Heading, Image, PageBreak, Para, TableBlock, issued_line, title_lines
+from reports.briefing.model import Briefing, Heading, Image, PageBreak, Para, TableBlock, issued_line, title_lines
 
 FONT = "Times New Roman"
 BODY_PT = 13

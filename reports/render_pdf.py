@@ -14,7 +14,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from reports.briefing import Briefing, Heading, Image, PageBreak, Para, TableBlock, issued_line, title_lines
+from reports.briefing.model import Briefing, Heading, Image, PageBreak, Para, TableBlock, issued_line, title_lines
 
 FAMILY = "DejaVuSerif"
 FONT_DIR = files("matplotlib") / "mpl-data" / "fonts" / "ttf"

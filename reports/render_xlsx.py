@@ -21,22 +21,20 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from config.vocabulary import BIEU06_COLUMNS
-from reports.briefing import (
+from reports.briefing.labels import (
     BIEU06_GROUPS,
     BIEU06_SUB,
     CHANNEL_VI,
-    COUNT_COLUMNS,
     FINDINGS_VI,
     LOADTEST_VERDICT_VI,
-    MAX_DOSSIER_ROWS,
     OVERDUE_KIND_VI,
-    Briefing,
     bieu06_label,
     fmt_int,
     loadtest_status,
     month_label,
     refusals_sentence,
 )
+from reports.briefing.model import COUNT_COLUMNS, MAX_DOSSIER_ROWS, Briefing
 from reports.cells import xlsx_cell
 
 FONT = "Times New Roman"
@@ -204,7 +202,8 @@ def render_xlsx(b: Briefing) -> bytes:
     _list_sheet(wb.create_sheet("Dữ kiện bất thường"), header, rows, [22, 44] + [16] * len(cols),
                 {j: INT for j in range(3, 3 + len(cols))},
                 f"Hồ sơ có dữ kiện bất thường (bộ tính hạn không dùng hoặc xét theo cách khác) theo cơ quan, đơn vị "
-                f"(không cộng các đơn vị trực thuộc), tháng {month_label(b.month)}. {refusals_sentence(b)}",
+                f"(không cộng các đơn vị trực thuộc), tháng {month_label(b.month)}. "
+                f"{refusals_sentence(b.refusals_overdue)}",
                 f"Không có hồ sơ nào có dữ kiện bất thường trong tháng {month_label(b.month)}.")
     header = ["Mã lượt", "Kịch bản", "Phiên bản", "Địa chỉ kiểm thử", "Tình trạng", "Bắt đầu", "Kết thúc",
               "Số người dùng tối đa", "Số yêu cầu", "Số lỗi", "Tỷ lệ lỗi", "p95 (ms)", "Kết luận", "Số tiêu chí",

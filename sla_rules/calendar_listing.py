@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from config.errors import MotcuaError
 from sla_rules.calendar import WEEKDAY_EN, WEEKDAY_VI, CalendarDay, WorkCalendar
 
 PACKAGE_SOURCE = ("gói holidays (mặc định)", "holidays package default")
@@ -19,7 +20,7 @@ DEFAULTS_ONLY = ("chỉ có mặc định của gói holidays, chưa có quyết
                  "package defaults only: no decision has been entered for this year")
 
 
-class YearOutsideCalendar(ValueError):
+class YearOutsideCalendar(MotcuaError, ValueError):
     """The year is outside the rule set's calendar horizon; the message names the horizon."""
 
 

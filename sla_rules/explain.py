@@ -1,7 +1,7 @@
 """`sla explain`: one line per dossier with its deadline, status and the reason, for clerks.
 
 Works on any relation with the engine's input columns (e.g. the staging relation of
-collectors.dossier_import.load_staging); no store is needed.
+imports.dossiers.load_staging); no store is needed.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading and writing the alert state (store/migrations/008_alert_state.sql) for
-collectors/alerting.py: every SQL statement about it is here."""
+alerting/alerts.py: every SQL statement about it is here."""
 from __future__ import annotations
 
 from typing import Any

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def record_alerts(store: Any, sent: list[Any], at: dt.datetime) -> int:
-    """One alert_events row per notification (collectors.alerting.Sent). Returns rows written."""
+    """One alert_events row per notification (alerting.alerts.Sent). Returns rows written."""
     rows = [(at, s.kind, s.key, s.title, s.body, sum(d.ok for d in s.deliveries),
              sum(not d.ok for d in s.deliveries)) for s in sent]
     if rows:

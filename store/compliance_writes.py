@@ -19,16 +19,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from config.clock import local_now
 from store.errors import StoreError
 
 ITEM_KINDS = ("request", "criterion")
 VIAS = ("cli", "import", "api", "dashboard", "library")
 MAX_FILE_BYTES = 50 * 1024 * 1024
-
-
-def local_now() -> dt.datetime:
-    """Local time (Asia/Ho_Chi_Minh, UTC+7, no DST), naive as in the store."""
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)).replace(tzinfo=None)
 
 
 def canonical_json(data: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from config.clock import local_now
 from store.errors import QueryError
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query, run
@@ -78,7 +79,7 @@ def agency_scope(con: duckdb.DuckDBPyConnection, agency: str | None = None, as_o
         FROM agency_node n JOIN agency_path p USING (code) JOIN sub s USING (code)
         WHERE n.is_valid OR n.code = $agency
         GROUP BY ALL ORDER BY any_value(p.path)""",
-               {"day": (day or dt.datetime.now()).date(), "agency": agency or None})
+               {"day": (day or local_now()).date(), "agency": agency or None})
 
 
 def _check_codes(query: str, codes: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from config.clock import timezone_name
 from config.redact import sql_mask
 from sla_rules.constants import office_time_sql
 from store.errors import StoreError, StoreLockedError
@@ -89,7 +90,7 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the store: {msg}") from None
         except duckdb.Error as e:
             raise StoreError(f"{self.path}: cannot open the store: {e}") from None
-        self._con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
+        self._con.execute(f"SET TimeZone = '{timezone_name()}'")  # an IANA name (AppConfig checks it)
         # No progress bar (the cursors inherit it): DuckDB draws it on stdout for any statement
         # over two seconds, into what a command prints (`app.py sla recompute --json` at 10M).
         self._con.execute("SET enable_progress_bar = false")

@@ -1,7 +1,7 @@
 """SQL that writes the store's dossier tables for an import (owned by the import part).
 
 Every function takes the cursor of an open write transaction (`store.transaction()`) and the
-name of a TEMP relation staged by collectors.staging (validated rows with the typed canonical
+name of a TEMP relation staged by imports.staging (validated rows with the typed canonical
 columns + row_no), so an import is one atomic unit: either all of these writes happen or none.
 """
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Store errors, with messages meant for the operator."""
+from config.errors import MotcuaError
 
 
-class StoreError(Exception):
+class StoreError(MotcuaError):
     """A store problem with a message meant for the operator."""
 
 

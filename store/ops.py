@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from config.errors import MotcuaError
 from store.registry import Table
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class Ops(Protocol):
     def close(self) -> None: ...
 
 
-class OperationError(Exception):
+class OperationError(MotcuaError):
     """An operation failed with a message for the operator (the owner's message, relayed);
     `message_vi` is the same in Vietnamese when the owner had one."""
 

@@ -1,4 +1,4 @@
-"""Writing probe results (collectors/probes.py) to the store, with raw retention and rollups.
+"""Writing probe results (probes/runner.py) to the store, with raw retention and rollups.
 
     write_results(store, results, started_at=..., target=..., raw_retention_days=14) -> dict
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from config.clock import local_now, local_today
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
 from store.errors import QueryError
@@ -406,7 +407,7 @@ def province_month_series(con: duckdb.DuckDBPyConnection, months: int = 12, end_
     end = _opt_month(end_month, "province_month_series", "end_month")
     if end is None:
         last = con.execute("SELECT max(as_of) FROM agency_month_stats").fetchone()[0]
-        end = (last.date() if last else dt.date.today()).replace(day=1)
+        end = (last.date() if last else local_today()).replace(day=1)
     start = end
     for _ in range(k - 1):
         start = (start - dt.timedelta(days=1)).replace(day=1)
@@ -518,7 +519,7 @@ def audit_dossiers(con: duckdb.DuckDBPyConnection, month: str | None = None, age
           AND {_in_scope('a.agency_code', _flag(rollup))}
         ORDER BY list_position({AUDIT_KINDS!r}, a.kind), a.agency_code, a.dossier_code
         LIMIT {n}""", {"month": m, "month_end": m and _next_month(m), "agency": agency or None, "kind": kind,
-         "tree_date": _month_end(m) if m else dt.date.today()})
+         "tree_date": _month_end(m) if m else local_today()})
 
 
 @named_query("audit_findings", scope="agency")
@@ -551,7 +552,7 @@ def audit_findings(con: duckdb.DuckDBPyConnection, month: str | None = None, age
         WHERE {_FINDINGS_SCOPE} AND {_in_scope('a.agency_code', _flag(rollup))}
         ORDER BY a.agency_code, a.dossier_code
         LIMIT {n}""", {"month": m, "month_end": m and _next_month(m), "agency": agency or None,
-                       "tree_date": _month_end(m) if m else dt.date.today()})
+                       "tree_date": _month_end(m) if m else local_today()})
 
 
 _AUDIT_COUNTS = ["dossiers", *AUDIT_KINDS, "mismatches", "reported_overdue", "recomputed_overdue"]
@@ -653,7 +654,7 @@ def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, ag
     counted from dossiers."""
     m = _opt_month(month, "audit_by_agency")
     params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
-                              "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
+                              "codes": _scope_codes(con, agency, _month_end(m) if m else local_today())}
     in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
         rows = f"WHERE ($month IS NULL OR month = $month) AND {in_scope} GROUP BY agency_code"
@@ -712,7 +713,7 @@ def sync_unsynced(con: duckdb.DuckDBPyConnection, agency: str | None = None, sou
     where = "TRUE"
     if NARROW_RESULTS and _dashboard_counts_valid(con):
         # the first `limit` rows by resolved_at lie in the months where the counted problems reach it
-        codes = (_scope_codes(con, agency, dt.date.today()) if _flag(rollup) else [agency]) if agency else None
+        codes = (_scope_codes(con, agency, local_today()) if _flag(rollup) else [agency]) if agency else None
         cut = con.execute("""
             SELECT min(month) FROM (
                 SELECT month, sum(sum(unsynced)) OVER (ORDER BY month) AS upto FROM agency_month_sync
@@ -742,7 +743,7 @@ def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, age
     from agency_month_sync while it describes the store, else counted from dossiers."""
     m = _opt_month(month, "sync_by_agency")
     params: dict[str, Any] = {"month": m, "month_end": m and _next_month(m),
-                              "codes": _scope_codes(con, agency, _month_end(m) if m else dt.date.today())}
+                              "codes": _scope_codes(con, agency, _month_end(m) if m else local_today())}
     in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
         c = f"""SELECT agency_code, source_system, {_sum_cols(_SYNC_COUNTS)} FROM agency_month_sync
@@ -792,7 +793,7 @@ def dossiers_overdue(con: duckdb.DuckDBPyConnection, agency: str | None = None, 
             FROM ({month_facts_sql('$as_of', '$month', '$month', results)})
             WHERE (is_resolved AND final_status = 'overdue') OR is_pending_overdue"""
     else:
-        tree_date = (as_of or dt.datetime.now()).date()
+        tree_date = (as_of or local_now()).date()
         results = _narrowed(con, agency, tree_date, False, None, "status IN ('overdue', 'pending_overdue')")
         src = f"""
             SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.received_at,

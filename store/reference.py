@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from config.clock import local_today
 from config.errors import ConfigError
 from config.reference import ReferenceData, load_reference_file
 from store.errors import QueryError
@@ -226,7 +227,7 @@ def parse_date(value: Any, what: str, query: str) -> dt.date | None:
 @named_query("agencies_current", cache="until_write")
 def agencies_current(con: duckdb.DuckDBPyConnection, as_of: str | None = None) -> Table:
     """Agencies valid on `as_of` (default today), in tree order, with their depth in the tree."""
-    day = parse_date(as_of, "as_of", "agencies_current") or dt.date.today()
+    day = parse_date(as_of, "as_of", "agencies_current") or local_today()
     return run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('$day')}
         SELECT n.code, n.name, n.level, n.parent_code, p.depth, n.valid_from, n.valid_to, n.successor_code
@@ -252,7 +253,7 @@ def rollup(con: duckdb.DuckDBPyConnection, as_of: str | None = None, follow_succ
     depth 0 is the agency itself, or with follow_successor=True and a closed agency, the (last)
     successor that took over its dossiers.
     """
-    day = parse_date(as_of, "as_of", "rollup") or dt.date.today()
+    day = parse_date(as_of, "as_of", "rollup") or local_today()
     return run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('$day', bool(follow_successor))}
         SELECT agency_code, ancestor_code, depth FROM agency_rollup

@@ -1,4 +1,4 @@
-"""Named queries for the monthly briefing (reports/briefing.py): the portal's month as the probes
+"""Named queries for the monthly briefing (reports/briefing/): the portal's month as the probes
 saw it.
 
 Raw probe results are kept only `raw_retention_days` (14 by default), so a month's figures come

@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from config.clock import local_now
 from store.errors import StoreError
 from store.ops import TOKEN_HEADER, OperationError, Ops, owner_file, uploads_dir
 
@@ -235,7 +236,7 @@ class StoreService:
         self._thread.start()
         host, port = self.address
         info = {"pid": os.getpid(), "host": host, "port": port, "token": self.token,
-                "store": str(self.db_path.resolve()), "started_at": dt.datetime.now().isoformat(),
+                "store": str(self.db_path.resolve()), "started_at": local_now().isoformat(),
                 "import_dirs": [str(d.resolve()) for d in self.import_dirs]}
         path = owner_file(self.db_path)
         path.parent.mkdir(parents=True, exist_ok=True)

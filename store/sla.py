@@ -36,14 +36,12 @@ from collections.abc import Callable, Sequence
 import datetime as dt
 import time
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import duckdb
 
+from config.clock import local_now, to_local
 from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, quoted_list
 from sla_rules.constants import FLAG_STOPPED, office_time_sql
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
                         "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state"]
@@ -68,10 +66,6 @@ class Engine(Protocol):
                     status_type: str | None = None, internals: Any = (), early: Any = ()) -> str: ...
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None)
-
-
 def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
     """An instant as the store keeps it: naive local time. A bare date means the end of that day."""
     if isinstance(value, str):
@@ -81,7 +75,7 @@ def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
         except ValueError:
             raise ValueError(f"as_of must be an ISO date or date-time, got {value!r}") from None
     if isinstance(value, dt.datetime):
-        return value.astimezone(LOCAL_TZ).replace(tzinfo=None) if value.tzinfo else value
+        return to_local(value)
     return dt.datetime.combine(value, dt.time.max)
 
 
@@ -439,7 +433,7 @@ def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: 
     run_id = con.execute("SELECT nextval('sla_run_seq')").fetchone()[0]
     # Python's clock: DuckDB's localtimestamp is the transaction's start, the same at both ends.
     con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
-                [run_id, engine.name, as_of, _now()])
+                [run_id, engine.name, as_of, local_now()])
     _empty_sla_results(con)
     con.execute("DELETE FROM sla_result_set")
     con.execute("INSERT INTO sla_result_set (as_of, run_id) VALUES (?, ?)", [as_of, run_id])
@@ -491,7 +485,7 @@ def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: 
     con.execute("DROP TABLE temp.sla_key_counts")
     step("month_stats")
     con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
-                [_now(), dossiers, run_id])
+                [local_now(), dossiers, run_id])
     return run_id, dossiers, statuses, month_rows
 
 

@@ -1,4 +1,4 @@
-"""Named queries over probe results for SLOs and the slowdown detector (collectors/slo.py)."""
+"""Named queries over probe results for SLOs and the slowdown detector (alerting/slo.py)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
-from collectors.alerting import Alerter, Condition
-from collectors.notify import Notifier
+from alerting.alerts import Alerter, Condition
+from alerting.notify import Notifier
 from config.alerts import AlertsConfig, Channel, MaintenanceWindow
 
 

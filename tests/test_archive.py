@@ -10,9 +10,9 @@ import time
 
 from openpyxl import Workbook
 
-from collectors.archive import keep, personal_free_copy, purge, write_report
-from collectors.dossier_import import import_dossiers
 from config.mapping import load_mapping
+from imports.archive import keep, personal_free_copy, purge, write_report
+from imports.dossiers import import_dossiers
 from store.db import Store
 
 HEADER = "Mã hồ sơ,Họ tên,Số CCCD,Mã cơ quan,Cơ quan,Kênh nộp,Ngày tiếp nhận,Thời hạn,Đơn vị tính,Trạng thái,Ghi chú"
@@ -90,8 +90,8 @@ def test_retention_deletes_old_archives_and_forgotten_uploads_only(tmp_path):
 
 
 def test_the_watch_folder_archives_a_file_and_its_events_without_personal_data(tmp_path):
-    from collectors.inbox import Inbox
     from config.app import InboxConfig
+    from imports.inbox import Inbox
 
     cfg = InboxConfig(path=tmp_path / "inbox", archive=tmp_path / "archive", rejected=tmp_path / "rejected")
     with Store(tmp_path / "s.duckdb") as store:

@@ -20,21 +20,21 @@ from docx import Document
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
-import store.queries as sq
-from collectors.dossier_import import import_dossiers
 from config.app import AppConfig
 from config.mapping import DOSSIER_COLUMNS
 from config.reference import ReferenceData
 from config.ruleset import RuleSet
 from dashboard.access import AccessDenied, ScopedOps
 from dashboard.users import User, UserFile
-from reports.briefing import collect
-from reports.files import build_all
+from imports.dossiers import import_dossiers
+from reports.briefing.collect import collect
 from reports.cells import csv_cell, csv_frame
+from reports.files import build_all
 from reports.render_xlsx import render_xlsx
 from sla_rules.engine import SlaEngine
 from store.catalog import recompute
 from store.db import Store
+import store.queries as sq
 from store.errors import QueryError
 from store.queries import AUDIT_FINDINGS
 from store.reference import load_reference
@@ -395,7 +395,7 @@ def test_the_overview_shows_the_provinces_findings(dashboard):
 
 
 def test_the_import_summary_writes_the_count_as_vietnamese_numbers_are_written():
-    from collectors.dossier_import import ImportSummary
+    from imports.dossiers import ImportSummary
 
     s = ImportSummary(file="x.csv", batch_id=1, inconsistent_states=3251)
     assert "Trạng thái mâu thuẫn: 3.251 hồ sơ đang xử lý nhưng có ngày có kết quả, được xét" in s.render("vi")

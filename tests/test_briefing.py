@@ -1,4 +1,4 @@
-"""The monthly briefing (reports/briefing.py): each file opened with its own library, every number
+"""The monthly briefing (reports/briefing/): each file opened with its own library, every number
 checked against the store's figure for the month.
 
 The store is real: the demo province (Aug-Oct 2026) loaded through Motcua into a DuckDB file, and
@@ -19,9 +19,10 @@ from fontTools.ttLib import TTFont
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from collectors.probes import ProbeResult
 from config.app import load_config
-from reports.briefing import COUNT_COLUMNS, BriefingError, fmt_int, fmt_ms, fmt_pct
+from probes.runner import ProbeResult
+from reports.briefing.labels import fmt_int, fmt_ms, fmt_pct
+from reports.briefing.model import COUNT_COLUMNS, BriefingError
 from reports.files import build, build_all
 from reports.render_pdf import FONT_DIR, FONT_FILES
 from store.probe_writes import write_results
@@ -463,7 +464,7 @@ def test_probe_month_queries_against_python(env):
 def test_monthly_job_writes_last_month_and_sends_the_files(env, tmp_path, webhook):
     import base64
 
-    from collectors.notify import Notifier
+    from alerting.notify import Notifier
     from config.alerts import Channel
     from reports.monthly import MonthlyBriefingJob
 
@@ -566,7 +567,7 @@ def test_charts_drawn_in_several_threads_at_once_are_the_same(env):
     """The dashboard's sessions and the scheduler may draw at the same time (no pyplot state)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from reports.briefing import collect
+    from reports.briefing.collect import collect
     from reports.charts import draw_charts
 
     app, cfg, _ = env
@@ -615,7 +616,8 @@ def test_monthly_job_catches_up_only_when_due_and_missing(env, tmp_path):
     (dt.date(2026, 11, 3), "Quảng Ngãi, ngày 03 tháng 11 năm 2026"),
 ])
 def test_place_date_line_as_decree_30_writes_it(env, issued, line):
-    from reports.briefing import collect, issued_line
+    from reports.briefing.collect import collect
+    from reports.briefing.model import issued_line
 
     app, cfg, _ = env
     assert issued_line(collect(app, EMPTY, cfg=cfg, issued=issued)) == line
@@ -623,7 +625,9 @@ def test_place_date_line_as_decree_30_writes_it(env, issued, line):
 
 def test_docx_and_pdf_carry_the_same_text(env):
     """Every heading and paragraph of the briefing is in both files, word for word."""
-    from reports.briefing import Heading, Para, collect, document
+    from reports.briefing.collect import collect
+    from reports.briefing.document import document
+    from reports.briefing.model import Heading, Para
     from reports.files import render
     from reports.charts import draw_charts
 

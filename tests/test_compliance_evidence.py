@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from collectors.probes import ProbeResult
 from compliance import Period
 from compliance.evidence import combine, judge
+from probes.runner import ProbeResult
 from config.compliance import (ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUptimeEvidence,
                                SlaAuditEvidence, SyncEvidence)
-from store.compliance_writes import local_now
+from config.clock import local_now
 from store.probe_writes import write_results
 from system import Motcua
 

@@ -9,12 +9,13 @@ import datetime as dt
 import httpx
 import pytest
 
-from collectors.probes import local_now, run_once
-from collectors.secrets import load_secrets
 from compliance import Period, register, register_rows, request_rows
 from compliance.actions import ComplianceRefused
 from config import default_path
+from config.clock import local_now
 from config.portal import load_profile
+from probes.runner import run_once
+from steps.secrets import load_secrets
 from system import Motcua
 from testbed.portal.server import running
 

@@ -47,7 +47,7 @@ def _dead_port() -> int:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A store with two months of the demo province, recomputed, and probe results from the testbed."""
-    from collectors.probes import run_once
+    from probes.runner import run_once
     from testbed.portal.server import running
 
     tmp = tmp_path_factory.mktemp("dash")
@@ -134,6 +134,41 @@ def test_each_role_gets_its_pages():
         assert pages_for(u) == [p for p, roles in PAGE_ROLES.items() if role in roles]
     assert pages_for(User("x", "vendor")) == ["system", "loadtests"]
     assert "data" not in pages_for(User("x", "leadership"))
+
+
+def test_each_page_declares_itself_once_beside_its_code():
+    """A page is its module's `PAGE = Page(...)`, listed in dashboard/pages ORDER: the access rules
+    and the navigation read that alone. A module left out of ORDER is no page for anyone."""
+    from dashboard import pages
+    from dashboard.access import PAGES, can_see
+    from dashboard.i18n import TEXT
+
+    modules = sorted(p.stem for p in Path(pages.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert sorted(pages.ORDER) == modules, "every page module is listed once in ORDER"
+    assert PAGES == pages.ORDER and list(PAGE_ROLES) == list(pages.ORDER)
+    for page in pages.DECLARED:
+        source = (Path(pages.__file__).parent / f"{page.id}.py").read_text(encoding="utf-8")
+        assert "common.require_page(PAGE.id)" in source, f"{page.id}.py stops a visitor it is not for"
+        assert set(TEXT[page.title_key]) == {"vi", "en"}, page.id
+        assert page.icon.startswith(":material/") and page.url and page.roles, page.id
+    for role in ROLES:
+        assert not can_see(User("x", role, agency=AGENCY if role == "agency" else None), "undeclared")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('PAGE = Page(id="p", roles=ROLES, title_key="page_p", icon=":material/x:", url="p")', "literals"),
+    ('PAGE = Page("p", ("admin",), "page_p", ":material/x:", "p")', "PAGE = Page(id="),
+    ('PAGE = Page(id="p", roles=("admin",), title_key="page_p", icon=":material/x:")', "literals"),
+    ('TITLE = "p"', "declares no PAGE"),
+])
+def test_a_page_declaration_that_cannot_be_read_is_refused(tmp_path, text, needle):
+    from dashboard.pages import declaration
+
+    f = tmp_path / "p.py"
+    f.write_text("import streamlit as st\n" + text + "\nst.title('never run')\n", encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        declaration(f)
+    assert needle in str(e.value)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -421,7 +456,7 @@ def test_broken_config_says_what_is_wrong(tmp_path, monkeypatch):
 
 
 def test_stopped_testbed_shows_a_clear_message(tmp_path, monkeypatch):
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     env = _env(tmp_path, tmp_path / "data" / "probes.duckdb")
     cfg = load_config(environ=env)

@@ -26,7 +26,7 @@ PAGE = "pages/compliance.py"
 
 @pytest.fixture(scope="module")
 def cp_world(tmp_path_factory):
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     tmp = tmp_path_factory.mktemp("cpdash")
     env = _env(tmp, tmp / "data" / "motcua.duckdb")
@@ -63,7 +63,7 @@ def cp_env(cp_world, monkeypatch):
 @pytest.fixture
 def fresh(tmp_path, monkeypatch):
     """A store of its own (the write tests change it): probe results and one request."""
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     env = _env(tmp_path, tmp_path / "data" / "w.duckdb")
     cfg = load_config(environ=env)
@@ -79,7 +79,7 @@ def fresh(tmp_path, monkeypatch):
 
 
 def _register(cfg, days: int = 30):
-    from compliance.period import local_today
+    from config.clock import local_today
 
     end = local_today()
     ops = Backend(cfg)
@@ -140,7 +140,7 @@ def test_figures_equal_the_register(cp_env):
     assert "Đã kiểm tra nhật ký truy cập tháng 11" in " ".join(chist["Nội dung thay đổi"]) + " ".join(chist["Ghi chú"])
     assert any("Đạt" in s.value for s in at.success) and "Trạng thái: Đạt" in chist["Nội dung thay đổi"][0]
     # another period: the figures follow the register for that period
-    from compliance.period import local_today
+    from config.clock import local_today
 
     at.date_input(key="cp_from").set_value(local_today()).run()
     assert not at.exception

@@ -29,7 +29,7 @@ def _run(app, tmp, req, file=None, report=False):
 def lt_world(tmp_path_factory):
     """v1.0 and v2.0 smoke runs (the v2.0 one with its HTML report), a step run whose generator
     limit is set so low that it is flagged overloaded, a refused run, and probe results."""
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     tmp = tmp_path_factory.mktemp("ltdash")
     env = _env(tmp, tmp / "data" / "motcua.duckdb")
@@ -216,7 +216,7 @@ def test_ict_page_draws_latency_against_concurrent_users(lt_env):
 
 
 def test_a_store_without_runs_says_so(tmp_path, monkeypatch):
-    from collectors.probes import run_once
+    from probes.runner import run_once
 
     env = _env(tmp_path, tmp_path / "data" / "nolt.duckdb")
     cfg = load_config(environ=env)

@@ -19,7 +19,8 @@ from test_dashboard import AGENCY, PAGE_FILE, _q, login, open_page, store_env, w
 from dashboard.access import PAGE_ROLES, AccessDenied, ScopedOps
 from dashboard.backend import Backend
 from dashboard.users import ROLES, User
-from reports.briefing import COUNT_COLUMNS, MIME, fmt_int, fmt_pct
+from reports.briefing.labels import fmt_int, fmt_pct
+from reports.briefing.model import COUNT_COLUMNS, MIME
 from reports.files import build_report
 from reports.monthly import write_briefing
 

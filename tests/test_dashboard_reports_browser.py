@@ -15,7 +15,8 @@ from docx import Document
 from openpyxl import load_workbook
 from test_dashboard_browser import CHROMIUM, FLAGS, _login, _owner, system  # noqa: F401  (fixture)
 
-from reports.briefing import COUNT_COLUMNS, fmt_int
+from reports.briefing.labels import fmt_int
+from reports.briefing.model import COUNT_COLUMNS
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "

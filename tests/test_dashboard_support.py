@@ -221,8 +221,8 @@ def test_explanations_are_limited_to_the_agency(demo):
 
 
 def test_alert_notifications_are_kept_for_the_timeline(demo):
-    from collectors.alerting import Sent
-    from collectors.notify import Delivery
+    from alerting.alerts import Sent
+    from alerting.notify import Delivery
     from store.alert_writes import record_alerts
 
     at = dt.datetime(2026, 11, 20, 9, 30)

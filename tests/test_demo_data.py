@@ -267,8 +267,8 @@ def test_dossiers_and_events_are_consistent(season):
 
 # --- the other side of the contracts: import validation and the SLA engine -------------------------
 def test_files_pass_import_validation_and_the_engine_disagrees_with_the_vendor(season):
-    from collectors.dossier_import import load_staging
     from config.app import AppConfig
+    from imports.dossiers import load_staging
     from sla_rules.engine import SlaEngine
 
     out, _ = season

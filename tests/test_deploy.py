@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
-from collectors.metrics import build_registry
+from metrics.exporter import build_registry
 from store.ops import RemoteOps
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -52,7 +52,7 @@ def exported_names() -> set[str]:
     names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
     names |= {n + sfx for n in names for sfx in ("_total", "_bucket", "_count", "_sum")}
     # the SLA gauges appear only when the store answers: take their names from the collector's source
-    src = (Path(__file__).resolve().parents[1] / "collectors" / "metrics.py").read_text(encoding="utf-8")
+    src = (Path(__file__).resolve().parents[1] / "metrics" / "exporter.py").read_text(encoding="utf-8")
     names |= set(re.findall(r'GaugeMetricFamily\("(motcua_\w+)"', src))
     rules = yaml.safe_load((DEPLOY / "prometheus" / "recording.yml").read_text(encoding="utf-8"))
     names |= {r["record"] for g in rules["groups"] for r in g["rules"]}

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import hostile
-from collectors.dossier_import import import_dossiers
-from collectors.errors import ImportRefused
-from collectors.workbook import ReaderLimits
+from imports.dossiers import import_dossiers
+from imports.errors import ImportRefused
+from imports.workbook import ReaderLimits
 from store.db import Store
 from store.ops import OperationError, OwnerNotAnswering, find_owner
 
@@ -78,9 +78,9 @@ def test_the_corpus_kills_an_unguarded_reader_and_costs_the_guarded_one_little(t
     guarded = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import resource, sys, tempfile
         from pathlib import Path
-        from collectors.errors import ImportRefused
-        from collectors.reader import inspect_file, prepare_file
         from config.mapping import load_mapping
+        from imports.errors import ImportRefused
+        from imports.reader import inspect_file, prepare_file
         for f in {[str(f) for f in files]!r}:
             try:
                 prepare_file(inspect_file(f), load_mapping(), "dossiers", Path(tempfile.mkdtemp()))
@@ -278,7 +278,7 @@ def test_hostile_files_never_take_the_owner_down_and_are_never_read_again(owner_
 
 @pytest.mark.slow
 def test_a_file_whose_import_never_finished_goes_to_rejected_at_restart_unread(owner_env, app_cfg, tmp_path):
-    from collectors.sample import write_dossier_csv
+    from imports.sample import write_dossier_csv
 
     inbox, rejected = app_cfg.inbox.path, app_cfg.inbox.rejected
     log = app_cfg.store.path.parent / "logs" / "motcua.log"
@@ -378,7 +378,7 @@ def test_the_upload_page_says_in_vietnamese_why_a_hostile_workbook_is_refused(da
 
 
 def test_a_refused_file_that_cannot_be_moved_is_not_read_again_and_again(app_cfg, tmp_path):
-    from collectors.inbox import Inbox
+    from imports.inbox import Inbox
     from system import Motcua
 
     app = Motcua(app_cfg)

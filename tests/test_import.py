@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collectors.dossier_import import ImportRefused, import_dossiers, import_events, load_staging
-from collectors.sample import write_dossier_csv
 from config.mapping import DOSSIER_COLUMNS
+from imports.dossiers import ImportRefused, import_dossiers, import_events, load_staging
+from imports.sample import write_dossier_csv
 from store.db import Store
 
 FULL = list(DOSSIER_COLUMNS)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-import collectors.staging as staging
-from collectors.dossier_import import import_dossiers
-from collectors.errors import ImportRefused
+from imports.dossiers import import_dossiers
+from imports.errors import ImportRefused
+import imports.staging as staging
 from store.db import Store
 
 HEADER = "dossier_code,agency_code,agency_name,procedure_code,field,channel,received_at,time_limit,time_unit,state\n"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.dossier_import import import_dossiers
-from collectors.reader import match_header
 from config.errors import ConfigError
+from imports.dossiers import import_dossiers
+from imports.reader import match_header
 from config.mapping import (DEFAULT_MAPPING, DOSSIER_COLUMNS, ColumnMapping, is_personal_header, load_mapping,
                             normalize_label)
 from store.db import Store

@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from collectors.dossier_import import ImportRefused, import_dossiers, load_staging
+from imports.dossiers import ImportRefused, import_dossiers, load_staging
 from store.db import Store
 
 HEADERS = ["STT", "Mã hồ sơ", "Họ và tên người nộp", "Số CCCD", "Số điện thoại", "Mã cơ quan",

@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.metrics import build_registry, serve_metrics
-from collectors.probes import JOURNEY_STEP, ProbeResult
 from config.probes import load_probes
+from metrics.exporter import build_registry, serve_metrics
+from probes.runner import JOURNEY_STEP, ProbeResult
 from store.ops import RemoteOps
 from system import Motcua
 

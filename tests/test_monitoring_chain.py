@@ -7,14 +7,15 @@ import datetime as dt
 
 import httpx
 
-from collectors.alerting import Alerter
-from collectors.notify import Notifier
-from collectors.probes import local_now, run_once
-from collectors.slo import SloEvaluator
+from alerting.alerts import Alerter
+from alerting.notify import Notifier
+from alerting.slo import SloEvaluator
 from config.alerts import AlertsConfig, Channel
 from config.app import AppConfig
+from config.clock import local_now
 from config.portal import load_profile
 from config.slo import BurnRule, Slo, SloFile
+from probes.runner import run_once
 from store.db import Store
 from testbed.portal.server import running
 

@@ -17,12 +17,12 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.metrics import build_registry, serve_metrics
-from collectors.probes import JOURNEY_STEP, format_results, run_once
-from collectors.secrets import load_secrets
 from config import default_path
 from config.portal import load_profile
 from config.probes import load_probes
+from metrics.exporter import build_registry, serve_metrics
+from probes.runner import JOURNEY_STEP, format_results, run_once
+from steps.secrets import load_secrets
 from store.db import Store
 from testbed.portal.server import running
 

@@ -1,4 +1,4 @@
-"""The probes' network layer (collectors/probe_transport.py) and what a probe reports as latency,
+"""The probes' network layer (probes/transport.py) and what a probe reports as latency,
 over real loopback sockets: the streams are ours, errors keep their plain reasons, and the
 reported latency is the sum of the network phases (DNS, connect, TLS, time to first byte,
 transfer) over every redirect hop."""
@@ -16,10 +16,10 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from collectors.probe_transport import AsyncioStream, probe_transport
-from collectors.probes import Runner, run_once, tls_context
-from collectors.secrets import Secrets
 from config.probes import HttpCheck, ProbesFile
+from probes.runner import Runner, run_once, tls_context
+from probes.transport import AsyncioStream, probe_transport
+from steps.secrets import Secrets
 from testbed.portal.server import running
 
 from tests.test_probes_targets import free_port, https_server  # noqa: F401  (shared fixtures)

@@ -1,4 +1,4 @@
-"""Probe configuration (config/probes.py), secrets (collectors/secrets.py) and the runner's pure helpers."""
+"""Probe configuration (config/probes.py), secrets (steps/secrets.py) and the runner's pure helpers."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.probes import MISSING, cert_days_left, evaluate, json_path, substitute
-from collectors.secrets import ENV_FILE, ENV_PREFIX, SecretMissing, Secrets, load_secrets
 from config import default_path
 from config.errors import ConfigError
-from config.probes import Assertions, load_probes
+from config.probes import PROBE_KINDS, Assertions, ProbesFile, load_probes
+from probes.runner import RUNS, cert_days_left
+from steps.checks import MISSING, evaluate, json_path, substitute
+from steps.secrets import ENV_FILE, ENV_PREFIX, SecretMissing, Secrets, load_secrets
 
 
 def write(tmp_path, text: str, name: str = "probes.yaml"):
@@ -79,6 +80,19 @@ def test_variables_extracted_earlier_are_known(tmp_path):
                         "      - {name: t, url: 'http://x/${tok}', form: {password: '${secret:PW}'}}\n")
     cfg = load_probes(p)
     assert cfg.journeys[0].steps[1].form == {"password": "${secret:PW}"}
+
+
+def test_every_kind_of_probe_is_listed_once_and_has_a_run_function(tmp_path):
+    p = write(tmp_path, "checks:\n  - {name: c1, url: 'http://x/'}\n  - {name: c2, url: 'http://x/'}\n"
+                        "journeys:\n  - name: j\n    steps:\n      - {name: s, url: 'http://x/'}\n"
+                        "      - {name: t, url: 'http://y/'}\n")
+    cfg = load_probes(p)
+    # checks first, then journeys: the order they run, are scheduled and are declared as metrics
+    assert [(x.kind, x.name) for x in cfg.probes()] == [("check", "c1"), ("check", "c2"), ("journey", "j")]
+    assert [x.step_names() for x in cfg.probes()] == [[""], [""], ["s", "t"]]
+    assert [s.url for s in cfg.probes()[2].http_steps()] == ["http://x/", "http://y/"]
+    kinds = {ProbesFile.model_fields[f].annotation.__args__[0].kind for f in PROBE_KINDS}
+    assert kinds == set(RUNS) == {"check", "journey"}
 
 
 # -- secrets ----------------------------------------------------------------------------------------
@@ -184,7 +198,7 @@ def test_evaluate_reasons():
 
 
 def test_server_timing_header_is_read():
-    from collectors.probes import server_timing_ms
+    from probes.runner import server_timing_ms
 
     assert server_timing_ms("app;dur=12.5") == 12.5
     assert server_timing_ms("app;dur=12.5, db;desc=\"x\";dur=3") == 15.5

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.probes import JOURNEY_STEP, format_results, run_once
-from collectors.secrets import Secrets
 from config.portal import load_profile
 from config.probes import ProbesFile
+from probes.runner import JOURNEY_STEP, format_results, run_once
+from steps.secrets import Secrets
 from testbed.portal.server import running
 from tls_cert import self_signed
 

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from collectors.probes import ProbeResult, ProbeScheduler, format_results, run_once
-from collectors.secrets import Secrets
 from config.probes import ProbesFile
+from probes.runner import ProbeResult, format_results, run_once
+from probes.scheduler import ProbeScheduler
+from steps.secrets import Secrets
 from store.db import Store
 from store.probe_writes import write_results
 from testbed.portal.server import running

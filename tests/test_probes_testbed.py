@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from collectors.probes import JOURNEY_STEP, format_results, run_once
-from collectors.secrets import load_secrets
 from config import default_path
 from config.portal import load_profile
 from config.probes import load_probes
+from probes.runner import JOURNEY_STEP, format_results, run_once
+from steps.secrets import load_secrets
 from store.db import Store
 from testbed.portal.server import running
 

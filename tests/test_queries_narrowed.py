@@ -13,12 +13,12 @@ import pytest
 
 import store.queries as queries
 from config.app import AppConfig
+from config.clock import local_now
 from config.reference import ReferenceData
 from sla_rules.engine import SlaEngine
 from store.catalog import recompute
 from store.db import Store
 from store.reference import load_reference
-from store.sla import _now as local_now
 
 AS_OF = dt.datetime(2024, 5, 15, 12, 0)
 MONTHS = ["2023-11", "2024-01", "2024-03", "2024-04", "2024-05", "2024-06"]

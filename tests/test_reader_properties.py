@@ -1,4 +1,4 @@
-"""Properties of the reader and the staging (collectors/reader.py, load_staging) over random input:
+"""Properties of the reader and the staging (imports/reader.py, load_staging) over random input:
 random bytes, random CSV rows and random workbook rows never crash the test process; a file is
 either refused as a whole (ImportRefused, naming it) or staged, and then every non-blank row is
 either valid or quarantined, and the counts add up."""
@@ -12,9 +12,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.dossier_import import load_staging
-from collectors.errors import ImportRefused
 from config.mapping import DOSSIER_COLUMNS
+from imports.dossiers import load_staging
+from imports.errors import ImportRefused
 
 _n = itertools.count()
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -9,8 +9,8 @@ import logging
 import duckdb
 import pytest
 
-from collectors.dossier_import import import_dossiers
 from config.redact import RedactFilter, install, log_exception, mask_text, sql_mask
+from imports.dossiers import import_dossiers
 from store.db import Store
 
 MASKED = [

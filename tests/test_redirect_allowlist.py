@@ -12,10 +12,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from collectors.probes import run_once
-from collectors.secrets import Secrets
 from config.probes import DEFAULT_PROBES, ProbesFile
 from loadtests.runner import LoadRequest, run_loadtest
+from probes.runner import run_once
+from steps.secrets import Secrets
 from system import Motcua
 
 OFF_LIST_HOST = "127.0.0.2"

@@ -19,9 +19,9 @@ import duckdb
 import pytest
 
 import app  # the entry point under test: app.main, as a user runs it
-from collectors.metrics import build_registry
 from config.app import Score766Config, load_config
 from config.reference import ReferenceData
+from metrics.exporter import build_registry
 from reports.bieu06 import SCORE_DENOMINATORS as DENOMINATOR_TEXTS
 from store.queries import SCORE_DENOMINATORS
 from store.reference import natural_key_sql
@@ -328,7 +328,9 @@ def test_denominator_setting_changes_the_score(world, capsys, monkeypatch):
         explicit = m.query("bieu06", month=MONTH, score_denominator="received_and_carried")
         assert next(r for r in explicit if r["key"] == "CQ9")["score_766"] == pytest.approx(10)
         # the briefing's figures and its note on the score follow its config
-        from reports.briefing import Para, collect, document
+        from reports.briefing.collect import collect
+        from reports.briefing.document import document
+        from reports.briefing.model import Para
 
         b = collect(m, MONTH, cfg=m.cfg)
         assert b.now["score_766"] == pytest.approx(20 * 2 / 3)

@@ -265,8 +265,8 @@ def test_clients_that_hang_up_leave_no_traceback_and_the_owner_serves_on(owner, 
 
 
 def test_out_of_memory_is_a_plain_message_from_the_owner_and_from_the_command_line(app_env, tmp_path, run_app):
-    from collectors.sample import write_dossier_csv
     from config.app import load_config
+    from imports.sample import write_dossier_csv
 
     env = dict(app_env, MOTCUA_STORE__MEMORY_LIMIT="16MB")  # DuckDB's own limit: a real OutOfMemoryException
     f = write_dossier_csv(tmp_path / "many.csv", 50_000)
@@ -324,7 +324,7 @@ def small_disk(tmp_path):
 
 
 def test_an_import_onto_a_full_disk_ends_with_a_plain_message(app_env, small_disk, tmp_path, run_app):
-    from collectors.sample import write_dossier_csv
+    from imports.sample import write_dossier_csv
 
     env = dict(app_env, MOTCUA_STORE__PATH=str(small_disk / "data" / "motcua.duckdb"))
     f = write_dossier_csv(tmp_path / "many.csv", 60_000)

@@ -240,7 +240,7 @@ def test_pauses_need_a_cited_text(tmp_path):
 
 
 def test_the_vietnamese_mapping_reads_pauses(tmp_path):
-    from collectors.dossier_import import load_staging
+    from imports.dossiers import load_staging
 
     f = tmp_path / "events.csv"
     f.write_text("Mã hồ sơ,Sự kiện,Thời điểm\nA-1,Tạm dừng,2026-03-03 09:00\nA-1,Tiếp tục xử lý,2026-03-05 09:00\n",

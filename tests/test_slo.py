@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from collectors.slo import SloEvaluator
+from alerting.slo import SloEvaluator
 from config.errors import ConfigError
 from config.slo import Slo, SloFile, load_slos
 from store.db import Store
@@ -86,8 +86,8 @@ def test_bad_slo_file_names_file_and_field(tmp_path):
 def test_a_failing_check_says_since_when_it_fails_even_after_a_restart(store, webhook):
     """"Since when" is the first failed run after the last one that passed, from the store: not the
     moment the alerter first saw it (a restart of `app.py run` would have moved it)."""
-    from collectors.alerting import Alerter
-    from collectors.notify import Notifier
+    from alerting.alerts import Alerter
+    from alerting.notify import Notifier
     from config.alerts import AlertsConfig, Channel
 
     hooks, port = webhook

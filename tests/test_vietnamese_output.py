@@ -29,9 +29,9 @@ def test_numbers_the_vietnamese_way_and_the_english_way():
 
 
 def _probe_failures() -> list[str]:
-    """Reasons as the probes write them: collectors.probes.evaluate on real responses' facts."""
-    from collectors.probes import evaluate
+    """Reasons as the probes write them: steps.checks.evaluate on real responses' facts."""
     from config.probes import Assertions
+    from steps.checks import evaluate
 
     def ev(expect: dict, status=200, text="", ms=100.0):
         return "; ".join(evaluate(Assertions.model_validate(expect), status, text, ms, None, lambda s: s))
@@ -75,7 +75,7 @@ def test_transport_failures_read_in_vietnamese():
 
     import httpx
 
-    from collectors.probes import describe_error
+    from probes.runner import describe_error
 
     for exc in (asyncio.TimeoutError(), httpx.ConnectError("[Errno 111] Connection refused"),
                 httpx.ReadError("reset"), httpx.RemoteProtocolError("Server disconnected without sending a response.")):
@@ -96,8 +96,8 @@ BAD_CSV = ("dossier_code,agency_code,agency_name,procedure_code,procedure_name,f
 def test_validation_errors_carry_their_position_as_data(tmp_path):
     import duckdb
 
-    from collectors.dossier_import import load_staging
-    from collectors.staging import error_rows
+    from imports.dossiers import load_staging
+    from imports.staging import error_rows
 
     path = tmp_path / "export.csv"
     path.write_text(BAD_CSV, encoding="utf-8")

@@ -116,17 +116,18 @@ def test_the_bieu06_columns_come_in_contiguous_groups():
 
 def test_every_list_of_the_columns_in_the_store_and_reports_is_the_vocabulary():
     import reports.bieu06 as bieu06
-    import reports.briefing as briefing
+    import reports.briefing.labels as labels
+    import reports.briefing.model as model
     import store.sla as sla
 
     names = list(BIEU06_COUNT_NAMES)
-    assert sla.STAT_COLUMNS == bieu06.COUNT_COLUMNS == briefing.COUNT_COLUMNS == names
-    assert [n for n, _ in briefing.STAT_LABELS] == names
-    assert briefing.STAT_LABELS[0][1] == "Tổng số hồ sơ nhận giải quyết"
-    assert briefing.STAT_LABELS[1][1] == "  Tiếp nhận trực tuyến trong tháng"
-    assert briefing.BIEU06_SUB == bieu06.TEXT["vi"]["columns"][:11] == [c.vi for c in BIEU06_COLUMNS]
+    assert sla.STAT_COLUMNS == bieu06.COUNT_COLUMNS == model.COUNT_COLUMNS == names
+    assert [n for n, _ in labels.STAT_LABELS] == names
+    assert labels.STAT_LABELS[0][1] == "Tổng số hồ sơ nhận giải quyết"
+    assert labels.STAT_LABELS[1][1] == "  Tiếp nhận trực tuyến trong tháng"
+    assert labels.BIEU06_SUB == bieu06.TEXT["vi"]["columns"][:11] == [c.vi for c in BIEU06_COLUMNS]
     assert bieu06.TEXT["en"]["columns"][:11] == [c.en for c in BIEU06_COLUMNS]
-    assert bieu06.TEXT["vi"]["channels"] == briefing.CHANNEL_VI == {c: lb.vi for c, lb in CHANNEL_LABELS.items()}
+    assert bieu06.TEXT["vi"]["channels"] == labels.CHANNEL_VI == {c: lb.vi for c, lb in CHANNEL_LABELS.items()}
 
 
 def test_the_briefing_workbook_writes_the_vocabulary_headers(store):

@@ -10,10 +10,14 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import FINDINGS, day, month_label, num, pct, when
+from dashboard.pages import Page
 from reports.cells import csv_bytes
 
+PAGE = Page(id="agency", roles=("leadership", "ict", "agency", "admin"), title_key="page_agency",
+            icon=":material/account_balance:", url="co-quan")
+
 tr, L = common.translator(), common.lang()
-u = common.require_page("agency")
+u = common.require_page(PAGE.id)
 
 ready = False
 with common.guard():

@@ -17,9 +17,13 @@ import streamlit as st
 from dashboard import common
 from dashboard.access import WRITE_ROLES
 from dashboard.i18n import TEXT, in_text, when
+from dashboard.pages import Page
+
+PAGE = Page(id="compliance", roles=("leadership", "ict", "admin"), title_key="page_compliance",
+            icon=":material/fact_check:", url="tuan-thu")
 
 tr, L = common.translator(), common.lang()
-u = common.require_page("compliance")
+u = common.require_page(PAGE.id)
 STATUS_COLORS = {"met": "#d8f3dc", "not_met": "#fde2e1", "not_measured": "#eef1f5"}
 
 

@@ -3,20 +3,24 @@
 import it; the quarantine; recent imports; the sync reconciliation with the national portal."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from collectors import archive
+from config.clock import local_now
 from config.mapping import load_mapping
 from dashboard import common
 from dashboard.i18n import TEXT, field_label, import_reason, num, pct, when
+from dashboard.pages import Page
+from imports import archive
+
+PAGE = Page(id="data", roles=("ict", "admin"), title_key="page_data",
+            icon=":material/database:", url="du-lieu")
 
 tr, L = common.translator(), common.lang()
-common.require_page("data")
+common.require_page(PAGE.id)
 
 
 def _uploads_dir() -> Path:
@@ -29,12 +33,12 @@ def _save(upload) -> Path:
     """The upload, readable by the server's account only, until it is imported (then only its copy
     without personal data is kept), cancelled, or deleted by the owner after inbox.upload_hours."""
     safe = re.sub(r"[^\w.\-]+", "_", Path(upload.name).name)[:120] or "upload.csv"
-    return archive.write_private(_uploads_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{safe}", upload.getvalue())
+    return archive.write_private(_uploads_dir() / f"{local_now():%Y%m%d-%H%M%S}_{safe}", upload.getvalue())
 
 
 def _archive(pending: dict, res: dict) -> None:
     """After the import: the archive's copies without personal data and the report, as the watch
-    folder keeps them (collectors/archive.py); the uploads themselves are deleted."""
+    folder keeps them (imports/archive.py); the uploads themselves are deleted."""
     cfg, stamp = common.config(), archive.stamp()
     mapping = load_mapping(cfg.imports.column_mapping)
     name = _name(pending["file"])

@@ -14,9 +14,13 @@ from plotly.subplots import make_subplots
 
 from dashboard import common
 from dashboard.i18n import TEXT, formatter, num, pct, probe_reason, unit, when
+from dashboard.pages import Page
+
+PAGE = Page(id="loadtests", roles=("leadership", "ict", "vendor", "admin"), title_key="page_loadtests",
+            icon=":material/speed:", url="kiem-thu-tai")
 
 tr, L = common.translator(), common.lang()
-common.require_page("loadtests")
+common.require_page(PAGE.id)
 COMPARED = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
 
 

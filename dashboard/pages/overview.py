@@ -11,9 +11,13 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import FINDINGS, NBSP, month_label, num, pct
+from dashboard.pages import Page
+
+PAGE = Page(id="overview", roles=("leadership", "ict", "admin"), title_key="page_overview",
+            icon=":material/insights:", url="tong-quan")
 
 tr, L = common.translator(), common.lang()
-common.require_page("overview")
+common.require_page(PAGE.id)
 
 
 PCT = NBSP + "%" if L == "vi" else "%"

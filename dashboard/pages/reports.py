@@ -1,4 +1,4 @@
-"""Báo cáo: the monthly briefing (reports/briefing.py) in the official form, as DOCX, XLSX or PDF,
+"""Báo cáo: the monthly briefing (reports/briefing/) in the official form, as DOCX, XLSX or PDF,
 for a month with data and the province or one agency; generated on demand (bytes kept in
 st.cache_data on month, format and agency) and downloaded, beside the files the monthly job
 already wrote (data/reports/YYYY-MM/). An agency account only ever gets its own agency's
@@ -8,20 +8,22 @@ files only: an agency's are those `app.py export --agency` wrote, and otherwise 
 that its briefing is made on demand (never the province's files in its place)."""
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import streamlit as st
 
+from config.clock import from_timestamp
 from dashboard import common
 from dashboard.access import WRITE_ROLES
 from dashboard.i18n import month_label, num, when
-from reports.briefing import FORMATS, MIME, BriefingError
+from dashboard.pages import Page
+from reports.briefing.model import FORMATS, MIME, BriefingError
 from reports.files import Report, build_report
 from reports.monthly import written_files
 
+PAGE = Page(id="reports", roles=("leadership", "ict", "agency", "admin"), title_key="page_reports",
+            icon=":material/description:", url="bao-cao")
+
 tr, L = common.translator(), common.lang()
-u = common.require_page("reports")
+u = common.require_page(PAGE.id)
 
 
 def _size(n: int) -> str:
@@ -94,7 +96,6 @@ with common.guard():
     folder = cfg.reports.folder(cfg.store.path)
     st.subheader(tr("rp_written", m=month_label(month, L)))
     files = written_files(folder, m_key, agency)
-    tz = ZoneInfo(cfg.timezone)
     if not files and agency:
         scope_name = next((r["name"] for r in scope if r["code"] == agency), None) or agency
         st.info(tr("rp_written_agency_none", agency=scope_name), icon=":material/info:")
@@ -107,6 +108,6 @@ with common.guard():
         ext = path.suffix[1:]
         c1, c2 = st.columns([3, 1])
         c1.caption(tr("rp_written_caption", name=path.name, size=_size(len(data)),
-                      t=when(dt.datetime.fromtimestamp(path.stat().st_mtime, tz).replace(tzinfo=None), L)))
+                      t=when(from_timestamp(path.stat().st_mtime), L)))
         c2.download_button(ext.upper(), data, file_name=path.name, mime=MIME[ext], key=f"rp_file_{i}",
                            icon=":material/download:")

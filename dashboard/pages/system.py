@@ -10,18 +10,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from config.clock import local_now
 from dashboard import common
 from dashboard.i18n import DATE_TICKS, HOVER_TIME, alert_text, num, pct, probe_reason, unit, when
+from dashboard.pages import Page
+
+PAGE = Page(id="system", roles=("leadership", "ict", "vendor", "admin"), title_key="page_system",
+            icon=":material/monitor_heart:", url="he-thong")
 
 tr, L = common.translator(), common.lang()
-common.require_page("system")
+common.require_page(PAGE.id)
 WINDOWS = {"win_24h": 24, "win_7d": 24 * 7, "win_28d": 24 * 28}
-
-
-def _now() -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(common.config().timezone)).replace(tzinfo=None, microsecond=0)
 
 
 ready = False
@@ -29,7 +28,7 @@ with common.guard():
     common.page_header("sys_title")
     win = st.segmented_control(tr("sys_window"), list(WINDOWS), default="win_24h", format_func=tr, key="sys_win") \
         or "win_24h"
-    now = _now()
+    now = local_now().replace(microsecond=0)
     since = (now - dt.timedelta(hours=WINDOWS[win])).replace(second=0)
     since_key = since.replace(minute=since.minute - since.minute % 5).isoformat()  # cache-friendly
     summary = common.query("probe_summary", since=since_key)

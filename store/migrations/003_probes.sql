@@ -1,4 +1,4 @@
--- Synthetic probe results (collectors/probes.py): one probe_runs row per batch written (a
+-- Synthetic probe results (probes/runner.py): one probe_runs row per batch written (a
 -- `probe --once` run or one scheduled job), raw results kept `raw_retention_days` (default 14),
 -- and hourly/daily rollups per check and step kept longer. Times are local (Asia/Ho_Chi_Minh).
 -- Never stored: request bodies, credentials, query strings (they may carry values).

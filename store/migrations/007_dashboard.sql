@@ -1,4 +1,4 @@
--- Alert notifications as they happened (collectors/alerting.py → Motcua.evaluate_alerts), for the
+-- Alert notifications as they happened (alerting/alerts.py → Motcua.evaluate_alerts), for the
 -- dashboard's alert timeline. One row per notification: firing, repeat or resolved. Only the
 -- Vietnamese title and body the alerter composed, never a channel URL or a secret.
 CREATE TABLE alert_events (

@@ -1,4 +1,4 @@
--- Alert state (collectors/alerting.py), so a restart of `app.py run` neither announces the alerts
+-- Alert state (alerting/alerts.py), so a restart of `app.py run` neither announces the alerts
 -- already sent again nor forgets to say they are resolved. One row per alert key: 'active' (the
 -- condition holds) or 'ending' (resolved, its message not yet delivered everywhere). The texts are
 -- the alert's own (Vietnamese, reasons already redacted); no personal data.

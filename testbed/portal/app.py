@@ -29,7 +29,6 @@ to the response headers) and `X-Testbed-Release`.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -51,6 +50,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from config.clock import local_now
 from config.errors import ConfigError, describe_validation
 from config.portal import RELEASES, PortalProfile, load_profile
 from testbed.portal import pages
@@ -122,11 +122,6 @@ def fold(text: str) -> str:
     """Lower case without diacritics, for search: 'Lý lịch' → 'ly lich', 'Đăng' → 'dang'."""
     t = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
     return "".join(c for c in t if not unicodedata.combining(c)).lower()
-
-
-def _now() -> dt.datetime:
-    """Local time (Asia/Ho_Chi_Minh is UTC+7, no DST), naive as in the rest of the project."""
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)).replace(tzinfo=None, microsecond=0)
 
 
 def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -358,7 +353,8 @@ class PortalApp:
         form, ok = await self.form_with_csrf(request, s)
         if not ok:
             return self.csrf_refused(s)
-        d = self.portal.submit(p, s.user, self.profile.release, _now(), draft.file_sha256, draft.file_size or 0)
+        d = self.portal.submit(p, s.user, self.profile.release, local_now().replace(microsecond=0), draft.file_sha256,
+                               draft.file_size or 0)
         del s.drafts[p.id]
         return RedirectResponse(f"/vi/padsvc/receipt/{quote(d.code)}", status_code=303)
 
@@ -451,7 +447,7 @@ class PortalApp:
                                      "state": d.state}, status_code=409)
             d.state = wanted[1]
             if action == "process":
-                d.finished_at = _now()
+                d.finished_at = local_now().replace(microsecond=0)
         return JSONResponse(d.to_dict())
 
     # -- national portal sync feed ----------------------------------------------------------------
@@ -467,7 +463,7 @@ class PortalApp:
         if flt:
             entries = [x for x in entries if x["synced"] == (flt == "true")]
         return JSONResponse({
-            "release": self.profile.release, "generated_at": _now().isoformat(sep=" "),
+            "release": self.profile.release, "generated_at": local_now().replace(microsecond=0).isoformat(sep=" "),
             "total": len(self.portal.dossiers), "synced": n_synced, "not_synced": len(self.portal.dossiers) - n_synced,
             "matched": len(entries), "page": page, "size": size,
             "items": entries[(page - 1) * size: page * size],

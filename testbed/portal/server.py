@@ -15,13 +15,14 @@ import httpx
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from config.errors import MotcuaError
 from config.portal import PortalProfile, load_profile
 from testbed.portal.app import RECEIVED_AT, create_app
 
 DEFAULT_PORT = 8088
 
 
-class PortalStartError(Exception):
+class PortalStartError(MotcuaError):
     """The testbed could not start (port taken, server not answering). The message is for humans."""
 
 

@@ -2,7 +2,7 @@
 
 A file is taken once its size has stopped changing between two polls (so a half-copied export is
 never read). After the import the archive keeps a copy without personal data and the import's
-report (collectors/archive.py) and the file itself is deleted; a file refused as a whole moves to
+report (imports/archive.py) and the file itself is deleted; a file refused as a whole moves to
 rejected/ with a report beside it. An events file travels with its dossier file when named
 `<name>.events.csv` (or .xlsx) next to `<name>.csv`.
 
@@ -14,7 +14,6 @@ cannot be archived or moved is not taken again until the system restarts.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -23,9 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collectors import archive
 from config.app import InboxConfig
+from config.clock import local_now
 from config.mapping import ColumnMapping, load_mapping
+from imports import archive
 
 log = logging.getLogger("motcua.inbox")
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
@@ -110,7 +110,7 @@ class Inbox:
                 started = str(info.get("started") or "?")
             except (OSError, ValueError, KeyError, TypeError):
                 names, started = [marker.name[len(MARKER):-len(".json")]], "?"
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            stamp = local_now().strftime("%Y%m%d-%H%M%S")
             moved: list[Path] = []
             for n in names:
                 src = inbox / Path(n).name  # a marker never moves anything from outside the inbox
@@ -157,11 +157,11 @@ class Inbox:
             events = self._events_for(p)
             if events is not None and events not in ready:
                 continue  # its events file is still being copied
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            stamp = local_now().strftime("%Y%m%d-%H%M%S")
             marker = self._marker(p)
             try:
                 self._write_marker(marker, {"file": p.name, "events": events.name if events else None,
-                                            "started": dt.datetime.now().isoformat(timespec="seconds"),
+                                            "started": local_now().isoformat(timespec="seconds"),
                                             "pid": os.getpid()})
             except OSError as e:  # unmarked, a file that crashed the system would be read again
                 log.error("inbox: %s not imported: its marker could not be written (%s)", p.name, e)

@@ -2,9 +2,9 @@
 
 Flow (all SQL set-based in DuckDB; the store writes are in store/dossier_writes.py):
 
-1. check the file (collectors.reader): encoding, format, header row, column mapping. A file that
+1. check the file (imports.reader): encoding, format, header row, column mapping. A file that
    cannot be read as a whole is refused with ImportRefused and nothing changes;
-2. in ONE write transaction: read it into TEMP staging tables, validate (collectors.staging),
+2. in ONE write transaction: read it into TEMP staging tables, validate (imports.staging),
    create unknown agencies/procedures, upsert events then dossiers, quarantine bad rows, record
    the import batch. Any exception, Ctrl-C included, rolls everything back.
 
@@ -13,7 +13,6 @@ quarantine's raw JSON and not in any message; only their header names are report
 """
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,28 +20,22 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo
 
 import duckdb
 
-from collectors.errors import ImportRefused
-from collectors.reader import Kind, PreparedFile, inspect_file, prepare_file
-from collectors.staging import RowError, StagingResult, collect_errors, drop_temp, error_rows, stage
-from collectors.workbook import ReaderLimits
+from config.clock import local_now
 from config.mapping import ColumnMapping, load_mapping
+from imports.errors import ImportRefused
+from imports.reader import Kind, PreparedFile, inspect_file, prepare_file
+from imports.staging import RowError, StagingResult, collect_errors, drop_temp, error_rows, stage
+from imports.workbook import ReaderLimits
 from store import dossier_writes as dw
 
 __all__ = ["ImportRefused", "ImportSummary", "StagingResult", "RowError", "import_dossiers", "import_events",
            "load_staging", "resolve_mapping"]
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_ERRORS = 20
 StageHook = Callable[[str], None]
-
-
-def _now() -> dt.datetime:
-    """Naive local time (Asia/Ho_Chi_Minh), as the store keeps times."""
-    return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None, microsecond=0)
 
 
 def resolve_mapping(mapping: ColumnMapping | Path | str | None) -> ColumnMapping:
@@ -179,7 +172,7 @@ def load_staging(con: duckdb.DuckDBPyConnection, path: Path | str, mapping: Colu
     canonical columns (typed as config/mapping.py declares them) + row_no (events: dossier_code, event, at, detail, row_no),
     `.errors` the first `max_errors` row errors (file, row, field, reason) and `.error_count` all
     of them. Raises ImportRefused when the file cannot be read as a whole (a workbook is read in
-    a child process within `reader_limits`, collectors/workbook.py)."""
+    a child process within `reader_limits`, imports/workbook.py)."""
     m = resolve_mapping(mapping)
     info = inspect_file(path)
     prefix = prefix or ("stg_dossiers" if kind == "dossiers" else "stg_events")
@@ -215,7 +208,7 @@ def import_dossiers(store, path: Path | str, *, events_path: Path | str | None =
     Raises ImportRefused (nothing written) when a file cannot be imported as a whole.
     dry_run=True does everything an import does, counts what it would insert, update and
     quarantine, then rolls the transaction back: the validation report before the import.
-    A workbook is read in a child process within `reader_limits` (collectors/workbook.py).
+    A workbook is read in a child process within `reader_limits` (imports/workbook.py).
     `names` are the files' names in messages and records when not their paths (a copy's)."""
     return _run_import(store, path, events_path, mapping, progress, on_stage, lang, max_errors, dossiers=True,
                        dry_run=dry_run, reader_limits=reader_limits, names=names)
@@ -276,7 +269,7 @@ def _run_import(store, path, events_path, mapping, progress, on_stage, lang, max
 def _import_in_transaction(con: duckdb.DuckDBPyConnection, d_prep: PreparedFile | None,
                            e_prep: PreparedFile | None, m: ColumnMapping, hook: StageHook, lang: str,
                            max_errors: int) -> ImportSummary:
-    now = _now()
+    now = local_now().replace(microsecond=0)
     d_res = e_res = None
     if d_prep:
         d_res = stage(con, d_prep, m, "_imp_d", max_errors=max_errors, lang=lang, on_stage=hook)
@@ -342,8 +335,8 @@ def _import_in_transaction(con: duckdb.DuckDBPyConnection, d_prep: PreparedFile 
             continue
         s.quarantine_added = dw.quarantine_rows(con, f"{prefix}_err", file_sha256=prep.info.sha256,
                                                 file_name=prep.info.name, batch_id=s.batch_id, now=now)
-        dw.finish_batch(con, s.batch_id, finished_at=_now(), rows_read=s.rows_read, inserted=s.inserted,
-                        updated=s.updated, unchanged=s.unchanged, quarantined=s.quarantined,
+        dw.finish_batch(con, s.batch_id, finished_at=local_now().replace(microsecond=0), rows_read=s.rows_read,
+                        inserted=s.inserted, updated=s.updated, unchanged=s.unchanged, quarantined=s.quarantined,
                         columns_dropped=s.columns_dropped, pii_columns_dropped=s.pii_columns_dropped)
     for prefix in ("_imp_d", "_imp_e"):
         drop_temp(con, prefix)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from collectors.alerting import Condition
+from alerting.alerts import Condition
 from config.slo import Slo, SloFile
 
 

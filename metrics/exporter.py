@@ -1,5 +1,5 @@
 """Prometheus metrics of the store's SLA figures (the on-time ratios, scores, pending and unsynced
-counts), and the registry that also holds the probe metrics (collectors/probe_metrics.py).
+counts), and the registry that also holds the probe metrics (probes/metrics.py).
 
 What the figures cover is a label, `period`, because it is not what the dashboard shows by default:
 the ratios, scores and pending-overdue counts are those of the current calendar month (local time)
@@ -28,8 +28,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from collectors.probe_metrics import ProbeMetrics
+from config.clock import aware
 from config.probes import ProbesFile, load_probes
+from probes.metrics import ProbeMetrics
 
 log = logging.getLogger("motcua.metrics")
 MAX_AGENCIES = 500  # label cardinality bound: one series per agency
@@ -105,7 +106,7 @@ class SlaCollector(Collector):
         if runs and runs.get("finished_at"):
             last = GaugeMetricFamily("motcua_sla_last_recompute_timestamp_seconds",
                                      "When the SLA figures were last recomputed (Unix time)")
-            last.add_metric([], runs["finished_at"].replace(tzinfo=_local_tz()).timestamp())
+            last.add_metric([], aware(runs["finished_at"]).timestamp())
             out.append(last)
         return out
 
@@ -125,12 +126,6 @@ class SlaCollector(Collector):
             metrics = list(self._cache)
         yield up
         yield from metrics
-
-
-def _local_tz() -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def build_registry(ops: Any, now: Callable[[], dt.datetime],

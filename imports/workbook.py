@@ -43,8 +43,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 from xml.parsers import expat
 
-from collectors.errors import ImportRefused
 from config.app import DEFAULT_READER_MEMORY_MB
+from imports.errors import ImportRefused
 
 ROOT = Path(__file__).resolve().parents[1]
 ZIP_MAGIC = b"PK\x03\x04"
@@ -488,7 +488,7 @@ def run_isolated(target: str, payload: dict[str, Any], *, path: Path | str, name
     env = dict(os.environ, RUST_BACKTRACE="0",
                PYTHONPATH=os.pathsep.join([str(ROOT)] + ([os.environ["PYTHONPATH"]]
                                                          if os.environ.get("PYTHONPATH") else [])))
-    cmd = [sys.executable, "-c", "from collectors.workbook import _child_main; _child_main()"]
+    cmd = [sys.executable, "-c", "from imports.workbook import _child_main; _child_main()"]
     try:
         proc = subprocess.run(cmd, input=request, capture_output=True, env=env,
                               timeout=limits.cpu_seconds * 2 + 60)

@@ -11,13 +11,14 @@ credentials are never kept, and every message is passed through Secrets.redact.
 A result's latency is the portal's: DNS + connect + TLS + time to first byte + transfer, each
 from httpcore's trace events, summed over redirect hops; our own client work between the phases
 is not counted (docs/ARCHITECTURE.md, "What a probe reports").
+
+What a step sends and how its response is judged (substitution, extraction, assertions) is
+steps/checks.py, shared with the load tests; the schedule of `app.py run` is probes/scheduler.py.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
-from collections.abc import Callable
 import datetime as dt
 import html
 import ipaddress
@@ -25,8 +26,10 @@ import json
 import logging
 import re
 import ssl
+import threading
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,18 +37,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from collectors.probe_transport import RESOLVED, StaleConnection, probe_transport, timed_getaddrinfo
-from collectors.secrets import SecretMissing, Secrets, load_secrets
-from config.probes import VAR_RE, Assertions, HttpCheck, Journey, JsonAssert, ProbesFile, Step, load_probes
+from config.probes import VAR_RE, HttpCheck, Journey, ProbesFile, Step, load_probes
+from probes.transport import RESOLVED, StaleConnection, probe_transport, timed_getaddrinfo
+from steps.checks import Unresolved, evaluate, extract_value, refused_redirect, short, substitute, upload_bytes
+from steps.secrets import SecretMissing, Secrets, load_secrets
+from config.clock import local_now
 
 log = logging.getLogger("motcua.probes")
 
 JOURNEY_STEP = "*"  # step name of a journey's summary result
-
-
-def local_now() -> dt.datetime:
-    """Local time (Asia/Ho_Chi_Minh, UTC+7, no DST), naive as in the store."""
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)).replace(tzinfo=None)
 
 
 @dataclass
@@ -76,69 +76,6 @@ class ProbeResult:
         return d
 
 
-# -- small helpers (unit-tested) ----------------------------------------------------------------
-_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
-
-
-class _Missing:
-    pass
-
-
-MISSING = _Missing()
-
-
-def json_path(data: Any, path: str) -> Any:
-    """`data.items[0].code` → the value, or MISSING. Keys are dotted, list indexes in brackets."""
-    cur = data
-    pos = 0
-    path = path.strip()
-    while pos < len(path):
-        if path[pos] == ".":
-            pos += 1
-            continue
-        m = _PATH_TOKEN.match(path, pos)
-        if not m:
-            return MISSING
-        pos = m.end()
-        if m.group(1) is not None:
-            key = m.group(1)
-            if isinstance(cur, dict) and key in cur:
-                cur = cur[key]
-            elif isinstance(cur, list) and key.lstrip("-").isdigit():
-                i = int(key)
-                if -len(cur) <= i < len(cur):
-                    cur = cur[i]
-                else:
-                    return MISSING
-            else:
-                return MISSING
-        else:
-            i = int(m.group(2))
-            if isinstance(cur, list) and -len(cur) <= i < len(cur):
-                cur = cur[i]
-            else:
-                return MISSING
-    return cur
-
-
-
-def extract_value(ex, text: str, cookie: Callable[[str], str | None]) -> str | None:
-    """What a journey step's `extract` takes from a response (regex group, JSON path, or a cookie
-    through `cookie(name)`), as text; None when it is not there. The probes and the load tests'
-    Locust side share it, so a step extracts the same value in both."""
-    if ex.regex is not None:
-        m = re.search(ex.regex, text)
-        return m.group(ex.group) if m else None
-    if ex.json_ is not None:
-        try:
-            v = json_path(json.loads(text), ex.json_)
-        except ValueError:
-            return None
-        if v is MISSING or v is None:
-            return None
-        return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-    return cookie(ex.cookie)
-
 def server_timing_ms(header: str | None) -> float | None:
     """Total `dur` of a Server-Timing header ('app;dur=12.5, db;dur=3' → 15.5), None without one."""
     if not header:
@@ -156,30 +93,15 @@ def cert_days_left(not_after: str, now: dt.datetime | None = None) -> float:
     return (expires - now).total_seconds() / 86400.0
 
 
-def _short(v: Any, n: int = 60) -> str:
-    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _plain(v: Any) -> str:
-    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-
-
 def _secs(x: float) -> str:
     return f"{x:g} s"
-
-
-def _file_bytes(f) -> bytes:
-    if f.size is None:
-        return f.content.encode("utf-8")
-    return (f.content.encode("utf-8") + b"0" * f.size)[: f.size]
 
 
 class RedirectRefused(Exception):
     """A redirect would lead the probe to a host it was not configured for; nothing is sent there."""
 
     def __init__(self, host: str) -> None:
-        super().__init__(f"chuyển hướng tới máy không được phép: {host}")
+        super().__init__(refused_redirect(host))
         self.host = host
 
 
@@ -187,7 +109,7 @@ def configured_hosts(cfg: ProbesFile, variables: dict[str, str]) -> frozenset[st
     """The hosts the probes file sends requests to (every step URL with the variables known before
     a run), and the extra ones `defaults.redirect_hosts` names: where a redirect may lead."""
     hosts = {h.strip("[]").lower() for h in cfg.defaults.redirect_hosts}
-    steps = [*cfg.checks, *(s for j in cfg.journeys for s in j.steps)]
+    steps = [s for p in cfg.probes() for s in p.http_steps()]
     for step in steps:
         url = VAR_RE.sub(lambda m: variables.get(m.group(1), "\x00"), step.url)
         try:
@@ -202,21 +124,6 @@ def configured_hosts(cfg: ProbesFile, variables: dict[str, str]) -> frozenset[st
 # the request a probe step builds itself: every other request of its send is a redirect hop
 _FIRST_REQUEST: contextvars.ContextVar[httpx.Request | None] = contextvars.ContextVar("probe_first_request",
                                                                                        default=None)
-
-
-class _Unresolved(Exception):
-    pass
-
-
-def substitute(text: str, variables: dict[str, str], secrets: Secrets) -> str:
-    def rep(m: re.Match) -> str:
-        ref = m.group(1)
-        if ref.startswith("secret:"):
-            return secrets.get(ref[7:])
-        if ref in variables:
-            return variables[ref]
-        raise _Unresolved(f"variable ${{{ref}}} has no value")
-    return VAR_RE.sub(rep, text)
 
 
 def _public_url(url: str) -> str:
@@ -269,97 +176,6 @@ class _Trace:
         return (dns_ms or 0.0) + sum(self.ms.values())
 
 
-# -- assertions ---------------------------------------------------------------------------------
-def _count_where(items: Any, where: dict[str, Any]) -> int | None:
-    if not isinstance(items, list):
-        return None
-
-    def match(it: Any) -> bool:
-        if not isinstance(it, dict):
-            return False
-        for k, want in where.items():
-            have = it.get(k, MISSING)
-            if isinstance(want, list):
-                if have not in want:
-                    return False
-            elif have != want:
-                return False
-        return True
-    return sum(1 for it in items if match(it))
-
-
-def _check_json(data: Any, a: JsonAssert, sub) -> str | None:
-    v = json_path(data, a.path)
-    label = a.path
-    if a.where is not None:
-        n = _count_where(v, a.where)
-        if n is None:
-            return f"{a.path}: expected a list, found {'nothing' if v is MISSING else type(v).__name__}"
-        cond = ", ".join(f"{k} in [{', '.join(_plain(x) for x in w)}]" if isinstance(w, list) else f"{k}={_plain(w)}"
-                         for k, w in a.where.items())
-        label, v = f"{a.path} where {cond}", n
-    if a.exists is not None:
-        if a.exists and v is MISSING:
-            return f"{label}: not found in the JSON response"
-        if not a.exists and v is not MISSING:
-            return f"{label}: present, expected absent"
-    if v is MISSING:
-        if a.model_fields_set & {"equals", "not_equals", "min", "max"}:
-            return f"{label}: not found in the JSON response"
-        return None
-    if "equals" in a.model_fields_set:
-        want = sub(a.equals) if isinstance(a.equals, str) else a.equals
-        if v != want:
-            return f"{label}: expected {_short(want)}, got {_short(v)}"
-    if "not_equals" in a.model_fields_set:
-        bad = sub(a.not_equals) if isinstance(a.not_equals, str) else a.not_equals
-        if v == bad:
-            return f"{label}: must not be {_short(bad)}"
-    if a.min is not None or a.max is not None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return f"{label}: expected a number, got {_short(v)}"
-        if a.min is not None and v < a.min:
-            return f"{label}: {v:g}, expected at least {a.min:g}"
-        if a.max is not None and v > a.max:
-            return f"{label}: {v:g}, expected at most {a.max:g}"
-    return None
-
-
-def evaluate(expect: Assertions, status: int, text: str, elapsed_ms: float, cert_days: float | None,
-             sub) -> list[str]:
-    """Plain-word failures of a response against its assertions (empty list: all good)."""
-    fails: list[str] = []
-    if status not in expect.status:
-        want = " or ".join(str(s) for s in expect.status)
-        fails.append(f"expected status {want}, got {status}")
-        return fails  # the body of an error page says nothing useful about the rest
-    if expect.max_ms is not None and elapsed_ms > expect.max_ms:
-        fails.append(f"too slow: {elapsed_ms:.0f} ms, limit {expect.max_ms:g} ms")
-    for t in expect.body_not_contains:
-        t = sub(t)
-        if t in text:
-            fails.append(f"text '{_short(t)}' found")
-    for t in expect.body_contains:
-        t = sub(t)
-        if t not in text:
-            fails.append(f"text '{_short(t)}' not found")
-    if expect.body_regex is not None and not re.search(expect.body_regex, text):
-        fails.append(f"pattern '{_short(expect.body_regex)}' not found")
-    if expect.json_:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            fails.append("response is not JSON")
-        else:
-            for a in expect.json_:
-                f = _check_json(data, a, sub)
-                if f:
-                    fails.append(f)
-    if expect.cert_days_min is not None and cert_days is not None and cert_days < expect.cert_days_min:
-        fails.append(f"TLS certificate expires in {cert_days:.1f} days (minimum {expect.cert_days_min:g})")
-    return fails
-
-
 # -- errors → plain words -----------------------------------------------------------------------
 def _causes(exc: BaseException) -> list[BaseException]:
     out, seen = [], set()
@@ -392,21 +208,21 @@ def describe_error(exc: BaseException, timeout: float, max_redirects: int) -> st
         if any(isinstance(c, ConnectionRefusedError) for c in causes):
             return "connection refused"
         if any(isinstance(c, ssl.SSLError) for c in causes):
-            return f"TLS error: {_short(str(next(c for c in causes if isinstance(c, ssl.SSLError))), 120)}"
+            return f"TLS error: {short(str(next(c for c in causes if isinstance(c, ssl.SSLError))), 120)}"
         low = " ".join(str(c) for c in causes).lower()
         if "refused" in low or "errno 111" in low or "10061" in low:
             return "connection refused"
         if "certificate" in low or "ssl" in low or "tls" in low:
-            return f"TLS error: {_short(text, 120)}"
+            return f"TLS error: {short(text, 120)}"
         if "name or service" in low or "nodename" in low or "getaddrinfo" in low:
             return "cannot resolve the host name"
-        return f"cannot connect: {_short(text, 120) or exc.__class__.__name__}"
+        return f"cannot connect: {short(text, 120) or exc.__class__.__name__}"
     if isinstance(exc, StaleConnection):
         return text
     if isinstance(exc, httpx.RemoteProtocolError):
         if "without sending" in low or "disconnected" in low:
             return "server closed the connection without answering"
-        return f"not a valid HTTP response ({_short(text, 80)})"
+        return f"not a valid HTTP response ({short(text, 80)})"
     if isinstance(exc, httpx.ReadError):
         return "connection reset while reading the response"
     if isinstance(exc, httpx.WriteError):
@@ -414,12 +230,12 @@ def describe_error(exc: BaseException, timeout: float, max_redirects: int) -> st
     if isinstance(exc, httpx.DecodingError):
         return "response body cannot be decoded"
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"unsupported URL: {_short(text, 80)}"
+        return f"unsupported URL: {short(text, 80)}"
     if isinstance(exc, httpx.InvalidURL):
-        return f"invalid URL: {_short(text, 80)}"
+        return f"invalid URL: {short(text, 80)}"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {_short(text, 120)}"
-    return f"unexpected error: {exc.__class__.__name__}: {_short(text, 120)}"
+        return f"TLS error: {short(text, 120)}"
+    return f"unexpected error: {exc.__class__.__name__}: {short(text, 120)}"
 
 
 # -- one request --------------------------------------------------------------------------------
@@ -589,11 +405,11 @@ class Runner:
             if step.form is not None:
                 kw["data"] = {k: sub(v) for k, v in step.form.items()}
             if step.files:
-                kw["files"] = {k: (f.filename, _file_bytes(f), f.content_type) for k, f in step.files.items()}
+                kw["files"] = {k: (f.filename, upload_bytes(f), f.content_type) for k, f in step.files.items()}
         except SecretMissing as e:
             res.reason = str(e)
             return res, None, ""
-        except _Unresolved as e:
+        except Unresolved as e:
             res.reason = str(e)
             return res, None, ""
         res.url = self.secrets.redact(_public_url(url))
@@ -662,7 +478,7 @@ class Runner:
                                                     timeout=check.timeout or self.cfg.defaults.timeout)
             except Exception as e:  # noqa: BLE001 — never out of the runner
                 res = ProbeResult(check.name, "check", "", local_now(), False,
-                                  self.secrets.redact(f"unexpected error: {e.__class__.__name__}: {_short(str(e), 120)}"),
+                                  self.secrets.redact(f"unexpected error: {e.__class__.__name__}: {short(str(e), 120)}"),
                                   group=check.group, title=check.title)
             return [res]
 
@@ -709,19 +525,26 @@ class Runner:
 
     @staticmethod
     def _how(ex) -> str:
-        return f"regex {_short(ex.regex, 40)}" if ex.regex else f"JSON path {ex.json_}" if ex.json_ else f"cookie {ex.cookie}"
+        return f"regex {short(ex.regex, 40)}" if ex.regex else f"JSON path {ex.json_}" if ex.json_ else f"cookie {ex.cookie}"
 
     @staticmethod
     def _extract(ex, response: httpx.Response, text: str, client: httpx.AsyncClient) -> str | None:
         return extract_value(ex, text, client.cookies.get)
 
     async def run_all(self, names: set[str] | None = None) -> list[ProbeResult]:
-        tasks = [self.run_check(c) for c in self.cfg.checks if names is None or c.name in names]
-        tasks += [self.run_journey(j) for j in self.cfg.journeys if names is None or j.name in names]
+        tasks = [RUNS[p.kind](self, p) for p in self.cfg.probes() if names is None or p.name in names]
         out: list[ProbeResult] = []
         for r in await asyncio.gather(*tasks):
             out.extend(r)
         return out
+
+
+# How each kind of probe (config/probes.py, PROBE_KINDS) is run, by its `kind`: a new kind's run
+# function goes here, taking the runner and the probe and returning its results.
+RUNS: dict[str, Callable[[Runner, Any], Awaitable[list[ProbeResult]]]] = {
+    HttpCheck.kind: Runner.run_check,
+    Journey.kind: Runner.run_journey,
+}
 
 
 # -- public entry points --------------------------------------------------------------------------
@@ -763,133 +586,3 @@ def format_results(results: list[ProbeResult]) -> str:
 def results_json(results: list[ProbeResult]) -> str:
     """The results as a JSON array (for `app.py probe --once --json`)."""
     return json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2)
-
-
-# -- schedule -----------------------------------------------------------------------------------
-class ProbeScheduler:
-    """Each check and journey as an APScheduler job at its interval; results written to the store.
-
-    All jobs are coroutines on one event loop, in a thread of its own (APScheduler's
-    AsyncIOScheduler): no thread or event loop per run. The runner's semaphore bounds the checks
-    in flight. A job never raises (the runner turns failures into results; a failed write is
-    logged). Results are gathered and written every `defaults.write_every` seconds, one write at
-    a time, in a worker thread: a slow write never delays a probe, and writes never pile up.
-    Shutdown writes what is still pending.
-    """
-
-    def __init__(self, cfg: ProbesFile | Path | str, store=None, *, secrets: Secrets | None = None,
-                 base_url: str | None = None,
-                 on_results: Callable[[list[ProbeResult]], None] | None = None) -> None:
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-        self.cfg = cfg if isinstance(cfg, ProbesFile) else load_probes(cfg)
-        self.store = store
-        self.on_results = on_results  # e.g. the Prometheus probe metrics
-        self.runner = Runner(self.cfg, secrets, base_url)
-        self._loop = asyncio.new_event_loop()
-        self._loop_thread: threading.Thread | None = None
-        self.scheduler = AsyncIOScheduler(
-            event_loop=self._loop,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
-        self.runs = 0
-        self.last_results: dict[tuple[str, str], ProbeResult] = {}
-        self._pending: list[tuple[dt.datetime, list[ProbeResult]]] = []
-        self._writing: asyncio.Task | None = None
-        self.writes = 0
-        d = self.cfg.defaults
-        items = [("check", c.name, c.interval or d.interval) for c in self.cfg.checks] + \
-                [("journey", j.name, j.interval or d.interval) for j in self.cfg.journeys]
-        now = dt.datetime.now()
-        for i, (kind, name, every) in enumerate(items):
-            # spread the first runs over the interval: no thundering herd at start-up
-            first = now + dt.timedelta(seconds=every * i / len(items))
-            self.scheduler.add_job(self._job, "interval", seconds=every, args=[name],
-                                   id=f"{kind}:{name}", next_run_time=first)
-        if self.store is not None:
-            self.scheduler.add_job(self._flush, "interval", seconds=d.write_every, id="write")
-
-    async def _job(self, name: str) -> None:
-        started = local_now()
-        try:
-            results = await self.runner.run_all({name})
-        except asyncio.CancelledError:  # stopped without waiting: no result, and no traceback
-            log.info("probe %s: cancelled at shutdown", name)
-            return
-        except Exception as e:  # noqa: BLE001
-            log.error("probe %s: %s", name, e.__class__.__name__)
-            return
-        self.runs += 1
-        for r in results:
-            self.last_results[(r.name, r.step)] = r
-        if self.on_results is not None:
-            try:
-                self.on_results(results)
-            except Exception as e:  # noqa: BLE001
-                log.error("probe %s: results not observed: %s", name, e.__class__.__name__)
-        if self.store is not None:
-            self._pending.append((started, results))
-
-    async def _flush(self) -> None:
-        """Write what was gathered since the last write (a scheduled job, and at shutdown)."""
-        if self._writing is not None and not self._writing.done():
-            return  # the last write is still running: its successor takes both batches
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
-        await asyncio.shield(self._writing)
-
-    def _write(self, batch: list[tuple[dt.datetime, list[ProbeResult]]]) -> None:
-        results = [r for _, rs in batch for r in rs]
-        try:
-            from store.probe_writes import write_results
-            write_results(self.store, results, started_at=min(s for s, _ in batch),
-                          target=self.runner.variables.get("base_url", ""),
-                          raw_retention_days=self.cfg.defaults.raw_retention_days,
-                          rollup_retention_days=self.cfg.defaults.rollup_retention_days)
-            self.writes += 1
-        except Exception as e:  # noqa: BLE001
-            log.error("probes: %d results not written: %s", len(results), self.runner.secrets.redact(str(e)))
-
-    @property
-    def job_ids(self) -> list[str]:
-        return [j.id for j in self.scheduler.get_jobs() if j.id != "write"]
-
-    def start(self) -> None:
-        """Start the loop's thread and the schedule on it; returns once the schedule runs."""
-        started = threading.Event()
-
-        def main() -> None:
-            asyncio.set_event_loop(self._loop)
-            self.scheduler.start()
-            started.set()
-            self._loop.run_forever()
-
-        self._loop_thread = threading.Thread(target=main, name="probe-loop", daemon=True)
-        self._loop_thread.start()
-        started.wait(timeout=10)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop the schedule (letting running probes finish when `wait`) and the loop."""
-        if self._loop_thread is None:
-            return
-
-        async def stop() -> None:
-            # the scheduler's shutdown cancels running jobs: let them finish first when asked
-            self.scheduler.pause()
-            if wait:
-                pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-                if pending:
-                    await asyncio.wait(pending, timeout=30)
-                if self._writing is not None:
-                    await asyncio.wait([self._writing], timeout=30)
-                await self._flush()  # what the last runs gathered
-            self.scheduler.shutdown(wait=False)  # AsyncIOScheduler: done in a callback on this loop
-            await asyncio.sleep(0)               # let it run before the loop stops
-            self._loop.stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop)
-        self._loop_thread.join(timeout=40)
-        self._loop_thread = None
-        if not self._loop.is_running():
-            self._loop.close()

@@ -1,6 +1,6 @@
 """Synthetic canonical dossier files, for tests and benchmarks (not demo data: see testbed/).
 
-    python -m collectors.sample OUT.csv ROWS [--seed N]
+    python -m imports.sample OUT.csv ROWS [--seed N]
 
 writes a CSV with the canonical columns (config/mapping.py) of ROWS dossiers, fast enough for a million rows.
 """

@@ -1,6 +1,6 @@
 """Staging and validation in DuckDB, set-based (no per-row Python).
 
-A prepared file (collectors.reader) is loaded with read_csv (all VARCHAR, no sniffing) into a TEMP
+A prepared file (imports.reader) is loaded with read_csv (all VARCHAR, no sniffing) into a TEMP
 table holding only the mapped canonical columns, then typed and validated with SQL:
 
     <p>_raw     row_no + canonical columns as text + `_extra` (more fields than the header)
@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from collectors.errors import ImportRefused
-from collectors.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
+from config.clock import timezone_name
 from config.mapping import ENUMS, ColumnMapping, normalize_label
 from config.redact import mask_text, sql_mask
 from config.vocabulary import RESOLVED_STATES, quoted_list
+from imports.errors import ImportRefused
+from imports.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 
 TIMESTAMP_COLUMNS = DATE_COLUMNS
 # enumerated columns: (strict -> unknown values are errors; else kept as they are)
@@ -49,7 +50,6 @@ MIN_TS = "1990-01-01"
 MAX_TS = "2100-12-31 23:59:59"
 DMY_FORMATS = ["%d/%m/%Y %H:%M:%S.%f", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"]
 DATE_HINT = "YYYY-MM-DD[ HH:MM[:SS]] or dd/mm/yyyy [HH:MM[:SS]]"
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
 
 
 @dataclass
@@ -194,7 +194,7 @@ def _ts(x: str) -> str:
     fmts = "[" + ", ".join(_q(f) for f in DMY_FORMATS) + "]"
     offset = f"(suffix({x}, 'Z') OR contains({x}, '+') OR (strlen({x}) > 19 AND contains({x}[20:], '-')))"
     return (f"CASE WHEN contains({x}, '/') THEN try_strptime({x}, {fmts}) "
-            f"WHEN {offset} THEN timezone('{LOCAL_TZ}', try_cast({x} AS TIMESTAMPTZ)) "
+            f"WHEN {offset} THEN timezone('{timezone_name()}', try_cast({x} AS TIMESTAMPTZ)) "
             f"ELSE try_cast({x} AS TIMESTAMP) END")
 
 

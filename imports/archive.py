@@ -7,7 +7,7 @@ The watch folder and the dashboard's uploads archive, instead of the file itself
   programs) of the file's canonical columns only, under their canonical names, row for row (the
   quarantine's row numbers still point at the same rows). In a row with more fields than the header
   the columns right of a dropped one are left empty (they may hold a dropped column's value, see
-  collectors/staging.py). Values shaped like an ID or a phone number are masked
+  imports/staging.py). Values shaped like an ID or a phone number are masked
   (config/redact.py) and text that a spreadsheet would run as a formula is quoted (reports/cells.py);
 - `<stamp>_<name>.report.txt`: the import's report with the file's SHA-256, masked too.
 
@@ -18,7 +18,6 @@ it at start and daily.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import logging
 import os
@@ -27,10 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from collectors.reader import CANONICAL, Kind, inspect_file, prepare_file
-from collectors.staging import shifted_unsafe
+from config.clock import local_now
 from config.mapping import ColumnMapping
 from config.redact import mask_data, mask_text
+from imports.reader import CANONICAL, Kind, inspect_file, prepare_file
+from imports.staging import shifted_unsafe
 from reports.cells import csv_cell
 
 log = logging.getLogger("motcua.archive")
@@ -128,4 +128,4 @@ def purge(archive: Path | str, uploads: Path | str, retention_days: float, uploa
 
 
 def stamp() -> str:
-    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return local_now().strftime("%Y%m%d-%H%M%S")

@@ -22,8 +22,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from collectors.probes import JOURNEY_STEP
 from config.probes import ProbesFile
+from probes.runner import JOURNEY_STEP
 
 # Latency buckets for a portal seen from a citizen's side: 50 ms to 60 s.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0)
@@ -73,13 +73,10 @@ class ProbeMetrics:
     def declare(self, probes: ProbesFile) -> None:
         """Every check, journey and journey step of the probes file at zero, before its first run.
         The success gauges stay absent until a run says something."""
-        for c in probes.checks:
-            self._init_run(c.name)
-            self._init_step(c.name, "")
-        for j in probes.journeys:
-            self._init_run(j.name)
-            for s in j.steps:
-                self._init_step(j.name, s.name)
+        for p in probes.probes():
+            self._init_run(p.name)
+            for step in p.step_names():
+                self._init_step(p.name, step)
 
     # -- observations -------------------------------------------------------------------------------
     def observe_run(self, check: str, ok: bool, seconds: float | None) -> None:
@@ -110,7 +107,7 @@ class ProbeMetrics:
             self.cert_days.labels(check).set(cert_days)
 
     def observe_results(self, results: list[Any]) -> None:
-        """Observe collectors.probes.ProbeResult objects (times in ms): a check's result is a run
+        """Observe probes.runner.ProbeResult objects (times in ms): a check's result is a run
         and a request, a journey's summary a run only, a journey step's a request only."""
         for r in results:
             seconds = r.total_ms / 1000 if r.total_ms is not None else None

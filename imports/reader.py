@@ -8,7 +8,7 @@ and which physical column holds which canonical column. Nothing here touches the
   temporary UTF-8 file, streaming. Anything else that is not valid UTF-8 is refused, naming the
   line of the first bad byte (Windows-1258/TCVN3 exports must be saved again as "CSV UTF-8").
 - XLSX/XLS/ODS: read with python-calamine in a child process with a memory limit, after checks of
-  the ZIP container and of every sheet's size (collectors/workbook.py): a hostile workbook is a
+  the ZIP container and of every sheet's size (imports/workbook.py): a hostile workbook is a
   refused file, never a dead caller. The first sheet with a recognised header row (searched in
   the first 20 rows, below title rows) is used. Only the mapped columns are written to the
   temporary CSV, so personal data never leaves the workbook.
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from collectors.errors import ImportRefused
-from collectors.workbook import ReaderLimits, run_isolated
 from config.mapping import DOSSIER_COLUMNS, EVENT_COLUMNS, ColumnMapping, is_personal_header, normalize_label
+from imports.errors import ImportRefused
+from imports.workbook import ReaderLimits, run_isolated
 
 Kind = Literal["dossiers", "events"]
 
@@ -403,9 +403,9 @@ def _cell_text(v: object) -> str:
 
 def _prepare_workbook(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Path,
                       limits: ReaderLimits | None) -> PreparedFile:
-    """Read the workbook in a child process (collectors/workbook.py): a hostile workbook costs at
+    """Read the workbook in a child process (imports/workbook.py): a hostile workbook costs at
     most `limits` and ends as ImportRefused, never as a dead caller."""
-    out = run_isolated("collectors.reader:workbook_to_csv", {
+    out = run_isolated("imports.reader:workbook_to_csv", {
         "path": str(info.path), "name": info.name, "kind": kind, "out": str(tmpdir / f"{kind}-sheet.csv"),
         "mapping": mapping.model_dump(mode="json"),
     }, path=info.path, name=info.name, limits=limits)

@@ -1,8 +1,10 @@
-"""Errors raised by the collectors, with messages meant for the operator (no stack traces)."""
+"""Errors raised by the import, with messages meant for the operator (no stack traces)."""
 from __future__ import annotations
 
+from config.errors import MotcuaError
 
-class ImportRefused(Exception):
+
+class ImportRefused(MotcuaError):
     """The file as a whole cannot be imported (wrong encoding, empty, missing columns, ...).
 
     Nothing was written to the store. The message names the file and says what to do;
@@ -14,7 +16,3 @@ class ImportRefused(Exception):
         self.file = file
         self.reason = reason  # short machine-readable code: empty, binary, encoding, columns, ...
         self.message_vi = message_vi
-
-    def text(self, lang: str = "en") -> str:
-        """The message in `lang` (English when no Vietnamese one was written)."""
-        return self.message_vi if lang == "vi" and self.message_vi else str(self)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.notify import Delivery, Notifier
+from alerting.notify import Delivery, Notifier
 from config.alerts import AlertsConfig
 
 SEVERITY_VI = {"page": "nghiêm trọng", "ticket": "cần xử lý", "info": "thông tin"}
