@@ -165,7 +165,9 @@ def test_whole_system_while_running_cli_and_watch_folder_never_hit_the_lock(app_
         (inbox / "broken.csv").write_bytes(b"\x00\x01\x02 not a csv")
         archive, rejected = Path(app_env["MOTCUA_INBOX__ARCHIVE"]), Path(app_env["MOTCUA_INBOX__REJECTED"])
         deadline = time.time() + 30
-        while time.time() < deadline and not (list(archive.glob("*drop.csv")) and list(rejected.glob("*broken.csv"))):
+        # the inbox moves a file, then writes its report beside it: wait for both
+        done = ("*drop.csv", "*drop.csv.report.txt"), ("*broken.csv", "*broken.csv.report.txt")
+        while time.time() < deadline and not all(list(d.glob(g)) for d, gs in zip((archive, rejected), done) for g in gs):
             time.sleep(0.2)
         assert list(archive.glob("*drop.csv")) and list(archive.glob("*drop.csv.report.txt"))
         assert list(rejected.glob("*broken.csv")) and list(rejected.glob("*broken.csv.report.txt"))
