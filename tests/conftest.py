@@ -1,4 +1,6 @@
-"""Shared fixtures: a config pointing at a fresh store file, and a subprocess runner for app.py."""
+"""Shared fixtures: a config pointing at a fresh store file, a fresh store, the system over it (alone
+or serving the store as its owner), the SLA engine on the shipped rules, a subprocess runner for
+app.py, and a webhook receiver."""
 from __future__ import annotations
 
 import os
@@ -9,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from config.app import AppConfig, load_config
+from sla_rules.engine import SlaEngine
+from store.db import Store
+from store.service import StoreService
+from system import Motcua
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +43,39 @@ def app_env(tmp_path) -> dict[str, str]:
 @pytest.fixture
 def app_cfg(app_env) -> AppConfig:
     return load_config(environ=app_env)
+
+
+@pytest.fixture
+def app(app_cfg):
+    """The system over the private store, as `app.py` builds it."""
+    a = Motcua(app_cfg)
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def owner(app_cfg):
+    """The system serving its store on loopback, as `app.py run` does: (system, service)."""
+    a = Motcua(app_cfg)
+    service = StoreService(a, app_cfg.store.path, "127.0.0.1", 0)
+    service.start()
+    yield a, service
+    service.stop()
+    a.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh, migrated store file of its own (512 MB is plenty for the rows any test writes here)."""
+    with Store(tmp_path / "store.duckdb", memory_limit="512MB") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def engine() -> SlaEngine:
+    """The SLA engine on the shipped rule set and calendar overrides (a module's tests share it)."""
+    cfg = AppConfig()
+    return SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
 
 
 @pytest.fixture

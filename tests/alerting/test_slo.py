@@ -8,15 +8,8 @@ import pytest
 from alerting.slo import SloEvaluator
 from config.errors import ConfigError
 from config.slo import Slo, SloFile, load_slos
-from store.db import Store
 
 NOW = dt.datetime(2026, 11, 24, 10, 0)
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "s.duckdb") as s:
-        yield s
 
 
 def seed(store, name, step, minutes, *, ok=lambda i: True, ms=lambda i: 300.0, start=NOW):

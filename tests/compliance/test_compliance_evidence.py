@@ -14,7 +14,6 @@ from config.compliance import (ProbeCheckEvidence, ProbeLatencyEvidence, ProbeUp
                                SlaAuditEvidence, SyncEvidence)
 from config.clock import local_now
 from store.probe_writes import write_results
-from system import Motcua
 
 T0 = local_now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=6)
 
@@ -22,13 +21,6 @@ T0 = local_now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours
 def res(name: str, at: dt.datetime, ms: float, ok: bool = True) -> ProbeResult:
     return ProbeResult(name=name, kind="check", step="", started_at=at, ok=ok, total_ms=ms,
                        reason="" if ok else "expected status 200, got 503", status_code=200 if ok else 503)
-
-
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
 
 
 def test_latency_per_hour_status_since_and_numbers(app):

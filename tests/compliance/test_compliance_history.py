@@ -12,7 +12,6 @@ import pytest
 from compliance.actions import ACTIONS, ComplianceRefused
 from store.catalog import QUERIES
 from store.ops import TOKEN_HEADER, OperationError
-from store.service import StoreService
 from system import Motcua, open_ops
 
 
@@ -25,23 +24,6 @@ def seed(ops) -> str:
 
 def snapshot(ops) -> list[tuple]:
     return ops.query("compliance_history", limit=100_000).rows
-
-
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
-
-
-@pytest.fixture
-def owner(app_cfg):
-    a = Motcua(app_cfg)
-    service = StoreService(a, app_cfg.store.path, "127.0.0.1", 0)
-    service.start()
-    yield a, service
-    service.stop()
-    a.close()
 
 
 def test_library_ops_offer_no_rewrite(app):

@@ -12,17 +12,9 @@ from compliance import Period
 from compliance.evidence import _run_verdict, loadtest
 from config.compliance import LoadTestEvidence
 from loadtests.runner import LoadRequest, run_loadtest
-from system import Motcua
 from testbed.portal.server import running
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
 
 
 def _run(app, tmp_path, req: LoadRequest):

@@ -29,13 +29,6 @@ YC-08;Sở Tài chính;11/07/2022;Báo đã khắc phục nhưng chưa có minh 
 """
 
 
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
-
-
 def imp(app, path):
     return app.compliance("import_requests", actor="vp-ubnd", via="import", path=str(path))
 

@@ -19,13 +19,6 @@ FULL = list(DOSSIER_COLUMNS)
 
 
 # -- helpers ----------------------------------------------------------------------------------
-@pytest.fixture
-def store(tmp_path: Path):
-    s = Store(tmp_path / "store.duckdb", memory_limit="512MB")
-    yield s
-    s.close()
-
-
 def row(code: str, **kw: str) -> dict[str, str]:
     base = {
         "dossier_code": code, "agency_code": "STP", "agency_name": "Sở Tư pháp", "procedure_code": "1.001",

@@ -16,13 +16,6 @@ HEADERS = ["STT", "Mã hồ sơ", "Họ và tên người nộp", "Số CCCD", "
            "Trạng thái", "Địa chỉ"]
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = Store(tmp_path / "store.duckdb", memory_limit="512MB")
-    yield s
-    s.close()
-
-
 def q(store: Store, sql: str) -> list[tuple]:
     cur = store.cursor()
     try:

@@ -11,20 +11,12 @@ import pytest
 
 from config.probes import DEFAULT_PROBES
 from loadtests.runner import CSV_PREFIX, LoadRequest, run_loadtest
-from system import Motcua
 from testbed.portal.server import running
 
 pytestmark = pytest.mark.slow
 
 # Locust's percentile columns and the stored ones they must equal
 PERCENTILE_COLUMNS = {"50%": "p50_ms", "90%": "p90_ms", "95%": "p95_ms", "99%": "p99_ms"}
-
-
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
 
 
 def checks_only(tmp_path: Path) -> Path:

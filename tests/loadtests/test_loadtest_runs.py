@@ -26,13 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
-
-
 def _run(app, tmp_path, req: LoadRequest, file=None, report=True):
     out: list[str] = []
     res = run_loadtest(app, req, loadtests_file=file, runs_dir=tmp_path / "runs", out=out.append,

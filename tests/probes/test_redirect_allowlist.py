@@ -16,7 +16,6 @@ from config.probes import DEFAULT_PROBES, ProbesFile
 from loadtests.runner import LoadRequest, run_loadtest
 from probes.runner import run_once
 from steps.secrets import Secrets
-from system import Motcua
 
 OFF_LIST_HOST = "127.0.0.2"
 REFUSED = f"chuyển hướng tới máy không được phép: {OFF_LIST_HOST}"
@@ -134,13 +133,6 @@ def test_a_host_named_in_the_settings_may_be_redirected_to():
 
 
 # -- load tests -----------------------------------------------------------------------------------
-
-@pytest.fixture
-def app(app_cfg):
-    a = Motcua(app_cfg)
-    yield a
-    a.close()
-
 
 @pytest.mark.slow
 def test_a_load_test_sends_nothing_where_a_redirect_points_off_the_allowlist(app, tmp_path):

@@ -12,21 +12,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from config import default_path
 from config.ruleset import RuleSet, load_ruleset
 from sla_rules.engine import OUTPUT_COLUMNS, SlaEngine
 from sla_rules.explain import explain_rows, format_lines
 from tests.sla_oracle import Dossier, Oracle, load_input
 
-OVERRIDES = [default_path("calendar", "vn-civil-service.yaml"), default_path("calendar", "quang-ngai.yaml")]
 T = datetime.fromisoformat
 D = date.fromisoformat
 AS_OF = T("2026-06-30 12:00")
-
-
-@pytest.fixture(scope="module")
-def engine() -> SlaEngine:
-    return SlaEngine.from_files(default_path("rules", "vn-default.yaml"), OVERRIDES)
 
 
 def variant(engine: SlaEngine, **settings) -> SlaEngine:

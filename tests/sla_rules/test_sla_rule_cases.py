@@ -23,15 +23,9 @@ from sla_rules.explain import explain_rows
 from tests.sla_oracle import Dossier, Oracle, load_input
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERRIDES = [default_path("calendar", "vn-civil-service.yaml"), default_path("calendar", "quang-ngai.yaml")]
 T = datetime.fromisoformat
 AS_OF = T("2026-06-30 12:00")
 BASE = dict(received_at=T("2026-03-02 09:00"), time_limit=2, time_unit="working_days")
-
-
-@pytest.fixture(scope="module")
-def engine() -> SlaEngine:
-    return SlaEngine.from_files(default_path("rules", "vn-default.yaml"), OVERRIDES)
 
 
 def judge(engine: SlaEngine, d: Dossier, lang: str = "vi") -> dict:

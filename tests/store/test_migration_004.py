@@ -28,12 +28,6 @@ DOSSIER_COLS = ("dossier_code, agency_code, procedure_code, field, channel, rece
 VIEW_SLA = "dossier_code, rule_version, due_date, due_at, late_from, final_status, status, computed_as_of"
 
 
-@pytest.fixture(scope="module")
-def engine() -> SlaEngine:
-    cfg = AppConfig()
-    return SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
-
-
 def fill(cur: duckdb.DuckDBPyConnection, n: int, start: str = "2024-11-01", days: int = 330) -> None:
     """n synthetic dossiers (every unit, state and supplement case, both rule versions) and
     supplement events for some of them (repeated requests, answered or not)."""

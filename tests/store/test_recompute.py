@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.app import AppConfig
 from sla_rules.engine import SlaEngine
 from store.catalog import recompute
 from store.db import Store
@@ -34,12 +33,6 @@ DOSSIERS = {
 }
 EVENTS = [("G-events-only", "supplement_requested", T(2024, 3, 5, 9)),
           ("G-events-only", "supplement_received", T(2024, 3, 11, 9))]
-
-
-@pytest.fixture(scope="module")
-def engine() -> SlaEngine:
-    cfg = AppConfig()
-    return SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
 
 
 @pytest.fixture

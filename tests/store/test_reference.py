@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from config.errors import ConfigError
 from config.reference import ReferenceData, load_reference_file
-from store.db import Store, StoreError
+from store.db import StoreError
 from store.reference import load_reference
 
 # A province P with a department S1, a district H1 (closed 2025-07-01, successor X1) holding
@@ -32,12 +32,6 @@ TREE = {
          "time_unit": "working_days"},
     ],
 }
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "ref.duckdb") as s:
-        yield s
 
 
 def write(tmp_path, text: str, name: str = "ref.yaml"):

@@ -15,8 +15,6 @@ from collections import Counter
 
 import pytest
 
-from config.app import AppConfig
-from sla_rules.engine import SlaEngine
 from store.catalog import recompute
 from store.db import Store
 from store.sla import STAT_COLUMNS
@@ -27,12 +25,6 @@ US = dt.timedelta(microseconds=1)
 DAY = dt.date(2025, 9, 20)
 HOURS = (dt.time(8, 0), dt.time(23, 30))
 MONTHS = [dt.date(2024, 11, 1)] + [dt.date(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 1) for i in range(1, 11)]
-
-
-@pytest.fixture(scope="module")
-def engine() -> SlaEngine:
-    cfg = AppConfig()
-    return SlaEngine.from_files(cfg.sla.rule_set, cfg.sla.calendar_overrides)
 
 
 @pytest.fixture(scope="module")

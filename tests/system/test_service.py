@@ -29,16 +29,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def owner(app_cfg):
-    app = Motcua(app_cfg)
-    service = StoreService(app, app_cfg.store.path, "127.0.0.1", 0)
-    service.start()
-    yield app, service
-    service.stop()
-    app.close()
-
-
 def test_client_finds_the_owner_and_gets_the_same_answers(owner, app_cfg, tmp_path):
     app, service = owner
     ops = open_ops(app_cfg)
