@@ -16,19 +16,13 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from config.probes import HttpCheck, ProbesFile
+from config.probes import HttpCheck
 from probes.runner import Runner, run_once, tls_context
 from probes.transport import AsyncioStream, probe_transport
 from steps.secrets import Secrets
 from testbed.portal.server import running
 
-from tests.probes.test_probes_targets import free_port, https_server  # noqa: F401  (shared fixtures)
-
-
-def cfg(checks=(), journeys=(), **defaults) -> ProbesFile:
-    return ProbesFile.model_validate({"variables": {"base_url": "http://127.0.0.1:1"},
-                                      "defaults": {"timeout": 2, **defaults},
-                                      "checks": list(checks), "journeys": list(journeys)})
+from tests.probes.test_probes_targets import cfg, free_port, https_server
 
 
 def phases_sum(r) -> float:
