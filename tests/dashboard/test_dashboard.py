@@ -17,100 +17,16 @@ from dashboard.backend import Backend
 from dashboard.i18n import num, pct
 from dashboard.users import ROLES, User, UserFile
 from system import Motcua
+from tests.dashboard.apptest import (AGENCY, PAGE_FILE, SCRIPT, add_users, backend_query, env_for, login, metric,
+                                     open_page, table)
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = str(ROOT / "dashboard" / "app.py")
-END = dt.date(2026, 11, 20)
-PASSWORD = "correct-horse-1"
-AGENCY = "QNG.P.CAMTHANH"
-PAGE_FILE = {p: f"pages/{p}.py" for p in PAGE_ROLES}
-
-
-def _env(tmp: Path, store: Path) -> dict[str, str]:
-    return {"MOTCUA_STORE__PATH": str(store), "MOTCUA_INBOX__PATH": str(tmp / "inbox"),
-            "MOTCUA_INBOX__ARCHIVE": str(tmp / "archive"), "MOTCUA_INBOX__REJECTED": str(tmp / "rejected"),
-            "MOTCUA_DASHBOARD__USERS_FILE": str(tmp / "users.json")}
-
-
-def _users(path: Path) -> None:
-    uf = UserFile(path)
-    for role in ROLES:
-        uf.add(f"u-{role}", role, PASSWORD, agency=AGENCY if role == "agency" else None, rounds=4)
 
 
 def _dead_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """A store with two months of the demo province, recomputed, and probe results from the testbed."""
-    from probes.runner import run_once
-    from testbed.portal.server import running
-
-    tmp = tmp_path_factory.mktemp("dash")
-    store = tmp / "data" / "motcua.duckdb"
-    env = _env(tmp, store)
-    cfg = load_config(environ=env)
-    app = Motcua(cfg)
-    app.demo_data(months=2, per_month=600, end=END)
-    with running("v2.0", port=0) as base:
-        run_once(cfg.monitor.probes, store=app.store, base_url=base)
-    app.close()
-    _users(tmp / "users.json")
-    return {"tmp": tmp, "env": env, "cfg": cfg}
-
-
-@pytest.fixture
-def store_env(world, monkeypatch):
-    for k in [k for k in os.environ if k.startswith("MOTCUA_")]:
-        monkeypatch.delenv(k)
-    for k, v in world["env"].items():
-        monkeypatch.setenv(k, v)
-    return world
-
-
-def _q(world, name, **params):
-    b = Backend(world["cfg"])
-    return b.query(name, **params)
-
-
-def login(role: str, lang: str = "vi") -> AppTest:
-    at = AppTest.from_file(SCRIPT, default_timeout=120)
-    at.run()
-    assert not at.exception
-    if lang == "en":
-        at.radio(key="lang_choice").set_value("English").run()
-    at.text_input(key="login_user").input(f"u-{role}")
-    at.text_input(key="login_password").input(PASSWORD)
-    at.button[0].click().run()
-    assert not at.exception, at.exception
-    assert at.session_state["user"].role == role
-    return at
-
-
-def open_page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(PAGE_FILE[page]).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not [e.value for e in at.error], [e.value for e in at.error]
-    return at
-
-
-def table(at: AppTest, column: str):
-    """The first table on the page with this column (AppTest does not keep dataframe keys)."""
-    for df in at.dataframe:
-        if column in df.value.columns:
-            return df.value
-    raise KeyError(f"no table with column {column!r}: {[list(d.value.columns) for d in at.dataframe]}")
-
-
-def metric(at: AppTest, label_start: str) -> str:
-    for m in at.metric:
-        if m.label.startswith(label_start):
-            return m.value
-    raise AssertionError(f"no metric {label_start!r}: {[m.label for m in at.metric]}")
 
 
 # -- sign-in -----------------------------------------------------------------------------------
@@ -222,35 +138,35 @@ def test_overview_figures_equal_the_store(store_env, role):
     at = open_page(login(role), "overview")
     month = at.selectbox(key="ov_month").value
     m = month.strftime("%Y-%m")
-    prov = _q(store_env, "province_month", month=m).one()
+    prov = backend_query(store_env, "province_month", month=m).one()
     assert metric(at, "Đúng hạn") == pct(prov["on_time_ratio"])
     assert metric(at, "Điểm tiến độ 766") == num(prov["score_766"], digits=2)
     assert metric(at, "Hồ sơ tiếp nhận") == num(prov["received_total"])
     assert metric(at, "Đã giải quyết") == num(prov["resolved_total"])
     prev = (month - dt.timedelta(days=1)).replace(day=1)
-    assert metric(at, "Tháng trước") == pct(_q(store_env, "province_month", month=prev.strftime("%Y-%m")).one()["on_time_ratio"])
-    rank = _q(store_env, "agency_ratio_month", month=m, limit=200, worst_first=True)
+    assert metric(at, "Tháng trước") == pct(backend_query(store_env, "province_month", month=prev.strftime("%Y-%m")).one()["on_time_ratio"])
+    rank = backend_query(store_env, "agency_ratio_month", month=m, limit=200, worst_first=True)
     shown = table(at, "Điểm 766")
     assert list(shown["Cơ quan"]) == rank.column("agency_name")
-    audit = next(r for r in _q(store_env, "audit_by_agency", month=m) if r["row_kind"] == "total")
+    audit = next(r for r in backend_query(store_env, "audit_by_agency", month=m) if r["row_kind"] == "total")
     assert metric(at, "NCC báo quá hạn") == num(audit["reported_overdue"])
     assert metric(at, "Thực sự quá hạn") == num(audit["recomputed_overdue"])
     assert metric(at, "Báo sai quá hạn") == num(audit["reported_overdue_resolved_on_time"])
-    sync = next(r for r in _q(store_env, "sync_by_agency", month=m) if r["row_kind"] == "total")
+    sync = next(r for r in backend_query(store_env, "sync_by_agency", month=m) if r["row_kind"] == "total")
     assert metric(at, "Chưa đồng bộ") == num(sync["unsynced"])
     # the level filter narrows the ranking to that level
     at.selectbox(key="ov_level").set_value("commune").run()
-    levels = {r["level"] for r in _q(store_env, "agency_ratio_month", month=m, limit=200, level="commune")}
+    levels = {r["level"] for r in backend_query(store_env, "agency_ratio_month", month=m, limit=200, level="commune")}
     assert levels == {"commune"}
     assert len(table(at, "Điểm 766")) == len(
-        _q(store_env, "agency_ratio_month", month=m, limit=200, level="commune"))
+        backend_query(store_env, "agency_ratio_month", month=m, limit=200, level="commune"))
 
 
 def test_overview_in_english(store_env):
     at = open_page(login("leadership", lang="en"), "overview")
     assert at.title[0].value == "Province overview"
     m = at.selectbox(key="ov_month").value.strftime("%Y-%m")
-    prov = _q(store_env, "province_month", month=m).one()
+    prov = backend_query(store_env, "province_month", month=m).one()
     assert metric(at, "On time") == pct(prov["on_time_ratio"], "en")
 
 
@@ -258,11 +174,11 @@ def test_agency_page_figures_and_explanations(store_env):
     at = open_page(login("leadership"), "agency")
     at.selectbox(key="ag_agency").set_value(AGENCY).run()
     m = at.selectbox(key="ag_month").value.strftime("%Y-%m")
-    total = next(r for r in _q(store_env, "bieu06", month=m, by="procedure", agency=AGENCY) if r["row_kind"] == "total")
+    total = next(r for r in backend_query(store_env, "bieu06", month=m, by="procedure", agency=AGENCY) if r["row_kind"] == "total")
     assert metric(at, "Tiếp nhận") == num(total["received_total"])
     assert metric(at, "Tỷ lệ đúng hạn") == pct(total["on_time_ratio"])
     assert metric(at, "Đang quá hạn") == num(total["pending_overdue"])
-    od = _q(store_env, "dossiers_overdue", agency=AGENCY, month=m, limit=500)
+    od = backend_query(store_env, "dossiers_overdue", agency=AGENCY, month=m, limit=500)
     assert od.rows, "the demo has overdue dossiers in this agency"
     shown = table(at, "Giải thích của bộ tính hạn")
     assert list(shown["Mã hồ sơ"]) == od.column("dossier_code")
@@ -273,13 +189,13 @@ def test_agency_page_figures_and_explanations(store_env):
 
 def test_agency_account_sees_only_its_own_agency(store_env):
     at = open_page(login("agency"), "agency")
-    subtree = set(_q(store_env, "agency_scope", agency=AGENCY).column("code"))
+    subtree = set(backend_query(store_env, "agency_scope", agency=AGENCY).column("code"))
     assert set(at.selectbox(key="ag_agency").options) <= {o for o in at.selectbox(key="ag_agency").options}
     assert at.selectbox(key="ag_agency").value == AGENCY
     opts = at.selectbox(key="ag_agency").options
     assert all(AGENCY in o or any(c in o for c in subtree) for o in opts), opts
-    mine = {r["dossier_code"] for r in _q(store_env, "dossiers_overdue", agency=AGENCY, limit=100000)}
-    everyone = {r["dossier_code"]: r["agency_code"] for r in _q(store_env, "dossiers_overdue", limit=100000)}
+    mine = {r["dossier_code"] for r in backend_query(store_env, "dossiers_overdue", agency=AGENCY, limit=100000)}
+    everyone = {r["dossier_code"]: r["agency_code"] for r in backend_query(store_env, "dossiers_overdue", limit=100000)}
     others = {c for c, a in everyone.items() if a not in subtree}
     assert others, "other agencies have overdue dossiers the account must not see"
     for month in at.selectbox(key="ag_month").options:
@@ -333,7 +249,7 @@ def test_system_page_figures_equal_the_store(store_env):
     now = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None, microsecond=0)
     since = (now - dt.timedelta(hours=24)).replace(second=0)
     since = since.replace(minute=since.minute - since.minute % 5)
-    s = _q(store_env, "probe_summary", since=since.isoformat())
+    s = backend_query(store_env, "probe_summary", since=since.isoformat())
     assert list(shown["Phép kiểm tra"]) == s.column("name")
     assert list(shown["Số lần chạy"]) == s.column("runs")
     assert list(shown["Lỗi"]) == s.column("failures")
@@ -390,9 +306,9 @@ def test_pages_without_data_say_so(store_env, page, needle):
 # -- failures are messages -----------------------------------------------------------------------
 
 def test_empty_store_says_so(tmp_path, monkeypatch):
-    env = _env(tmp_path, tmp_path / "data" / "empty.duckdb")
+    env = env_for(tmp_path, tmp_path / "data" / "empty.duckdb")
     Motcua(load_config(environ=env)).store.close()
-    _users(tmp_path / "users.json")
+    add_users(tmp_path / "users.json")
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     at = login("admin")
@@ -407,7 +323,7 @@ def test_first_sign_in_with_the_initial_password_asks_for_a_new_one(tmp_path, mo
     """The account a first start creates: signing in with the generated password opens no page,
     only the form that replaces it; the new password must be valid, typed twice, and not the
     initial one; once changed, the pages open and the initial password's file is gone."""
-    env = _env(tmp_path, tmp_path / "data" / "empty.duckdb")
+    env = env_for(tmp_path, tmp_path / "data" / "empty.duckdb")
     Motcua(load_config(environ=env)).store.close()
     users = UserFile(tmp_path / "users.json")
     pw_file = tmp_path / "data" / "initial-admin-password.txt"
@@ -458,12 +374,12 @@ def test_broken_config_says_what_is_wrong(tmp_path, monkeypatch):
 def test_stopped_testbed_shows_a_clear_message(tmp_path, monkeypatch):
     from probes.runner import run_once
 
-    env = _env(tmp_path, tmp_path / "data" / "probes.duckdb")
+    env = env_for(tmp_path, tmp_path / "data" / "probes.duckdb")
     cfg = load_config(environ=env)
     app = Motcua(cfg)
     run_once(cfg.monitor.probes, store=app.store, base_url=f"http://127.0.0.1:{_dead_port()}")
     app.close()
-    _users(tmp_path / "users.json")
+    add_users(tmp_path / "users.json")
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     at = login("ict")
@@ -510,7 +426,7 @@ def test_the_dashboard_never_keeps_the_store_file_open(store_env):
 def test_agency_page_with_dossiers_without_a_procedure_code(tmp_path, monkeypatch):
     """Dossiers exported without a procedure code are counted, charted and listed, not a TypeError."""
     store = tmp_path / "data" / "motcua.duckdb"
-    env = _env(tmp_path, store)
+    env = env_for(tmp_path, store)
     for k in [k for k in os.environ if k.startswith("MOTCUA_")]:
         monkeypatch.delenv(k)
     for k, v in env.items():
@@ -525,7 +441,7 @@ def test_agency_page_with_dossiers_without_a_procedure_code(tmp_path, monkeypatc
         app.recompute("2026-11-30 12:00")
     finally:
         app.close()
-    _users(tmp_path / "users.json")
+    add_users(tmp_path / "users.json")
     at = open_page(login("leadership"), "agency")
     at.selectbox(key="ag_agency").set_value("QNG.STP").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,79 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
-PASSWORD = "browser-test-pw1"
+from tests.dashboard.browser import CHROMIUM, FLAGS, NEEDS_CHROMIUM, ROOT, login_as, owner_of
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                 "(`make test` installs it when run as root: apt-get install chromium)")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def dashboard_env(app_env) -> dict[str, str]:
-    return dict(app_env, MOTCUA_DASHBOARD__PORT=str(_free_port()), MOTCUA_DASHBOARD__HOST="127.0.0.1")
-
-
-@pytest.fixture
-def system(app_env, tmp_path, run_app):
-    env = dashboard_env(app_env)
-    for name, role, extra in (("lanhdao", "leadership", []), ("quantri", "admin", []),
-                              ("cqstp", "agency", ["--agency", "QNG.SNNMT"]), ("cntt", "ict", []),
-                              ("nhacc", "vendor", [])):
-        r = subprocess.run([sys.executable, str(ROOT / "app.py"), "user", "add", name, "--role", role,
-                            "--password-stdin", *extra], input=PASSWORD + "\n", capture_output=True, text=True,
-                           env=env, cwd=tmp_path, timeout=60)
-        assert r.returncode == 0, r.stderr
-        assert PASSWORD not in r.stdout + r.stderr, "a password is never printed"
-    yield from running_system(env, tmp_path)
-
-
-def running_system(env: dict[str, str], tmp_path: Path):
-    """`app.py run` as a user starts it; yields what it said (and where the dashboard is), then
-    stops it with Ctrl-C."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
-    lines: list[str] = []
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if "Press Ctrl-C" in line:
-            break
-    out = "\n".join(lines)
-    m = re.search(r"dashboard\s+(http://\S+)", out)
-    if not m:
-        proc.kill()
-        proc.wait(30)
-    assert m, f"the run command did not say where the dashboard listens:\n{out}"
-    info = {"proc": proc, "url": m.group(1), "out": out, "env": env, "tmp": tmp_path}
-    try:
-        yield info
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _owner(env):
-    from store.ops import find_owner
-
-    ops = find_owner(env["MOTCUA_STORE__PATH"])
-    assert ops is not None, "the running system owns the store"
-    return ops
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 
 
 def _expected(env) -> dict[str, str]:
@@ -101,7 +30,7 @@ def _expected(env) -> dict[str, str]:
     from dashboard.common import default_month
     from dashboard.i18n import num, pct
 
-    ops = _owner(env)
+    ops = owner_of(env)
     status = ops.status()
     status["last_recompute_as_of"] = dt.datetime.fromisoformat(status["last_recompute_as_of"])
     months = ops.query("dashboard_months").column("month")
@@ -116,19 +45,11 @@ def _expected(env) -> dict[str, str]:
 def _wait_for_probe_results(env, timeout: float = 90) -> None:
     """The probes hand their results to the store in batches (every `defaults.write_every` s): the
     ICT page has figures to show once the first batch is in."""
-    ops = _owner(env)
+    ops = owner_of(env)
     deadline = time.time() + timeout
     while not len(ops.query("probe_latest")):
         assert time.time() < deadline, "no probe result reached the store"
         time.sleep(1)
-
-
-def _login(page, url: str, user: str) -> None:
-    page.goto(url)
-    page.get_by_label("Tên đăng nhập").fill(user)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.get_by_role("button", name="Đăng xuất").wait_for(timeout=60_000)
 
 
 def _open(page, name: str, expect: list[str], shots: Path, who: str) -> float:
@@ -206,7 +127,7 @@ def _every_page_in_vietnamese(browser, url: str, shots: Path) -> dict[str, float
     for role, user in ROLE_USERS.items():
         page = browser.new_page(viewport={"width": 1440, "height": 2400})
         try:
-            _login(page, url, user)
+            login_as(page, url, user)
             for p in pages_for(User(user, role, agency="QNG.SNNMT" if role == "agency" else None)):
                 t0 = time.perf_counter()
                 page.get_by_role("link", name=PAGE_NAMES[p]).click()
@@ -251,7 +172,7 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 5200})  # long pages, whole
-            _login(page, system["url"], "quantri")
+            login_as(page, system["url"], "quantri")
             times = {
                 "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"]], shots, "admin"),
                 "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo",
@@ -269,13 +190,13 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             page.get_by_role("tab", name="Đánh dấu đã khắc phục").click()
             page.get_by_role("button", name="Đánh dấu đã khắc phục").click()
             page.get_by_text("Không thể đánh dấu đã khắc phục khi chưa có minh chứng").wait_for(timeout=60_000)
-            assert _owner(system["env"]).query("compliance_requests").one()["status"] == "open"
+            assert owner_of(system["env"]).query("compliance_requests").one()["status"] == "open"
             page.get_by_role("link", name="Cơ quan").click()
             page.get_by_text("Thủ tục của cơ quan").wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "admin-Cơ quan.png"), full_page=True)
             # an agency account: its own agency's figures, and only its pages
             page2 = browser.new_page(viewport={"width": 1440, "height": 2400})
-            _login(page2, system["url"], "cqstp")
+            login_as(page2, system["url"], "cqstp")
             _open(page2, "Cơ quan", ["Thủ tục của cơ quan", exp["agency_received"], exp["agency_on_time"]], shots, "agency")
             assert page2.get_by_role("link", name="Tổng quan").count() == 0
             assert page2.get_by_role("link", name="Dữ liệu").count() == 0

@@ -18,8 +18,8 @@ from dashboard.backend import Backend
 from dashboard.i18n import in_text
 from dashboard.users import User
 from system import Motcua
-from tests.dashboard.test_dashboard import END, PAGE_FILE, _env, _users, login, metric, open_page, table
 from testbed.portal.server import running
+from tests.dashboard.apptest import END, add_users, env_for, login, metric, open_page, table
 
 PAGE = "pages/compliance.py"
 
@@ -29,7 +29,7 @@ def cp_world(tmp_path_factory):
     from probes.runner import run_once
 
     tmp = tmp_path_factory.mktemp("cpdash")
-    env = _env(tmp, tmp / "data" / "motcua.duckdb")
+    env = env_for(tmp, tmp / "data" / "motcua.duckdb")
     cfg = load_config(environ=env)
     app = Motcua(cfg)
     app.demo_data(months=2, per_month=300, end=END)
@@ -43,7 +43,7 @@ def cp_world(tmp_path_factory):
     app.compliance("judge_criterion", actor="so-tttt", criterion="III.access-logs", status="met",
                    note="Đã kiểm tra nhật ký truy cập tháng 11")
     app.close()
-    _users(tmp / "users.json")
+    add_users(tmp / "users.json")
     return {"tmp": tmp, "env": env, "cfg": cfg}
 
 
@@ -65,7 +65,7 @@ def fresh(tmp_path, monkeypatch):
     """A store of its own (the write tests change it): probe results and one request."""
     from probes.runner import run_once
 
-    env = _env(tmp_path, tmp_path / "data" / "w.duckdb")
+    env = env_for(tmp_path, tmp_path / "data" / "w.duckdb")
     cfg = load_config(environ=env)
     app = Motcua(cfg)
     with running("v1.0", port=0) as base:
@@ -73,7 +73,7 @@ def fresh(tmp_path, monkeypatch):
     app.compliance("add_request", actor="vp-ubnd", agency="Sở Tư pháp", requested_on="2026-11-05",
                    description="Trang chủ chậm", request_id="YC-09")
     app.close()
-    _users(tmp_path / "users.json")
+    add_users(tmp_path / "users.json")
     _use(env, monkeypatch)
     return {"cfg": cfg}
 

@@ -12,11 +12,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from PIL import Image
-from tests.dashboard.test_dashboard_browser import CHROMIUM, FLAGS, dashboard_env, running_system
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                 "(`make test` installs it when run as root: apt-get install chromium)")]
+from tests.dashboard.browser import CHROMIUM, FLAGS, NEEDS_CHROMIUM, dashboard_env, running_system
+
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 NEW_PASSWORD = "mat-khau-moi-2026"
 
 

@@ -11,11 +11,11 @@ from dashboard.access import AccessDenied, ScopedOps, may_run
 from dashboard.backend import Backend
 from dashboard.i18n import num, pct, probe_reason, unit
 from dashboard.users import User
-from tests.loadtest_knee import knee_file, knee_profile
 from loadtests.runner import LoadRequest, run_loadtest
 from system import Motcua
-from tests.dashboard.test_dashboard import PAGE_FILE, _env, _users, login, metric, table
 from testbed.portal.server import running
+from tests.dashboard.apptest import PAGE_FILE, add_users, backend_query, env_for, login, metric, table
+from tests.loadtest_knee import knee_file, knee_profile
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def lt_world(tmp_path_factory):
     from probes.runner import run_once
 
     tmp = tmp_path_factory.mktemp("ltdash")
-    env = _env(tmp, tmp / "data" / "motcua.duckdb")
+    env = env_for(tmp, tmp / "data" / "motcua.duckdb")
     cfg = load_config(environ=env)
     app = Motcua(cfg)
     ids = {}
@@ -47,7 +47,7 @@ def lt_world(tmp_path_factory):
         ids["knee"] = _run(app, tmp, LoadRequest("knee", base, "knee-1"), file=f).run_id
     ids["refused"] = _run(app, tmp, LoadRequest("smoke", "http://10.20.30.40:8088", "v2.1")).run_id
     app.close()
-    _users(tmp / "users.json")
+    add_users(tmp / "users.json")
     return {"tmp": tmp, "env": env, "cfg": cfg, "ids": ids}
 
 
@@ -81,10 +81,6 @@ def charts(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
-def _q(world, name, **params):
-    return Backend(world["cfg"]).query(name, **params)
-
-
 def test_vendor_role_runs_exactly_the_load_test_queries():
     import store.loadtest_queries
     from store.catalog import QUERIES, collect
@@ -114,7 +110,7 @@ def test_the_page_for_every_role(lt_env, role):
     open_page(at, "loadtests")
     assert at.title[0].value == "Kiểm thử tải"
     shown = table(at, "Mã lần chạy")
-    assert list(shown["Mã lần chạy"]) == _q(lt_env, "loadtest_runs", limit=200).column("run_id")
+    assert list(shown["Mã lần chạy"]) == backend_query(lt_env, "loadtest_runs", limit=200).column("run_id")
 
 
 def test_figures_equal_the_store(lt_env):
@@ -129,31 +125,31 @@ def test_figures_equal_the_store(lt_env):
 
     at.selectbox(key="lt_run").set_value(ids["v2"]).run()
     assert not at.exception
-    run = _q(lt_env, "loadtest_run", run_id=ids["v2"]).one()
+    run = backend_query(lt_env, "loadtest_run", run_id=ids["v2"]).one()
     assert metric(at, "Kết luận") == "Không đạt"
     assert metric(at, "Số yêu cầu") == num(run["requests"])
     assert metric(at, "Tỷ lệ lỗi") == pct(run["error_rate"], digits=2)
     assert metric(at, "p95") == unit(run["p95_ms"], "ms")
     assert any("KHÔNG ĐẠT" in e.value for e in at.error)
     # verdicts: pass / fail and the users they were judged at
-    vs = _q(lt_env, "loadtest_verdicts", run_id=ids["v2"])
+    vs = backend_query(lt_env, "loadtest_verdicts", run_id=ids["v2"])
     shown = table(at, "Đánh giá ở (người dùng)")
     assert list(shown["Đánh giá ở (người dùng)"]) == vs.column("at_users")
     assert list(shown["Kết quả"]) == ["Đạt" if p else "Không đạt" for p in vs.column("passed")]
     assert "Không đạt" in set(shown["Kết quả"])
     # per-endpoint percentiles
-    es = _q(lt_env, "loadtest_endpoints", run_id=ids["v2"])
+    es = backend_query(lt_env, "loadtest_endpoints", run_id=ids["v2"])
     shown = table(at, "p90 (ms)")
     assert list(shown["p95 (ms)"]) == es.column("p95_ms") and list(shown["Số yêu cầu"]) == es.column("requests")
     assert "Tất cả yêu cầu" in list(shown["Điểm cuối"])
     # failures with their messages
-    fs = _q(lt_env, "loadtest_failures", run_id=ids["v2"])
+    fs = backend_query(lt_env, "loadtest_failures", run_id=ids["v2"])
     assert fs.rows
     shown = table(at, "Thông báo lỗi")
     assert list(shown["Thông báo lỗi"]) == [probe_reason(e) for e in fs.column("error")]
     assert list(shown["Số lần"]) == fs.column("occurrences")
     # over time: the chart's series are the stored intervals
-    se = _q(lt_env, "loadtest_series", run_id=ids["v2"])
+    se = backend_query(lt_env, "loadtest_series", run_id=ids["v2"])
     fig = next(f for f in charts(at) if any(t.get("name") == "Người dùng đồng thời" for t in f["data"]))
     users = next(t for t in fig["data"] if t.get("name") == "Người dùng đồng thời")
     p95 = next(t for t in fig["data"] if t.get("name") == "p95")
@@ -164,7 +160,7 @@ def test_figures_equal_the_store(lt_env):
 
     # comparison: A = v1.0 (the latest run of another release), B = v2.0
     assert at.selectbox(key="lt_cmp_a").value == ids["v1"] and at.selectbox(key="lt_cmp_b").value == ids["v2"]
-    cmp = _q(lt_env, "loadtest_compare", run_a=ids["v1"], run_b=ids["v2"])
+    cmp = backend_query(lt_env, "loadtest_compare", run_a=ids["v1"], run_b=ids["v2"])
     regressed = {r["name"] for r in cmp if r["worse"]}
     assert {"home", "search"} <= {n.split(" ", 1)[-1] for n in regressed} | regressed
     shown = table(at, "Kém đi")
@@ -183,12 +179,12 @@ def test_step_run_capacity_knee_and_overloaded_generator(lt_env):
     at = open_page(login("ict"), "loadtests")
     at.selectbox(key="lt_run").set_value(ids["knee"]).run()
     assert not at.exception
-    run = _q(lt_env, "loadtest_run", run_id=ids["knee"]).one()
+    run = backend_query(lt_env, "loadtest_run", run_id=ids["knee"]).one()
     assert run["generator_overloaded"] and run["knee_users"] is not None
     assert metric(at, "Điểm gãy (người dùng)") == num(run["knee_users"])
     assert metric(at, "Năng lực chịu tải (người dùng)") == num(run["capacity_users"])
     assert any("Máy tạo tải bị quá tải" in w.value for w in at.warning)
-    cap = _q(lt_env, "loadtest_capacity", run_id=ids["knee"])
+    cap = backend_query(lt_env, "loadtest_capacity", run_id=ids["knee"])
     shown = table(at, "Bậc")
     assert list(shown["Người dùng đồng thời"]) == cap.column("users")
     assert [k == "◆" for k in shown["Điểm gãy"]] == cap.column("is_knee")
@@ -207,10 +203,10 @@ def test_english_switch(lt_env):
 def test_ict_page_draws_latency_against_concurrent_users(lt_env):
     at = open_page(login("ict"), "system")
     spec = next(f for f in charts(at) if f["layout"].get("xaxis", {}).get("title", {}).get("text") == "Người dùng đồng thời")
-    runs = [r for r in _q(lt_env, "loadtest_runs", limit=50) if r["status"] != "refused" and r["requests"]]
+    runs = [r for r in backend_query(lt_env, "loadtest_runs", limit=50) if r["status"] != "refused" and r["requests"]]
     assert len(spec["data"]) == len(runs) == 3
     by_release = {t["name"].split(" · ")[0]: t for t in spec["data"]}
-    v2 = [p for p in _q(lt_env, "loadtest_series", run_id=lt_env["ids"]["v2"]) if p["requests"] and p["p95_ms"] is not None]
+    v2 = [p for p in backend_query(lt_env, "loadtest_series", run_id=lt_env["ids"]["v2"]) if p["requests"] and p["p95_ms"] is not None]
     assert by_release["v2.0"]["x"] == [p["users"] for p in v2]
     assert by_release["v2.0"]["y"] == pytest.approx([p["p95_ms"] for p in v2])
 
@@ -218,13 +214,13 @@ def test_ict_page_draws_latency_against_concurrent_users(lt_env):
 def test_a_store_without_runs_says_so(tmp_path, monkeypatch):
     from probes.runner import run_once
 
-    env = _env(tmp_path, tmp_path / "data" / "nolt.duckdb")
+    env = env_for(tmp_path, tmp_path / "data" / "nolt.duckdb")
     cfg = load_config(environ=env)
     app = Motcua(cfg)
     with running("v1.0") as base:
         run_once(cfg.monitor.probes, store=app.store, base_url=base)
     app.close()
-    _users(tmp_path / "users.json")
+    add_users(tmp_path / "users.json")
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     at = login("vendor")

@@ -1,8 +1,8 @@
-"""The dashboard's Reports page ("Báo cáo") under Streamlit's AppTest, on the real store of
-tests/dashboard/test_dashboard.py: who sees it, the file the download button hands out (kept from the page's
-own run and opened with python-docx / openpyxl / pypdf) carries the store's figures, an agency
-account's briefing holds only its agency, an empty month says so, and the monthly job's files are
-listed for download."""
+"""The dashboard's Reports page ("Báo cáo") under Streamlit's AppTest, on the real store the
+dashboard's tests share (tests/dashboard/conftest.py): who sees it, the file the download button
+hands out (kept from the page's own run and opened with python-docx / openpyxl / pypdf) carries the
+store's figures, an agency account's briefing holds only its agency, an empty month says so, and
+the monthly job's files are listed for download."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,6 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import app_test as app_test_module
-from tests.dashboard.test_dashboard import AGENCY, PAGE_FILE, _q, login, open_page, store_env, world  # noqa: F401  (fixtures)
 
 from dashboard.access import PAGE_ROLES, AccessDenied, ScopedOps
 from dashboard.backend import Backend
@@ -23,6 +22,7 @@ from reports.briefing.labels import fmt_int, fmt_pct
 from reports.briefing.model import COUNT_COLUMNS, MIME
 from reports.files import build_report
 from reports.monthly import write_briefing
+from tests.dashboard.apptest import AGENCY, PAGE_FILE, backend_query, login, open_page
 
 KEPT: dict[str, bytes] = {}
 
@@ -87,7 +87,7 @@ def _pdf_text(data: bytes) -> str:
 
 
 def _total(world, month, agency=None):
-    return next(r for r in _q(world, "bieu06", month=month, agency=agency) if r["row_kind"] == "total")
+    return next(r for r in backend_query(world, "bieu06", month=month, agency=agency) if r["row_kind"] == "total")
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -142,8 +142,8 @@ def test_agency_account_gets_only_its_own_agency(store_env, keep_downloads):
     at = open_page(login("agency"), "reports")
     month = at.selectbox(key="rp_month").value
     m = month.strftime("%Y-%m")
-    subtree = set(_q(store_env, "agency_scope", agency=AGENCY).column("code"))
-    everyone = {r["dossier_code"]: r["agency_code"] for r in _q(store_env, "dossiers_overdue", month=m, limit=100000)}
+    subtree = set(backend_query(store_env, "agency_scope", agency=AGENCY).column("code"))
+    everyone = {r["dossier_code"]: r["agency_code"] for r in backend_query(store_env, "dossiers_overdue", month=m, limit=100000)}
     others = {c for c, a in everyone.items() if a not in subtree}
     assert others, "other agencies have overdue dossiers the briefing must not hold"
     mine = _total(store_env, m, AGENCY)
@@ -152,7 +152,7 @@ def test_agency_account_gets_only_its_own_agency(store_env, keep_downloads):
     wb = load_workbook(io.BytesIO(_download(at)))
     ws = wb["Biểu 06 - cơ quan"]
     assert [c.value for c in ws[10][2:13]] == [mine[c] for c in COUNT_COLUMNS]
-    names = {r["name"] for r in _q(store_env, "agency_scope", agency=AGENCY)}
+    names = {r["name"] for r in backend_query(store_env, "agency_scope", agency=AGENCY)}
     listed = {str(r[1].value).strip() for r in ws.iter_rows(min_row=11) if r[1].value and r[0].value}
     assert listed and listed <= names
     od = wb["Hồ sơ quá hạn"]
@@ -163,7 +163,7 @@ def test_agency_account_gets_only_its_own_agency(store_env, keep_downloads):
     _generate(at, fmt="docx")
     text = _docx_text(_download(at))
     assert not [c for c in others if c in text]
-    own_name = next(r["name"] for r in _q(store_env, "agency_scope", agency=AGENCY) if r["code"] == AGENCY)
+    own_name = next(r["name"] for r in backend_query(store_env, "agency_scope", agency=AGENCY) if r["code"] == AGENCY)
     assert f"Tình hình, kết quả giải quyết thủ tục hành chính tháng {month:%m/%Y} của {own_name}" in text
     assert f"nhận giải quyết {fmt_int(mine['received_total'])} hồ sơ" in text
 
@@ -187,7 +187,7 @@ def test_empty_month_for_an_agency_says_so(store_env, keep_downloads):
     at = open_page(login("leadership"), "reports")
     month = at.selectbox(key="rp_month").value
     m = month.strftime("%Y-%m")
-    rows = [r for r in _q(store_env, "bieu06", month=m) if r["row_kind"] == "agency"]
+    rows = [r for r in backend_query(store_env, "bieu06", month=m) if r["row_kind"] == "agency"]
     idle = next(r for r in rows if not any(r[c] for c in COUNT_COLUMNS))
     opt = next(o for o in at.selectbox(key="rp_agency").options if o.endswith(f"({idle['key']})"))
     _generate(at, fmt="docx", agency=opt)
@@ -221,7 +221,7 @@ def test_files_of_the_monthly_job_are_listed(store_env, keep_downloads):
         ag = open_page(login("agency"), "reports")
         ag.selectbox(key="rp_month").set_value(month).run()
         assert not _downloads(ag)
-        own_name = next(r["name"] for r in _q(store_env, "agency_scope", agency=AGENCY) if r["code"] == AGENCY)
+        own_name = next(r["name"] for r in backend_query(store_env, "agency_scope", agency=AGENCY) if r["code"] == AGENCY)
         assert any("Tác vụ hằng tháng chỉ lập sẵn báo cáo toàn tỉnh" in i.value and own_name in i.value
                    and "Lập báo cáo" in i.value for i in ag.info), [i.value for i in ag.info]
         assert not any("Chưa có tệp báo cáo định kỳ" in i.value for i in ag.info)

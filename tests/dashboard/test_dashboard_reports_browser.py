@@ -1,8 +1,8 @@
 """The Reports page in a real browser: `app.py run` started as a user starts it (the `system`
-fixture of tests/dashboard/test_dashboard_browser.py), headless Debian chromium signs in, generates the
-month's briefing, downloads it through the page's button and opens the file; an agency account
-downloads its own agency's briefing only. Screenshots go under the test's output directory
-(and MOTCUA_SCREENSHOTS, when set)."""
+fixture of tests/dashboard/conftest.py), headless Debian chromium signs in, generates the month's
+briefing, downloads it through the page's button and opens the file; an agency account downloads
+its own agency's briefing only. Screenshots go under the test's output directory (and
+MOTCUA_SCREENSHOTS, when set)."""
 from __future__ import annotations
 
 import io
@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 from docx import Document
 from openpyxl import load_workbook
-from tests.dashboard.test_dashboard_browser import CHROMIUM, FLAGS, _login, _owner, system  # noqa: F401  (fixture)
 
 from reports.briefing.labels import fmt_int
 from reports.briefing.model import COUNT_COLUMNS
+from tests.dashboard.browser import CHROMIUM, FLAGS, NEEDS_CHROMIUM, login_as, owner_of
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                 "(`make test` installs it when run as root: apt-get install chromium)")]
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 AGENCY = "QNG.SNNMT"  # the agency account the system fixture creates
 
 
@@ -56,7 +54,7 @@ def _generate_and_download(page, fmt_label: str | None, tmp: Path):
 def test_reports_page_generates_and_downloads_in_a_real_browser(system, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    ops = _owner(system["env"])
+    ops = owner_of(system["env"])
     month = _default_month(ops)
     prov = next(r for r in ops.query("bieu06", month=month) if r["row_kind"] == "total")
     mine = next(r for r in ops.query("bieu06", month=month, agency=AGENCY) if r["row_kind"] == "total")
@@ -66,7 +64,7 @@ def test_reports_page_generates_and_downloads_in_a_real_browser(system, tmp_path
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1400}, accept_downloads=True)
-            _login(page, system["url"], "lanhdao")
+            login_as(page, system["url"], "lanhdao")
             path = _generate_and_download(page, None, tmp_path)
             assert path.name == f"bao-cao-tthc-{month}.docx"
             text = "\n".join(x.text for x in Document(str(path)).paragraphs)
@@ -76,7 +74,7 @@ def test_reports_page_generates_and_downloads_in_a_real_browser(system, tmp_path
             page.screenshot(path=str(shots / "leadership-Báo cáo.png"), full_page=True)
 
             page2 = browser.new_page(viewport={"width": 1440, "height": 1400}, accept_downloads=True)
-            _login(page2, system["url"], "cqstp")
+            login_as(page2, system["url"], "cqstp")
             try:
                 path = _generate_and_download(page2, "Bảng tính Excel (XLSX, Biểu 06)", tmp_path)
             except Exception:

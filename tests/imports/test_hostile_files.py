@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.imports import hostile
 from imports.dossiers import import_dossiers
 from imports.errors import ImportRefused
 from imports.workbook import ReaderLimits
 from store.db import Store
 from store.ops import OperationError, OwnerNotAnswering, find_owner
+from tests.imports import hostile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,11 +16,11 @@ import pytest
 
 from config.loadtest import DEFAULT_LOADTESTS
 from config.probes import DEFAULT_PROBES
-from tests.loadtest_knee import SATURATION_USERS, knee_file, knee_profile
 from loadtests.cli import compare_text
 from loadtests.runner import LoadRequest, run_loadtest
 from system import Motcua
 from testbed.portal.server import running
+from tests.loadtest_knee import SATURATION_USERS, knee_file, knee_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -21,7 +21,6 @@ from probes.runner import Runner, run_once, tls_context
 from probes.transport import AsyncioStream, probe_transport
 from steps.secrets import Secrets
 from testbed.portal.server import running
-
 from tests.probes.test_probes_targets import cfg, free_port, https_server
 
 
