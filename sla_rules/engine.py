@@ -648,17 +648,14 @@ class SlaEngine:
         # pause; restart mode only when the request is not before a lower bound of the first deadline
         # (a request before it is lawful for sure, and the clock restarts from the receipt).
         pair = f"{q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr}"
-        certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr}"  # its negation, term by term
         if not resume:
-            bound = self._first_late_bound()
-            pair += f" AND epoch_us({q}) >= {bound}"
-            certain += f" OR epoch_us({q}) < {bound}"
+            pair += f" AND epoch_us({q}) >= {self._first_late_bound()}"
         ev = "EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)"
-        # exactly one of the two holds for every row (no term is ever NULL); both are plain boolean
-        # filters, which DuckDB evaluates term by term on the rows still in question, where a
-        # coalesce() around them would evaluate every term on every row
-        fast_cond = f"({certain})" + (f" AND NOT {ev}" if events else "")
         slow_cond = f"(({pair}) OR {ev})" if events else f"({pair})"
+        sx = f"sx{gi}"
+        # every other dossier takes the first: an anti-join against the few of the second costs less
+        # than testing the bound again on every row, and no dossier can be in neither
+        fast_cond = f"NOT EXISTS (SELECT 1 FROM {sx} WHERE {sx}.dossier_code = x.dossier_code)"
         after = f"(qc_raw > bnd AND qc_raw <= {asof_us}) OR (sc_raw > bnd AND sc_raw <= {asof_us})"
         # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
         # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
@@ -678,7 +675,6 @@ class SlaEngine:
         fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open "
                 f"FROM ({self._chain(fast_in, L, R)})")
         # the second: candidate clocks per cycle, the first that stops is kept
-        sx = f"sx{gi}"
         ctes.append(f"{sx} AS MATERIALIZED ({base.replace('{where}', f'({cond}) AND ({slow_cond})')})")
         ctes.extend(self._cycles(gi, L, sx, asof_us, events))
         e_k = "r_us" if resume else "CASE WHEN c.e_k > r_us THEN c.e_k ELSE r_us END"
