@@ -16,7 +16,7 @@ from typing import Any
 
 from compliance.period import Period
 from compliance.register import criteria_for, register
-from reports.cells import formula_like
+from config.cells import formula_like
 
 _HEAD = {
     "criteria": {"vi": ["Mã", "Phụ lục", "Nhóm chức năng", "Tiêu chí", "Căn cứ", "Cách đánh giá", "Trạng thái", "Từ",

@@ -33,16 +33,52 @@ def quoted_list(values: Iterable[str]) -> str:
 
 
 # -- a procedure's time limit ---------------------------------------------------------------------
-# In the order of the store's ENUM dossier_time_unit; the engine's clock kinds CLK_DAYS, CLK_CAL,
-# CLK_SAME and CLK_HOURS (sla_rules/constants.py) are 1 to 4 in the same order.
-TimeUnit = Literal["working_days", "calendar_days", "same_day", "working_hours"]
-TIME_UNITS: tuple[str, ...] = get_args(TimeUnit)
-TIME_UNIT_LABELS: dict[str, Label] = {
-    "working_days": Label("ngày làm việc", "working days"),
-    "calendar_days": Label("ngày", "days"),
-    "same_day": Label("trong ngày", "same day"),
-    "working_hours": Label("giờ làm việc", "working hours"),
-}
+# How a limit can be counted: each clock is a rule of the engine (sla_rules/engine.py, in the order
+# of its clock kinds CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS) and of the per-row oracle.
+CLOCKS: tuple[str, ...] = ("working_days", "calendar_days", "same_day", "working_hours")
+
+
+class TimeUnitSpec(NamedTuple):
+    """A time unit officials' exports use: the clock that counts it, and the factor that turns its
+    limit into that clock's unit (a unit of 5 working days: clock working_days, factor 5)."""
+
+    name: str
+    clock: str
+    label: Label
+    factor: float = 1.0
+
+
+# In the order of the store's ENUM dossier_time_unit: a new unit goes at the end, with a migration
+# that adds it to the ENUM and its officials' wordings in the column mapping.
+UNITS: tuple[TimeUnitSpec, ...] = (
+    TimeUnitSpec("working_days", "working_days", Label("ngày làm việc", "working days")),
+    TimeUnitSpec("calendar_days", "calendar_days", Label("ngày", "days")),
+    TimeUnitSpec("same_day", "same_day", Label("trong ngày", "same day")),
+    TimeUnitSpec("working_hours", "working_hours", Label("giờ làm việc", "working hours")),
+)
+TIME_UNITS: tuple[str, ...] = tuple(u.name for u in UNITS)
+TimeUnit = Literal[TIME_UNITS]  # type: ignore[valid-type]  # built from UNITS: one declaration
+TIME_UNIT_LABELS: dict[str, Label] = {u.name: u.label for u in UNITS}
+
+
+def _check_units() -> None:
+    names = [u.name for u in UNITS]
+    for u in UNITS:
+        if u.clock not in CLOCKS or not 0 < u.factor < float("inf") or names.count(u.name) > 1:
+            raise ValueError(f"time unit {u.name!r}: clock must be one of {CLOCKS}, factor positive, name unique")
+
+
+_check_units()
+
+
+def units_of(clock: str) -> tuple[TimeUnitSpec, ...]:
+    """The time units a clock counts."""
+    return tuple(u for u in UNITS if u.clock == clock)
+
+
+def unit_spec(name: str | None) -> TimeUnitSpec | None:
+    return next((u for u in UNITS if u.name == name), None)
+
 
 # -- a dossier's state ----------------------------------------------------------------------------
 DossierState = Literal["processing", "finished", "returned", "withdrawn", "rejected"]

@@ -5,7 +5,7 @@ no usage statistics, the viewer toolbar (no "Deploy" button), error details hidd
 page (the dashboard shows plain messages itself), and no built-in export of tables: Streamlit's
 CSV download and copy of a table write its cells as they are, so a name from an imported file
 such as "=cmd|..." would run as a formula in a spreadsheet (the pages offer their own downloads,
-made safe by reports/cells.py). Its output goes to data/logs/dashboard.log (mode 0600, ID- and phone-shaped values masked).
+made safe by config/cells.py). Its output goes to data/logs/dashboard.log (mode 0600, ID- and phone-shaped values masked).
 When OIDC is configured, st.login's [auth] settings are written to a private secrets file
 (mode 0600, removed when the dashboard stops); the secrets themselves come from the environment.
 """

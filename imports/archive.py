@@ -8,7 +8,7 @@ The watch folder and the dashboard's uploads archive, instead of the file itself
   quarantine's row numbers still point at the same rows). In a row with more fields than the header
   the columns right of a dropped one are left empty (they may hold a dropped column's value, see
   imports/staging.py). Values shaped like an ID or a phone number are masked
-  (config/redact.py) and text that a spreadsheet would run as a formula is quoted (reports/cells.py);
+  (config/redact.py) and text that a spreadsheet would run as a formula is quoted (config/cells.py);
 - `<stamp>_<name>.report.txt`: the import's report with the file's SHA-256, masked too.
 
 Both are written readable by their owner only (0600). `purge` deletes archived files older than
@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from config.cells import csv_cell
 from config.clock import local_now
 from config.mapping import ColumnMapping
 from config.redact import mask_data, mask_text
 from imports.reader import CANONICAL, Kind, inspect_file, prepare_file
 from imports.staging import shifted_unsafe
-from reports.cells import csv_cell
 
 log = logging.getLogger("motcua.archive")
 

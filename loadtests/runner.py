@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from config.cells import csv_cell, formula_like
 from config.clock import from_timestamp
 from config.errors import ConfigError, MotcuaError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
@@ -45,7 +46,6 @@ from loadtests import analysis
 from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.report import report_name
 from loadtests.shapes import Plan
-from reports.cells import csv_cell, formula_like
 from steps.secrets import ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[1]

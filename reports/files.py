@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from config.cells import ILLEGAL_CHARACTERS_RE
 from reports.briefing.collect import Ops, collect
 from reports.briefing.document import document
 from reports.briefing.model import FORMATS, MIME, Briefing, BriefingError, month_str
-from reports.cells import ILLEGAL_CHARACTERS_RE
 from reports.render_docx import render_docx
 from reports.render_pdf import render_pdf
 from reports.render_xlsx import render_xlsx

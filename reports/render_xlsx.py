@@ -3,7 +3,7 @@ two-row header, 13 columns, totals), the per-agency figures, the overdue dossier
 engine's findings in the vendor's facts per agency.
 
 Counts are written as numbers (so officials can sum and filter), ratios as numbers with a
-percent format. Text from the data never becomes a formula (reports/cells.py).
+percent format. Text from the data never becomes a formula (config/cells.py).
 
 Numbers read the Vietnamese way ("3.251", "89,66 %") in any spreadsheet program: a number format
 shows the reader's own separators, so counts group their thousands with a literal dot, and decimal
@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from config.cells import xlsx_cell
 from config.vocabulary import BIEU06_COLUMNS
 from reports.briefing.labels import (
     BIEU06_GROUPS,
@@ -35,7 +36,6 @@ from reports.briefing.labels import (
     refusals_sentence,
 )
 from reports.briefing.model import COUNT_COLUMNS, MAX_DOSSIER_ROWS, Briefing
-from reports.cells import xlsx_cell
 
 FONT = "Times New Roman"
 # Whole counts, thousands grouped with a dot whatever the reader's locale (up to 999.999.999).

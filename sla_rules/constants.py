@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from config.vocabulary import SLA_STATUSES
+from config.vocabulary import CLOCKS, SLA_STATUSES, UNITS, quoted_list, units_of
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -24,6 +24,8 @@ STATUSES = SLA_STATUSES  # the values of the store's ENUM sla_status, in its ord
 # clock kinds: whole working days, calendar days, same day, office hours, and working days with a
 # fraction (N + f: f of an office day into the working day after the N-th)
 CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS, CLK_FRAC = 1, 2, 3, 4, 5
+# the clock kind of each clock a time unit can be counted by (config/vocabulary.CLOCKS)
+CLOCK_KIND = dict(zip(CLOCKS, (CLK_DAYS, CLK_CAL, CLK_SAME, CLK_HOURS)))
 
 
 
@@ -32,11 +34,39 @@ def fractional_sql(time_limit: str) -> str:
     return f"{time_limit} <> floor({time_limit})"
 
 
+def _is_unit(time_unit: str, units: tuple) -> str:
+    names = [u.name for u in units]
+    if not names:
+        return "false"
+    return f"{time_unit} = {quoted_list(names)}" if len(names) == 1 else f"{time_unit} IN ({quoted_list(names)})"
+
+
+def clock_sql(time_unit: str) -> str:
+    """The clock kind (CLK_*) of a time unit, NULL for a value that is none (config/vocabulary.UNITS)."""
+    return ("CASE " + time_unit + " " + " ".join(f"WHEN {quoted_list([u.name])} THEN {CLOCK_KIND[u.clock]}" for u in UNITS)
+            + " END")
+
+
+def limit_sql(time_unit: str, time_limit: str) -> str:
+    """A limit in its clock's unit: time_limit times the unit's factor."""
+    scaled = [u for u in UNITS if u.factor != 1]
+    if not scaled:
+        return time_limit
+    return (f"({time_limit} * CASE {time_unit} "
+            + " ".join(f"WHEN {quoted_list([u.name])} THEN {u.factor!r}" for u in scaled) + " ELSE 1 END)")
+
+
+def in_clock_sql(time_unit: str, clock: str) -> str:
+    """Whether a time unit is counted by `clock`."""
+    return f"({_is_unit(time_unit, units_of(clock))})"
+
+
 def office_time_sql(time_unit: str, time_limit: str) -> str:
     """Whether a dossier's deadline is an instant of office time (working hours, or working days
     with a fraction) rather than the office close of a due date: the one definition, which the
     engine, the store's view and queries and the migrations emit."""
-    return f"({time_unit} = 'working_hours' OR ({time_unit} = 'working_days' AND {fractional_sql(time_limit)}))"
+    return (f"({_is_unit(time_unit, units_of('working_hours'))} OR ({_is_unit(time_unit, units_of('working_days'))} "
+            f"AND {fractional_sql(limit_sql(time_unit, time_limit))}))")
 
 
 # What the engine found in a dossier's facts, as bits of its `flags` (audit findings but STOPPED).

@@ -76,6 +76,7 @@ Rules (legal sources: docs/ARCHITECTURE.md, "The numbers", and the rule-set file
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
@@ -91,6 +92,7 @@ from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's publ
     FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
+from sla_rules.constants import clock_sql, in_clock_sql, limit_sql
 
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
 INTERNALS = ("resolved", "fin_us", "late_us", "late_month", "flags")
@@ -579,13 +581,14 @@ class SlaEngine:
         it late, from its reception alone: a period of n days or hours never ends sooner than n
         calendar days or real hours later."""
         D = DAY_US
-        r_us, lim = "epoch_us(x.received_at)", "x.time_limit"
+        r_us, lim = "epoch_us(x.received_at)", limit_sql("x.time_unit", "x.time_limit")
         r_dn = f"({r_us} // {D})"
-        return (f"(CASE WHEN x.time_unit = 'same_day' THEN ({r_dn} + 1) * {D} "
+        unit = functools.partial(in_clock_sql, "x.time_unit")
+        return (f"(CASE WHEN {unit('same_day')} THEN ({r_dn} + 1) * {D} "
                 f"WHEN NOT coalesce({lim} > 0 AND {lim} <= {MAX_LIMIT}, false) THEN 9223372036854775807 "
-                f"WHEN x.time_unit = 'working_hours' THEN {r_us} + CAST(round({lim} * {HOUR_US}) AS BIGINT) "
-                f"WHEN x.time_unit = 'calendar_days' THEN ({r_dn} + CAST(ceil({lim}) AS BIGINT) + 1) * {D} "
-                f"WHEN x.time_unit = 'working_days' THEN ({r_dn} + CAST(floor({lim}) AS BIGINT) + 1) * {D} "
+                f"WHEN {unit('working_hours')} THEN {r_us} + CAST(round({lim} * {HOUR_US}) AS BIGINT) "
+                f"WHEN {unit('calendar_days')} THEN ({r_dn} + CAST(ceil({lim}) AS BIGINT) + 1) * {D} "
+                f"WHEN {unit('working_days')} THEN ({r_dn} + CAST(floor({lim}) AS BIGINT) + 1) * {D} "
                 f"ELSE 9223372036854775807 END)")
 
     def _due_us(self, L: _Lits) -> str:
@@ -628,9 +631,8 @@ class SlaEngine:
         a0 = (f"SELECT x.dossier_code, {excl} AS excl, x.state = 'rejected' AS rej, "
               f"x.state = 'processing' AS proc, "
               f"{self._version_expr('x.received_at')} AS rule_version, "
-              f"CASE x.time_unit WHEN 'working_days' THEN {CLK_DAYS} WHEN 'calendar_days' THEN {CLK_CAL} "
-              f"WHEN 'same_day' THEN {CLK_SAME} WHEN 'working_hours' THEN {CLK_HOURS} END AS u, "
-              f"x.time_limit AS lim, epoch_us(x.received_at) AS r_us, "
+              f"{clock_sql('x.time_unit')} AS u, "
+              f"{limit_sql('x.time_unit', 'x.time_limit')} AS lim, epoch_us(x.received_at) AS r_us, "
               f"epoch_us(x.supplement_requested_at) AS qc_raw, epoch_us(x.supplement_received_at) AS sc_raw, "
               f"epoch_us(coalesce(x.finished_at, x.returned_at)) AS f_us"
               f"{rs_cols}{ex_cols}{first_early} FROM {src} x WHERE {{where}}")
@@ -646,17 +648,14 @@ class SlaEngine:
         # pause; restart mode only when the request is not before a lower bound of the first deadline
         # (a request before it is lawful for sure, and the clock restarts from the receipt).
         pair = f"{q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr}"
-        certain = f"{q} IS NULL OR {sr} IS NULL OR {q} > {sr}"  # its negation, term by term
         if not resume:
-            bound = self._first_late_bound()
-            pair += f" AND epoch_us({q}) >= {bound}"
-            certain += f" OR epoch_us({q}) < {bound}"
+            pair += f" AND epoch_us({q}) >= {self._first_late_bound()}"
         ev = "EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)"
-        # exactly one of the two holds for every row (no term is ever NULL); both are plain boolean
-        # filters, which DuckDB evaluates term by term on the rows still in question, where a
-        # coalesce() around them would evaluate every term on every row
-        fast_cond = f"({certain})" + (f" AND NOT {ev}" if events else "")
         slow_cond = f"(({pair}) OR {ev})" if events else f"({pair})"
+        sx = f"sx{gi}"
+        # every other dossier takes the first: an anti-join against the few of the second costs less
+        # than testing the bound again on every row, and no dossier can be in neither
+        fast_cond = f"NOT EXISTS (SELECT 1 FROM {sx} WHERE {sx}.dossier_code = x.dossier_code)"
         after = f"(qc_raw > bnd AND qc_raw <= {asof_us}) OR (sc_raw > bnd AND sc_raw <= {asof_us})"
         # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
         # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
@@ -676,7 +675,6 @@ class SlaEngine:
         fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open "
                 f"FROM ({self._chain(fast_in, L, R)})")
         # the second: candidate clocks per cycle, the first that stops is kept
-        sx = f"sx{gi}"
         ctes.append(f"{sx} AS MATERIALIZED ({base.replace('{where}', f'({cond}) AND ({slow_cond})')})")
         ctes.extend(self._cycles(gi, L, sx, asof_us, events))
         e_k = "r_us" if resume else "CASE WHEN c.e_k > r_us THEN c.e_k ELSE r_us END"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 
+from config.vocabulary import unit_spec
 from sla_rules.constants import FLAGS
 from sla_rules.engine import SlaEngine, _relation
 
@@ -78,11 +79,14 @@ def explain_records(engine: SlaEngine, columns: list[str], rows: list[tuple], as
 
 def _hourly(unit: str | None, limit: float | None) -> bool:
     """Is the deadline an exact instant (office time) rather than a day?"""
-    if unit == "working_hours":
-        return True
-    if unit != "working_days" or limit is None:
+    spec = unit_spec(unit)
+    if spec is None or spec.clock not in ("working_hours", "working_days"):
         return False
-    x = float(limit)
+    if spec.clock == "working_hours":
+        return True
+    if limit is None:
+        return False
+    x = float(limit) * spec.factor
     return math.isfinite(x) and x != math.floor(x)
 
 

@@ -412,12 +412,13 @@ def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = Fal
     raising R to F (the monthly table raises it, the narrowed queries too)."""
     A = _as_of_sql(as_of)[1]
     a_us = _epoch_us(as_of)
-    resolved_at = "f_us" if in_range else "CASE WHEN f_us > r_us THEN f_us ELSE r_us END"
+    # the resolution's month from the row's own timestamp (a timestamp made from µs costs more)
+    res = "coalesce(x.finished_at, x.returned_at)"
+    resolved_at = res if in_range else f"greatest({res}, x.received_at)"
     early = [
-        {"mf_rec": _mi("x.received_at"), "mf_on": "x.channel = 'online'"},
+        {"mf_rec": _mi("x.received_at"), "mf_on": "x.channel = 'online'", "mf_res": _mi(resolved_at)},
         {"mf_fm": f"CASE WHEN NOT excl AND r_us < {a_us} THEN mf_rec END",
-         "mf_r": f"CASE WHEN fin_state AND f_us < {a_us} "
-                 f"THEN {A + 2} - {_mi(f'make_timestamp({resolved_at})')} ELSE 0 END"},
+         "mf_r": f"CASE WHEN fin_state AND f_us < {a_us} THEN {A + 2} - mf_res ELSE 0 END"},
         {"mf_head": _key_head_sql("mf_fm", "mf_r", "0", "mf_on", as_of, guarded=not in_range)},
     ]
     key = f"mf_head + {_key_tail_sql(f'late_us <= {a_us} AND (flags & {FLAG_STOPPED}) = 0', 'late_month', 'status', as_of)}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from config.ruleset import RuleSet, RuleSettings
+from config.vocabulary import unit_spec
 from sla_rules.calendar import WorkCalendar
 from sla_rules.engine import INPUT_COLUMNS
 
@@ -162,7 +163,9 @@ class Oracle:
     # ---- the rules -------------------------------------------------------------------------
     def _kind(self, x: Dossier, s: RuleSettings) -> tuple[str | None, int, int]:
         """The clock kind, the limit in its units, and for F the fraction as office µs."""
-        unit, lim = x.time_unit, x.time_limit
+        spec = unit_spec(x.time_unit)  # a unit is counted by its clock, its limit times its factor
+        unit = spec.clock if spec else None
+        lim = x.time_limit * spec.factor if spec and x.time_limit is not None else x.time_limit
         ok = lim is not None and not math.isnan(lim) and 0 < lim <= 100_000
         if unit == "same_day":
             return "S", 0, 0

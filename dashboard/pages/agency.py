@@ -8,10 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from config.cells import csv_bytes
 from dashboard import common
 from dashboard.i18n import FINDINGS, day, month_label, num, pct, when
 from dashboard.pages import Page
-from reports.cells import csv_bytes
 
 PAGE = Page(id="agency", roles=("leadership", "ict", "agency", "admin"), title_key="page_agency",
             icon=":material/account_balance:", url="co-quan")

@@ -19,11 +19,11 @@ from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from compliance import Period, write_xlsx
+from config import cells
 from config.app import load_config
+from config.cells import FORMULA_START
 from dashboard.launcher import Dashboard
 from dashboard.users import UserFile
-from reports import cells
-from reports.cells import FORMULA_START
 from reports.files import build
 from system import Motcua
 

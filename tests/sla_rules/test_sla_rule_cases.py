@@ -242,3 +242,24 @@ def test_the_vietnamese_mapping_reads_pauses(tmp_path):
     con = duckdb.connect()
     st = load_staging(con, f, kind="events")
     assert con.execute(f"SELECT list(event ORDER BY row_no) FROM {st.relation}").fetchone()[0] == ["pause", "resume"]
+
+
+def test_a_time_unit_declared_in_the_vocabulary_is_counted_by_its_clock(engine, monkeypatch):
+    """A unit is its clock and a factor: one declaration makes the engine, the oracle, the office-time
+    rule count a week of five working days as five working days."""
+    import config.vocabulary as vocabulary
+    import sla_rules.constants as constants
+
+    weeks = vocabulary.TimeUnitSpec("working_weeks", "working_days", vocabulary.Label("tuần làm việc", "working weeks"), 5)
+    units = (*vocabulary.UNITS, weeks)
+    monkeypatch.setattr(vocabulary, "UNITS", units)
+    monkeypatch.setattr(constants, "UNITS", units)
+    for limit, days in ((1, 5), (0.5, 2.5)):
+        w = judge(engine, Dossier("W", **{**BASE, "time_limit": limit, "time_unit": "working_weeks"}))
+        d = judge(engine, Dossier("D", **{**BASE, "time_limit": days, "time_unit": "working_days"}))
+        assert (w["late_from"], w["status"], w["due_at"]) == (d["late_from"], d["status"], d["due_at"])
+        assert w["late_from"] is not None
+    con = duckdb.connect()
+    unit = "'working_weeks'"
+    frac = con.execute(f"SELECT {constants.office_time_sql(unit, '0.5')}, {constants.office_time_sql(unit, '1')}").fetchone()
+    assert frac == (True, False)

@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from config.app import AppConfig
+from config.cells import csv_cell, csv_frame
 from config.mapping import DOSSIER_COLUMNS
 from config.reference import ReferenceData
 from config.ruleset import RuleSet
@@ -28,7 +29,6 @@ from dashboard.access import AccessDenied, ScopedOps
 from dashboard.users import User, UserFile
 from imports.dossiers import import_dossiers
 from reports.briefing.collect import collect
-from reports.cells import csv_cell, csv_frame
 from reports.files import build_all
 from reports.render_xlsx import render_xlsx
 from sla_rules.engine import SlaEngine
