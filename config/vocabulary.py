@@ -4,7 +4,7 @@ and English words the UI and the reports show for them.
 
 Every other module imports these. The store's ENUM types (dossier_time_unit, dossier_state,
 dossier_channel, sla_status) were created by migrations, which are history: their values and
-order must stay those below (tests/test_vocabulary.py opens a migrated store to check), because
+order must stay those below (tests/config/test_vocabulary.py opens a migrated store to check), because
 the store and the engine rely on an ENUM's codes (the status code packed in month_key, the clock
 kind of a time unit).
 

@@ -52,7 +52,7 @@ def agency_forced(query: str) -> bool:
 
 # Every public name of the ops object (system.Motcua, store.ops.RemoteOps, dashboard.backend.Backend)
 # with the roles that may use it through ScopedOps. An empty tuple: never from the dashboard.
-# tests/test_access_rules.py introspects those classes: a new operation without a rule here fails it.
+# tests/dashboard/test_access_rules.py introspects those classes: a new operation without a rule here fails it.
 ALL_ROLES = tuple(ROLES)
 OPS_ROLES: dict[str, tuple[str, ...]] = {
     "query": ALL_ROLES,                                     # each query then by may_run

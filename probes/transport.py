@@ -292,7 +292,7 @@ class ProbeTransport(httpx.AsyncHTTPTransport):
 def probe_transport(ssl_context: ssl.SSLContext) -> ProbeTransport:
     """httpx's transport (its request/response mapping and error types) on httpcore's pool with
     the asyncio backend. httpx has no parameter for the backend, so the pool it builds is replaced
-    by the same pool with ours (tests/test_probe_transport.py checks the streams are ours)."""
+    by the same pool with ours (tests/probes/test_probe_transport.py checks the streams are ours)."""
     transport = ProbeTransport(verify=ssl_context, trust_env=False, limits=LIMITS)
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=ssl_context, max_connections=LIMITS.max_connections,
