@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.app import load_config  # noqa: E402
 from probes.runner import ProbeResult  # noqa: E402
-from reports import briefing, files  # noqa: E402
+from reports import files  # noqa: E402
+from reports.briefing.collect import collect  # noqa: E402
+from reports.briefing.model import FORMATS  # noqa: E402
 from store.probe_writes import write_results  # noqa: E402
 from system import Motcua  # noqa: E402
 
@@ -64,20 +66,20 @@ def main() -> None:
         totals, parts, sizes = [], [], {}
         for _ in range(args.runs):
             t0 = time.perf_counter()
-            files = files.build_all(app, MONTH, cfg=cfg)
+            written = files.build_all(app, MONTH, cfg=cfg)
             totals.append(time.perf_counter() - t0)
-            sizes = {name.rsplit(".", 1)[1]: len(data) for name, data in files}
+            sizes = {name.rsplit(".", 1)[1]: len(data) for name, data in written}
             # the same work in its parts
             p: dict[str, float] = {}
             t = time.perf_counter()
-            b = briefing.collect(app, MONTH, cfg=cfg)
+            b = collect(app, MONTH, cfg=cfg)
             p["collect_s"] = time.perf_counter() - t
             from reports.charts import draw_charts
 
             t = time.perf_counter()
             b.charts = draw_charts(b)
             p["charts_s"] = time.perf_counter() - t
-            for fmt in briefing.FORMATS:
+            for fmt in FORMATS:
                 t = time.perf_counter()
                 files.render(b, fmt)
                 p[f"{fmt}_s"] = time.perf_counter() - t
