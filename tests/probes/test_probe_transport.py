@@ -21,6 +21,7 @@ from probes.runner import Runner, run_once, tls_context
 from probes.transport import AsyncioStream, probe_transport
 from steps.secrets import Secrets
 from testbed.portal.server import running
+from tests.probes.local_server import serve
 from tests.probes.test_probes_targets import cfg, free_port, https_server
 
 
@@ -50,17 +51,8 @@ class _Slow(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
 def slow_server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    return serve(_Slow)
 
 
 def test_the_client_talks_through_our_asyncio_streams():
@@ -248,20 +240,13 @@ class _ClosesAfterEach(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_journey_step_after_the_server_closed_the_idle_connection_reconnects():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEach)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    base = f"http://127.0.0.1:{srv.server_address[1]}"
-    steps = [{"name": "a", "url": f"{base}/a"}, {"name": "pause", "url": f"{base}/b"}]
-    try:
+    with serve(_ClosesAfterEach) as base:
+        steps = [{"name": "a", "url": f"{base}/a"}, {"name": "pause", "url": f"{base}/b"}]
+
         async def go():
             runner = Runner(cfg(journeys=[{"name": "j", "steps": steps}]), Secrets({}, env={}))
             return await runner.run_journey(runner.cfg.journeys[0])
         results = asyncio.run(go())
-    finally:
-        srv.shutdown()
-        srv.server_close()
     by_step = {r.step: r for r in results}
     assert all(r.ok for r in results), results
     assert by_step["a"].connect_ms is not None and by_step["pause"].connect_ms is not None  # a new connection
@@ -311,15 +296,8 @@ def closes_on_the_second_request(reset: bool = False, answer_first: bool = True)
     _ClosesOnTheSecondRequest.seen = []
     _ClosesOnTheSecondRequest.reset = reset
     _ClosesOnTheSecondRequest.answer_first = answer_first
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesOnTheSecondRequest)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", _ClosesOnTheSecondRequest.seen
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with serve(_ClosesOnTheSecondRequest) as base:
+        yield base, _ClosesOnTheSecondRequest.seen
 
 
 def run_journey(steps):

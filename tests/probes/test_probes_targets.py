@@ -19,6 +19,7 @@ from steps.secrets import Secrets
 from store.db import Store
 from store.probe_writes import write_results
 from testbed.portal.server import running
+from tests.probes.local_server import serve
 
 
 def cfg(checks=(), journeys=(), **defaults) -> ProbesFile:
@@ -91,17 +92,8 @@ class _Redirector(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
 def redirect_loop_server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    return serve(_Redirector)
 
 
 def one(results, name, step=""):
@@ -383,16 +375,8 @@ def https_server(tmp_path, days: int):
     cert, key = self_signed(tmp_path, days)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    srv.daemon_threads = True
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"https://127.0.0.1:{srv.server_address[1]}", cert
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with serve(_Hello, tls=ctx) as base:
+        yield base, cert
 
 
 def test_tls_timing_and_certificate_days_left(tmp_path):
