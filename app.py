@@ -18,7 +18,6 @@ from typing import Any
 from config.app import AppConfig, load_config
 from config.errors import ConfigError, MotcuaError
 from config.redact import install as install_log, log_exception, uninstall as uninstall_log
-from imports.errors import ImportRefused
 from store.db import StoreError
 from store.ops import OperationError, Ops, find_owner
 from store.registry import Table

@@ -15,7 +15,7 @@ import pytest
 from config import default_path
 from config.ruleset import RuleSet
 from sla_rules.constants import (
-    FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE, FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT,
+    FLAG_AFTER_RESULT, FLAG_INCONSISTENT_STATE, FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE,
     FLAG_STOPPED,
 )
 from sla_rules.engine import SlaEngine
