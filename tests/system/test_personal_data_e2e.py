@@ -9,14 +9,14 @@ from __future__ import annotations
 import codecs
 import json
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import duckdb
 from openpyxl import Workbook
+
+from tests.system.running import start_system
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,22 +81,6 @@ def _utf16_semicolons(path: Path) -> None:
     path.write_bytes(codecs.BOM_UTF16_LE + ("\r\n".join(rows) + "\r\n").encode("utf-16-le"))
 
 
-def _start(app_env, tmp_path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], env=app_env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out = []
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        out.append(line)
-        if "Press Ctrl-C" in line:
-            return proc
-    proc.kill()
-    raise AssertionError("app.py run did not start:\n" + "".join(out))
-
-
 def _store_texts(path: Path) -> list[str]:
     """Every value of every column of every table, as text, read through DuckDB."""
     texts = []
@@ -136,7 +120,7 @@ def test_no_planted_personal_value_is_anywhere_under_the_data_folder(app_env, tm
     assert not _found(imp.stdout + imp.stderr)
 
     # 2. a real owner: `app.py import` through it, and files dropped into its watch folder
-    proc = _start(env, tmp_path)
+    proc = start_system(env, tmp_path)
     try:
         imp = run_app("import", str(src / "ho-so-d.csv"), "--json", env=env)
         assert imp.returncode == 0, imp.stderr

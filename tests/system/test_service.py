@@ -17,6 +17,7 @@ from dashboard.users import UserFile
 from store.ops import OperationError, find_owner, owner_file
 from store.service import StoreService
 from system import Motcua, open_ops, run_system
+from tests.system.running import start_system
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,24 +121,8 @@ def test_run_system_in_process_serves_and_stops(app_cfg):
     assert users.ensure_first_admin(pw_file) is None and not pw_file.exists() and users.load() == {}
 
 
-def _start_system(app_env, tmp_path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], env=app_env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
-    out = []
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        out.append(line)
-        if "Press Ctrl-C" in line:
-            return proc
-    proc.kill()
-    raise AssertionError("app.py run did not start:\n" + "".join(out))
-
-
 def test_whole_system_while_running_cli_and_watch_folder_never_hit_the_lock(app_env, tmp_path, run_app):
-    proc = _start_system(app_env, tmp_path)
+    proc = start_system(app_env, tmp_path)
     try:
         st = run_app("status", "--json")
         assert st.returncode == 0, st.stderr
@@ -174,7 +159,7 @@ def test_whole_system_while_running_cli_and_watch_folder_never_hit_the_lock(app_
     assert "Traceback" not in rest
 
     # Started again, it resumes with the data kept (no new demo data).
-    proc = _start_system(app_env, tmp_path)
+    proc = start_system(app_env, tmp_path)
     try:
         st = run_app("status", "--json")
         assert json.loads(st.stdout)["dossiers"] == before + 4
