@@ -18,7 +18,6 @@ from openpyxl import Workbook
 
 from tests.system.running import start_system
 
-ROOT = Path(__file__).resolve().parents[2]
 
 NAMES = ["Quách Thị Xuyến", "Quách", "Văn Khải", "Hứa Thị Ngọc Diệp", "Mạc", "Thị Duyên", "Tôn Nữ Hằng",
          "Ninh", "Thị Quyên"]
