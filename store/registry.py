@@ -44,8 +44,11 @@ class NamedQuery:
     roles: tuple[str, ...] = ()     # the limited roles that may run it too
     cache: str = "none"
     scored: bool = False            # has a score_766 column and a score_denominator parameter
+    # the parameter names, read once from the signature (every call checks its parameters)
+    _params: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_params", tuple(inspect.signature(self.fn).parameters)[1:])
         where = f"named query {self.name!r}"
         if self.scope not in SCOPES:
             raise ValueError(f"{where}: scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
@@ -71,7 +74,7 @@ class NamedQuery:
 
     def parameters(self) -> list[str]:
         """The query's parameter names (after the connection)."""
-        return list(inspect.signature(self.fn).parameters)[1:]
+        return list(self._params)
 
     def may_run(self, role: str) -> bool:
         return role in ALL_QUERY_ROLES or role in self.roles
