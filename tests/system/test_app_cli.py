@@ -205,16 +205,15 @@ def test_while_the_system_runs(app_env, tmp_path, run_app):
     import subprocess
     import sys
 
-    from tests.system.test_service import _start_system
-
     from store.ops import find_owner
+    from tests.system.running import start_system
     from tests.conftest import ROOT
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(app_env, MOTCUA_TESTBED__PORT=str(port), MOTCUA_DASHBOARD__ENABLED="false")
-    proc = _start_system(env, tmp_path)
+    proc = start_system(env, tmp_path)
     try:
         r = run_app("check-config", env=env)
         assert r.returncode == 0, r.stderr
