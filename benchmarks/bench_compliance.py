@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     from sla_rules.engine import SlaEngine
-    from store.catalog import recompute
+    from store.sla import recompute
 
     cfg = AppConfig()
     period = Period(AS_OF.date() - dt.timedelta(days=29), AS_OF.date())

@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     args = ap.parse_args()
     from sla_rules.engine import SlaEngine
-    from store.catalog import recompute
+    from store.sla import recompute
 
     cfg = AppConfig()
     with tempfile.TemporaryDirectory(prefix="motcua-bench-") as tmp:

@@ -77,6 +77,7 @@ Rules (legal sources: docs/ARCHITECTURE.md, "The numbers", and the rule-set file
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
@@ -208,6 +209,15 @@ class SlaEngine:
     @property
     def name(self) -> str:
         return self.ruleset.name
+
+    def fingerprint(self) -> str:
+        """Changes with anything that can change a result: the rule set, the calendar and the
+        engine's own SQL (a new version of the code). Results judged under another fingerprint
+        are only replaced whole (store/sla.py refresh)."""
+        h = hashlib.sha256(self.ruleset.model_dump_json().encode())
+        h.update(self.calendar.fingerprint().encode())
+        h.update(self.compute_sql("source", datetime(2000, 1, 1), events="events").encode())
+        return h.hexdigest()[:24]
 
     @property
     def event_kinds(self) -> tuple[str, ...]:

@@ -3,13 +3,11 @@ only way to reach them (by name, with what their declaration says: store/registr
 
 A module of named queries added to the store is added to MODULES, nowhere else. `run_query` is
 the one executor: the local store (store/db.py), a write's own transaction (compliance/actions.py)
-and the owner's API all run a query through it. What some queries read that a recompute must
-rebuild is listed in DERIVED, and `recompute` is the recompute with it.
+and the owner's API all run a query through it.
 """
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -23,7 +21,6 @@ import store.queries
 import store.reference
 import store.report_queries
 import store.slo_queries
-from store import sla
 from store.errors import QueryError
 from store.registry import NamedQuery, Table
 
@@ -78,14 +75,3 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> Table
         raise QueryError(f"query {name!r} has no parameter {', '.join(unknown)}; "
                          f"its parameters: {', '.join(known) or '(none)'}")
     return q.fn(con, **params)
-
-
-# Derived from a committed recompute, each `fn(con, run_id)` in a transaction of its own: the
-# per-agency month counts the audit and sync queries add up while they describe the store.
-DERIVED: tuple[Callable[[duckdb.DuckDBPyConnection, int], None], ...] = (store.queries.refresh_dashboard_counts,)
-
-
-def recompute(store: Any, engine: sla.Engine, as_of: dt.datetime | dt.date | str,
-              dashboard_counts: bool = True) -> dict[str, Any]:
-    """store.sla.recompute, then (`dashboard_counts`) what DERIVED rebuilds from its results."""
-    return sla.recompute(store, engine, as_of, dashboard_counts=dashboard_counts, derived=DERIVED)

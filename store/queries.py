@@ -32,20 +32,18 @@ import duckdb
 
 from config.clock import local_now, local_today
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
-from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
+from sla_rules.constants import FLAG_NEGATIVE_LATE, office_time_sql
 from store.errors import QueryError
 from store.reference import agency_tree_ctes, natural_key_sql
 from store.registry import Table, named_query, run
 from store.sla import (COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql, key_month_sql,
                        month_facts_sql)
+from store.vendor import (AUDIT_COUNTS, AUDIT_FINDINGS, AUDIT_KINDS, FINDING_COUNTS, FINDINGS_MASK, SYNC_COUNTS,
+                          SYNC_PROBLEMS, SYNC_STATUS_CLASSES, VENDOR_STATUS_CLASSES, audit_facts_sql,
+                          class_mask_sql, classes_sql, classify_sql, due_differs_sql, due_unit_sql, kind_name_sql,
+                          sync_problem_sql, vendor_classes_sql)
 
 BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
-AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
-               "due_date_differs", "status_differs"]
-SYNC_PROBLEMS = ["never_synced", "synced_before_resolution", "status_differs"]
-# What the engine found in the vendor's facts (sla_rules.constants.FLAGS: not STOPPED, no finding):
-# name -> bit of sla_results.flags. audit_by_agency counts each, audit_findings lists the dossiers.
-AUDIT_FINDINGS = {name: bit for bit, (name, _vi, _en) in FLAGS.items()}
 MAX_LIMIT = 100_000
 
 
@@ -105,48 +103,6 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> Ta
     """run() with only the parameters the SQL uses (DuckDB refuses unused ones)."""
     used = set(re.findall(r"\$(\w+)", sql))
     return run(con, sql, {k: v for k, v in params.items() if k in used})
-
-
-def _normalised(expr: str) -> str:
-    """Status text → '_token_token_': lower case, no diacritics (đ → d), words joined by '_'."""
-    return (f"('_' || trim(regexp_replace(strip_accents(replace(lower({expr}), 'đ', 'd')), "
-            f"'[^a-z0-9]+', '_', 'g'), '_') || '_')")
-
-
-# Vendor status wording → our class. First match wins; a pattern matches whole words.
-VENDOR_STATUS_CLASSES: list[tuple[str, list[str]]] = [
-    ("in_time", ["chua qua han", "khong qua han", "not overdue"]),
-    ("overdue", ["qua han", "tre han", "tre hen", "overdue", "late"]),
-    ("waiting_supplement", ["bo sung", "supplement"]),
-    ("early", ["truoc han", "som han", "early"]),
-    ("on_time", ["dung han", "dung hen", "on time", "ontime"]),
-    ("in_time", ["trong han", "con han", "chua den han", "in time", "pending", "processing"]),
-]
-# The dossier's state as sent to the National Public Service Portal → our state class.
-SYNC_STATUS_CLASSES: list[tuple[str, list[str]]] = [
-    ("processing", ["chua giai quyet", "chua xu ly", "chua tra ket qua", "chua hoan thanh"]),
-    ("withdrawn", ["withdrawn", "rut ho so", "da rut", "cong dan rut"]),
-    ("rejected", ["rejected", "tu choi", "khong tiep nhan", "khong giai quyet"]),
-    ("resolved", ["finished", "returned", "resolved", "completed", "done", "hoan thanh", "da giai quyet",
-                  "da xu ly", "tra ket qua", "co ket qua", "da tra"]),
-    ("processing", ["processing", "pending", "received", "dang xu ly", "dang giai quyet", "tiep nhan",
-                    "bo sung", "dang cho"]),
-]
-
-
-def _classify(expr: str, classes: list[tuple[str, list[str]]]) -> str:
-    norm = _normalised(expr)
-    whens = []
-    for cls, patterns in classes:
-        cond = " OR ".join(f"contains({norm}, '_{p.replace(' ', '_')}_')" for p in patterns)
-        whens.append(f"WHEN {cond} THEN '{cls}'")
-    return f"CASE WHEN nullif(trim({expr}), '') IS NULL THEN NULL {' '.join(whens)} ELSE 'unknown' END"
-
-
-def _classes_sql(column: str, classes: list[tuple[str, list[str]]], alias: str) -> str:
-    """Distinct values of dossiers.<column> with their class (classify each text once, not per row)."""
-    return (f"SELECT status_text, {_classify('status_text', classes)} AS {alias} "
-            f"FROM (SELECT DISTINCT {column} AS status_text FROM dossiers)")
 
 
 def _ratio(num: str, den: str) -> str:
@@ -429,7 +385,7 @@ def province_month(con: duckdb.DuckDBPyConnection, month: str,
 # -- audit of the vendor's figures --------------------------------------------------------------
 
 # The SLA rows with the engine's findings (flags) beside them: read in the same scan.
-_AUDIT_SLA_ROWS_SQL = SLA_ROWS_SQL.replace("FROM sla_results)", ", flags FROM sla_results)")
+_AUDIT_SLA_ROWS_SQL = SLA_ROWS_SQL.replace("FROM sla_results)", ", flags, status AS status_enum FROM sla_results)")
 if _AUDIT_SLA_ROWS_SQL == SLA_ROWS_SQL:  # the audit would silently find nothing
     raise ImportError("store.sla.SLA_ROWS_SQL no longer ends with 'FROM sla_results)': add flags to the audit")
 
@@ -437,45 +393,29 @@ if _AUDIT_SLA_ROWS_SQL == SLA_ROWS_SQL:  # the audit would silently find nothing
 def _audit_base_sql(where: str = "TRUE") -> str:
     """One row per dossier (LEFT JOIN dossier_sla) with the vendor's and our figures, the kind
     of disagreement (NULL when they agree or we have no figures) and the engine's findings (flags,
-    0 when none or not computed)."""
-    our_overdue = "(s.final_status = 'overdue' OR s.status = 'pending_overdue')"
-    agrees = """CASE
-        WHEN s.final_status IS NOT NULL THEN reported_class = s.final_status
-        WHEN s.status = 'pending_in_time' THEN reported_class IN ('in_time', 'on_time')
-        WHEN s.status = 'pending_overdue' THEN reported_class = 'overdue'
-        WHEN s.status = 'waiting_supplement' THEN reported_class IN ('waiting_supplement', 'in_time')
-        ELSE TRUE END"""
-    # an office-time deadline (working hours, or working days with a fraction) is compared to the
-    # minute, a day-based one by its day
-    due_differs = f"""CASE WHEN {office_time_sql('d.time_unit', 'd.time_limit')}
-        THEN date_trunc('minute', d.reported_due_at) <> date_trunc('minute', s.late_from - INTERVAL 1 MICROSECOND)
-        ELSE CAST(d.reported_due_at AS DATE) <> s.due_date END"""
+    0 when none or not computed). The rules: store/vendor.py, as the recompute counts them."""
+    f = audit_facts_sql(class_mask_sql("vc.class_ix"), "enum_code(s.status_enum)", "d.reported_due_at IS NULL",
+                        "s.late_from IS NOT NULL",
+                        due_differs_sql("epoch_us(d.reported_due_at)", "epoch_us(s.late_from)",
+                                        due_unit_sql("d.time_unit", "d.time_limit")))
     return f"""
-    SELECT *, CASE
-        WHEN sla_status IS NULL OR sla_status = 'excluded' THEN NULL
-        WHEN reported_class = 'overdue' AND final_status IN ('early', 'on_time') THEN 'reported_overdue_resolved_on_time'
-        WHEN reported_class IN ('early', 'on_time', 'in_time', 'waiting_supplement') AND our_overdue
-            THEN 'reported_on_time_actually_overdue'
-        WHEN reported_due_at IS NULL AND due_date IS NOT NULL THEN 'no_reported_due'
-        WHEN due_differs THEN 'due_date_differs'
-        WHEN reported_class NOT IN ('unknown') AND NOT status_agrees THEN 'status_differs'
-        END AS kind
+    SELECT *, {kind_name_sql('kind_code')} AS kind
     FROM (
         SELECT d.dossier_code, d.agency_code, d.procedure_code, d.field, d.channel, d.state, d.time_unit,
                d.received_at,
                coalesce(d.finished_at, d.returned_at) AS resolved_at,
-               d.reported_due_at, d.reported_status, reported_class,
+               d.reported_due_at, d.reported_status, vc.reported_class,
                d.time_limit, s.due_date, s.late_from, s.final_status, s.status AS sla_status,
                coalesce(s.final_status, s.status) AS recomputed_status,
-               coalesce({our_overdue}, FALSE) AS our_overdue,
-               coalesce(reported_class = 'overdue', FALSE) AS reported_overdue,
-               coalesce({due_differs}, FALSE) AS due_differs,
-               coalesce({agrees}, TRUE) AS status_agrees,
+               {f['our_overdue']} AS our_overdue,
+               {f['reported_overdue']} AS reported_overdue,
+               {f['due_differs']} AS due_differs,
+               {f['status_agrees']} AS status_agrees,
+               {f['kind_code']} AS kind_code,
                date_diff('day', s.due_date, CAST(d.reported_due_at AS DATE)) AS due_days_diff,
                CAST(coalesce(s.flags, 0) AS INTEGER) AS flags
-        FROM (SELECT dossiers.*, vc.reported_class FROM dossiers
-              LEFT JOIN ({_classes_sql('reported_status', VENDOR_STATUS_CLASSES, 'reported_class')}) vc
-                     ON vc.status_text = dossiers.reported_status) d
+        FROM dossiers d
+        LEFT JOIN ({vendor_classes_sql()}) vc ON vc.status_text = d.reported_status
         LEFT JOIN {_AUDIT_SLA_ROWS_SQL} s ON s.dossier_id = d.dossier_id
         WHERE {where}
     )"""
@@ -489,7 +429,7 @@ _AUDITED = f"sla_status <> 'excluded' AND state NOT IN ({quoted_list(EXCLUDED_ST
 _AUDIT_SCOPE = f"sla_status IS NOT NULL AND {_AUDITED} AND {_AUDIT_MONTH}"
 # The engine's findings are counted in every dossier it judged, refusals included (a refusal after
 # the deadline is one), in the audit's month.
-_FINDINGS_MASK = sum(AUDIT_FINDINGS.values())
+_FINDINGS_MASK = FINDINGS_MASK
 _FINDINGS_SCOPE = f"sla_status IS NOT NULL AND (flags & {_FINDINGS_MASK}) <> 0 AND {_AUDIT_MONTH}"
 
 
@@ -555,9 +495,7 @@ def audit_findings(con: duckdb.DuckDBPyConnection, month: str | None = None, age
                        "tree_date": _month_end(m) if m else local_today()})
 
 
-_AUDIT_COUNTS = ["dossiers", *AUDIT_KINDS, "mismatches", "reported_overdue", "recomputed_overdue"]
-_FINDING_COUNTS = [*AUDIT_FINDINGS, "findings", "negative_counted_overdue"]
-_SYNC_COUNTS = ["resolved", "synced_ok", *SYNC_PROBLEMS, "unsynced"]
+_AUDIT_COUNTS, _FINDING_COUNTS, _SYNC_COUNTS = AUDIT_COUNTS, FINDING_COUNTS, SYNC_COUNTS
 # The rows both the audit's counts and the findings' are counted from, in one scan.
 _AUDIT_OR_FINDINGS = (f"sla_status IS NOT NULL AND (({_AUDITED}) OR (flags & {_FINDINGS_MASK}) <> 0) "
                       f"AND {_AUDIT_MONTH}")
@@ -580,35 +518,6 @@ def _audit_counts_sql() -> str:
 def _sync_counts_sql() -> str:
     probs = ", ".join(f"count(*) FILTER (WHERE problem = '{p}') AS {p}" for p in SYNC_PROBLEMS)
     return f"count(*) AS resolved, count(*) FILTER (WHERE problem IS NULL) AS synced_ok, {probs}, count(problem) AS unsynced"
-
-
-def refresh_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Rebuild agency_month_audit, agency_month_findings and agency_month_sync (migrations 009,
-    012) from the dossiers and the SLA results as they are now; run after the recompute, in a
-    transaction of its own (store/catalog.py DERIVED)."""
-    con.execute("DELETE FROM agency_month_audit")
-    con.execute("DELETE FROM agency_month_findings")
-    con.execute("DELETE FROM agency_month_sync")
-    con.execute("DELETE FROM dashboard_counts_state")
-    # one scan for both tables; each keeps the (month, agency) pairs it has something for
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE audit_month_counts AS
-        SELECT CAST(date_trunc('month', coalesce(resolved_at, received_at)) AS DATE) AS month, agency_code,
-               {_audit_counts_sql()}
-        FROM ({_audit_base_sql()}) a WHERE {_AUDIT_OR_FINDINGS} GROUP BY ALL""", {"month": None, "month_end": None})
-    cols, fcols = ", ".join(_AUDIT_COUNTS), ", ".join(_FINDING_COUNTS)
-    con.execute(f"INSERT INTO agency_month_audit (month, agency_code, {cols}) "
-                f"SELECT month, agency_code, {cols} FROM temp.audit_month_counts WHERE dossiers > 0")
-    con.execute(f"INSERT INTO agency_month_findings (month, agency_code, {fcols}) "
-                f"SELECT month, agency_code, {fcols} FROM temp.audit_month_counts WHERE findings > 0")
-    con.execute("DROP TABLE temp.audit_month_counts")
-    con.execute(f"""
-        INSERT INTO agency_month_sync (month, agency_code, source_system, {', '.join(_SYNC_COUNTS)})
-        SELECT CAST(date_trunc('month', resolved_at) AS DATE) AS month, agency_code, source_system, {_sync_counts_sql()}
-        FROM ({_sync_base_sql()}) b GROUP BY ALL""")
-    con.execute("INSERT INTO dashboard_counts_state SELECT $run, count(*), max(dossier_id) FROM dossiers",
-                {"run": run_id})
-
 
 
 # Off only to compare with counting from the dossiers (tests).
@@ -680,7 +589,7 @@ def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, ag
 def vendor_statuses(con: duckdb.DuckDBPyConnection) -> Table:
     """Every distinct reported_status and the class it is read as (unknown = not compared)."""
     return _run(con, f"""
-        SELECT reported_status, {_classify('reported_status', VENDOR_STATUS_CLASSES)} AS reported_class,
+        SELECT reported_status, {classify_sql('reported_status', VENDOR_STATUS_CLASSES)} AS reported_class,
                count(*) AS dossiers
         FROM dossiers GROUP BY reported_status ORDER BY dossiers DESC, reported_status""", {})
 
@@ -688,18 +597,17 @@ def vendor_statuses(con: duckdb.DuckDBPyConnection) -> Table:
 # -- sync to the National Public Service Portal ------------------------------------------------
 
 def _sync_base_sql(where: str = "TRUE") -> str:
+    """Resolved dossiers with their sync problem (NULL when none; store/vendor.py)."""
     return f"""
-    SELECT *, CASE
-        WHEN synced_at IS NULL THEN 'never_synced'
-        WHEN synced_at < resolved_at THEN 'synced_before_resolution'
-        WHEN synced_class IS DISTINCT FROM 'resolved' THEN 'status_differs'
-        END AS problem
+    SELECT *, [{', '.join(repr(p) for p in SYNC_PROBLEMS)}][nullif({sync_problem_sql('synced_at', 'resolved_at',
+                                                                                      "synced_class = 'resolved'")}, 0)]
+              AS problem
     FROM (
         SELECT dossier_code, agency_code, procedure_code, source_system, state, received_at,
                coalesce(finished_at, returned_at) AS resolved_at, synced_at, synced_status,
                sc.synced_class
         FROM dossiers
-        LEFT JOIN ({_classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class')}) sc ON sc.status_text = dossiers.synced_status
+        LEFT JOIN ({classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class')}) sc ON sc.status_text = dossiers.synced_status
         WHERE state IN ({quoted_list(RESOLVED_STATES)}) AND {where}
     )"""
 
@@ -872,10 +780,10 @@ def import_batches(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
 
 @named_query("sla_runs", cache="until_write")
 def sla_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> Table:
-    """The latest recomputes, newest first."""
+    """The latest recomputes, newest first; kind: full, or incremental (only the dossiers that changed)."""
     n = _limit(limit, "sla_runs")
     return _run(con, f"""
-        SELECT run_id, rule_set, as_of, started_at, finished_at,
+        SELECT run_id, coalesce(kind, 'full') AS kind, rule_set, as_of, started_at, finished_at,
                date_diff('millisecond', started_at, finished_at) / 1000.0 AS duration_s, dossiers
         FROM sla_runs ORDER BY run_id DESC LIMIT {n}""", {})
 

@@ -203,7 +203,7 @@ class StoreService:
                     self._call(lambda: service.ops.explain_dossiers(list(body.get("codes") or []), body.get("agency"),
                                                                     lang=body.get("lang") or "vi"))
                 elif self.path == "/recompute":
-                    self._call(lambda: service.ops.recompute(body.get("as_of")))
+                    self._call(lambda: service.ops.recompute(body.get("as_of"), full=body.get("full") is not False))
                 elif self.path == "/figures_at":
                     self._call(lambda: [t.to_json() for t in service.ops.figures_at(str(body.get("as_of")),
                                                                                      list(body.get("reads") or []))])

@@ -42,6 +42,7 @@ import duckdb
 from config.clock import local_now, to_local
 from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, quoted_list
 from sla_rules.constants import FLAG_STOPPED, office_time_sql
+from store.vendor import audit_key_of_pass, early_facts, pass_inputs, write_dashboard_counts
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
                         "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state"]
@@ -60,6 +61,7 @@ class Engine(Protocol):
     event_kinds: tuple[str, ...]  # the dossier events the engine reads
 
     def rule_versions(self) -> list[tuple[str, dt.datetime, dt.time]]: ...
+    def fingerprint(self) -> str: ...
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
     def compute_sql(self, source: str, as_of: dt.datetime, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Any = (),
@@ -427,34 +429,45 @@ def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = Fal
     return early, key
 
 
-def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: dt.datetime,
-             step: Callable[[str], None], flush: bool) -> tuple[int, int, dict[str, int], int]:
-    """The recompute's writes in the caller's transaction: (run id, dossiers, statuses, month rows)."""
+# The key count tables and the sla_results column each is counted from.
+_KEY_TABLES = (("sla_month_counts", "month_key"), ("sla_audit_counts", "audit_key"), ("sla_sync_counts", "sync_key"))
+# An incremental refresh judging more than this share of the dossiers again runs as a full one.
+INCREMENTAL_SHARE = 0.3
+
+
+def _start_run(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime, kind: str) -> int:
     engine.install(con)
     run_id = con.execute("SELECT nextval('sla_run_seq')").fetchone()[0]
     # Python's clock: DuckDB's localtimestamp is the transaction's start, the same at both ends.
-    con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at) VALUES (?, ?, ?, ?)",
-                [run_id, engine.name, as_of, local_now()])
-    _empty_sla_results(con)
+    con.execute("INSERT INTO sla_runs (run_id, rule_set, as_of, started_at, kind) VALUES (?, ?, ?, ?, ?)",
+                [run_id, engine.name, as_of, local_now(), kind])
+    return run_id
+
+
+def _set_result_set(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime, run_id: int) -> None:
+    """The results' as_of, run and engine, and the last import they include."""
     con.execute("DELETE FROM sla_result_set")
-    con.execute("INSERT INTO sla_result_set (as_of, run_id) VALUES (?, ?)", [as_of, run_id])
-    con.execute("DELETE FROM sla_rule_versions")
-    con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) VALUES (?, ?, ?)",
-                    engine.rule_versions())
-    con.execute("DELETE FROM sla_agencies")
-    con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
-                "FROM (SELECT DISTINCT agency_code FROM dossiers)")
+    con.execute("INSERT INTO sla_result_set (as_of, run_id, engine_key, batch_id) "
+                "SELECT ?, ?, ?, (SELECT max(batch_id) FROM import_batches)", [as_of, run_id, engine.fingerprint()])
+
+
+def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime, only: str | None) -> None:
+    """INSERT into sla_results the engine's results at `as_of` with their month, audit and sync keys,
+    for every dossier or (`only`) those whose dossier_id is in that relation."""
+    dossiers = f"(SELECT * FROM dossiers WHERE dossier_id IN (SELECT dossier_id FROM {only}))" if only else "dossiers"
+    joins, vendor_cols = pass_inputs(con, dossiers)
     inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
     # LEFT JOIN: every dossier's agency is numbered; an inner join would cost the rows a copy
     con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
-                f"a.agency_ix, d.channel FROM dossiers d LEFT JOIN sla_agencies a ON a.agency_code = d.agency_code")
+                f"a.agency_ix, d.channel, {vendor_cols} FROM {dossiers} d "
+                f"LEFT JOIN sla_agencies a ON a.agency_code = d.agency_code {joins}")
     con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
-                'FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code')
-    step("prepare")
+                f'FROM dossier_events e JOIN {dossiers} d ON d.dossier_code = e.dossier_code')
     oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
-                         "FROM dossiers").fetchone()[0]
+                         f"FROM {dossiers}").fetchone()[0]
     early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of),
                                     engine.counts_late_refusals)
+    early = [{**early[0], **early_facts()}, *early[1:]]
     # the events relation only when there are events the engine reads (a join less per dossier)
     events = "v_sla_events" if con.execute(
         f"SELECT EXISTS (SELECT 1 FROM dossier_events WHERE event IN ({quoted_list(engine.event_kinds)}))"
@@ -463,49 +476,182 @@ def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: 
                              status_type="sla_status", internals=("late_us", "late_month", "flags"),
                              early=early)
     con.execute(f"""
-        INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags)
-        SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags FROM ({sql})""")
-    step("engine_and_results")
-    # the results' pages go to disk while the monthly figures are counted, not all at COMMIT
-    if flush:
-        store.start_flush()
-    # one pass over the results: dossiers per agency and month_key, which also hold the status
-    # of every counted dossier (the rows without a key are read again for theirs alone)
-    con.execute("""CREATE OR REPLACE TEMP TABLE sla_key_counts AS
-        SELECT agency_ix, month_key, count(*) AS n FROM sla_results WHERE month_key IS NOT NULL GROUP BY ALL""")
+        INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags, audit_key, sync_key)
+        SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags, {audit_key_of_pass()}, vn_sync
+        FROM ({sql})""")
+
+
+def _key_groups(rows: str, sign: int = 1) -> str:
+    """(table, agency_ix, key, n) of `rows` (sla_results rows) for each key count table."""
+    return " UNION ALL ".join(
+        f"SELECT '{t}' AS t, agency_ix, {k} AS key, {sign} * count(*) AS n FROM {rows} WHERE {k} IS NOT NULL GROUP BY ALL"
+        for t, k in _KEY_TABLES)
+
+
+def _write_key_counts(con: duckdb.DuckDBPyConnection, changes: str | None) -> None:
+    """The key count tables: counted from sla_results (changes None), or added `changes`
+    (t, agency_ix, key, n) rows to, keeping the groups that still hold dossiers."""
+    if changes is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE sla_key_groups AS {_key_groups('sla_results')}")
+    else:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE sla_key_groups AS
+            SELECT t, agency_ix, key, sum(n) AS n FROM (
+                {' UNION ALL '.join(f"SELECT '{t}' AS t, agency_ix, {k} AS key, n FROM {t}" for t, k in _KEY_TABLES)}
+                UNION ALL SELECT * FROM {changes})
+            GROUP BY ALL HAVING sum(n) <> 0""")
+    for t, k in _KEY_TABLES:
+        con.execute(f"DELETE FROM {t}")
+        con.execute(f"INSERT INTO {t} (agency_ix, {k}, n) SELECT agency_ix, key, n FROM temp.sla_key_groups "
+                    f"WHERE t = '{t}'")
+    con.execute("DROP TABLE temp.sla_key_groups")
+
+
+def _write_figures(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, run_id: int) -> tuple[dict[str, int], int]:
+    """From the key counts: agency_month_stats, the dashboard's audit and sync tables, and the
+    statuses of every result. Returns (statuses, month rows)."""
     statuses = {str(k): int(v) for k, v in con.execute(f"""
         SELECT status, sum(n) FROM (
             SELECT enum_range(NULL::sla_status)[CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER) + 1] AS status, n
-            FROM sla_key_counts
+            FROM sla_month_counts
             UNION ALL SELECT status, 1 FROM sla_results WHERE month_key IS NULL)
         GROUP BY status ORDER BY CAST(status AS VARCHAR)""").fetchall()}
-    dossiers = sum(statuses.values())
     month_rows = _write_month_stats(con, """(
-        SELECT a.agency_code, g.month_key, g.n FROM temp.sla_key_counts g JOIN sla_agencies a USING (agency_ix))""",
+        SELECT a.agency_code, g.month_key, g.n FROM sla_month_counts g JOIN sla_agencies a USING (agency_ix))""",
                                     as_of)
-    con.execute("DROP TABLE temp.sla_key_counts")
-    step("month_stats")
+    write_dashboard_counts(con, run_id)
+    return statuses, month_rows
+
+
+def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, dossiers: int) -> None:
     con.execute("UPDATE sla_runs SET finished_at = ?, dossiers = ? WHERE run_id = ?",
                 [local_now(), dossiers, run_id])
+
+
+def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: dt.datetime,
+             step: Callable[[str], None], flush: bool) -> tuple[int, int, dict[str, int], int]:
+    """A full recompute's writes in the caller's transaction: (run id, dossiers, statuses, month rows)."""
+    run_id = _start_run(con, engine, as_of, "full")
+    _empty_sla_results(con)
+    _set_result_set(con, engine, as_of, run_id)
+    con.execute("DELETE FROM sla_rule_versions")
+    con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) VALUES (?, ?, ?)",
+                    engine.rule_versions())
+    con.execute("DELETE FROM sla_agencies")
+    con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
+                "FROM (SELECT DISTINCT agency_code FROM dossiers)")
+    con.execute("DELETE FROM sla_sources")
+    step("prepare")
+    _engine_pass(con, engine, as_of, None)
+    step("engine_and_results")
+    # the results' pages go to disk while the figures are counted, not all at COMMIT
+    if flush:
+        store.start_flush()
+    # one pass over the results: dossiers per agency and key, which also hold the status of every
+    # counted dossier (the rows without a month key are read again for theirs alone)
+    _write_key_counts(con, None)
+    statuses, month_rows = _write_figures(con, as_of, run_id)
+    dossiers = sum(statuses.values())
+    step("month_stats")
+    _finish_run(con, run_id, dossiers)
     return run_id, dossiers, statuses, month_rows
 
 
-def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
-              dashboard_counts: bool = True,
-              derived: Sequence[Callable[[Any, int], None]] = ()) -> dict[str, Any]:
-    """Replace the SLA results with the engine's output at `as_of`, in one transaction.
+def _previous(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The stored results' as_of, run, engine and last import, when their counts are all there."""
+    row = con.execute("""
+        SELECT rs.as_of, rs.run_id, rs.engine_key, rs.batch_id, r.started_at
+        FROM sla_result_set rs JOIN sla_runs r USING (run_id)
+        WHERE r.finished_at IS NOT NULL
+          AND (SELECT run_id FROM dashboard_counts_state) = rs.run_id""").fetchone()
+    if row is None:
+        return None
+    return dict(zip(("as_of", "run_id", "engine_key", "batch_id", "started_at"), row))
 
-    One pass of the engine over every dossier writes sla_results (read through the view
-    dossier_sla) with each dossier's month facts beside its result; the monthly figures
-    (agency_month_stats) are then counted from those facts alone. Records an sla_runs row, the
-    rule versions and the agency numbering used. Any failure (or Ctrl-C) leaves the previous
-    results untouched. Then (`dashboard_counts`) each of `derived`, `fn(con, run_id)`, rebuilds
-    what is derived from them in a transaction of its own: the caller lists them (store/catalog.py
-    `recompute`: the dashboard's audit and sync counts), as this module never imports the
-    queries. Last, a checkpoint frees the previous results' blocks in the file for the next
-    recompute (Store.checkpoint; `checkpointed` False when a concurrent reader made DuckDB refuse
-    it, left to the owner's retry). Returns JSON-able counts, the time of each step,
-    `sla_duration_s` (results and monthly figures, committed) and `duration_s` (all of it).
+
+def refresh_plan(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime) -> tuple[str, str]:
+    """('incremental', '') when the stored results can be brought to `as_of` by judging again only
+    the dossiers that changed, else ('full', why not)."""
+    prev = _previous(con)
+    if prev is None:
+        return "full", "no complete results stored yet"
+    if prev["engine_key"] != engine.fingerprint():
+        return "full", "the rule set, the calendar or the engine changed since the last recompute"
+    if as_of < prev["as_of"]:
+        return "full", "as_of is earlier than the stored results'"
+    if as_of.date() != prev["as_of"].date():
+        return "full", "a new day: every pending dossier's status may have moved"
+    return "incremental", ""
+
+
+def _touched(con: duckdb.DuckDBPyConnection, prev: dict[str, Any], as_of: dt.datetime) -> int:
+    """TEMP table sla_touched(dossier_id): the dossiers whose result may differ between the stored
+    results (at prev as_of) and `as_of`: written by an import since (their rows or their events),
+    with a fact dated between the two instants (known now, not then), or whose deadline falls
+    between them. Any other dossier's result is the same at both instants (its facts and its
+    deadline are on the same side of both); both ends are included, so a boundary is never missed."""
+    facts = ("received_at", "supplement_requested_at", "supplement_received_at", "extended_due_at",
+             "finished_at", "returned_at")
+    between = " OR ".join(f"{c} BETWEEN $old AND $new" for c in facts)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE sla_touched AS
+        SELECT dossier_id FROM dossiers
+        WHERE batch_id > coalesce($batch, 0) OR updated_at >= $started OR {between}
+        UNION SELECT d.dossier_id FROM dossier_events e JOIN dossiers d ON d.dossier_code = e.dossier_code
+        WHERE e.batch_id > coalesce($batch, 0) OR e."at" BETWEEN $old AND $new
+        UNION SELECT dossier_id FROM sla_results WHERE late_from BETWEEN $old AND $new""",
+                {"batch": prev["batch_id"], "started": prev["started_at"], "old": prev["as_of"], "new": as_of})
+    return con.execute("SELECT count(*) FROM temp.sla_touched").fetchone()[0]
+
+
+def _incremental(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime,
+                 step: Callable[[str], None]) -> tuple[int, int, dict[str, int], int, int] | None:
+    """Bring the stored results to `as_of` judging again only the touched dossiers (_touched), in
+    the caller's transaction: (run id, dossiers, statuses, month rows, judged again), or None when
+    so many changed that a full recompute costs less."""
+    prev = _previous(con)
+    touched = _touched(con, prev, as_of)
+    total = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
+    if touched > INCREMENTAL_SHARE * total:
+        return None
+    run_id = _start_run(con, engine, as_of, "incremental")
+    step("prepare")
+    # their old keys out, their new keys in
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sla_key_changes AS "
+                f"{_key_groups('(SELECT * FROM sla_results WHERE dossier_id IN (SELECT dossier_id FROM temp.sla_touched))', -1)}")
+    con.execute("DELETE FROM sla_results WHERE dossier_id IN (SELECT dossier_id FROM temp.sla_touched)")
+    con.execute("""INSERT INTO sla_agencies
+        SELECT coalesce((SELECT max(agency_ix) FROM sla_agencies), 0) + row_number() OVER (ORDER BY agency_code),
+               agency_code
+        FROM (SELECT DISTINCT agency_code FROM dossiers WHERE dossier_id IN (SELECT dossier_id FROM temp.sla_touched)
+              EXCEPT SELECT agency_code FROM sla_agencies)""")
+    _engine_pass(con, engine, as_of, "temp.sla_touched")
+    step("engine_and_results")
+    con.execute(f"INSERT INTO temp.sla_key_changes "
+                f"{_key_groups('(SELECT * FROM sla_results WHERE dossier_id IN (SELECT dossier_id FROM temp.sla_touched))')}")
+    _write_key_counts(con, "temp.sla_key_changes")
+    con.execute("DROP TABLE temp.sla_key_changes")
+    _set_result_set(con, engine, as_of, run_id)
+    statuses, month_rows = _write_figures(con, as_of, run_id)
+    dossiers = sum(statuses.values())
+    con.execute("DROP TABLE temp.sla_touched")
+    step("month_stats")
+    _finish_run(con, run_id, dossiers)
+    return run_id, dossiers, statuses, month_rows, touched
+
+
+def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str, full: bool = True) -> dict[str, Any]:
+    """Bring the SLA results and every figure derived from them to `as_of`, in one transaction.
+
+    full: replace every result (one pass of the engine over every dossier); otherwise judge again
+    only what changed since the stored results when that gives the same tables (refresh_plan:
+    same engine, same day), else replace everything and say why (`full_reason`). Each result is
+    written with its month, audit and sync keys (store/vendor.py); the per-agency month tables
+    (agency_month_stats, the dashboard's audit and sync counts) are counted from the key counts
+    alone. Records an sla_runs row, the rule versions and the agency numbering used. Any failure
+    (or Ctrl-C) leaves the previous results untouched. Last, a checkpoint frees the previous
+    results' blocks in the file for the next recompute (Store.checkpoint; `checkpointed` False when
+    a concurrent reader made DuckDB refuse it, left to the owner's retry). Returns JSON-able counts,
+    `kind` (full | incremental), `judged` (dossiers the engine judged), the time of each step,
+    `sla_duration_s` (everything, committed) and `duration_s` (with the checkpoint).
     """
     as_of = to_local_naive(as_of)
     t0 = time.perf_counter()
@@ -517,27 +663,33 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
         steps[name] = round(now - mark[0], 3)
         mark[0] = now
 
+    kind, why = "full", "asked for" if full else ""
     with store.transaction() as con:
-        run_id, dossiers, statuses, month_rows = _compute(con, store, engine, as_of, step, flush=True)
+        done = None
+        if not full:
+            kind, why = refresh_plan(con, engine, as_of)
+            if kind == "incremental":
+                done = _incremental(con, engine, as_of, step)
+                if done is None:
+                    kind, why = "full", f"more than {INCREMENTAL_SHARE:.0%} of the dossiers changed"
+        if done is None:
+            run_id, dossiers, statuses, month_rows = _compute(con, store, engine, as_of, step, flush=True)
+            judged = dossiers
+        else:
+            run_id, dossiers, statuses, month_rows, judged = done
     step("commit")
     sla_duration = time.perf_counter() - t0
-    if dashboard_counts:
-        # The dashboard's audit and sync counts per agency and month (migration 009): derived from
-        # the results just committed, in a transaction of their own, so the SLA figures are there
-        # (and counted as the recompute) first; until these are written the audit and sync queries
-        # count from the dossiers, as they do whenever the counts do not match the store.
-        for refresh in derived:
-            with store.transaction() as con:
-                refresh(con, run_id)
-        step("dashboard_counts")
     # the previous results' blocks are free for the next recompute only after a checkpoint
-    checkpointed = store.checkpoint()
+    checkpointed = store.checkpoint() if kind == "full" else None
     step("checkpoint")
     return {
         "run_id": run_id,
+        "kind": kind,
+        **({"full_reason": why} if kind == "full" else {}),
         "rule_set": engine.name,
         "as_of": as_of.isoformat(sep=" "),
         "dossiers": dossiers,
+        "judged": judged,
         "statuses": statuses,
         "month_stats_rows": month_rows,
         "duration_s": round(time.perf_counter() - t0, 3),

@@ -156,7 +156,7 @@ def test_the_audit_compares_a_fractional_deadline_to_the_minute(tmp_path, engine
     17:00 the same day is a different deadline (the audit compared only the day for any limit but
     working hours)."""
     from store.db import Store
-    from store.catalog import recompute
+    from store.sla import recompute
 
     with Store(tmp_path / "audit.duckdb") as s:
         with s.transaction() as c:

@@ -32,7 +32,7 @@ from reports.briefing.collect import collect
 from reports.files import build_all
 from reports.render_xlsx import render_xlsx
 from sla_rules.engine import SlaEngine
-from store.catalog import recompute
+from store.sla import recompute
 from store.db import Store
 import store.queries as sq
 from store.errors import QueryError

@@ -15,7 +15,7 @@ import store.db as db
 from benchmarks.synth import synth_select
 from config.app import AppConfig
 from sla_rules.engine import SlaEngine
-from store.catalog import recompute
+from store.sla import recompute
 from store.db import Store
 from store.sla import COUNTS_SQL, STAT_COLUMNS, month_facts_sql
 

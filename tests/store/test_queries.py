@@ -731,7 +731,7 @@ def test_quarantine_batches_runs_and_store_stats(tmp_path):
                       "('bbb', 2, 'channel', 'feb.csv', 'fax', 'unknown channel', NULL, 2, TIMESTAMP '2024-03-01 08:00:01'), "
                       "('bbb', 3, '', 'feb.csv', NULL, 'duplicate dossier_code', NULL, 2, TIMESTAMP '2024-03-01 08:00:01')")
             c.execute("INSERT INTO sla_runs VALUES (1, 'vn-default', TIMESTAMP '2024-03-01 12:00', "
-                      "TIMESTAMP '2024-03-01 12:00', TIMESTAMP '2024-03-01 12:00:04', 8)")
+                      "TIMESTAMP '2024-03-01 12:00', TIMESTAMP '2024-03-01 12:00:04', 8, 'full')")
         seed(s, DOSSIERS[:8], AS_OF)
         q = s.query("quarantine_list")
         assert q.column("file_name") == ["feb.csv", "feb.csv", "jan.csv"]

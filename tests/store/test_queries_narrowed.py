@@ -16,7 +16,7 @@ from config.app import AppConfig
 from config.clock import local_now
 from config.reference import ReferenceData
 from sla_rules.engine import SlaEngine
-from store.catalog import recompute
+from store.sla import recompute
 from store.db import Store
 from store.reference import load_reference
 

@@ -1,4 +1,4 @@
-"""store.sla.recompute (through store.catalog.recompute, with what is derived from it) with the real
+"""store.sla.recompute (the results and every table derived from them) with the real
 SLA engine (sla_rules.engine) on a real store file.
 
 Dates sit in the plain week of Monday 4 March 2024 (no holiday in March 2024): a dossier received
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sla_rules.engine import SlaEngine
-from store.catalog import recompute
+from store.sla import recompute
 from store.db import Store
 from store.sla import to_local_naive
 
@@ -112,6 +112,9 @@ class BrokenEngine:
 
     def rule_versions(self):
         return self._engine.rule_versions()
+
+    def fingerprint(self):
+        return self._engine.fingerprint()
 
     def compute_sql(self, source, as_of, events=None, with_reasons=False, lang="vi", extra=(), status_type=None,
                     internals=(), early=()):
@@ -250,7 +253,7 @@ def test_repeated_recomputes_do_not_grow_the_store_file(tmp_path, engine):
     with Store(path) as s:
         sizes, runs = [], []
         for _ in range(6):
-            runs.append(recompute(s, engine, T(2026, 7, 15, 12), dashboard_counts=False))
+            runs.append(recompute(s, engine, T(2026, 7, 15, 12)))
             sizes.append(os.path.getsize(path))
     # a set of results is ≈ 8 MB here: a leak grows the file by one at every recompute, while the
     # layout of one recompute's blocks varies by a few percent with how its parallel branches

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from store.catalog import recompute
+from store.sla import recompute
 from store.db import Store
 from store.sla import STAT_COLUMNS
 from tests.sla_oracle import Dossier, Oracle
