@@ -66,14 +66,23 @@ def cmd_import(cfg: AppConfig, args: argparse.Namespace) -> int:
     ops = open_ops(cfg)
     if not ops.remote:  # a progress bar where the import runs
         res = ops.import_file(args.file, args.events, progress=sys.stderr.isatty())
-        ops.recompute()
+        res["sla"] = ops.recompute(full=False)
         ops.close()
     else:
         res = ops.import_file(args.file, args.events)
-        ops.recompute()
+        res["sla"] = ops.recompute(full=False)
     print(json.dumps({k: v for k, v in res.items() if k != "text"}, ensure_ascii=False, default=str)
-          if args.json else res["text"])
+          if args.json else res["text"] + "\n" + refresh_line(res["sla"]))
     return 0
+
+
+def refresh_line(sla: dict) -> str:
+    """What the refresh after an import did, in a line."""
+    if sla.get("kind") == "incremental":
+        return (f"Figures refreshed: {sla['judged']:,} of {sla['dossiers']:,} dossiers judged again "
+                f"({sla['sla_duration_s']:.2f} s).")
+    return (f"Figures recomputed in full: {sla['dossiers']:,} dossiers ({sla['sla_duration_s']:.2f} s; "
+            f"{sla.get('full_reason', 'asked for')}).")
 
 
 def cmd_sla_explain(cfg: AppConfig, args: argparse.Namespace) -> int:

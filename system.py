@@ -225,12 +225,19 @@ class Motcua:
         return figures_at(self.store, self.engine, t,
                           [(str(r["name"]), dict(r.get("params") or {})) for r in reads])
 
-    def recompute(self, as_of: str | None = None) -> dict[str, Any]:
-        from store.catalog import recompute
+    def recompute(self, as_of: str | None = None, full: bool = True) -> dict[str, Any]:
+        """The SLA results and every figure derived from them at `as_of` (default now). full=False:
+        judge again only what changed since the stored results when that gives the same figures
+        (store/sla.py refresh_plan), else everything; the result says which (`kind`) and why."""
+        from store.sla import recompute
 
         t = parse_as_of(as_of)
         try:
-            return recompute(self.store, self.engine, t)
+            res = recompute(self.store, self.engine, t, full=full)
+            log.info("SLA %s refresh at %s: %s dossiers judged in %.2f s%s", res["kind"], res["as_of"],
+                     res["judged"], res["sla_duration_s"],
+                     f" ({res['full_reason']})" if res.get("full_reason") else "")
+            return res
         except Exception as e:
             plain = _plain(e, "recompute")
             if plain is e:
@@ -343,7 +350,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             res = app.demo_data()
             out(f"  demo data: {res['import']['inserted']} dossiers, recomputed {res['sla'].get('dossiers')}")
         else:
-            app.recompute()
+            app.recompute(full=False)
         try:
             # /import takes files from these folders only (the dashboard's uploads, the watch folder)
             service = StoreService(app, cfg.store.path, cfg.service.host, cfg.service.port,
@@ -369,7 +376,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                                 on_results=registry.probe_metrics.observe_results)
         probes.start()
         stack.callback(probes.shutdown)
-        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(),
+        inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(full=False),
                       mapping=cfg.imports.column_mapping)
         scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
                           max_instances=1, coalesce=True)

@@ -150,9 +150,9 @@ class ScopedOps:
         self._allow("import_file")
         return self._backend.import_file(path, events_path, dry_run=dry_run, lang=lang)
 
-    def recompute(self) -> dict[str, Any]:
+    def recompute(self, full: bool = True) -> dict[str, Any]:
         self._allow("recompute")
-        return self._backend.recompute()
+        return self._backend.recompute(full=full)
 
     @property
     def cfg(self):

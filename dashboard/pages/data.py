@@ -140,7 +140,7 @@ with common.guard():
         if b1.button(tr("data_import"), type="primary", key="data_do_import"):
             o = common.ops()
             res = o.import_file(pending["file"], pending["events"], lang=L)
-            o.recompute()
+            o.recompute(full=False)  # only what the file changed, when that is enough
             _archive(pending, res)
             st.session_state.pop("pending_import", None)
             common.clear_caches()
