@@ -7,7 +7,7 @@ same run, in two modes:
              process can send). Target: ours ≥ 0.7 × bare.
 
     python benchmarks/bench_loadtest_cpu.py [--mode paced|saturated|both] [--users 20] [--seconds 12]
-                                            [--rounds 2] [--saturated-rounds 3]
+                                            [--rounds 2] [--saturated-rounds 3] [--profile DIR]
 
 The testbed (release v1.0) runs in a process of its own. Each round runs, one after the other,
 a bare FastHttpUser GETting /vi (benchmarks/locust/bare.py; `MOTCUA_BARE_PACING=0` in saturated
@@ -16,7 +16,7 @@ mode) and our scenario through loadtests/locustfile.py and its sampler: `home-on
 its assertions, `wait: {constant: 0}`; prepared by the runner like any scenario, so its target is
 held to the allowlist). benchmarks/locust/cpu_meter.py, loaded into both, measures the Locust
 process's own CPU seconds and requests between 4 s after the start and the end; the testbed's
-CPU over the same window is read from outside (psutil) and reported beside it.
+CPU over the same window is read from outside (psutil) and reported beside it (saturated mode).
 
 What limits the saturated rate on 2 cores. Release v1.0 holds each home page for 10 ± 4 ms in a
 pool of 32 workers (simulated service time, no CPU): that alone caps the rate near 1,500 req/s
@@ -24,11 +24,17 @@ at 20 users and 2,500 req/s at any number, with both processes about half idle, 
 measure the portal's pool rather than the generator. Saturated mode therefore sets the running
 testbed's service times to zero (v1.0 scaled by 0, through its control endpoint
 POST /__testbed/profile): same page, same checks, no waiting. Then the testbed itself is the
-limit: uvicorn + h11 in Python spend more CPU per request than Locust does, so the testbed fills
-one core (≈ 90-100 %) at ≈ 4,500-5,700 req/s while the Locust process uses ≈ 65-75 % of the
-other. Requests per CPU-second are the Locust process's own CPU only, so the ratio compares what
-each generator spends per request at the highest rate the machine allows; other work on the
-machine lowers both rates but leaves the ratio to per-request cost.
+limit: uvicorn + h11 in Python spend more CPU per request than Locust does, so on a quiet machine
+the testbed fills one core (≈ 90-100 %) at ≈ 4,500-5,700 req/s while the Locust process uses
+≈ 65-75 % of the other. With other work on the machine the two share what is left (measured:
+about one core, 3,100-3,450 req/s, Locust 41-45 %, testbed 55-59 %). Requests per CPU-second
+count the Locust process's own CPU only, so the ratio compares what each generator spends per
+request at the highest rate the machine allows; both figures rise a little when the machine is
+busier (more ready sockets per turn of the event loop), the ratio moves much less (0.80-0.89 quiet,
+0.84-0.89 busy).
+
+`--profile DIR`: a cProfile of each Locust process over the measured window, DIR/<mode>-<bare|ours>-<round>.prof
+(read with pstats; the profiler's own cost inflates those rounds' figures).
 
 Prints one line per round and a final JSON line: both modes' per-round values, medians, ratios,
 targets and `pass` (every target of the modes run met).
@@ -104,11 +110,13 @@ def cpu_share(samples: list[tuple[float, float]], t0: float, t1: float) -> float
 
 
 def _locust(files: list[Path], extra: list[str], env: dict[str, str], cwd: Path, timeout: float,
-            testbed_pid: int) -> dict:
+            testbed_pid: int, profile: Path | None) -> dict:
     out = cwd / "meter.json"
     out.unlink(missing_ok=True)
     (cwd / "series.jsonl").unlink(missing_ok=True)
     env = {**env, "MOTCUA_METER_OUT": str(out), "PYTHONPATH": str(ROOT)}
+    if profile is not None:
+        env["MOTCUA_METER_PROFILE"] = str(profile)
     cmd = [sys.executable, "-m", "locust", "-f", ",".join(str(f) for f in files), "--headless", "--only-summary",
            "--loglevel", "WARNING", "--exit-code-on-error", "0", *extra]
     with CpuSampler(testbed_pid) as testbed:
@@ -138,6 +146,10 @@ def _set_service_times(base: str, factor: float) -> None:
     r.raise_for_status()
 
 
+def _profile_path(args, mode: str, who: str, i: int) -> Path | None:
+    return None if args.profile is None else args.profile.resolve() / f"{mode}-{who}-{i + 1}.prof"
+
+
 def _pct(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
@@ -145,12 +157,12 @@ def _pct(x: float | None) -> float | None:
 def paced(base: str, pid: int, args, env: dict[str, str], tmpd: Path) -> dict:
     spec = _spec("home-only", base, args.users, args.seconds, tmpd)
     bare, ours = [], []
-    for _ in range(args.rounds):
+    for i in range(args.rounds):
         b = _locust([HERE / "bare.py", HERE / "cpu_meter.py"],
                     ["--host", base, "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds:g}s"],
-                    env, tmpd, args.seconds + 60, pid)
+                    env, tmpd, args.seconds + 60, pid, _profile_path(args, "paced", "bare", i))
         o = _locust([LOCUSTFILE, HERE / "cpu_meter.py"], [], {**env, "MOTCUA_LOADTEST_SPEC": str(spec)}, tmpd,
-                    args.seconds + 60, pid)
+                    args.seconds + 60, pid, _profile_path(args, "paced", "ours", i))
         bare.append(b)
         ours.append(o)
         print(f"paced: bare {b['requests']} requests, {1e6 * b['cpu_s'] / b['requests']:.0f} µs CPU each; "
@@ -170,12 +182,13 @@ def saturated(base: str, pid: int, args, env: dict[str, str], tmpd: Path) -> dic
     _set_service_times(base, 0.0)  # the pool's simulated waits would cap the rate (see above)
     spec = _spec("home-only-saturated", base, args.users, args.seconds, tmpd)
     bare, ours = [], []
-    for _ in range(args.saturated_rounds):
+    for i in range(args.saturated_rounds):
         b = _locust([HERE / "bare.py", HERE / "cpu_meter.py"],
                     ["--host", base, "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds:g}s"],
-                    {**env, "MOTCUA_BARE_PACING": "0"}, tmpd, args.seconds + 60, pid)
+                    {**env, "MOTCUA_BARE_PACING": "0"}, tmpd, args.seconds + 60, pid,
+                    _profile_path(args, "saturated", "bare", i))
         o = _locust([LOCUSTFILE, HERE / "cpu_meter.py"], [], {**env, "MOTCUA_LOADTEST_SPEC": str(spec)}, tmpd,
-                    args.seconds + 60, pid)
+                    args.seconds + 60, pid, _profile_path(args, "saturated", "ours", i))
         bare.append(b)
         ours.append(o)
         print(f"saturated: bare {b['rps']:.0f} req/s, {b['requests'] / b['cpu_s']:.0f} req per CPU-s "
@@ -206,7 +219,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--rounds", type=int, default=2, help="paced rounds")
     ap.add_argument("--saturated-rounds", type=int, default=3)
+    ap.add_argument("--profile", type=Path, help="folder for a cProfile of each Locust process (pstats)")
     args = ap.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
     result: dict = {"benchmark": "loadtest_cpu", "mode": args.mode, "users": args.users, "seconds": args.seconds}
     with testbed_server(RELEASE) as (base, server), tempfile.TemporaryDirectory() as tmp:
