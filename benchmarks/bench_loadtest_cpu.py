@@ -30,8 +30,8 @@ the testbed fills one core (≈ 90-100 %) at ≈ 4,500-5,700 req/s while the Loc
 about one core, 3,100-3,450 req/s, Locust 41-45 %, testbed 55-59 %). Requests per CPU-second
 count the Locust process's own CPU only, so the ratio compares what each generator spends per
 request at the highest rate the machine allows; both figures rise a little when the machine is
-busier (more ready sockets per turn of the event loop), the ratio moves much less (0.80-0.89 quiet,
-0.84-0.89 busy).
+busier (more ready sockets per turn of the event loop), the ratio much less (rounds: 0.80-0.88
+with the testbed at a full core, 0.84-0.92 with another test run taking most of a core).
 
 `--profile DIR`: a cProfile of each Locust process over the measured window, DIR/<mode>-<bare|ours>-<round>.prof
 (read with pstats; the profiler's own cost inflates those rounds' figures).
