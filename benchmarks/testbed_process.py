@@ -23,6 +23,13 @@ def free_port() -> int:
 @contextmanager
 def testbed_process(release: str = "v1.0", startup_timeout: float = 30.0) -> Iterator[str]:
     """Run `app.py testbed` on a free loopback port until the block ends; yields its base URL."""
+    with testbed_server(release, startup_timeout) as (base, _server):
+        yield base
+
+
+@contextmanager
+def testbed_server(release: str = "v1.0", startup_timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As testbed_process, yielding its process as well (base URL, Popen): to read the server's own CPU."""
     port = free_port()
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "testbed", "--release", release,
                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -37,7 +44,7 @@ def testbed_process(release: str = "v1.0", startup_timeout: float = 30.0) -> Ite
                 if time.time() > deadline:
                     sys.exit("the testbed did not start")
                 time.sleep(0.2)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -1,10 +1,15 @@
 """A bare Locust FastHttpUser: the home page, nothing else (the yardstick of bench_loadtest_cpu.py).
-Run only by Locust in a process of its own."""
-from locust import FastHttpUser, constant_pacing, task
+Paced at one request per 0.1 s; `MOTCUA_BARE_PACING=0` takes the pacing away (no wait at all:
+the saturated mode). Run only by Locust in a process of its own."""
+import os
+
+from locust import FastHttpUser, constant, constant_pacing, task
+
+PACING = float(os.environ.get("MOTCUA_BARE_PACING", "0.1"))
 
 
 class Bare(FastHttpUser):
-    wait_time = constant_pacing(0.1)
+    wait_time = constant_pacing(PACING) if PACING > 0 else constant(0)
 
     @task
     def home(self):

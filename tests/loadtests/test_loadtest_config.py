@@ -15,7 +15,8 @@ from loadtests.shapes import Plan
 
 def test_shipped_file_loads_and_every_task_resolves_against_the_probes():
     cfg = load_loadtests()
-    assert {"citizens-officers", "working-day", "spike", "smoke", "home-only"} <= set(cfg.scenarios)
+    assert {"citizens-officers", "working-day", "spike", "smoke", "home-only",
+            "home-only-saturated"} <= set(cfg.scenarios)
     for name, sc in cfg.scenarios.items():
         tasks = resolve_tasks(sc, load_probes(sc.portal), name)
         assert tasks
@@ -217,6 +218,20 @@ def test_another_portal_description_can_be_given(tmp_path):
     assert p.spec["user_classes"][0]["tasks"][0]["steps"][0]["url"] == "${base_url}/trang-chu"
     with pytest.raises(ConfigError, match="no check 'procedure-search-api'"):
         prepare(LoadRequest("smoke", "http://127.0.0.1:9", "rc1", portal=str(staging)))
+
+
+def test_the_saturated_scenario_is_home_only_without_its_wait():
+    """bench_loadtest_cpu.py's saturated mode runs it: the same checks, no pacing, the same allowlist."""
+    from loadtests.runner import LoadRequest, Refused, prepare
+
+    paced = prepare(LoadRequest("home-only", "http://127.0.0.1:9", "x")).spec
+    unpaced = prepare(LoadRequest("home-only-saturated", "http://127.0.0.1:9", "x")).spec
+    assert paced["user_classes"][0]["wait"]["pacing"] == 0.1
+    assert unpaced["user_classes"][0]["wait"] == {"constant": 0.0, "between": None, "pacing": None}
+    assert unpaced["user_classes"][0]["tasks"] == paced["user_classes"][0]["tasks"]
+    assert unpaced["user_classes"][0]["tasks"][0]["steps"][0]["expect"]["body_contains"]  # still checks the page
+    with pytest.raises(Refused):
+        prepare(LoadRequest("home-only-saturated", "http://10.0.0.1:80", "x"))
 
 
 def test_nothing_of_ours_but_the_locustfile_imports_locust():
