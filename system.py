@@ -36,10 +36,11 @@ class UserError(MotcuaError):
 
 
 def parse_as_of(value: str | None) -> dt.datetime:
-    """'YYYY-MM-DD' (end of that day) or 'YYYY-MM-DD HH:MM' in local time; default now."""
+    """'YYYY-MM-DD' (end of that day) or 'YYYY-MM-DD HH:MM[:SS]' in local time; default now."""
     if not value:
         return local_now().replace(microsecond=0)
-    for fmt, end_of_day in (("%Y-%m-%d %H:%M", False), ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d", True)):
+    for fmt, end_of_day in (("%Y-%m-%d %H:%M:%S", False), ("%Y-%m-%dT%H:%M:%S", False), ("%Y-%m-%d %H:%M", False),
+                            ("%Y-%m-%dT%H:%M", False), ("%Y-%m-%d", True)):
         try:
             t = dt.datetime.strptime(value, fmt)
         except ValueError:

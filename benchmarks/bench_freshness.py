@@ -1,0 +1,158 @@
+"""From an export landing in the watch folder to its figures answered by the running system.
+
+    python benchmarks/bench_freshness.py [--dossiers 10000000] [--deltas 5] [--delta-rows 50000] [--dashboard]
+
+Builds a store of `--dossiers` synthetic dossiers, starts the real system on it (`app.py run`: the
+owner process, its watch folder, probes against the simulated portal on loopback; the dashboard
+only with --dashboard, as its background work after each refresh shares the two cores), and
+drops `--deltas` export files of `--delta-rows` rows into the watch folder one after another:
+half of them dossiers already stored whose state and result changed, half new ones. A file is
+written beside the folder and renamed into it (as a copy tool finishes), and the clock starts at
+the rename. It stops when the owner's API answers the month's Biểu 06 with the new dossiers
+counted (`store_stats` shows them all judged by a refresh run after the file). Each time the
+figures are checked against a full recompute at the same instant (`figures_at`: computed and
+rolled back, not timed), and after the last one the owner's resident memory is read idle.
+
+Targets: landing to new figures p50 <= 2 s and max <= 3 s over the deltas; every refresh the
+same figures as a full recompute; the owner's resident memory idle after a refresh < 1.5 GB.
+Prints a final JSON line with the figures of the run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+import psutil  # noqa: E402
+
+from benchmarks.bench_sla import build_store  # noqa: E402
+from benchmarks.synth import CANONICAL, synth_select  # noqa: E402
+from store.ops import find_owner  # noqa: E402
+
+TARGET_P50_S, TARGET_MAX_S, TARGET_RSS_MB = 2.0, 3.0, 1536
+MONTH = "2026-06"
+READS = [{"name": "bieu06", "params": {"month": MONTH}}, {"name": "audit_by_agency", "params": {}},
+         {"name": "sync_by_agency", "params": {}}, {"name": "province_month", "params": {"month": MONTH}}]
+
+
+def write_delta(path: Path, n_stored: int, rows: int, k: int) -> None:
+    """An export of `rows` dossiers: half stored ones (spread over the store) resolved now, with
+    the vendor's new status, half new ones received this month."""
+    half = rows // 2
+    step = max(1, n_stored // half)
+    changed = f"""
+        SELECT * REPLACE ('finished' AS state, received_at + INTERVAL 3 DAY + to_minutes({k}) AS finished_at,
+                          NULL::TIMESTAMP AS returned_at, 'Đã giải quyết đúng hạn' AS reported_status)
+        FROM ({synth_select(n_stored)}) WHERE CAST(dossier_code[2:] AS BIGINT) % {step} = {k % step}
+        LIMIT {half}"""
+    new = f"""
+        SELECT * REPLACE ('N{k}' || dossier_code[2:] AS dossier_code)
+        FROM ({synth_select(rows - half, seed=100 + k, start='2026-06-01', days=29)})"""
+    duckdb.connect().execute(f"COPY (SELECT {CANONICAL} FROM ({changed}) UNION ALL SELECT {CANONICAL} FROM ({new})) "
+                             f"TO '{path}' (HEADER, DELIMITER ',')")
+
+
+def start(env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: list[str] = []
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        out.append(line)
+        if "Press Ctrl-C" in line:
+            return proc
+    proc.kill()
+    sys.exit("app.py run did not start:\n" + "".join(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dossiers", type=int, default=10_000_000)
+    ap.add_argument("--deltas", type=int, default=5)
+    ap.add_argument("--delta-rows", type=int, default=50_000)
+    ap.add_argument("--dashboard", action="store_true", help="run the dashboard too")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="motcua-fresh-") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "data"
+        data.mkdir()
+        db = data / "motcua.duckdb"
+        t0 = time.perf_counter()
+        build_store(db, args.dossiers)
+        build_s = time.perf_counter() - t0
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+        env.update({"MOTCUA_STORE__PATH": str(db), "MOTCUA_INBOX__PATH": str(data / "inbox"),
+                    "MOTCUA_INBOX__ARCHIVE": str(data / "archive"), "MOTCUA_INBOX__REJECTED": str(data / "rejected"),
+                    "MOTCUA_INBOX__POLL_SECONDS": "60",  # the folder's events bring the files, not the poll
+                    "MOTCUA_SERVICE__PORT": "0", "MOTCUA_METRICS__PORT": "0", "MOTCUA_TESTBED__PORT": "0",
+                    "MOTCUA_DASHBOARD__PORT": "0", "MOTCUA_DASHBOARD__ENABLED": str(args.dashboard).lower(),
+                    "PYTHONUNBUFFERED": "1"})
+        t0 = time.perf_counter()
+        proc = start(env, tmp)
+        start_s = time.perf_counter() - t0
+        results, same = [], []
+        try:
+            owner = find_owner(db)
+            expected = owner.status()["dossiers"]
+            for k in range(args.deltas):
+                staged = tmp / f"delta-{k}.csv"
+                write_delta(staged, args.dossiers, args.delta_rows, k)
+                before = owner.status()
+                expected += args.delta_rows - args.delta_rows // 2
+                landed = time.perf_counter()
+                os.rename(staged, data / "inbox" / staged.name)
+                while True:
+                    st = owner.status()
+                    if (st["dossiers"] == expected and st["changed_since_recompute"] == 0
+                            and st["last_recompute_at"] != before["last_recompute_at"]):
+                        break
+                    if time.perf_counter() - landed > 120:
+                        sys.exit(f"delta {k}: no new figures after 120 s: {st}")
+                    time.sleep(0.02)
+                answer = owner.query("bieu06", month=MONTH)
+                took = time.perf_counter() - landed
+                run = owner.query("sla_runs", limit=1).to_dicts()[0]
+                results.append({"landing_to_figures_s": round(took, 3), "refresh": run["kind"],
+                                "refresh_s": run["duration_s"], "received_total": sum(answer.column("received_total"))})
+                as_of = str(st["last_recompute_as_of"])
+                full = owner.figures_at(as_of, READS)
+                same.append(all(owner.query(r["name"], **r["params"]).rows == f.rows for r, f in zip(READS, full)))
+            time.sleep(3)
+            p = psutil.Process(proc.pid)
+            rss_mb = p.memory_info().rss / 2**20
+            with open(f"/proc/{proc.pid}/status", encoding="ascii") as f:
+                hwm_mb = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    times = [r["landing_to_figures_s"] for r in results]
+    p50, worst = statistics.median(times), max(times)
+    print(json.dumps({
+        "benchmark": "freshness", "dossiers": args.dossiers, "deltas": args.deltas, "delta_rows": args.delta_rows,
+        "dashboard": args.dashboard, "build_store_s": round(build_s, 1), "start_s": round(start_s, 1),
+        "per_delta": results, "landing_to_figures_p50_s": round(p50, 3), "landing_to_figures_max_s": round(worst, 3),
+        "same_as_full_recompute": same, "owner_rss_idle_mb": round(rss_mb), "owner_peak_rss_mb": round(hwm_mb),
+        "target_p50_s": TARGET_P50_S, "target_max_s": TARGET_MAX_S, "target_rss_mb": TARGET_RSS_MB,
+        "pass": p50 <= TARGET_P50_S and worst <= TARGET_MAX_S and all(same) and rss_mb < TARGET_RSS_MB,
+    }, default=str))
+
+
+if __name__ == "__main__":
+    main()
