@@ -1,10 +1,13 @@
 """The watch folder: dossier exports dropped into data/inbox/ are imported by the store's owner.
 
-A file is taken once its size has stopped changing between two polls (so a half-copied export is
+`InboxWatcher` looks at the folder on every file-system event (watchdog) and, as a fallback, every
+`poll_seconds`, on one thread of its own, so imports never run side by side. A file is taken once
+its size and modification time stayed the same over `settle_seconds` (so a half-copied export is
 never read). After the import the archive keeps a copy without personal data and the import's
 report (imports/archive.py) and the file itself is deleted; a file refused as a whole moves to
 rejected/ with a report beside it. An events file travels with its dossier file when named
-`<name>.events.csv` (or .xlsx) next to `<name>.csv`.
+`<name>.events.csv` (or .xlsx) next to `<name>.csv`: a dossier file without one waits
+`events_wait_seconds` after its last change, in case its events file is being copied just after it.
 
 A file is never read twice if reading it could have stopped the system: before its import a
 marker (`.importing-<name>.json`, hidden) is written beside it and removed once the file has
@@ -14,11 +17,16 @@ cannot be archived or moved is not taken again until the system restarts.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import stat
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,12 @@ CRASHED_VI = ("chưa nhập: hệ thống dừng đột ngột khi đang đọc 
               "muốn thử lại thì thả tệp vào thư mục theo dõi một lần nữa.")
 
 
+@dataclass(frozen=True)
+class _Seen:
+    sig: tuple[int, int]  # size, mtime_ns
+    since: float          # time.monotonic() when this size and mtime were first seen
+
+
 class Inbox:
     def __init__(self, cfg: InboxConfig, import_file: Callable[[str, str | None], dict[str, Any]],
                  on_imported: Callable[[list[dict[str, Any]]], Any] | None = None,
@@ -47,24 +61,47 @@ class Inbox:
         self.on_imported = on_imported
         # the archive's copy keeps the columns the import reads, as that mapping reads them
         self.mapping = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
-        self._sizes: dict[Path, int] = {}
+        self._seen: dict[Path, _Seen] = {}
         self._stuck: set[tuple[Path, int, int]] = set()   # files that could not be moved away
+        self._lock = threading.Lock()       # one look at the folder at a time
+        self.due: float | None = None       # monotonic time at which a file seen may be ready
+        self.closing = threading.Event()    # set on stop: no further file is started
         for d in (cfg.path, cfg.archive, cfg.rejected):
             Path(d).mkdir(parents=True, exist_ok=True)
         self.recovered = self._recover()
 
     def _ready(self) -> list[Path]:
-        """Files whose size did not change since the previous poll."""
-        seen: dict[Path, int] = {}
-        ready = []
-        for p in sorted(Path(self.cfg.path).iterdir()):
-            if not p.is_file() or p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
+        """Files whose size and mtime were the same at an earlier look, at least settle_seconds ago
+        (events_wait_seconds for a dossier file without its events file). Sets `due`: when a file
+        seen but not yet ready should be looked at again."""
+        self.due = None
+        now = time.monotonic()
+        settle, events_wait = self.cfg.settle_seconds, max(self.cfg.settle_seconds, self.cfg.events_wait_seconds)
+        files = {}
+        for p in Path(self.cfg.path).iterdir():
+            if p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
                 continue
-            st = p.stat()
-            seen[p] = st.st_size
-            if self._sizes.get(p) == st.st_size and (p, st.st_size, st.st_mtime_ns) not in self._stuck:
+            try:
+                st = p.stat()
+            except FileNotFoundError:  # moved away between the listing and now
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files[p] = (st.st_size, st.st_mtime_ns)
+        seen: dict[Path, _Seen] = {}
+        ready, due = [], []
+        for p in sorted(files):
+            sig, old = files[p], self._seen.get(p)
+            seen[p] = s = old if old is not None and old.sig == sig else _Seen(sig, now)
+            if (p, *sig) in self._stuck:
+                continue
+            lone = ".events." not in p.name and self._events_for(p) is None
+            wait = events_wait if lone else settle
+            if s is old and now - s.since >= wait:  # two looks at least `wait` apart saw the same file
                 ready.append(p)
-        self._sizes = seen
+            else:
+                due.append(s.since + wait)
+        self._seen = seen
+        self.due = min(due) if due else None
         return ready
 
     @staticmethod
@@ -146,10 +183,16 @@ class Inbox:
 
     def poll(self) -> list[dict[str, Any]]:
         """Import every ready file once. Returns one result per dossier file handled."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list[dict[str, Any]]:
         results = []
         ready = self._ready()
         events_files = {e for p in ready if (e := self._events_for(p)) is not None}
         for p in ready:
+            if self.closing.is_set():
+                break  # the rest waits for the next start
             if p in events_files or not p.exists():
                 continue
             if ".events." in p.name:
@@ -204,3 +247,93 @@ class Inbox:
         if results and self.on_imported and any(r["status"] == "imported" for r in results):
             self.on_imported(results)
         return results
+
+
+# A copy writes many times a second, each write an event: the folder is looked at no more often.
+MIN_GAP_SECONDS = 0.1
+
+
+class InboxWatcher:
+    """Runs an Inbox on one thread of its own, so that its imports never overlap: woken by the
+    folder's file-system events (watchdog), when a file seen may have settled, and every
+    `poll_seconds` (events are lost on network shares, or past the inotify limits)."""
+
+    def __init__(self, inbox: Inbox, events: bool = True) -> None:
+        self.inbox = inbox
+        self._events = events
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inbox", daemon=True)
+        self._observer: Any = None
+
+    @property
+    def watching(self) -> bool:
+        """True when file-system events are seen (otherwise the folder is only polled)."""
+        return self._observer is not None
+
+    def start(self) -> InboxWatcher:
+        if self._events:
+            self._observer = self._observe()
+        self._thread.start()
+        return self
+
+    def nudge(self) -> None:
+        """Something may have changed in the folder: look at it now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop watching; an import under way finishes first, files not started wait."""
+        self.inbox.closing.set()
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+            self._observer = None
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _observe(self) -> Any:
+        from watchdog.events import (EventsLostEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent,
+                                     FileMovedEvent, FileSystemEventHandler)
+        from watchdog.observers import Observer
+
+        nudge = self.nudge
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                path = getattr(event, "dest_path", "") or event.src_path
+                # the inbox's own markers (hidden) say nothing new
+                if isinstance(event, EventsLostEvent) or not os.path.basename(os.fsdecode(path)).startswith("."):
+                    nudge()
+
+        path = Path(self.inbox.cfg.path)
+        observer = Observer()
+        try:
+            observer.schedule(Handler(), str(path), recursive=False,
+                              event_filter=[FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent,
+                                            EventsLostEvent])
+            observer.start()
+        except OSError as e:  # e.g. the inotify watch or instance limit (fs.inotify.max_user_*)
+            log.warning("inbox: cannot watch %s for new files (%s); it is looked at every %g s instead",
+                        path, e.strerror or e, self.inbox.cfg.poll_seconds)
+            with contextlib.suppress(Exception):
+                observer.stop()
+            return None
+        return observer
+
+    def _run(self) -> None:
+        next_poll = time.monotonic()  # at once: files that landed while the system was down
+        while True:
+            wake_at = min(next_poll, self.inbox.due if self.inbox.due is not None else next_poll)
+            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+            if self._stop.is_set():
+                return
+            self._wake.clear()  # before the look: a change during it wakes the next one
+            try:
+                self.inbox.poll()
+            except Exception:  # noqa: BLE001 - the folder is looked at again; the owner goes on
+                log.exception("inbox: looking at %s failed", self.inbox.cfg.path)
+            next_poll = time.monotonic() + self.inbox.cfg.poll_seconds
+            if self._stop.wait(MIN_GAP_SECONDS):
+                return
