@@ -324,7 +324,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from imports.archive import purge, uploads_dir
-    from imports.inbox import Inbox
+    from imports.inbox import Inbox, InboxWatcher
     from metrics.exporter import build_registry, serve_metrics
     from probes.scheduler import ProbeScheduler
     from testbed.portal.server import PortalStartError, running
@@ -371,8 +371,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         stack.callback(probes.shutdown)
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(),
                       mapping=cfg.imports.column_mapping)
-        scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
-                          max_instances=1, coalesce=True)
+        # one thread of its own imports the folder's files, one at a time, as they land
+        watcher = InboxWatcher(inbox)
+        stack.callback(watcher.stop)
         retention = functools.partial(purge, cfg.inbox.archive, uploads_dir(cfg.store.path),
                                       cfg.inbox.retention_days, cfg.inbox.upload_hours)
         retention()
@@ -391,6 +392,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
                 scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
         scheduler.start()
+        watcher.start()
         dashboard_url = first_admin = None
         if cfg.dashboard.enabled:
             from dashboard.launcher import Dashboard
@@ -419,7 +421,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
         out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
-        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
+        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/"
+            + ("" if watcher.watching else f" (looked at every {cfg.inbox.poll_seconds:g} s only: see the log)"))
         if rs.enabled:
             out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
                 f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
