@@ -171,28 +171,36 @@ class Motcua:
                 return  # closing
             self.query(name, **params)
 
-    def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
+    def import_file(self, path: str | None, events_path: str | None = None, progress: bool = False,
                     dry_run: bool = False, lang: str = "en",
                     names: list[str | None] | None = None) -> dict[str, Any]:
         """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored).
+        path=None imports the events file alone (the watch folder's, whose dossier file did not
+        come with it): its events are applied to the stored dossiers, no dry run.
         A refusal is said in `lang`; running out of memory or disk is a plain ResourceError.
         `names`: how to name the files in messages and records when not by their paths (copies)."""
-        from imports.dossiers import MAX_ERRORS, import_dossiers
+        from imports.dossiers import MAX_ERRORS, import_dossiers, import_events
         from imports.errors import ImportRefused
         from imports.workbook import ReaderLimits
 
+        limits = ReaderLimits(memory_mb=self.cfg.imports.reader_memory_mb)
+        if path is None and (events_path is None or dry_run or names):
+            raise ValueError("an events file alone is imported as it is: no dry run, no other names")
         try:
-            summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
-                                      progress=progress, dry_run=dry_run, lang=lang,
-                                      max_errors=200 if dry_run else MAX_ERRORS,
-                                      reader_limits=ReaderLimits(memory_mb=self.cfg.imports.reader_memory_mb),
-                                      names=(tuple(names) + (None, None))[:2] if names else (None, None))
+            if path is None:
+                summary = import_events(self.store, events_path, mapping=self.mapping, progress=progress, lang=lang,
+                                        reader_limits=limits)
+            else:
+                summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
+                                          progress=progress, dry_run=dry_run, lang=lang,
+                                          max_errors=200 if dry_run else MAX_ERRORS, reader_limits=limits,
+                                          names=(tuple(names) + (None, None))[:2] if names else (None, None))
         except ImportRefused as e:
             if lang == "vi" and e.message_vi:
                 raise ImportRefused(e.message_vi, file=e.file, reason=e.reason, message_vi=e.message_vi) from None
             raise
         except Exception as e:
-            plain = _plain(e, f"import of {path}")
+            plain = _plain(e, f"import of {path or events_path}")
             if plain is e:
                 raise
             raise plain from None
