@@ -6,8 +6,11 @@ its size and modification time stayed the same over `settle_seconds` (so a half-
 never read). After the import the archive keeps a copy without personal data and the import's
 report (imports/archive.py) and the file itself is deleted; a file refused as a whole moves to
 rejected/ with a report beside it. An events file travels with its dossier file when named
-`<name>.events.csv` (or .xlsx) next to `<name>.csv`: a dossier file without one waits
-`events_wait_seconds` after its last change, in case its events file is being copied just after it.
+`<name>.events.csv` (or .xlsx) next to `<name>.csv` and settled when the dossier file is: a dossier
+file never waits for an events file that may come (new figures soon after a file lands). An events
+file without its dossier file waits `events_wait_seconds` after its last change, in case its
+dossier file is being copied just after it, then is imported alone (`import_file(None, events)`):
+its events apply to the stored dossiers, those of unknown dossiers are quarantined.
 
 A file is never read twice if reading it could have stopped the system: before its import a
 marker (`.importing-<name>.json`, hidden) is written beside it and removed once the file has
@@ -25,7 +28,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +56,7 @@ class _Seen:
 
 
 class Inbox:
-    def __init__(self, cfg: InboxConfig, import_file: Callable[[str, str | None], dict[str, Any]],
+    def __init__(self, cfg: InboxConfig, import_file: Callable[[str | None, str | None], dict[str, Any]],
                  on_imported: Callable[[list[dict[str, Any]]], Any] | None = None,
                  mapping: ColumnMapping | Path | str | None = None) -> None:
         self.cfg = cfg
@@ -72,7 +75,7 @@ class Inbox:
 
     def _ready(self) -> list[Path]:
         """Files whose size and mtime were the same at an earlier look, at least settle_seconds ago
-        (events_wait_seconds for a dossier file without its events file). Sets `due`: when a file
+        (events_wait_seconds for an events file without its dossier file). Sets `due`: when a file
         seen but not yet ready should be looked at again."""
         self.due = None
         now = time.monotonic()
@@ -94,7 +97,7 @@ class Inbox:
             seen[p] = s = old if old is not None and old.sig == sig else _Seen(sig, now)
             if (p, *sig) in self._stuck:
                 continue
-            lone = ".events." not in p.name and self._events_for(p) is None
+            lone = _is_events(p) and self._dossier_for(p) is None
             wait = events_wait if lone else settle
             if s is old and now - s.since >= wait:  # two looks at least `wait` apart saw the same file
                 ready.append(p)
@@ -104,12 +107,22 @@ class Inbox:
         self.due = min(due) if due else None
         return ready
 
-    @staticmethod
-    def _events_for(p: Path) -> Path | None:
-        stem = p.name[: -len(p.suffix)]
-        for suffix in SUFFIXES:
-            cand = p.with_name(f"{stem}.events{suffix}")
-            if cand.exists():
+    def _events_for(self, p: Path) -> Path | None:
+        """The events file beside dossier file `p`, if there is one."""
+        return self._first(p.with_name(f"{_stem(p)}.events{s}") for s in SUFFIXES)
+
+    def _dossier_for(self, events: Path) -> Path | None:
+        """The dossier file beside `events`, if there is one."""
+        return self._first(events.with_name(f"{_stem(events)[: -len('.events')]}{s}") for s in SUFFIXES)
+
+    def _first(self, candidates: Iterable[Path]) -> Path | None:
+        for cand in candidates:
+            try:
+                st = cand.stat()
+            except OSError:
+                continue
+            # a file that could not be moved away is left out: the other one of the pair goes on
+            if stat.S_ISREG(st.st_mode) and (cand, st.st_size, st.st_mtime_ns) not in self._stuck:
                 return cand
         return None
 
@@ -182,71 +195,91 @@ class Inbox:
             self._stuck.add((p, st.st_size, st.st_mtime_ns))
 
     def poll(self) -> list[dict[str, Any]]:
-        """Import every ready file once. Returns one result per dossier file handled."""
+        """Import every ready file once. Returns one result per import (a dossier file, with its
+        events file or not, or an events file alone)."""
         with self._lock:
             return self._poll()
 
     def _poll(self) -> list[dict[str, Any]]:
         results = []
         ready = self._ready()
-        events_files = {e for p in ready if (e := self._events_for(p)) is not None}
         for p in ready:
             if self.closing.is_set():
                 break  # the rest waits for the next start
-            if p in events_files or not p.exists():
+            if not p.exists():  # gone with its dossier file, earlier in this loop
                 continue
-            if ".events." in p.name:
-                continue  # an events file waits for its dossier file
-            events = self._events_for(p)
-            if events is not None and events not in ready:
-                continue  # its events file is still being copied
-            stamp = local_now().strftime("%Y%m%d-%H%M%S")
-            marker = self._marker(p)
-            try:
-                self._write_marker(marker, {"file": p.name, "events": events.name if events else None,
-                                            "started": local_now().isoformat(timespec="seconds"),
-                                            "pid": os.getpid()})
-            except OSError as e:  # unmarked, a file that crashed the system would be read again
-                log.error("inbox: %s not imported: its marker could not be written (%s)", p.name, e)
-                self._hold(p, *([events] if events else []))
-                continue
-            try:
-                res = self.import_file(str(p), str(events) if events else None)
-            except Exception as e:  # the file as a whole was refused: keep it, say why
-                try:
-                    dest = self._move(p, self.cfg.rejected, stamp)
-                    if events:
-                        self._move(events, self.cfg.rejected, stamp)
-                except OSError as move_error:
-                    log.error("inbox: %s refused (%s) and not moved to %s: %s", p.name, e, self.cfg.rejected,
-                              move_error)
-                    self._hold(p, *([events] if events else []))
-                    marker.unlink(missing_ok=True)
-                    continue
-                vi = getattr(e, "message_vi", "")
-                self._report(dest, f"{p.name}: refused\n{e}\n" + (f"\n{p.name}: bị từ chối\n{vi}\n" if vi else ""))
-                marker.unlink(missing_ok=True)
-                log.warning("inbox: %s refused: %s", p.name, e)
-                results.append({"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)})
-                continue
-            try:
-                dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers")
-                if events:
-                    archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
-            except OSError as move_error:  # imported, but left in the inbox: not imported again and again
-                log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
-                self._hold(p, *([events] if events else []))
-                continue
-            finally:
-                marker.unlink(missing_ok=True)
-            report = {k: v for k, v in res.items() if k != "text"}
-            archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
-            log.info("inbox: %s imported", p.name)
-            results.append({"file": p.name, "status": "imported", "result": report,
-                            "moved_to": str(dest) if dest else None})
+            if _is_events(p):
+                if self._dossier_for(p) is not None:
+                    continue  # goes with its dossier file, once that has settled
+                dossier, events = None, p  # waited events_wait_seconds: imported alone
+            else:
+                dossier, events = p, self._events_for(p)
+                if events is not None and events not in ready:
+                    continue  # its events file, already there, is still being copied
+            res = self._take(dossier, events)
+            if res is not None:
+                results.append(res)
         if results and self.on_imported and any(r["status"] == "imported" for r in results):
             self.on_imported(results)
         return results
+
+    def _take(self, dossier: Path | None, events: Path | None) -> dict[str, Any] | None:
+        """Import a dossier file (with its events file or not) or an events file alone, then archive
+        them, or move them to rejected/ if refused. None when left in the folder."""
+        p = dossier or events
+        assert p is not None
+        pair = [f for f in (dossier, events) if f is not None]
+        stamp = local_now().strftime("%Y%m%d-%H%M%S")
+        marker = self._marker(p)
+        try:
+            self._write_marker(marker, {"file": p.name, "events": events.name if dossier and events else None,
+                                        "started": local_now().isoformat(timespec="seconds"),
+                                        "pid": os.getpid()})
+        except OSError as e:  # unmarked, a file that crashed the system would be read again
+            log.error("inbox: %s not imported: its marker could not be written (%s)", p.name, e)
+            self._hold(*pair)
+            return None
+        try:
+            res = self.import_file(str(dossier) if dossier else None, str(events) if events else None)
+        except Exception as e:  # the file as a whole was refused: keep it, say why
+            try:
+                dest = self._move(p, self.cfg.rejected, stamp)
+                if dossier and events:
+                    self._move(events, self.cfg.rejected, stamp)
+            except OSError as move_error:
+                log.error("inbox: %s refused (%s) and not moved to %s: %s", p.name, e, self.cfg.rejected,
+                          move_error)
+                self._hold(*pair)
+                marker.unlink(missing_ok=True)
+                return None
+            vi = getattr(e, "message_vi", "")
+            self._report(dest, f"{p.name}: refused\n{e}\n" + (f"\n{p.name}: bị từ chối\n{vi}\n" if vi else ""))
+            marker.unlink(missing_ok=True)
+            log.warning("inbox: %s refused: %s", p.name, e)
+            return {"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)}
+        try:
+            dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers" if dossier else "events")
+            if dossier and events:
+                archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
+        except OSError as move_error:  # imported, but left in the inbox: not imported again and again
+            log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
+            self._hold(*pair)
+            return None
+        finally:
+            marker.unlink(missing_ok=True)
+        report = {k: v for k, v in res.items() if k != "text"}
+        archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
+        log.info("inbox: %s imported%s", p.name, "" if dossier else " (events alone)")
+        return {"file": p.name, "status": "imported", "result": report, "moved_to": str(dest) if dest else None}
+
+
+def _stem(p: Path) -> str:
+    return p.name[: -len(p.suffix)]
+
+
+def _is_events(p: Path) -> bool:
+    """`<name>.events.csv` (or another suffix): the events file of `<name>.csv`."""
+    return _stem(p).endswith(".events")
 
 
 # A copy writes many times a second, each write an event: the folder is looked at no more often.

@@ -1,7 +1,9 @@
 """The watch folder reacts to file-system events: a real folder, a real watchdog observer, the real
-import into a real store. A file is imported seconds after it lands, never half-copied, once; an
-events file copied just after its dossier file goes with it; the imports never overlap; with no
-events (none seen, or the observer unable to start) the folder is still polled."""
+import into a real store. A file is imported within a second or so after it lands, never
+half-copied, once; a dossier file never waits for an events file that may come: an events file
+copied after it is imported alone, to the same stored state, and one copied just before it goes
+with it; the imports never overlap; with no events (none seen, or the observer unable to start)
+the folder is still polled."""
 from __future__ import annotations
 
 import contextlib
@@ -17,11 +19,16 @@ from pydantic import ValidationError
 from config.app import InboxConfig, load_config
 from config.errors import ConfigError
 from config.mapping import DOSSIER_COLUMNS
-from imports.dossiers import import_dossiers
+from imports.dossiers import import_dossiers, import_events
 from imports.inbox import Inbox, InboxWatcher
 from imports.sample import dossier_rows
+from store.db import Store
 
-EVENTS_CSV = "dossier_code,event,at,detail\nW000000000,supplement_requested,2024-06-01 09:00,\n"
+# two events of a dossier in _csv(20), one of a dossier nobody knows
+EVENTS_CSV = ("dossier_code,event,at,detail\n"
+              "W000000001,supplement_requested,2024-06-01 09:00,\n"
+              "W000000001,supplement_received,2024-06-04 14:30,\n"
+              "Z000000000,supplement_requested,2024-06-02 09:00,\n")
 
 
 def _csv(n: int, prefix: str = "W") -> str:
@@ -29,8 +36,9 @@ def _csv(n: int, prefix: str = "W") -> str:
 
 
 class Imports:
-    """The owner's import (the real one, into a real store), remembering every call and whether two
-    ever ran at once."""
+    """The owner's import (the real one, into a real store; an events file alone when there is no
+    dossier file, as system.Motcua.import_file does), remembering every call and whether two ever
+    ran at once."""
 
     def __init__(self, store, slow: float = 0.0) -> None:
         self.store, self.slow = store, slow
@@ -38,15 +46,16 @@ class Imports:
         self.active = self.most_at_once = 0
         self._lock = threading.Lock()
 
-    def __call__(self, path: str, events: str | None) -> dict:
+    def __call__(self, path: str | None, events: str | None) -> dict:
         with self._lock:
             self.active += 1
             self.most_at_once = max(self.most_at_once, self.active)
         try:
             time.sleep(self.slow)
-            s = import_dossiers(self.store, path, events_path=events)
+            s = import_dossiers(self.store, path, events_path=events) if path else import_events(self.store, events)
             out = s.to_dict() | {"text": s.render("en")}
-            self.calls.append((Path(path).name, Path(events).name if events else None, time.monotonic(), out))
+            self.calls.append((Path(path).name if path else None, Path(events).name if events else None,
+                               time.monotonic(), out))
             return out
         finally:
             with self._lock:
@@ -85,8 +94,8 @@ def _wait_for(cond, timeout: float, every: float = 0.02) -> float:
     raise AssertionError(f"not within {timeout} s")
 
 
-def test_a_file_written_into_the_folder_is_imported_within_seconds_without_any_poll(folder, watch, store):
-    cfg = folder(events_wait_seconds=0.5)  # the default (2 s) is for a file that might bring an events file
+def test_a_file_written_into_the_folder_is_imported_within_a_second_without_any_poll(folder, watch, store):
+    cfg = folder()
     imports = Imports(store)
     w = watch(Inbox(cfg, imports))
     assert w.watching
@@ -94,17 +103,17 @@ def test_a_file_written_into_the_folder_is_imported_within_seconds_without_any_p
     landed = time.monotonic()
     (cfg.path / "x.csv").write_text(_csv(50), encoding="utf-8")
     took = _wait_for(lambda: imports.calls, timeout=5)
-    assert took < 2.0, took
+    assert took < 1.5, took
     [(name, events, at, out)] = imports.calls
-    assert name == "x.csv" and out["inserted"] == 50
-    assert at - landed >= cfg.events_wait_seconds, "taken only once it stayed unchanged that long"
+    assert (name, events) == ("x.csv", None) and out["inserted"] == 50
+    assert at - landed >= cfg.settle_seconds, "taken only once it stayed unchanged that long"
     _wait_for(lambda: not list(cfg.path.iterdir()), timeout=2)  # archived, marker gone
     assert {p.name.split("_", 1)[1] for p in cfg.archive.iterdir()} == {"x.csv", "x.csv.report.txt"}
 
 
 def test_a_file_moved_in_whole_is_imported_as_promptly(folder, watch, store, tmp_path):
     # copy tools write a hidden or temporary name, then rename it: a move into the folder
-    cfg = folder(events_wait_seconds=0.5)
+    cfg = folder()
     imports = Imports(store)
     watch(Inbox(cfg, imports))
     time.sleep(0.3)
@@ -114,23 +123,25 @@ def test_a_file_moved_in_whole_is_imported_as_promptly(folder, watch, store, tmp
     hidden.write_text(_csv(40, prefix="H"), encoding="utf-8")
     os.replace(outside, cfg.path / "a.csv")
     os.replace(hidden, cfg.path / "b.csv")
-    _wait_for(lambda: len(imports.calls) == 2, timeout=2.0)
+    _wait_for(lambda: len(imports.calls) == 2, timeout=1.5)
     assert sorted((c[0], c[3]["inserted"]) for c in imports.calls) == [("a.csv", 30), ("b.csv", 40)]
 
 
-def test_with_the_default_settings_a_lone_file_is_in_seconds_after_it_lands(folder, watch, store):
+def test_with_the_default_settings_a_lone_dossier_file_is_in_within_a_second_and_a_half(folder, watch, store):
+    # no wait for an events file that may come: the freshness target is 2 s from landing to figures
     cfg = folder()
+    assert cfg.settle_seconds < 1.0 < cfg.events_wait_seconds
     imports = Imports(store)
     watch(Inbox(cfg, imports))
     time.sleep(0.3)
     (cfg.path / "x.csv").write_text(_csv(50), encoding="utf-8")
     took = _wait_for(lambda: imports.calls, timeout=10)
-    assert cfg.events_wait_seconds <= took < cfg.events_wait_seconds + 1.5, took
+    assert cfg.settle_seconds <= took < 1.5, took
 
 
 def test_a_file_written_slowly_is_imported_once_and_whole(folder, watch, store):
-    # the settling alone guards here (no wait for an events file): 1 s, writes every 0.2 s
-    cfg = folder(settle_seconds=1.0, events_wait_seconds=0)
+    # the settling alone guards a dossier file: 1 s here, writes every 0.2 s
+    cfg = folder(settle_seconds=1.0)
     imports = Imports(store)
     watch(Inbox(cfg, imports))
     text = _csv(400).encode("utf-8")
@@ -150,20 +161,67 @@ def test_a_file_written_slowly_is_imported_once_and_whole(folder, watch, store):
     assert not list(cfg.rejected.iterdir())
 
 
-def test_an_events_file_that_lands_just_after_its_dossier_file_goes_with_it(folder, watch, store):
+def _stored(store) -> tuple[list, list, int]:
+    """What the store holds of the dossiers and their events (not which batch wrote them, nor when),
+    and how many rows are quarantined."""
+    with store.transaction() as con:
+        return (con.execute("SELECT * EXCLUDE (batch_id, updated_at) FROM dossiers ORDER BY dossier_code").fetchall(),
+                con.execute("SELECT * EXCLUDE (batch_id) FROM dossier_events ORDER BY ALL").fetchall(),
+                con.execute("SELECT count(*) FROM quarantine").fetchone()[0])
+
+
+def test_an_events_file_that_lands_after_its_dossier_file_is_imported_alone_to_the_same_end(
+        folder, watch, store, tmp_path):
     cfg = folder()
     assert cfg.settle_seconds < 1.0 < cfg.events_wait_seconds
-    imports = Imports(store)
-    watch(Inbox(cfg, imports))
+    imports, refreshed = Imports(store), []
+    watch(Inbox(cfg, imports, on_imported=refreshed.append))
     time.sleep(0.3)
     (cfg.path / "x.csv").write_text(_csv(20), encoding="utf-8")
     time.sleep(1.0)  # the dossier file has settled; its events file comes a second later
+    late = time.monotonic()
     (cfg.path / "x.events.csv").write_text(EVENTS_CSV, encoding="utf-8")
+    _wait_for(lambda: len(refreshed) == 2, timeout=3 + cfg.events_wait_seconds)  # the last step of an import
+    [(name, events, at, out), (name2, events2, at2, out2)] = imports.calls
+    assert (name, events) == ("x.csv", None) and at < late, "the dossier file did not wait for it"
+    assert (name2, events2) == (None, "x.events.csv")
+    assert at2 - late >= cfg.events_wait_seconds, "it waited for a dossier file that might come after it"
+    # its events are applied to the stored dossier, the unknown dossier's event is quarantined
+    assert (out2["kind"], out2["inserted"], out2["quarantined"], out2["dossiers_updated_from_events"]) == \
+        ("events", 2, 1, 1)
+    assert [[r["file"] for r in results] for results in refreshed] == [["x.csv"], ["x.events.csv"]]
+    _wait_for(lambda: not list(cfg.path.iterdir()), timeout=2)
+    assert sorted(p.name.split("_", 1)[1] for p in cfg.archive.iterdir()) == \
+        ["x.csv", "x.csv.report.txt", "x.events.csv", "x.events.csv.report.txt"]
+
+    stored = _stored(store)
+    with store.transaction() as con:
+        assert con.execute("SELECT supplement_requested_at::VARCHAR, supplement_received_at::VARCHAR FROM dossiers "
+                           "WHERE dossier_code = 'W000000001'").fetchone() == \
+            ("2024-06-01 09:00:00", "2024-06-04 14:30:00")
+    assert (len(stored[1]), stored[2]) == (2, 1)
+    # the same two files imported together, into a store of their own, leave the same
+    (tmp_path / "x.csv").write_text(_csv(20), encoding="utf-8")
+    (tmp_path / "x.events.csv").write_text(EVENTS_CSV, encoding="utf-8")
+    with Store(tmp_path / "together.duckdb", memory_limit="512MB") as together:
+        import_dossiers(together, tmp_path / "x.csv", events_path=tmp_path / "x.events.csv")
+        assert _stored(together) == stored
+
+
+def test_an_events_file_that_lands_just_before_its_dossier_file_goes_with_it(folder, watch, store):
+    cfg = folder()
+    imports = Imports(store)
+    watch(Inbox(cfg, imports))
+    time.sleep(0.3)
+    (cfg.path / "x.events.csv").write_text(EVENTS_CSV, encoding="utf-8")
+    time.sleep(1.0)  # settled, but waiting for its dossier file (events_wait_seconds)
+    (cfg.path / "x.csv").write_text(_csv(20), encoding="utf-8")
     _wait_for(lambda: imports.calls, timeout=5)
+    time.sleep(cfg.events_wait_seconds)  # an import of the events file alone would have come by now
     [(name, events, _, out)] = imports.calls
     assert (name, events) == ("x.csv", "x.events.csv")
-    assert out["events"]["inserted"] == 1
-    _wait_for(lambda: not list(cfg.path.iterdir()), timeout=2)
+    assert (out["inserted"], out["events"]["inserted"], out["events"]["quarantined"]) == (20, 2, 1)
+    assert not list(cfg.path.iterdir())
 
 
 def test_imports_never_overlap_however_many_files_and_nudges(folder, watch, store):
@@ -173,6 +231,8 @@ def test_imports_never_overlap_however_many_files_and_nudges(folder, watch, stor
     w = watch(inbox)
     for i in range(5):
         (cfg.path / f"f{i}.csv").write_text(_csv(10, prefix=f"F{i}-"), encoding="utf-8")
+    (cfg.path / "f4.events.csv").write_text(EVENTS_CSV, encoding="utf-8")  # with f4.csv, or alone after it
+    (cfg.path / "lone.events.csv").write_text(EVENTS_CSV, encoding="utf-8")  # alone
     stop = threading.Event()
 
     def pester():  # events, polls and direct looks, all at once
@@ -183,18 +243,19 @@ def test_imports_never_overlap_however_many_files_and_nudges(folder, watch, stor
     for t in others:
         t.start()
     try:
-        _wait_for(lambda: len(imports.calls) >= 5, timeout=15)
+        _wait_for(lambda: not [p for p in cfg.path.iterdir() if not p.name.startswith(".")], timeout=15)
         time.sleep(0.5)
     finally:
         stop.set()
         for t in others:
             t.join()
-    assert sorted(c[0] for c in imports.calls) == [f"f{i}.csv" for i in range(5)], "each once"
+    taken = sorted(f for c in imports.calls for f in c[:2] if f)
+    assert taken == sorted([f"f{i}.csv" for i in range(5)] + ["f4.events.csv", "lone.events.csv"]), "each once"
     assert imports.most_at_once == 1
 
 
 def test_without_events_the_folder_is_still_polled(folder, watch, store):
-    cfg = folder(poll_seconds=1.0, events_wait_seconds=0.5)
+    cfg = folder(poll_seconds=1.0)
     imports = Imports(store)
     w = watch(Inbox(cfg, imports), events=False)
     assert not w.watching
@@ -202,12 +263,12 @@ def test_without_events_the_folder_is_still_polled(folder, watch, store):
     (cfg.path / "x.csv").write_text(_csv(10), encoding="utf-8")
     # the next poll sees it (within 1 s), the look due once it settled takes it
     took = _wait_for(lambda: imports.calls, timeout=5)
-    assert took < cfg.poll_seconds + cfg.events_wait_seconds + 1.0, took
+    assert took < cfg.poll_seconds + cfg.settle_seconds + 1.0, took
 
 
 def test_without_events_nothing_comes_in_before_the_poll(folder, watch, store):
     # the counterpart of the first test: there, the events alone brought the file in
-    cfg = folder(events_wait_seconds=0.5)
+    cfg = folder()
     imports = Imports(store)
     watch(Inbox(cfg, imports), events=False)
     time.sleep(0.3)
@@ -231,7 +292,7 @@ def _no_file_descriptor_left():
 
 
 def test_an_observer_that_cannot_start_is_said_plainly_and_the_folder_is_polled(folder, store, caplog):
-    cfg = folder(poll_seconds=0.5, events_wait_seconds=0.3)
+    cfg = folder(poll_seconds=0.5)
     imports = Imports(store)
     inbox = Inbox(cfg, imports)
     w = InboxWatcher(inbox)
