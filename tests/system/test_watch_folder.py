@@ -1,5 +1,7 @@
 """The whole system (`app.py run`) takes a file dropped into its watch folder within seconds, with
-no poll due for an hour: the file-system event brings it in, and the owner's API counts it."""
+no poll due for an hour: the file-system event brings it in, and the owner's API counts it. An
+events file dropped after it is imported alone, through the owner's own import, and the figures
+are recomputed after it."""
 from __future__ import annotations
 
 import signal
@@ -29,8 +31,28 @@ def test_a_file_dropped_into_the_running_systems_folder_is_counted_within_second
             time.sleep(0.1)
         took = time.monotonic() - landed
         assert ops.status()["dossiers"] == before + 25
-        # settled and waited for an events file (2.5 s), imported; far from the hour of the poll
-        assert took < cfg.inbox.events_wait_seconds + 3, took
+        # settled (0.5 s) and imported, with no wait for an events file; far from the hour of the poll
+        assert took < cfg.inbox.settle_seconds + 2.5, took
+
+        # its events file, late: applied to the stored dossier, the unknown dossier's event quarantined
+        before = ops.status()
+        landed = time.monotonic()
+        (Path(env["MOTCUA_INBOX__PATH"]) / "drop.events.csv").write_text(
+            "dossier_code,event,at,detail\nEV000000001,supplement_requested,2024-06-01 09:00,\n"
+            "NOBODY-1,supplement_requested,2024-06-01 09:00,\n", encoding="utf-8")
+        while time.monotonic() - landed < 15 and Path(ops.status()["last_import_file"]).name != "drop.events.csv":
+            time.sleep(0.1)
+        took = time.monotonic() - landed
+        after = ops.status()
+        assert Path(after["last_import_file"]).name == "drop.events.csv"
+        assert cfg.inbox.events_wait_seconds <= took < cfg.inbox.events_wait_seconds + 3, took
+        assert (after["dossier_events"], after["quarantined_rows"], after["dossiers"]) == \
+            (before["dossier_events"] + 1, before["quarantined_rows"] + 1, before["dossiers"])
+        # on_imported after it: the figures are recomputed
+        while time.monotonic() - landed < 30 and (ops.status()["last_recompute_at"] or after["last_import_at"]) \
+                < after["last_import_at"]:
+            time.sleep(0.1)
+        assert ops.status()["last_recompute_at"] >= after["last_import_at"]
     finally:
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=60)[0]
