@@ -336,3 +336,18 @@ def test_the_settings_are_checked(tmp_path):
     p.write_text("inbox:\n  settle_seconds: -1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="inbox.settle_seconds"):
         load_config(p, environ={})
+
+
+def test_an_events_file_alone_that_is_refused_goes_to_rejected_with_its_report(folder, store):
+    cfg = folder(settle_seconds=0, events_wait_seconds=0.2)
+    imports, refreshed = Imports(store), []
+    inbox = Inbox(cfg, imports, on_imported=refreshed.append)
+    (cfg.path / "y.events.csv").write_text("dossier_code,event,at,detail\n", encoding="utf-8")  # no rows
+    assert inbox.poll() == []  # first seen
+    assert inbox.poll() == [], "it waits for a dossier file that may come"
+    time.sleep(0.2)
+    [res] = inbox.poll()
+    assert (res["file"], res["status"]) == ("y.events.csv", "rejected") and "no data rows" in res["error"]
+    assert refreshed == [] and not list(cfg.path.iterdir())
+    assert sorted(p.name.split("_", 1)[1] for p in cfg.rejected.iterdir()) == \
+        ["y.events.csv", "y.events.csv.report.txt"]
