@@ -172,28 +172,36 @@ class Motcua:
                 return  # closing
             self.query(name, **params)
 
-    def import_file(self, path: str, events_path: str | None = None, progress: bool = False,
+    def import_file(self, path: str | None, events_path: str | None = None, progress: bool = False,
                     dry_run: bool = False, lang: str = "en",
                     names: list[str | None] | None = None) -> dict[str, Any]:
         """Import a file; dry_run=True validates and counts it, then rolls back (nothing stored).
+        path=None imports the events file alone (the watch folder's, whose dossier file did not
+        come with it): its events are applied to the stored dossiers, no dry run.
         A refusal is said in `lang`; running out of memory or disk is a plain ResourceError.
         `names`: how to name the files in messages and records when not by their paths (copies)."""
-        from imports.dossiers import MAX_ERRORS, import_dossiers
+        from imports.dossiers import MAX_ERRORS, import_dossiers, import_events
         from imports.errors import ImportRefused
         from imports.workbook import ReaderLimits
 
+        limits = ReaderLimits(memory_mb=self.cfg.imports.reader_memory_mb)
+        if path is None and (events_path is None or dry_run or names):
+            raise ValueError("an events file alone is imported as it is: no dry run, no other names")
         try:
-            summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
-                                      progress=progress, dry_run=dry_run, lang=lang,
-                                      max_errors=200 if dry_run else MAX_ERRORS,
-                                      reader_limits=ReaderLimits(memory_mb=self.cfg.imports.reader_memory_mb),
-                                      names=(tuple(names) + (None, None))[:2] if names else (None, None))
+            if path is None:
+                summary = import_events(self.store, events_path, mapping=self.mapping, progress=progress, lang=lang,
+                                        reader_limits=limits)
+            else:
+                summary = import_dossiers(self.store, path, events_path=events_path, mapping=self.mapping,
+                                          progress=progress, dry_run=dry_run, lang=lang,
+                                          max_errors=200 if dry_run else MAX_ERRORS, reader_limits=limits,
+                                          names=(tuple(names) + (None, None))[:2] if names else (None, None))
         except ImportRefused as e:
             if lang == "vi" and e.message_vi:
                 raise ImportRefused(e.message_vi, file=e.file, reason=e.reason, message_vi=e.message_vi) from None
             raise
         except Exception as e:
-            plain = _plain(e, f"import of {path}")
+            plain = _plain(e, f"import of {path or events_path}")
             if plain is e:
                 raise
             raise plain from None
@@ -332,7 +340,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from imports.archive import purge, uploads_dir
-    from imports.inbox import Inbox
+    from imports.inbox import Inbox, InboxWatcher
     from metrics.exporter import build_registry, serve_metrics
     from probes.scheduler import ProbeScheduler
     from testbed.portal.server import PortalStartError, running
@@ -379,8 +387,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         stack.callback(probes.shutdown)
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(full=False),
                       mapping=cfg.imports.column_mapping)
-        scheduler.add_job(inbox.poll, "interval", seconds=cfg.inbox.poll_seconds, id="inbox",
-                          max_instances=1, coalesce=True)
+        # one thread of its own imports the folder's files, one at a time, as they land
+        watcher = InboxWatcher(inbox)
+        stack.callback(watcher.stop)
         retention = functools.partial(purge, cfg.inbox.archive, uploads_dir(cfg.store.path),
                                       cfg.inbox.retention_days, cfg.inbox.upload_hours)
         retention()
@@ -399,6 +408,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
                 scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
         scheduler.start()
+        watcher.start()
         dashboard_url = first_admin = None
         if cfg.dashboard.enabled:
             from dashboard.launcher import Dashboard
@@ -427,7 +437,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
         out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
-        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/")
+        out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/"
+            + ("" if watcher.watching else f" (looked at every {cfg.inbox.poll_seconds:g} s only: see the log)"))
         if rs.enabled:
             out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
                 f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")

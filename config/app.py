@@ -56,7 +56,16 @@ class InboxConfig(_Strict):
     path: Path = Path("data/inbox")
     archive: Path = Path("data/archive")
     rejected: Path = Path("data/rejected")
+    # The folder is looked at on every file-system event and, as a fallback (events get lost on
+    # network shares or past the inotify limits), every poll_seconds.
     poll_seconds: float = Field(default=5.0, gt=0)
+    # A file is taken once its size and modification time stayed the same this long (a copy still
+    # being written is never read); a slow network share may need more.
+    settle_seconds: float = Field(default=0.5, ge=0, le=600)
+    # An events file (`<name>.events.csv`) with no `<name>.csv` beside it waits this long after its
+    # last change, so that a dossier file copied just after it is imported with it; then it is
+    # imported alone. A dossier file never waits for its events file.
+    events_wait_seconds: float = Field(default=2.0, ge=0, le=600)
     # What is kept of imported files (copies without personal data, reports) is deleted after
     # this many days; a dashboard upload checked but never imported after `upload_hours`.
     retention_days: float = Field(default=365, gt=0)

@@ -216,9 +216,12 @@ def import_dossiers(store, path: Path | str, *, events_path: Path | str | None =
 
 def import_events(store, path: Path | str, *, mapping: ColumnMapping | Path | str | None = None,
                   progress: bool = False, on_stage: StageHook | None = None, lang: str = "en",
-                  max_errors: int = MAX_ERRORS) -> ImportSummary:
-    """Import an events file alone (dossier_code, event, at, detail) into dossier_events."""
-    return _run_import(store, None, path, mapping, progress, on_stage, lang, max_errors, dossiers=False)
+                  max_errors: int = MAX_ERRORS, reader_limits: ReaderLimits | None = None) -> ImportSummary:
+    """Import an events file alone (dossier_code, event, at, detail) into dossier_events; the
+    stored dossiers' supplement dates follow their events. Events of dossiers not stored are
+    quarantined. A workbook is read within `reader_limits`, as in import_dossiers."""
+    return _run_import(store, None, path, mapping, progress, on_stage, lang, max_errors, dossiers=False,
+                       reader_limits=reader_limits)
 
 
 class _RollBack(Exception):

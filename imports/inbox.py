@@ -1,10 +1,16 @@
 """The watch folder: dossier exports dropped into data/inbox/ are imported by the store's owner.
 
-A file is taken once its size has stopped changing between two polls (so a half-copied export is
+`InboxWatcher` looks at the folder on every file-system event (watchdog) and, as a fallback, every
+`poll_seconds`, on one thread of its own, so imports never run side by side. A file is taken once
+its size and modification time stayed the same over `settle_seconds` (so a half-copied export is
 never read). After the import the archive keeps a copy without personal data and the import's
 report (imports/archive.py) and the file itself is deleted; a file refused as a whole moves to
 rejected/ with a report beside it. An events file travels with its dossier file when named
-`<name>.events.csv` (or .xlsx) next to `<name>.csv`.
+`<name>.events.csv` (or .xlsx) next to `<name>.csv` and settled when the dossier file is: a dossier
+file never waits for an events file that may come (new figures soon after a file lands). An events
+file without its dossier file waits `events_wait_seconds` after its last change, in case its
+dossier file is being copied just after it, then is imported alone (`import_file(None, events)`):
+its events apply to the stored dossiers, those of unknown dossiers are quarantined.
 
 A file is never read twice if reading it could have stopped the system: before its import a
 marker (`.importing-<name>.json`, hidden) is written beside it and removed once the file has
@@ -14,11 +20,16 @@ cannot be archived or moved is not taken again until the system restarts.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +49,14 @@ CRASHED_VI = ("chưa nhập: hệ thống dừng đột ngột khi đang đọc 
               "muốn thử lại thì thả tệp vào thư mục theo dõi một lần nữa.")
 
 
+@dataclass(frozen=True)
+class _Seen:
+    sig: tuple[int, int]  # size, mtime_ns
+    since: float          # time.monotonic() when this size and mtime were first seen
+
+
 class Inbox:
-    def __init__(self, cfg: InboxConfig, import_file: Callable[[str, str | None], dict[str, Any]],
+    def __init__(self, cfg: InboxConfig, import_file: Callable[[str | None, str | None], dict[str, Any]],
                  on_imported: Callable[[list[dict[str, Any]]], Any] | None = None,
                  mapping: ColumnMapping | Path | str | None = None) -> None:
         self.cfg = cfg
@@ -47,32 +64,65 @@ class Inbox:
         self.on_imported = on_imported
         # the archive's copy keeps the columns the import reads, as that mapping reads them
         self.mapping = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
-        self._sizes: dict[Path, int] = {}
+        self._seen: dict[Path, _Seen] = {}
         self._stuck: set[tuple[Path, int, int]] = set()   # files that could not be moved away
+        self._lock = threading.Lock()       # one look at the folder at a time
+        self.due: float | None = None       # monotonic time at which a file seen may be ready
+        self.closing = threading.Event()    # set on stop: no further file is started
         for d in (cfg.path, cfg.archive, cfg.rejected):
             Path(d).mkdir(parents=True, exist_ok=True)
         self.recovered = self._recover()
 
     def _ready(self) -> list[Path]:
-        """Files whose size did not change since the previous poll."""
-        seen: dict[Path, int] = {}
-        ready = []
-        for p in sorted(Path(self.cfg.path).iterdir()):
-            if not p.is_file() or p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
+        """Files whose size and mtime were the same at an earlier look, at least settle_seconds ago
+        (events_wait_seconds for an events file without its dossier file). Sets `due`: when a file
+        seen but not yet ready should be looked at again."""
+        self.due = None
+        now = time.monotonic()
+        settle, events_wait = self.cfg.settle_seconds, max(self.cfg.settle_seconds, self.cfg.events_wait_seconds)
+        files = {}
+        for p in Path(self.cfg.path).iterdir():
+            if p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
                 continue
-            st = p.stat()
-            seen[p] = st.st_size
-            if self._sizes.get(p) == st.st_size and (p, st.st_size, st.st_mtime_ns) not in self._stuck:
+            try:
+                st = p.stat()
+            except FileNotFoundError:  # moved away between the listing and now
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files[p] = (st.st_size, st.st_mtime_ns)
+        seen: dict[Path, _Seen] = {}
+        ready, due = [], []
+        for p in sorted(files):
+            sig, old = files[p], self._seen.get(p)
+            seen[p] = s = old if old is not None and old.sig == sig else _Seen(sig, now)
+            if (p, *sig) in self._stuck:
+                continue
+            lone = _is_events(p) and self._dossier_for(p) is None
+            wait = events_wait if lone else settle
+            if s is old and now - s.since >= wait:  # two looks at least `wait` apart saw the same file
                 ready.append(p)
-        self._sizes = seen
+            else:
+                due.append(s.since + wait)
+        self._seen = seen
+        self.due = min(due) if due else None
         return ready
 
-    @staticmethod
-    def _events_for(p: Path) -> Path | None:
-        stem = p.name[: -len(p.suffix)]
-        for suffix in SUFFIXES:
-            cand = p.with_name(f"{stem}.events{suffix}")
-            if cand.exists():
+    def _events_for(self, p: Path) -> Path | None:
+        """The events file beside dossier file `p`, if there is one."""
+        return self._first(p.with_name(f"{_stem(p)}.events{s}") for s in SUFFIXES)
+
+    def _dossier_for(self, events: Path) -> Path | None:
+        """The dossier file beside `events`, if there is one."""
+        return self._first(events.with_name(f"{_stem(events)[: -len('.events')]}{s}") for s in SUFFIXES)
+
+    def _first(self, candidates: Iterable[Path]) -> Path | None:
+        for cand in candidates:
+            try:
+                st = cand.stat()
+            except OSError:
+                continue
+            # a file that could not be moved away is left out: the other one of the pair goes on
+            if stat.S_ISREG(st.st_mode) and (cand, st.st_size, st.st_mtime_ns) not in self._stuck:
                 return cand
         return None
 
@@ -145,62 +195,178 @@ class Inbox:
             self._stuck.add((p, st.st_size, st.st_mtime_ns))
 
     def poll(self) -> list[dict[str, Any]]:
-        """Import every ready file once. Returns one result per dossier file handled."""
+        """Import every ready file once. Returns one result per import (a dossier file, with its
+        events file or not, or an events file alone)."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list[dict[str, Any]]:
         results = []
         ready = self._ready()
-        events_files = {e for p in ready if (e := self._events_for(p)) is not None}
         for p in ready:
-            if p in events_files or not p.exists():
+            if self.closing.is_set():
+                break  # the rest waits for the next start
+            if not p.exists():  # gone with its dossier file, earlier in this loop
                 continue
-            if ".events." in p.name:
-                continue  # an events file waits for its dossier file
-            events = self._events_for(p)
-            if events is not None and events not in ready:
-                continue  # its events file is still being copied
-            stamp = local_now().strftime("%Y%m%d-%H%M%S")
-            marker = self._marker(p)
-            try:
-                self._write_marker(marker, {"file": p.name, "events": events.name if events else None,
-                                            "started": local_now().isoformat(timespec="seconds"),
-                                            "pid": os.getpid()})
-            except OSError as e:  # unmarked, a file that crashed the system would be read again
-                log.error("inbox: %s not imported: its marker could not be written (%s)", p.name, e)
-                self._hold(p, *([events] if events else []))
-                continue
-            try:
-                res = self.import_file(str(p), str(events) if events else None)
-            except Exception as e:  # the file as a whole was refused: keep it, say why
-                try:
-                    dest = self._move(p, self.cfg.rejected, stamp)
-                    if events:
-                        self._move(events, self.cfg.rejected, stamp)
-                except OSError as move_error:
-                    log.error("inbox: %s refused (%s) and not moved to %s: %s", p.name, e, self.cfg.rejected,
-                              move_error)
-                    self._hold(p, *([events] if events else []))
-                    marker.unlink(missing_ok=True)
-                    continue
-                vi = getattr(e, "message_vi", "")
-                self._report(dest, f"{p.name}: refused\n{e}\n" + (f"\n{p.name}: bị từ chối\n{vi}\n" if vi else ""))
-                marker.unlink(missing_ok=True)
-                log.warning("inbox: %s refused: %s", p.name, e)
-                results.append({"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)})
-                continue
-            try:
-                dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers")
-                if events:
-                    archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
-            except OSError as move_error:  # imported, but left in the inbox: not imported again and again
-                log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
-                self._hold(p, *([events] if events else []))
-                continue
-            finally:
-                marker.unlink(missing_ok=True)
-            report = {k: v for k, v in res.items() if k != "text"}
-            archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
-            log.info("inbox: %s imported", p.name)
-            results.append({"file": p.name, "status": "imported", "result": report,
-                            "moved_to": str(dest) if dest else None})
+            if _is_events(p):
+                if self._dossier_for(p) is not None:
+                    continue  # goes with its dossier file, once that has settled
+                dossier, events = None, p  # waited events_wait_seconds: imported alone
+            else:
+                dossier, events = p, self._events_for(p)
+                if events is not None and events not in ready:
+                    continue  # its events file, already there, is still being copied
+            res = self._take(dossier, events)
+            if res is not None:
+                results.append(res)
         if results and self.on_imported and any(r["status"] == "imported" for r in results):
             self.on_imported(results)
         return results
+
+    def _take(self, dossier: Path | None, events: Path | None) -> dict[str, Any] | None:
+        """Import a dossier file (with its events file or not) or an events file alone, then archive
+        them, or move them to rejected/ if refused. None when left in the folder."""
+        p = dossier or events
+        assert p is not None
+        pair = [f for f in (dossier, events) if f is not None]
+        stamp = local_now().strftime("%Y%m%d-%H%M%S")
+        marker = self._marker(p)
+        try:
+            self._write_marker(marker, {"file": p.name, "events": events.name if dossier and events else None,
+                                        "started": local_now().isoformat(timespec="seconds"),
+                                        "pid": os.getpid()})
+        except OSError as e:  # unmarked, a file that crashed the system would be read again
+            log.error("inbox: %s not imported: its marker could not be written (%s)", p.name, e)
+            self._hold(*pair)
+            return None
+        try:
+            res = self.import_file(str(dossier) if dossier else None, str(events) if events else None)
+        except Exception as e:  # the file as a whole was refused: keep it, say why
+            try:
+                dest = self._move(p, self.cfg.rejected, stamp)
+                if dossier and events:
+                    self._move(events, self.cfg.rejected, stamp)
+            except OSError as move_error:
+                log.error("inbox: %s refused (%s) and not moved to %s: %s", p.name, e, self.cfg.rejected,
+                          move_error)
+                self._hold(*pair)
+                marker.unlink(missing_ok=True)
+                return None
+            vi = getattr(e, "message_vi", "")
+            self._report(dest, f"{p.name}: refused\n{e}\n" + (f"\n{p.name}: bị từ chối\n{vi}\n" if vi else ""))
+            marker.unlink(missing_ok=True)
+            log.warning("inbox: %s refused: %s", p.name, e)
+            return {"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)}
+        try:
+            dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers" if dossier else "events")
+            if dossier and events:
+                archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
+        except OSError as move_error:  # imported, but left in the inbox: not imported again and again
+            log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
+            self._hold(*pair)
+            return None
+        finally:
+            marker.unlink(missing_ok=True)
+        report = {k: v for k, v in res.items() if k != "text"}
+        archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
+        log.info("inbox: %s imported%s", p.name, "" if dossier else " (events alone)")
+        return {"file": p.name, "status": "imported", "result": report, "moved_to": str(dest) if dest else None}
+
+
+def _stem(p: Path) -> str:
+    return p.name[: -len(p.suffix)]
+
+
+def _is_events(p: Path) -> bool:
+    """`<name>.events.csv` (or another suffix): the events file of `<name>.csv`."""
+    return _stem(p).endswith(".events")
+
+
+# A copy writes many times a second, each write an event: the folder is looked at no more often.
+MIN_GAP_SECONDS = 0.1
+
+
+class InboxWatcher:
+    """Runs an Inbox on one thread of its own, so that its imports never overlap: woken by the
+    folder's file-system events (watchdog), when a file seen may have settled, and every
+    `poll_seconds` (events are lost on network shares, or past the inotify limits)."""
+
+    def __init__(self, inbox: Inbox, events: bool = True) -> None:
+        self.inbox = inbox
+        self._events = events
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inbox", daemon=True)
+        self._observer: Any = None
+
+    @property
+    def watching(self) -> bool:
+        """True when file-system events are seen (otherwise the folder is only polled)."""
+        return self._observer is not None
+
+    def start(self) -> InboxWatcher:
+        if self._events:
+            self._observer = self._observe()
+        self._thread.start()
+        return self
+
+    def nudge(self) -> None:
+        """Something may have changed in the folder: look at it now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop watching; an import under way finishes first, files not started wait."""
+        self.inbox.closing.set()
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+            self._observer = None
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _observe(self) -> Any:
+        from watchdog.events import (EventsLostEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent,
+                                     FileMovedEvent, FileSystemEventHandler)
+        from watchdog.observers import Observer
+
+        nudge = self.nudge
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                path = getattr(event, "dest_path", "") or event.src_path
+                # the inbox's own markers (hidden) say nothing new
+                if isinstance(event, EventsLostEvent) or not os.path.basename(os.fsdecode(path)).startswith("."):
+                    nudge()
+
+        path = Path(self.inbox.cfg.path)
+        observer = Observer()
+        try:
+            observer.schedule(Handler(), str(path), recursive=False,
+                              event_filter=[FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent,
+                                            EventsLostEvent])
+            observer.start()
+        except OSError as e:  # e.g. the inotify watch or instance limit (fs.inotify.max_user_*)
+            log.warning("inbox: cannot watch %s for new files (%s); it is looked at every %g s instead",
+                        path, e.strerror or e, self.inbox.cfg.poll_seconds)
+            with contextlib.suppress(Exception):
+                observer.stop()
+            return None
+        return observer
+
+    def _run(self) -> None:
+        next_poll = time.monotonic()  # at once: files that landed while the system was down
+        while True:
+            wake_at = min(next_poll, self.inbox.due if self.inbox.due is not None else next_poll)
+            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+            if self._stop.is_set():
+                return
+            self._wake.clear()  # before the look: a change during it wakes the next one
+            try:
+                self.inbox.poll()
+            except Exception:  # noqa: BLE001 - the folder is looked at again; the owner goes on
+                log.exception("inbox: looking at %s failed", self.inbox.cfg.path)
+            next_poll = time.monotonic() + self.inbox.cfg.poll_seconds
+            if self._stop.wait(MIN_GAP_SECONDS):
+                return

@@ -105,6 +105,7 @@ def test_the_watch_folder_archives_a_file_and_its_events_without_personal_data(t
             "Mã hồ sơ,Sự kiện,Thời điểm,Ghi chú,Số điện thoại người nộp\n"
             "H48-001,Yêu cầu bổ sung,03/03/2026 09:00,gọi 0905123456,0912345678\n", encoding="utf-8")
         assert inbox.poll() == []          # first seen: maybe still being copied
+        time.sleep(cfg.settle_seconds)     # unchanged that long: taken (with its events file, no more wait)
         [res] = inbox.poll()
     assert res["status"] == "imported" and res["result"]["events"]["inserted"] == 1
     assert not list(cfg.path.iterdir())
