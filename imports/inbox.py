@@ -12,11 +12,15 @@ file without its dossier file waits `events_wait_seconds` after its last change,
 dossier file is being copied just after it, then is imported alone (`import_file(None, events)`):
 its events apply to the stored dossiers, those of unknown dossiers are quarantined.
 
+The figures are refreshed (`on_imported`) right after the imports of a look at the folder, before
+the archive's copies are written: officials wait for the first, nobody for the second.
+
 A file is never read twice if reading it could have stopped the system: before its import a
-marker (`.importing-<name>.json`, hidden) is written beside it and removed once the file has
-been archived or moved. A marker found when the inbox starts means the system stopped during that
-import (a crash or a kill): its files go to rejected/ with a report saying so, unread. A file that
-cannot be archived or moved is not taken again until the system restarts.
+marker (`.importing-<name>.json`, hidden) is written beside it; it says so once the import is
+done, and goes once the file has been archived or moved. A marker found when the inbox starts
+means the system stopped during that import (a crash or a kill): its files go to rejected/ with a
+report saying so, unread; or, if it says imported, after it: its files are archived then. A file
+that cannot be archived or moved is not taken again until the system restarts.
 """
 from __future__ import annotations
 
@@ -44,6 +48,10 @@ MARKER = ".importing-"
 CRASHED_EN = ("not imported: the system stopped while it was reading this file (the reader or the whole "
               "system crashed, or was killed). The file is not read again, so that it cannot stop the system "
               "again. Check it (or export it again); to try once more, drop it into the watch folder again.")
+IMPORTED_EN = ("imported; the system stopped before the file was archived, so its report is this note (the "
+               "import's own record is in the store: `app.py query import_batches`).")
+IMPORTED_VI = ("đã nhập; hệ thống dừng trước khi lưu trữ tệp, nên báo cáo chỉ là ghi chú này (bản ghi của lần nhập "
+               "nằm trong kho dữ liệu: `app.py query import_batches`).")
 CRASHED_VI = ("chưa nhập: hệ thống dừng đột ngột khi đang đọc tệp này (bộ đọc hoặc cả hệ thống bị sập hay bị "
               "tắt). Tệp không được đọc lại để không làm hệ thống dừng lần nữa. Hãy kiểm tra tệp (hoặc xuất lại); "
               "muốn thử lại thì thả tệp vào thư mục theo dõi một lần nữa.")
@@ -158,9 +166,14 @@ class Inbox:
                 info = json.loads(marker.read_text(encoding="utf-8"))
                 names = [str(info["file"])] + ([str(info["events"])] if info.get("events") else [])
                 started = str(info.get("started") or "?")
+                imported = info.get("imported") is True
             except (OSError, ValueError, KeyError, TypeError):
-                names, started = [marker.name[len(MARKER):-len(".json")]], "?"
+                names, started, imported = [marker.name[len(MARKER):-len(".json")]], "?", False
             stamp = local_now().strftime("%Y%m%d-%H%M%S")
+            if imported:  # stopped after the import, before the archive: archived now
+                out.append(self._archive_recovered(inbox, names, stamp, started))
+                marker.unlink(missing_ok=True)
+                continue
             moved: list[Path] = []
             for n in names:
                 src = inbox / Path(n).name  # a marker never moves anything from outside the inbox
@@ -177,6 +190,22 @@ class Inbox:
                 out.append({"file": names[0], "status": "crashed", "moved_to": str(moved[0])})
             marker.unlink(missing_ok=True)
         return out
+
+    def _archive_recovered(self, inbox: Path, names: list[str], stamp: str, started: str) -> dict[str, Any]:
+        files = [inbox / Path(n).name for n in names]
+        dest = None
+        for i, src in enumerate(files):
+            if src.is_file():
+                try:
+                    d = archive.keep(src, self.cfg.archive, stamp, self.mapping,
+                                     "events" if i or _is_events(src) else "dossiers")
+                    dest = dest or d
+                except OSError as e:
+                    log.error("inbox: %s could not be archived in %s: %s", src.name, self.cfg.archive, e)
+        text = f"{names[0]}: {IMPORTED_EN}\n(import started {started})\n\n{names[0]}: {IMPORTED_VI}\n"
+        archive.write_report(Path(self.cfg.archive) / f"{stamp}_{Path(names[0]).name}.report.txt", text, {})
+        log.warning("inbox: %s was imported when the system stopped, before it was archived; archived now", names[0])
+        return {"file": names[0], "status": "imported_before_stop", "moved_to": str(dest) if dest else None}
 
     @staticmethod
     def _report(dest: Path, text: str) -> None:
@@ -219,8 +248,14 @@ class Inbox:
             res = self._take(dossier, events)
             if res is not None:
                 results.append(res)
-        if results and self.on_imported and any(r["status"] == "imported" for r in results):
-            self.on_imported(results)
+        imported = [r for r in results if r["status"] == "imported"]
+        # the figures first (what officials wait for), then the archive's copies
+        try:
+            if imported and self.on_imported:
+                self.on_imported(results)
+        finally:  # a failed refresh must not leave imported files to be imported again
+            for r in imported:
+                self._archive(r)
         return results
 
     def _take(self, dossier: Path | None, events: Path | None) -> dict[str, Any] | None:
@@ -257,20 +292,33 @@ class Inbox:
             marker.unlink(missing_ok=True)
             log.warning("inbox: %s refused: %s", p.name, e)
             return {"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)}
+        # imported: a stop from now on archives the files at the next start instead of refusing them
+        try:
+            self._write_marker(marker, {"file": p.name, "events": events.name if dossier and events else None,
+                                        "started": local_now().isoformat(timespec="seconds"), "pid": os.getpid(),
+                                        "imported": True})
+        except OSError as e:
+            log.warning("inbox: the marker of %s could not say it was imported (%s)", p.name, e)
+        log.info("inbox: %s imported%s", p.name, "" if dossier else " (events alone)")
+        return {"file": p.name, "status": "imported", "result": {k: v for k, v in res.items() if k != "text"},
+                "moved_to": None, "_take": (dossier, events, stamp, res.get("text", ""))}
+
+    def _archive(self, r: dict[str, Any]) -> None:
+        """Keep an imported file's copy without personal data and its report; remove the file."""
+        dossier, events, stamp, text = r.pop("_take")
+        p = dossier or events
         try:
             dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers" if dossier else "events")
             if dossier and events:
                 archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
         except OSError as move_error:  # imported, but left in the inbox: not imported again and again
             log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
-            self._hold(*pair)
-            return None
+            self._hold(*[f for f in (dossier, events) if f is not None])
+            return
         finally:
-            marker.unlink(missing_ok=True)
-        report = {k: v for k, v in res.items() if k != "text"}
-        archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", res.get("text", ""), report)
-        log.info("inbox: %s imported%s", p.name, "" if dossier else " (events alone)")
-        return {"file": p.name, "status": "imported", "result": report, "moved_to": str(dest) if dest else None}
+            self._marker(p).unlink(missing_ok=True)
+        archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", text, r["result"])
+        r["moved_to"] = str(dest) if dest else None
 
 
 def _stem(p: Path) -> str:

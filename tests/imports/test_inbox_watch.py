@@ -351,3 +351,62 @@ def test_an_events_file_alone_that_is_refused_goes_to_rejected_with_its_report(f
     assert refreshed == [] and not list(cfg.path.iterdir())
     assert sorted(p.name.split("_", 1)[1] for p in cfg.rejected.iterdir()) == \
         ["y.events.csv", "y.events.csv.report.txt"]
+
+
+def test_the_figures_are_refreshed_before_the_archive_copy_is_written(tmp_path, store):
+    """Officials wait for the figures, nobody for the archive: the refresh is called while the
+    imported file is still in the folder (its marker saying imported), and archived after."""
+    cfg = InboxConfig(path=tmp_path / "inbox", archive=tmp_path / "archive", rejected=tmp_path / "rejected",
+                      settle_seconds=0, events_wait_seconds=0)
+    seen = []
+
+    def refresh(_results):
+        marker = cfg.path / ".importing-a.csv.json"
+        seen.append(((cfg.path / "a.csv").exists(), '"imported": true' in marker.read_text(),
+                     list(cfg.archive.iterdir())))
+
+    inbox = Inbox(cfg, Imports(store), on_imported=refresh)
+    (cfg.path / "a.csv").write_text(_csv(5), encoding="utf-8")
+    inbox.poll()
+    res = inbox.poll()
+    assert seen == [(True, True, [])]
+    assert [r["status"] for r in res] == ["imported"] and res[0]["moved_to"]
+    assert sorted(p.name.split("_", 1)[1] for p in cfg.archive.iterdir()) == ["a.csv", "a.csv.report.txt"]
+    assert not list(cfg.path.iterdir())
+
+
+def test_a_failed_refresh_still_archives_the_imported_file(tmp_path, store):
+    cfg = InboxConfig(path=tmp_path / "inbox", archive=tmp_path / "archive", rejected=tmp_path / "rejected",
+                      settle_seconds=0, events_wait_seconds=0)
+    imports = Imports(store)
+
+    def refresh(_results):
+        raise RuntimeError("out of disk")
+
+    inbox = Inbox(cfg, imports, on_imported=refresh)
+    (cfg.path / "a.csv").write_text(_csv(5), encoding="utf-8")
+    inbox.poll()
+    with pytest.raises(RuntimeError):
+        inbox.poll()
+    assert not list(cfg.path.iterdir()) and len(list(cfg.archive.iterdir())) == 2
+    inbox.poll()
+    assert len(imports.calls) == 1  # never imported twice
+
+
+def test_a_stop_between_the_import_and_the_archive_archives_at_the_next_start(tmp_path, store):
+    cfg = InboxConfig(path=tmp_path / "inbox", archive=tmp_path / "archive", rejected=tmp_path / "rejected",
+                      settle_seconds=0, events_wait_seconds=0)
+    cfg.path.mkdir(parents=True)
+    (cfg.path / "a.csv").write_text(_csv(5), encoding="utf-8")
+    (cfg.path / ".importing-a.csv.json").write_text(
+        '{"file": "a.csv", "events": null, "started": "2026-12-06T09:00:00", "pid": 1, "imported": true}')
+    inbox = Inbox(cfg, Imports(store))
+    assert [r["status"] for r in inbox.recovered] == ["imported_before_stop"]
+    assert not list(cfg.path.iterdir()) and not list(cfg.rejected.iterdir())
+    report = next(p for p in cfg.archive.iterdir() if p.name.endswith(".report.txt"))
+    assert "imported; the system stopped before the file was archived" in report.read_text(encoding="utf-8")
+    # without "imported" the stop came while it was read: refused unread, as before
+    (cfg.path / "b.csv").write_text(_csv(5), encoding="utf-8")
+    (cfg.path / ".importing-b.csv.json").write_text('{"file": "b.csv", "events": null, "started": "?", "pid": 1}')
+    assert [r["status"] for r in Inbox(cfg, Imports(store)).recovered] == ["crashed"]
+    assert [p.name.split("_", 1)[1] for p in cfg.rejected.iterdir() if not p.name.endswith(".txt")] == ["b.csv"]
