@@ -177,14 +177,17 @@ def upsert_dossiers(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, 
     else:
         exprs, join = {}, ""
     sel = ", ".join(f"{exprs.get(c, 's.' + c)} AS {c}" for c in cols)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _dw_in AS SELECT s.dossier_code, {sel} FROM {source} s {join}")
-    matched = _one(con, "SELECT count(*) FROM _dw_in i SEMI JOIN dossiers d ON d.dossier_code = i.dossier_code")
+    # each row with its stored dossier's id, found once: the update then joins on the integer id,
+    # and the insert takes the rows without one (no second look-up of the codes)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _dw_in AS SELECT s.dossier_code, {sel}, d.dossier_id AS _id "
+                f"FROM {source} s {join} LEFT JOIN dossiers d ON d.dossier_code = s.dossier_code")
+    matched = _one(con, "SELECT count(_id) FROM _dw_in")
     differs = " OR ".join(f"dossiers.{c} IS DISTINCT FROM i.{c}" for c in cols)
     sets = ", ".join(f"{c} = i.{c}" for c in cols)
     updated = _one(
         con,
-        f"UPDATE dossiers SET {sets}, batch_id = ?, updated_at = ? FROM _dw_in i "
-        f"WHERE dossiers.dossier_code = i.dossier_code AND ({differs})",
+        f"UPDATE dossiers SET {sets}, batch_id = ?, updated_at = ? FROM (SELECT * FROM _dw_in WHERE _id IS NOT NULL) i "
+        f"WHERE dossiers.dossier_id = i._id AND ({differs})",
         [batch_id, now],
     )
     if on_step:
@@ -193,13 +196,12 @@ def upsert_dossiers(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, 
     inserted = _one(
         con,
         f"INSERT INTO dossiers (dossier_code, {col_list}, batch_id, updated_at) "
-        f"SELECT dossier_code, {col_list}, ?, ? FROM _dw_in i "
-        f"WHERE NOT EXISTS (SELECT 1 FROM dossiers d WHERE d.dossier_code = i.dossier_code)",
+        f"SELECT dossier_code, {col_list}, ?, ? FROM _dw_in i WHERE _id IS NULL",
         [batch_id, now],
     )
     if on_step:
         on_step("write:dossiers:inserted")
-    con.execute("DROP VIEW _dw_in")
+    con.execute("DROP TABLE _dw_in")
     return UpsertCounts(inserted, updated, matched - updated)
 
 
