@@ -59,7 +59,9 @@ def write_delta(path: Path, n_stored: int, rows: int, k: int) -> None:
     new = f"""
         SELECT * REPLACE ('N{k}' || dossier_code[2:] AS dossier_code)
         FROM ({synth_select(rows - half, seed=100 + k, start='2026-06-01', days=29)})"""
-    duckdb.connect().execute(f"COPY (SELECT {CANONICAL} FROM ({changed}) UNION ALL SELECT {CANONICAL} FROM ({new})) "
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"COPY (SELECT {CANONICAL} FROM ({changed}) UNION ALL SELECT {CANONICAL} FROM ({new})) "
                              f"TO '{path}' (HEADER, DELIMITER ',')")
 
 
