@@ -387,6 +387,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         probes.start()
         stack.callback(probes.shutdown)
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(full=False),
+                      after_archive=app.store.retry_checkpoint,
                       mapping=cfg.imports.column_mapping)
         # one thread of its own imports the folder's files, one at a time, as they land
         watcher = InboxWatcher(inbox)

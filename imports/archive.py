@@ -21,6 +21,8 @@ import csv
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,8 @@ from imports.reader import CANONICAL, Kind, inspect_file, prepare_file
 from imports.staging import shifted_unsafe
 
 log = logging.getLogger("motcua.archive")
+ROOT = Path(__file__).resolve().parents[1]
+COPY_TIMEOUT_S = 600
 
 
 def uploads_dir(store_path: Path | str) -> Path:
@@ -80,6 +84,27 @@ def personal_free_copy(src: Path | str, dest: Path | str, mapping: ColumnMapping
     return Path(dest)
 
 
+def _copy_in_child(src: Path, dest: Path, mapping: ColumnMapping, kind: Kind) -> None:
+    """personal_free_copy in a process of its own: a cell-by-cell copy in Python would hold the
+    owner's interpreter for a second per 50,000 rows while the new figures are being asked for."""
+    request = json.dumps({"src": str(src), "dest": str(dest), "mapping": mapping.model_dump(mode="json"),
+                          "kind": kind}).encode("utf-8")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + ([os.environ["PYTHONPATH"]]
+                                                                     if os.environ.get("PYTHONPATH") else [])))
+    proc = subprocess.run([sys.executable, "-c", "from imports.archive import _child_main; _child_main()"],
+                          input=request, capture_output=True, env=env, timeout=COPY_TIMEOUT_S)
+    if proc.returncode != 0:
+        # the type of the failure only: an exception's text may quote a cell
+        last = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        raise RuntimeError(f"the copy failed ({last[0].split(':', 1)[0][:80]}, exit status {proc.returncode})")
+
+
+def _child_main() -> None:
+    request = json.loads(sys.stdin.buffer.read())
+    personal_free_copy(request["src"], request["dest"], ColumnMapping.model_validate(request["mapping"]),
+                       request["kind"])
+
+
 def keep(src: Path, archive: Path | str, stamp: str, mapping: ColumnMapping, kind: Kind,
          name: str | None = None) -> Path | None:
     """Archive the copy of `src` (as `<stamp>_<name>`, by default its own name) and delete `src`.
@@ -91,7 +116,7 @@ def keep(src: Path, archive: Path | str, stamp: str, mapping: ColumnMapping, kin
     name = name if name.lower().endswith(".csv") else name + ".csv"
     dest = archive / f"{stamp}_{name}"
     try:
-        personal_free_copy(src, dest, mapping, kind)
+        _copy_in_child(src, dest, mapping, kind)
     except Exception as e:  # noqa: BLE001 - never keep the original instead
         dest.unlink(missing_ok=True)
         log.warning("archive: no copy of %s kept (%s)", src.name, e)

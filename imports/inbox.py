@@ -66,10 +66,12 @@ class _Seen:
 class Inbox:
     def __init__(self, cfg: InboxConfig, import_file: Callable[[str | None, str | None], dict[str, Any]],
                  on_imported: Callable[[list[dict[str, Any]]], Any] | None = None,
+                 after_archive: Callable[[], Any] | None = None,
                  mapping: ColumnMapping | Path | str | None = None) -> None:
         self.cfg = cfg
         self.import_file = import_file
         self.on_imported = on_imported
+        self.after_archive = after_archive
         # the archive's copy keeps the columns the import reads, as that mapping reads them
         self.mapping = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         self._seen: dict[Path, _Seen] = {}
@@ -256,6 +258,8 @@ class Inbox:
         finally:  # a failed refresh must not leave imported files to be imported again
             for r in imported:
                 self._archive(r)
+        if imported and self.after_archive:
+            self.after_archive()  # the store's upkeep, once the figures and the copies are done
         return results
 
     def _take(self, dossier: Path | None, events: Path | None) -> dict[str, Any] | None:
