@@ -6,9 +6,11 @@ the owner's loopback API (store/service.py). `store.ops.open_ops` picks the righ
 """
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -23,6 +25,8 @@ from sla_rules.constants import office_time_sql
 from store.errors import StoreError, StoreLockedError
 from store.catalog import run_query
 from store.registry import Table
+
+log = logging.getLogger("motcua.store")
 
 __all__ = ["Store", "StoreError", "StoreLockedError", "SCHEMA_VERSION", "MIGRATIONS"]
 
@@ -159,14 +163,17 @@ class Store:
             return True
         with self._write_lock:
             cur = self._con.cursor()
+            t0 = time.perf_counter()
             try:
                 cur.execute("CHECKPOINT")
             except duckdb.TransactionException:
                 self.checkpoint_pending = True
+                log.info("checkpoint refused (a reader's transaction is open); retried later")
                 return False
             finally:
                 cur.close()
         self.checkpoint_pending = False
+        log.info("checkpoint done in %.2f s", time.perf_counter() - t0)
         return True
 
     def retry_checkpoint(self) -> bool:
