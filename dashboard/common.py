@@ -80,29 +80,39 @@ def _subtree(store_path: str, code: str) -> set[str]:
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=2000)
-def _cached_query(store_path: str, name: str, params_json: str):
+def _cached_query(store_path: str, name: str, params_json: str, version: str):
     return backend(store_path).query(name, **json.loads(params_json))
 
 
 def query(name: str, **params: Any):
     """A named query for the signed-in user: scope applied first, then cached on (query, scoped
-    parameters) for a short while, so two users never share an answer they should not."""
+    parameters, the data's version) for a short while, so two users never share an answer they
+    should not, and a page reloaded after an import or a refresh shows the new figures (probe
+    figures, which move without a new version, are asked again after 30 s)."""
     scoped = ops().scoped_params(name, params)
-    return _cached_query(str(config().store.path), name, json.dumps(scoped, sort_keys=True, default=str))
+    return _cached_query(str(config().store.path), name, json.dumps(scoped, sort_keys=True, default=str),
+                         data_version())
+
+
+def data_version() -> str:
+    """The store's data version: its last refresh and its last import."""
+    s = status()
+    return f"{s.get('last_run_id')}:{s.get('last_batch_id')}"
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=200)
-def _cached_explain(store_path: str, codes: tuple[str, ...], agency: str | None, lng: str) -> dict[str, Any]:
+def _cached_explain(store_path: str, codes: tuple[str, ...], agency: str | None, lng: str,
+                    version: str) -> dict[str, Any]:
     return backend(store_path).explain_dossiers(list(codes), agency=agency, lang=lng)
 
 
 def explain(codes: list[str], agency: str | None) -> dict[str, Any]:
     o = ops()
     agency = o.explain_scope(agency)  # the role may explain, and only in its scope
-    return _cached_explain(str(config().store.path), tuple(codes), agency, lang())
+    return _cached_explain(str(config().store.path), tuple(codes), agency, lang(), data_version())
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@st.cache_data(ttl=1, show_spinner=False)  # the data's version: asked about once a page view
 def _cached_status(store_path: str) -> dict[str, Any]:
     return backend(store_path).query("dashboard_status").one() or {}
 
@@ -116,7 +126,7 @@ def _register_ops(store_path: str, role: str) -> ScopedOps:
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=100)
-def _cached_register(store_path: str, role: str, start: str, end: str, lng: str) -> dict[str, Any]:
+def _cached_register(store_path: str, role: str, start: str, end: str, lng: str, version: str) -> dict[str, Any]:
     from compliance import Period, register
 
     period = Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
@@ -124,7 +134,7 @@ def _cached_register(store_path: str, role: str, start: str, end: str, lng: str)
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=20)
-def _cached_register_xlsx(store_path: str, role: str, start: str, end: str, lng: str) -> bytes:
+def _cached_register_xlsx(store_path: str, role: str, start: str, end: str, lng: str, version: str) -> bytes:
     import tempfile
 
     from compliance import Period, write_xlsx
@@ -138,12 +148,14 @@ def _cached_register_xlsx(store_path: str, role: str, start: str, end: str, lng:
 def compliance_register(start: dt.date, end: dt.date) -> dict[str, Any]:
     """The compliance register for a period (compliance.register), through the user's scoped ops."""
     u = require_user()
-    return _cached_register(str(config().store.path), u.role, start.isoformat(), end.isoformat(), lang())
+    return _cached_register(str(config().store.path), u.role, start.isoformat(), end.isoformat(), lang(),
+                            data_version())
 
 
 def compliance_xlsx(start: dt.date, end: dt.date) -> bytes:
     u = require_user()
-    return _cached_register_xlsx(str(config().store.path), u.role, start.isoformat(), end.isoformat(), lang())
+    return _cached_register_xlsx(str(config().store.path), u.role, start.isoformat(), end.isoformat(), lang(),
+                                 data_version())
 
 
 def require_user() -> User:

@@ -48,11 +48,13 @@ def _scope(col: str) -> str:
 
 @named_query("dashboard_status", scope="free", roles=("vendor", "agency"), cache="until_write")
 def dashboard_status(con: duckdb.DuckDBPyConnection) -> Table:
-    """One row: dossiers in the store and the last finished recompute (its as_of and end). Cheap
-    enough for every page view, unlike store_stats."""
+    """One row: dossiers in the store, the last finished recompute (its as_of and end) and the last
+    import: together the data's version, which keys the dashboard's cached answers. Cheap enough
+    for every page view, unlike store_stats."""
     return run(con, """
         SELECT (SELECT count(*) FROM dossiers) AS dossiers,
                (SELECT count(*) FROM quarantine) AS quarantined_rows,
+               (SELECT max(batch_id) FROM import_batches) AS last_batch_id,
                r.as_of AS last_recompute_as_of, r.finished_at AS last_recompute_at, r.run_id AS last_run_id
         FROM (SELECT 1) LEFT JOIN (SELECT * FROM sla_runs WHERE finished_at IS NOT NULL
                                    ORDER BY run_id DESC LIMIT 1) r ON TRUE""")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -447,3 +448,38 @@ def test_agency_page_with_dossiers_without_a_procedure_code(tmp_path, monkeypatc
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "Tiếp nhận") == "2"
     assert sorted(table(at, "Mã hồ sơ")["Mã hồ sơ"]) == ["NP-1", "NP-2"]
+
+
+def test_a_page_reloaded_after_an_import_shows_the_new_figures(store_env, tmp_path, monkeypatch):
+    """The answers are kept for 30 s, but keyed on the data's version: a reload right after an
+    import and its refresh shows the new figures, not the ones kept."""
+    import shutil
+
+    import duckdb
+
+    src = Path(store_env["env"]["MOTCUA_STORE__PATH"])
+    store = tmp_path / "data" / "motcua.duckdb"
+    store.parent.mkdir()
+    shutil.copy(src, store)
+    env = {**store_env["env"], **env_for(tmp_path, store),
+           "MOTCUA_DASHBOARD__USERS_FILE": store_env["env"]["MOTCUA_DASHBOARD__USERS_FILE"]}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    at = open_page(login("leadership"), "overview")
+    m = at.selectbox(key="ov_month").value.strftime("%Y-%m")
+    before = metric(at, "Hồ sơ tiếp nhận")
+    export = tmp_path / "more.csv"
+    con = duckdb.connect(str(store))
+    con.execute(f"""COPY (SELECT 'MORE' || dossier_code AS dossier_code, agency_code, procedure_code, field,
+                               CAST(channel AS VARCHAR) AS channel, received_at, time_limit,
+                               CAST(time_unit AS VARCHAR) AS time_unit, CAST(state AS VARCHAR) AS state, finished_at
+                         FROM dossiers WHERE strftime(received_at, '%Y-%m') = '{m}' LIMIT 37) TO '{export}' (HEADER)""")
+    con.close()
+    app = Motcua(load_config(environ=env))
+    app.import_file(str(export))
+    app.recompute(full=False)
+    app.close()
+    time.sleep(1.1)  # the version itself is asked again once a second
+    at.run()  # a reload, well within the 30 s an answer is kept
+    after = backend_query({"cfg": load_config(environ=env)}, "province_month", month=m).one()["received_total"]
+    assert metric(at, "Hồ sơ tiếp nhận") == num(after) != before
