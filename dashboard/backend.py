@@ -89,8 +89,8 @@ class Backend:
                     lang: str = "en") -> dict[str, Any]:
         return self.call("import_file", path, events_path, dry_run=dry_run, lang=lang)
 
-    def recompute(self) -> dict[str, Any]:
-        return self.call("recompute")
+    def recompute(self, full: bool = True) -> dict[str, Any]:
+        return self.call("recompute", full=full)
 
     def compliance(self, action: str, **params: Any) -> dict[str, Any]:
         return self.call("compliance", action, **params)
