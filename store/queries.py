@@ -32,7 +32,7 @@ import duckdb
 
 from config.clock import local_now, local_today
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
-from sla_rules.constants import FLAG_NEGATIVE_LATE, office_time_sql
+from sla_rules.constants import FLAG_NEGATIVE_LATE
 from store.errors import QueryError
 from store.reference import agency_tree_ctes, natural_key_sql
 from store.registry import Table, named_query, run

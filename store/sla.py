@@ -1,9 +1,11 @@
-"""Recomputing every dossier's deadline and status, and the monthly figures built on them.
+"""Recomputing every dossier's deadline and status, and the figures built on them.
 
-`recompute(store, engine, as_of)` replaces `sla_results` (read through the view `dossier_sla`)
-from `dossiers` (+ `dossier_events`) with the SLA engine's output, in one transaction, records an
-`sla_runs` row and rebuilds the per-agency monthly table `agency_month_stats`, both from one
-pass of the engine over every dossier.
+`recompute(store, engine, as_of, full)` brings `sla_results` (read through the view `dossier_sla`)
+to `as_of` from `dossiers` (+ `dossier_events`) with the SLA engine's output, in one transaction,
+records an `sla_runs` row and rebuilds the per-agency tables (the monthly figures
+`agency_month_stats`, the dashboard's audit and sync counts) from keys the engine pass writes
+beside each result: in full, one pass over every dossier; incrementally (`full=False`, when
+`refresh_plan` allows it), a pass over the dossiers whose result may have changed only.
 
 How a dossier counts in a month (the Biểu số 06/VPCP/KSTT rules, month boundaries in local time)
 -----------------------------------------------------------------------------------------------
@@ -31,7 +33,7 @@ restart a clock after a lawful request (never a month already late) or are ignor
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import datetime as dt
 import time
