@@ -291,9 +291,9 @@ class Inbox:
                 self._hold(*pair)
                 marker.unlink(missing_ok=True)
                 return None
+            marker.unlink(missing_ok=True)  # moved: gone before its report says so
             vi = getattr(e, "message_vi", "")
             self._report(dest, f"{p.name}: refused\n{e}\n" + (f"\n{p.name}: bị từ chối\n{vi}\n" if vi else ""))
-            marker.unlink(missing_ok=True)
             log.warning("inbox: %s refused: %s", p.name, e)
             return {"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)}
         # imported: a stop from now on archives the files at the next start instead of refusing them
