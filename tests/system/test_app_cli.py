@@ -44,8 +44,13 @@ def test_import_then_report_and_audit(run_app, tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["inserted"] == 2 and summary["quarantined"] == 1
-    again = json.loads(run_app("import", str(f), "--json").stdout)
-    assert again["inserted"] == 0 and again["unchanged"] == 2
+    assert summary["sla"]["kind"] == "full" and summary["sla"]["full_reason"] == "no complete results stored yet"
+    again = run_app("import", str(f))
+    # nothing changed, the same day: the figures are refreshed and nothing is judged again
+    assert again.returncode == 0 and "inserted:" in again.stdout
+    assert "Figures refreshed: 0 of 2 dossiers judged again" in again.stdout, again.stdout
+    runs = json.loads(run_app("query", "sla_runs", "--json").stdout)
+    assert [dict(zip(runs["columns"], row))["kind"] for row in runs["rows"]] == ["incremental", "full"]
 
     rep = run_app("report", "--month", "2026-03", "--json")
     assert rep.returncode == 0, rep.stderr
