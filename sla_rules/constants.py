@@ -69,6 +69,12 @@ def office_time_sql(time_unit: str, time_limit: str) -> str:
             f"AND {fractional_sql(limit_sql(time_unit, time_limit))}))")
 
 
+def month_number_sql(x: str) -> str:
+    """The month of a DATE or TIMESTAMP as one number, year * 12 + month - 1: what the engine, the
+    monthly figures' keys and the audit's and sync check's keys count months in."""
+    return f"(year({x}) * 12 + month({x}) - 1)"
+
+
 # What the engine found in a dossier's facts, as bits of its `flags` (audit findings but STOPPED).
 FLAG_LATE_REQUEST = 1        # a supplement request issued after the deadline in force: ignored
 FLAG_ORPHAN_RECEIPT = 2      # a supplement receipt with no open request before it: ignored

@@ -93,7 +93,7 @@ from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's publ
     FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
-from sla_rules.constants import clock_sql, in_clock_sql, limit_sql
+from sla_rules.constants import clock_sql, in_clock_sql, limit_sql, month_number_sql
 
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
 INTERNALS = ("resolved", "fin_us", "late_us", "late_month", "flags")
@@ -287,8 +287,7 @@ class SlaEngine:
             UNION ALL SELECT min(dn) - 1, NULL, false, NULL, NULL, NULL, NULL FROM {t['day']}""")
         con.execute(
             f"""CREATE TEMP TABLE {t['key']} AS
-            SELECT k, tdn, d, year(d) * 12 + month(d) - 1 AS mi,
-                   year(d + INTERVAL 1 DAY) * 12 + month(d + INTERVAL 1 DAY) - 1 AS mi1 FROM (
+            SELECT k, tdn, d, {month_number_sql('d')} AS mi, {month_number_sql('d + INTERVAL 1 DAY')} AS mi1 FROM (
                 SELECT -wd_index AS k, dn AS tdn, d FROM {t['day']} WHERE is_working
                 UNION ALL
                 SELECT dn AS k, CASE WHEN is_working THEN dn ELSE next_dn END AS tdn,

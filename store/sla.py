@@ -43,7 +43,7 @@ import duckdb
 
 from config.clock import local_now, to_local
 from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, quoted_list
-from sla_rules.constants import FLAG_STOPPED, office_time_sql
+from sla_rules.constants import FLAG_STOPPED, month_number_sql, office_time_sql
 from store.vendor import audit_key_of_pass, early_facts, pass_inputs, write_dashboard_counts
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
@@ -216,10 +216,6 @@ COUNTS_SQL = """
 # its months (pending and overdue: +n at max(F, L), -n at R; waiting: -n / +n at the part of
 # [W1, W2) inside that), and per agency the running sums over the months give the pending figures.
 
-def _mi(x: str) -> str:
-    return f"(year({x}) * 12 + month({x}) - 1)"
-
-
 _F_BITS, _D_BITS = 15, 11
 _D_MAX = (1 << _D_BITS) - 1            # largest field value: the oldest month a key holds is A + 2 - 2047
 _KEY = {"rm": 15, "lm": 26, "ws": 37, "we": 48, "status": 59, "online": 62}
@@ -279,15 +275,15 @@ def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
     as_of_lit, A = _as_of_sql(as_of)
     res = "greatest(coalesce(finished_at, returned_at), received_at)"
     head = _key_head_sql("_fm", f"coalesce({A + 2} - _rm, 0)", "0", "channel = 'online'", as_of)
-    tail = _key_tail_sql(f"late_from <= {as_of_lit} AND coalesce(flags & {FLAG_STOPPED}, 0) = 0", _mi("late_from"),
+    tail = _key_tail_sql(f"late_from <= {as_of_lit} AND coalesce(flags & {FLAG_STOPPED}, 0) = 0", month_number_sql("late_from"),
                          "status", as_of)
     return f"""
     SELECT * EXCLUDE (_fm, _rm), {head} + {tail} AS month_key
     FROM (
         SELECT *,
-               CASE WHEN status <> 'excluded' AND received_at < {as_of_lit} THEN {_mi('received_at')} END AS _fm,
+               CASE WHEN status <> 'excluded' AND received_at < {as_of_lit} THEN {month_number_sql('received_at')} END AS _fm,
                CASE WHEN state <> 'withdrawn' AND coalesce(finished_at, returned_at) < {as_of_lit}
-                    THEN {_mi(res)} END AS _rm
+                    THEN {month_number_sql(res)} END AS _rm
         FROM {rel})"""
 
 
@@ -420,7 +416,7 @@ def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = Fal
     res = "coalesce(x.finished_at, x.returned_at)"
     resolved_at = res if in_range else f"greatest({res}, x.received_at)"
     early = [
-        {"mf_rec": _mi("x.received_at"), "mf_on": "x.channel = 'online'", "mf_res": _mi(resolved_at)},
+        {"mf_rec": month_number_sql("x.received_at"), "mf_on": "x.channel = 'online'", "mf_res": month_number_sql(resolved_at)},
         {"mf_fm": f"CASE WHEN NOT excl AND r_us < {a_us} THEN mf_rec END",
          "mf_r": f"CASE WHEN fin_state AND f_us < {a_us} THEN {A + 2} - mf_res ELSE 0 END"},
         {"mf_head": _key_head_sql("mf_fm", "mf_r", "0", "mf_on", as_of, guarded=not in_range)},

@@ -23,7 +23,7 @@ from __future__ import annotations
 import duckdb
 
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, SLA_STATUSES, quoted_list
-from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, office_time_sql
+from sla_rules.constants import FLAG_NEGATIVE_LATE, FLAGS, month_number_sql, office_time_sql
 
 AUDIT_KINDS = ["reported_overdue_resolved_on_time", "reported_on_time_actually_overdue", "no_reported_due",
                "due_date_differs", "status_differs"]
@@ -169,10 +169,6 @@ def kind_name_sql(kind_code: str) -> str:
     return f"[{', '.join(repr(k) for k in AUDIT_KINDS)}][nullif({kind_code}, 0)]"
 
 
-def _mi(x: str) -> str:
-    return f"(year({x}) * 12 + month({x}) - 1)"
-
-
 # -- audit_key: what the audit needs of a dossier, unclassified ---------------------------------
 #   bits 0-4   the findings (flags & FINDINGS_MASK)     bits 5-7   our status's sla_status code
 #   bits 8-10  the vendor's class number                bit  11    state withdrawn or rejected
@@ -241,7 +237,7 @@ def sync_key_sql(state: str, finished_at: str, returned_at: str, synced_at: str,
     return (f"CASE WHEN {state} IN ({quoted_list(RESOLVED_STATES)}) THEN "
             f"{sync_problem_sql(synced_at, resolved_at, synced_resolved)} "
             f"+ CAST(coalesce({source_ix}, 0) AS BIGINT) * {1 << _S_SOURCE} "
-            f"+ CAST(coalesce({_mi(resolved_at)} + 1, 0) AS BIGINT) * {1 << _S_MONTH} END")
+            f"+ CAST(coalesce({month_number_sql(resolved_at)} + 1, 0) AS BIGINT) * {1 << _S_MONTH} END")
 
 
 def sync_counts_sql(groups: str) -> str:
@@ -286,7 +282,7 @@ def pass_inputs(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, str]:
 def early_facts() -> dict[str, str]:
     """The pass's early layer (engine compute_sql `early`, reading the input view as x.*): what
     both keys need of the dossier row alone."""
-    head = (f"(CAST({_mi('coalesce(x.finished_at, x.returned_at, x.received_at)')} AS INTEGER) + 1) * {1 << _A_MONTH} "
+    head = (f"(CAST({month_number_sql('coalesce(x.finished_at, x.returned_at, x.received_at)')} AS INTEGER) + 1) * {1 << _A_MONTH} "
             f"+ coalesce(x.vendor_class, 0) * {1 << _A_CLASS} "
             f"+ CAST(x.state IN ({quoted_list(EXCLUDED_STATES)}) AS INTEGER) * {1 << _A_EXCL} "
             f"+ CAST(x.reported_due_at IS NULL AS INTEGER) * {1 << _A_NO_RDUE}")
