@@ -429,8 +429,7 @@ _AUDITED = f"sla_status <> 'excluded' AND state NOT IN ({quoted_list(EXCLUDED_ST
 _AUDIT_SCOPE = f"sla_status IS NOT NULL AND {_AUDITED} AND {_AUDIT_MONTH}"
 # The engine's findings are counted in every dossier it judged, refusals included (a refusal after
 # the deadline is one), in the audit's month.
-_FINDINGS_MASK = FINDINGS_MASK
-_FINDINGS_SCOPE = f"sla_status IS NOT NULL AND (flags & {_FINDINGS_MASK}) <> 0 AND {_AUDIT_MONTH}"
+_FINDINGS_SCOPE = f"sla_status IS NOT NULL AND (flags & {FINDINGS_MASK}) <> 0 AND {_AUDIT_MONTH}"
 
 
 @named_query("audit_dossiers", scope="agency", cache="until_write")
@@ -480,7 +479,7 @@ def audit_findings(con: duckdb.DuckDBPyConnection, month: str | None = None, age
     bit = AUDIT_FINDINGS[_choice(finding, list(AUDIT_FINDINGS), "audit_findings", "finding")] if finding else None
     names = ", ".join(f"CASE WHEN (a.flags & {b}) <> 0 THEN '{name}' END" for name, b in AUDIT_FINDINGS.items())
     # only dossiers with a finding go through the audit's classification (a few in a million)
-    flagged = f"(coalesce(s.flags, 0) & {bit or _FINDINGS_MASK}) <> 0"
+    flagged = f"(coalesce(s.flags, 0) & {bit or FINDINGS_MASK}) <> 0"
     return _run(con, f"""
         WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
         a AS ({_audit_base_sql(flagged)})
@@ -495,9 +494,8 @@ def audit_findings(con: duckdb.DuckDBPyConnection, month: str | None = None, age
                        "tree_date": _month_end(m) if m else local_today()})
 
 
-_AUDIT_COUNTS, _FINDING_COUNTS, _SYNC_COUNTS = AUDIT_COUNTS, FINDING_COUNTS, SYNC_COUNTS
 # The rows both the audit's counts and the findings' are counted from, in one scan.
-_AUDIT_OR_FINDINGS = (f"sla_status IS NOT NULL AND (({_AUDITED}) OR (flags & {_FINDINGS_MASK}) <> 0) "
+_AUDIT_OR_FINDINGS = (f"sla_status IS NOT NULL AND (({_AUDITED}) OR (flags & {FINDINGS_MASK}) <> 0) "
                       f"AND {_AUDIT_MONTH}")
 
 
@@ -510,7 +508,7 @@ def _audit_counts_sql() -> str:
     return f"""count(*) FILTER (WHERE {a}) AS dossiers, {kinds}, count(kind) FILTER (WHERE {a}) AS mismatches,
                count(*) FILTER (WHERE {a} AND reported_overdue) AS reported_overdue,
                count(*) FILTER (WHERE {a} AND our_overdue) AS recomputed_overdue, {found},
-               count(*) FILTER (WHERE (flags & {_FINDINGS_MASK}) <> 0) AS findings,
+               count(*) FILTER (WHERE (flags & {FINDINGS_MASK}) <> 0) AS findings,
                count(*) FILTER (WHERE (flags & {FLAG_NEGATIVE_LATE}) <> 0 AND sla_status = 'overdue')
                    AS negative_counted_overdue"""
 
@@ -567,8 +565,8 @@ def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, ag
     in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
         rows = f"WHERE ($month IS NULL OR month = $month) AND {in_scope} GROUP BY agency_code"
-        c = (f"SELECT agency_code, {_sum_cols(_AUDIT_COUNTS)} FROM agency_month_audit {rows} "
-             f"UNION ALL BY NAME SELECT agency_code, {_sum_cols(_FINDING_COUNTS)} FROM agency_month_findings {rows}")
+        c = (f"SELECT agency_code, {_sum_cols(AUDIT_COUNTS)} FROM agency_month_audit {rows} "
+             f"UNION ALL BY NAME SELECT agency_code, {_sum_cols(FINDING_COUNTS)} FROM agency_month_findings {rows}")
         params.pop("month_end")
     else:
         c = (f"SELECT agency_code, {_audit_counts_sql()} FROM ({_audit_base_sql()}) a "
@@ -577,9 +575,9 @@ def audit_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, ag
         WITH {_AGENCY_NAMES}, c AS ({c})
         SELECT CASE WHEN grouping(agency_code) = 1 THEN 'total' ELSE 'agency' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
-               {_sum_cols(_AUDIT_COUNTS)},
+               {_sum_cols(AUDIT_COUNTS)},
                CAST(coalesce(sum(reported_overdue), 0) - coalesce(sum(recomputed_overdue), 0) AS BIGINT)
-                   AS overdue_difference, {_sum_cols(_FINDING_COUNTS)}
+                   AS overdue_difference, {_sum_cols(FINDING_COUNTS)}
         FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code), ())
         ORDER BY row_kind <> 'total', mismatches DESC, agency_code""", params)
@@ -654,7 +652,7 @@ def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, age
                               "codes": _scope_codes(con, agency, _month_end(m) if m else local_today())}
     in_scope = "($codes IS NULL OR list_contains($codes, agency_code))"
     if _dashboard_counts_valid(con):
-        c = f"""SELECT agency_code, source_system, {_sum_cols(_SYNC_COUNTS)} FROM agency_month_sync
+        c = f"""SELECT agency_code, source_system, {_sum_cols(SYNC_COUNTS)} FROM agency_month_sync
                 WHERE ($month IS NULL OR month = $month) AND {in_scope} GROUP BY ALL"""
         params.pop("month_end")
     else:
@@ -666,7 +664,7 @@ def sync_by_agency(con: duckdb.DuckDBPyConnection, month: str | None = None, age
         SELECT CASE WHEN grouping(agency_code) = 0 THEN 'agency'
                     WHEN grouping(source_system) = 0 THEN 'source_system' ELSE 'total' END AS row_kind,
                agency_code, CASE WHEN grouping(agency_code) = 0 THEN any_value(an.name) END AS agency_name,
-               source_system, {_sum_cols(_SYNC_COUNTS)},
+               source_system, {_sum_cols(SYNC_COUNTS)},
                coalesce(sum(unsynced), 0) / CAST(coalesce(sum(resolved), 0) AS DOUBLE) AS unsynced_ratio
         FROM c LEFT JOIN agency_names an ON an.code = c.agency_code
         GROUP BY GROUPING SETS ((agency_code, source_system), (source_system), ())
