@@ -194,6 +194,7 @@ class SlaEngine:
         self.calendar = calendar
         self._prefix = f"sla_cal_{calendar.fingerprint()}"
         self._lists: tuple | None = None
+        self._fingerprint: str | None = None
 
     @classmethod
     def from_files(cls, rule_set_path: Path | str, calendar_override_paths: Iterable[Path | str] = ()) -> "SlaEngine":
@@ -213,11 +214,13 @@ class SlaEngine:
     def fingerprint(self) -> str:
         """Changes with anything that can change a result: the rule set, the calendar and the
         engine's own SQL (a new version of the code). Results judged under another fingerprint
-        are only replaced whole (store/sla.py refresh)."""
-        h = hashlib.sha256(self.ruleset.model_dump_json().encode())
-        h.update(self.calendar.fingerprint().encode())
-        h.update(self.compute_sql("source", datetime(2000, 1, 1), events="events").encode())
-        return h.hexdigest()[:24]
+        are only replaced whole (store/sla.py, refresh_plan). Computed once: the engine never changes."""
+        if self._fingerprint is None:
+            h = hashlib.sha256(self.ruleset.model_dump_json().encode())
+            h.update(self.calendar.fingerprint().encode())
+            h.update(self.compute_sql("source", datetime(2000, 1, 1), events="events").encode())
+            self._fingerprint = h.hexdigest()[:24]
+        return self._fingerprint
 
     @property
     def event_kinds(self) -> tuple[str, ...]:

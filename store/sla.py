@@ -579,7 +579,10 @@ def _previous(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
 def refresh_plan(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime) -> tuple[str, str]:
     """('incremental', '') when the stored results can be brought to `as_of` by judging again only
     the dossiers that changed, else ('full', why not)."""
-    prev = _previous(con)
+    return _plan(_previous(con), engine, as_of)
+
+
+def _plan(prev: dict[str, Any] | None, engine: Engine, as_of: dt.datetime) -> tuple[str, str]:
     if prev is None:
         return "full", "no complete results stored yet"
     if prev["engine_key"] != engine.fingerprint():
@@ -613,12 +616,11 @@ def _touched(con: duckdb.DuckDBPyConnection, prev: dict[str, Any], as_of: dt.dat
     return con.execute("SELECT count(*) FROM temp.sla_touched").fetchone()[0]
 
 
-def _incremental(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime,
+def _incremental(con: duckdb.DuckDBPyConnection, engine: Engine, prev: dict[str, Any], as_of: dt.datetime,
                  step: Callable[[str], None]) -> tuple[int, int, dict[str, int], int, int] | None:
     """Bring the stored results to `as_of` judging again only the touched dossiers (_touched), in
     the caller's transaction: (run id, dossiers, statuses, month rows, judged again), or None when
-    so many changed that a full recompute costs less."""
-    prev = _previous(con)
+    so many changed that a full recompute costs less. `prev`: the stored results (_previous)."""
     touched = _touched(con, prev, as_of)
     total = con.execute("SELECT count(*) FROM dossiers").fetchone()[0]
     if touched > INCREMENTAL_SHARE * total:
@@ -676,9 +678,10 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str, fu
     with store.transaction() as con:
         done = None
         if not full:
-            kind, why = refresh_plan(con, engine, as_of)
+            prev = _previous(con)
+            kind, why = _plan(prev, engine, as_of)
             if kind == "incremental":
-                done = _incremental(con, engine, as_of, step)
+                done = _incremental(con, engine, prev, as_of, step)
                 if done is None:
                     kind, why = "full", f"more than {INCREMENTAL_SHARE:.0%} of the dossiers changed"
         if done is None:
