@@ -208,7 +208,6 @@ class Motcua:
         finally:
             if not dry_run:
                 self._changed()
-                self.store.checkpoint_pending = True  # written to the log only: the owner's job checkpoints
         out = summary.to_dict()
         out["text"] = summary.render(lang)
         return out

@@ -100,8 +100,9 @@ class Store:
         self._con.execute("SET enable_progress_bar = false")
         # An import's update of rows spread over a large store, checkpointed at its COMMIT (DuckDB
         # does so past 16 MB of log), rewrites every row group it touched: 2.9 s of a 50,000-row
-        # import into ten million dossiers. The log takes it instead; the owner checkpoints after
-        # the figures are refreshed (retry_checkpoint), off the path from a file to its figures.
+        # import into ten million dossiers. The log takes it instead; every write leaves a checkpoint
+        # pending, which the owner runs after the figures are refreshed or within a minute
+        # (retry_checkpoint), off the path from a file to its figures.
         if not read_only:
             self._con.execute("SET wal_autocheckpoint = '1GB'")
         self._write_lock = threading.RLock()
@@ -148,9 +149,9 @@ class Store:
         """Write the store's committed changes into the file and free the blocks of replaced data.
 
         DuckDB frees the blocks of data a transaction replaced (a recompute's previous results, an
-        import's replaced rows) only at a checkpoint, and checkpoints by itself only when its
-        write-ahead log passes 16 MB, which large writes never fill (their rows go straight to the
-        file). Without a checkpoint the file grew by a full set of results at every recompute
+        import's replaced rows) only at a checkpoint, and by itself only past a size of log this
+        store raises to 1 GB (see __init__); large writes never fill it (their rows go straight to
+        the file). Every committed write leaves one pending. Without a checkpoint the file grew by a full set of results at every recompute
         (254 MB at ten million dossiers) until the process closed, and writing at the end of an
         ever longer file made each recompute slower. The recompute calls this after it commits.
 
@@ -276,6 +277,8 @@ class Store:
                 raise
             else:
                 cur.execute("COMMIT" if commit else "ROLLBACK")
+                if commit:  # in the log only (wal_autocheckpoint, above): into the file at the next retry
+                    self.checkpoint_pending = True
             finally:
                 cur.close()
 
