@@ -34,9 +34,9 @@ from config.mapping import ColumnMapping
 from config.redact import mask_data, mask_text
 from imports.reader import CANONICAL, Kind, inspect_file, prepare_file
 from imports.staging import shifted_unsafe
+from imports.workbook import child_env
 
 log = logging.getLogger("motcua.archive")
-ROOT = Path(__file__).resolve().parents[1]
 COPY_TIMEOUT_S = 600
 
 
@@ -89,10 +89,8 @@ def _copy_in_child(src: Path, dest: Path, mapping: ColumnMapping, kind: Kind) ->
     owner's interpreter for a second per 50,000 rows while the new figures are being asked for."""
     request = json.dumps({"src": str(src), "dest": str(dest), "mapping": mapping.model_dump(mode="json"),
                           "kind": kind}).encode("utf-8")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + ([os.environ["PYTHONPATH"]]
-                                                                     if os.environ.get("PYTHONPATH") else [])))
     proc = subprocess.run([sys.executable, "-c", "from imports.archive import _child_main; _child_main()"],
-                          input=request, capture_output=True, env=env, timeout=COPY_TIMEOUT_S)
+                          input=request, capture_output=True, env=child_env(), timeout=COPY_TIMEOUT_S)
     if proc.returncode != 0:
         # the type of the failure only: an exception's text may quote a cell
         last = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]

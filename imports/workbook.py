@@ -477,6 +477,12 @@ def check_workbook(path: Path | str, name: str, limits: ReaderLimits | None = No
 
 # -- the child process ----------------------------------------------------------------------------------
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process of ours: this one's, with the project on its path."""
+    path = [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path), **extra)
+
+
 def run_isolated(target: str, payload: dict[str, Any], *, path: Path | str, name: str,
                  limits: ReaderLimits | None = None) -> Any:
     """Run `target` ("package.module:function") on `payload` in a child process that checks the
@@ -485,9 +491,7 @@ def run_isolated(target: str, payload: dict[str, Any], *, path: Path | str, name
     limits = limits or ReaderLimits()
     request = json.dumps({"target": target, "payload": payload, "path": str(path), "name": name,
                           "limits": asdict(limits)}).encode("utf-8")
-    env = dict(os.environ, RUST_BACKTRACE="0",
-               PYTHONPATH=os.pathsep.join([str(ROOT)] + ([os.environ["PYTHONPATH"]]
-                                                         if os.environ.get("PYTHONPATH") else [])))
+    env = child_env(RUST_BACKTRACE="0")
     cmd = [sys.executable, "-c", "from imports.workbook import _child_main; _child_main()"]
     try:
         proc = subprocess.run(cmd, input=request, capture_output=True, env=env,
