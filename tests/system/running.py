@@ -9,12 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_system(app_env: dict, cwd: Path) -> subprocess.Popen:
+def start_system(app_env: dict, cwd: Path, timeout: float = 180) -> subprocess.Popen:
     """The running system, once its banner is printed (its output stays readable on proc.stdout)."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], env=app_env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
-    deadline = time.time() + 180
+    deadline = time.time() + timeout
     while time.time() < deadline:
         line = proc.stdout.readline()
         if not line:
