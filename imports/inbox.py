@@ -232,7 +232,7 @@ class Inbox:
             return self._poll()
 
     def _poll(self) -> list[dict[str, Any]]:
-        results = []
+        results, imported = [], []
         ready = self._ready()
         for p in ready:
             if self.closing.is_set():
@@ -247,24 +247,26 @@ class Inbox:
                 dossier, events = p, self._events_for(p)
                 if events is not None and events not in ready:
                     continue  # its events file, already there, is still being copied
-            res = self._take(dossier, events)
-            if res is not None:
-                results.append(res)
-        imported = [r for r in results if r["status"] == "imported"]
+            taken = self._take(dossier, events)
+            if taken is not None:
+                results.append(taken[0])
+                if taken[1] is not None:
+                    imported.append(taken)
         # the figures first (what officials wait for), then the archive's copies
         try:
             if imported and self.on_imported:
                 self.on_imported(results)
         finally:  # a failed refresh must not leave imported files to be imported again
-            for r in imported:
-                self._archive(r)
+            for r, job in imported:
+                self._archive(r, *job)
         if imported and self.after_archive:
             self.after_archive()  # the store's upkeep, once the figures and the copies are done
         return results
 
-    def _take(self, dossier: Path | None, events: Path | None) -> dict[str, Any] | None:
-        """Import a dossier file (with its events file or not) or an events file alone, then archive
-        them, or move them to rejected/ if refused. None when left in the folder."""
+    def _take(self, dossier: Path | None, events: Path | None) -> tuple[dict[str, Any], tuple | None] | None:
+        """Import a dossier file (with its events file or not) or an events file alone, or move them
+        to rejected/ if refused: (the result, what _archive needs when imported). None when left in
+        the folder."""
         p = dossier or events
         assert p is not None
         pair = [f for f in (dossier, events) if f is not None]
@@ -295,7 +297,7 @@ class Inbox:
             vi = getattr(e, "message_vi", "")
             self._report(dest, f"{p.name}: refused\n{e}\n" + (f"\n{p.name}: bị từ chối\n{vi}\n" if vi else ""))
             log.warning("inbox: %s refused: %s", p.name, e)
-            return {"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)}
+            return {"file": p.name, "status": "rejected", "error": str(e), "moved_to": str(dest)}, None
         # imported: a stop from now on archives the files at the next start instead of refusing them
         try:
             self._write_marker(marker, {"file": p.name, "events": events.name if dossier and events else None,
@@ -304,12 +306,12 @@ class Inbox:
         except OSError as e:
             log.warning("inbox: the marker of %s could not say it was imported (%s)", p.name, e)
         log.info("inbox: %s imported%s", p.name, "" if dossier else " (events alone)")
-        return {"file": p.name, "status": "imported", "result": {k: v for k, v in res.items() if k != "text"},
-                "moved_to": None, "_take": (dossier, events, stamp, res.get("text", ""))}
+        return ({"file": p.name, "status": "imported", "result": {k: v for k, v in res.items() if k != "text"},
+                 "moved_to": None}, (dossier, events, stamp, res.get("text", "")))
 
-    def _archive(self, r: dict[str, Any]) -> None:
-        """Keep an imported file's copy without personal data and its report; remove the file."""
-        dossier, events, stamp, text = r.pop("_take")
+    def _archive(self, r: dict[str, Any], dossier: Path | None, events: Path | None, stamp: str, text: str) -> None:
+        """Keep an imported file's copy without personal data and its report; remove the file;
+        `r`, its result, says where the copy went."""
         p = dossier or events
         try:
             dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers" if dossier else "events")
