@@ -56,9 +56,14 @@ def open_private(path: Path | str, mode: str = "w", **kw: Any):
 
 
 def write_private(path: Path | str, data: bytes) -> Path:
-    with open_private(path, "wb") as f:
+    """Write `path` whole or not at all (a hidden temporary file renamed over it): a reader never
+    finds it half-written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open_private(tmp, "wb") as f:
         f.write(data)
-    return Path(path)
+    os.replace(tmp, path)
+    return path
 
 
 def personal_free_copy(src: Path | str, dest: Path | str, mapping: ColumnMapping, kind: Kind) -> Path:

@@ -212,7 +212,7 @@ class Inbox:
     @staticmethod
     def _report(dest: Path, text: str) -> None:
         try:
-            dest.with_name(dest.name + ".report.txt").write_text(text, encoding="utf-8")
+            archive.write_private(dest.with_name(dest.name + ".report.txt"), text.encode("utf-8"))
         except OSError as e:  # the file itself is kept; its report is what is lost
             log.error("inbox: the report of %s could not be written: %s", dest.name, e)
 
@@ -317,13 +317,13 @@ class Inbox:
             dest = archive.keep(p, self.cfg.archive, stamp, self.mapping, "dossiers" if dossier else "events")
             if dossier and events:
                 archive.keep(events, self.cfg.archive, stamp, self.mapping, "events")
+            archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", text, r["result"])
         except OSError as move_error:  # imported, but left in the inbox: not imported again and again
             log.error("inbox: %s imported but not archived in %s: %s", p.name, self.cfg.archive, move_error)
             self._hold(*[f for f in (dossier, events) if f is not None])
             return
-        finally:
+        finally:  # last: once the marker is gone, the copy and its report are both there
             self._marker(p).unlink(missing_ok=True)
-        archive.write_report(Path(self.cfg.archive) / f"{stamp}_{p.name}.report.txt", text, r["result"])
         r["moved_to"] = str(dest) if dest else None
 
 
