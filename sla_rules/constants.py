@@ -1,6 +1,7 @@
 """Constants shared by the SQL engine and the explanations (units, columns, statuses)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from config.vocabulary import CLOCKS, SLA_STATUSES, UNITS, quoted_list, units_of
@@ -67,6 +68,23 @@ def office_time_sql(time_unit: str, time_limit: str) -> str:
     engine, the store's view and queries and the migrations emit."""
     return (f"({_is_unit(time_unit, units_of('working_hours'))} OR ({_is_unit(time_unit, units_of('working_days'))} "
             f"AND {fractional_sql(limit_sql(time_unit, time_limit))}))")
+
+
+def office_elapsed_sql(tod: str, sessions: Sequence[tuple[int, int]]) -> str:
+    """Office time (µs) elapsed before time of day `tod` (µs) on a working day, for the office
+    sessions (start, end) in µs of the day: the one definition of office time, which the engine's
+    clocks and the working time left to a deadline both emit."""
+    return "(" + " + ".join(f"least(greatest({tod} - {a}, 0), {b - a})" for a, b in sessions) + ")"
+
+
+def office_position_sql(tod: str, wd_index: str, working: str, sessions: Sequence[tuple[int, int]]) -> str:
+    """Office time (µs) from the start of the calendar to an instant: the whole working days before
+    its date (`wd_index`: working days up to and including the date; `working`: whether the date is
+    one) and what has elapsed of its own day. The difference of two positions is the working time
+    between two instants; nothing passes on a day off or outside office hours."""
+    day = sum(b - a for a, b in sessions)
+    return (f"(({wd_index} - CAST({working} AS BIGINT)) * {day} "
+            f"+ CASE WHEN {working} THEN {office_elapsed_sql(tod, sessions)} ELSE 0 END)")
 
 
 def month_number_sql(x: str) -> str:

@@ -93,7 +93,7 @@ from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's publ
     FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
-from sla_rules.constants import clock_sql, in_clock_sql, limit_sql, month_number_sql
+from sla_rules.constants import clock_sql, in_clock_sql, limit_sql, month_number_sql, office_elapsed_sql
 
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
 INTERNALS = ("resolved", "fin_us", "late_us", "late_month", "flags")
@@ -157,7 +157,7 @@ class _Lits:
 
     def elapsed(self, tod: str) -> str:
         """Office time elapsed before time-of-day `tod` (µs) on a working day."""
-        return "(" + " + ".join(f"least(greatest({tod} - {a}, 0), {b - a})" for a, b in self.sessions) + ")"
+        return office_elapsed_sql(tod, self.sessions)
 
     def within_to_tod(self, within: str) -> str:
         """Time of day (µs) at which `within` (0 < within <= M) office µs of a day have passed.
@@ -234,12 +234,19 @@ class SlaEngine:
         """Whether some version counts a refusal after the deadline as resolved overdue."""
         return any(v.settings.negative_after_deadline == "overdue" for v in self.ruleset.versions)
 
-    def rule_versions(self) -> list[tuple[str, datetime, time]]:
-        """(id, effective_from at 00:00, office close) of each version, oldest first: a dossier is
-        judged by the last version in force on its reception date, a dossier older than all by
-        the first. A day-based deadline falls due at the office close of its due date."""
-        return [(v.id, datetime.combine(v.effective_from, time()), v.settings.office_hours[-1].end)
+    def rule_versions(self) -> list[tuple[str, datetime, time, list[time], list[time]]]:
+        """(id, effective_from at 00:00, office close, the office sessions' starts and ends) of each
+        version, oldest first: a dossier is judged by the last version in force on its reception
+        date, a dossier older than all by the first. A day-based deadline falls due at the office
+        close of its due date; working time is counted in the sessions."""
+        return [(v.id, datetime.combine(v.effective_from, time()), v.settings.office_hours[-1].end,
+                 [s.start for s in v.settings.office_hours], [s.end for s in v.settings.office_hours])
                 for v in self.ruleset.versions]
+
+    def calendar_sql(self) -> str:
+        """SELECT of (d, is_working, wd_index: working days up to and including d) for every day
+        of the calendar, from the tables `install` made in the connection."""
+        return f"SELECT d, is_working, wd_index FROM temp.{self.tables['day']} ORDER BY d"
 
     @property
     def tables(self) -> dict[str, str]:

@@ -62,7 +62,8 @@ class Engine(Protocol):
     counts_late_refusals: bool  # a refusal after the deadline counts as resolved overdue
     event_kinds: tuple[str, ...]  # the dossier events the engine reads
 
-    def rule_versions(self) -> list[tuple[str, dt.datetime, dt.time]]: ...
+    def rule_versions(self) -> list[tuple[str, dt.datetime, dt.time, list[dt.time], list[dt.time]]]: ...
+    def calendar_sql(self) -> str: ...
     def fingerprint(self) -> str: ...
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
     def compute_sql(self, source: str, as_of: dt.datetime, events: str | None = None,
@@ -542,8 +543,11 @@ def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: 
     _empty_sla_results(con)
     _set_result_set(con, engine, as_of, run_id)
     con.execute("DELETE FROM sla_rule_versions")
-    con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) VALUES (?, ?, ?)",
-                    engine.rule_versions())
+    con.executemany("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close, session_starts, "
+                    "session_ends) VALUES (?, ?, ?, ?, ?)", engine.rule_versions())
+    # the calendar the results were judged with: the working time left to a deadline is counted in it
+    con.execute("DELETE FROM sla_calendar")
+    con.execute(f"INSERT INTO sla_calendar {engine.calendar_sql()}")
     con.execute("DELETE FROM sla_agencies")
     con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
                 "FROM (SELECT DISTINCT agency_code FROM dossiers)")

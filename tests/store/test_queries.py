@@ -122,7 +122,8 @@ def seed(store: Store, dossiers: list[D], as_of: dt.datetime = AS_OF, *, clear: 
             [(d.status(as_of), d.late_from, FLAG_STOPPED if d.stopped(as_of) else 0, d.code) for d in dossiers])
         c.execute("DELETE FROM sla_result_set")
         c.execute("INSERT INTO sla_result_set (as_of) VALUES (?)", [as_of])
-        c.execute("INSERT INTO sla_rule_versions VALUES ('test-rules', TIMESTAMP '1900-01-01', TIME '17:00') "
+        c.execute("INSERT INTO sla_rule_versions (rule_version, effective_from, office_close) "
+                  "VALUES ('test-rules', TIMESTAMP '1900-01-01', TIME '17:00') "
                   "ON CONFLICT DO NOTHING")
         events = [(d.code, e, at) for d in dossiers for e, at in d.events]
         if events:

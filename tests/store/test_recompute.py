@@ -113,6 +113,9 @@ class BrokenEngine:
     def rule_versions(self):
         return self._engine.rule_versions()
 
+    def calendar_sql(self):
+        return self._engine.calendar_sql()
+
     def fingerprint(self):
         return self._engine.fingerprint()
 
