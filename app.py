@@ -195,6 +195,26 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_due_soon(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from reports.due_soon import render_text
+
+    as_of = parse_as_of(args.as_of)
+    params: dict[str, Any] = {"days": args.days, "limit": args.limit, "as_of": as_of.isoformat(sep=" ")}
+    if args.agency:
+        params["agency"] = args.agency
+    ops = open_ops(cfg)
+    try:
+        t = ops.query("due_soon", **params)
+    finally:
+        ops.close()
+    if args.json:
+        print(json.dumps({"as_of": as_of, "days": args.days, "agency": args.agency, "rows": t.to_dicts()},
+                         ensure_ascii=False, default=str))
+    else:
+        print(render_text(t, args.days, as_of, lang=args.lang))
+    return 0
+
+
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
@@ -536,6 +556,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser(
+        "due-soon", help="pending dossiers due within N working days, most urgent first",
+        description="Dossiers the last refresh found pending and in time whose deadline is at most --days "
+                    "working days away, counted in office hours on working days (weekends, holidays and the "
+                    "lunch break do not count), most urgent first, with agency, procedure, deadline and the "
+                    "working time left.")
+    s.add_argument("--agency", help="one agency code (its sub-units included)")
+    s.add_argument("--days", type=float, default=2.0, help="working days ahead (default 2; fractions allowed)")
+    s.add_argument("--as-of", help="as of this instant, 'YYYY-MM-DD HH:MM' (default: now)")
+    s.add_argument("--limit", type=int, default=200, help="at most this many dossiers (default 200)")
+    s.add_argument("--json", action="store_true", help="one JSON object with the rows")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_due_soon)
 
     s = sub.add_parser("export", help="write the monthly briefing (DOCX, XLSX, PDF) for a month")
     s.add_argument("--month", required=True, help="YYYY-MM")

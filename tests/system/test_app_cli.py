@@ -260,3 +260,27 @@ def test_while_the_system_runs(app_env, tmp_path, run_app):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_due_soon_lists_pending_dossiers_with_their_working_time_left(run_app, tmp_path):
+    import datetime as dt
+
+    received = (dt.datetime.now() - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    f = tmp_path / "due.csv"
+    f.write_text("dossier_code,agency_code,agency_name,procedure_code,channel,received_at,time_limit,time_unit,state\n"
+                 f"D-1,STP,Sở Tư pháp,P1,online,{received},20,working_days,processing\n"
+                 f"D-2,STP,Sở Tư pháp,P1,online,{received},40,working_days,processing\n", encoding="utf-8")
+    assert run_app("import", str(f)).returncode == 0
+    r = run_app("due-soon", "--days", "30", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [row["dossier_code"] for row in doc["rows"]] == ["D-1"] and doc["days"] == 30
+    # 20 working days counted from the day after reception: between 19 and 21 office days away
+    assert 19 * 480 <= doc["rows"][0]["working_minutes_left"] <= 21 * 480
+    text = run_app("due-soon", "--days", "30")
+    assert text.returncode == 0 and "D-1" in text.stdout and "ngày làm việc" in text.stdout
+    assert "Hồ sơ sắp đến hạn" in text.stdout and "D-2" not in text.stdout
+    none = run_app("due-soon", "--lang", "en")
+    assert none.returncode == 0 and "No dossier is due soon." in none.stdout
+    bad = run_app("due-soon", "--days", "0")
+    assert bad.returncode == 2 and "days must be" in bad.stderr and "Traceback" not in bad.stderr
