@@ -36,6 +36,7 @@ log = logging.getLogger("motcua.metrics")
 MAX_AGENCIES = 500  # label cardinality bound: one series per agency
 MONTH_TO_DATE = "month_to_date"
 ALL_TIME = "all_time"
+DUE_SOON_DAYS = 2  # the working days ahead the due-soon gauge counts (the CLI's and the digest's default)
 
 
 class SlaCollector(Collector):
@@ -48,6 +49,9 @@ class SlaCollector(Collector):
         self._lock = threading.Lock()
         self._cache_key: tuple | None = None
         self._cache: list[Metric] = []
+        # due soon moves with the clock, not only with a recompute: counted again each minute
+        self._due_key: tuple | None = None
+        self._due: list[Metric] = []
 
     def _run_key(self) -> tuple:
         runs = self.ops.query("sla_runs", limit=1).one()
@@ -110,6 +114,20 @@ class SlaCollector(Collector):
             out.append(last)
         return out
 
+    def _build_due_soon(self, now: dt.datetime) -> list[Metric]:
+        due = GaugeMetricFamily("motcua_due_soon_dossiers",
+                                f"Dossiers pending and in time whose deadline is at most {DUE_SOON_DAYS} working "
+                                "days away (office time on working days), per agency and for the province",
+                                labels=["agency_code", "agency_name", "days"])
+        days = str(DUE_SOON_DAYS)
+        rows = self.ops.query("due_soon_by_agency", days=DUE_SOON_DAYS, as_of=now.isoformat(sep=" ")).to_dicts()
+        for r in rows[:MAX_AGENCIES + 1]:  # the total first, then the agencies with most
+            if r["row_kind"] == "total":
+                due.add_metric(["province", "province", days], r["due_soon"])
+            else:
+                due.add_metric([r["agency_code"], r["agency_name"] or r["agency_code"], days], r["due_soon"])
+        return [due]
+
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("motcua_store_up", "1 when the store answered this scrape")
         with self._lock:
@@ -118,12 +136,16 @@ class SlaCollector(Collector):
                 if key != self._cache_key:
                     self._cache = self._build(key[1])
                     self._cache_key = key
+                now = self.now().replace(second=0, microsecond=0)
+                if (key[0], now) != self._due_key:
+                    self._due = self._build_due_soon(now) if key[0] is not None else []
+                    self._due_key = (key[0], now)
                 up.add_metric([], 1)
             except Exception as e:  # a scrape never fails on the store: it says so instead
                 log.warning("metrics: store did not answer: %s", e)
                 up.add_metric([], 0)
-                self._cache_key, self._cache = None, []
-            metrics = list(self._cache)
+                self._cache_key, self._cache, self._due_key, self._due = None, [], None, []
+            metrics = list(self._cache) + list(self._due)
         yield up
         yield from metrics
 

@@ -3,8 +3,9 @@
   due_soon(agency=None, days=2, as_of=None, limit=200, rollup=True)   the list, most urgent first
   due_soon_by_agency(agency=None, days=2, as_of=None)                  counts per agency, and the total
 
-A dossier is due soon at `as_of` (default: now) when the last refresh found it pending and in time
-(not waiting for a supplement: its clock is stopped), its deadline has not passed yet, and the
+A dossier is due soon at `as_of` (default: now) when, as the last refresh knows it, it is pending at
+that instant (not resolved by then; not waiting for a supplement: its clock is stopped), its deadline
+has not passed yet, and the
 working time left until the deadline is at most `days` office days. Working time passes only on the
 working days of the calendar the results were judged with (sla_calendar) and inside the office
 sessions of the dossier's rule version (sla_rule_versions), counted by the engine's own definition
@@ -20,6 +21,7 @@ from typing import Any
 import duckdb
 
 from config.clock import local_now
+from config.vocabulary import RESOLVED_STATUSES, quoted_list
 from sla_rules.constants import office_position_sql
 from store.errors import QueryError
 from store.queries import _AGENCY_NAMES, _flag, _in_scope, _limit, _run
@@ -107,8 +109,11 @@ def _due_soon_sql(con: duckdb.DuckDBPyConnection, query: str, now: dt.datetime, 
         FROM sla_results s
         JOIN dossiers d ON d.dossier_id = s.dossier_id
         JOIN sla_calendar ld ON ld.d = CAST(s.late_from AS DATE)
-        WHERE s.status = 'pending_in_time'
+        WHERE (s.status IN ('pending_in_time', 'pending_overdue')
+               OR (s.status IN ({quoted_list(RESOLVED_STATUSES)})
+                   AND coalesce(d.finished_at, d.returned_at) > TIMESTAMP '{now.isoformat(sep=' ')}'))
           AND s.late_from > TIMESTAMP '{now.isoformat(sep=' ')}'
+          AND d.received_at <= TIMESTAMP '{now.isoformat(sep=' ')}'
           AND s.late_from < CAST({bound} AS TIMESTAMP)
           AND {left} <= {days} * {day}"""
 

@@ -177,3 +177,20 @@ def test_a_journey_counts_once_per_run_apart_from_its_steps():
     assert {dict(k)["step"] for k in steps} == {"login-page", "login"} and set(steps.values()) == {3}
     assert m["motcua_probe_step_failures_total"][run + (("step", "login-page"),)] == 0
     assert m["motcua_probe_step_failures_total"][run + (("step", "login"),)] == 3
+
+
+def test_due_soon_gauge_equals_the_query_and_follows_the_clock(demo_app):
+    clock = [NOW]
+    registry = build_registry(demo_app, lambda: clock[0])
+    totals = []
+    # now, then three days later without a recompute: the gauge follows the clock, not only the runs
+    for at in (NOW, NOW + dt.timedelta(days=3)):
+        clock[0] = at
+        m = scrape(registry)["motcua_due_soon_dossiers"]
+        rows = demo_app.query("due_soon_by_agency", days=2, as_of=at.isoformat(sep=" ")).to_dicts()
+        total = next(r for r in rows if r["row_kind"] == "total")
+        assert m[(("agency_code", "province"), ("agency_name", "province"), ("days", "2"))] == total["due_soon"]
+        for r in rows[1:]:
+            assert m[(("agency_code", r["agency_code"]), ("agency_name", r["agency_name"]), ("days", "2"))] == r["due_soon"]
+        totals.append(total["due_soon"])
+    assert totals[0] > 0 and totals[0] != totals[1]

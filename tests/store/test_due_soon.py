@@ -97,6 +97,12 @@ def test_time_passes_in_office_hours_only(built):
     assert [(r["dossier_code"], r["working_minutes_left"]) for r in sat] == [("P-days", 480)]
 
 
+def test_an_earlier_instant_lists_what_was_pending_then(built):
+    # Wednesday 10:00: P-done (finished Thursday) was still pending, P-hours and P-one not received
+    wed = built.query("due_soon", as_of="2024-03-06T10:00", days=4).to_dicts()
+    assert {r["dossier_code"]: r["working_minutes_left"] for r in wed} == {"P-days": 29 * 60, "P-done": 29 * 60}
+
+
 def test_bad_parameters_are_refused_plainly(built):
     for days in (0, -1, 61, "x", True):
         with pytest.raises(QueryError, match="days must be"):
