@@ -147,6 +147,24 @@ TEXT: dict[str, dict[str, str]] = {
     "kind_pending_overdue": {"vi": "Đang quá hạn", "en": "Pending overdue"},
     "series_on_time": {"vi": "Tỷ lệ đúng hạn (%)", "en": "On-time ratio (%)"},
     "series_score": {"vi": "Điểm 766", "en": "766 score"},
+    # due soon (Tổng quan and Cơ quan)
+    "ds_title": {"vi": "Hồ sơ sắp đến hạn", "en": "Dossiers due soon"},
+    "ds_caption": {"vi": "Hồ sơ đang giải quyết, còn hạn, có thời gian làm việc còn lại không quá {days} ngày làm việc "
+                         "(không tính ngày nghỉ, ngày lễ và ngoài giờ hành chính), tính đến {t}.",
+                   "en": "Pending dossiers in time with at most {days} working days of office time left (days off, "
+                         "holidays and hours outside office hours do not count), as of {t}."},
+    "ds_due": {"vi": "Sắp đến hạn ({days} ngày làm việc)", "en": "Due within {days} working days"},
+    "ds_one_day": {"vi": "Còn không quá 1 ngày làm việc", "en": "Within 1 working day"},
+    "ds_agencies": {"vi": "Số cơ quan có hồ sơ sắp đến hạn", "en": "Agencies with dossiers due soon"},
+    "ds_none": {"vi": "Không có hồ sơ nào sắp đến hạn.", "en": "No dossier is due soon."},
+    "ds_days": {"vi": "Trong vòng (ngày làm việc)", "en": "Within (working days)"},
+    "ds_shown": {"vi": "Hiển thị {n} hồ sơ (gấp nhất trước).", "en": "{n} dossiers shown (most urgent first)."},
+    "ds_download": {"vi": "Tải danh sách hồ sơ sắp đến hạn (CSV)", "en": "Download the due-soon list (CSV)"},
+    "col_due_at": {"vi": "Hạn xử lý", "en": "Deadline"},
+    "col_time_left": {"vi": "Thời gian làm việc còn lại", "en": "Working time left"},
+    "col_due_soon": {"vi": "Sắp đến hạn", "en": "Due soon"},
+    "col_within_one_day": {"vi": "Trong 1 ngày làm việc", "en": "Within 1 working day"},
+    "col_most_urgent": {"vi": "Hồ sơ gấp nhất còn", "en": "Most urgent: time left"},
     # agency page
     "ag_title": {"vi": "Cơ quan: thủ tục và hồ sơ quá hạn", "en": "Agency: procedures and overdue dossiers"},
     "ag_choose": {"vi": "Cơ quan", "en": "Agency"},

@@ -73,7 +73,7 @@ def format_left(minutes: int | None, day_minutes: int | None, lang: str = "vi") 
         parts.append(f"{d} {t['day'] if d == 1 else t['days']}")
     if h:
         parts.append(f"{h} {t['hour']}")
-    if m or (d and not h):
+    if m:
         parts.append(f"{m} {t['minute']}")
     return " ".join(parts) or t["none"]
 

@@ -147,7 +147,8 @@ def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None
                        as_of: str | None = None) -> Table:
     """Due-soon dossiers per agency (the dossier's own agency, within `agency`'s subtree when
     given) and a total row: `due_soon` within `days` working days, `due_within_one_day` within
-    one, and the most urgent one's working minutes left. Agencies with none are not listed."""
+    one, and the most urgent one's working minutes left (and its office day's length in minutes).
+    Agencies with none are not listed."""
     d = _days(days, "due_soon_by_agency")
     now = _instant(as_of, "due_soon_by_agency")
     return _run(con, f"""
@@ -158,6 +159,7 @@ def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None
                count(*) AS due_soon,
                count(*) FILTER (WHERE o.left_us <= o.day_us) AS due_within_one_day,
                CAST(min(o.left_us) // {MINUTE_US} AS BIGINT) AS min_working_minutes_left,
+               CAST(arg_min(o.day_us, o.left_us) // {MINUTE_US} AS BIGINT) AS office_day_minutes,
                TIMESTAMP '{now.isoformat(sep=' ')}' AS as_of, {d} AS days
         FROM o LEFT JOIN agency_names an ON an.code = o.agency_code
         WHERE {_in_scope('o.agency_code')}

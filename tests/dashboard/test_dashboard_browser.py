@@ -174,7 +174,8 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             page = browser.new_page(viewport={"width": 1440, "height": 5200})  # long pages, whole
             login_as(page, system["url"], "quantri")
             times = {
-                "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"]], shots, "admin"),
+                "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"],
+                                                       "Hồ sơ sắp đến hạn"], shots, "admin"),
                 "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo",
                                                      "Độ trễ theo số người dùng đồng thời"], shots, "admin"),
                 "Kiểm thử tải": _open(page, "Kiểm thử tải", [lt_ids[1], "Kết luận theo tiêu chí chấp nhận",
@@ -197,7 +198,8 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             # an agency account: its own agency's figures, and only its pages
             page2 = browser.new_page(viewport={"width": 1440, "height": 2400})
             login_as(page2, system["url"], "cqstp")
-            _open(page2, "Cơ quan", ["Thủ tục của cơ quan", exp["agency_received"], exp["agency_on_time"]], shots, "agency")
+            _open(page2, "Cơ quan", ["Thủ tục của cơ quan", exp["agency_received"], exp["agency_on_time"],
+                                     "Hồ sơ sắp đến hạn"], shots, "agency")
             assert page2.get_by_role("link", name="Tổng quan").count() == 0
             assert page2.get_by_role("link", name="Dữ liệu").count() == 0
             # the same run in English
