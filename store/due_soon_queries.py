@@ -155,12 +155,12 @@ def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None
         WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
         o AS ({_due_soon_sql(con, 'due_soon_by_agency', now, d)})
         SELECT CASE WHEN grouping(o.agency_code) = 0 THEN 'agency' ELSE 'total' END AS row_kind,
-               o.agency_code, any_value(an.name) AS agency_name,
+               o.agency_code, CASE WHEN grouping(o.agency_code) = 0 THEN any_value(an.name) END AS agency_name,
                count(*) AS due_soon,
                count(*) FILTER (WHERE o.left_us <= o.day_us) AS due_within_one_day,
                CAST(min(o.left_us) // {MINUTE_US} AS BIGINT) AS min_working_minutes_left,
                CAST(arg_min(o.day_us, o.left_us) // {MINUTE_US} AS BIGINT) AS office_day_minutes,
-               TIMESTAMP '{now.isoformat(sep=' ')}' AS as_of, {d} AS days
+               TIMESTAMP '{now.isoformat(sep=' ')}' AS as_of, CAST({d} AS DOUBLE) AS days
         FROM o LEFT JOIN agency_names an ON an.code = o.agency_code
         WHERE {_in_scope('o.agency_code')}
         GROUP BY GROUPING SETS ((o.agency_code), ())

@@ -82,6 +82,7 @@ def test_counts_per_agency_and_the_total(built):
     rows = built.query("due_soon_by_agency", as_of=FRI.isoformat()).to_dicts()
     total = rows[0]
     assert (total["row_kind"], total["due_soon"], total["due_within_one_day"]) == ("total", 3, 2)
+    assert total["agency_name"] is None and total["days"] == 2.0 and isinstance(total["days"], float)
     per = {r["agency_code"]: (r["due_soon"], r["due_within_one_day"], r["min_working_minutes_left"])
            for r in rows[1:]}
     assert per == {"S1": (2, 1, 180), "S2": (1, 1, 300)}
