@@ -30,12 +30,14 @@ from reports.briefing.labels import (
     LOADTEST_VERDICT_VI,
     OVERDUE_KIND_VI,
     bieu06_label,
+    fmt_dt,
     fmt_int,
     loadtest_status,
     month_label,
     refusals_sentence,
 )
 from reports.briefing.model import COUNT_COLUMNS, MAX_DOSSIER_ROWS, Briefing
+from reports.due_soon import format_days, format_left
 
 FONT = "Times New Roman"
 # Whole counts, thousands grouped with a dot whatever the reader's locale (up to 999.999.999).
@@ -194,6 +196,19 @@ def render_xlsx(b: Briefing) -> bytes:
                       + (f" Chỉ liệt kê {fmt_int(MAX_DOSSIER_ROWS)} hồ sơ đầu tiên." if len(rows) >= MAX_DOSSIER_ROWS
                          else ""),
                 f"Không có hồ sơ quá hạn trong tháng {month_label(b.month)}.")
+    header = ["Mã hồ sơ", "Mã cơ quan", "Cơ quan, đơn vị", "Mã thủ tục", "Thủ tục", "Ngày tiếp nhận", "Hạn xử lý",
+              "Thời gian làm việc còn lại", "Số phút làm việc còn lại"]
+    rows = [[d["dossier_code"], d["agency_code"], d["agency_name"], d["procedure_code"], d["procedure_name"],
+             d["received_at"], d["due_at"], format_left(d["working_minutes_left"], d["office_day_minutes"]),
+             d["working_minutes_left"]] for d in b.due_soon_dossiers]
+    days = format_days(b.due_soon_days)
+    _list_sheet(wb.create_sheet("Sắp đến hạn"), header, rows, [28, 20, 36, 14, 50, 17, 17, 26, 12],
+                {6: TIME, 7: TIME, 9: INT},
+                (f"Hồ sơ đang giải quyết còn không quá {days} ngày làm việc đến hạn, tính đến "
+                 f"{fmt_dt(b.due_soon_as_of)} ({fmt_int(len(rows))} hồ sơ), gấp nhất trước.")
+                if b.due_soon_as_of else None,
+                f"Không có hồ sơ nào sắp đến hạn trong {days} ngày làm việc tới." if b.due_soon_as_of
+                else "Chưa có số liệu hồ sơ sắp đến hạn: kho dữ liệu chưa được tính lại toàn bộ.")
     header = ["Mã cơ quan", "Cơ quan, đơn vị", *FINDINGS_VI.values(), "Số hồ sơ có dữ kiện bất thường"]
     cols = [*FINDINGS_VI, "findings"]
     rows = [[r["agency_code"], r["agency_name"]] + [int(r.get(c) or 0) for c in cols] for r in b.findings_agencies]

@@ -8,13 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Protocol
 
-from config.clock import local_today
+from config.clock import local_now, local_today
+from config.errors import MotcuaError
 from reports.briefing.labels import month_label
 from reports.briefing.model import (COUNT_COLUMNS, MAX_DOSSIER_ROWS, Briefing, BriefingError, Letterhead, month_str,
                                     parse_month, prev_month)
 from store.registry import Table
 
 MAX_LOADTEST_RUNS = 10_000   # loadtest_runs' own limit; newest first, so a month's runs are within it
+DUE_SOON_DAYS = 2            # working days ahead, as the dashboard and the digest count them
 
 
 class Ops(Protocol):
@@ -82,8 +84,9 @@ def _compliance(ops: Ops, m: dt.date, agency: str | None, cfg: Any | None) -> di
 
 
 def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = None,
-            issued: dt.date | None = None) -> Briefing:
-    """Read every figure of the briefing from the store (named queries only)."""
+            issued: dt.date | None = None, at: dt.datetime | None = None) -> Briefing:
+    """Read every figure of the briefing from the store (named queries only). `at`: the instant the
+    dossiers due soon are counted at (default: now)."""
     m = parse_month(month)
     agency = (agency or "").strip() or None
     lh = Letterhead.from_config(cfg)
@@ -178,6 +181,8 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     probe_daily = ops.query("probe_month_daily", month=ms).to_dicts()
     incidents = ops.query("probe_month_incidents", month=ms).to_dicts()
 
+    due_as_of, due_agencies, due_dossiers = _due_soon(ops, agency, stats, at)
+
     return Briefing(
         month=m, agency=agency, scope_name=scope_name, letterhead=lh, issued=issued or local_today(),
         as_of=stats.get("last_recompute_as_of"), now=now, before=before, series=series,
@@ -188,7 +193,25 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         probe_total=probe_total, probe_checks=probe_checks, probe_daily=probe_daily, incidents=incidents,
         probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg),
         score_denominator=den, findings_agencies=findings_agencies,
-        refusals_overdue=_refusals_overdue(audit_total, cfg))
+        refusals_overdue=_refusals_overdue(audit_total, cfg), due_soon_as_of=due_as_of, due_soon_days=DUE_SOON_DAYS,
+        due_soon_agencies=due_agencies, due_soon_dossiers=due_dossiers)
+
+
+def _due_soon(ops: Ops, agency: str | None, stats: dict[str, Any], at: dt.datetime | None) -> tuple[Any, list, list]:
+    """(as_of, per agency with the total first, the dossiers most urgent first) of the dossiers due
+    within DUE_SOON_DAYS working days as the briefing is made; (None, [], []) while the store has no
+    results judged with a calendar it keeps (before the first full recompute)."""
+    if not stats.get("last_recompute_as_of"):
+        return None, [], []
+    now = (at or local_now()).replace(second=0, microsecond=0)
+    scoped = {"agency": agency} if agency else {}
+    try:
+        per = ops.query("due_soon_by_agency", days=DUE_SOON_DAYS, as_of=now.isoformat(sep=" "), **scoped).to_dicts()
+    except MotcuaError:  # no calendar stored yet: the section says so instead
+        return None, [], []
+    rows = ops.query("due_soon", days=DUE_SOON_DAYS, as_of=now.isoformat(sep=" "), limit=MAX_DOSSIER_ROWS,
+                     **scoped).to_dicts()
+    return now, per, rows
 
 
 def _refusals_overdue(audit_total: dict[str, Any], cfg: Any | None) -> bool:

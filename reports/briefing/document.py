@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from reports.bieu06 import SCORE_DENOMINATORS
+from reports.due_soon import format_days, format_left
 from reports.briefing.labels import (AUDIT_KINDS_VI, BIEU06_GROUPS, BIEU06_SUB, FINDING_TREATMENT_VI, FINDINGS_VI,
                                      LOADTEST_VERDICT_VI, ROMAN, STAT_LABELS, bieu06_label, fmt_dec, fmt_delta_int,
                                      fmt_delta_pts, fmt_dt, fmt_int, fmt_ms, fmt_pct, loadtest_status, month_label,
@@ -131,6 +132,8 @@ def document(b: Briefing) -> list[Any]:
         out.append(TableBlock(["STT", "Thủ tục hành chính", "Đã giải quyết quá hạn", "Đang giải quyết quá hạn",
                                "Tổng quá hạn"], rows, [7, 51, 14, 14, 14],
                               ["center", "left", "right", "right", "right"], font_size=10))
+
+    out.extend(due_soon_blocks(b))
 
     # II. the vendor's figures
     out.append(Heading("II. ĐỐI CHIẾU VỚI SỐ LIỆU CỦA HỆ THỐNG"))
@@ -268,6 +271,32 @@ def document(b: Briefing) -> list[Any]:
                     "THỦ TỤC HÀNH CHÍNH", bold=True, align="center"))
     out.append(Para(f"Kỳ báo cáo: tháng {L}. Đơn vị báo cáo: {scope}. Đơn vị tính: hồ sơ.", italic=True, align="center"))
     out.append(bieu06_table(b.bieu06_agency, "Cơ quan, đơn vị"))
+    return out
+
+
+def due_soon_blocks(b: Briefing) -> list[Any]:
+    """I.4: the dossiers due soon as the briefing is made: what can still be resolved in time."""
+    out: list[Any] = [Heading("4. Hồ sơ sắp đến hạn", 2)]
+    days = format_days(b.due_soon_days)
+    if b.due_soon_as_of is None:
+        out.append(Para("Chưa có số liệu hồ sơ sắp đến hạn: kho dữ liệu chưa được tính lại toàn bộ."))
+        return out
+    total = next((r for r in b.due_soon_agencies if r["row_kind"] == "total"), {})
+    per = [r for r in b.due_soon_agencies if r["row_kind"] == "agency"]
+    when = fmt_dt(b.due_soon_as_of)
+    if not per:
+        out.append(Para(f"Đến {when}, không có hồ sơ nào sắp đến hạn trong {days} ngày làm việc tới."))
+        return out
+    out.append(Para(f"Đến {when}, có {fmt_int(total.get('due_soon'))} hồ sơ đang giải quyết còn không quá {days} ngày "
+                    f"làm việc đến hạn (trong đó {fmt_int(total.get('due_within_one_day'))} hồ sơ còn không quá 1 "
+                    f"ngày làm việc), tại {fmt_int(len(per))} cơ quan, đơn vị. Thời gian còn lại tính theo giờ hành "
+                    f"chính của ngày làm việc. Danh sách từng hồ sơ ở trang tính \"Sắp đến hạn\" của tệp Excel."))
+    rows = [[str(i + 1), r["agency_name"] or r["agency_code"], fmt_int(r["due_soon"]), fmt_int(r["due_within_one_day"]),
+             format_left(r["min_working_minutes_left"], r["office_day_minutes"])]
+            for i, r in enumerate(per[:b.letterhead.top])]
+    out.append(TableBlock(["STT", "Cơ quan, đơn vị", f"Sắp đến hạn ({days} ngày làm việc)",
+                           "Còn không quá 1 ngày làm việc", "Hồ sơ gấp nhất còn"], rows, [7, 45, 16, 16, 16],
+                          ["center", "left", "right", "right", "left"], font_size=10))
     return out
 
 

@@ -92,7 +92,10 @@ def _find_table(tables, first_cell: str):
 
 
 def _pdf_text(data: bytes) -> str:
-    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    """The PDF's text without the page numbers (a page's first line from page 2, as Decree 30 places
+    them): a paragraph across two pages reads whole."""
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(data)).pages]
+    return "\n".join(re.sub(r"\A\s*\d+\s*\n", "", t) if i else t for i, t in enumerate(pages))
 
 
 # -- DOCX ----------------------------------------------------------------------------------------
@@ -291,7 +294,7 @@ def test_compliance_register_is_a_section_of_the_briefing(env, files):
 def test_xlsx_bieu06_sheets(env, files):
     app, _, _ = env
     wb = load_workbook(io.BytesIO(files["xlsx"]))
-    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn",
+    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn",
                              "Dữ kiện bất thường", "Kiểm thử tải"]
     for sheet, by in (("Biểu 06 - cơ quan", "agency"), ("Biểu 06 - lĩnh vực", "field")):
         ws = wb[sheet]

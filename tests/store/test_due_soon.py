@@ -158,3 +158,31 @@ def test_the_time_left_equals_a_walk_over_the_calendar_across_holidays(tmp_path,
             assert listed[code]["working_minutes_left"] == int(left), (code, late_from)
         else:
             assert code not in listed, (code, late_from, left)
+
+
+# -- in the monthly briefing -------------------------------------------------------------------------
+
+def test_the_briefing_lists_the_dossiers_due_soon_as_it_is_made(built):
+    import io
+
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from reports.briefing.collect import collect
+    from reports.files import render
+
+    b = collect(built, "2024-03", at=FRI)
+    assert [r["dossier_code"] for r in b.due_soon_dossiers] == ["P-hours", "P-one", "P-days"]
+    doc = Document(io.BytesIO(render(b, "docx")))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "4. Hồ sơ sắp đến hạn" in text
+    assert "Đến 10:00 08/03/2024, có 3 hồ sơ đang giải quyết còn không quá 2 ngày làm việc đến hạn" in text
+    table = next(t for t in doc.tables if t.rows[0].cells[1].text == "Cơ quan, đơn vị"
+                 and "Sắp đến hạn" in t.rows[0].cells[2].text)
+    assert [[c.text for c in r.cells] for r in table.rows[1:]] == [
+        ["1", "Sở Tư pháp", "2", "1", "3 giờ"], ["2", "Sở Xây dựng", "1", "1", "5 giờ"]]
+    ws = load_workbook(io.BytesIO(render(b, "xlsx")))["Sắp đến hạn"]
+    assert [ws.cell(r, 1).value for r in (3, 4, 5)] == ["P-hours", "P-one", "P-days"]
+    assert (ws.cell(5, 8).value, ws.cell(5, 9).value) == ("1 ngày làm việc 5 giờ", 780)
+    # an agency's briefing: its own dossiers only
+    assert [r["dossier_code"] for r in collect(built, "2024-03", agency="S2", at=FRI).due_soon_dossiers] == ["P-one"]
