@@ -237,3 +237,26 @@ def test_the_shipped_digest_section_is_valid_and_sends_nothing():
 
     d = load_alerts(Path(__file__).resolve().parents[2] / "config" / "alerts.yaml").due_soon_digest
     assert d.at == dt.time(7, 30) and d.days == 2 and d.urgent == 5 and d.contacts == []
+
+
+def test_app_run_schedules_the_digest_when_a_contact_is_configured(tmp_path, app_env, webhook):
+    import threading
+    import time
+
+    from system import run_system
+
+    _hooks, port = webhook
+    cfg = _config(tmp_path, app_env, {"w": f"json://127.0.0.1:{port}/"}, [{"agency": "QNG.STP", "channels": ["w"]}],
+                  at="07:45")
+    stop, lines = threading.Event(), []
+    t = threading.Thread(target=run_system, args=(cfg, stop, lines.append), daemon=True)
+    t.start()
+    try:
+        deadline = time.time() + 180
+        while not any("Press Ctrl-C" in line for line in lines) and time.time() < deadline and t.is_alive():
+            time.sleep(0.1)
+        assert any("due-soon digest working days from 07:45, to 1 agency contact(s)" in line for line in lines), lines
+    finally:
+        stop.set()
+        t.join(timeout=60)
+    assert not t.is_alive()
