@@ -371,7 +371,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     scheduler = BackgroundScheduler(timezone=cfg.timezone)
     stack = contextlib.ExitStack()  # the testbed and the probes, stopped in reverse order
     try:
-        _ = app.store, app.slo_evaluator, app.alerter, app.digest_job  # configuration errors surface now, in plain words
+        # configuration errors surface now, in plain words
+        _ = app.store, app.slo_evaluator, app.alerter, app.digest_job
         if app.is_empty():
             out("Store is empty: generating the demo province (a minute at most)…")
             res = app.demo_data()

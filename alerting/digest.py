@@ -88,8 +88,9 @@ class DueSoonDigestJob:
             st = state.get(contact.agency)
             if st is not None and not st["undelivered"]:
                 continue                                  # done for the day
-            last = max(filter(None, (st and st["last_sent"], self._failed_at.get(contact.agency))), default=None)
-            if last is not None and last.date() == now.date() and now - last < retry:
+            tries = [t for t in (st["last_sent"] if st else None, self._failed_at.get(contact.agency))
+                     if t is not None and t.date() == now.date()]
+            if tries and now - max(tries) < retry:
                 waiting = True
                 continue
             try:

@@ -162,8 +162,8 @@ def test_a_failing_channel_is_tried_again_alone_later_that_day_until_the_office_
     hooks, port = webhook
     flaky = _FlakyReceiver()
     try:
-        cfg = _config(tmp_path, app_env, {"ok": f"json://127.0.0.1:{port}/", "flaky": f"json://127.0.0.1:{flaky.port}/"},
-                      [{"agency": "S1", "channels": ["ok", "flaky"]}], retry_minutes=10)
+        channels = {"ok": f"json://127.0.0.1:{port}/", "flaky": f"json://127.0.0.1:{flaky.port}/"}
+        cfg = _config(tmp_path, app_env, channels, [{"agency": "S1", "channels": ["ok", "flaky"]}], retry_minutes=10)
         app = _system(cfg, as_of=T.combine(FRI, dt.time(7)))
         with caplog.at_level(logging.INFO, logger="motcua"):
             first = app.digest_job(T.combine(FRI, dt.time(7, 30)))
@@ -190,6 +190,23 @@ def test_a_failing_channel_is_tried_again_alone_later_that_day_until_the_office_
         app.close()
     finally:
         flaky.close()
+
+
+def test_figures_not_ready_are_said_plainly_and_tried_again_later(tmp_path, app_env, webhook, caplog):
+    hooks, port = webhook
+    cfg = _config(tmp_path, app_env, {"w": f"json://127.0.0.1:{port}/"}, [{"agency": "S1", "channels": ["w"]}])
+    app = _system(cfg)
+    try:
+        _load(app.store, CASES)                                          # imported, never recomputed
+        with caplog.at_level(logging.INFO, logger="motcua"):
+            assert app.digest_job(T.combine(FRI, dt.time(7, 30))) == []
+        assert "due-soon digest for S1: not sent: due_soon_by_agency: the store has no calendar" in caplog.text
+        assert "Traceback" not in caplog.text and hooks == []
+        recompute(app.store, app.engine, T.combine(FRI, dt.time(7, 32)))
+        assert app.digest_job(T.combine(FRI, dt.time(7, 35))) == []       # waits retry_minutes
+        assert [s.count for s in app.digest_job(T.combine(FRI, dt.time(7, 40)))] == [2] and len(hooks) == 1
+    finally:
+        app.close()
 
 
 def test_the_alerts_state_and_the_digest_state_leave_each_other_alone(store, webhook):
