@@ -105,6 +105,18 @@ class Motcua:
         return Alerter(alerts, Notifier(alerts.channels), self.now, store=self.store)  # state survives restarts
 
     @cached_property
+    def digest_job(self):  # -> alerting.digest.DueSoonDigestJob
+        from alerting.digest import DueSoonDigestJob
+        from config.alerts import load_alerts
+        from dashboard.pages import DECLARED
+
+        engine = self.engine
+        page = next(p.url for p in DECLARED if p.id == "agency")  # the digest's link
+        return DueSoonDigestJob(load_alerts(self.cfg.monitor.alerts), self.query, self.store,
+                                engine.calendar.is_working, functools.partial(office_close, engine), self.now,
+                                agency_page=page)
+
+    @cached_property
     def briefing_job(self):  # -> reports.monthly.MonthlyBriefingJob
         from alerting.notify import Notifier
         from config.alerts import load_alerts
@@ -317,6 +329,12 @@ class Motcua:
         return not (self.status().get("dossiers") or 0)
 
 
+def office_close(engine: Any, day: dt.date) -> dt.time:
+    """The office close on `day`, by the rule version in force that day (the SLA engine's)."""
+    versions = engine.rule_versions()  # oldest first
+    return next((close for _id, start, close, *_ in reversed(versions) if start.date() <= day), versions[0][2])
+
+
 def _plain(e: Exception, what: str) -> Exception:
     """Running out of memory or disk as a plain message (logged with DuckDB's own words); any
     other error as it is."""
@@ -353,7 +371,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     scheduler = BackgroundScheduler(timezone=cfg.timezone)
     stack = contextlib.ExitStack()  # the testbed and the probes, stopped in reverse order
     try:
-        _ = app.store, app.slo_evaluator, app.alerter  # configuration errors surface now, in plain words
+        # configuration errors surface now, in plain words
+        _ = app.store, app.slo_evaluator, app.alerter, app.digest_job
         if app.is_empty():
             out("Store is empty: generating the demo province (a minute at most)…")
             res = app.demo_data()
@@ -399,6 +418,11 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                           max_instances=1, coalesce=True)
         scheduler.add_job(app.evaluate_alerts, "interval", seconds=cfg.monitor.evaluate_seconds, id="alerts",
                           max_instances=1, coalesce=True)
+        digest = app.digest_job.cfg
+        if digest.enabled and digest.contacts:
+            # every minute: it acts from `at` on working days, until each contact has the day's digest
+            scheduler.add_job(app.digest_job, "cron", minute="*", id="due-soon-digest", max_instances=1,
+                              coalesce=True)
         # a checkpoint a concurrent reader made DuckDB refuse after a recompute (Store.checkpoint)
         scheduler.add_job(app.store.retry_checkpoint, "interval", seconds=60, id="store-checkpoint",
                           max_instances=1, coalesce=True)
@@ -443,6 +467,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         if rs.enabled:
             out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
                 f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
+        if digest.enabled and digest.contacts:
+            out(f"  due-soon digest working days from {digest.at:%H:%M}, to {len(digest.contacts)} agency contact(s) "
+                f"from {cfg.monitor.alerts}")
         out("  Press Ctrl-C to stop.")
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
