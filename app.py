@@ -195,6 +195,98 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+FORECAST_TEXT = {
+    "vi": {"title": "Dự báo cuối tháng {m:02d}/{y}", "as_of": "Số liệu tính đến {t}", "time": "%H:%M:%S %d/%m/%Y",
+           "none": "chưa tính lại lần nào", "over": "Tháng không còn diễn ra tại thời điểm tính: tốt nhất = xấu nhất "
+           "= hiện tại.", "empty": "Các cơ quan không có hồ sơ trong tháng không được liệt kê.",
+           "total": "Tổng cộng", "decimal": ",", "thousands": ".",
+           "columns": ["Cơ quan, đơn vị", "Đã giải quyết", "Đang trong hạn", "Đang quá hạn", "Đến hạn trong tháng",
+                       "Tỷ lệ hiện tại", "Tỷ lệ tốt nhất", "Tỷ lệ xấu nhất", "Điểm hiện tại", "Điểm tốt nhất",
+                       "Điểm xấu nhất"]},
+    "en": {"title": "Month-end forecast {y}-{m:02d}", "as_of": "Figures as of {t}", "time": "%Y-%m-%d %H:%M:%S",
+           "none": "no recompute yet", "over": "The month is not under way at that instant: best = worst = as it "
+           "stands.", "empty": "Agencies without dossiers in the month are not listed.",
+           "total": "Total", "decimal": ".", "thousands": ",",
+           "columns": ["Agency", "Resolved", "Pending in time", "Pending overdue", "Due this month", "Ratio now",
+                       "Ratio best", "Ratio worst", "Score now", "Score best", "Score worst"]},
+}
+
+
+def forecast_document(t: Table, month: str, agency: str | None, score_denominator: str,
+                      score_source: str = "") -> dict[str, Any]:
+    """The forecast as one JSON-able object: the month, the figures' as_of, the definitions of the
+    readings and of the ratios (vi and en), the rows."""
+    from reports.bieu06 import definitions
+    from store.forecast_queries import DEFINITIONS
+
+    rows = t.to_dicts()
+    first = rows[0] if rows else {}
+    as_of = first.get("as_of")
+    ratios = definitions(score_denominator, score_source)
+    return {"month": month, "agency": agency, "as_of": as_of.isoformat() if as_of else None,
+            "in_progress": bool(first.get("in_progress")),
+            "definitions": {**DEFINITIONS, "on_time_ratio": ratios["on_time_ratio"], "score_766": ratios["score_766"]},
+            "rows": [{k: v for k, v in r.items() if k not in ("as_of", "in_progress")} for r in rows]}
+
+
+def render_forecast(t: Table, month: str, lang: str = "vi") -> str:
+    """The forecast as an aligned text table: per agency, the ratio and the score now, at best and at worst."""
+    from store.forecast_queries import DEFINITIONS
+
+    w = FORECAST_TEXT[lang]
+    rows = t.to_dicts()
+    first = rows[0] if rows else {}
+    y, m = (int(p) for p in month.split("-"))
+    as_of = first.get("as_of")
+
+    def number(v: Any) -> str:
+        return "-" if v is None else f"{int(v):,}".replace(",", w["thousands"])
+
+    def decimal(v: Any, digits: int, scale: float = 1) -> str:
+        return "-" if v is None else f"{v * scale:.{digits}f}".replace(".", w["decimal"])
+
+    body = []
+    for r in rows:
+        if r["row_kind"] != "total" and not r["received_total"]:
+            continue
+        name = w["total"] if r["row_kind"] == "total" else \
+            "  " * int(r.get("depth") or 0) + (r.get("name") or r.get("key") or "?")
+        body.append([name[:48], number(r["resolved_total"]), number(r["pending_in_time"]), number(r["pending_overdue"]),
+                     number(r["due_in_month"]),
+                     *(decimal(r[f"{p}on_time_ratio"], 2, 100) for p in ("", "best_", "worst_")),
+                     *(decimal(r[f"{p}score_766"], 2) for p in ("", "best_", "worst_"))])
+    head = w["columns"]
+    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(head)]
+    line = lambda cells: "  ".join(c.ljust(n) if i == 0 else c.rjust(n)  # noqa: E731
+                                   for i, (c, n) in enumerate(zip(cells, widths))).rstrip()
+    out = [w["title"].format(y=y, m=m), w["as_of"].format(t=as_of.strftime(w["time"]) if as_of else w["none"]), "",
+           line(head), line(["-" * n for n in widths]), *(line(b) for b in body), ""]
+    if not first.get("in_progress"):
+        out.append(w["over"])
+    out.append(w["empty"])
+    out.extend(f"- {DEFINITIONS[k][lang]}" for k in ("as_it_stands", "best", "worst", "unknown"))
+    return "\n".join(out) + "\n"
+
+
+def cmd_forecast(cfg: AppConfig, args: argparse.Namespace) -> int:
+    try:
+        dt.datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    score = cfg.reports.score_766
+    ops = open_ops(cfg)
+    try:
+        t = ops.query("month_forecast", month=args.month, agency=args.agency, score_denominator=score.denominator)
+    finally:
+        ops.close()
+    if args.json:
+        print(json.dumps(forecast_document(t, args.month, args.agency, score.denominator, score.source),
+                         ensure_ascii=False, default=str))
+    else:
+        print(render_forecast(t, args.month, args.lang), end="")
+    return 0
+
+
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
@@ -536,6 +628,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser(
+        "forecast", help="the month-end forecast: on-time ratio and 766 score as they stand, at best and at worst",
+        description="For a month (the current one: still under way at the store's last recompute), per agency "
+                    "and for the province: the on-time ratio and the 766 progress score as they stand (as in "
+                    "`report`), at best (every pending dossier still in time resolved on time) and at worst "
+                    "(every pending dossier due before the month's end resolved late). A month that is over: "
+                    "best = worst = as it stands. --json: the month, as_of, the definitions and the rows.")
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--agency", help="one agency code (its sub-units included)")
+    s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_forecast)
 
     s = sub.add_parser("export", help="write the monthly briefing (DOCX, XLSX, PDF) for a month")
     s.add_argument("--month", required=True, help="YYYY-MM")
