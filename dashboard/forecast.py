@@ -39,18 +39,22 @@ def month_forecast_block(level: str | None = None) -> None:
         st.caption(tr("fc_caption", t=when(as_of, lng)))
         agencies = [r for r in rows if r["row_kind"] == "agency" and r["received_total"]
                     and (not level or r["level"] == level)]
-        # the agencies most at risk first: lowest ratio at worst
-        agencies.sort(key=lambda r: (r["worst_on_time_ratio"] is None, r["worst_on_time_ratio"] or 0,
+        # the agencies with the most dossiers that may still end late first (overdue, or due this month)
+        agencies.sort(key=lambda r: (-(r["pending_overdue"] + r["due_in_month"]), r["worst_on_time_ratio"] or 0,
                                      r["name"] or r["key"]))
         if not agencies:
             return
         import pandas as pd
 
-        cols = {"agency": "col_agency", "resolved_total": "col_resolved", "pending_in_time": "fc_col_in_time",
-                "pending_overdue": "col_pending_overdue", "due_in_month": "fc_col_due",
+        # the dossiers that may still end late (overdue, or due before the month's end), then the ratios
+        # and scores; the other counts stay out (eleven columns did not fit the page's width)
+        cols = {"agency": "col_agency", "at_risk": "fc_col_at_risk",
                 **{f"{PREFIX[r]}on_time_ratio": f"fc_col_ratio_{r}" for r in READINGS},
                 **{f"{PREFIX[r]}score_766": f"fc_col_score_{r}" for r in READINGS}}
-        df = pd.DataFrame([{tr(label): (r["name"] or r["key"]) if c == "agency" else r[c] for c, label in cols.items()}
+        value = {"agency": lambda r: r["name"] or r["key"],
+                 "at_risk": lambda r: r["pending_overdue"] + r["due_in_month"]}
+        df = pd.DataFrame([{tr(label): value[c](r) if c in value else r[c] for c, label in cols.items()}
                            for r in agencies])
         formats = {tr(f"fc_col_ratio_{r}"): "pct2" for r in READINGS} | {tr(f"fc_col_score_{r}"): "dec2" for r in READINGS}
-        common.dataframe(df, formats, hide_index=True, height=min(38 + 35 * len(df), 320), key="fc_table")
+        common.dataframe(df, formats, hide_index=True, height=min(38 + 35 * len(df), 320), key="fc_table",
+                         column_config={tr("fc_col_at_risk"): st.column_config.NumberColumn(help=tr("fc_at_risk_help"))})

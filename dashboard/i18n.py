@@ -141,8 +141,11 @@ TEXT: dict[str, dict[str, str]] = {
                    "en": "From the figures as of {t}. Dossiers waiting for a supplement count as in time; those "
                          "without a deadline cannot be late; dossiers received after that instant are unknown and "
                          "not counted."},
-    "fc_col_in_time": {"vi": "Đang trong hạn", "en": "Pending in time"},
-    "fc_col_due": {"vi": "Đến hạn trong tháng", "en": "Due this month"},
+    "fc_col_at_risk": {"vi": "Có thể trễ trong tháng", "en": "May end late this month"},
+    "fc_at_risk_help": {"vi": "Hồ sơ đang quá hạn và hồ sơ còn trong hạn có hạn xử lý trước cuối tháng: kịch bản "
+                              "xấu nhất tính chúng là giải quyết quá hạn.",
+                        "en": "Dossiers pending overdue and those in time due before the month's end: the worst "
+                              "case counts them resolved late."},
     "fc_col_ratio_now": {"vi": "Tỷ lệ hiện tại", "en": "Ratio now"},
     "fc_col_ratio_best": {"vi": "Tỷ lệ tốt nhất", "en": "Ratio best"},
     "fc_col_ratio_worst": {"vi": "Tỷ lệ xấu nhất", "en": "Ratio worst"},
