@@ -74,6 +74,9 @@ def _ratio_sql(good: str, resolved: str, den: str, prefix: str) -> str:
             f"END AS {prefix}score_766")
 
 
+# month_key's layout (store/sla.py): R, the month resolved, and L, the month late, 11 bits each; 0 = none
+_R_SHIFT, _L_SHIFT, _FIELD = 15, 26, 2047
+
 # Codes seen in the month's figures or among the dossiers due: nodes even when unknown to the
 # reference data, as bieu06 makes them.
 _CODES = "SELECT agency_code FROM due_src UNION SELECT agency_code FROM agency_month_stats WHERE month = $month"
@@ -82,19 +85,31 @@ _CODES = "SELECT agency_code FROM due_src UNION SELECT agency_code FROM agency_m
 def _due_sql() -> str:
     """Per node of the agency subtree (agency_path's order) and a total row: the dossiers pending at
     $as_of, in time, whose deadline falls before the month's end ($next_month), rolled up along the
-    tree of $tree_date as bieu06 rolls up the month's figures. Pending at as_of as the monthly
-    figures count it (store/sla.py month_keys_sql): not excluded, received before as_of, not
-    resolved before it; in time: not yet late (late_from after as_of) and no open request."""
+    tree of $tree_date as bieu06 rolls up the month's figures.
+
+    Pending and in time as the monthly figures count it: from the facts the recompute packed in
+    month_key (store/sla.py: counted, so not excluded and received before as_of; R = 0, not resolved
+    before as_of; L = 0, not late by as_of) and its agency (sla_agencies), which agency_month_stats
+    is counted from; and no open request (flag STOPPED). A row without those keys (not written by a
+    recompute) is judged from its dossier by the same rules (month_keys_sql), as refresh_month_stats
+    counts it. Reading sla_results alone keeps the query off the dossiers table."""
+    due = (f"$open AND s.status <> 'excluded' AND coalesce(s.flags & {FLAG_STOPPED}, 0) = 0 "
+           f"AND s.late_from > $as_of AND s.late_from < $next_month")
     due_src = f"""
-        SELECT d.agency_code, count(*) AS due
-        FROM sla_results s JOIN dossiers d ON d.dossier_id = s.dossier_id
-        WHERE $open AND s.status <> 'excluded' AND coalesce(s.flags & {FLAG_STOPPED}, 0) = 0
-          AND s.late_from > $as_of AND s.late_from < $next_month
-          AND d.received_at < $as_of
-          AND NOT coalesce(d.state <> 'withdrawn' AND coalesce(d.finished_at, d.returned_at) < $as_of, FALSE)
-        GROUP BY d.agency_code"""
+        SELECT agency_code, count(*) AS due FROM (
+            SELECT a.agency_code
+            FROM sla_results s JOIN sla_agencies a ON a.agency_ix = s.agency_ix
+            WHERE {due} AND s.month_key IS NOT NULL
+              AND (s.month_key >> {_R_SHIFT}) & {_FIELD} = 0 AND (s.month_key >> {_L_SHIFT}) & {_FIELD} = 0
+            UNION ALL
+            SELECT d.agency_code
+            FROM sla_results s JOIN dossiers d ON d.dossier_id = s.dossier_id
+            WHERE {due} AND (s.month_key IS NULL OR s.agency_ix IS NULL)
+              AND d.received_at < $as_of
+              AND NOT coalesce(d.state <> 'withdrawn' AND coalesce(d.finished_at, d.returned_at) < $as_of, FALSE))
+        GROUP BY agency_code"""
     return f"""
-    WITH RECURSIVE due_src AS ({due_src}),
+    WITH RECURSIVE due_src AS MATERIALIZED ({due_src}),
     {agency_tree_ctes('$tree_date', '$follow', _CODES)},
     subtree AS (SELECT code FROM agency_up WHERE $agency IS NULL OR ancestor_code = $agency),
     scoped AS (

@@ -212,3 +212,14 @@ def test_bad_parameters_name_the_query(store):
         store.query("month_forecast", month="2025-13")
     with pytest.raises(QueryError, match="month_forecast: score_denominator"):
         store.query("month_forecast", month=CURRENT, score_denominator="everything")
+
+
+def test_results_without_the_recomputes_keys_are_judged_from_their_dossiers(store):
+    """A row the recompute did not key (month_key, agency_ix) is read through its dossier: the same
+    forecast (in a transaction rolled back, so the store keeps its keys)."""
+    keyed = store.query("month_forecast", month=CURRENT).to_dicts()
+    with store.scratch() as cur:
+        cur.execute("UPDATE sla_results SET month_key = NULL WHERE dossier_id % 2 = 0")
+        cur.execute("UPDATE sla_results SET agency_ix = NULL WHERE dossier_id % 3 = 0")
+        assert store.query_in(cur, "month_forecast", month=CURRENT).to_dicts() == keyed
+    assert sum(r["due_in_month"] for r in keyed if r["row_kind"] == "total") > 10
