@@ -215,6 +215,27 @@ def cmd_due_soon(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from reports.forecast import forecast_document, render_text
+
+    try:
+        dt.datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    score = cfg.reports.score_766
+    ops = open_ops(cfg)
+    try:
+        t = ops.query("month_forecast", month=args.month, agency=args.agency, score_denominator=score.denominator)
+    finally:
+        ops.close()
+    if args.json:
+        print(json.dumps(forecast_document(t, args.month, args.agency, score.denominator, score.source),
+                         ensure_ascii=False, default=str))
+    else:
+        print(render_text(t, args.month, args.lang), end="")
+    return 0
+
+
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
@@ -570,6 +591,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object with the rows")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_due_soon)
+
+    s = sub.add_parser(
+        "forecast", help="the month-end forecast: on-time ratio and 766 score as they stand, at best and at worst",
+        description="For a month (the current one: still under way at the store's last recompute), per agency "
+                    "and for the province: the on-time ratio and the 766 progress score as they stand (as in "
+                    "`report`), at best (every pending dossier still in time resolved on time) and at worst "
+                    "(every pending dossier due before the month's end resolved late). A month that is over: "
+                    "best = worst = as it stands. --json: the month, as_of, the definitions and the rows.")
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--agency", help="one agency code (its sub-units included)")
+    s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_forecast)
 
     s = sub.add_parser("export", help="write the monthly briefing (DOCX, XLSX, PDF) for a month")
     s.add_argument("--month", required=True, help="YYYY-MM")

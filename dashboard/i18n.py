@@ -119,6 +119,39 @@ TEXT: dict[str, dict[str, str]] = {
     "ov_unsynced_n": {"vi": "Chưa đồng bộ (tháng {m})", "en": "Unsynced ({m})"},
     "ov_period_note": {"vi": "Tháng đang diễn ra được tính đến thời điểm tính lại gần nhất.",
                        "en": "The current month is counted up to the last recompute."},
+    # the month-end forecast block (dashboard/forecast.py; the readings: store/forecast_queries.py)
+    "fc_title": {"vi": "Dự báo cuối tháng {m}: tỷ lệ đúng hạn và điểm 766",
+                 "en": "Month-end forecast {m}: on-time ratio and 766 score"},
+    "fc_now": {"vi": "Hiện tại", "en": "As it stands"},
+    "fc_best": {"vi": "Tốt nhất", "en": "Best case"},
+    "fc_worst": {"vi": "Xấu nhất", "en": "Worst case"},
+    "fc_score": {"vi": "Điểm 766: {v}", "en": "766 score: {v}"},
+    "fc_now_help": {"vi": "Số liệu của tháng theo lần tính lại gần nhất, như Biểu 06.",
+                    "en": "The month's figures as the last recompute left them, as in Biểu 06."},
+    "fc_best_help": {"vi": "Mọi hồ sơ đang giải quyết còn trong hạn được giải quyết đúng hạn trong tháng; hồ sơ "
+                           "đã quá hạn vẫn đang giải quyết (giải quyết chúng chỉ làm giảm tỷ lệ).",
+                     "en": "Every pending dossier still in time is resolved by its deadline within the month; those "
+                           "already overdue stay pending (resolving them could only lower the ratio)."},
+    "fc_worst_help": {"vi": "Mọi hồ sơ đang giải quyết có hạn xử lý trước khi hết tháng, kể cả hồ sơ đã quá hạn, "
+                            "được giải quyết quá hạn trong tháng; hồ sơ có hạn sau cuối tháng vẫn đang giải quyết.",
+                      "en": "Every pending dossier due before the month's end, those already overdue too, is "
+                            "resolved late within the month; those due later stay pending."},
+    "fc_caption": {"vi": "Tính từ số liệu đến {t}. Hồ sơ chờ bổ sung được tính là trong hạn; hồ sơ không có thời "
+                         "hạn không thể quá hạn; hồ sơ sẽ tiếp nhận sau thời điểm này chưa biết nên không được tính.",
+                   "en": "From the figures as of {t}. Dossiers waiting for a supplement count as in time; those "
+                         "without a deadline cannot be late; dossiers received after that instant are unknown and "
+                         "not counted."},
+    "fc_col_at_risk": {"vi": "Có thể trễ trong tháng", "en": "May end late this month"},
+    "fc_at_risk_help": {"vi": "Hồ sơ đang quá hạn và hồ sơ còn trong hạn có hạn xử lý trước cuối tháng: kịch bản "
+                              "xấu nhất tính chúng là giải quyết quá hạn.",
+                        "en": "Dossiers pending overdue and those in time due before the month's end: the worst "
+                              "case counts them resolved late."},
+    "fc_col_ratio_now": {"vi": "Tỷ lệ hiện tại", "en": "Ratio now"},
+    "fc_col_ratio_best": {"vi": "Tỷ lệ tốt nhất", "en": "Ratio best"},
+    "fc_col_ratio_worst": {"vi": "Tỷ lệ xấu nhất", "en": "Ratio worst"},
+    "fc_col_score_now": {"vi": "Điểm hiện tại", "en": "Score now"},
+    "fc_col_score_best": {"vi": "Điểm tốt nhất", "en": "Score best"},
+    "fc_col_score_worst": {"vi": "Điểm xấu nhất", "en": "Score worst"},
     # common column names
     "col_agency": {"vi": "Cơ quan", "en": "Agency"},
     "col_code": {"vi": "Mã", "en": "Code"},

@@ -18,6 +18,9 @@ def overview_queries(query: Callable[..., Any], month: str | None = None,
                      level: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     status = query("dashboard_status").one() or {}
     out: list[tuple[str, dict[str, Any]]] = [("dashboard_status", {}), ("dashboard_months", {})]
+    as_of = status.get("last_recompute_as_of")
+    if as_of is not None:  # the month-end forecast block: the month under way (dashboard/forecast.py)
+        out.append(("month_forecast", {"month": as_of.strftime("%Y-%m")}))
     if month is None:
         months = query("dashboard_months").column("month")
         if not months:

@@ -16,6 +16,7 @@ import duckdb
 import store.compliance_queries
 import store.dashboard_queries
 import store.due_soon_queries
+import store.forecast_queries
 import store.loadtest_queries
 import store.probe_queries
 import store.queries
@@ -35,6 +36,7 @@ MODULES = (
     store.report_queries,       # the monthly briefing's probe figures
     store.compliance_queries,   # the compliance register
     store.due_soon_queries,     # dossiers due soon: working time left to their deadlines
+    store.forecast_queries,     # the month-end forecast
 )
 
 

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common, due_soon
+from dashboard.forecast import month_forecast_block
 from dashboard.i18n import FINDINGS, NBSP, month_label, num, pct
 from dashboard.pages import Page
 
@@ -86,6 +87,8 @@ with common.guard():
     ready = True
 if not ready:
     st.stop()
+
+month_forecast_block(level or None)
 
 ranked = None
 left, right = st.columns([1.1, 1])

@@ -155,8 +155,27 @@ def test_overview_figures_equal_the_store(store_env, role):
     assert metric(at, "Báo sai quá hạn") == num(audit["reported_overdue_resolved_on_time"])
     sync = next(r for r in backend_query(store_env, "sync_by_agency", month=m) if r["row_kind"] == "total")
     assert metric(at, "Chưa đồng bộ") == num(sync["unsynced"])
-    # the level filter narrows the ranking to that level
+    # the month-end forecast of the month under way: the province's figures, then the agencies
+    as_of = backend_query(store_env, "dashboard_status").one()["last_recompute_as_of"]
+    fc = backend_query(store_env, "month_forecast", month=as_of.strftime("%Y-%m")).to_dicts()
+    total = fc[0]
+    assert total["row_kind"] == "total" and total["in_progress"]
+    cards = {m.label: m for m in at.metric}
+    for label, p in (("Hiện tại", ""), ("Tốt nhất", "best_"), ("Xấu nhất", "worst_")):
+        assert cards[label].value == pct(total[f"{p}on_time_ratio"], digits=2)
+        assert cards[label].delta == f"Điểm 766: {num(total[f'{p}score_766'], digits=2)}"
+    assert total["best_on_time_ratio"] > total["worst_on_time_ratio"]
+    shown = table(at, "Có thể trễ trong tháng")
+    agencies = [r for r in fc if r["row_kind"] == "agency" and r["received_total"]]
+    # the agencies with the most dossiers that may still end late first
+    agencies.sort(key=lambda r: (-(r["pending_overdue"] + r["due_in_month"]), r["worst_on_time_ratio"] or 0,
+                                 r["name"] or r["key"]))
+    assert list(shown["Cơ quan"]) == [r["name"] or r["key"] for r in agencies]
+    assert list(shown["Có thể trễ trong tháng"]) == [r["pending_overdue"] + r["due_in_month"] for r in agencies]
+    # the level filter narrows the ranking and the forecast's table to that level
     at.selectbox(key="ov_level").set_value("commune").run()
+    assert len(table(at, "Có thể trễ trong tháng")) == sum(
+        1 for r in fc if r["row_kind"] == "agency" and r["received_total"] and r["level"] == "commune")
     levels = {r["level"] for r in backend_query(store_env, "agency_ratio_month", month=m, limit=200, level="commune")}
     assert levels == {"commune"}
     assert len(table(at, "Điểm 766")) == len(
@@ -169,6 +188,7 @@ def test_overview_in_english(store_env):
     m = at.selectbox(key="ov_month").value.strftime("%Y-%m")
     prov = backend_query(store_env, "province_month", month=m).one()
     assert metric(at, "On time") == pct(prov["on_time_ratio"], "en")
+    assert metric(at, "Worst case").endswith("%") and "Month-end forecast" in at.subheader[0].value
 
 
 def test_agency_page_figures_and_explanations(store_env):

@@ -37,7 +37,10 @@ def _expected(env) -> dict[str, str]:
     month = months[default_month(months, status)]
     prov = ops.query("province_month", month=month.strftime("%Y-%m")).one()
     agency = ops.query("bieu06", month=month.strftime("%Y-%m"), by="procedure", agency="QNG.SNNMT").one()
-    return {"on_time": pct(prov["on_time_ratio"]), "score": num(prov["score_766"], digits=2),
+    forecast = ops.query("month_forecast", month=status["last_recompute_as_of"].strftime("%Y-%m")).one()
+    return {"forecast_best": pct(forecast["best_on_time_ratio"], digits=2),
+            "forecast_worst": pct(forecast["worst_on_time_ratio"], digits=2),
+            "on_time": pct(prov["on_time_ratio"]), "score": num(prov["score_766"], digits=2),
             "received": num(prov["received_total"]), "agency_received": num(agency["received_total"]),
             "agency_on_time": pct(agency["on_time_ratio"])}
 
@@ -174,8 +177,9 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             page = browser.new_page(viewport={"width": 1440, "height": 5200})  # long pages, whole
             login_as(page, system["url"], "quantri")
             times = {
-                "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"],
-                                                       "Hồ sơ sắp đến hạn"], shots, "admin"),
+                "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"], "Dự báo cuối tháng",
+                                                     exp["forecast_best"], exp["forecast_worst"], "Hồ sơ sắp đến hạn"],
+                                   shots, "admin"),
                 "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo",
                                                      "Độ trễ theo số người dùng đồng thời"], shots, "admin"),
                 "Kiểm thử tải": _open(page, "Kiểm thử tải", [lt_ids[1], "Kết luận theo tiêu chí chấp nhận",

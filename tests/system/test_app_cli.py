@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 CSV = (
     "dossier_code,agency_code,agency_name,procedure_code,field,channel,received_at,time_limit,time_unit,state,"
     "finished_at,reported_due_at,reported_status\n"
@@ -284,3 +286,52 @@ def test_due_soon_lists_pending_dossiers_with_their_working_time_left(run_app, t
     assert none.returncode == 0 and "No dossier is due soon." in none.stdout
     bad = run_app("due-soon", "--days", "0")
     assert bad.returncode == 2 and "days must be" in bad.stderr and "Traceback" not in bad.stderr
+FORECAST_CSV = (
+    "dossier_code,agency_code,agency_name,procedure_code,field,channel,received_at,time_limit,time_unit,state,"
+    "finished_at\n"
+    "F-1,STP,Sở Tư pháp,P1,Tư pháp,online,2026-04-01 09:00,2,working_days,finished,2026-04-02 10:00\n"   # early
+    "F-2,STP,Sở Tư pháp,P1,Tư pháp,direct,2026-03-20 09:00,5,working_days,processing,\n"   # overdue at as_of
+    "F-3,STP,Sở Tư pháp,P1,Tư pháp,online,2026-04-13 09:00,3,working_days,processing,\n"   # due 16/04
+    "F-4,STP,Sở Tư pháp,P2,Tư pháp,online,2026-04-10 09:00,30,working_days,processing,\n"  # due in May
+    # finished after as_of: pending at as_of, due 22/04
+    "F-5,SXD,Sở Xây dựng,P3,Xây dựng,direct,2026-04-08 09:00,10,working_days,finished,2026-04-30 10:00\n"
+)
+
+
+def test_forecast_json_and_text(run_app, tmp_path):
+    f = tmp_path / "f.csv"
+    f.write_text(FORECAST_CSV, encoding="utf-8")
+    assert run_app("import", str(f)).returncode == 0
+    r = run_app("sla", "recompute", "--as-of", "2026-04-14 16:00")
+    assert r.returncode == 0, r.stderr
+
+    r = run_app("forecast", "--month", "2026-04", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["month"], doc["as_of"], doc["in_progress"]) == ("2026-04", "2026-04-14T16:00:00", True)
+    assert {"as_it_stands", "best", "worst", "unknown", "on_time_ratio", "score_766"} <= set(doc["definitions"])
+    assert all(d["vi"] and d["en"] for d in doc["definitions"].values())
+    total, stp = doc["rows"][0], next(x for x in doc["rows"] if x["key"] == "STP")
+    # 5 dossiers (1 carried over), 1 resolved early; pending: F-2 overdue, F-3 and F-5 due this month, F-4 later
+    assert (total["row_kind"], total["received_total"], total["resolved_total"]) == ("total", 5, 1)
+    assert (total["pending_in_time"], total["pending_overdue"], total["due_in_month"]) == (3, 1, 2)
+    assert (total["on_time_ratio"], total["best_on_time_ratio"], total["worst_on_time_ratio"]) == (1.0, 1.0, 0.25)
+    assert (total["score_766"], total["best_score_766"], total["worst_score_766"]) == (4.0, 16.0, 4.0)
+    assert (stp["best_score_766"], stp["worst_on_time_ratio"]) == (15.0, pytest.approx(1 / 3))
+
+    text = run_app("forecast", "--month", "2026-04")
+    assert text.returncode == 0, text.stderr
+    out = text.stdout
+    assert "Dự báo cuối tháng 04/2026" in out and "Số liệu tính đến 16:00:00 14/04/2026" in out
+    line = next(x for x in out.splitlines() if x.startswith("Tổng cộng"))
+    assert line.split()[2:] == ["1", "3", "1", "2", "100,00", "100,00", "25,00", "4,00", "16,00", "4,00"]
+    assert "Sở Xây dựng" in out and "Tốt nhất:" in out and "Xấu nhất:" in out
+
+    one = run_app("forecast", "--month", "2026-04", "--agency", "STP", "--lang", "en")
+    assert one.returncode == 0 and "Sở Xây dựng" not in one.stdout and "Best case:" in one.stdout
+    over = run_app("forecast", "--month", "2026-03", "--json")
+    doc = json.loads(over.stdout)
+    assert not doc["in_progress"] and all(x["best_score_766"] == x["score_766"] == x["worst_score_766"]
+                                          for x in doc["rows"])
+    bad = run_app("forecast", "--month", "2026/04")
+    assert bad.returncode == 2 and "expected YYYY-MM" in bad.stderr
