@@ -209,6 +209,18 @@ def render_xlsx(b: Briefing) -> bytes:
                 if b.due_soon_as_of else None,
                 f"Không có hồ sơ nào sắp đến hạn trong {days} ngày làm việc tới." if b.due_soon_as_of
                 else "Chưa có số liệu hồ sơ sắp đến hạn: kho dữ liệu chưa được tính lại toàn bộ.")
+    header = ["Mã cơ quan", "Cơ quan, đơn vị", "Đã giải quyết", "Đang trong hạn", "Đang quá hạn", "Đến hạn trong tháng",
+              "Tỷ lệ hiện tại", "Tỷ lệ tốt nhất", "Tỷ lệ xấu nhất", "Điểm hiện tại", "Điểm tốt nhất", "Điểm xấu nhất"]
+    rows = [[r["key"] if r["row_kind"] == "agency" else "", r["name"] if r["row_kind"] == "agency" else "Tổng cộng",
+             r["resolved_total"], r["pending_in_time"], r["pending_overdue"], r["due_in_month"],
+             r["on_time_ratio"], r["best_on_time_ratio"], r["worst_on_time_ratio"],
+             r["score_766"], r["best_score_766"], r["worst_score_766"]]
+            for r in b.forecast_rows if r["row_kind"] == "total" or r["received_total"]]
+    _list_sheet(wb.create_sheet("Dự báo cuối tháng"), header, rows, [22, 44] + [12] * 10,
+                {3: INT, 4: INT, 5: INT, 6: INT, 7: PCT2, 8: PCT2, 9: PCT2, 10: DEC2, 11: DEC2, 12: DEC2},
+                (f"Dự báo kết quả cuối tháng {month_label(b.forecast_month)}: hiện tại, tốt nhất (mọi hồ sơ còn trong "
+                 f"hạn giải quyết đúng hạn) và xấu nhất (mọi hồ sơ đến hạn trong tháng giải quyết quá hạn).")
+                if b.forecast_month else None, "Chưa có số liệu để dự báo.")
     header = ["Mã cơ quan", "Cơ quan, đơn vị", *FINDINGS_VI.values(), "Số hồ sơ có dữ kiện bất thường"]
     cols = [*FINDINGS_VI, "findings"]
     rows = [[r["agency_code"], r["agency_name"]] + [int(r.get(c) or 0) for c in cols] for r in b.findings_agencies]

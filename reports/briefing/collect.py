@@ -182,6 +182,12 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     incidents = ops.query("probe_month_incidents", month=ms).to_dicts()
 
     due_as_of, due_agencies, due_dossiers = _due_soon(ops, agency, stats, at)
+    forecast_month = stats.get("last_recompute_as_of")
+    if isinstance(forecast_month, str):
+        forecast_month = dt.datetime.fromisoformat(forecast_month)
+    forecast_month = forecast_month.date().replace(day=1) if forecast_month else None
+    forecast_rows = (ops.query("month_forecast", month=month_str(forecast_month), agency=agency, **score).to_dicts()
+                     if forecast_month else [])
 
     return Briefing(
         month=m, agency=agency, scope_name=scope_name, letterhead=lh, issued=issued or local_today(),
@@ -194,7 +200,8 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg),
         score_denominator=den, findings_agencies=findings_agencies,
         refusals_overdue=_refusals_overdue(audit_total, cfg), due_soon_as_of=due_as_of, due_soon_days=DUE_SOON_DAYS,
-        due_soon_agencies=due_agencies, due_soon_dossiers=due_dossiers)
+        due_soon_agencies=due_agencies, due_soon_dossiers=due_dossiers, forecast_month=forecast_month,
+        forecast_rows=forecast_rows)
 
 
 def _due_soon(ops: Ops, agency: str | None, stats: dict[str, Any], at: dt.datetime | None) -> tuple[Any, list, list]:

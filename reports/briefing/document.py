@@ -134,6 +134,7 @@ def document(b: Briefing) -> list[Any]:
                               ["center", "left", "right", "right", "right"], font_size=10))
 
     out.extend(due_soon_blocks(b))
+    out.extend(forecast_blocks(b))
 
     # II. the vendor's figures
     out.append(Heading("II. ĐỐI CHIẾU VỚI SỐ LIỆU CỦA HỆ THỐNG"))
@@ -297,6 +298,39 @@ def due_soon_blocks(b: Briefing) -> list[Any]:
     out.append(TableBlock(["STT", "Cơ quan, đơn vị", f"Sắp đến hạn ({days} ngày làm việc)",
                            "Còn không quá 1 ngày làm việc", "Hồ sơ gấp nhất còn"], rows, [7, 45, 16, 16, 16],
                           ["center", "left", "right", "right", "left"], font_size=10))
+    return out
+
+
+def forecast_blocks(b: Briefing) -> list[Any]:
+    """I.5: where the month under way can end: the on-time ratio and the 766 score as they stand, at
+    best and at worst (month_forecast), and the agencies with the most dossiers that may end late."""
+    if b.forecast_month is None or not b.forecast_rows:
+        return []
+    M = month_label(b.forecast_month)
+    out: list[Any] = [Heading(f"5. Dự báo kết quả cuối tháng {M}", 2)]
+    total = next((r for r in b.forecast_rows if r["row_kind"] == "total"), {})
+    if not total.get("in_progress"):
+        out.append(Para(f"Tháng {M} đã kết thúc tại lần tính lại gần nhất: kết quả không còn thay đổi."))
+        return out
+    out.append(Para(
+        f"Đến {fmt_dt(total.get('as_of'))}, tỷ lệ giải quyết đúng hạn của tháng {M} là {fmt_pct(total.get('on_time_ratio'))}"
+        f" (điểm tiến độ {fmt_dec(total.get('score_766'), 2)}). Nếu mọi hồ sơ còn trong hạn được giải quyết đúng hạn, "
+        f"tỷ lệ cuối tháng đạt {fmt_pct(total.get('best_on_time_ratio'))} (điểm {fmt_dec(total.get('best_score_766'), 2)}); "
+        f"nếu mọi hồ sơ đến hạn trong tháng đều giải quyết quá hạn, tỷ lệ chỉ còn "
+        f"{fmt_pct(total.get('worst_on_time_ratio'))} (điểm {fmt_dec(total.get('worst_score_766'), 2)}). Hồ sơ tiếp "
+        f"nhận sau thời điểm tính chưa được tính."))
+    # the units that handle dossiers themselves (a parent's row sums its sub-units': it would lead the list)
+    parents = {r.get("parent_code") for r in b.forecast_rows}
+    risky = sorted((r for r in b.forecast_rows if r["row_kind"] == "agency" and r["key"] not in parents
+                    and r["pending_overdue"] + r["due_in_month"] > 0),
+                   key=lambda r: (-(r["pending_overdue"] + r["due_in_month"]), r["key"]))[:b.letterhead.top]
+    if risky:
+        rows = [[str(i + 1), r["name"] or r["key"], fmt_int(r["pending_overdue"] + r["due_in_month"]),
+                 fmt_pct(r["on_time_ratio"]), fmt_pct(r["best_on_time_ratio"]), fmt_pct(r["worst_on_time_ratio"])]
+                for i, r in enumerate(risky)]
+        out.append(TableBlock(["STT", "Cơ quan, đơn vị", "Hồ sơ có thể trễ trong tháng", "Tỷ lệ hiện tại",
+                               "Tốt nhất", "Xấu nhất"], rows, [7, 43, 14, 12, 12, 12],
+                              ["center", "left", "right", "right", "right", "right"], font_size=10))
     return out
 
 

@@ -115,6 +115,10 @@ class Briefing:
     due_soon_days: float = 2
     due_soon_agencies: list[dict[str, Any]] = field(default_factory=list)  # total first
     due_soon_dossiers: list[dict[str, Any]] = field(default_factory=list)  # most urgent first
+    # the month-end forecast (month_forecast) of the month under way at the last recompute, whatever
+    # the month reported: the total row first, then the scope's agencies in tree order
+    forecast_month: dt.date | None = None
+    forecast_rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:

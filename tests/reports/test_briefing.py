@@ -294,7 +294,7 @@ def test_compliance_register_is_a_section_of_the_briefing(env, files):
 def test_xlsx_bieu06_sheets(env, files):
     app, _, _ = env
     wb = load_workbook(io.BytesIO(files["xlsx"]))
-    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn",
+    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn", "Dự báo cuối tháng",
                              "Dữ kiện bất thường", "Kiểm thử tải"]
     for sheet, by in (("Biểu 06 - cơ quan", "agency"), ("Biểu 06 - lĩnh vực", "field")):
         ws = wb[sheet]
@@ -666,3 +666,30 @@ def test_compliance_section_uses_the_configured_criteria_file(env, tmp_path):
     _, data = build(app.store, MONTH, "docx", cfg=custom)  # a bare Store: no config of its own
     t = next(t for t in _docx_tables(data) if t[0][:3] == ["Tiêu chí", "Căn cứ", "Trạng thái"])
     assert t[1][0] == "Tiêu chí riêng của tỉnh về trạng thái hồ sơ"
+
+
+def test_the_briefing_forecasts_the_month_under_way(env):
+    """I.5 and the XLSX sheet: the month of the last recompute, now / best / worst, as month_forecast says."""
+    from reports.briefing.collect import collect
+    from reports.briefing.document import document
+    from reports.briefing.model import Heading, Para
+    from reports.files import render
+
+    app, cfg, _ = env
+    b = collect(app, MONTH, cfg=cfg)
+    as_of = app.query("figures_provenance").one()["as_of"]
+    assert b.forecast_month == as_of.date().replace(day=1)
+    total = next(r for r in app.query("month_forecast", month=b.forecast_month.strftime("%Y-%m"),
+                                      score_denominator=cfg.reports.score_766.denominator) if r["row_kind"] == "total")
+    texts = [blk.text for blk in document(b) if isinstance(blk, (Heading, Para))]
+    heading = f"5. Dự báo kết quả cuối tháng {b.forecast_month.month:02d}/{b.forecast_month.year}"
+    assert heading in texts
+    body = texts[texts.index(heading) + 1]
+    if total["in_progress"]:
+        assert f"tỷ lệ cuối tháng đạt {fmt_pct(total['best_on_time_ratio'])}" in body
+        assert f"tỷ lệ chỉ còn {fmt_pct(total['worst_on_time_ratio'])}" in body
+    else:
+        assert "đã kết thúc" in body
+    ws = load_workbook(io.BytesIO(render(b, "xlsx")))["Dự báo cuối tháng"]
+    assert ws.cell(3, 2).value == "Tổng cộng" and ws.cell(3, 3).value == total["resolved_total"]
+    assert ws.cell(3, 8).value == pytest.approx(total["best_on_time_ratio"])

@@ -176,6 +176,8 @@ def test_the_briefing_lists_the_dossiers_due_soon_as_it_is_made(built):
     doc = Document(io.BytesIO(render(b, "docx")))
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "4. Hồ sơ sắp đến hạn" in text
+    # and where March can still end (the month under way at the recompute)
+    assert "5. Dự báo kết quả cuối tháng 03/2024" in text and "Nếu mọi hồ sơ còn trong hạn" in text
     assert "Đến 10:00 08/03/2024, có 3 hồ sơ đang giải quyết còn không quá 2 ngày làm việc đến hạn" in text
     table = next(t for t in doc.tables if t.rows[0].cells[1].text == "Cơ quan, đơn vị"
                  and "Sắp đến hạn" in t.rows[0].cells[2].text)
