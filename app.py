@@ -452,6 +452,7 @@ def _dashboard_problems(cfg: AppConfig) -> list[str]:
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import check_config as check_compliance
     from config.alerts import load_alerts
+    from config.index766 import load_index766
     from config.loadtest import load_loadtests
     from config.probes import load_probes
     from config.slo import load_slos
@@ -463,7 +464,8 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
                      ("SLOs", lambda: load_slos(cfg.monitor.slos)), ("alerts", lambda: load_alerts(cfg.monitor.alerts)),
                      ("probes", lambda: load_probes(cfg.monitor.probes)),
                      ("compliance criteria", lambda: check_compliance(cfg)),
-                     ("load tests", lambda: load_loadtests(cfg.loadtest.file))):
+                     ("load tests", lambda: load_loadtests(cfg.loadtest.file)),
+                     ("766 scorecard", lambda: load_index766(cfg.reports.index766))):
         try:
             fn()
         except ConfigError as e:

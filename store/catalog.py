@@ -15,6 +15,7 @@ import duckdb
 
 import store.compliance_queries
 import store.dashboard_queries
+import store.index766_queries
 import store.loadtest_queries
 import store.probe_queries
 import store.queries
@@ -33,6 +34,7 @@ MODULES = (
     store.loadtest_queries,     # load-test runs
     store.report_queries,       # the monthly briefing's probe figures
     store.compliance_queries,   # the compliance register
+    store.index766_queries,     # the 766 scorecard's estimate
 )
 
 
