@@ -195,6 +195,32 @@ def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index766(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from config.index766 import load_index766
+    from reports.index766 import render_text, report_document
+
+    try:
+        dt.datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    rules = load_index766(cfg.reports.index766)
+    score = cfg.reports.score_766
+    ops = open_ops(cfg)
+    try:
+        t = ops.query("index766", month=args.month, agency=args.agency, score_denominator=score.denominator,
+                      rules=rules.model_dump(mode="json"))
+        as_of = (ops.query("figures_provenance").one() or {}).get("as_of")
+    finally:
+        ops.close()
+    if args.json:
+        doc = report_document(t, args.month, rules, agency=args.agency, score_denominator=score.denominator,
+                              score_source=score.source, as_of=as_of)
+        print(json.dumps(doc, ensure_ascii=False, default=str))
+    else:
+        print(render_text(t, args.month, rules, lang=args.lang, as_of=as_of))
+    return 0
+
+
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
@@ -538,6 +564,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser(
+        "index766", help="the 766 scorecard (Quyết định 766/QĐ-TTg) for a month, estimated from the store",
+        description="Each group of Quyết định 766/QĐ-TTg per agency (rolled up) and in total: its points, or "
+                    "'not measured' with the input the data lacks; the total of the measured groups against their "
+                    "maximum. Weights, formulas and sources: reports.index766 (config/index766.yaml). An estimate.")
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--agency", help="one agency code (its sub-units included)")
+    s.add_argument("--json", action="store_true", help="one JSON object: the definitions and sources, then the rows")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_index766)
 
     s = sub.add_parser("export", help="write the monthly briefing (DOCX, XLSX, PDF) for a month")
     s.add_argument("--month", required=True, help="YYYY-MM")

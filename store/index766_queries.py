@@ -149,42 +149,59 @@ def _shares(c: dict[str, Any]) -> dict[str, float | None]:
 # which count a share is taken over: when it is 0 the month had no dossier to measure
 _BASE = {"procedures_online": "received", "online_capable_dossiers": "received", "online_channel": "received",
          "online_payment": "received", "dossier_digitised": "received", "result_digitised": "resolved"}
-_NONE_IN_MONTH = {"received": "no dossier received in the month", "resolved": "no dossier resolved in the month"}
+# the stored column whose absence leaves a share unmeasured
+_COLUMN = {"procedures_online": "procedures.online_level", "online_capable_dossiers": "procedures.online_level",
+           "online_channel": "dossiers.channel", "online_payment": "dossiers.paid_online",
+           "dossier_digitised": "dossiers.dossier_digitised", "result_digitised": "dossiers.result_digitised"}
+_NONE_IN_MONTH = {"received": ("no dossier received in the month", "không có hồ sơ tiếp nhận trong tháng"),
+                  "resolved": ("no dossier resolved in the month", "không có hồ sơ giải quyết trong tháng")}
+Missing = list[tuple[str, str, str]]  # (input, why in English, why in Vietnamese)
 
 
-def _component_group(g: ComponentGroup, c: dict[str, Any], shares: dict[str, float | None]) -> tuple[float | None, str | None]:
-    missing = []
+def _not_in_data(reads: str) -> tuple[str, str]:
+    return f"{reads} not in the data", f"dữ liệu không có {reads}"
+
+
+def _reason(missing: Missing) -> tuple[str, str]:
+    """'not measured: <input> (<why>); ...' in English and Vietnamese."""
+    return ("not measured: " + "; ".join(f"{k} ({en})" for k, en, _ in missing),
+            "chưa đo được: " + "; ".join(f"{k} ({vi})" for k, _, vi in missing))
+
+
+def _component_group(g: ComponentGroup, c: dict[str, Any], shares: dict[str, float | None]) -> tuple:
+    missing: Missing = []
     for comp in g.scored_components:
         if shares[comp.input] is None:
             base = _BASE[comp.input]
-            why = _NONE_IN_MONTH[base] if not c[base] else f"{g.inputs[comp.input].reads} not in the data"
-            missing.append(f"{comp.input} ({why})")
+            missing.append((comp.input, *(_NONE_IN_MONTH[base] if not c[base] else
+                                          _not_in_data(_COLUMN[comp.input]))))
     if missing:
-        return None, "not measured: " + "; ".join(missing)
-    return sum(comp.score(shares[comp.input]) for comp in g.scored_components), None
+        return (None, *_reason(missing))
+    return sum(comp.score(shares[comp.input]) for comp in g.scored_components), None, None
 
 
 def _score_row(rules: Index766, c: dict[str, Any], score_766: float | None) -> dict[str, Any]:
     shares = _shares(c)
     out: dict[str, Any] = {}
-    pub = rules.publicity
-    out["publicity"] = (None, "not measured: " + "; ".join(f"{k} (not in an export)" for k in pub.inputs))
-    out["progress"] = ((score_766, None) if score_766 is not None else
-                       (None, "not measured: no dossier resolved in the month, or nothing to divide by"))
+    out["publicity"] = (None, *_reason([(k, "not in an export", "không có trong tệp xuất")
+                                        for k in rules.publicity.inputs]))
+    out["progress"] = ((score_766, None, None) if score_766 is not None else
+                       (None, *_reason([("resolved_in_time", "no dossier resolved in the month, or nothing to divide by",
+                                         "chưa có hồ sơ giải quyết trong tháng hoặc mẫu số bằng 0")])))
     out["online_service"] = _component_group(rules.online_service, c, shares)
     out["digitisation"] = _component_group(rules.digitisation, c, shares)
     sat = rules.satisfaction
     if c["ratings"] >= sat.min_ratings:
-        avg = c["rating_sum"] / c["ratings"]
-        out["satisfaction"] = (sat.score(avg), None)
+        out["satisfaction"] = (sat.score(c["rating_sum"] / c["ratings"]), None, None)
     else:
-        why = ("no dossier resolved in the month" if not c["resolved"] else
-               f"{sat.inputs['ratings'].reads} not in the data" if not c["ratings"] else
-               f"{c['ratings']} rating(s), fewer than min_ratings {sat.min_ratings}")
-        out["satisfaction"] = (None, f"not measured: ratings ({why})")
+        why = (_NONE_IN_MONTH["resolved"] if not c["resolved"] else
+               _not_in_data("dossiers.satisfaction_rating") if not c["ratings"] else
+               (f"{c['ratings']} rating(s), fewer than min_ratings {sat.min_ratings}",
+                f"{c['ratings']} lượt đánh giá, ít hơn mức tối thiểu {sat.min_ratings}"))
+        out["satisfaction"] = (None, *_reason([("ratings", *why)]))
     row: dict[str, Any] = {}
     for gid in GROUPS:
-        row[f"{gid}_points"], row[f"{gid}_reason"] = out[gid]
+        row[f"{gid}_points"], row[f"{gid}_reason"], row[f"{gid}_reason_vi"] = out[gid]
     measured = [gid for gid in GROUPS if out[gid][0] is not None]
     row["total_points"] = sum(out[gid][0] for gid in measured) if measured else None
     row["total_max"] = sum(rules.group(gid).max_points for gid in measured)
@@ -199,7 +216,7 @@ _ZERO = {name: 0 for name in _COUNTS}
 _HEAD = [("row_kind", "VARCHAR"), ("agency_code", "VARCHAR"), ("agency_name", "VARCHAR"), ("level", "VARCHAR"),
          ("depth", "INTEGER"), ("parent_code", "VARCHAR")]
 _POINTS = [(f"{gid}_{part}", "DOUBLE" if part == "points" else "VARCHAR") for gid in GROUPS
-           for part in ("points", "reason")]
+           for part in ("points", "reason", "reason_vi")]
 _TAIL = [("total_points", "DOUBLE"), ("total_max", "DOUBLE"), ("groups_measured", "INTEGER"),
          ("received", "BIGINT"), ("resolved", "BIGINT"),
          *((f"share_{k}", "DOUBLE") for k in _BASE), ("rating_avg", "DOUBLE"), ("ratings", "BIGINT")]
@@ -212,7 +229,7 @@ def index766(con: duckdb.DuckDBPyConnection, month: str, agency: str | None = No
     `agency`), then one row per agency in tree order (each counting its sub-units), as bieu06.
     Columns: row_kind, agency_code, agency_name, level, depth, parent_code; per group (publicity,
     progress, online_service, digitisation, satisfaction) `<group>_points` (NULL: not measured) and
-    `<group>_reason`; total_points (measured groups), total_max (their maximum), groups_measured;
+    `<group>_reason` (`_reason_vi` in Vietnamese); total_points (measured groups), total_max (their maximum), groups_measured;
     received, resolved, the shares the points come from, rating_avg, ratings."""
     m = _month(month, "index766")
     den = _denominator(score_denominator, "index766")
