@@ -60,3 +60,27 @@ def test_check_config_refuses_a_broken_rules_file(run_app, app_env, tmp_path):
     assert "digitisation: Value error, the components' points add up to 22, not to max_points 20" in res.stderr
     ok = run_app("index766", "--month", MONTH, env={**app_env, "MOTCUA_REPORTS__INDEX766": str(p)})
     assert ok.returncode == 2 and "invalid configuration" in ok.stderr
+
+
+def test_through_the_owner_the_same_answers(owner, app_cfg, tmp_path):
+    """While `app.py run` owns the store, the scorecard comes over its API, rules included."""
+    from config.index766 import load_index766
+    from system import open_ops
+
+    app, _ = owner
+    ref = tmp_path / "ref.yaml"
+    ref.write_text(yaml.safe_dump(REFERENCE, allow_unicode=True), encoding="utf-8")
+    app.load_reference(ref)
+    app.import_file(str(write_export(tmp_path / "export.csv")))
+    app.recompute(AS_OF)
+    rules = load_index766().model_dump(mode="json")
+    ops = open_ops(app_cfg)
+    try:
+        assert ops.remote
+        remote = ops.query("index766", month=MONTH, rules=rules)
+        losses = ops.query("index766_losses", month=MONTH, agency="S1")
+    finally:
+        ops.close()
+    local = app.query("index766", month=MONTH, rules=rules)
+    assert remote.columns == local.columns and remote.rows == local.rows
+    assert [r["procedure_code"] for r in losses.to_dicts()] == ["PR-F", "PR-N"]
