@@ -21,9 +21,11 @@ DOSSIER_DATA_COLUMNS: tuple[str, ...] = (
     "state", "reported_due_at", "reported_status", "source_system", "synced_at", "synced_status",
     "paid_online", "dossier_digitised", "result_digitised", "satisfaction_rating",
 )
-# What the 766 scorecard reads (migration 016): an export often lacks them, and a blank there means
-# "not said", so a file that does not say keeps what an earlier file said (never erased by NULL).
-KEPT_WHEN_BLANK: tuple[str, ...] = ("paid_online", "dossier_digitised", "result_digitised", "satisfaction_rating")
+# What the 766 scorecard reads (migration 016), with their types: an export often lacks them, and a
+# blank there means "not said", so a file that does not say keeps what an earlier file said (never
+# erased by NULL); a source relation without them (a writer older than them) writes them NULL.
+KEPT_WHEN_BLANK: dict[str, str] = {"paid_online": "BOOLEAN", "dossier_digitised": "BOOLEAN",
+                                   "result_digitised": "BOOLEAN", "satisfaction_rating": "SMALLINT"}
 
 
 @dataclass
@@ -180,6 +182,8 @@ def upsert_dossiers(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, 
         join = f"LEFT JOIN {cycles} c ON c.dossier_code = s.dossier_code"
     else:
         exprs, join = {}, ""
+    have = {d[0] for d in con.execute(f"SELECT * FROM {source} LIMIT 0").description}
+    exprs.update({c: f"NULL::{t}" for c, t in KEPT_WHEN_BLANK.items() if c not in have})
     sel = ", ".join(f"{exprs.get(c, 's.' + c)} AS {c}" for c in cols)
     # each row with its stored dossier's id, found once: the update then joins on the integer id,
     # and the insert takes the rows without one (no second look-up of the codes)
