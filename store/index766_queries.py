@@ -222,7 +222,7 @@ _TAIL = [("total_points", "DOUBLE"), ("total_max", "DOUBLE"), ("groups_measured"
          *((f"share_{k}", "DOUBLE") for k in _BASE), ("rating_avg", "DOUBLE"), ("ratings", "BIGINT")]
 
 
-@named_query("index766", scope="agency", roles=("agency",), scored=True)
+@named_query("index766", scope="agency", roles=("agency",), cache="until_write", scored=True)
 def index766(con: duckdb.DuckDBPyConnection, month: str, agency: str | None = None,
              score_denominator: str = DEFAULT_SCORE_DENOMINATOR, rules: dict | None = None) -> Table:
     """The 766 scorecard's estimate for one month: a total row (the province, or the subtree of
@@ -261,7 +261,7 @@ def _denominators(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], de
     return [v for (v,) in con.execute(sql, params).fetchall()]
 
 
-@named_query("index766_losses", scope="agency", roles=("agency",), scored=True)
+@named_query("index766_losses", scope="agency", roles=("agency",), cache="until_write", scored=True)
 def index766_losses(con: duckdb.DuckDBPyConnection, month: str, agency: str | None,
                     score_denominator: str = DEFAULT_SCORE_DENOMINATOR, limit: int = 20) -> Table:
     """Where the progress points of `agency` (None: the province) go in a month: its procedures

@@ -202,4 +202,4 @@ def test_declared_for_agency_accounts_and_scored():
 
     for name in ("index766", "index766_losses"):
         q = get(name)
-        assert (q.scope, q.roles, q.scored) == ("agency", ("agency",), True)
+        assert (q.scope, q.roles, q.scored, q.cache) == ("agency", ("agency",), True, "until_write")
