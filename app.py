@@ -236,6 +236,32 @@ def cmd_forecast(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index766(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from config.index766 import load_index766
+    from reports.index766 import render_text, report_document
+
+    try:
+        dt.datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    rules = load_index766(cfg.reports.index766)
+    score = cfg.reports.score_766
+    ops = open_ops(cfg)
+    try:
+        t = ops.query("index766", month=args.month, agency=args.agency, score_denominator=score.denominator,
+                      rules=rules.model_dump(mode="json"))
+        as_of = (ops.query("figures_provenance").one() or {}).get("as_of")
+    finally:
+        ops.close()
+    if args.json:
+        doc = report_document(t, args.month, rules, agency=args.agency, score_denominator=score.denominator,
+                              score_source=score.source, as_of=as_of)
+        print(json.dumps(doc, ensure_ascii=False, default=str))
+    else:
+        print(render_text(t, args.month, rules, lang=args.lang, as_of=as_of))
+    return 0
+
+
 def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
@@ -493,6 +519,7 @@ def _dashboard_problems(cfg: AppConfig) -> list[str]:
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import check_config as check_compliance
     from config.alerts import load_alerts
+    from config.index766 import load_index766
     from config.loadtest import load_loadtests
     from config.probes import load_probes
     from config.slo import load_slos
@@ -504,7 +531,8 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
                      ("SLOs", lambda: load_slos(cfg.monitor.slos)), ("alerts", lambda: load_alerts(cfg.monitor.alerts)),
                      ("probes", lambda: load_probes(cfg.monitor.probes)),
                      ("compliance criteria", lambda: check_compliance(cfg)),
-                     ("load tests", lambda: load_loadtests(cfg.loadtest.file))):
+                     ("load tests", lambda: load_loadtests(cfg.loadtest.file)),
+                     ("766 scorecard", lambda: load_index766(cfg.reports.index766))):
         try:
             fn()
         except ConfigError as e:
@@ -604,6 +632,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object: what the figures are, then the rows")
     s.add_argument("--lang", choices=("vi", "en"), default="vi")
     s.set_defaults(fn=cmd_forecast)
+
+    s = sub.add_parser(
+        "index766", help="the 766 scorecard (Quyết định 766/QĐ-TTg) for a month, estimated from the store",
+        description="Each group of Quyết định 766/QĐ-TTg per agency (rolled up) and in total: its points, or "
+                    "'not measured' with the input the data lacks; the total of the measured groups against their "
+                    "maximum. Weights, formulas and sources: reports.index766 (config/index766.yaml). An estimate.")
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--agency", help="one agency code (its sub-units included)")
+    s.add_argument("--json", action="store_true", help="one JSON object: the definitions and sources, then the rows")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi")
+    s.set_defaults(fn=cmd_index766)
 
     s = sub.add_parser("export", help="write the monthly briefing (DOCX, XLSX, PDF) for a month")
     s.add_argument("--month", required=True, help="YYYY-MM")

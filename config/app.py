@@ -233,7 +233,8 @@ class Score766Config(_Strict):
 
 class ReportsConfig(_Strict):
     """The monthly briefing (reports/briefing/): where files go, the letterhead (Nghị định
-    30/2020/NĐ-CP) and the scheduled job; how the 766 progress score is computed (every report)."""
+    30/2020/NĐ-CP) and the scheduled job; how the 766 progress score is computed (every report);
+    the rules file of the 766 scorecard's estimate."""
 
     out_dir: Path | None = None  # empty: `reports/` beside the store file (data/reports by default)
     parent_body: str = "UBND TỈNH QUẢNG NGÃI"
@@ -247,6 +248,8 @@ class ReportsConfig(_Strict):
     top: int = Field(default=10, ge=1, le=100)  # rows in the "most overdue" and similar tables
     schedule: ReportScheduleConfig = ReportScheduleConfig()
     score_766: Score766Config = Score766Config()
+    # The 766 scorecard's groups, weights and sources (config/index766.py): `app.py index766`.
+    index766: Path = default_path("index766.yaml")
 
     def folder(self, store_path: Path) -> Path:
         return self.out_dir if self.out_dir is not None else Path(store_path).parent / "reports"

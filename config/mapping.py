@@ -24,12 +24,20 @@ from config.vocabulary import CHANNELS, DOSSIER_STATES, EVENT_KINDS, REPORTED_ST
 
 DEFAULT_MAPPING = default_path("mappings", "vi-igate.yaml")
 
+# What an export may say for the 766 scorecard (config/index766.yaml): optional, an export without
+# them imports as before and leaves them NULL (not known). Yes/no columns read their words through
+# the mapping's `values.boolean`; the rating is a whole number on config.vocabulary's RATING scale.
+BOOLEAN_COLUMNS: tuple[str, ...] = ("paid_online", "dossier_digitised", "result_digitised")
+RATING_COLUMNS: tuple[str, ...] = ("satisfaction_rating",)
+BOOLEAN_VALUES: tuple[str, ...] = ("true", "false")
+
 # Contract (1): canonical dossier columns, in file order.
 DOSSIER_COLUMNS: tuple[str, ...] = (
     "dossier_code", "agency_code", "agency_name", "procedure_code", "procedure_name", "field", "channel",
     "received_at", "time_limit", "time_unit", "supplement_requested_at", "supplement_received_at",
     "extended_due_at", "finished_at", "returned_at", "state", "reported_due_at", "reported_status",
     "source_system", "synced_at", "synced_status",
+    *BOOLEAN_COLUMNS, *RATING_COLUMNS,
 )
 EVENT_COLUMNS: tuple[str, ...] = ("dossier_code", "event", "at", "detail")
 
@@ -44,6 +52,11 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "event": EVENT_KINDS,
 }
 MAPPED_VALUE_COLUMNS = tuple(ENUMS)
+
+
+def canonical_values(column: str) -> tuple[str, ...]:
+    """The canonical values of a mapped value table: an enumerated column's, or `boolean`'s."""
+    return BOOLEAN_VALUES if column == "boolean" else ENUMS[column]
 
 _PUNCT = re.compile(r"[^0-9a-z]+")
 
@@ -102,8 +115,9 @@ class ColumnMapping(BaseModel):
     event_columns: dict[str, list[str]] = Field(default_factory=dict)
     # Extra header patterns that mark personal data (matched as whole words inside the header).
     personal_data: list[str] = Field(default_factory=list)
-    # column -> {source value: canonical value}; columns: channel, time_unit, state, reported_status, event.
-    values: dict[Literal["channel", "time_unit", "state", "reported_status", "event"], dict[str, str]] = Field(
+    # column -> {source value: canonical value}; columns: channel, time_unit, state, reported_status, event,
+    # and `boolean` (the words of every yes/no column, BOOLEAN_COLUMNS: "true" or "false").
+    values: dict[Literal["channel", "time_unit", "state", "reported_status", "event", "boolean"], dict[str, str]] = Field(
         default_factory=dict
     )
 
@@ -127,7 +141,7 @@ class ColumnMapping(BaseModel):
     @classmethod
     def _known_values(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for col, table in v.items():
-            allowed = ENUMS[col]
+            allowed = canonical_values(col)
             bad = sorted({str(t) for t in table.values() if t not in allowed})
             if bad:
                 raise ValueError(f"{col}: unknown canonical value(s) {bad}; allowed: {', '.join(allowed)}")
@@ -172,7 +186,7 @@ class ColumnMapping(BaseModel):
 
     def value_index(self, column: str) -> dict[str, str]:
         """normalised source value -> canonical value (canonical values map to themselves)."""
-        out = {normalize_label(v): v for v in ENUMS[column]}
+        out = {normalize_label(v): v for v in canonical_values(column)}
         for raw, canon in self.values.get(column, {}).items():  # type: ignore[call-overload]
             out[normalize_label(raw)] = canon
         return out

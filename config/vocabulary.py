@@ -124,6 +124,11 @@ PAUSE_EVENTS: tuple[str, ...] = (PAUSE, RESUME)
 EVENT_KINDS: tuple[str, ...] = (*SUPPLEMENT_EVENTS, EXTENDED, *PAUSE_EVENTS)
 
 
+# -- a citizen's rating of how a dossier was handled (the 766 scorecard's satisfaction group) ------
+# The scale an export's rating column is read on; a value outside it is a quarantined row error.
+RATING_MIN, RATING_MAX = 1, 5
+
+
 # -- Biểu số 06/VPCP/KSTT (Thông tư 01/2020/TT-VPCP) ----------------------------------------------
 Bieu06Group = Literal["received", "resolved", "pending"]
 BIEU06_GROUPS: dict[str, Label] = {

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from config.clock import timezone_name
-from config.mapping import ENUMS, ColumnMapping, normalize_label
+from config.mapping import BOOLEAN_COLUMNS, ENUMS, RATING_COLUMNS, ColumnMapping, normalize_label
 from config.redact import mask_text, sql_mask
-from config.vocabulary import RESOLVED_STATES, quoted_list
+from config.vocabulary import RATING_MAX, RATING_MIN, RESOLVED_STATES, quoted_list
 from imports.errors import ImportRefused
 from imports.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 
@@ -41,6 +41,9 @@ ENUM_COLUMNS = {
     "dossiers": {"channel": True, "time_unit": True, "state": True, "reported_status": False},
     "events": {"event": False},
 }
+# yes/no columns (their words: the mapping's `values.boolean`) and whole-number rating columns
+BOOLEAN_COLS = {"dossiers": BOOLEAN_COLUMNS, "events": ()}
+RATING_COLS = {"dossiers": RATING_COLUMNS, "events": ()}
 REQUIRED_VALUES = REQUIRED
 # Keys, never masked: a masked code could merge two dossiers. Every other text column (names,
 # fields, source systems) is stored with ID- and phone-shaped values masked (config/redact.py).
@@ -171,14 +174,15 @@ _MAX_CASE_VALUES = 500
 
 def _value_maps(con: duckdb.DuckDBPyConnection, prefix: str, kind: str,
                 mapping: ColumnMapping) -> dict[str, dict[str, str]]:
-    """For each enumerated column, {distinct trimmed source value: canonical value} (mapped ones only)."""
-    cols = list(ENUM_COLUMNS[kind])
+    """For each enumerated or yes/no column, {distinct trimmed source value: canonical value} (mapped
+    ones only)."""
+    cols = [*ENUM_COLUMNS[kind], *BOOLEAN_COLS[kind]]
     union = " UNION ALL ".join(
         f"SELECT {_q(c)} AS col, v FROM (SELECT DISTINCT trim({_ident(c)}) AS v FROM {prefix}_raw) WHERE v <> ''"
         for c in cols
     )
     out: dict[str, dict[str, str]] = {c: {} for c in cols}
-    indexes = {c: mapping.value_index(c) for c in cols}
+    indexes = {c: mapping.value_index("boolean" if c in BOOLEAN_COLS[kind] else c) for c in cols}
     for col, raw in con.execute(union).fetchall():
         val = indexes[col].get(normalize_label(raw))
         if val is not None:
@@ -220,7 +224,11 @@ def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mappin
             sel.append(f"{_ts(t)} AS {_ident(c)}")
         elif c == "time_limit":
             sel.append(f"try_cast(replace({t}, ',', '.') AS DOUBLE) AS {_ident(c)}")
-        elif c in ENUM_COLUMNS[kind]:
+        elif c in RATING_COLS[kind]:
+            # a whole number ("4", or "4.0" as a spreadsheet may write it); the range is a check
+            sel.append(f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,4}}([.,]0+)?') "
+                       f"THEN CAST(regexp_extract({t}, '^[0-9]+') AS SMALLINT) END AS {_ident(c)}")
+        elif c in ENUM_COLUMNS[kind] or c in BOOLEAN_COLS[kind]:
             vm = vmaps[c]
             if len(vm) <= _MAX_CASE_VALUES:
                 whens = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in vm.items())
@@ -231,6 +239,9 @@ def _typed_select(con: duckdb.DuckDBPyConnection, prefix: str, kind: str, mappin
                             "unnest(?::VARCHAR[]) AS val", [list(vm), list(vm.values())])
                 joins.append(f"LEFT JOIN {table} m_{c} ON m_{c}.raw = {t}")
                 mapped = f"m_{c}.val"
+            if c in BOOLEAN_COLS[kind]:
+                sel.append(f"CAST({mapped} AS BOOLEAN) AS {_ident(c)}")
+                continue
             strict = ENUM_COLUMNS[kind][c]
             sel.append(f"{mapped} AS {_ident(c)}" if strict else f"coalesce({mapped}, {sql_mask(t)}) AS {_ident(c)}")
         elif c == "detail":
@@ -259,12 +270,14 @@ def _src(kind: str, c: str) -> str:
 
 
 def _is_text(kind: str, c: str) -> bool:
-    return c not in TIMESTAMP_COLUMNS[kind] and c not in ENUM_COLUMNS[kind] and c not in ("time_limit", "detail")
+    return (c not in TIMESTAMP_COLUMNS[kind] and c not in ENUM_COLUMNS[kind] and c not in ("time_limit", "detail")
+            and c not in BOOLEAN_COLS[kind] and c not in RATING_COLS[kind])
 
 
 # source columns whose text the checks need
 _CHECKED = {
-    "dossiers": sorted({*REQUIRED_VALUES["dossiers"], *TIMESTAMP_COLUMNS["dossiers"], "time_limit"}),
+    "dossiers": sorted({*REQUIRED_VALUES["dossiers"], *TIMESTAMP_COLUMNS["dossiers"], "time_limit",
+                        *BOOLEAN_COLS["dossiers"], *RATING_COLS["dossiers"]}),
     "events": sorted({*REQUIRED_VALUES["events"], *TIMESTAMP_COLUMNS["events"]}),
 }
 
@@ -283,6 +296,15 @@ def _checks(kind: str) -> list[tuple[str, str, str, str, str]]:
             out.append((c, f"s_{c} IS NOT NULL AND {_ident(c)} IS NULL", f"s_{c}",
                         f"'unknown value ''' || s_{c} || ''' (expected {allowed} or a value of the column mapping)'",
                         f"'giá trị không hợp lệ ''' || s_{c} || ''' (cần một trong: {allowed})'"))
+    for c in BOOLEAN_COLS[kind]:
+        out.append((c, f"s_{c} IS NOT NULL AND {_ident(c)} IS NULL", f"s_{c}",
+                    f"'not a yes/no value: ''' || s_{c} || ''' (expected true, false or a value of the column mapping)'",
+                    f"'không phải giá trị có/không: ''' || s_{c} || ''''"))
+    for c in RATING_COLS[kind]:
+        out.append((c, f"s_{c} IS NOT NULL AND ({_ident(c)} IS NULL OR {_ident(c)} < {RATING_MIN} "
+                       f"OR {_ident(c)} > {RATING_MAX})", f"s_{c}",
+                    f"'a rating is a whole number from {RATING_MIN} to {RATING_MAX}, got ''' || s_{c} || ''''",
+                    f"'mức đánh giá phải là số nguyên từ {RATING_MIN} đến {RATING_MAX}, nhận được ''' || s_{c} || ''''"))
     for c in TIMESTAMP_COLUMNS[kind]:
         out.append((c, f"s_{c} IS NOT NULL AND {_ident(c)} IS NULL", f"s_{c}",
                     f"'not a date: ''' || s_{c} || ''' (expected {DATE_HINT})'",
@@ -434,5 +456,6 @@ def stage(con: duckdb.DuckDBPyConnection, prep: PreparedFile, mapping: ColumnMap
 
 def drop_temp(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
     con.execute(f"DROP VIEW IF EXISTS {prefix}_valid")
-    for suffix in ("raw", "typed", "err", *(f"vmap_{c}" for kinds in ENUM_COLUMNS.values() for c in kinds)):
+    for suffix in ("raw", "typed", "err", *(f"vmap_{c}" for kinds in (*ENUM_COLUMNS.values(), *BOOLEAN_COLS.values())
+                                            for c in kinds)):
         con.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")

@@ -17,6 +17,7 @@ import store.compliance_queries
 import store.dashboard_queries
 import store.due_soon_queries
 import store.forecast_queries
+import store.index766_queries
 import store.loadtest_queries
 import store.probe_queries
 import store.queries
@@ -37,6 +38,7 @@ MODULES = (
     store.compliance_queries,   # the compliance register
     store.due_soon_queries,     # dossiers due soon: working time left to their deadlines
     store.forecast_queries,     # the month-end forecast
+    store.index766_queries,     # the 766 scorecard's estimate
 )
 
 

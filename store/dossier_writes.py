@@ -19,7 +19,13 @@ DOSSIER_DATA_COLUMNS: tuple[str, ...] = (
     "agency_code", "procedure_code", "field", "channel", "received_at", "time_limit", "time_unit",
     "supplement_requested_at", "supplement_received_at", "extended_due_at", "finished_at", "returned_at",
     "state", "reported_due_at", "reported_status", "source_system", "synced_at", "synced_status",
+    "paid_online", "dossier_digitised", "result_digitised", "satisfaction_rating",
 )
+# What the 766 scorecard reads (migration 016), with their types: an export often lacks them, and a
+# blank there means "not said", so a file that does not say keeps what an earlier file said (never
+# erased by NULL); a source relation without them (a writer older than them) writes them NULL.
+KEPT_WHEN_BLANK: dict[str, str] = {"paid_online": "BOOLEAN", "dossier_digitised": "BOOLEAN",
+                                   "result_digitised": "BOOLEAN", "satisfaction_rating": "SMALLINT"}
 
 
 @dataclass
@@ -176,14 +182,18 @@ def upsert_dossiers(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, 
         join = f"LEFT JOIN {cycles} c ON c.dossier_code = s.dossier_code"
     else:
         exprs, join = {}, ""
+    have = {d[0] for d in con.execute(f"SELECT * FROM {source} LIMIT 0").description}
+    exprs.update({c: f"NULL::{t}" for c, t in KEPT_WHEN_BLANK.items() if c not in have})
     sel = ", ".join(f"{exprs.get(c, 's.' + c)} AS {c}" for c in cols)
     # each row with its stored dossier's id, found once: the update then joins on the integer id,
     # and the insert takes the rows without one (no second look-up of the codes)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _dw_in AS SELECT s.dossier_code, {sel}, d.dossier_id AS _id "
                 f"FROM {source} s {join} LEFT JOIN dossiers d ON d.dossier_code = s.dossier_code")
     matched = _one(con, "SELECT count(_id) FROM _dw_in")
-    differs = " OR ".join(f"dossiers.{c} IS DISTINCT FROM i.{c}" for c in cols)
-    sets = ", ".join(f"{c} = i.{c}" for c in cols)
+    differs = " OR ".join(f"(i.{c} IS NOT NULL AND dossiers.{c} IS DISTINCT FROM i.{c})" if c in KEPT_WHEN_BLANK
+                          else f"dossiers.{c} IS DISTINCT FROM i.{c}" for c in cols)
+    sets = ", ".join(f"{c} = coalesce(i.{c}, dossiers.{c})" if c in KEPT_WHEN_BLANK else f"{c} = i.{c}"
+                     for c in cols)
     updated = _one(
         con,
         f"UPDATE dossiers SET {sets}, batch_id = ?, updated_at = ? FROM (SELECT * FROM _dw_in WHERE _id IS NOT NULL) i "

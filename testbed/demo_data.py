@@ -41,6 +41,10 @@ What the data models (the figures are calibrations, not statistics of the real p
   status words (early, on_time, overdue, pending_in_time, pending_overdue; excluded for withdrawn
   and rejected dossiers). With the defaults the vendor reports ~14 % (1.0) and ~17 % (2.0) of the
   resolved dossiers overdue, where the law's rule finds ~6 %;
+- the 766 scorecard's inputs: online dossiers mostly paid online (in-person ones seldom), digitised at
+  reception for nearly every online dossier and for a share of the in-person ones rising from about a
+  third to 85 % over the period, results digitised rising from 30 % to 80 %, about two in five
+  resolved dossiers rated 1-5 (mostly 4-5, some 1-2, worse when overdue);
 - source_system '1.0' before the 2.0 go-live (about six months before the end), '2.0' after;
   sync to the national portal (synced_at, synced_status): slower on 2.0, ~40 % of the 1.0 dossiers
   resolved after the go-live never synced, a few stuck at an older status.
@@ -78,6 +82,7 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "channel", "received_at", "time_limit", "time_unit", "supplement_requested_at",
     "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state",
     "reported_due_at", "reported_status", "source_system", "synced_at", "synced_status",
+    "paid_online", "dossier_digitised", "result_digitised", "satisfaction_rating",
 )
 EVENT_COLUMNS: tuple[str, ...] = ("dossier_code", "event", "at", "detail")
 
@@ -198,6 +203,13 @@ P_UNSYNCED_10 = 0.40  # of 1.0 dossiers resolved after the go-live: never synced
 P_STALE_10 = 0.06  # of those: synced status stuck at 'processing'
 P_STALE_OTHER = 0.002
 ABANDON_WITHDRAW_DAYS = 60
+# The 766 scorecard's inputs (shares of dossiers)
+P_PAID_ONLINE = 0.85         # online dossiers whose fee was paid online
+P_PAID_ONLINE_DIRECT = 0.03  # in person or by post, paid online all the same
+P_DIGITISED_ONLINE = 0.97    # online dossiers digitised at reception
+P_DIGITISED_FROM, P_DIGITISED_GAIN = 0.35, 0.50   # in person: 35 % at the start of the period, 85 % at its end
+P_RESULT_FROM, P_RESULT_GAIN = 0.30, 0.50         # results digitised: 30 % rising to 80 %
+P_RATED = 0.40               # resolved dossiers the citizen rated
 
 EVENT_DETAIL = {
     SUPPLEMENT_REQUESTED: "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02), lần {k}",
@@ -548,7 +560,7 @@ def generate(out_dir: Path | str, *, seed: int = DEFAULT_SEED, months: int = DEF
 
         params = {
             "as_of": as_of, "go_live": dt.datetime.combine(go_live, dt.time()),
-            "p_supp": p_supp,
+            "p_supp": p_supp, "start": dt.datetime.combine(start, dt.time()),
         }
         _run_pipeline(con, params)
 
@@ -595,6 +607,10 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
     T = f"TIMESTAMP '{prm['as_of']:%Y-%m-%d %H:%M:%S}'"
     GO = f"TIMESTAMP '{prm['go_live']:%Y-%m-%d %H:%M:%S}'"
     p_supp = repr(float(prm["p_supp"]))
+    START = f"TIMESTAMP '{prm['start']:%Y-%m-%d %H:%M:%S}'"
+    # how far into the period a dossier came (0 to 1): digitisation rises over the months
+    frac = f"(date_diff('second', {START}, received_at) / greatest(1, date_diff('second', {START}, {T})))"
+    resolved = f"state IN ({quoted_list(RESOLVED_STATES)})"
 
     # 1. one row per dossier: day, procedure, channel, reception time, agency
     con.execute("""
@@ -839,6 +855,21 @@ def _run_pipeline(con: duckdb.DuckDBPyConnection, prm: dict[str, Any]) -> None:
            source_system,
            CASE sync_kind WHEN 'current' THEN fmt(sync_try) WHEN 'stale' THEN fmt(sync_first) END AS synced_at,
            CASE sync_kind WHEN 'current' THEN state WHEN 'stale' THEN 'processing' END AS synced_status,
+           -- the 766 scorecard's inputs: online dossiers mostly paid online, digitisation rising over
+           -- the period, about two in five resolved dossiers rated (mostly 4-5, worse when overdue)
+           CASE WHEN U(i, 70) < CASE WHEN channel = 'online' THEN {P_PAID_ONLINE} ELSE {P_PAID_ONLINE_DIRECT} END
+                THEN 'true' ELSE 'false' END AS paid_online,
+           CASE WHEN U(i, 71) < CASE WHEN channel = 'online' THEN {P_DIGITISED_ONLINE}
+                                     ELSE {P_DIGITISED_FROM} + {P_DIGITISED_GAIN} * {frac} END
+                THEN 'true' ELSE 'false' END AS dossier_digitised,
+           CASE WHEN {resolved} THEN CASE WHEN U(i, 72) < {P_RESULT_FROM} + {P_RESULT_GAIN} * {frac}
+                THEN 'true' ELSE 'false' END END AS result_digitised,
+           CASE WHEN {resolved} AND U(i, 73) < {P_RATED} THEN
+                CAST(CASE WHEN cls = 'overdue' THEN
+                               CASE WHEN U(i, 74) < 0.15 THEN 1 WHEN U(i, 74) < 0.27 THEN 2 WHEN U(i, 74) < 0.45 THEN 3
+                                    WHEN U(i, 74) < 0.70 THEN 4 ELSE 5 END
+                          ELSE CASE WHEN U(i, 74) < 0.03 THEN 1 WHEN U(i, 74) < 0.06 THEN 2 WHEN U(i, 74) < 0.14 THEN 3
+                                    WHEN U(i, 74) < 0.42 THEN 4 ELSE 5 END END AS VARCHAR) END AS satisfaction_rating,
            i, req1, rec1, req2, rec2, req3, rec3, apology_done_at,
            late_req, orphan_rec
     FROM (SELECT s4.*,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from config.mapping import DOSSIER_COLUMNS
+from config.mapping import BOOLEAN_COLUMNS, DOSSIER_COLUMNS, RATING_COLUMNS
+
+# the header the hostile sheets carry: the columns every export has (21, A to U), not the optional ones
+BASIC_COLUMNS = [c for c in DOSSIER_COLUMNS if c not in (*BOOLEAN_COLUMNS, *RATING_COLUMNS)]
 
 _CT = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -43,7 +46,7 @@ def _col(n: int) -> str:
 def header_row(r: int = 1, refs: bool = True) -> str:
     """The canonical dossier header as inline-string cells: a sheet that would be imported."""
     cells = "".join(f'<c{f" r={chr(34)}{_col(i)}{r}{chr(34)}" if refs else ""} t="inlineStr"><is><t>{h}</t></is></c>'
-                    for i, h in enumerate(DOSSIER_COLUMNS, 1))
+                    for i, h in enumerate(BASIC_COLUMNS, 1))
     return f'<row r="{r}">{cells}</row>' if refs else f"<row>{cells}</row>"
 
 

@@ -10,12 +10,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from config.mapping import DOSSIER_COLUMNS
+from config.mapping import BOOLEAN_COLUMNS, DOSSIER_COLUMNS, RATING_COLUMNS
 from imports.dossiers import ImportRefused, import_dossiers, import_events, load_staging
 from imports.sample import write_dossier_csv
 from store.db import Store
 
 FULL = list(DOSSIER_COLUMNS)
+# the columns before the 766 scorecard's optional ones (rows below written field by field have this width)
+BASIC = [c for c in DOSSIER_COLUMNS if c not in (*BOOLEAN_COLUMNS, *RATING_COLUMNS)]
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def test_bad_rows_are_quarantined_with_file_row_and_field(store, tmp_path):
 
 
 def test_row_with_too_many_fields_is_quarantined(store, tmp_path):
-    p = write_csv(tmp_path / "d.csv", [row("A1"), row("A2")])
+    p = write_csv(tmp_path / "d.csv", [row("A1"), row("A2")], BASIC)
     with p.open("a", encoding="utf-8") as f:
         f.write("A3,STP,,,,,online,2024-03-04,1,working_days,,,,,,processing,,,,,,EXTRA,MORE\n")
         f.write('"A4\nmultiline",STP,,,,,online,2024-03-04,1,working_days,,,,,,processing,,,,,\n')

@@ -56,7 +56,8 @@ def test_kept_and_scored_queries():
     assert not {n for n in cached if n.startswith(("probe", "loadtest", "compliance", "alert"))}
     assert "audit_findings" not in cached and "figures_provenance" not in cached
     scored = {n for n, q in catalog.QUERIES.items() if q.scored}
-    assert scored == {"bieu06", "agency_ratio_month", "province_month_series", "province_month", "month_forecast"}
+    assert scored == {"bieu06", "agency_ratio_month", "province_month_series", "province_month", "month_forecast",
+                      "index766", "index766_losses"}
 
 
 def _q(con, agency=None, month=None) -> Table:

@@ -1,0 +1,295 @@
+"""The 766 scorecard (Quyết định 766/QĐ-TTg), estimated from the store: named queries.
+
+  index766(month, agency=None, score_denominator=..., rules=None)   per agency (rolled up along the
+      agency tree of the month's last day, as bieu06) and a total row: each group's points, or NULL
+      with a reason ("not measured: ..."), the total of the measured groups and the maximum those
+      groups allow, and the shares the points come from
+  index766_losses(month, agency, score_denominator=..., limit=20)   where the progress points go:
+      the procedures whose overdue dossiers cost the agency the most points
+
+The rules (groups, weights, sources) are config/index766.yaml's (config/index766.py); `rules` takes
+them as a JSON mapping (the configured file, loaded by the caller), None = the shipped file. The
+progress group is bieu06's score_766 for the same month, scope and denominator (store/queries.py):
+read from there, never counted again here. The other groups count the month's dossiers: received
+in the month (channel, online payment, digitised at reception, procedures offered online) or
+resolved in it (results digitised, ratings), withdrawn and rejected ones left out as in Biểu 06.
+An input no dossier of the month says anything about (a column an export lacks, stored NULL) makes
+its group "not measured", named; points are never made up from a missing input.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import duckdb
+from pydantic import ValidationError
+
+from config.errors import describe_validation
+from config.index766 import GROUPS, ComponentGroup, Index766, load_index766
+from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
+from store.errors import QueryError
+from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, bieu06
+from store.reference import agency_tree_ctes
+from store.registry import Table, named_query, run
+from store.sla import data_as_of
+
+ONLINE_LEVELS = ("full", "partial")  # config/reference.py OnlineLevel: offered online, fully or partly
+_DENOMINATOR_INPUTS = ("received_total", "received_online", "received_direct_postal", "carried_over")
+
+
+def _month(value: Any, query: str) -> dt.date:
+    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", str(value or ""))
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise QueryError(f"{query}: month must be a month YYYY-MM, got {value!r}")
+    return dt.date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def _rules(value: Any, query: str) -> Index766:
+    if value is None:
+        return load_index766()
+    if isinstance(value, Index766):
+        return value
+    try:
+        return Index766.model_validate(value)
+    except ValidationError as e:
+        raise QueryError(f"{query}: " + describe_validation("rules", e)) from None
+
+
+def _denominator(value: Any, query: str) -> str:
+    den = value or DEFAULT_SCORE_DENOMINATOR
+    if den not in SCORE_DENOMINATORS:
+        raise QueryError(f"{query}: score_denominator must be one of {', '.join(SCORE_DENOMINATORS)}; got {value!r}")
+    return den
+
+
+# -- what the month's dossiers say, per agency (rolled up) and in total ------------------------
+
+_COUNTS = {
+    # received in the month
+    "received": "count(*) FILTER (rec_in)",
+    "received_online": "count(*) FILTER (rec_in AND channel = 'online')",
+    "procedures_known": "count(DISTINCT procedure_code) FILTER (rec_in AND online_level IS NOT NULL)",
+    "procedures_online": f"count(DISTINCT procedure_code) FILTER (rec_in AND online_level IN ({quoted_list(ONLINE_LEVELS)}))",
+    "capable": f"count(*) FILTER (rec_in AND online_level IN ({quoted_list(ONLINE_LEVELS)}))",
+    "capable_online": f"count(*) FILTER (rec_in AND online_level IN ({quoted_list(ONLINE_LEVELS)}) AND channel = 'online')",
+    "payment_known": "count(paid_online) FILTER (rec_in)",
+    "paid_online": "count(*) FILTER (rec_in AND paid_online)",
+    "digitised_known": "count(dossier_digitised) FILTER (rec_in)",
+    "digitised": "count(*) FILTER (rec_in AND dossier_digitised)",
+    # resolved in the month
+    "resolved": "count(*) FILTER (res_in)",
+    "result_known": "count(result_digitised) FILTER (res_in)",
+    "result_digitised": "count(*) FILTER (res_in AND result_digitised)",
+    "ratings": "count(satisfaction_rating) FILTER (res_in)",
+    "rating_sum": "coalesce(sum(satisfaction_rating) FILTER (res_in), 0)",
+}
+
+
+def _counts_sql() -> str:
+    aggs = ", ".join(f"CAST({expr} AS BIGINT) AS {name}" for name, expr in _COUNTS.items())
+    resolved_at = "coalesce(d.finished_at, d.returned_at)"
+    return f"""
+    WITH RECURSIVE m AS (
+        SELECT d.agency_code, d.procedure_code, d.channel, d.paid_online, d.dossier_digitised, d.result_digitised,
+               d.satisfaction_rating, p.online_level,
+               d.received_at >= $start AND d.received_at < $cut AS rec_in,
+               d.state IN ({quoted_list(RESOLVED_STATES)}) AND {resolved_at} >= $start AND {resolved_at} < $cut AS res_in
+        FROM dossiers d LEFT JOIN procedures p ON p.code = d.procedure_code
+        WHERE d.state NOT IN ({quoted_list(EXCLUDED_STATES)})
+          AND ((d.received_at >= $start AND d.received_at < $cut)
+               OR ({resolved_at} >= $start AND {resolved_at} < $cut))
+    ),
+    {agency_tree_ctes('$tree_date', False, 'SELECT DISTINCT agency_code FROM m')},
+    subtree AS (SELECT code FROM agency_up WHERE $agency IS NULL OR ancestor_code = $agency),
+    scoped AS (
+        SELECT m.* FROM m JOIN agency_rollup r0 ON r0.agency_code = m.agency_code AND r0.depth = 0
+        WHERE r0.ancestor_code IN (SELECT code FROM subtree)
+    )
+    SELECT NULL::VARCHAR AS key, {aggs} FROM scoped
+    UNION ALL
+    SELECT r.ancestor_code, {aggs}
+    FROM scoped JOIN agency_rollup r ON r.agency_code = scoped.agency_code
+    WHERE r.ancestor_code IN (SELECT code FROM subtree)
+    GROUP BY r.ancestor_code"""
+
+
+def _month_counts(con: duckdb.DuckDBPyConnection, month: dt.date, agency: str | None) -> dict[str | None, dict]:
+    nxt = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    end = dt.datetime.combine(nxt, dt.time())
+    # the month is cut at the figures' as_of, as Biểu 06 is: facts after it change nothing yet
+    as_of = data_as_of(con)
+    cut = min(end, as_of) if as_of is not None else end
+    t = run(con, _counts_sql(), {"start": dt.datetime.combine(month, dt.time()), "cut": cut,
+                                 "tree_date": nxt - dt.timedelta(days=1), "agency": agency})
+    return {r["key"]: r for r in t.to_dicts()}
+
+
+# -- points ---------------------------------------------------------------------------------------
+
+def _share(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def _shares(c: dict[str, Any]) -> dict[str, float | None]:
+    """Each input's measured share (None: nothing in the data says it)."""
+    b = _share(c["capable_online"], c["capable"])
+    if b is None and c["procedures_known"]:
+        b = 0.0  # the levels are known and no procedure is offered online: nothing online to score
+    return {
+        "procedures_online": _share(c["procedures_online"], c["procedures_known"]),
+        "online_capable_dossiers": b,
+        "online_channel": _share(c["received_online"], c["received"]),
+        "online_payment": _share(c["paid_online"], c["payment_known"]),
+        "dossier_digitised": _share(c["digitised"], c["digitised_known"]),
+        "result_digitised": _share(c["result_digitised"], c["result_known"]),
+    }
+
+
+# which count a share is taken over: when it is 0 the month had no dossier to measure
+_BASE = {"procedures_online": "received", "online_capable_dossiers": "received", "online_channel": "received",
+         "online_payment": "received", "dossier_digitised": "received", "result_digitised": "resolved"}
+# the stored column whose absence leaves a share unmeasured
+_COLUMN = {"procedures_online": "procedures.online_level", "online_capable_dossiers": "procedures.online_level",
+           "online_channel": "dossiers.channel", "online_payment": "dossiers.paid_online",
+           "dossier_digitised": "dossiers.dossier_digitised", "result_digitised": "dossiers.result_digitised"}
+_NONE_IN_MONTH = {"received": ("no dossier received in the month", "không có hồ sơ tiếp nhận trong tháng"),
+                  "resolved": ("no dossier resolved in the month", "không có hồ sơ giải quyết trong tháng")}
+Missing = list[tuple[str, str, str]]  # (input, why in English, why in Vietnamese)
+
+
+def _not_in_data(reads: str) -> tuple[str, str]:
+    return f"{reads} not in the data", f"dữ liệu không có {reads}"
+
+
+def _reason(missing: Missing) -> tuple[str, str]:
+    """'not measured: <input> (<why>); ...' in English and Vietnamese."""
+    return ("not measured: " + "; ".join(f"{k} ({en})" for k, en, _ in missing),
+            "chưa đo được: " + "; ".join(f"{k} ({vi})" for k, _, vi in missing))
+
+
+def _component_group(g: ComponentGroup, c: dict[str, Any], shares: dict[str, float | None]) -> tuple:
+    missing: Missing = []
+    for comp in g.scored_components:
+        if shares[comp.input] is None:
+            base = _BASE[comp.input]
+            missing.append((comp.input, *(_NONE_IN_MONTH[base] if not c[base] else
+                                          _not_in_data(_COLUMN[comp.input]))))
+    if missing:
+        return (None, *_reason(missing))
+    return sum(comp.score(shares[comp.input]) for comp in g.scored_components), None, None
+
+
+def _score_row(rules: Index766, c: dict[str, Any], score_766: float | None) -> dict[str, Any]:
+    shares = _shares(c)
+    out: dict[str, Any] = {}
+    out["publicity"] = (None, *_reason([(k, "not in an export", "không có trong tệp xuất")
+                                        for k in rules.publicity.inputs]))
+    out["progress"] = ((score_766, None, None) if score_766 is not None else
+                       (None, *_reason([("resolved_in_time", "no dossier resolved in the month, or nothing to divide by",
+                                         "chưa có hồ sơ giải quyết trong tháng hoặc mẫu số bằng 0")])))
+    out["online_service"] = _component_group(rules.online_service, c, shares)
+    out["digitisation"] = _component_group(rules.digitisation, c, shares)
+    sat = rules.satisfaction
+    if c["ratings"] >= sat.min_ratings:
+        out["satisfaction"] = (sat.score(c["rating_sum"] / c["ratings"]), None, None)
+    else:
+        why = (_NONE_IN_MONTH["resolved"] if not c["resolved"] else
+               _not_in_data("dossiers.satisfaction_rating") if not c["ratings"] else
+               (f"{c['ratings']} rating(s), fewer than min_ratings {sat.min_ratings}",
+                f"{c['ratings']} lượt đánh giá, ít hơn mức tối thiểu {sat.min_ratings}"))
+        out["satisfaction"] = (None, *_reason([("ratings", *why)]))
+    row: dict[str, Any] = {}
+    for gid in GROUPS:
+        row[f"{gid}_points"], row[f"{gid}_reason"], row[f"{gid}_reason_vi"] = out[gid]
+    measured = [gid for gid in GROUPS if out[gid][0] is not None]
+    row["total_points"] = sum(out[gid][0] for gid in measured) if measured else None
+    row["total_max"] = sum(rules.group(gid).max_points for gid in measured)
+    row["groups_measured"] = len(measured)
+    row.update({f"share_{k}": v for k, v in shares.items()})
+    row["rating_avg"] = c["rating_sum"] / c["ratings"] if c["ratings"] else None
+    row["ratings"] = c["ratings"]
+    return row
+
+
+_ZERO = {name: 0 for name in _COUNTS}
+_HEAD = [("row_kind", "VARCHAR"), ("agency_code", "VARCHAR"), ("agency_name", "VARCHAR"), ("level", "VARCHAR"),
+         ("depth", "INTEGER"), ("parent_code", "VARCHAR")]
+_POINTS = [(f"{gid}_{part}", "DOUBLE" if part == "points" else "VARCHAR") for gid in GROUPS
+           for part in ("points", "reason", "reason_vi")]
+_TAIL = [("total_points", "DOUBLE"), ("total_max", "DOUBLE"), ("groups_measured", "INTEGER"),
+         ("received", "BIGINT"), ("resolved", "BIGINT"),
+         *((f"share_{k}", "DOUBLE") for k in _BASE), ("rating_avg", "DOUBLE"), ("ratings", "BIGINT")]
+
+
+@named_query("index766", scope="agency", roles=("agency",), cache="until_write", scored=True)
+def index766(con: duckdb.DuckDBPyConnection, month: str, agency: str | None = None,
+             score_denominator: str = DEFAULT_SCORE_DENOMINATOR, rules: dict | None = None) -> Table:
+    """The 766 scorecard's estimate for one month: a total row (the province, or the subtree of
+    `agency`), then one row per agency in tree order (each counting its sub-units), as bieu06.
+    Columns: row_kind, agency_code, agency_name, level, depth, parent_code; per group (publicity,
+    progress, online_service, digitisation, satisfaction) `<group>_points` (NULL: not measured) and
+    `<group>_reason` (`_reason_vi` in Vietnamese); total_points (measured groups), total_max (their maximum), groups_measured;
+    received, resolved, the shares the points come from, rating_avg, ratings."""
+    m = _month(month, "index766")
+    den = _denominator(score_denominator, "index766")
+    r = _rules(rules, "index766")
+    progress = bieu06(con, m.strftime("%Y-%m"), by="agency", agency=agency or None, score_denominator=den)
+    counts = _month_counts(con, m, agency or None)
+    rows = []
+    for b in progress.to_dicts():
+        key = b["key"] if b["row_kind"] == "agency" else None
+        c = {**_ZERO, **counts.get(key, {})}
+        scored = _score_row(r, c, b["score_766"])
+        head = {"row_kind": b["row_kind"], "agency_code": key, "agency_name": b["name"], "level": b["level"],
+                "depth": b["depth"], "parent_code": b["parent_code"]}
+        scored["received"] = c["received"]
+        scored["resolved"] = b["resolved_total"]  # Biểu 06's count of the month's resolved dossiers
+        rows.append(tuple({**head, **scored}[name] for name, _ in (*_HEAD, *_POINTS, *_TAIL)))
+    cols = [*_HEAD, *_POINTS, *_TAIL]
+    return Table([n for n, _ in cols], rows, [t for _, t in cols])
+
+
+def _denominators(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], den: str) -> list[float]:
+    """Each row's 766 denominator, by the one definition of store/queries.py SCORE_DENOMINATORS."""
+    if not rows:
+        return []
+    params = {c: [int(r[c]) for r in rows] for c in _DENOMINATOR_INPUTS}
+    cols = ", ".join(f"unnest(${c}) AS {c}" for c in _DENOMINATOR_INPUTS)
+    sql = (f"SELECT CAST({SCORE_DENOMINATORS[den]} AS DOUBLE) FROM "
+           f"(SELECT unnest(range({len(rows)})) AS ix, {cols}) ORDER BY ix")
+    return [v for (v,) in con.execute(sql, params).fetchall()]
+
+
+@named_query("index766_losses", scope="agency", roles=("agency",), cache="until_write", scored=True)
+def index766_losses(con: duckdb.DuckDBPyConnection, month: str, agency: str | None,
+                    score_denominator: str = DEFAULT_SCORE_DENOMINATOR, limit: int = 20) -> Table:
+    """Where the progress points of `agency` (None: the province) go in a month: its procedures
+    (its sub-units' dossiers included), most costly first. points_lost = 20 × the procedure's
+    overdue dossiers / the agency's denominator (what they take from the agency's score: the
+    agency's score + the procedures' points_unearned = 20); points_unearned also counts the ones
+    still pending or not resolved in time; score_766 is the procedure's own score."""
+    m = _month(month, "index766_losses")
+    den = _denominator(score_denominator, "index766_losses")
+    try:
+        n = int(limit)
+    except (TypeError, ValueError):
+        n = 0
+    if not 1 <= n <= 10_000 or isinstance(limit, bool):
+        raise QueryError(f"index766_losses: limit must be a whole number from 1 to 10000, got {limit!r}")
+    t = bieu06(con, m.strftime("%Y-%m"), by="procedure", agency=agency or None, score_denominator=den)
+    rows = t.to_dicts()
+    dens = _denominators(con, rows, den)
+    total_den = next((d for r, d in zip(rows, dens) if r["row_kind"] == "total"), 0.0)
+    out = []
+    for r, d in zip(rows, dens):
+        if r["row_kind"] != "procedure" or not total_den:
+            continue
+        in_time = r["resolved_early"] + r["resolved_on_time"]
+        out.append((r["key"], r["name"], int(r["received_total"]), int(r["resolved_total"]), int(r["resolved_overdue"]),
+                    int(r["pending_overdue"]), d, 20.0 * r["resolved_overdue"] / total_den,
+                    20.0 * max(0.0, d - in_time) / total_den, r["score_766"]))
+    out.sort(key=lambda x: (-x[7], -x[8], x[0] or ""))
+    return Table(["procedure_code", "procedure_name", "received_total", "resolved_total", "resolved_overdue",
+                  "pending_overdue", "denominator", "points_lost", "points_unearned", "score_766"], out[:n],
+                 ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"])
