@@ -39,6 +39,8 @@ DOSSIER_COLUMNS: tuple[str, ...] = (
     "source_system", "synced_at", "synced_status",
     *BOOLEAN_COLUMNS, *RATING_COLUMNS,
 )
+# The columns every export has: the optional 766 inputs left out.
+CORE_COLUMNS: tuple[str, ...] = tuple(c for c in DOSSIER_COLUMNS if c not in (*BOOLEAN_COLUMNS, *RATING_COLUMNS))
 EVENT_COLUMNS: tuple[str, ...] = ("dossier_code", "event", "at", "detail")
 
 # Canonical values of the enumerated columns (config/vocabulary.py).

@@ -878,6 +878,8 @@ FIELD_LABELS_VI = {
     "extended_due_at": "Ngày hẹn trả mới", "finished_at": "Ngày có kết quả", "returned_at": "Ngày trả kết quả",
     "state": "Trạng thái", "reported_due_at": "Ngày hẹn trả", "reported_status": "Kết quả xử lý",
     "source_system": "Hệ thống", "synced_at": "Ngày đồng bộ", "synced_status": "Trạng thái đồng bộ",
+    "paid_online": "Thanh toán trực tuyến", "dossier_digitised": "Đã số hoá hồ sơ",
+    "result_digitised": "Số hoá kết quả", "satisfaction_rating": "Đánh giá mức độ hài lòng",
     "event": "Sự kiện", "at": "Thời điểm", "detail": "Chi tiết",
 }
 

@@ -2,7 +2,7 @@
 
     python -m imports.sample OUT.csv ROWS [--seed N]
 
-writes a CSV with the canonical columns (config/mapping.py) of ROWS dossiers, fast enough for a million rows.
+writes a CSV with the canonical columns every export has (config/mapping.py CORE_COLUMNS) of ROWS dossiers, fast enough for a million rows.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from config.mapping import DOSSIER_COLUMNS
+from config.mapping import CORE_COLUMNS
 from config.vocabulary import CHANNELS, RESOLVED_STATES
 
 AGENCIES = [("STP", "Sở Tư pháp"), ("SXD", "Sở Xây dựng"), ("STNMT", "Sở Tài nguyên và Môi trường"),
@@ -64,11 +64,11 @@ def iter_dossier_rows(n: int, *, seed: int = 0, start: dt.datetime = dt.datetime
 
 def write_dossier_csv(path: Path | str, n: int, *, seed: int = 0, encoding: str = "utf-8",
                       start: dt.datetime = dt.datetime(2024, 1, 2, 7, 30), prefix: str = "HS") -> Path:
-    """Write `n` canonical rows (header = the canonical dossier columns)."""
+    """Write `n` canonical rows (header = the columns every export has)."""
     p = Path(path)
     with p.open("w", encoding=encoding, newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(DOSSIER_COLUMNS)
+        w.writerow(CORE_COLUMNS)
         w.writerows(iter_dossier_rows(n, seed=seed, start=start, prefix=prefix))
     return p
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from config.app import InboxConfig, load_config
 from config.errors import ConfigError
-from config.mapping import DOSSIER_COLUMNS
+from config.mapping import CORE_COLUMNS
 from imports.dossiers import import_dossiers, import_events
 from imports.inbox import Inbox, InboxWatcher
 from imports.sample import dossier_rows
@@ -32,7 +32,7 @@ EVENTS_CSV = ("dossier_code,event,at,detail\n"
 
 
 def _csv(n: int, prefix: str = "W") -> str:
-    return "\n".join([",".join(DOSSIER_COLUMNS)] + [",".join(r) for r in dossier_rows(n, prefix=prefix)]) + "\n"
+    return "\n".join([",".join(CORE_COLUMNS)] + [",".join(r) for r in dossier_rows(n, prefix=prefix)]) + "\n"
 
 
 class Imports:
