@@ -66,7 +66,7 @@ OPS_ROLES: dict[str, tuple[str, ...]] = {
     # shared by every session (closing it, or dispatching by name, would bypass these rules); the
     # composition root's parts and jobs belong to the owning process
     "store_loadtest_run": (), "close": (), "call": (), "mode": (), "remote": (), "local_store": (), "prewarm": (),
-    "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (),
+    "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (), "digest_job": (),
     "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
     "demo_data": (), "is_empty": (),
     "figures_at": (),                                       # `app.py report --as-of` alone
