@@ -706,7 +706,8 @@ def _index766(app, cfg, month, agency=None):
 
 def _section766(texts: list[str], month_label: str) -> list[str]:
     """The texts of the 766 subsection of section I (its heading first), up to section II."""
-    start = next(i for i, t in enumerate(texts) if re.fullmatch(rf"\d\. Bộ chỉ số 766 tháng {month_label} \(ước tính\)", t))
+    heading = rf"\d\. Bộ chỉ số 766 tháng {month_label} \(ước tính\)"
+    start = next(i for i, t in enumerate(texts) if re.fullmatch(heading, t))
     end = next(i for i, t in enumerate(texts) if t.startswith("II. "))
     return texts[start:end]
 
