@@ -294,8 +294,8 @@ def test_compliance_register_is_a_section_of_the_briefing(env, files):
 def test_xlsx_bieu06_sheets(env, files):
     app, _, _ = env
     wb = load_workbook(io.BytesIO(files["xlsx"]))
-    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn", "Dự báo cuối tháng",
-                             "Dữ kiện bất thường", "Kiểm thử tải"]
+    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn",
+                             "Dự báo cuối tháng", "Bộ chỉ số 766", "Dữ kiện bất thường", "Kiểm thử tải"]
     for sheet, by in (("Biểu 06 - cơ quan", "agency"), ("Biểu 06 - lĩnh vực", "field")):
         ws = wb[sheet]
         merged = {str(m) for m in ws.merged_cells.ranges}
