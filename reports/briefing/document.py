@@ -15,8 +15,8 @@ from reports.briefing.labels import (AUDIT_KINDS_VI, BIEU06_GROUPS, BIEU06_SUB, 
                                      LOADTEST_VERDICT_VI, ROMAN, STAT_LABELS, bieu06_label, fmt_dec, fmt_delta_int,
                                      fmt_delta_pts, fmt_dt, fmt_int, fmt_ms, fmt_pct, loadtest_status, month_label,
                                      reason766, refusals_sentence)
-from reports.index766 import SHORT
 from reports.briefing.model import COUNT_COLUMNS, Briefing, Heading, Image, PageBreak, Para, TableBlock, prev_month
+from reports.index766 import SHORT
 
 SHORT766 = SHORT["vi"]
 
@@ -386,7 +386,7 @@ def index766_blocks(b: Briefing, number: int) -> list[Any]:
     unconfirmed = [rules.group(g).name.vi for g in GROUPS if not rules.group(g).source.confirmed]
     src = revision_source(rules)
     if unconfirmed or not rules.revision.confirmed:
-        weights = (f"trọng số đang áp dụng chưa được xác nhận"
+        weights = ("trọng số đang áp dụng chưa được xác nhận"
                    + (f" ({src} đã gửi dự thảo sửa đổi)" if src and not rules.revision.confirmed else "")
                    + (f"; chưa xác nhận: {', '.join(unconfirmed)}" if 0 < len(unconfirmed) < len(GROUPS) else ""))
     else:
