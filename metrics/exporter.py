@@ -5,8 +5,11 @@ What the figures cover is a label, `period`, because it is not what the dashboar
 the ratios, scores and pending-overdue counts are those of the current calendar month (local time)
 from its first day to the last recompute (`period="month_to_date"`), whereas the dashboard shows
 a chosen month (by default the current one, but the last complete one in a month's first week) and
-the briefing a whole month; the unsynced dossiers and the vendor's overdue gap count every month in
-the store (`period="all_time"`).
+the briefing a whole month. The 766 scorecard's estimate (each measured group's points, their
+total and the maximum the measured groups allow: index766 with the rules of reports.index766)
+and the month-end forecast of the on-time ratio (month_forecast: now, best, worst) cover that
+same month to date. The unsynced dossiers and the vendor's overdue gap count every month in the
+store (`period="all_time"`).
 
 Kept apart as prometheus/client_python keeps them: `SlaCollector` is the data model (it reads
 named queries through the store's operations, locally or from the running owner), `build_registry`
@@ -29,6 +32,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from config.clock import aware
+from config.errors import ConfigError
+from config.index766 import GROUPS
 from config.probes import ProbesFile, load_probes
 from probes.metrics import ProbeMetrics
 
@@ -40,8 +45,9 @@ DUE_SOON_DAYS = 2  # the working days ahead the due-soon gauge counts (the CLI's
 
 
 class SlaCollector(Collector):
-    """Gauges of the current month's figures to date, per agency and for the province
-    (agency_code="province"), and of the vendor audit and sync check over every month."""
+    """Gauges of the current month's figures to date (the 766 estimate and the month-end forecast
+    among them), per agency and for the province (agency_code="province"), and of the vendor audit
+    and sync check over every month."""
 
     def __init__(self, ops: Any, now: Callable[[], dt.datetime]) -> None:
         self.ops = ops
@@ -106,6 +112,7 @@ class SlaCollector(Collector):
             code = "province" if r["row_kind"] == "total" else r["agency_code"]
             gap.add_metric([code, ALL_TIME], r["overdue_difference"] or 0)
         out += [ratio, score, overdue, unsynced, gap]
+        out += self._build_index766(month) + self._build_forecast(month)
         runs = q("sla_runs", limit=1).one()
         if runs and runs.get("finished_at"):
             last = GaugeMetricFamily("motcua_sla_last_recompute_timestamp_seconds",
@@ -113,6 +120,67 @@ class SlaCollector(Collector):
             last.add_metric([], aware(runs["finished_at"]).timestamp())
             out.append(last)
         return out
+
+    def _index766_rules(self) -> dict | None:
+        """The 766 rules as `app.py index766` reads them: the file of the ops' config
+        (reports.index766), else the shipped one (None: the query reads it)."""
+        path = getattr(getattr(getattr(self.ops, "cfg", None), "reports", None), "index766", None)
+        if path is None:
+            return None
+        from config.index766 import load_index766
+
+        return load_index766(path).model_dump(mode="json")
+
+    def _build_index766(self, month: str) -> list[Metric]:
+        try:
+            rules = self._index766_rules()
+        except ConfigError as e:  # the other figures still come out; `app.py check` names the problem
+            log.warning("metrics: the 766 rules file cannot be read: %s", e)
+            return []
+        labels = ["agency_code", "agency_name", "group", "period"]
+        est = ("an estimate: the weights are not confirmed (reports.index766), over the current calendar month "
+               "from its first day to the last recompute (period=month_to_date)")
+        points = GaugeMetricFamily("motcua_index766_points",
+                                   f"Points of a group of the Decision 766 scorecard, {est}; a group not measured "
+                                   "(publicity always, or an input the data lacks) has no series", labels=labels)
+        total = GaugeMetricFamily("motcua_index766_total_points",
+                                  f"Points of the measured groups of the Decision 766 scorecard added up, {est}; "
+                                  "out of motcua_index766_measured_max_points, not 100",
+                                  labels=["agency_code", "agency_name", "period"])
+        top = GaugeMetricFamily("motcua_index766_measured_max_points",
+                                "The most the measured groups of the Decision 766 scorecard allow (what "
+                                f"motcua_index766_total_points is out of), {est}",
+                                labels=["agency_code", "agency_name", "period"])
+        rows = self.ops.query("index766", month=month, rules=rules).to_dicts()
+        agencies = [r for r in rows if r["row_kind"] == "agency" and r["groups_measured"]][:MAX_AGENCIES]
+        for r in [r for r in rows if r["row_kind"] == "total"] + agencies:
+            who = (["province", "province"] if r["row_kind"] == "total"
+                   else [r["agency_code"], r["agency_name"] or r["agency_code"]])
+            for g in GROUPS:
+                if r[f"{g}_points"] is not None:
+                    points.add_metric([*who, g, MONTH_TO_DATE], r[f"{g}_points"])
+            if r["total_points"] is not None:
+                total.add_metric([*who, MONTH_TO_DATE], r["total_points"])
+                top.add_metric([*who, MONTH_TO_DATE], r["total_max"])
+        return [points, total, top]
+
+    def _build_forecast(self, month: str) -> list[Metric]:
+        what = ("Month-end on-time ratio of the current calendar month, an estimate from the last recompute "
+                "(period=month_to_date): reading=now as it stands, best if every dossier pending in time is "
+                "resolved by its deadline, worst if every dossier due before the month's end is resolved late; "
+                "dossiers received later are not counted; absent while nothing is resolved")
+        ratio = GaugeMetricFamily("motcua_forecast_ontime_ratio", what,
+                                  labels=["agency_code", "agency_name", "reading", "period"])
+        readings = (("now", "on_time_ratio"), ("best", "best_on_time_ratio"), ("worst", "worst_on_time_ratio"))
+        rows = self.ops.query("month_forecast", month=month).to_dicts()
+        agencies = [r for r in rows if r["row_kind"] == "agency"
+                    and any(r[c] is not None for _, c in readings)][:MAX_AGENCIES]
+        for r in [r for r in rows if r["row_kind"] == "total"] + agencies:
+            who = ["province", "province"] if r["row_kind"] == "total" else [r["key"], r["name"] or r["key"]]
+            for reading, col in readings:
+                if r[col] is not None:
+                    ratio.add_metric([*who, reading, MONTH_TO_DATE], r[col])
+        return [ratio]
 
     def _build_due_soon(self, now: dt.datetime) -> list[Metric]:
         due = GaugeMetricFamily("motcua_due_soon_dossiers",

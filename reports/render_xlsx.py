@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from config.cells import xlsx_cell
+from config.index766 import GROUPS
 from config.vocabulary import BIEU06_COLUMNS
 from reports.briefing.labels import (
     BIEU06_GROUPS,
@@ -34,6 +35,7 @@ from reports.briefing.labels import (
     fmt_int,
     loadtest_status,
     month_label,
+    reason766,
     refusals_sentence,
 )
 from reports.briefing.model import COUNT_COLUMNS, MAX_DOSSIER_ROWS, Briefing
@@ -164,6 +166,40 @@ def _list_sheet(ws, header: list[str], rows: list[list[Any]], widths: list[float
         ws.auto_filter.ref = f"A{top}:{get_column_letter(len(header))}{top + len(rows)}"
 
 
+def index766_sheet_rows(b: Briefing) -> list[dict[str, Any]]:
+    """The rows of the sheet "Bộ chỉ số 766": the total, then every agency with a measured group."""
+    return [r for r in b.index766_rows if r["row_kind"] == "total" or r["groups_measured"]]
+
+
+def _not_measured(rules: Any, r: dict[str, Any]) -> str:
+    """The groups a row does not measure, each with why (the column's title says "not measured")."""
+    return "; ".join(f"{rules.group(g).name.vi}: "
+                     + reason766(rules, g, r[f"{g}_reason_vi"]).removeprefix("chưa đo được: ")
+                     for g in GROUPS if r[f"{g}_points"] is None and r[f"{g}_reason_vi"])
+
+
+def _index766_sheet(ws, b: Briefing) -> None:
+    rules = b.index766_rules
+    label = rules.label.vi if rules is not None else "ước tính"
+    heads = [f"{rules.group(g).name.vi} (tối đa {rules.group(g).max_points:g})" for g in GROUPS] if rules else []
+    header = ["Mã cơ quan", "Cơ quan, đơn vị", "Cấp", "Mã đơn vị cấp trên", *heads,
+              "Tổng điểm các nhóm đo được", "Tối đa của các nhóm đo được", "Số nhóm đo được",
+              "Hồ sơ tiếp nhận", "Hồ sơ đã giải quyết", "Nhóm chưa đo được"]
+    rows = [[r["agency_code"] if r["row_kind"] == "agency" else "",
+             r["agency_name"] if r["row_kind"] == "agency" else "Tổng cộng",
+             LEVEL_VI.get(r["level"], r["level"]), r["parent_code"]]
+            + [r[f"{g}_points"] for g in GROUPS] + [r["total_points"], r["total_max"], r["groups_measured"],
+                                                     r["received"], r["resolved"], _not_measured(rules, r)]
+            for r in index766_sheet_rows(b)] if rules else []
+    n = len(GROUPS)
+    fmts = {j: DEC2 for j in range(5, 7 + n)} | {7 + n: INT, 8 + n: INT, 9 + n: INT}
+    _list_sheet(ws, header, rows, [22, 44, 12, 16] + [14] * (n + 5) + [80], fmts,
+                f"Bộ chỉ số 766 (Quyết định 766/QĐ-TTg) tháng {month_label(b.month)}, {label}: trọng số chưa được "
+                f"xác nhận, nguồn của từng nhóm ghi trong tệp quy tắc {b.index766_file}. Ô trống: nhóm chưa đo được "
+                f"(lý do ở cột cuối). Mỗi cơ quan cộng cả các đơn vị trực thuộc.",
+                f"Không có số liệu để ước tính Bộ chỉ số 766 trong tháng {month_label(b.month)}.")
+
+
 def render_xlsx(b: Briefing) -> bytes:
     wb = Workbook()
     ws = wb.active
@@ -221,6 +257,7 @@ def render_xlsx(b: Briefing) -> bytes:
                 (f"Dự báo kết quả cuối tháng {month_label(b.forecast_month)}: hiện tại, tốt nhất (mọi hồ sơ còn trong "
                  f"hạn giải quyết đúng hạn) và xấu nhất (mọi hồ sơ đến hạn trong tháng giải quyết quá hạn).")
                 if b.forecast_month else None, "Chưa có số liệu để dự báo.")
+    _index766_sheet(wb.create_sheet("Bộ chỉ số 766"), b)
     header = ["Mã cơ quan", "Cơ quan, đơn vị", *FINDINGS_VI.values(), "Số hồ sơ có dữ kiện bất thường"]
     cols = [*FINDINGS_VI, "findings"]
     rows = [[r["agency_code"], r["agency_name"]] + [int(r.get(c) or 0) for c in cols] for r in b.findings_agencies]

@@ -6,6 +6,7 @@ Table (system.Motcua, store.ops.RemoteOps, store.db.Store).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Protocol
 
 from config.clock import local_now, local_today
@@ -188,6 +189,14 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     forecast_month = forecast_month.date().replace(day=1) if forecast_month else None
     forecast_rows = (ops.query("month_forecast", month=month_str(forecast_month), agency=agency, **score).to_dicts()
                      if forecast_month else [])
+    rules, rules_file = _index766_rules(cfg)
+    index766 = ops.query("index766", month=ms, agency=agency, rules=rules.model_dump(mode="json"), **score).to_dicts()
+    # as the ranking of I.2: the scope's direct sub-units with dossiers resolved in the month
+    ranked = {r["key"] for r in ranking}
+    index766_agencies = sorted((r for r in index766 if r["row_kind"] == "agency" and r["agency_code"] in ranked),
+                               key=lambda r: (-_share766(r), r["agency_code"]))
+    index766_losses = ([r for r in ops.query("index766_losses", month=ms, agency=agency, limit=lh.top, **score)
+                        .to_dicts() if r["points_lost"] > 0] if agency else [])
 
     return Briefing(
         month=m, agency=agency, scope_name=scope_name, letterhead=lh, issued=issued or local_today(),
@@ -201,7 +210,22 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         score_denominator=den, findings_agencies=findings_agencies,
         refusals_overdue=_refusals_overdue(audit_total, cfg), due_soon_as_of=due_as_of, due_soon_days=DUE_SOON_DAYS,
         due_soon_agencies=due_agencies, due_soon_dossiers=due_dossiers, forecast_month=forecast_month,
-        forecast_rows=forecast_rows)
+        forecast_rows=forecast_rows, index766_rules=rules, index766_file=rules_file, index766_rows=index766,
+        index766_agencies=index766_agencies, index766_losses=index766_losses)
+
+
+def _index766_rules(cfg: Any | None) -> tuple[Any, str]:
+    """The 766 scorecard's rules as `app.py index766` loads them (reports.index766; the shipped file
+    without a config) and the file's name. A bad file fails loudly, as `app.py check` says."""
+    from config.index766 import DEFAULT_INDEX766, load_index766
+
+    path = getattr(getattr(cfg, "reports", None), "index766", None) or DEFAULT_INDEX766
+    return load_index766(path), Path(path).name
+
+
+def _share766(r: dict[str, Any]) -> float:
+    """The points of the measured groups against their maximum (0 when none is measured)."""
+    return (r["total_points"] or 0) / r["total_max"] if r["total_max"] else 0.0
 
 
 def _due_soon(ops: Ops, agency: str | None, stats: dict[str, Any], at: dt.datetime | None) -> tuple[Any, list, list]:

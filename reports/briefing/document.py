@@ -5,15 +5,21 @@ the signature). Every number printed is a store figure formatted the Vietnamese 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
+from config.index766 import GROUPS
 from reports.bieu06 import SCORE_DENOMINATORS
 from reports.due_soon import format_days, format_left
 from reports.briefing.labels import (AUDIT_KINDS_VI, BIEU06_GROUPS, BIEU06_SUB, FINDING_TREATMENT_VI, FINDINGS_VI,
                                      LOADTEST_VERDICT_VI, ROMAN, STAT_LABELS, bieu06_label, fmt_dec, fmt_delta_int,
                                      fmt_delta_pts, fmt_dt, fmt_int, fmt_ms, fmt_pct, loadtest_status, month_label,
-                                     refusals_sentence)
+                                     reason766, refusals_sentence)
 from reports.briefing.model import COUNT_COLUMNS, Briefing, Heading, Image, PageBreak, Para, TableBlock, prev_month
+from reports.index766 import SHORT
+
+SHORT766 = SHORT["vi"]
+
 
 def _vs(now: Any, before: Any, pts: bool = False) -> str:
     if pts:
@@ -134,7 +140,9 @@ def document(b: Briefing) -> list[Any]:
                               ["center", "left", "right", "right", "right"], font_size=10))
 
     out.extend(due_soon_blocks(b))
-    out.extend(forecast_blocks(b))
+    forecast = forecast_blocks(b)
+    out.extend(forecast)
+    out.extend(index766_blocks(b, 6 if forecast else 5))
 
     # II. the vendor's figures
     out.append(Heading("II. ĐỐI CHIẾU VỚI SỐ LIỆU CỦA HỆ THỐNG"))
@@ -331,6 +339,87 @@ def forecast_blocks(b: Briefing) -> list[Any]:
         out.append(TableBlock(["STT", "Cơ quan, đơn vị", "Hồ sơ có thể trễ trong tháng", "Tỷ lệ hiện tại",
                                "Tốt nhất", "Xấu nhất"], rows, [7, 43, 14, 12, 12, 12],
                               ["center", "left", "right", "right", "right", "right"], font_size=10))
+    return out
+
+
+def _points(v: Any) -> str:
+    return fmt_dec(v, 2)
+
+
+def _max(v: Any) -> str:
+    return fmt_dec(v, 0 if float(v).is_integer() else 2)
+
+
+def _total766(r: dict[str, Any]) -> str:
+    return "chưa đo được" if r["total_points"] is None else f"{_points(r['total_points'])}/{_max(r['total_max'])}"
+
+
+def revision_source(rules: Any) -> str:
+    """The document the rules file names for the revision draft ("Công văn 5518/VPCP-KSTT
+    (19/6/2025)"): the revision text up to its first date in brackets; "" when it has none."""
+    m = re.match(r"\s*(.+?\(\d{1,2}/\d{1,2}/\d{4}\))", rules.revision.text)
+    return m.group(1) if m else ""
+
+
+def index766_blocks(b: Briefing, number: int) -> list[Any]:
+    """I.5 or I.6: the 766 scorecard's estimate of the month for the briefing's scope (index766):
+    each group's points or why it is not measured, the measured total against its maximum, the
+    scope's direct sub-units, and for an agency the procedures that cost it the most progress points."""
+    rules, L = b.index766_rules, b.label
+    total = next((r for r in b.index766_rows if r["row_kind"] == "total"), None)
+    label = rules.label.vi if rules is not None else "ước tính"
+    out: list[Any] = [Heading(f"{number}. Bộ chỉ số 766 tháng {L} ({label})", 2)]
+    if rules is None or total is None or not total["groups_measured"]:
+        out.append(Para(f"Không có số liệu để ước tính Bộ chỉ số 766 của {b.scope_name} trong tháng {L}."))
+        return out
+    out.append(Para(
+        f"Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ người dân, doanh nghiệp (Quyết định "
+        f"766/QĐ-TTg) của {b.scope_name} trong tháng {L}, {label} từ dữ liệu hồ sơ: "
+        f"{_points(total['total_points'])}/{_max(total['total_max'])} điểm trên {fmt_int(total['groups_measured'])}"
+        f"/{fmt_int(len(GROUPS))} nhóm đo được."))
+    for g in GROUPS:
+        grp = rules.group(g)
+        pts = total[f"{g}_points"]
+        said = (f"{_points(pts)} điểm" if pts is not None else
+                reason766(rules, g, total[f"{g}_reason_vi"] or "chưa đo được"))
+        out.append(Para(f"- {grp.name.vi} (tối đa {_max(grp.max_points)} điểm): {said}."))
+    unconfirmed = [rules.group(g).name.vi for g in GROUPS if not rules.group(g).source.confirmed]
+    src = revision_source(rules)
+    if unconfirmed or not rules.revision.confirmed:
+        weights = ("trọng số đang áp dụng chưa được xác nhận"
+                   + (f" ({src} đã gửi dự thảo sửa đổi)" if src and not rules.revision.confirmed else "")
+                   + (f"; chưa xác nhận: {', '.join(unconfirmed)}" if 0 < len(unconfirmed) < len(GROUPS) else ""))
+    else:
+        weights = "trọng số theo tệp quy tắc"
+    out.append(Para(f"Đây là số {label}: {weights}. Điểm tối đa, trọng số và nguồn của từng nhóm ghi trong tệp "
+                    f"quy tắc {b.index766_file} (cấu hình reports.index766). Tổng chỉ cộng các nhóm đo được, so "
+                    f"với điểm tối đa của các nhóm đó. Điểm của mọi cơ quan, đơn vị ở trang tính \"Bộ chỉ số "
+                    f"766\" của tệp Excel.", italic=True))
+    if b.index766_agencies:
+        out.append(Para("Theo cơ quan, đơn vị trực thuộc có hồ sơ giải quyết trong tháng (như mục 2), xếp theo "
+                        "tổng điểm so với tối đa của các nhóm đo được, cao nhất trước (\"-\": chưa đo được):",
+                        italic=True))
+        rows = [[str(i + 1), r["agency_name"] or r["agency_code"]] + [_points(r[f"{g}_points"]) for g in GROUPS]
+                + [_total766(r)] for i, r in enumerate(b.index766_agencies)]
+        heads = [f"{SHORT766[g]} ({_max(rules.group(g).max_points)})" for g in GROUPS]
+        out.append(TableBlock(["STT", "Cơ quan, đơn vị", *heads, "Tổng/tối đa"], rows,
+                              [6, 32] + [10] * len(GROUPS) + [12], ["center", "left"] + ["right"] * (len(GROUPS) + 1),
+                              font_size=9))
+    if b.agency:
+        if not b.index766_losses:
+            out.append(Para(f"Trong tháng {L} không có thủ tục nào làm {b.scope_name} mất điểm tiến độ (không có "
+                            f"hồ sơ giải quyết quá hạn)."))
+        else:
+            out.append(Para(f"Điểm tiến độ bị mất theo thủ tục: điểm bị mất = 20 × số hồ sơ giải quyết quá hạn của "
+                            f"thủ tục / mẫu số điểm tiến độ của {b.scope_name}; điểm chưa đạt tính thêm các hồ sơ "
+                            f"chưa giải quyết đúng hạn. Các thủ tục làm mất nhiều điểm nhất:", italic=True))
+            rows = [[str(i + 1), f"{r['procedure_code']} – {r['procedure_name']}" if r.get("procedure_name")
+                     else str(r["procedure_code"]), fmt_int(r["resolved_total"]), fmt_int(r["resolved_overdue"]),
+                     _points(r["points_lost"]), _points(r["points_unearned"])]
+                    for i, r in enumerate(b.index766_losses)]
+            out.append(TableBlock(["STT", "Thủ tục hành chính", "Đã giải quyết", "Giải quyết quá hạn", "Điểm bị mất",
+                                   "Điểm chưa đạt"], rows, [6, 50, 11, 11, 11, 11],
+                                  ["center", "left", "right", "right", "right", "right"], font_size=10))
     return out
 
 

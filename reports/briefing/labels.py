@@ -6,6 +6,7 @@ renderers alike, so that every format says the same words.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from config.vocabulary import BIEU06_COLUMNS, CHANNEL_LABELS, bieu06_group_spans
@@ -116,3 +117,12 @@ def refusals_sentence(counted_overdue: bool) -> str:
     return ("Hồ sơ từ chối giải quyết hoặc trả lại hồ sơ sau khi đã quá hạn không được tính vào tỷ lệ giải quyết "
             "đúng hạn (mặc định của bộ quy tắc, như mọi hồ sơ từ chối); chưa có văn bản quy định rõ các hồ sơ này "
             "có phải tính là giải quyết quá hạn hay không.")
+
+
+def reason766(rules: Any, gid: str, reason_vi: str) -> str:
+    """index766's reason in Vietnamese words: each input's name ("published_procedures") becomes
+    its meaning from the rules file ("thủ tục hành chính được công khai, …")."""
+    text = reason_vi
+    for key, inp in sorted(rules.group(gid).inputs.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(rf"(?<![\w.]){re.escape(key)} \(", lambda _m, vi=inp.vi: f"{vi} (", text)
+    return text

@@ -119,6 +119,15 @@ class Briefing:
     # the month reported: the total row first, then the scope's agencies in tree order
     forecast_month: dt.date | None = None
     forecast_rows: list[dict[str, Any]] = field(default_factory=list)
+    # the 766 scorecard's estimate of the month (index766 with the rules of reports.index766): every
+    # row (total first, tree order), the scope's direct sub-units as the ranking picks them (best
+    # share of the measured maximum first), and for an agency the procedures that cost it the most
+    # progress points (index766_losses, those that cost any)
+    index766_rules: Any = None          # config.index766.Index766
+    index766_file: str = "index766.yaml"
+    index766_rows: list[dict[str, Any]] = field(default_factory=list)
+    index766_agencies: list[dict[str, Any]] = field(default_factory=list)
+    index766_losses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:

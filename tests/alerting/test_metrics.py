@@ -194,3 +194,80 @@ def test_due_soon_gauge_equals_the_query_and_follows_the_clock(demo_app):
             assert m[(("agency_code", r["agency_code"]), ("agency_name", r["agency_name"]), ("days", "2"))] == r["due_soon"]
         totals.append(total["due_soon"])
     assert totals[0] > 0 and totals[0] != totals[1]
+
+
+def test_the_766_gauges_equal_the_scorecard_of_the_month(demo_app):
+    """Each measured group's points, their total and the measured maximum, for the province and each
+    agency, as index766 says them for the month to date; a group not measured has no series."""
+    from config.index766 import GROUPS
+
+    m = scrape(build_registry(demo_app, lambda: NOW))
+    rows = demo_app.query("index766", month="2026-10").to_dicts()
+    measured = [r for r in rows if r["groups_measured"]]
+    assert len(measured) > 5
+    points = m["motcua_index766_points"]
+    for r in measured:
+        who = PROVINCE if r["row_kind"] == "total" else agency_key(r["agency_code"], r["agency_name"])
+        for g in GROUPS:
+            key = tuple(sorted((*who, ("group", g))))
+            if r[f"{g}_points"] is None:
+                assert key not in points
+            else:
+                assert points[key] == pytest.approx(r[f"{g}_points"])
+        assert m["motcua_index766_total_points"][who] == pytest.approx(r["total_points"])
+        assert m["motcua_index766_measured_max_points"][who] == r["total_max"]
+    assert not any(dict(k)["group"] == "publicity" for k in points)  # never in an export
+    assert len(points) == sum(r["groups_measured"] for r in measured)
+
+
+def test_the_766_gauges_read_the_configured_rules(demo_app, tmp_path):
+    """reports.index766 of the running config, as `app.py index766` reads it."""
+    from config.index766 import DEFAULT_INDEX766
+
+    mine = tmp_path / "766.yaml"
+    mine.write_text(DEFAULT_INDEX766.read_text(encoding="utf-8").replace("min_ratings: 1\n", "min_ratings: 1000000\n"),
+                    encoding="utf-8")
+    cfg = demo_app.cfg.model_copy(update={"reports": demo_app.cfg.reports.model_copy(update={"index766": mine})})
+
+    class Ops:  # the app's operations under another config
+        def __init__(self):
+            self.cfg = cfg
+
+        def query(self, name, **params):
+            return demo_app.query(name, **params)
+
+    m = scrape(build_registry(Ops(), lambda: NOW))
+    prov = next(r for r in demo_app.query("index766", month="2026-10") if r["row_kind"] == "total")
+    points = m["motcua_index766_points"]
+    assert tuple(sorted((*PROVINCE, ("group", "satisfaction")))) not in points
+    assert points[tuple(sorted((*PROVINCE, ("group", "progress"))))] == pytest.approx(prov["progress_points"])
+    assert m["motcua_index766_measured_max_points"][PROVINCE] == prov["total_max"] - 18
+
+
+@pytest.fixture(scope="module")
+def mid_month_app(tmp_path_factory):
+    """The demo province recomputed on 21 October: the month is under way."""
+    from config.app import load_config
+
+    tmp = tmp_path_factory.mktemp("forecast")
+    app = Motcua(load_config(environ={"MOTCUA_STORE__PATH": str(tmp / "f.duckdb")}))
+    app.demo_data(out_dir=tmp / "demo", months=2, per_month=1500, end=dt.date(2026, 10, 21))
+    yield app
+    app.close()
+
+
+def test_the_forecast_gauge_has_the_three_readings_of_month_forecast(mid_month_app):
+    m = scrape(build_registry(mid_month_app, lambda: dt.datetime(2026, 10, 21, 9, 0)))["motcua_forecast_ontime_ratio"]
+    rows = mid_month_app.query("month_forecast", month="2026-10").to_dicts()
+    total = rows[0]
+    assert total["row_kind"] == "total" and total["in_progress"]
+    readings = {"now": "on_time_ratio", "best": "best_on_time_ratio", "worst": "worst_on_time_ratio"}
+    got = {k: m[tuple(sorted((*PROVINCE, ("reading", k))))] for k in readings}
+    assert got == {k: pytest.approx(total[c]) for k, c in readings.items()}
+    assert got["worst"] < got["now"] < got["best"]  # the month under way can still move both ways
+    agencies = [r for r in rows if r["row_kind"] == "agency" and r["on_time_ratio"] is not None]
+    assert len(agencies) > 5
+    for r in agencies:
+        for k, c in readings.items():
+            assert m[tuple(sorted((*agency_key(r["key"], r["name"]), ("reading", k))))] == pytest.approx(r[c])
+    assert len(m) == sum(1 for r in rows for c in readings.values() if r[c] is not None)

@@ -294,8 +294,8 @@ def test_compliance_register_is_a_section_of_the_briefing(env, files):
 def test_xlsx_bieu06_sheets(env, files):
     app, _, _ = env
     wb = load_workbook(io.BytesIO(files["xlsx"]))
-    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn", "Dự báo cuối tháng",
-                             "Dữ kiện bất thường", "Kiểm thử tải"]
+    assert wb.sheetnames == ["Biểu 06 - cơ quan", "Biểu 06 - lĩnh vực", "Số liệu cơ quan", "Hồ sơ quá hạn", "Sắp đến hạn",
+                             "Dự báo cuối tháng", "Bộ chỉ số 766", "Dữ kiện bất thường", "Kiểm thử tải"]
     for sheet, by in (("Biểu 06 - cơ quan", "agency"), ("Biểu 06 - lĩnh vực", "field")):
         ws = wb[sheet]
         merged = {str(m) for m in ws.merged_cells.ranges}
@@ -693,3 +693,140 @@ def test_the_briefing_forecasts_the_month_under_way(env):
     ws = load_workbook(io.BytesIO(render(b, "xlsx")))["Dự báo cuối tháng"]
     assert ws.cell(3, 2).value == "Tổng cộng" and ws.cell(3, 3).value == total["resolved_total"]
     assert ws.cell(3, 8).value == pytest.approx(total["best_on_time_ratio"])
+
+
+# -- the 766 scorecard --------------------------------------------------------------------------
+
+def _index766(app, cfg, month, agency=None):
+    from config.index766 import load_index766
+
+    return app.query("index766", month=month, agency=agency, score_denominator=cfg.reports.score_766.denominator,
+                     rules=load_index766(cfg.reports.index766).model_dump(mode="json")).to_dicts()
+
+
+def _section766(texts: list[str], month_label: str) -> list[str]:
+    """The texts of the 766 subsection of section I (its heading first), up to section II."""
+    heading = rf"\d\. Bộ chỉ số 766 tháng {month_label} \(ước tính\)"
+    start = next(i for i, t in enumerate(texts) if re.fullmatch(heading, t))
+    end = next(i for i, t in enumerate(texts) if t.startswith("II. "))
+    return texts[start:end]
+
+
+def test_the_briefing_carries_the_766_scorecard_of_the_month(env, files):
+    """I.6: each group's points as index766 says them (publicity never measured, with its reason), the
+    measured total against its maximum, "ước tính", the unconfirmed weights and the rules file named;
+    the table of the direct sub-units as the ranking picks them; the same words in the DOCX and the PDF."""
+    from config.index766 import GROUPS, load_index766
+    from reports.briefing.collect import collect
+    from reports.briefing.document import document
+    from reports.briefing.labels import fmt_dec
+    from reports.briefing.model import Heading, Para
+
+    app, cfg, _ = env
+    rules = load_index766(cfg.reports.index766)
+    rows = _index766(app, cfg, MONTH)
+    total = next(r for r in rows if r["row_kind"] == "total")
+    assert total["groups_measured"] == 4 and total["publicity_points"] is None  # the demo fills the other inputs
+    b = collect(app, MONTH, cfg=cfg)
+    texts = [blk.text for blk in document(b) if isinstance(blk, (Heading, Para))]
+    sec = _section766(texts, "10/2026")
+    assert sec[0].startswith("6. ")  # after I.5, the forecast
+    assert (f"{fmt_dec(total['total_points'], 2)}/{total['total_max']:g} điểm trên 4/5 nhóm đo được"
+            in sec[1])
+    for g in GROUPS:
+        line = next(t for t in sec if t.startswith(f"- {rules.group(g).name.vi} (tối đa "))
+        if total[f"{g}_points"] is None:
+            assert line.endswith(f"): chưa đo được: {rules.publicity.inputs['published_procedures'].vi} "
+                                 "(không có trong tệp xuất); " + rules.publicity.inputs["published_progress"].vi
+                                 + " (không có trong tệp xuất).")
+        else:
+            assert line.endswith(f"): {fmt_dec(total[f'{g}_points'], 2)} điểm.")
+    note = next(t for t in sec if t.startswith("Đây là số ước tính"))
+    assert "chưa được xác nhận (Công văn 5518/VPCP-KSTT (19/6/2025) đã gửi dự thảo sửa đổi)" in note
+    assert "tệp quy tắc index766.yaml" in note
+    # the table: the ranking's agencies, best share of the measured maximum first
+    t = _find_table([t for t in _docx_tables(files["docx"]) if t[0][-1] == "Tổng/tối đa"], "STT")
+    by_code = {r["agency_code"]: r for r in rows if r["row_kind"] == "agency"}
+    want = sorted((by_code[r["key"]] for r in b.ranking),
+                  key=lambda r: (-(r["total_points"] or 0) / r["total_max"] if r["total_max"] else 0, r["agency_code"]))
+    assert len(t) - 1 == len(b.ranking) > 5
+    for cells, r in zip(t[1:], want):
+        assert cells[1] == r["agency_name"]
+        assert cells[2:7] == [fmt_dec(r[f"{g}_points"], 2) for g in GROUPS]
+        assert cells[7] == f"{fmt_dec(r['total_points'], 2)}/{r['total_max']:g}"
+    docx = _docx_text(files["docx"])
+    pdf = re.sub(r"\s+", " ", _pdf_text(files["pdf"]))
+    for text in sec:
+        assert text in docx and re.sub(r"\s+", " ", text) in pdf, text
+
+
+def test_the_xlsx_sheet_of_the_766_scorecard_equals_the_query(env, files):
+    from config.index766 import GROUPS
+
+    app, cfg, _ = env
+    rows = [r for r in _index766(app, cfg, MONTH) if r["row_kind"] == "total" or r["groups_measured"]]
+    ws = load_workbook(io.BytesIO(files["xlsx"]))["Bộ chỉ số 766"]
+    assert "ước tính" in ws.cell(1, 1).value and "chưa được xác nhận" in ws.cell(1, 1).value
+    got = list(ws.iter_rows(min_row=3, values_only=True))
+    assert len(got) == len(rows) > 10
+    for cells, r in zip(got, rows):
+        assert cells[0] == (r["agency_code"] or None) and cells[1] == (r["agency_name"] or "Tổng cộng")
+        assert list(cells[4:9]) == [pytest.approx(r[f"{g}_points"]) if r[f"{g}_points"] is not None else None
+                                    for g in GROUPS]
+        assert cells[9] == pytest.approx(r["total_points"]) and cells[10] == r["total_max"]
+        assert cells[11:14] == (r["groups_measured"], r["received"], r["resolved"])
+        assert cells[14].startswith("Công khai, minh bạch: thủ tục hành chính được công khai")
+
+
+def test_an_agency_briefing_shows_where_its_progress_points_go(env):
+    from reports.briefing.collect import collect
+    from reports.briefing.labels import fmt_dec
+
+    app, cfg, _ = env
+    losses = [r for r in app.query("index766_losses", month=MONTH, agency=AGENCY,
+                                   score_denominator=cfg.reports.score_766.denominator, limit=10)
+              if r["points_lost"] > 0]
+    assert losses
+    total = next(r for r in _index766(app, cfg, MONTH, AGENCY) if r["row_kind"] == "total")
+    _, data = build(app, MONTH, "docx", agency=AGENCY, cfg=cfg)
+    text = _docx_text(data)
+    assert f"của Sở Nội vụ trong tháng 10/2026, ước tính từ dữ liệu hồ sơ: {fmt_dec(total['total_points'], 2)}/" in text
+    t = _find_table([t for t in _docx_tables(data) if t[0][-1] == "Điểm chưa đạt"], "STT")
+    assert [row[1:] for row in t[1:]] == [
+        [f"{r['procedure_code']} – {r['procedure_name']}", fmt_int(r["resolved_total"]), fmt_int(r["resolved_overdue"]),
+         fmt_dec(r["points_lost"], 2), fmt_dec(r["points_unearned"], 2)] for r in losses]
+    assert collect(app, MONTH, cfg=cfg).index766_losses == []  # the province's briefing lists none
+
+
+def test_the_766_section_reads_the_configured_rules_and_says_why_a_group_is_not_measured(env, tmp_path):
+    """reports.index766 of the config (also through a bare store, as the dashboard builds it): a
+    satisfaction group asking for more ratings than the month has is not measured, and says why."""
+    from config.index766 import DEFAULT_INDEX766
+    from reports.briefing.collect import collect
+    from reports.briefing.document import document
+    from reports.briefing.model import Heading, Para
+
+    app, cfg, _ = env
+    mine = tmp_path / "my766.yaml"
+    mine.write_text(DEFAULT_INDEX766.read_text(encoding="utf-8").replace("min_ratings: 1\n", "min_ratings: 1000000\n"),
+                    encoding="utf-8")
+    custom = cfg.model_copy(update={"reports": cfg.reports.model_copy(update={"index766": mine})})
+    b = collect(app.store, MONTH, cfg=custom)
+    texts = _section766([blk.text for blk in document(b) if isinstance(blk, (Heading, Para))], "10/2026")
+    line = next(t for t in texts if t.startswith("- Mức độ hài lòng (tối đa 18 điểm): "))
+    assert re.search(r"chưa đo được: đánh giá của người dân \(1–5\) đối với hồ sơ giải quyết trong tháng "
+                     r"\([\d.]+ lượt đánh giá, ít hơn mức tối thiểu 1000000\)\.$", line), line
+    assert "trên 3/5 nhóm đo được" in texts[1] and "tệp quy tắc my766.yaml" in " ".join(texts)
+    shipped = collect(app.store, MONTH)  # no config: the shipped rules
+    assert shipped.index766_file == "index766.yaml" and shipped.index766_rows[0]["satisfaction_points"] is not None
+
+
+def test_a_month_without_dossiers_has_no_766_estimate(env):
+    from reports.briefing.collect import collect
+    from reports.briefing.document import document
+    from reports.briefing.model import Heading, Para
+
+    app, cfg, _ = env
+    texts = [blk.text for blk in document(collect(app, EMPTY, cfg=cfg)) if isinstance(blk, (Heading, Para))]
+    sec = _section766(texts, "01/2024")
+    assert sec[1:] == ["Không có số liệu để ước tính Bộ chỉ số 766 của tỉnh Quảng Ngãi trong tháng 01/2024."]
