@@ -13,9 +13,9 @@ from config.index766 import DEFAULT_INDEX766, GROUPS, load_index766
 def test_the_shipped_rules():
     r = load_index766()
     assert AppConfig().reports.index766 == DEFAULT_INDEX766
-    assert [r.group(g).max_points for g in GROUPS] == [18, 20, 12, 22, 18]
-    assert sum(c.points or 0 for c in r.online_service.components) == 12
-    assert [c.points for c in r.online_service.components if c.input == "online_payment"] == [None]
+    assert [r.group(g).max_points for g in GROUPS] == [18, 20, 22, 22, 18]   # the decision's 100 points
+    assert sum(c.points or 0 for c in r.online_service.components) == 22
+    assert [c.points for c in r.online_service.components if c.input == "online_payment"] == [10]
     assert (r.label.vi, r.label.en) == ("ước tính", "estimate")
     assert r.decision.confirmed and not r.revision.confirmed and "5518/VPCP-KSTT" in r.revision.text
     # the weights nobody has confirmed say so
@@ -36,7 +36,7 @@ def _broken(tmp_path, change) -> str:
 
 def test_components_must_add_up_to_the_group(tmp_path):
     msg = _broken(tmp_path, lambda d: d["online_service"]["components"][2].update(points=5))
-    assert "online_service: Value error, the components' points add up to 11, not to max_points 12" in msg
+    assert "online_service: Value error, the components' points add up to 21, not to max_points 22" in msg
 
 
 def test_progress_is_the_stores_twenty(tmp_path):
@@ -54,7 +54,7 @@ def test_a_missing_group_a_typo_and_the_100_points(tmp_path):
     assert "publicity.max_pionts: Extra inputs are not permitted" in _broken(
         tmp_path, lambda d: d["publicity"].update(max_pionts=1))
     assert "add up to 110, more than the decision's 100" in _broken(
-        tmp_path, lambda d: d["publicity"].update(max_points=38))
+        tmp_path, lambda d: d["publicity"].update(max_points=28))
     assert "zero_at must be below the top of the rating scale (5)" in _broken(
         tmp_path, lambda d: d["satisfaction"].update(zero_at=5))
 

@@ -80,19 +80,21 @@ def rows_by_code(t) -> dict:
     return {r["agency_code"]: r for r in t.to_dicts()}
 
 
-# Hand computation (config/index766.yaml): online = min(2, 2A/0.8) + 4B + min(6, 6C/0.5);
+# Hand computation (config/index766.yaml): online = min(2, 2A/0.8) + 4B + min(6, 6C/0.5) + 10 × paid online;
 # digitisation = 11 × reception share + 11 × result share; satisfaction = 18 × (avg − 1) / 4;
 # progress = 20 × (early + on time) / (received + carried over).
 EXPECTED = {
     # S1: received D1 D2 D3 (D4 withdrawn); in time D1. A: PR-F, PR-N → 1/2; B: PR-F dossiers D1 D2, online D1 → 1/2;
-    # C: 1/3. Digitised at reception D1 D3 of D1 D2 D3; results D1 of D1 D2; ratings 5, 2.
-    "S1": dict(progress=20 / 3, online=1.25 + 2 + 4, digitisation=11 * 2 / 3 + 11 / 2, satisfaction=18 * 2.5 / 4),
-    # X1: received D5 D6 D7; in time D5 D6. A: PR-P, PR-N → 1/2; B: PR-P dossiers D5 D7, online D5; C: 1/3.
-    # Digitised D5 of D5 D6 (D7 says nothing); results D5 of D5 (D6 says nothing); ratings 4, 4.
-    "X1": dict(progress=40 / 3, online=1.25 + 2 + 4, digitisation=11 / 2 + 11, satisfaction=18 * 3 / 4),
+    # C: 1/3; paid online D1 of D1 D2 D3. Digitised at reception D1 D3 of D1 D2 D3; results D1 of D1 D2;
+    # ratings 5, 2.
+    "S1": dict(progress=20 / 3, online=1.25 + 2 + 4 + 10 / 3, digitisation=11 * 2 / 3 + 11 / 2, satisfaction=18 * 2.5 / 4),
+    # X1: received D5 D6 D7; in time D5 D6. A: PR-P, PR-N → 1/2; B: PR-P dossiers D5 D7, online D5; C: 1/3;
+    # paid online D5 of D5 D6 (D7 says nothing). Digitised D5 of D5 D6; results D5 of D5 (D6 says nothing);
+    # ratings 4, 4.
+    "X1": dict(progress=40 / 3, online=1.25 + 2 + 4 + 10 / 2, digitisation=11 / 2 + 11, satisfaction=18 * 3 / 4),
     # P (everything): received 6, in time 3; A: 2 of 3 procedures; B: D1 D5 of D1 D2 D5 D7; C: 2/6;
-    # digitised 3 of 5; results 2 of 3; ratings 5 2 4 4.
-    "P": dict(progress=10.0, online=2 * (2 / 3) / 0.8 + 2 + 4, digitisation=11 * 3 / 5 + 11 * 2 / 3,
+    # paid online 2 of 5; digitised 3 of 5; results 2 of 3; ratings 5 2 4 4.
+    "P": dict(progress=10.0, online=2 * (2 / 3) / 0.8 + 2 + 4 + 10 * 2 / 5, digitisation=11 * 3 / 5 + 11 * 2 / 3,
               satisfaction=18 * 2.75 / 4),
 }
 EXPECTED["H1"] = EXPECTED["X1"]  # the district counts its commune
@@ -111,7 +113,7 @@ def test_each_group_against_a_hand_computation(month, code):
     assert r["publicity_points"] is None
     assert r["publicity_reason"].startswith("not measured: published_procedures (not in an export)")
     assert r["total_points"] == pytest.approx(sum(want.values()))
-    assert (r["total_max"], r["groups_measured"]) == (20 + 12 + 22 + 18, 4)
+    assert (r["total_max"], r["groups_measured"]) == (20 + 22 + 22 + 18, 4)
 
 
 def test_progress_is_the_stores_score_766_with_the_chosen_denominator(month):
@@ -145,7 +147,8 @@ def test_without_the_columns_the_groups_say_what_is_missing(app, tmp_path):
     assert r["online_service_points"] is None
     assert r["online_service_reason"] == (
         "not measured: procedures_online (procedures.online_level not in the data); "
-        "online_capable_dossiers (procedures.online_level not in the data)")
+        "online_capable_dossiers (procedures.online_level not in the data); "
+        "online_payment (dossiers.paid_online not in the data)")
     assert r["online_service_reason_vi"].startswith("chưa đo được: procedures_online (dữ liệu không có "
                                                     "procedures.online_level)")
     assert r["digitisation_points"] is None
@@ -169,8 +172,9 @@ def test_a_month_without_dossiers_is_not_measured_anywhere(month):
 def test_the_rules_decide_the_weights(month):
     rules = load_index766().model_dump(mode="json")
     rules["satisfaction"]["zero_at"] = 0            # 18 × avg / 5
-    rules["online_service"]["components"][3]["points"] = 3   # online payment scored: 3 × share
+    rules["online_service"]["components"][3]["points"] = 3   # online payment: 3 × share instead of 10
     rules["online_service"]["components"][2]["points"] = 3   # the channel share worth 3 instead of 6
+    rules["online_service"]["max_points"] = 12
     r = rows_by_code(month.query("index766", month=MONTH, rules=rules))["S1"]
     assert r["satisfaction_points"] == pytest.approx(18 * 3.5 / 5)
     assert r["online_service_points"] == pytest.approx(1.25 + 2 + min(3, 3 * (1 / 3) / 0.5) + 3 * (1 / 3))

@@ -25,7 +25,7 @@ def test_index766_json_and_text(run_app, tmp_path):
     assert doc["score_denominator"] == "received_and_carried" and doc["rating_scale"] == [1, 5]
     defs = doc["definitions"]
     assert list(defs) == ["publicity", "progress", "online_service", "digitisation", "satisfaction"]
-    assert defs["online_service"]["max_points"] == 12 and defs["online_service"]["source"]["confirmed"] is False
+    assert defs["online_service"]["max_points"] == 22 and defs["online_service"]["source"]["confirmed"] is False
     assert defs["progress"]["score_766"]["denominator_columns"] == ["received_online", "received_direct_postal",
                                                                     "carried_over"]
     assert "5518/VPCP-KSTT" in doc["revision"]["text"]
