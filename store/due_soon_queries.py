@@ -94,6 +94,17 @@ def _left_sql(con: duckdb.DuckDBPyConnection, query: str, now: dt.datetime) -> t
     return by_version(lefts), by_version(days)
 
 
+def _with(agency: str | None) -> str:
+    """The WITH clause: the agency tree only when an agency narrows the answer (building it costs
+    more than the rest of the query at ten million dossiers), the agencies' names always."""
+    tree = f"RECURSIVE {agency_tree_ctes('$tree_date', False)}, " if agency else ""
+    return f"WITH {tree}{_AGENCY_NAMES}"
+
+
+def _scope_sql(agency: str | None, col: str, rollup: bool = True) -> str:
+    return _in_scope(col, rollup) if agency else "TRUE"
+
+
 def _due_soon_sql(con: duckdb.DuckDBPyConnection, query: str, now: dt.datetime, days: float) -> str:
     """SELECT of the due-soon dossiers at `now` (every agency): their row, deadline and time left."""
     left, day = _left_sql(con, query, now)
@@ -127,7 +138,7 @@ def due_soon(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: fl
     n, d = _limit(limit, "due_soon"), _days(days, "due_soon")
     now = _instant(as_of, "due_soon")
     return _run(con, f"""
-        WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
+        {_with(agency)},
         o AS ({_due_soon_sql(con, 'due_soon', now, d)})
         SELECT o.dossier_code, o.agency_code, an.name AS agency_name, o.procedure_code, pr.name AS procedure_name,
                o.received_at, o.due_at, o.late_from,
@@ -137,7 +148,7 @@ def due_soon(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: fl
                TIMESTAMP '{now.isoformat(sep=' ')}' AS as_of
         FROM o LEFT JOIN agency_names an ON an.code = o.agency_code
         LEFT JOIN procedures pr ON pr.code = o.procedure_code
-        WHERE {_in_scope('o.agency_code', _flag(rollup))}
+        WHERE {_scope_sql(agency, 'o.agency_code', _flag(rollup))}
         ORDER BY o.left_us, o.late_from, o.dossier_code
         LIMIT {n}""", {"agency": agency or None, "tree_date": now.date()})
 
@@ -152,7 +163,7 @@ def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None
     d = _days(days, "due_soon_by_agency")
     now = _instant(as_of, "due_soon_by_agency")
     return _run(con, f"""
-        WITH RECURSIVE {agency_tree_ctes('$tree_date', False)}, {_AGENCY_NAMES},
+        {_with(agency)},
         o AS ({_due_soon_sql(con, 'due_soon_by_agency', now, d)})
         SELECT CASE WHEN grouping(o.agency_code) = 0 THEN 'agency' ELSE 'total' END AS row_kind,
                o.agency_code, CASE WHEN grouping(o.agency_code) = 0 THEN any_value(an.name) END AS agency_name,
@@ -162,7 +173,7 @@ def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None
                CAST(arg_min(o.day_us, o.left_us) // {MINUTE_US} AS BIGINT) AS office_day_minutes,
                TIMESTAMP '{now.isoformat(sep=' ')}' AS as_of, CAST({d} AS DOUBLE) AS days
         FROM o LEFT JOIN agency_names an ON an.code = o.agency_code
-        WHERE {_in_scope('o.agency_code')}
+        WHERE {_scope_sql(agency, 'o.agency_code')}
         GROUP BY GROUPING SETS ((o.agency_code), ())
         ORDER BY row_kind = 'agency', due_soon DESC, o.agency_code""", {"agency": agency or None,
                                                                         "tree_date": now.date()})
