@@ -92,14 +92,14 @@ def overview_block(month: dt.date, level: str | None = None) -> None:
     rows.sort(key=lambda x: (x["total_points"], x["agency_name"] or x["agency_code"]))
     if rows:
         heads = {gid: f"{SHORT[lng][gid]} ({num(r.group(gid).max_points, lng)})" for gid in GROUPS}
+        # no level column (the page's filter picks the level): with it the totals fell off the page's width
         df = pd.DataFrame([{tr("col_agency"): x["agency_name"] or x["agency_code"],
-                            tr("col_level"): tr(f"level_{x['level']}") if x["level"] else None,
                             **{heads[gid]: x[f"{gid}_points"] for gid in GROUPS},
                             tr("ix_col_total"): x["total_points"], tr("ix_col_max"): x["total_max"]} for x in rows])
         common.dataframe(df, {**{h: "dec2" for h in heads.values()}, tr("ix_col_total"): "dec2",
                               tr("ix_col_max"): "int"}, hide_index=True, key="ix_table",
                          height=min(38 + 35 * len(df), 320),
-                         column_config={tr("col_agency"): st.column_config.TextColumn(width="large")})
+                         column_config={tr("col_agency"): st.column_config.TextColumn(width="medium")})
         st.caption(tr("ix_table_caption"))
     rank_block(month, level)
 
