@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from config.clock import local_now
-from config.index766 import GROUPS, Index766, load_index766
+from config.index766 import DEFAULT_INDEX766, GROUPS, Index766, load_index766
 from dashboard import common, due_soon
 from dashboard.i18n import FIELD_LABELS_VI, month_label, num
 from reports.due_soon import format_days
@@ -37,10 +38,13 @@ def _load(path: str, mtime: float) -> dict[str, Any]:
 
 
 def rules() -> tuple[Index766, dict[str, Any]]:
-    """The configured rules file, as a model and as the queries' `rules` parameter."""
+    """The configured rules file, as a model and as the queries' parameters: none for the shipped
+    file (the query reads it itself, and the owner's prewarmed answers, dashboard/warm.py, match),
+    else `rules`, its content."""
     path = common.config().reports.index766
     data = _load(str(path), path.stat().st_mtime)
-    return Index766.model_validate(data), data
+    shipped = Path(path).resolve() == DEFAULT_INDEX766.resolve()
+    return Index766.model_validate(data), ({} if shipped else {"rules": data})
 
 
 def reason_text(r: Index766, gid: str, row: dict[str, Any], lang: str) -> str:
@@ -71,7 +75,7 @@ def overview_block(month: dt.date, level: str | None = None) -> None:
     tr, lng = common.translator(), common.lang()
     r, data = rules()
     m_key = month.strftime("%Y-%m")
-    t = common.query("index766", month=m_key, rules=data).to_dicts()
+    t = common.query("index766", month=m_key, **data).to_dicts()
     total = next((x for x in t if x["row_kind"] == "total"), None)
     st.subheader(tr("ix_title", m=month_label(month, lng)))
     st.caption(tr("ix_estimate", decision=_source(r.decision.text), revision=_source(r.revision.text)))
@@ -115,7 +119,7 @@ def rank_block(month: dt.date, level: str | None = None) -> None:
     tr, lng = common.translator(), common.lang()
     _, data = rules()
     t = common.query("index766_rank", end_month=month.strftime("%Y-%m"), months=RANK_MONTHS, level=level or None,
-                     rules=data).to_dicts()
+                     **data).to_dicts()
     st.markdown(f"**{tr('ix_rank_title', n=num(RANK_MONTHS, lng))}**")
     by: dict[str, list[dict[str, Any]]] = {}
     for x in t:

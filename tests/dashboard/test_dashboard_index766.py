@@ -108,3 +108,31 @@ def test_agency_account_gets_its_own_subtree_only(store_env):
     # and on the page: the account's own agency, nothing of another's
     at = open_page(login("agency"), "agency")
     assert any(s.value == "Điểm mất ở đâu" for s in at.subheader)
+
+
+def test_a_configured_rules_file_is_the_one_shown(store_env, monkeypatch, tmp_path):
+    """Another rules file (reports.index766) decides the weights on the page, as on the command line."""
+    import yaml
+
+    rules = _rules(store_env)
+    rules["satisfaction"]["zero_at"] = 0
+    path = tmp_path / "index766.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("MOTCUA_REPORTS__INDEX766", str(path))
+    at = open_page(login("leadership"), "overview")
+    m = at.selectbox(key="ov_month").value.strftime("%Y-%m")
+    mine = backend_query(store_env, "index766", month=m, rules=rules).one()
+    shipped = backend_query(store_env, "index766", month=m).one()
+    assert mine["satisfaction_points"] != shipped["satisfaction_points"]
+    assert metric(at, "Mức độ hài lòng") == _points(mine["satisfaction_points"], 18)
+
+
+def test_the_owner_prewarms_the_blocks_answers(store_env):
+    """The default view's 766 answers are among the owner's prewarmed ones, with the page's parameters."""
+    from dashboard.warm import overview_queries
+
+    b = Backend(store_env["cfg"])
+    queries = overview_queries(b.query)
+    m = next(p["end_month"] for n, p in queries if n == "province_month_series")
+    assert ("index766", {"month": m}) in queries
+    assert ("index766_rank", {"end_month": m, "months": 12, "level": None}) in queries
