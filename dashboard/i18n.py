@@ -189,7 +189,7 @@ TEXT: dict[str, dict[str, str]] = {
                           "force are not confirmed. Source: {decision}; a revision draft per {revision}. A group not "
                           "measured shows “–” (the ? says why)."},
     "ix_max": {"vi": "Tối đa {n} điểm.", "en": "At most {n} points."},
-    "ix_not_measured": {"vi": "Chưa tính được điểm nhóm này. {why}", "en": "This group is not scored. {why}"},
+    "ix_not_measured": {"vi": "{why}. Nhóm này không được cộng vào tổng.", "en": "{why}. Not added to the total."},
     "ix_total": {"vi": "Tổng các nhóm đo được", "en": "Total of the measured groups"},
     "ix_total_help": {"vi": "Cộng điểm của {n}/{all} nhóm đo được, so với tổng điểm tối đa của các nhóm đó.",
                       "en": "The points of the {n} of {all} groups measured, against those groups' maximum."},

@@ -56,8 +56,9 @@ def reason_text(r: Index766, gid: str, row: dict[str, Any], lang: str) -> str:
     inputs = r.group(gid).inputs
     for key in sorted(inputs, key=len, reverse=True):
         text = re.sub(rf"(?<![\w.]){re.escape(key)}(?![\w.])", inputs[key].vi, text)
-    return re.sub(r"\b(?:dossiers|procedures)\.(\w+)\b",
+    text = re.sub(r"\b(?:dossiers|procedures)\.(\w+)\b",
                   lambda m: _COLUMN_VI.get(m[1]) or f"cột “{FIELD_LABELS_VI.get(m[1], m[1])}”", text)
+    return text[:1].upper() + text[1:]
 
 
 def _source(text: str) -> str:

@@ -136,3 +136,27 @@ def test_the_owner_prewarms_the_blocks_answers(store_env):
     m = next(p["end_month"] for n, p in queries if n == "province_month_series")
     assert ("index766", {"month": m}) in queries
     assert ("index766_rank", {"end_month": m, "months": 12, "level": None}) in queries
+
+
+def test_why_a_group_is_not_measured_reads_in_vietnamese():
+    """The query names inputs and stored columns (store/index766_queries.py); the page words them
+    with the rules file's and the import's Vietnamese (the reasons as tests/store/test_index766.py
+    pins them for an export without the 766 columns)."""
+    import re
+
+    from dashboard.index766 import reason_text
+    from tests.dashboard.test_vietnamese_output import ENGLISH
+
+    rules = load_index766()
+    row = {"online_service_reason_vi": "chưa đo được: procedures_online (dữ liệu không có procedures.online_level); "
+                                       "online_capable_dossiers (dữ liệu không có procedures.online_level)",
+           "satisfaction_reason_vi": "chưa đo được: ratings (dữ liệu không có dossiers.satisfaction_rating)",
+           "satisfaction_reason": "not measured: ratings (dossiers.satisfaction_rating not in the data)"}
+    online = reason_text(rules, "online_service", row, "vi")
+    assert online.startswith("Chưa đo được: A: tỷ lệ thủ tục") and "mức độ cung cấp trực tuyến của thủ tục" in online
+    sat = reason_text(rules, "satisfaction", row, "vi")
+    assert sat == ("Chưa đo được: đánh giá của người dân (1–5) đối với hồ sơ giải quyết trong tháng "
+                   "(dữ liệu không có cột “Đánh giá mức độ hài lòng”)")
+    for text in (online, sat):
+        assert not re.search(r"\w_\w|dossiers\.|procedures\.", text) and not ENGLISH.search(text), text
+    assert reason_text(rules, "satisfaction", row, "en") == row["satisfaction_reason"]
