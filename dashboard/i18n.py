@@ -221,6 +221,10 @@ TEXT: dict[str, dict[str, str]] = {
                       "en": "20 × the dossiers due soon / the month's denominator of the progress score ({d} "
                             "dossiers): each dossier due soon resolved in time counts as on time this month instead "
                             "of late."},
+    "ix_saved_caption": {"vi": "Hồ sơ sắp đến hạn tính đến {t}, so với mẫu số của tháng {m}. Bảng dưới: các thủ tục "
+                               "làm cơ quan mất nhiều điểm tiến độ nhất trong tháng.",
+                         "en": "Dossiers due soon as of {t}, against {m}'s denominator. Below: the procedures that "
+                               "cost the agency the most progress points this month."},
     "ix_col_lost": {"vi": "Điểm bị mất", "en": "Points lost"},
     "ix_col_unearned": {"vi": "Điểm chưa đạt", "en": "Points not earned"},
     "ix_lost_help": {"vi": "20 × số hồ sơ trễ hạn của thủ tục / mẫu số của cơ quan: phần điểm tiến độ thủ tục "

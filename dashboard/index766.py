@@ -17,7 +17,7 @@ import streamlit as st
 from config.clock import local_now
 from config.index766 import DEFAULT_INDEX766, GROUPS, Index766, load_index766
 from dashboard import common, due_soon
-from dashboard.i18n import FIELD_LABELS_VI, month_label, num
+from dashboard.i18n import FIELD_LABELS_VI, month_label, num, when
 from reports.due_soon import format_days
 from reports.index766 import SHORT
 
@@ -150,14 +150,16 @@ def agency_block(agency: str, month: dt.date) -> None:
     tr, lng = common.translator(), common.lang()
     m_key = month.strftime("%Y-%m")
     st.subheader(tr("ix_losses_title"))
+    now = _now()
     gain = common.query("index766_due_soon_gain", month=m_key, agency=agency, days=due_soon.DAYS,
-                        as_of=_now()).one() or {}
+                        as_of=now).one() or {}
     k = st.columns(3)
     k[0].metric(tr("ov_score"), num(gain.get("score_766"), lng, 2), border=True)
     k[1].metric(tr("ix_due_soon", days=format_days(due_soon.DAYS, lng)), num(gain.get("due_soon") or 0, lng),
                 border=True)
     k[2].metric(tr("ix_saved"), "–" if gain.get("points_saved") is None else "+" + num(gain["points_saved"], lng, 2),
                 border=True, help=tr("ix_saved_help", d=num(gain.get("denominator"), lng)))
+    st.caption(tr("ix_saved_caption", t=when(now, lng), m=month_label(month, lng)))
     losses = [x for x in common.query("index766_losses", month=m_key, agency=agency, limit=LOSSES_SHOWN)
               if x["points_unearned"] > 0]
     if not losses:
