@@ -181,6 +181,62 @@ TEXT: dict[str, dict[str, str]] = {
     "series_on_time": {"vi": "Tỷ lệ đúng hạn (%)", "en": "On-time ratio (%)"},
     "series_score": {"vi": "Điểm 766", "en": "766 score"},
     # due soon (Tổng quan and Cơ quan)
+    "ix_title": {"vi": "Bộ chỉ số 766 (ước tính), tháng {m}", "en": "The 766 scorecard (estimate), {m}"},
+    "ix_estimate": {"vi": "Số ước tính từ dữ liệu hồ sơ, không phải điểm chính thức: trọng số và cách tính đang áp "
+                          "dụng chưa được xác nhận. Căn cứ: {decision}; có dự thảo sửa đổi theo {revision}. Nhóm "
+                          "chưa đo được hiện “–” (rê chuột vào dấu ? để xem lý do).",
+                    "en": "An estimate from the dossiers' data, not the official score: the weights and formulas in "
+                          "force are not confirmed. Source: {decision}; a revision draft per {revision}. A group not "
+                          "measured shows “–” (the ? says why)."},
+    "ix_max": {"vi": "Tối đa {n} điểm.", "en": "At most {n} points."},
+    "ix_not_measured": {"vi": "{why}. Nhóm này không được cộng vào tổng.", "en": "{why}. Not added to the total."},
+    "ix_total": {"vi": "Tổng các nhóm đo được", "en": "Total of the measured groups"},
+    "ix_total_help": {"vi": "Cộng điểm của {n}/{all} nhóm đo được, so với tổng điểm tối đa của các nhóm đó.",
+                      "en": "The points of the {n} of {all} groups measured, against those groups' maximum."},
+    "ix_col_total": {"vi": "Tổng điểm", "en": "Total"},
+    "ix_col_max": {"vi": "Tối đa", "en": "Max"},
+    "ix_table_caption": {"vi": "Điểm ước tính theo nhóm của từng cơ quan (tính cả đơn vị trực thuộc), thấp nhất "
+                               "trước; “–”: nhóm chưa đo được.",
+                         "en": "Each agency's estimated points per group (its sub-units included), lowest first; "
+                               "“–”: not measured."},
+    "ix_rank_title": {"vi": "Thứ hạng theo tổng điểm 766 ước tính, {n} tháng", "en": "Rank by the estimated 766 total, {n} months"},
+    "ix_rank_none": {"vi": "Chưa có cơ quan nào được xếp hạng trong tháng này.", "en": "No agency is ranked this month."},
+    "ix_col_rank": {"vi": "Hạng", "en": "Rank"},
+    "ix_col_move": {"vi": "So với tháng trước", "en": "Since last month"},
+    "ix_col_history": {"vi": "Hạng các tháng (cũ → mới)", "en": "Ranks (oldest → newest)"},
+    "ix_history_help": {"vi": "Hạng của cơ quan trong {n} tháng, tháng cũ nhất trước; “–”: tháng đó chưa xếp hạng.",
+                        "en": "The agency's rank over {n} months, oldest first; “–”: not ranked that month."},
+    "ix_rank_caption": {"vi": "Hạng 1 là tổng điểm ước tính cao nhất (trong cấp đã chọn); bằng điểm thì cùng hạng; cơ "
+                              "quan chưa đo được nhóm nào không được xếp hạng. ▲ lên, ▼ xuống bao nhiêu bậc so với "
+                              "tháng trước, “=” giữ nguyên. Thấp nhất trước.",
+                        "en": "Rank 1 is the highest estimated total (within the level chosen); equal totals share a "
+                              "rank; an agency with no group measured is not ranked. ▲ up, ▼ down by that many places "
+                              "since last month, “=” unchanged. Lowest first."},
+    "ix_losses_title": {"vi": "Điểm mất ở đâu", "en": "Where the points go"},
+    "ix_due_soon": {"vi": "Hồ sơ sắp đến hạn ({days} ngày làm việc)", "en": "Due within {days} working days"},
+    "ix_saved": {"vi": "Điểm giữ được nếu giải quyết kịp", "en": "Points saved if resolved in time"},
+    "ix_saved_help": {"vi": "20 × số hồ sơ sắp đến hạn / mẫu số của điểm tiến độ trong tháng ({d} hồ sơ): mỗi hồ "
+                            "sơ sắp đến hạn được giải quyết đúng hạn sẽ được tính là đúng hạn trong tháng này thay "
+                            "vì trễ hạn.",
+                      "en": "20 × the dossiers due soon / the month's denominator of the progress score ({d} "
+                            "dossiers): each dossier due soon resolved in time counts as on time this month instead "
+                            "of late."},
+    "ix_saved_caption": {"vi": "Hồ sơ sắp đến hạn tính đến {t}, so với mẫu số của tháng {m}. Bảng dưới: các thủ tục "
+                               "làm cơ quan mất nhiều điểm tiến độ nhất trong tháng.",
+                         "en": "Dossiers due soon as of {t}, against {m}'s denominator. Below: the procedures that "
+                               "cost the agency the most progress points this month."},
+    "ix_col_lost": {"vi": "Điểm bị mất", "en": "Points lost"},
+    "ix_col_unearned": {"vi": "Điểm chưa đạt", "en": "Points not earned"},
+    "ix_lost_help": {"vi": "20 × số hồ sơ trễ hạn của thủ tục / mẫu số của cơ quan: phần điểm tiến độ thủ tục "
+                           "này làm cơ quan mất.",
+                     "en": "20 × the procedure's overdue dossiers / the agency's denominator: the progress points "
+                           "it costs the agency."},
+    "ix_unearned_help": {"vi": "Tính cả hồ sơ còn đang giải quyết hoặc chưa giải quyết đúng hạn: điểm tiến độ của "
+                               "cơ quan cộng các số này bằng 20.",
+                         "en": "Also counts the dossiers still pending or not resolved in time: the agency's "
+                               "progress score plus these adds up to 20."},
+    "ix_no_losses": {"vi": "Không thủ tục nào làm mất điểm tiến độ trong tháng này.",
+                     "en": "No procedure cost progress points this month."},
     "ds_title": {"vi": "Hồ sơ sắp đến hạn", "en": "Dossiers due soon"},
     "ds_caption": {"vi": "Hồ sơ đang giải quyết, còn hạn, có thời gian làm việc còn lại không quá {days} ngày làm việc "
                          "(không tính ngày nghỉ, ngày lễ và ngoài giờ hành chính), tính đến {t}.",

@@ -30,7 +30,11 @@ def overview_queries(query: Callable[..., Any], month: str | None = None,
                   ("agency_ratio_month", {"month": month, "limit": 200, "level": level, "worst_first": True}),
                   ("province_month_series", {"months": 12, "end_month": month}),
                   ("audit_by_agency", {"month": month}),
-                  ("sync_by_agency", {"month": month})]
+                  ("sync_by_agency", {"month": month}),
+                  # the 766 block (dashboard/index766.py) with the shipped rules file: the twelve months'
+                  # rank scans the dossiers, the slowest answer of the page
+                  ("index766", {"month": month}),
+                  ("index766_rank", {"end_month": month, "months": 12, "level": level})]
 
 
 def agency_default_queries(query: Callable[..., Any], month: str) -> list[tuple[str, dict[str, Any]]]:

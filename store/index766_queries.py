@@ -6,6 +6,10 @@
       groups allow, and the shares the points come from
   index766_losses(month, agency, score_denominator=..., limit=20)   where the progress points go:
       the procedures whose overdue dossiers cost the agency the most points
+  index766_rank(end_month, months=12, agency=None, level=None, ...)   each agency's rank by the
+      estimated total per month over a window, with its movement against the month before
+  index766_due_soon_gain(month, agency=None, days=2, as_of=None, ...)   the progress points the
+      dossiers due soon would save if resolved in time
 
 The rules (groups, weights, sources) are config/index766.yaml's (config/index766.py); `rules` takes
 them as a JSON mapping (the configured file, loaded by the caller), None = the shipped file. The
@@ -28,6 +32,7 @@ from pydantic import ValidationError
 from config.errors import describe_validation
 from config.index766 import GROUPS, ComponentGroup, Index766, load_index766
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
+from store.due_soon_queries import due_soon_by_agency
 from store.errors import QueryError
 from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, bieu06
 from store.reference import agency_tree_ctes
@@ -293,3 +298,190 @@ def index766_losses(con: duckdb.DuckDBPyConnection, month: str, agency: str | No
     return Table(["procedure_code", "procedure_name", "received_total", "resolved_total", "resolved_overdue",
                   "pending_overdue", "denominator", "points_lost", "points_unearned", "score_766"], out[:n],
                  ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"])
+
+
+# -- the rank per month over a window, and the points due-soon dossiers would save ----------------
+
+def _add_months(m: dt.date, k: int) -> dt.date:
+    y, mo = divmod(m.year * 12 + m.month - 1 + k, 12)
+    return dt.date(y, mo + 1, 1)
+
+
+def _month_end(m: dt.date) -> dt.date:
+    return _add_months(m, 1) - dt.timedelta(days=1)
+
+
+# What a dossier row of the window gives its month, pre-counted per (month, agency, procedure):
+# every count of _COUNTS but the two distinct counts of procedures, which the roll-up takes from
+# the procedure codes themselves (a procedure counts once per agency whatever its sub-units).
+_PRE = {name: expr for name, expr in _COUNTS.items() if not name.startswith("procedures_")}
+
+
+def _window_counts_sql() -> str:
+    """_counts_sql for several months at once, on the agency tree of $tree_date (the months of one
+    tree): a dossier received in one month and resolved in another gives a row to each; each month
+    cut at min(its end, $cut). One scan of the dossiers; the roll-up works on the pre-counted rows."""
+    resolved_at = "coalesce(d.finished_at, d.returned_at)"
+    cols = ("d.agency_code, d.procedure_code, d.channel, d.paid_online, d.dossier_digitised, d.result_digitised, "
+            "d.satisfaction_rating, p.online_level")
+    pre = ", ".join(f"CAST({expr} AS BIGINT) AS {name}" for name, expr in _PRE.items())
+    sums = ", ".join(f"CAST(coalesce(sum({name}), 0) AS BIGINT) AS {name}" for name in _PRE)
+    procs = (f"CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IS NOT NULL) AS BIGINT) "
+             f"AS procedures_known, CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IN "
+             f"({quoted_list(ONLINE_LEVELS)})) AS BIGINT) AS procedures_online")
+    return f"""
+    WITH RECURSIVE w AS (
+        SELECT {cols},
+               CASE WHEN d.received_at >= $start AND d.received_at < $cut
+                    THEN CAST(date_trunc('month', d.received_at) AS DATE) END AS rec_month,
+               CASE WHEN d.state IN ({quoted_list(RESOLVED_STATES)}) AND {resolved_at} >= $start AND {resolved_at} < $cut
+                    THEN CAST(date_trunc('month', {resolved_at}) AS DATE) END AS res_month
+        FROM dossiers d LEFT JOIN procedures p ON p.code = d.procedure_code
+        WHERE d.state NOT IN ({quoted_list(EXCLUDED_STATES)})
+          AND ((d.received_at >= $start AND d.received_at < $cut)
+               OR ({resolved_at} >= $start AND {resolved_at} < $cut))
+    ),
+    u AS (
+        SELECT rec_month AS month, * EXCLUDE (rec_month, res_month), TRUE AS rec_in, res_month = rec_month AS res_in
+        FROM w WHERE list_contains($months, rec_month)
+        UNION ALL
+        SELECT res_month, * EXCLUDE (rec_month, res_month), FALSE, TRUE
+        FROM w WHERE list_contains($months, res_month) AND res_month IS DISTINCT FROM rec_month
+    ),
+    pre AS (SELECT month, agency_code, procedure_code, online_level, {pre} FROM u GROUP BY ALL),
+    {agency_tree_ctes('$tree_date', False, 'SELECT DISTINCT agency_code FROM pre')},
+    subtree AS (SELECT code FROM agency_up WHERE $agency IS NULL OR ancestor_code = $agency),
+    scoped AS (
+        SELECT pre.* FROM pre JOIN agency_rollup r0 ON r0.agency_code = pre.agency_code AND r0.depth = 0
+        WHERE r0.ancestor_code IN (SELECT code FROM subtree)
+    )
+    SELECT month, NULL::VARCHAR AS key, {sums}, {procs} FROM scoped GROUP BY month
+    UNION ALL
+    SELECT month, r.ancestor_code, {sums}, {procs}
+    FROM scoped JOIN agency_rollup r ON r.agency_code = scoped.agency_code
+    WHERE r.ancestor_code IN (SELECT code FROM subtree)
+    GROUP BY month, r.ancestor_code"""
+
+
+def _tree_groups(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> list[list[dt.date]]:
+    """The months grouped by the agency tree of their last day: the tree only changes on a date an
+    agency's version starts or ends, so months with none between their last days share one tree
+    (usually the whole window: one scan of the dossiers)."""
+    changes = sorted(d for (d,) in con.execute(
+        "SELECT valid_from FROM agencies UNION SELECT valid_to FROM agencies WHERE valid_to IS NOT NULL").fetchall()
+        if d is not None)
+    groups: list[list[dt.date]] = []
+    for m in months:
+        if groups:
+            a, b = _month_end(groups[-1][-1]), _month_end(m)
+            if not any(a < c <= b for c in changes):
+                groups[-1].append(m)
+                continue
+        groups.append([m])
+    return groups
+
+
+def _window_counts(con: duckdb.DuckDBPyConnection, months: list[dt.date], agency: str | None
+                   ) -> dict[tuple[dt.date, str | None], dict]:
+    as_of = data_as_of(con)
+    out: dict[tuple[dt.date, str | None], dict] = {}
+    for group in _tree_groups(con, months):
+        end = dt.datetime.combine(_add_months(group[-1], 1), dt.time())
+        cut = min(end, as_of) if as_of is not None else end
+        t = run(con, _window_counts_sql(), {"start": dt.datetime.combine(group[0], dt.time()), "cut": cut,
+                                            "months": group, "tree_date": _month_end(group[-1]), "agency": agency})
+        for r in t.to_dicts():
+            out[(r.pop("month"), r.pop("key"))] = r
+    return out
+
+
+LEVELS = ("province", "department", "district", "commune", "unit")
+RANK_DIGITS = 9  # totals equal to this many decimals are a tie (sums of shares differ in the last bits)
+
+
+@named_query("index766_rank", scope="agency", roles=("agency",), cache="until_write", scored=True)
+def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 12, agency: str | None = None,
+                  level: str | None = None, score_denominator: str = DEFAULT_SCORE_DENOMINATOR,
+                  rules: dict | None = None) -> Table:
+    """Each agency's rank by the estimated 766 total (index766's total_points) in each of `months`
+    months ending at `end_month`, oldest first, and its movement against the month before.
+
+    The agencies ranked are index766's agency rows (the subtree of `agency`, or the province;
+    only those of `level` when given); rank 1 = the highest total; equal totals share a rank (the
+    next one skipping, 1, 2, 2, 4); an agency with nothing measured that month is unranked (NULL).
+    movement = the previous month's rank − this month's (+ moved up, − down; NULL when either is
+    unranked; the month before the window is computed for the first month's movement).
+    Columns: agency_code, agency_name, level, depth, parent_code (the last month's tree, else the
+    latest month knowing the agency), month, total_points, total_max, groups_measured, rank,
+    ranked (how many were ranked that month), prev_rank, movement. Rows in tree order, then month.
+    Cost: the dossiers are scanned once per agency tree in the window (usually once), the progress
+    read from bieu06 (agency_month_stats) per month."""
+    end = _month(end_month, "index766_rank")
+    try:
+        k = int(months)
+    except (TypeError, ValueError):
+        k = 0
+    if not 1 <= k <= 36 or isinstance(months, bool):
+        raise QueryError(f"index766_rank: months must be a whole number from 1 to 36, got {months!r}")
+    if level not in (None, "") and level not in LEVELS:
+        raise QueryError(f"index766_rank: level must be one of {', '.join(LEVELS)}; got {level!r}")
+    den = _denominator(score_denominator, "index766_rank")
+    r = _rules(rules, "index766_rank")
+    window = [_add_months(end, i) for i in range(-k, 1)]  # one more: the first month's movement
+    counts = _window_counts(con, window, agency or None)
+    heads: dict[str, dict] = {}
+    order: dict[str, str] = {}
+    totals: dict[tuple[str, dt.date], tuple] = {}
+    for m in window:
+        progress = bieu06(con, m.strftime("%Y-%m"), by="agency", agency=agency or None, score_denominator=den)
+        for ix, b in enumerate(progress.to_dicts()):
+            if b["row_kind"] != "agency" or (level and b["level"] != level):
+                continue
+            c = {**_ZERO, **counts.get((m, b["key"]), {})}
+            s = _score_row(r, c, b["score_766"])
+            heads[b["key"]] = {"agency_code": b["key"], "agency_name": b["name"], "level": b["level"],
+                               "depth": b["depth"], "parent_code": b["parent_code"]}
+            order[b["key"]] = f"{ix:08d}"  # the latest tree's order wins (the window is walked oldest first)
+            totals[(b["key"], m)] = (s["total_points"], s["total_max"], s["groups_measured"])
+    ranks: dict[tuple[str, dt.date], int] = {}
+    ranked: dict[dt.date, int] = {}
+    for m in window:
+        scores = {code: round(tp, RANK_DIGITS) for (code, mm), (tp, _, _) in totals.items()
+                  if mm == m and tp is not None}
+        values = sorted(scores.values(), reverse=True)
+        ranked[m] = len(values)
+        for code, v in scores.items():
+            ranks[(code, m)] = 1 + sum(1 for x in values if x > v)
+    out = []
+    for code in sorted(heads, key=lambda c: order[c]):
+        h = heads[code]
+        for prev, m in zip(window, window[1:]):
+            tp, tmax, gm = totals.get((code, m), (None, 0.0, 0))
+            rk, pr = ranks.get((code, m)), ranks.get((code, prev))
+            out.append((h["agency_code"], h["agency_name"], h["level"], h["depth"], h["parent_code"], m, tp,
+                        tmax, gm, rk, ranked[m], pr, None if rk is None or pr is None else pr - rk))
+    return Table(["agency_code", "agency_name", "level", "depth", "parent_code", "month", "total_points",
+                  "total_max", "groups_measured", "rank", "ranked", "prev_rank", "movement"], out,
+                 ["VARCHAR", "VARCHAR", "VARCHAR", "INTEGER", "VARCHAR", "DATE", "DOUBLE", "DOUBLE", "INTEGER",
+                  "INTEGER", "INTEGER", "INTEGER", "INTEGER"])
+
+
+@named_query("index766_due_soon_gain", scope="agency", roles=("agency",), scored=True)
+def index766_due_soon_gain(con: duckdb.DuckDBPyConnection, month: str, agency: str | None = None, days: float = 2,
+                           as_of: str | None = None, score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
+    """The progress points `agency`'s (its sub-units' included; None: the province's) dossiers due
+    soon would save if resolved in time: each one then counts as resolved on time this month
+    instead of late, so points_saved = 20 × due_soon / the month's denominator of the progress
+    score (score_denominator, as bieu06). due_soon: due_soon_by_agency's total at `as_of` (default
+    now) within `days` working days. One row: month, due_soon, denominator, score_766 (the month's,
+    as it stands), points_saved (NULL while the denominator is 0). Not cached: the count follows the clock."""
+    m = _month(month, "index766_due_soon_gain")
+    den = _denominator(score_denominator, "index766_due_soon_gain")
+    ds = due_soon_by_agency(con, agency=agency or None, days=days, as_of=as_of)
+    n = next((int(x["due_soon"]) for x in ds.to_dicts() if x["row_kind"] == "total"), 0)
+    total = next((b for b in bieu06(con, m.strftime("%Y-%m"), by="agency", agency=agency or None,
+                                    score_denominator=den).to_dicts() if b["row_kind"] == "total"), None)
+    d = _denominators(con, [total], den)[0] if total is not None else 0.0
+    return Table(["month", "due_soon", "denominator", "score_766", "points_saved"],
+                 [(m, n, d, total["score_766"] if total else None, 20.0 * n / d if d else None)],
+                 ["DATE", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE"])

@@ -1,4 +1,5 @@
-"""Cơ quan: one agency's procedures for a month, its dossiers due soon, and its overdue and pending-overdue dossiers,
+"""Cơ quan: one agency's procedures for a month, where its 766 progress points go, its dossiers due soon,
+and its overdue and pending-overdue dossiers,
 each with the SLA engine's explanation, downloadable as CSV; then what the engine found odd in the
 vendor's facts of the agency's dossiers (counts and the dossiers). An agency account sees only its
 own agency (and its sub-units): the scope is applied to every query (dashboard/access.py)."""
@@ -9,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from config.cells import csv_bytes
-from dashboard import common, due_soon
+from dashboard import common, due_soon, index766
 from dashboard.i18n import FINDINGS, day, month_label, num, pct, when
 from dashboard.pages import Page
 
@@ -82,6 +83,9 @@ with common.guard():
                                     tr("col_pending_overdue"): r["pending_overdue"]} for r in procs]),
                          {tr("col_on_time"): "pct"}, hide_index=True, key="ag_proc_table",
                          column_config={tr("col_procedure"): st.column_config.TextColumn(width="large")})
+
+with common.guard():
+    index766.agency_block(agency, month)
 
 with common.guard():
     due_soon.agency_section(agency)

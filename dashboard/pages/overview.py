@@ -1,5 +1,6 @@
 """Tổng quan (leadership): the province's on-time ratio this month against last month and the same
-month last year, the 766 score, agencies worst first, the 12-month trend, the dossiers due soon, the vendor's overdue
+month last year, the 766 score, agencies worst first, the 12-month trend, the dossiers due soon, the 766
+scorecard's estimate with each agency's rank over twelve months, the vendor's overdue
 figures against the recomputed ones (and what the deadline engine found odd in them), unsynced
 dossiers. Filters: period and agency level."""
 from __future__ import annotations
@@ -9,7 +10,7 @@ import datetime as dt
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import common, due_soon
+from dashboard import common, due_soon, index766
 from dashboard.forecast import month_forecast_block
 from dashboard.i18n import FINDINGS, NBSP, month_label, num, pct
 from dashboard.pages import Page
@@ -149,6 +150,9 @@ if ranked is not None:
 
 with common.guard():
     due_soon.overview_section()
+
+with common.guard():
+    index766.overview_block(month, level or None)
 
 with common.guard():
     # Its own full-width row: in the trend's narrow column the cards' labels were cut ("NCC báo q…").

@@ -178,7 +178,8 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             login_as(page, system["url"], "quantri")
             times = {
                 "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"], "Dự báo cuối tháng",
-                                                     exp["forecast_best"], exp["forecast_worst"], "Hồ sơ sắp đến hạn"],
+                                                     exp["forecast_best"], exp["forecast_worst"], "Hồ sơ sắp đến hạn",
+                                                     "Bộ chỉ số 766 (ước tính)", "Thứ hạng theo tổng điểm 766 ước tính"],
                                    shots, "admin"),
                 "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo",
                                                      "Độ trễ theo số người dùng đồng thời"], shots, "admin"),
@@ -198,12 +199,13 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             assert owner_of(system["env"]).query("compliance_requests").one()["status"] == "open"
             page.get_by_role("link", name="Cơ quan").click()
             page.get_by_text("Thủ tục của cơ quan").wait_for(timeout=60_000)
+            page.get_by_text("Điểm mất ở đâu").wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "admin-Cơ quan.png"), full_page=True)
             # an agency account: its own agency's figures, and only its pages
             page2 = browser.new_page(viewport={"width": 1440, "height": 2400})
             login_as(page2, system["url"], "cqstp")
             _open(page2, "Cơ quan", ["Thủ tục của cơ quan", exp["agency_received"], exp["agency_on_time"],
-                                     "Hồ sơ sắp đến hạn"], shots, "agency")
+                                     "Hồ sơ sắp đến hạn", "Điểm mất ở đâu"], shots, "agency")
             assert page2.get_by_role("link", name="Tổng quan").count() == 0
             assert page2.get_by_role("link", name="Dữ liệu").count() == 0
             # the same run in English

@@ -57,7 +57,7 @@ def test_kept_and_scored_queries():
     assert "audit_findings" not in cached and "figures_provenance" not in cached
     scored = {n for n, q in catalog.QUERIES.items() if q.scored}
     assert scored == {"bieu06", "agency_ratio_month", "province_month_series", "province_month", "month_forecast",
-                      "index766", "index766_losses"}
+                      "index766", "index766_losses", "index766_rank", "index766_due_soon_gain"}
 
 
 def _q(con, agency=None, month=None) -> Table:
