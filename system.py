@@ -177,11 +177,13 @@ class Motcua:
         that its first viewer does not wait for them."""
         from dashboard.warm import agency_default_queries, overview_queries
 
+        gen = self._generation
         queries = overview_queries(self.query)
         month = next((p["end_month"] for n, p in queries if n == "province_month_series"), None)
         for name, params in queries + (agency_default_queries(self.query, month) if month else []):
-            if not self.prewarm and threading.current_thread().name == "dashboard-prewarm":
-                return  # closing
+            if threading.current_thread().name == "dashboard-prewarm" and (
+                    not self.prewarm or gen != self._generation):
+                return  # closing, or the data changed: these answers are of no use any more
             self.query(name, **params)
 
     def import_file(self, path: str | None, events_path: str | None = None, progress: bool = False,
@@ -253,6 +255,9 @@ class Motcua:
         from store.sla import recompute
 
         t = parse_as_of(as_of)
+        # a full recompute checkpoints at its end; an incremental refresh leaves that to later and
+        # need not wait for a query under way
+        self._stop_prewarm(wait=full)
         try:
             res = recompute(self.store, self.engine, t, full=full)
             log.info("SLA %s refresh at %s: %s dossiers judged in %.2f s%s", res["kind"], res["as_of"],
@@ -268,6 +273,16 @@ class Motcua:
             self._changed()
             if self.prewarm:
                 self.start_prewarm()
+
+    def _stop_prewarm(self, wait: bool = True) -> None:
+        """Stop the answers being computed for the data a write is about to replace (at their next
+        query), and (`wait`) wait for the query under way: a reader still running at the write's
+        commit makes DuckDB refuse the checkpoint that follows it."""
+        with self._answers_lock:
+            self._generation += 1
+        for t in getattr(self, "_prewarm_threads", []) if wait else []:
+            if t is not threading.current_thread():
+                t.join(timeout=60)
 
     def start_prewarm(self) -> None:
         """Compute the leadership page's answers in the background (close() waits for it)."""
