@@ -199,18 +199,19 @@ TEXT: dict[str, dict[str, str]] = {
                                "trước; “–”: nhóm chưa đo được.",
                          "en": "Each agency's estimated points per group (its sub-units included), lowest first; "
                                "“–”: not measured."},
-    "ix_rank_title": {"vi": "Thứ hạng theo tổng điểm 766 ước tính, {n} tháng", "en": "Rank by the estimated 766 total, {n} months"},
+    "ix_rank_title": {"vi": "Thứ hạng theo điểm 766 ước tính, {n} tháng", "en": "Rank by the estimated 766 score, {n} months"},
     "ix_rank_none": {"vi": "Chưa có cơ quan nào được xếp hạng trong tháng này.", "en": "No agency is ranked this month."},
     "ix_col_rank": {"vi": "Hạng", "en": "Rank"},
     "ix_col_move": {"vi": "So với tháng trước", "en": "Since last month"},
     "ix_col_history": {"vi": "Hạng các tháng (cũ → mới)", "en": "Ranks (oldest → newest)"},
     "ix_history_help": {"vi": "Hạng của cơ quan trong {n} tháng, tháng cũ nhất trước; “–”: tháng đó chưa xếp hạng.",
                         "en": "The agency's rank over {n} months, oldest first; “–”: not ranked that month."},
-    "ix_rank_caption": {"vi": "Hạng 1 là tổng điểm ước tính cao nhất (trong cấp đã chọn); bằng điểm thì cùng hạng; cơ "
+    "ix_rank_caption": {"vi": "Hạng 1 là tỷ lệ tổng điểm ước tính trên điểm tối đa của các nhóm đo được cao nhất "
+                              "(trong cấp đã chọn); bằng nhau thì cùng hạng; cơ "
                               "quan chưa đo được nhóm nào không được xếp hạng. ▲ lên, ▼ xuống bao nhiêu bậc so với "
                               "tháng trước, “=” giữ nguyên. Thấp nhất trước.",
-                        "en": "Rank 1 is the highest estimated total (within the level chosen); equal totals share a "
-                              "rank; an agency with no group measured is not ranked. ▲ up, ▼ down by that many places "
+                        "en": "Rank 1 is the highest estimated total against the measured groups' maximum (within "
+                              "the level chosen); equal shares share a rank; an agency with no group measured is not ranked. ▲ up, ▼ down by that many places "
                               "since last month, “=” unchanged. Lowest first."},
     "ix_losses_title": {"vi": "Điểm mất ở đâu", "en": "Where the points go"},
     "ix_due_soon": {"vi": "Hồ sơ sắp đến hạn ({days} ngày làm việc)", "en": "Due within {days} working days"},

@@ -93,8 +93,8 @@ def overview_block(month: dt.date, level: str | None = None) -> None:
     cards[5].metric(tr("ix_total"), _points(total["total_points"], total["total_max"], lng), border=True,
                     help=tr("ix_total_help", n=num(total["groups_measured"], lng), all=num(len(GROUPS), lng)))
     rows = [x for x in t if x["row_kind"] == "agency" and x["groups_measured"] and (not level or x["level"] == level)]
-    # worst first: the lowest estimated total of the measured groups
-    rows.sort(key=lambda x: (x["total_points"], x["agency_name"] or x["agency_code"]))
+    # worst first: the lowest estimate against the measured groups' maximum (the rank's order)
+    rows.sort(key=lambda x: (x["total_points"] / x["total_max"], x["agency_name"] or x["agency_code"]))
     if rows:
         heads = {gid: f"{SHORT[lng][gid]} ({num(r.group(gid).max_points, lng)})" for gid in GROUPS}
         # no level column (the page's filter picks the level): with it the totals fell off the page's width

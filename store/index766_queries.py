@@ -403,11 +403,12 @@ RANK_DIGITS = 9  # totals equal to this many decimals are a tie (sums of shares 
 def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 12, agency: str | None = None,
                   level: str | None = None, score_denominator: str = DEFAULT_SCORE_DENOMINATOR,
                   rules: dict | None = None) -> Table:
-    """Each agency's rank by the estimated 766 total (index766's total_points) in each of `months`
-    months ending at `end_month`, oldest first, and its movement against the month before.
+    """Each agency's rank by the estimated 766 total as a share of its measured groups' maximum
+    (index766's total_points / total_max) in each of `months` months ending at `end_month`, oldest
+    first, and its movement against the month before.
 
     The agencies ranked are index766's agency rows (the subtree of `agency`, or the province;
-    only those of `level` when given); rank 1 = the highest total; equal totals share a rank (the
+    only those of `level` when given); rank 1 = the highest share; equal shares share a rank (the
     next one skipping, 1, 2, 2, 4); an agency with nothing measured that month is unranked (NULL).
     movement = the previous month's rank − this month's (+ moved up, − down; NULL when either is
     unranked; the month before the window is computed for the first month's movement).
@@ -446,8 +447,10 @@ def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 
     ranks: dict[tuple[str, dt.date], int] = {}
     ranked: dict[dt.date, int] = {}
     for m in window:
-        scores = {code: round(tp, RANK_DIGITS) for (code, mm), (tp, _, _) in totals.items()
-                  if mm == m and tp is not None}
+        # by the share of the measured groups' maximum: agencies measured in fewer groups (no
+        # resolved dossier, no rating) are not ranked below for the points they could not earn
+        scores = {code: round(tp / tmax, RANK_DIGITS) for (code, mm), (tp, tmax, _) in totals.items()
+                  if mm == m and tp is not None and tmax}
         values = sorted(scores.values(), reverse=True)
         ranked[m] = len(values)
         for code, v in scores.items():

@@ -179,7 +179,7 @@ def test_the_run_command_serves_every_page_in_a_real_browser(system, tmp_path):
             times = {
                 "Tổng quan": _open(page, "Tổng quan", [exp["on_time"], exp["score"], exp["received"], "Dự báo cuối tháng",
                                                      exp["forecast_best"], exp["forecast_worst"], "Hồ sơ sắp đến hạn",
-                                                     "Bộ chỉ số 766 (ước tính)", "Thứ hạng theo tổng điểm 766 ước tính"],
+                                                     "Bộ chỉ số 766 (ước tính)", "Thứ hạng theo điểm 766 ước tính"],
                                    shots, "admin"),
                 "Hệ thống": _open(page, "Hệ thống", ["Khả dụng", "Dòng thời gian cảnh báo",
                                                      "Độ trễ theo số người dùng đồng thời"], shots, "admin"),

@@ -41,7 +41,7 @@ def test_overview_shows_the_estimate_and_the_rank(store_env):
                for c in at.caption)
     shown = table(at, "Tối đa")
     agencies = sorted((r for r in t if r["row_kind"] == "agency" and r["groups_measured"]),
-                      key=lambda r: (r["total_points"], r["agency_name"] or r["agency_code"]))
+                      key=lambda r: (r["total_points"] / r["total_max"], r["agency_name"] or r["agency_code"]))
     assert list(shown["Cơ quan"]) == [r["agency_name"] for r in agencies]
     assert list(shown["Tổng điểm"]) == pytest.approx([r["total_points"] for r in agencies])
     # the rank: the last month's rank and movement per agency, worst first

@@ -14,13 +14,15 @@ from tests.store.test_index766 import AS_OF, MONTH, REFERENCE, write_export
 
 
 def plain_ranks(app, months: list[str], **kw) -> dict[tuple[str, str], int | None]:
-    """Competition ranking (1, 2, 2, 4) of index766's totals, each month on its own."""
+    """Competition ranking (1, 2, 2, 4) of index766's totals against their measured maximum, each
+    month on its own."""
     level = kw.pop("level", None)
     out = {}
     for m in months:
         rows = [r for r in app.query("index766", month=m, **kw).to_dicts()
                 if r["row_kind"] == "agency" and (level is None or r["level"] == level)]
-        scores = {r["agency_code"]: r["total_points"] for r in rows}
+        scores = {r["agency_code"]: None if r["total_points"] is None else r["total_points"] / r["total_max"]
+                  for r in rows}
         for code, v in scores.items():
             out[(code, m)] = (None if v is None else
                               1 + sum(1 for w in scores.values() if w is not None and w > v + 1e-9))
