@@ -19,6 +19,7 @@ TEXT = {
            "agency": "Cơ quan", "total": "Tổng (phạm vi báo cáo)", "sum": "Tổng / tối đa",
            "not_measured": "–", "empty": "Không có số liệu cho kỳ này.",
            "notes": "Nhóm chưa đo được (toàn phạm vi):", "as_of": "Số liệu tính đến {t}",
+           "time": "%H:%M:%S %d/%m/%Y", "decimal": ",",
            "footer": "Là số ước tính: trọng số đang áp dụng chưa được xác nhận (có dự thảo sửa đổi); nguồn và "
                      "trọng số của từng nhóm: tệp reports.index766 (app.py index766 --json). "
                      "Tổng chỉ cộng các nhóm đo được, so với điểm tối đa của các nhóm đó."},
@@ -26,6 +27,7 @@ TEXT = {
            "agency": "Agency", "total": "Total (the report's scope)", "sum": "Total / max",
            "not_measured": "–", "empty": "No figures for this period.",
            "notes": "Groups not measured (whole scope):", "as_of": "Figures as of {t}",
+           "time": "%Y-%m-%d %H:%M:%S", "decimal": ".",
            "footer": "An estimate: the weights in force are not confirmed (a revision draft exists); each group's "
                      "sources and weights: the file reports.index766 (app.py index766 --json). "
                      "The total adds the measured groups only, against those groups' maximum."},
@@ -53,18 +55,28 @@ def _clip(s: str, width: int) -> str:
     return s if _width(s) <= width else s[: width - 1] + "…"
 
 
-def _points(v: Any, dash: str) -> str:
-    return dash if v is None else f"{v:.2f}"
+def _points(v: Any, dash: str, decimal: str = ".") -> str:
+    return dash if v is None else f"{v:.2f}".replace(".", decimal)
+
+
+def _month_label(month: str, lang: str) -> str:
+    """'2026-11' as each language writes a month: 11/2026 (vi), 2026-11 (en)."""
+    y, m = month.split("-")
+    return f"{int(m):02d}/{y}" if lang == "vi" else month
+
+
+def _time(v: Any, fmt: str) -> str:
+    return v.strftime(fmt) if isinstance(v, dt.datetime) else str(v)
 
 
 def render_text(table: Table, month: str, rules: Index766, lang: str = "vi", as_of: Any = None) -> str:
     t = TEXT[lang]
-    lines = [t["title"].format(month=month, label=rules.label.vi if lang == "vi" else rules.label.en)]
+    lines = [t["title"].format(month=_month_label(month, lang), label=rules.label.vi if lang == "vi" else rules.label.en)]
     if as_of is not None:
-        lines.append(t["as_of"].format(t=as_of))
+        lines.append(t["as_of"].format(t=_time(as_of, t["time"])))
     if not table.rows:
         return "\n".join([*lines, t["empty"]])
-    heads = [f"{SHORT[lang][g]} ({rules.group(g).max_points:g})" for g in GROUPS]
+    heads = [f"{SHORT[lang][g]} ({rules.group(g).max_points:g})".replace(".", t["decimal"]) for g in GROUPS]
     widths = [max(8, _width(h)) for h in heads]
     header = [_pad(t["agency"], NAME_WIDTH)] + [_pad(_clip(h, w), w, True) for h, w in zip(heads, widths)]
     header.append(_pad(t["sum"], 15, True))
@@ -76,8 +88,10 @@ def render_text(table: Table, month: str, rules: Index766, lang: str = "vi", as_
         else:
             name = "  " * int(r["depth"] or 0) + f"{r['agency_name'] or r['agency_code']} ({r['agency_code']})"
         cells = [_pad(_clip(name, NAME_WIDTH), NAME_WIDTH)]
-        cells += [_pad(_points(r[f"{g}_points"], t["not_measured"]), w, True) for g, w in zip(GROUPS, widths)]
-        total = "–" if r["total_points"] is None else f"{r['total_points']:.2f} / {r['total_max']:g}"
+        cells += [_pad(_points(r[f"{g}_points"], t["not_measured"], t["decimal"]), w, True)
+                  for g, w in zip(GROUPS, widths)]
+        total = "–" if r["total_points"] is None else \
+            f"{_points(r['total_points'], '', t['decimal'])} / {r['total_max']:g}".replace(".", t["decimal"])
         cells.append(_pad(total, 15, True))
         lines.append("  ".join(cells))
     top = rows[0]

@@ -42,6 +42,12 @@ def test_index766_json_and_text(run_app, tmp_path):
     assert text.returncode == 0
     assert "ước tính" in text.stdout and "Sở Tư pháp (S1)" in text.stdout
     assert "chưa đo được: published_procedures" in text.stdout
+    # Vietnamese numbers, month and time: "13,33", "03/2024", never "13.33" or "2024-03"
+    s1 = next(line for line in text.stdout.splitlines() if "(S1)" in line)
+    assert "6,67" in s1 and "6.67" not in s1
+    assert "tháng 03/2024" in text.stdout and "2024-03" not in text.stdout
+    english = run_app("index766", "--month", MONTH, "--lang", "en")
+    assert "6.67" in next(line for line in english.stdout.splitlines() if "(S1)" in line)
 
     bad = run_app("index766", "--month", "03/2024")
     assert bad.returncode == 2 and "expected YYYY-MM" in bad.stderr
