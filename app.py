@@ -17,6 +17,7 @@ from typing import Any
 
 from config.app import AppConfig, load_config
 from config.errors import ConfigError, MotcuaError
+from config.vocabulary import DUE_SOON_DAYS
 from config.redact import install as install_log, log_exception, uninstall as uninstall_log
 from store.db import StoreError
 from store.ops import OperationError, Ops, find_owner
@@ -613,7 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "lunch break do not count), most urgent first, with agency, procedure, deadline and the "
                     "working time left.")
     s.add_argument("--agency", help="one agency code (its sub-units included)")
-    s.add_argument("--days", type=float, default=2.0, help="working days ahead (default 2; fractions allowed)")
+    s.add_argument("--days", type=float, default=float(DUE_SOON_DAYS),
+                   help=f"working days ahead (default {DUE_SOON_DAYS}; fractions allowed)")
     s.add_argument("--as-of", help="as of this instant, 'YYYY-MM-DD HH:MM' (default: now)")
     s.add_argument("--limit", type=int, default=200, help="at most this many dossiers (default 200)")
     s.add_argument("--json", action="store_true", help="one JSON object with the rows")

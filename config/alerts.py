@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.errors import load_yaml_model
+from config.vocabulary import DUE_SOON_DAYS
 
 SECRET_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -96,7 +97,7 @@ class DueSoonDigest(_Strict):
 
     enabled: bool = True
     at: dt.time = dt.time(7, 30)
-    days: float = Field(default=2, gt=0, le=60)
+    days: float = Field(default=DUE_SOON_DAYS, gt=0, le=60)
     urgent: int = Field(default=5, ge=0, le=50, description="the most urgent dossiers listed")
     link: str = Field(default="", description="the dashboard's base URL; empty: no link")
     retry_minutes: int = Field(default=10, ge=1, le=240, description="a failed send is tried again after this")

@@ -97,6 +97,10 @@ CHANNEL_LABELS: dict[str, Label] = {
     "postal": Label("Bưu chính", "By post"),
 }
 
+# Dossiers "due soon" (sắp đến hạn): at most this many working days of office time left to their
+# deadline, unless asked otherwise (the CLI, the dashboard, the gauge, the briefing, the digest).
+DUE_SOON_DAYS = 2
+
 # -- the engine's status of a dossier (ENUM sla_status) -------------------------------------------
 # A resolved dossier's class (final_status); the store packs the ENUM code (early 0, on_time 1,
 # overdue 2) into month_key.

@@ -8,11 +8,12 @@ import streamlit as st
 
 from config.cells import csv_bytes
 from config.clock import local_now
+from config.vocabulary import DUE_SOON_DAYS
 from dashboard import common
 from dashboard.i18n import num, when
 from reports.due_soon import format_days, format_left
 
-DAYS = 2  # the working days ahead Tổng quan counts (the CLI's, the digest's and the gauge's default)
+DAYS = DUE_SOON_DAYS  # what Tổng quan counts and Cơ quan shows first
 
 
 def _now() -> str:

@@ -35,13 +35,13 @@ from config.clock import aware
 from config.errors import ConfigError
 from config.index766 import GROUPS
 from config.probes import ProbesFile, load_probes
+from config.vocabulary import DUE_SOON_DAYS
 from probes.metrics import ProbeMetrics
 
 log = logging.getLogger("motcua.metrics")
 MAX_AGENCIES = 500  # label cardinality bound: one series per agency
 MONTH_TO_DATE = "month_to_date"
 ALL_TIME = "all_time"
-DUE_SOON_DAYS = 2  # the working days ahead the due-soon gauge counts (the CLI's and the digest's default)
 
 
 class SlaCollector(Collector):

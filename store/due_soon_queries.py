@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from config.clock import local_now
-from config.vocabulary import RESOLVED_STATUSES, quoted_list
+from config.vocabulary import DUE_SOON_DAYS, RESOLVED_STATUSES, quoted_list
 from sla_rules.constants import office_position_sql
 from store.errors import QueryError
 from store.queries import _AGENCY_NAMES, _flag, _in_scope, _limit, _run
@@ -130,7 +130,7 @@ def _due_soon_sql(con: duckdb.DuckDBPyConnection, query: str, now: dt.datetime, 
 
 
 @named_query("due_soon", scope="agency", roles=("agency",))
-def due_soon(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: float = 2, as_of: str | None = None,
+def due_soon(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: float = DUE_SOON_DAYS, as_of: str | None = None,
              limit: int = 200, rollup: bool = True) -> Table:
     """Pending dossiers due within `days` working days of `as_of` (default now), most urgent first:
     agency, procedure, deadline (due_at), and the working time left (working_minutes_left, and
@@ -154,7 +154,7 @@ def due_soon(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: fl
 
 
 @named_query("due_soon_by_agency", scope="agency", roles=("agency",))
-def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: float = 2,
+def due_soon_by_agency(con: duckdb.DuckDBPyConnection, agency: str | None = None, days: float = DUE_SOON_DAYS,
                        as_of: str | None = None) -> Table:
     """Due-soon dossiers per agency (the dossier's own agency, within `agency`'s subtree when
     given) and a total row: `due_soon` within `days` working days, `due_within_one_day` within

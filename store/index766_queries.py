@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from config.errors import describe_validation
 from config.index766 import GROUPS, ComponentGroup, Index766, load_index766
-from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
+from config.vocabulary import DUE_SOON_DAYS, EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from store.due_soon_queries import due_soon_by_agency
 from store.errors import QueryError
 from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, bieu06
@@ -470,7 +470,7 @@ def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 
 
 
 @named_query("index766_due_soon_gain", scope="agency", roles=("agency",), scored=True)
-def index766_due_soon_gain(con: duckdb.DuckDBPyConnection, month: str, agency: str | None = None, days: float = 2,
+def index766_due_soon_gain(con: duckdb.DuckDBPyConnection, month: str, agency: str | None = None, days: float = DUE_SOON_DAYS,
                            as_of: str | None = None, score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
     """The progress points `agency`'s (its sub-units' included; None: the province's) dossiers due
     soon would save if resolved in time: each one then counts as resolved on time this month

@@ -11,13 +11,13 @@ from typing import Any, Protocol
 
 from config.clock import local_now, local_today
 from config.errors import MotcuaError
+from config.vocabulary import DUE_SOON_DAYS
 from reports.briefing.labels import month_label
 from reports.briefing.model import (COUNT_COLUMNS, MAX_DOSSIER_ROWS, Briefing, BriefingError, Letterhead, month_str,
                                     parse_month, prev_month)
 from store.registry import Table
 
 MAX_LOADTEST_RUNS = 10_000   # loadtest_runs' own limit; newest first, so a month's runs are within it
-DUE_SOON_DAYS = 2            # working days ahead, as the dashboard and the digest count them
 
 
 class Ops(Protocol):
