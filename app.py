@@ -212,7 +212,7 @@ def cmd_due_soon(cfg: AppConfig, args: argparse.Namespace) -> int:
         print(json.dumps({"as_of": as_of, "days": args.days, "agency": args.agency, "rows": t.to_dicts()},
                          ensure_ascii=False, default=str))
     else:
-        print(render_text(t, args.days, as_of, lang=args.lang))
+        print(render_text(t, args.days, as_of, lang=args.lang, limit=args.limit))
     return 0
 
 

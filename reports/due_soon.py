@@ -20,6 +20,7 @@ TEXT = {
         "columns": ["Mã hồ sơ", "Cơ quan", "Thủ tục", "Hạn xử lý", "Thời gian làm việc còn lại"],
         "empty": "Không có hồ sơ nào sắp đến hạn.",
         "count": "{n} hồ sơ",
+        "count_limited": "{n} hồ sơ gấp nhất (giới hạn --limit; có thể còn hồ sơ khác)",
         "digest_title": "[motcua-watch] {agency}: {n} hồ sơ sắp đến hạn",
         "digest_head": "{agency} có {n} hồ sơ sắp đến hạn trong {days} ngày làm việc (tính đến {t}).",
         "digest_urgent": "Gấp nhất:",
@@ -36,6 +37,7 @@ TEXT = {
         "columns": ["Dossier", "Agency", "Procedure", "Deadline", "Working time left"],
         "empty": "No dossier is due soon.",
         "count": "{n} dossiers",
+        "count_limited": "the {n} most urgent dossiers (the --limit; there may be more)",
         "digest_title": "[motcua-watch] {agency}: {n} dossiers due soon",
         "digest_head": "{agency} has {n} dossiers due within {days} working days (as of {t}).",
         "digest_urgent": "Most urgent:",
@@ -82,8 +84,9 @@ def format_time(value: dt.datetime | None, lang: str = "vi") -> str:
     return "" if value is None else value.strftime(_t(lang)["time"])
 
 
-def render_text(t: Table, days: float, as_of: dt.datetime, lang: str = "vi") -> str:
-    """The due-soon list as an aligned terminal table, most urgent first."""
+def render_text(t: Table, days: float, as_of: dt.datetime, lang: str = "vi", limit: int | None = None) -> str:
+    """The due-soon list as an aligned terminal table, most urgent first; `limit`: the most rows asked
+    for (a list that long says there may be more)."""
     tx = _t(lang)
     rows = t.to_dicts()
     head = tx["title"].format(days=format_days(days, lang), t=format_time(as_of, lang))
@@ -95,7 +98,8 @@ def render_text(t: Table, days: float, as_of: dt.datetime, lang: str = "vi") -> 
          format_left(r["working_minutes_left"], r["office_day_minutes"], lang)] for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     lines = [head, ""] + ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
-    lines += ["", tx["count"].format(n=len(rows))]
+    full = limit is not None and len(rows) >= limit
+    lines += ["", tx["count_limited" if full else "count"].format(n=len(rows))]
     return "\n".join(lines)
 
 

@@ -39,6 +39,8 @@ def test_the_terminal_list_and_its_empty_case():
     text = render_text(ROWS, 2, AS_OF, "vi")
     assert "Hồ sơ sắp đến hạn (trong 2 ngày làm việc), tính đến 10:00 08/03/2024" in text
     assert "HS-1" in text and "15:00 08/03/2024" in text and "3 giờ" in text and "1 hồ sơ" in text
+    assert render_text(ROWS, 2, AS_OF, "vi", limit=1).endswith("1 hồ sơ gấp nhất (giới hạn --limit; có thể còn hồ sơ khác)")
+    assert render_text(ROWS, 2, AS_OF, "vi", limit=5).endswith("\n1 hồ sơ")
     empty = render_text(Table(ROWS.columns, []), 2, AS_OF, "en")
     assert empty == "Dossiers due soon (within 2 working days), as of 2024-03-08 10:00\nNo dossier is due soon."
 
