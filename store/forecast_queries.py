@@ -29,21 +29,11 @@ import duckdb
 
 from sla_rules.constants import FLAG_STOPPED
 from store.queries import (DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _bieu06_params, _bieu06_sql,
-                           _denominator, _month, _next_month, _run)
+                           _denominator, _month, _next_month, _run, ratios_sql)
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query
-from store.sla import data_as_of
+from store.sla import data_as_of, key_field_sql
 
-def _ratio_sql(good: str, resolved: str, den: str, prefix: str) -> str:
-    """on_time_ratio and score_766 of one reading, as store/queries.py _ratios writes them: NULL
-    while nothing is resolved (and the score also while its denominator is 0)."""
-    return (f"CASE WHEN {resolved} > 0 THEN ({good}) / CAST({resolved} AS DOUBLE) END AS {prefix}on_time_ratio, "
-            f"CASE WHEN {resolved} > 0 THEN CASE WHEN {den} > 0 THEN (20.0 * ({good})) / CAST({den} AS DOUBLE) END "
-            f"END AS {prefix}score_766")
-
-
-# month_key's layout (store/sla.py): R, the month resolved, and L, the month late, 11 bits each; 0 = none
-_R_SHIFT, _L_SHIFT, _FIELD = 15, 26, 2047
 
 # Codes seen in the month's figures or among the dossiers due: nodes even when unknown to the
 # reference data, as bieu06 makes them.
@@ -68,7 +58,7 @@ def _due_sql() -> str:
             SELECT a.agency_code
             FROM sla_results s JOIN sla_agencies a ON a.agency_ix = s.agency_ix
             WHERE {due} AND s.month_key IS NOT NULL
-              AND (s.month_key >> {_R_SHIFT}) & {_FIELD} = 0 AND (s.month_key >> {_L_SHIFT}) & {_FIELD} = 0
+              AND {key_field_sql('rm', 's.month_key')} = 0 AND {key_field_sql('lm', 's.month_key')} = 0
             UNION ALL
             SELECT d.agency_code
             FROM sla_results s JOIN dossiers d ON d.dossier_id = s.dossier_id
@@ -135,10 +125,10 @@ def month_forecast(con: duckdb.DuckDBPyConnection, month: str, agency: str | Non
                due_in_month,
                resolved_total + pit AS best_resolved_total, resolved_on_time + pit AS best_resolved_on_time,
                pending_total - pit AS best_pending_total,
-               {_ratio_sql(good + ' + pit', 'resolved_total + pit', den_sql, 'best_')},
+               {ratios_sql(good + ' + pit', 'resolved_total + pit', den_sql, 'best_')},
                resolved_total + late AS worst_resolved_total, resolved_overdue + late AS worst_resolved_overdue,
                pending_total - late AS worst_pending_total,
-               {_ratio_sql(good, 'resolved_total + late', den_sql, 'worst_')},
+               {ratios_sql(good, 'resolved_total + late', den_sql, 'worst_')},
                $open AS in_progress, CAST($as_of AS TIMESTAMP) AS as_of
         FROM f
         ORDER BY row_kind <> 'total', path NULLS LAST, key""", params)

@@ -30,7 +30,7 @@ import duckdb
 from pydantic import ValidationError
 
 from config.errors import describe_validation
-from config.index766 import GROUPS, ComponentGroup, Index766, load_index766
+from config.index766 import GROUPS, PROGRESS_MAX, ComponentGroup, Index766, load_index766
 from config.vocabulary import DUE_SOON_DAYS, EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from store.due_soon_queries import due_soon_by_agency
 from store.errors import QueryError
@@ -292,8 +292,8 @@ def index766_losses(con: duckdb.DuckDBPyConnection, month: str, agency: str | No
             continue
         in_time = r["resolved_early"] + r["resolved_on_time"]
         out.append((r["key"], r["name"], int(r["received_total"]), int(r["resolved_total"]), int(r["resolved_overdue"]),
-                    int(r["pending_overdue"]), d, 20.0 * r["resolved_overdue"] / total_den,
-                    20.0 * max(0.0, d - in_time) / total_den, r["score_766"]))
+                    int(r["pending_overdue"]), d, PROGRESS_MAX * r["resolved_overdue"] / total_den,
+                    PROGRESS_MAX * max(0.0, d - in_time) / total_den, r["score_766"]))
     out.sort(key=lambda x: (-x[7], -x[8], x[0] or ""))
     return Table(["procedure_code", "procedure_name", "received_total", "resolved_total", "resolved_overdue",
                   "pending_overdue", "denominator", "points_lost", "points_unearned", "score_766"], out[:n],
@@ -486,5 +486,5 @@ def index766_due_soon_gain(con: duckdb.DuckDBPyConnection, month: str, agency: s
                                     score_denominator=den).to_dicts() if b["row_kind"] == "total"), None)
     d = _denominators(con, [total], den)[0] if total is not None else 0.0
     return Table(["month", "due_soon", "denominator", "score_766", "points_saved"],
-                 [(m, n, d, total["score_766"] if total else None, 20.0 * n / d if d else None)],
+                 [(m, n, d, total["score_766"] if total else None, PROGRESS_MAX * n / d if d else None)],
                  ["DATE", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE"])

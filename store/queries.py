@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from config.clock import local_now, local_today
+from config.index766 import PROGRESS_MAX
 from config.vocabulary import EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from sla_rules.constants import FLAG_NEGATIVE_LATE
 from store.errors import QueryError
@@ -119,13 +120,19 @@ SCORE_DENOMINATORS = {
 DEFAULT_SCORE_DENOMINATOR = "received_and_carried"
 
 
+def ratios_sql(good: str, resolved: str, den: str, prefix: str = "") -> str:
+    """<prefix>on_time_ratio = good / resolved and <prefix>score_766 = 20 × good / den (the 766
+    progress score: PROGRESS_MAX points), from SQL expressions of the dossiers resolved early or on
+    time, all resolved, and the score's denominator. Both are NULL, not 0, while nothing is
+    resolved: no dossier has been judged yet, so there is no progress to score (and none to rank
+    last)."""
+    return (f"{_ratio(good, resolved)} AS {prefix}on_time_ratio, "
+            f"CASE WHEN {resolved} > 0 THEN {_ratio(f'{PROGRESS_MAX!r} * ({good})', den)} END AS {prefix}score_766")
+
+
 def _ratios(score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> str:
-    """on_time_ratio and score_766. Both are NULL, not 0, while nothing is resolved: no dossier
-    has been judged yet, so there is no progress to score (and none to rank last)."""
-    den = SCORE_DENOMINATORS[score_denominator]
-    return (f"{_ratio('resolved_early + resolved_on_time', 'resolved_total')} AS on_time_ratio, "
-            f"CASE WHEN resolved_total > 0 THEN {_ratio('20.0 * (resolved_early + resolved_on_time)', den)} END "
-            f"AS score_766")
+    """on_time_ratio and score_766 of the month's counts (ratios_sql)."""
+    return ratios_sql("resolved_early + resolved_on_time", "resolved_total", SCORE_DENOMINATORS[score_denominator])
 
 
 def _denominator(value: Any, query: str) -> str:

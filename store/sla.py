@@ -232,6 +232,11 @@ def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
     return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", a
 
 
+def key_field_sql(name: str, key: str = "month_key") -> str:
+    """The value of one of month_key's month fields (`name`: rm, lm, ws or we; 0 = none)."""
+    return f"(({key} >> {_KEY[name]}) & {(1 << _D_BITS) - 1})"
+
+
 def key_month_sql(field: str, as_of: dt.datetime) -> str:
     """The month number a key field holds (NULL for 0: none); `field` an SQL expression of the
     field's value (month_key shifted and masked)."""
