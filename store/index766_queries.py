@@ -23,7 +23,6 @@ its group "not measured", named; points are never made up from a missing input.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import duckdb
@@ -34,20 +33,13 @@ from config.index766 import GROUPS, PROGRESS_MAX, ComponentGroup, Index766, load
 from config.vocabulary import DUE_SOON_DAYS, EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from store.due_soon_queries import due_soon_by_agency
 from store.errors import QueryError
-from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, bieu06
+from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _denominator, _month, _month_end, bieu06
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query, run
 from store.sla import data_as_of
 
 ONLINE_LEVELS = ("full", "partial")  # config/reference.py OnlineLevel: offered online, fully or partly
 _DENOMINATOR_INPUTS = ("received_total", "received_online", "received_direct_postal", "carried_over")
-
-
-def _month(value: Any, query: str) -> dt.date:
-    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", str(value or ""))
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise QueryError(f"{query}: month must be a month YYYY-MM, got {value!r}")
-    return dt.date(int(m.group(1)), int(m.group(2)), 1)
 
 
 def _rules(value: Any, query: str) -> Index766:
@@ -59,13 +51,6 @@ def _rules(value: Any, query: str) -> Index766:
         return Index766.model_validate(value)
     except ValidationError as e:
         raise QueryError(f"{query}: " + describe_validation("rules", e)) from None
-
-
-def _denominator(value: Any, query: str) -> str:
-    den = value or DEFAULT_SCORE_DENOMINATOR
-    if den not in SCORE_DENOMINATORS:
-        raise QueryError(f"{query}: score_denominator must be one of {', '.join(SCORE_DENOMINATORS)}; got {value!r}")
-    return den
 
 
 # -- what the month's dossiers say, per agency (rolled up) and in total ------------------------
@@ -305,10 +290,6 @@ def index766_losses(con: duckdb.DuckDBPyConnection, month: str, agency: str | No
 def _add_months(m: dt.date, k: int) -> dt.date:
     y, mo = divmod(m.year * 12 + m.month - 1 + k, 12)
     return dt.date(y, mo + 1, 1)
-
-
-def _month_end(m: dt.date) -> dt.date:
-    return _add_months(m, 1) - dt.timedelta(days=1)
 
 
 # What a dossier row of the window gives its month, pre-counted per (month, agency, procedure):
