@@ -16,14 +16,15 @@ from reports.due_soon import format_days, format_left
 DAYS = DUE_SOON_DAYS  # what Tổng quan counts and Cơ quan shows first
 
 
-def _now() -> str:
+def now_minute() -> str:
+    """The current minute: what the due-soon answers are asked at (and cached by)."""
     return local_now().replace(second=0, microsecond=0).isoformat(sep=" ")
 
 
 def overview_section() -> None:
     """Tổng quan: how many dossiers are due within DAYS working days, per agency, most first."""
     tr, L = common.translator(), common.lang()
-    now = _now()
+    now = now_minute()
     st.subheader(tr("ds_title"))
     st.caption(tr("ds_caption", days=format_days(DAYS, L), t=when(now, L)))
     rows = common.query("due_soon_by_agency", days=DAYS, as_of=now).to_dicts()
@@ -48,7 +49,7 @@ def overview_section() -> None:
 def agency_section(agency: str) -> None:
     """Cơ quan: the agency's (and its sub-units') dossiers due soon, most urgent first, as CSV too."""
     tr, L = common.translator(), common.lang()
-    now = _now()
+    now = now_minute()
     st.subheader(tr("ds_title"))
     options = [1, 2, 3, 5, 10]
     pick, _ = st.columns([1, 3])

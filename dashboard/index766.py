@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from config.clock import local_now
 from config.index766 import DEFAULT_INDEX766, GROUPS, Index766, load_index766
 from dashboard import common, due_soon
 from dashboard.i18n import FIELD_LABELS_VI, month_label, num, when
@@ -25,11 +24,6 @@ RANK_MONTHS = 12
 LOSSES_SHOWN = 10
 # the catalogue column a reason may name that no import column is (config/reference.py)
 _COLUMN_VI = {"online_level": "mức độ cung cấp trực tuyến của thủ tục (danh mục thủ tục)"}
-
-
-def _now() -> str:
-    # the current minute, as the due-soon blocks count (dashboard/due_soon.py)
-    return local_now().replace(second=0, microsecond=0).isoformat(sep=" ")
 
 
 @st.cache_data(show_spinner=False)
@@ -150,7 +144,7 @@ def agency_block(agency: str, month: dt.date) -> None:
     tr, lng = common.translator(), common.lang()
     m_key = month.strftime("%Y-%m")
     st.subheader(tr("ix_losses_title"))
-    now = _now()
+    now = due_soon.now_minute()
     gain = common.query("index766_due_soon_gain", month=m_key, agency=agency, days=due_soon.DAYS,
                         as_of=now).one() or {}
     k = st.columns(3)
