@@ -84,9 +84,9 @@ def test_agency_page_shows_where_the_points_go(store_env):
     shown = table(at, "Điểm chưa đạt")
     assert list(shown["Mã"]) == [r["procedure_code"] for r in losses]
     assert list(shown["Điểm bị mất"]) == pytest.approx([r["points_lost"] for r in losses])
-    from dashboard.index766 import _now
+    from dashboard.due_soon import now_minute
 
-    gains = [backend_query(store_env, "index766_due_soon_gain", month=m, agency=AGENCY, days=2, as_of=_now()).one()]
+    gains = [backend_query(store_env, "index766_due_soon_gain", month=m, agency=AGENCY, days=2, as_of=now_minute()).one()]
     card = next(x for x in at.metric if x.label == "Điểm giữ được nếu giải quyết kịp")
     assert card.value in {"–" if g["points_saved"] is None else "+" + num(g["points_saved"], digits=2) for g in gains}
     assert "đúng hạn trong tháng này thay vì trễ hạn" in card.help
