@@ -23,17 +23,18 @@ its group "not measured", named; points are never made up from a missing input.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, get_args
 
 import duckdb
 from pydantic import ValidationError
 
 from config.errors import describe_validation
 from config.index766 import GROUPS, PROGRESS_MAX, ComponentGroup, Index766, load_index766
+from config.reference import AgencyLevel
 from config.vocabulary import DUE_SOON_DAYS, EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from store.due_soon_queries import due_soon_by_agency
 from store.errors import QueryError
-from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _denominator, _month, _month_end, bieu06
+from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _denominator, _int, _month, _month_end, bieu06
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query, run
 from store.sla import data_as_of
@@ -261,12 +262,7 @@ def index766_losses(con: duckdb.DuckDBPyConnection, month: str, agency: str | No
     still pending or not resolved in time; score_766 is the procedure's own score."""
     m = _month(month, "index766_losses")
     den = _denominator(score_denominator, "index766_losses")
-    try:
-        n = int(limit)
-    except (TypeError, ValueError):
-        n = 0
-    if not 1 <= n <= 10_000 or isinstance(limit, bool):
-        raise QueryError(f"index766_losses: limit must be a whole number from 1 to 10000, got {limit!r}")
+    n = _int(limit, "index766_losses", "limit", 1, 10_000)
     t = bieu06(con, m.strftime("%Y-%m"), by="procedure", agency=agency or None, score_denominator=den)
     rows = t.to_dicts()
     dens = _denominators(con, rows, den)
@@ -376,7 +372,7 @@ def _window_counts(con: duckdb.DuckDBPyConnection, months: list[dt.date], agency
     return out
 
 
-LEVELS = ("province", "department", "district", "commune", "unit")
+LEVELS = get_args(AgencyLevel)
 RANK_DIGITS = 9  # totals equal to this many decimals are a tie (sums of shares differ in the last bits)
 
 
@@ -399,12 +395,7 @@ def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 
     Cost: the dossiers are scanned once per agency tree in the window (usually once), the progress
     read from bieu06 (agency_month_stats) per month."""
     end = _month(end_month, "index766_rank")
-    try:
-        k = int(months)
-    except (TypeError, ValueError):
-        k = 0
-    if not 1 <= k <= 36 or isinstance(months, bool):
-        raise QueryError(f"index766_rank: months must be a whole number from 1 to 36, got {months!r}")
+    k = _int(months, "index766_rank", "months", 1, 36)
     if level not in (None, "") and level not in LEVELS:
         raise QueryError(f"index766_rank: level must be one of {', '.join(LEVELS)}; got {level!r}")
     den = _denominator(score_denominator, "index766_rank")
