@@ -23,6 +23,7 @@ import duckdb
 from config.clock import local_now
 from config.vocabulary import DUE_SOON_DAYS, RESOLVED_STATUSES, quoted_list
 from sla_rules.constants import office_position_sql
+from store.dashboard_queries import _ts
 from store.errors import QueryError
 from store.queries import _AGENCY_NAMES, _flag, _in_scope, _limit, _run
 from store.reference import agency_tree_ctes
@@ -45,16 +46,8 @@ def _days(value: Any, query: str) -> float:
 
 
 def _instant(value: Any, query: str) -> dt.datetime:
-    if value in (None, ""):
-        return local_now().replace(microsecond=0)
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time())
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise QueryError(f"{query}: as_of must be a date-time (ISO), got {value!r}") from None
+    """`as_of` as given (a date means its first instant), or now."""
+    return _ts(value, query, "as_of", optional=True) or local_now().replace(microsecond=0)
 
 
 def _us(t: dt.time) -> int:
