@@ -37,6 +37,14 @@ def _print_table(t: Table) -> None:
         print("  ".join(("" if v is None else str(v)).ljust(w) for v, w in zip(r, widths)))
 
 
+def _check_month(text: str) -> None:
+    """A --month as the reports take it, or a plain error."""
+    try:
+        dt.datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise UserError(f"--month {text!r}: expected YYYY-MM, e.g. 2026-10") from None
+
+
 def cmd_run(cfg: AppConfig, args: argparse.Namespace) -> int:
     # the owner's warnings, and the Python stacks of a fatal signal, go to the log a client whose
     # owner died is pointed at
@@ -156,10 +164,7 @@ def _report_figures(ops: Ops, args: argparse.Namespace, denominator: str) -> tup
 def cmd_report(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.bieu06 import render_text, report_document
 
-    try:
-        dt.datetime.strptime(args.month, "%Y-%m")
-    except ValueError:
-        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    _check_month(args.month)
     as_of = parse_as_of(args.as_of) if args.as_of else None
     score = cfg.reports.score_766
     ops = open_ops(cfg)
@@ -219,10 +224,7 @@ def cmd_due_soon(cfg: AppConfig, args: argparse.Namespace) -> int:
 def cmd_forecast(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.forecast import forecast_document, render_text
 
-    try:
-        dt.datetime.strptime(args.month, "%Y-%m")
-    except ValueError:
-        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    _check_month(args.month)
     score = cfg.reports.score_766
     ops = open_ops(cfg)
     try:
@@ -241,10 +243,7 @@ def cmd_index766(cfg: AppConfig, args: argparse.Namespace) -> int:
     from config.index766 import load_index766
     from reports.index766 import render_text, report_document
 
-    try:
-        dt.datetime.strptime(args.month, "%Y-%m")
-    except ValueError:
-        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    _check_month(args.month)
     rules = load_index766(cfg.reports.index766)
     score = cfg.reports.score_766
     ops = open_ops(cfg)
@@ -267,10 +266,7 @@ def cmd_export(cfg: AppConfig, args: argparse.Namespace) -> int:
     from reports.briefing.model import FORMATS
     from reports.monthly import write_briefing
 
-    try:
-        dt.datetime.strptime(args.month, "%Y-%m")
-    except ValueError:
-        raise UserError(f"--month {args.month!r}: expected YYYY-MM, e.g. 2026-10") from None
+    _check_month(args.month)
     formats = args.format or list(FORMATS)
     out_dir = Path(args.out) if args.out else cfg.reports.folder(cfg.store.path)
     ops = open_ops(cfg)
