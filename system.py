@@ -113,7 +113,8 @@ class Motcua:
         engine = self.engine
         page = next(p.url for p in DECLARED if p.id == "agency")  # the digest's link
         return DueSoonDigestJob(load_alerts(self.cfg.monitor.alerts), self.query, self.store,
-                                engine.calendar.is_working, functools.partial(office_close, engine), self.now,
+                                engine.calendar.is_working,
+                                lambda day: engine.ruleset.version_for(day).settings.closing, self.now,
                                 agency_page=page)
 
     @cached_property
@@ -342,12 +343,6 @@ class Motcua:
 
     def is_empty(self) -> bool:
         return not (self.status().get("dossiers") or 0)
-
-
-def office_close(engine: Any, day: dt.date) -> dt.time:
-    """The office close on `day`, by the rule version in force that day (the SLA engine's)."""
-    versions = engine.rule_versions()  # oldest first
-    return next((close for _id, start, close, *_ in reversed(versions) if start.date() <= day), versions[0][2])
 
 
 def _plain(e: Exception, what: str) -> Exception:
