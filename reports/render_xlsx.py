@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 
 from config.cells import xlsx_cell
 from config.index766 import GROUPS
-from config.vocabulary import BIEU06_COLUMNS
+from config.vocabulary import BIEU06_COLUMNS, DUE_SOON_DAYS
 from reports.briefing.labels import (
     BIEU06_GROUPS,
     BIEU06_SUB,
@@ -237,7 +237,7 @@ def render_xlsx(b: Briefing) -> bytes:
     rows = [[d["dossier_code"], d["agency_code"], d["agency_name"], d["procedure_code"], d["procedure_name"],
              d["received_at"], d["due_at"], format_left(d["working_minutes_left"], d["office_day_minutes"]),
              d["working_minutes_left"]] for d in b.due_soon_dossiers]
-    days = format_days(b.due_soon_days)
+    days = format_days(DUE_SOON_DAYS)
     _list_sheet(wb.create_sheet("Sắp đến hạn"), header, rows, [28, 20, 36, 14, 50, 17, 17, 26, 12],
                 {6: TIME, 7: TIME, 9: INT},
                 (f"Hồ sơ đang giải quyết còn không quá {days} ngày làm việc đến hạn, tính đến "

@@ -208,7 +208,7 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
         probe_total=probe_total, probe_checks=probe_checks, probe_daily=probe_daily, incidents=incidents,
         probe_titles=_probe_titles(cfg), loadtests=_loadtests(ops, m), compliance=_compliance(ops, m, agency, cfg),
         score_denominator=den, findings_agencies=findings_agencies,
-        refusals_overdue=_refusals_overdue(audit_total, cfg), due_soon_as_of=due_as_of, due_soon_days=DUE_SOON_DAYS,
+        refusals_overdue=_refusals_overdue(audit_total, cfg), due_soon_as_of=due_as_of,
         due_soon_agencies=due_agencies, due_soon_dossiers=due_dossiers, forecast_month=forecast_month,
         forecast_rows=forecast_rows, index766_rules=rules, index766_file=rules_file, index766_rows=index766,
         index766_agencies=index766_agencies, index766_losses=index766_losses)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from config.index766 import GROUPS
+from config.vocabulary import DUE_SOON_DAYS
 from reports.bieu06 import SCORE_DENOMINATORS
 from reports.due_soon import format_days, format_left
 from reports.briefing.labels import (AUDIT_KINDS_VI, BIEU06_GROUPS, BIEU06_SUB, FINDING_TREATMENT_VI, FINDINGS_VI,
@@ -286,7 +287,7 @@ def document(b: Briefing) -> list[Any]:
 def due_soon_blocks(b: Briefing) -> list[Any]:
     """I.4: the dossiers due soon as the briefing is made: what can still be resolved in time."""
     out: list[Any] = [Heading("4. Hồ sơ sắp đến hạn", 2)]
-    days = format_days(b.due_soon_days)
+    days = format_days(DUE_SOON_DAYS)
     if b.due_soon_as_of is None:
         out.append(Para("Chưa có số liệu hồ sơ sắp đến hạn: kho dữ liệu chưa được tính lại toàn bộ."))
         return out

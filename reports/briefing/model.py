@@ -109,10 +109,9 @@ class Briefing:
     score_denominator: str = "received_and_carried"  # of the 766 score (reports.score_766.denominator)
     findings_agencies: list[dict[str, Any]] = field(default_factory=list)  # audit rows with an engine finding
     refusals_overdue: bool = False      # refusals after the deadline count as resolved overdue (rule set)
-    # dossiers due soon as of the briefing's making (due_soon_by_agency, due_soon): what can still be
-    # saved, whatever the month reported; None when the store cannot say (no recompute yet)
+    # dossiers due soon (config.vocabulary DUE_SOON_DAYS) as of the briefing's making (due_soon_by_agency,
+    # due_soon): what can still be saved, whatever the month reported; None when the store cannot say
     due_soon_as_of: dt.datetime | None = None
-    due_soon_days: float = 2
     due_soon_agencies: list[dict[str, Any]] = field(default_factory=list)  # total first
     due_soon_dossiers: list[dict[str, Any]] = field(default_factory=list)  # most urgent first
     # the month-end forecast (month_forecast) of the month under way at the last recompute, whatever
