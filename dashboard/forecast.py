@@ -3,7 +3,6 @@ province's on-time ratio and 766 score as they stand, at best and at worst, and 
 (named query month_forecast; its readings: store/forecast_queries.py). One call places it on a page."""
 from __future__ import annotations
 
-import datetime as dt
 
 import streamlit as st
 
@@ -21,8 +20,6 @@ def month_forecast_block(level: str | None = None) -> None:
         as_of = common.status().get("last_recompute_as_of")
         if as_of is None:  # nothing recomputed yet: no month under way to forecast
             return
-        if isinstance(as_of, str):
-            as_of = dt.datetime.fromisoformat(as_of)
         month = as_of.date().replace(day=1)
         t = common.query("month_forecast", month=month.strftime("%Y-%m"))
         rows = t.to_dicts()

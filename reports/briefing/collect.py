@@ -183,10 +183,8 @@ def collect(ops: Ops, month: str, agency: str | None = None, cfg: Any | None = N
     incidents = ops.query("probe_month_incidents", month=ms).to_dicts()
 
     due_as_of, due_agencies, due_dossiers = _due_soon(ops, agency, stats, at)
-    forecast_month = stats.get("last_recompute_as_of")
-    if isinstance(forecast_month, str):
-        forecast_month = dt.datetime.fromisoformat(forecast_month)
-    forecast_month = forecast_month.date().replace(day=1) if forecast_month else None
+    last = stats.get("last_recompute_as_of")  # a datetime, locally and through the owner's API alike
+    forecast_month = last.date().replace(day=1) if last else None
     forecast_rows = (ops.query("month_forecast", month=month_str(forecast_month), agency=agency, **score).to_dicts()
                      if forecast_month else [])
     rules, rules_file = _index766_rules(cfg)
