@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from config.vocabulary import CLOCKS, SLA_STATUSES, UNITS, quoted_list, units_of
 
@@ -68,6 +68,11 @@ def office_time_sql(time_unit: str, time_limit: str) -> str:
     engine, the store's view and queries and the migrations emit."""
     return (f"({_is_unit(time_unit, units_of('working_hours'))} OR ({_is_unit(time_unit, units_of('working_days'))} "
             f"AND {fractional_sql(limit_sql(time_unit, time_limit))}))")
+
+
+def time_of_day_us(t: time) -> int:
+    """A time of day in µs since midnight: how the SQL counts office time."""
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
 def office_elapsed_sql(tod: str, sessions: Sequence[tuple[int, int]]) -> str:

@@ -93,7 +93,8 @@ from sla_rules.constants import (  # noqa: F401  (re-exported: the engine's publ
     FLAG_LATE_REQUEST, FLAG_NEGATIVE_LATE, FLAG_ORPHAN_RECEIPT, FLAG_STOPPED, fractional_sql, EPOCH, EPOCH_DATE, HOUR_US, INPUT_COLUMNS, MAX_LIMIT,
     OUTPUT_COLUMNS, STATUSES,
 )
-from sla_rules.constants import clock_sql, in_clock_sql, limit_sql, month_number_sql, office_elapsed_sql
+from sla_rules.constants import (clock_sql, in_clock_sql, limit_sql, month_number_sql, office_elapsed_sql,
+                                 time_of_day_us)
 
 # Values the engine computes anyway that a caller may ask for (compute_sql's `internals`).
 INTERNALS = ("resolved", "fin_us", "late_us", "late_month", "flags")
@@ -109,10 +110,6 @@ _RESERVED = frozenset((
     "due_month", "late_us", "resolved", "j_us", "a", "b2", "x", "e", "c", "k", "pv", "mm"))
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
-
-
-def _us(t: time) -> int:
-    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
 def epoch_us(ts: datetime) -> int:
@@ -146,10 +143,10 @@ class _Lits:
     """SQL literals of one rule version's settings."""
 
     def __init__(self, s: RuleSettings):
-        self.sessions = [(_us(x.start), _us(x.end)) for x in s.office_hours]
+        self.sessions = [(time_of_day_us(x.start), time_of_day_us(x.end)) for x in s.office_hours]
         self.open = self.sessions[0][0]
         self.close = self.sessions[-1][1]
-        self.cutoff = _us(s.same_day_cutoff)
+        self.cutoff = time_of_day_us(s.same_day_cutoff)
         self.m = sum(b - a for a, b in self.sessions)
         self.mode = s.supplement_mode
         self.negative = s.negative_after_deadline

@@ -22,7 +22,7 @@ import duckdb
 
 from config.clock import local_now
 from config.vocabulary import DUE_SOON_DAYS, RESOLVED_STATUSES, quoted_list
-from sla_rules.constants import office_position_sql
+from sla_rules.constants import office_position_sql, time_of_day_us
 from store.dashboard_queries import _ts
 from store.errors import QueryError
 from store.queries import _AGENCY_NAMES, _flag, _in_scope, _limit, _run
@@ -50,10 +50,6 @@ def _instant(value: Any, query: str) -> dt.datetime:
     return _ts(value, query, "as_of", optional=True) or local_now().replace(microsecond=0)
 
 
-def _us(t: dt.time) -> int:
-    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
-
-
 def _left_sql(con: duckdb.DuckDBPyConnection, query: str, now: dt.datetime) -> tuple[str, str]:
     """SQL over a row with received_at, late_from and the calendar facts of late_from's date
     (ld.is_working, ld.wd_index): (working µs left from `now` to late_from, µs of an office day),
@@ -67,11 +63,11 @@ def _left_sql(con: duckdb.DuckDBPyConnection, query: str, now: dt.datetime) -> t
                         {"d": now.date()}).fetchone()
     if today is None:
         raise QueryError(f"{query}: {now:%Y-%m-%d} is outside the calendar the results were judged with")
-    tod_now = _us(now.time())
+    tod_now = time_of_day_us(now.time())
     late_tod = f"(epoch_us(s.late_from) - epoch_us(date_trunc('day', s.late_from)))"
     lefts, days = [], []
     for eff, starts, ends in versions:
-        sessions = [(_us(a), _us(b)) for a, b in zip(starts, ends)]
+        sessions = [(time_of_day_us(a), time_of_day_us(b)) for a, b in zip(starts, ends)]
         now_pos = office_position_sql(str(tod_now), str(today[1]), "TRUE" if today[0] else "FALSE", sessions)
         late_pos = office_position_sql(late_tod, "ld.wd_index", "ld.is_working", sessions)
         lefts.append((eff, f"{late_pos} - {now_pos}"))
