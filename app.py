@@ -303,6 +303,92 @@ def cmd_status(cfg: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def cmd_backup(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from backup.snapshot import list_backups
+
+    folder = Path(args.out) if args.out else cfg.backup.dir(cfg.store.path)
+    if args.list:
+        backups = list_backups(folder)
+        if args.json:
+            print(json.dumps([{"path": str(b.path), "created_at": b.created_at.isoformat(sep=" "), "bytes": b.bytes}
+                              for b in backups], ensure_ascii=False))
+        else:
+            for b in backups:
+                print(f"{b.path}  {b.created_at:%Y-%m-%d %H:%M:%S}  {_size(b.bytes)}")
+            if not backups:
+                print(f"no finished backup in {folder}")
+        return 0
+    ops = open_ops(cfg)
+    try:
+        res = ops.backup(str(folder))
+    finally:
+        ops.close()
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, default=str))
+        return 0
+    rows = sum(res["tables"].values())
+    print(f"backup written: {res['path']}")
+    print(f"  {len(res['tables'])} tables, {rows:,} rows, {res['files']} files, {_size(res['bytes'])}, "
+          f"schema version {res['schema_version']}, in {res['seconds']:.1f} s")
+    head = res.get("compliance_head")
+    print(f"  compliance history: {'event ' + str(head['event_id']) + ', hash ' + head['hash'][:16] + '…' if head else 'empty'}")
+    for key, what in (("evidence_missing", "missing"), ("evidence_altered", "altered on disk")):
+        if res.get(key):
+            print(f"  warning: {len(res[key])} evidence file(s) of the register {what}, not in the backup")
+    return 0
+
+
+def cmd_restore(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from backup.manifest import verify
+    from backup.restore import restore
+    from compliance.actions import files_dir
+    from config.clock import local_now
+
+    backup = Path(args.backup)
+    if args.check:
+        m = verify(backup)
+        print(f"{backup}: a complete backup of {m.created_at:%Y-%m-%d %H:%M:%S}, schema version {m.schema_version}, "
+              f"{len(m.files)} files, every checksum right")
+        return 0
+    to = Path(args.to) if args.to else cfg.store.path
+    if find_owner(to) is not None:
+        raise UserError(f"motcua-watch is running on {to}: stop it (Ctrl-C) before restoring over its store, "
+                        "or restore with --to another path")
+    evidence = files_dir(Motcua(cfg)) if to.resolve() == cfg.store.path.resolve() else to.parent / "compliance-files"
+    res = restore(backup, to, force=args.force, evidence_dir=evidence, now=local_now(),
+                  memory_limit=cfg.store.memory_limit)
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, default=str))
+        return 0
+    print(f"restored {res['restored_from']} (taken {res['backup_created_at']}) to {res['to']}")
+    if res["schema_version"] != res["backup_schema_version"]:
+        print(f"  migrated from schema version {res['backup_schema_version']} to {res['schema_version']}")
+    print(f"  {len(res['tables'])} tables, {sum(res['tables'].values()):,} rows; "
+          f"{res['evidence_restored']} evidence file(s) put back; in {res['seconds']:.1f} s")
+    if res["kept_aside"]:
+        print(f"  the store it replaced is kept as {res['kept_aside']}")
+    return 0
+
+
+def cmd_export_data(cfg: AppConfig, args: argparse.Namespace) -> int:
+    ops = open_ops(cfg)
+    try:
+        res = ops.export_data(args.format, str(Path(args.out).resolve()))
+    finally:
+        ops.close()
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, default=str))
+        return 0
+    rel = res["relations"]
+    print(f"exported {len(rel)} tables ({sum(rel.values()):,} rows) as {args.format} to {res['out_dir']} "
+          f"in {res['seconds']:.1f} s; the columns are described in README.md there")
+    return 0
+
+
 def _param_value(text: str) -> Any:
     """A --param value: JSON when it parses as a number, boolean, null, list or object, else the text."""
     try:
@@ -730,6 +816,25 @@ def build_parser() -> argparse.ArgumentParser:
     s = usub.add_parser("list", help="list the accounts (never the passwords)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_user)
+
+    s = sub.add_parser("backup", help="a consistent snapshot of the store with a manifest (while the system runs)")
+    s.add_argument("--out", metavar="DIR", help="the backups folder (default: backup.folder, data/backups)")
+    s.add_argument("--list", action="store_true", help="list the finished backups in the folder instead")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_backup)
+    s = sub.add_parser("restore", help="restore a backup, checked first (the system must be stopped)")
+    s.add_argument("backup", metavar="BACKUP", help="a backup folder (data/backups/motcua-YYYYMMDD-HHMMSS)")
+    s.add_argument("--to", metavar="PATH", help="the store file to restore to (default: store.path)")
+    s.add_argument("--force", action="store_true",
+                   help="replace an existing store (it is kept beside as <file>.before-restore-<time>)")
+    s.add_argument("--check", action="store_true", help="only check the backup's files and checksums")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_restore)
+    s = sub.add_parser("export-data", help="every table as open files (Parquet or CSV) with a README of the columns")
+    s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    s.add_argument("--out", metavar="DIR", required=True, help="a new (or empty) folder")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_export_data)
 
     s = sub.add_parser("check-config", help="validate the configuration and say what is wrong")
     s.set_defaults(fn=cmd_check_config)

@@ -64,6 +64,7 @@ class Motcua:
         self._generation = 0            # bumped by every write that changes dossiers or reference data
         self._answers: dict[tuple, tuple[int, Table]] = {}
         self._answers_lock = threading.Lock()
+        self._backup_lock = threading.Lock()
 
     def _changed(self) -> None:
         with self._answers_lock:
@@ -126,12 +127,25 @@ class Motcua:
         notifier = Notifier(load_alerts(self.cfg.monitor.alerts).channels) if self.cfg.reports.schedule.notify else None
         return MonthlyBriefingJob(self, self.cfg, self.now, notifier)
 
+    @cached_property
+    def backup_job(self):  # -> backup.job.BackupJob
+        from backup.job import BackupJob
+
+        b = self.cfg.backup
+        return BackupJob(self.backup, b.dir(self.cfg.store.path), b.keep_daily, b.keep_monthly, b.max_age_hours,
+                         self.now)
+
+    watch_backups = False  # set by run_system when backups are scheduled: their alerts are evaluated
+
     def evaluate_alerts(self) -> list[Any]:
         """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in
         the store for the dashboard's alert timeline."""
         from store.alert_writes import record_alerts
 
-        sent = self.alerter.update(self.slo_evaluator.conditions())
+        conditions = self.slo_evaluator.conditions()
+        if self.watch_backups:
+            conditions += self.backup_job.conditions()
+        sent = self.alerter.update(conditions)
         record_alerts(self.store, sent, self.now())
         return sent
 
@@ -313,6 +327,36 @@ class Motcua:
 
         return write_run(self.store, payload)
 
+    def backup(self, out: str | None = None) -> dict[str, Any]:
+        """A snapshot of the store with its manifest (backup/), taken while everything else goes on:
+        into `out`, default the configured backups folder. One at a time."""
+        from backup.snapshot import take_backup
+        from compliance.actions import files_dir
+
+        folder = Path(out) if out else self.cfg.backup.dir(self.cfg.store.path)
+        with self._backup_lock:
+            cur = self.store.cursor()
+            try:
+                return take_backup(cur, folder, files_dir(self), self.now())
+            except Exception as e:
+                plain = _plain(e, "backup")
+                if plain is e:
+                    raise
+                raise plain from None
+            finally:
+                cur.close()
+
+    def export_data(self, fmt: str, out: str) -> dict[str, Any]:
+        """Every table without personal data as open files (Parquet or CSV) with a README of the
+        columns, into the new folder `out` (backup/export.py)."""
+        from backup.export import export_data
+
+        cur = self.store.cursor()
+        try:
+            return export_data(cur, Path(out), fmt, self.now())
+        finally:
+            cur.close()
+
     def load_reference(self, path: Path | str) -> dict[str, Any]:
         from store.reference import load_reference
 
@@ -442,6 +486,17 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                               id="monthly-briefing", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
             if app.briefing_job.due_and_missing():  # down at the scheduled time: catch up now
                 scheduler.add_job(app.briefing_job, id="monthly-briefing-catch-up", max_instances=1)
+        bk = cfg.backup
+        if bk.enabled:
+            from backup.job import BackupCollector
+
+            job = app.backup_job
+            scheduler.add_job(job, "cron", hour=bk.hour, minute=bk.minute, id="backup", max_instances=1,
+                              coalesce=True, misfire_grace_time=6 * 3600)
+            if job.due():  # none yet, or down at the scheduled time: catch up now
+                scheduler.add_job(job, id="backup-catch-up", max_instances=1)
+            registry.register(BackupCollector(job))
+            app.watch_backups = True
         scheduler.start()
         watcher.start()
         dashboard_url = first_admin = None
@@ -477,6 +532,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         if rs.enabled:
             out(f"  briefing       last month's, on day {rs.day} at {rs.hour:02d}:{rs.minute:02d} → "
                 f"{cfg.reports.folder(cfg.store.path)}/YYYY-MM/ ({', '.join(rs.formats)})")
+        if bk.enabled:
+            out(f"  backups        daily at {bk.hour:02d}:{bk.minute:02d} → {bk.dir(cfg.store.path)}/ "
+                f"(keeps {bk.keep_daily} daily, {bk.keep_monthly} monthly)")
         if digest.enabled and digest.contacts:
             out(f"  due-soon digest working days from {digest.at:%H:%M}, to {len(digest.contacts)} agency contact(s) "
                 f"from {cfg.monitor.alerts}")

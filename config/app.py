@@ -255,6 +255,24 @@ class ReportsConfig(_Strict):
         return self.out_dir if self.out_dir is not None else Path(store_path).parent / "reports"
 
 
+class BackupConfig(_Strict):
+    """Snapshots of the store with a manifest (backup/): `app.py backup`, and daily inside `app.py
+    run` at hour:minute, keeping the newest of each of the last `keep_daily` days and of the last
+    `keep_monthly` months. An alert goes through the alert channels when a backup fails or the
+    newest good one is older than `max_age_hours`."""
+
+    enabled: bool = True
+    folder: Path | None = None  # empty: `backups/` beside the store file (data/backups by default)
+    hour: int = Field(default=2, ge=0, le=23)
+    minute: int = Field(default=45, ge=0, le=59)
+    keep_daily: int = Field(default=7, ge=1, le=3660)
+    keep_monthly: int = Field(default=12, ge=0, le=1200)
+    max_age_hours: float = Field(default=26, gt=0, le=24 * 366)
+
+    def dir(self, store_path: Path) -> Path:
+        return self.folder if self.folder is not None else Path(store_path).parent / "backups"
+
+
 class AppConfig(_Strict):
     province: str = "Quảng Ngãi"
     timezone: str = clock.DEFAULT_TIMEZONE
@@ -271,6 +289,7 @@ class AppConfig(_Strict):
     demo: DemoConfig = DemoConfig()
     dashboard: DashboardConfig = DashboardConfig()
     reports: ReportsConfig = ReportsConfig()
+    backup: BackupConfig = BackupConfig()
 
     @property
     def users_file(self) -> Path:

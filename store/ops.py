@@ -55,6 +55,8 @@ class Ops(Protocol):
     def status(self) -> dict[str, Any]: ...
     def compliance(self, action: str, **params: Any) -> dict[str, Any]: ...
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def backup(self, out: str | None = None) -> dict[str, Any]: ...
+    def export_data(self, fmt: str, out: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -194,6 +196,13 @@ class RemoteOps:
 
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._post("/loadtest", {"payload": payload})
+
+    # folders as absolute paths: the owner's working folder is not the caller's
+    def backup(self, out: str | None = None) -> dict[str, Any]:
+        return self._post("/backup", {"out": str(Path(out).resolve()) if out else None})
+
+    def export_data(self, fmt: str, out: str) -> dict[str, Any]:
+        return self._post("/export_data", {"format": fmt, "out": str(Path(out).resolve())})
 
     def close(self) -> None:
         self._client.close()

@@ -89,6 +89,16 @@ def _json_default(v: Any) -> Any:
 
 # -- server -------------------------------------------------------------------------------
 
+def _folder(raw: Any, required: bool = True) -> str | None:
+    """A folder the owner writes into, as the client named it: an absolute path (RemoteOps sends
+    them so), never relative to the owner's own working folder."""
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, str) or not Path(raw).is_absolute():
+        raise OperationError(f"a folder must be given as an absolute path, got {raw!r}")
+    return raw
+
+
 def _names(raw: Any) -> dict[str, Any]:
     """The files' names for the import's messages (a client's copies named as the originals)."""
     if not isinstance(raw, list) or not any(raw):
@@ -211,6 +221,10 @@ class StoreService:
                     self._call(lambda: service.ops.compliance(str(body.get("action")), **body.get("params", {})))
                 elif self.path == "/loadtest":
                     self._call(lambda: service.ops.store_loadtest_run(body["payload"]))
+                elif self.path == "/backup":
+                    self._call(lambda: service.ops.backup(_folder(body.get("out"), required=False)))
+                elif self.path == "/export_data":
+                    self._call(lambda: service.ops.export_data(str(body.get("format")), _folder(body.get("out"))))
                 else:
                     self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}"})
 

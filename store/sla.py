@@ -402,8 +402,9 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
     million rows and writing as many again keeps both in the file until the next checkpoint;
     the schema's definition (migration 010_sla_narrow.sql) stays the only one.
     """
+    # this database's: a backup's snapshot attaches another one for a while (store/snapshot.py)
     ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'sla_results' "
-                      "AND schema_name = 'main' AND NOT temporary").fetchone()[0]
+                      "AND schema_name = 'main' AND NOT temporary AND database_name = current_database()").fetchone()[0]
     con.execute("DROP TABLE main.sla_results")
     con.execute(ddl)
 
