@@ -74,7 +74,10 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, evidence_dir: Path
                 now: dt.datetime) -> dict[str, Any]:
     """Back the store `con` is open on up into `folder`; returns the backup's summary."""
     t0 = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(e.errno, f"{folder}: cannot create the backups folder: {e.strerror or e}") from None
     remove_partials(folder)
     name = PREFIX + _stamp(now)
     final = folder / name

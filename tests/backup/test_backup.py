@@ -312,3 +312,32 @@ def test_the_job_alerts_on_a_failure_and_on_an_old_backup_and_exposes_the_age(tm
         assert [c.key for c in stale] == ["backup:stale"] and "30 giờ (ngưỡng 26 giờ)" in stale[0].detail
         metrics = {m.name: m.samples[0].value for m in BackupCollector(job).collect()}
         assert metrics["motcua_backup_age_seconds"] == 30 * 3600
+
+
+def test_a_failed_backup_reaches_the_alert_channels_and_its_end_is_said(tmp_path, app_env, webhook):
+    import yaml
+
+    from config.app import load_config
+    from system import Motcua
+
+    hooks, port = webhook
+    alerts = tmp_path / "alerts.yaml"
+    alerts.write_text(yaml.safe_dump({"channels": [{"name": "it", "url": f"json://127.0.0.1:{port}/it"}]}),
+                      encoding="utf-8")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the backups folder should be", encoding="utf-8")
+    cfg = load_config(environ=dict(app_env, MOTCUA_MONITOR__ALERTS=str(alerts), MOTCUA_BACKUP__FOLDER=str(blocked)))
+    app = Motcua(cfg)
+    try:
+        app.watch_backups = True
+        assert app.backup_job() is None and app.backup_job.last_error
+        app.evaluate_alerts()
+        titles = [h["title"] for h in hooks]
+        assert any("Sao lưu kho dữ liệu thất bại" in t for t in titles), titles
+        assert any("Chưa có bản sao lưu nào" in t for t in titles), titles
+        blocked.unlink()
+        assert app.backup_job()["path"]
+        app.evaluate_alerts()
+        assert len(hooks) == 4 and all("Sao lưu" in h["title"] or "sao lưu" in h["title"] for h in hooks[2:])
+    finally:
+        app.close()
