@@ -23,6 +23,15 @@ def csv_cell(v: Any) -> Any:
     return "'" + v if formula_like(v) else v
 
 
+def csv_cell_sql(expr: str) -> str:
+    """The SQL twin of csv_cell for a text expression (DuckDB): formula-like text gets a leading
+    apostrophe, anything else (NULL included) stays as it is. Emitted from FORMULA_START, so the rule
+    has one home; tab and carriage return are written as chr(n), never as raw characters in SQL."""
+    starts = ", ".join("'" + c.replace("'", "''") + "'" if c.isprintable() else f"chr({ord(c)})"
+                       for c in FORMULA_START)
+    return f"CASE WHEN left({expr}, 1) IN ({starts}) THEN '''' || {expr} ELSE {expr} END"
+
+
 def csv_frame(df: Any) -> Any:
     """A copy of a pandas DataFrame whose text cells (and column titles) are safe in CSV."""
     out = df.map(csv_cell)
