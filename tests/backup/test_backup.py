@@ -88,6 +88,9 @@ def test_drill_backup_while_the_system_runs_and_writes_then_restore_gives_the_sa
         assert len(writes) > 0
         path = Path(res["path"])
         assert path.parent == data / "backups" and path.name.startswith("motcua-")
+        exported = run_app("export-data", "--out", "analysis", env=app_env)  # through the owner too
+        assert exported.returncode == 0, exported.stderr
+        assert json.loads((tmp_path / "analysis" / "manifest.json").read_text(encoding="utf-8"))["files"]
         months = [m for m in ops.query("bieu06", month="2026-11", by="agency").to_dicts()]
         stable = {t: ops.query("store_stats").one()[k] for t, k in (("dossiers", "dossiers"),)}
     finally:
