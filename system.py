@@ -274,16 +274,12 @@ class Motcua:
         # need not wait for a query under way
         self._stop_prewarm(wait=full)
         try:
-            res = recompute(self.store, self.engine, t, full=full)
+            with _plainly("recompute"):
+                res = recompute(self.store, self.engine, t, full=full)
             log.info("SLA %s refresh at %s: %s dossiers judged in %.2f s%s", res["kind"], res["as_of"],
                      res["judged"], res["sla_duration_s"],
                      f" ({res['full_reason']})" if res.get("full_reason") else "")
             return res
-        except Exception as e:
-            plain = _plain(e, "recompute")
-            if plain is e:
-                raise
-            raise plain from None
         finally:
             self._changed()
             if self.prewarm:
@@ -337,12 +333,8 @@ class Motcua:
         with self._backup_lock:
             cur = self.store.cursor()
             try:
-                return take_backup(cur, folder, files_dir(self), self.now())
-            except Exception as e:
-                plain = _plain(e, "backup")
-                if plain is e:
-                    raise
-                raise plain from None
+                with _plainly("backup"):
+                    return take_backup(cur, folder, files_dir(self), self.now())
             finally:
                 cur.close()
 
@@ -387,6 +379,18 @@ class Motcua:
 
     def is_empty(self) -> bool:
         return not (self.status().get("dossiers") or 0)
+
+
+@contextlib.contextmanager
+def _plainly(what: str):
+    """Running out of memory or disk inside the block raised as the plain message (_plain)."""
+    try:
+        yield
+    except Exception as e:
+        plain = _plain(e, what)
+        if plain is e:
+            raise
+        raise plain from None
 
 
 def _plain(e: Exception, what: str) -> Exception:

@@ -10,9 +10,7 @@ written into. No SQL here.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 import secrets
 import shutil
 import time
@@ -21,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from backup.manifest import fsync, sha256_of
 from config.clock import timezone_name
 from config.errors import MotcuaError
 from config.vocabulary import BIEU06_COLUMNS, BIEU06_GROUPS
@@ -349,19 +348,6 @@ def _readme(rels: list[Relation], rows: dict[str, int], fmt: str, now: dt.dateti
     return "\n".join(lines) + "\n"
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _check_destination(out_dir: Path) -> None:
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise ExportRefused(f"{out_dir}: exists and is not a folder; the export needs a new or empty folder")
@@ -403,9 +389,9 @@ def export_data(cursor: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str, now:
         files += [{"name": "schema.sql"}, {"name": "README.md"}]
         for f in files:
             path = partial / f["name"]
-            _fsync(path)  # the data is on disk before the folder gets its final name
+            fsync(path)  # the data is on disk before the folder gets its final name
             f["bytes"] = path.stat().st_size
-            f["sha256"] = _sha256(path)
+            f["sha256"] = sha256_of(path)
         manifest = {
             "format": fmt,
             "created_at": now.isoformat(timespec="seconds"),
@@ -417,13 +403,13 @@ def export_data(cursor: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str, now:
         }
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
-        _fsync(partial / "manifest.json")
-        _fsync(partial)
+        fsync(partial / "manifest.json")
+        fsync(partial)
         _check_destination(out_dir)  # nothing landed there meanwhile
         if out_dir.is_dir():
             out_dir.rmdir()  # empty: fails rather than remove anything that arrived since
         partial.rename(out_dir)
-        _fsync(out_dir.parent)
+        fsync(out_dir.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -75,14 +75,15 @@ def entry(folder: Path, name: str) -> FileEntry:
 def write(folder: Path, manifest: Manifest) -> None:
     """Write the manifest durably: the files it names first, then itself, each synced to disk."""
     for f in manifest.files:
-        _fsync(folder / f.name)
+        fsync(folder / f.name)
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, folder / MANIFEST)
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Make a file's (or a folder's entries') writes durable before what follows relies on them."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -83,11 +83,7 @@ def restore(backup: Path, to: Path, *, force: bool = False, evidence_dir: Path |
         if wal.exists():
             os.replace(wal, aside.with_name(aside.name + ".wal"))
     os.replace(work, to)
-    fd = os.open(to.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    mf.fsync(to.parent)
     evidence = 0
     if evidence_dir is not None:
         for f in m.files:

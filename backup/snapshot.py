@@ -111,7 +111,7 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, evidence_dir: Path
                         seconds=round(time.perf_counter() - t0, 3), files=entries)
         mf.write(work, m)
         os.replace(work, final)
-        _fsync_dir(folder)
+        mf.fsync(folder)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -126,14 +126,6 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, evidence_dir: Path
             "tables": facts["tables"], "files": len(entries), "bytes": total,
             "compliance_head": facts["compliance_head"], "evidence_missing": missing, "evidence_altered": altered,
             "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def to_keep(backups: list[BackupInfo], keep_daily: int, keep_monthly: int) -> set[Path]:

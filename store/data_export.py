@@ -9,14 +9,14 @@ the README and the manifest are backup/export.py's.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from config.cells import csv_cell_sql
+from store.db import in_transaction
 from store.errors import StoreError
 
 __all__ = ["FORMATS", "INTERNAL_TABLES", "EXPORTED_VIEWS", "Column", "Relation", "snapshot", "relations",
@@ -65,19 +65,11 @@ def file_name(relation: str, fmt: str) -> str:
     return f"{relation}.{fmt}"
 
 
-@contextmanager
-def snapshot(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def snapshot(cur: duckdb.DuckDBPyConnection) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """One transaction on `cur` around everything the export reads: committed when done (it wrote
     nothing), rolled back on any failure. The caller keeps the cursor; it is left with no
     transaction open, which would keep DuckDB from checkpointing (store/db.py, checkpoint)."""
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        yield cur
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-    else:
-        cur.execute("COMMIT")
+    return in_transaction(cur)
 
 
 def relations(cur: duckdb.DuckDBPyConnection) -> list[Relation]:

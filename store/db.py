@@ -60,6 +60,20 @@ MIGRATIONS = _migrations()
 SCHEMA_VERSION = MIGRATIONS[-1][0] if MIGRATIONS else 0
 
 
+@contextmanager
+def in_transaction(cur: duckdb.DuckDBPyConnection, commit: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on `cur`: committed (or, commit=False, rolled back) at the end, rolled back on
+    any exception or Ctrl-C; the cursor is left with none open."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    else:
+        cur.execute("COMMIT" if commit else "ROLLBACK")
+
+
 class Store:
     """A read-write (or read-only) connection to the store file, safe to share between threads.
 
@@ -269,14 +283,9 @@ class Store:
             raise StoreError(f"{self.path}: opened read-only")
         with self._write_lock:
             cur = self._con.cursor()
-            cur.execute("BEGIN TRANSACTION")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            else:
-                cur.execute("COMMIT" if commit else "ROLLBACK")
+                with in_transaction(cur, commit):
+                    yield cur
                 if commit:  # in the log only (wal_autocheckpoint, above): into the file at the next retry
                     self.checkpoint_pending = True
             finally:
