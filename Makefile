@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_loadtest_distributed.py
 	$(PY) benchmarks/bench_dashboard.py
 	$(PY) benchmarks/bench_export.py
+	$(PY) benchmarks/bench_backup.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
