@@ -69,6 +69,7 @@ OPS_ROLES: dict[str, tuple[str, ...]] = {
     "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (), "digest_job": (),
     "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
     "demo_data": (), "is_empty": (),
+    "backup": (), "export_data": (), "backup_job": (), "watch_backups": (),  # `app.py backup`, `export-data`
     "figures_at": (),                                       # `app.py report --as-of` alone
     "import_dirs": (), "log_path": (), "timeout": (),       # the store client's own settings
 }
