@@ -332,7 +332,7 @@ def cmd_backup(cfg: AppConfig, args: argparse.Namespace) -> int:
         return 0
     rows = sum(res["tables"].values())
     print(f"backup written: {res['path']}")
-    print(f"  {len(res['tables'])} tables, {rows:,} rows, {res['files']} files, {_size(res['bytes'])}, "
+    print(f"  {len(res['tables'])} tables, {rows:,} rows, {res['files']} file{'s' if res['files'] != 1 else ''}, {_size(res['bytes'])}, "
           f"schema version {res['schema_version']}, in {res['seconds']:.1f} s")
     head = res.get("compliance_head")
     print(f"  compliance history: {'event ' + str(head['event_id']) + ', hash ' + head['hash'][:16] + '…' if head else 'empty'}")

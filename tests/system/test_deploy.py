@@ -51,9 +51,11 @@ def exported_names() -> set[str]:
     text = generate_latest(registry).decode()
     names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
     names |= {n + sfx for n in names for sfx in ("_total", "_bucket", "_count", "_sum")}
-    # the SLA gauges appear only when the store answers: take their names from the collector's source
-    src = (Path(__file__).resolve().parents[2] / "metrics" / "exporter.py").read_text(encoding="utf-8")
-    names |= set(re.findall(r'GaugeMetricFamily\("(motcua_\w+)"', src))
+    # the SLA gauges appear only when the store answers, the backup's when system.py registers its
+    # collector: take their names from the collectors' sources
+    root = Path(__file__).resolve().parents[2]
+    for src in (root / "metrics" / "exporter.py", root / "backup" / "job.py"):
+        names |= set(re.findall(r'GaugeMetricFamily\("(motcua_\w+)"', src.read_text(encoding="utf-8")))
     rules = yaml.safe_load((DEPLOY / "prometheus" / "recording.yml").read_text(encoding="utf-8"))
     names |= {r["record"] for g in rules["groups"] for r in g["rules"]}
     return names
