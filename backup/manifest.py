@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,10 @@ FORMAT = "motcua-backup/1"
 MANIFEST = "manifest.json"
 STORE_FILE = "store.duckdb"
 CHUNK = 1 << 20
+
+
+class NoRoom(MotcuaError):
+    """Not enough free disk space for a copy, said before anything was written."""
 
 
 class BackupInvalid(MotcuaError):
@@ -131,3 +136,12 @@ def verify(folder: Path) -> Manifest:
         if sha256_of(p) != f.sha256:
             raise BackupInvalid(f"{folder}: {f.name} is corrupted: its SHA-256 differs from the manifest's")
     return m
+
+
+def check_room(folder: Path, needed: int, what: str, instead: str) -> None:
+    """Refuse before writing anything when the folder's disk cannot hold `needed` bytes (with 10 %
+    to spare): a disk filled by a copy would stop the store itself."""
+    free = shutil.disk_usage(folder).free
+    if free < needed * 1.1:
+        raise NoRoom(f"{folder}: not enough free disk space for {what}: {free / 1e6:,.0f} MB free, "
+                     f"about {needed * 1.1 / 1e6:,.0f} MB needed; free some space or {instead}")

@@ -50,6 +50,7 @@ def restore(backup: Path, to: Path, *, force: bool = False, evidence_dir: Path |
         raise RestoreRefused(f"{to} exists: restoring would replace it. Add --force to restore anyway (the current "
                              f"store is then kept as {to.name}.before-restore-<time>), or --to another path")
     to.parent.mkdir(parents=True, exist_ok=True)
+    mf.check_room(to.parent, m.file(mf.STORE_FILE).bytes, "the restore", "restore --to another disk")
     work = to.with_name(to.name + ".restoring")
     for p in (work, work.with_name(work.name + ".wal")):
         p.unlink(missing_ok=True)

@@ -344,3 +344,18 @@ def test_a_failed_backup_reaches_the_alert_channels_and_its_end_is_said(tmp_path
         assert len(hooks) == 4 and all("Sao lưu" in h["title"] or "sao lưu" in h["title"] for h in hooks[2:])
     finally:
         app.close()
+
+
+def test_a_disk_too_small_is_said_before_anything_is_written(backed_up, tmp_path, monkeypatch):
+    live, path = backed_up
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1000))
+    with Store(live) as s:
+        cur = s.cursor()
+        with pytest.raises(mf.NoRoom, match="not enough free disk space for a backup: 0 MB free"):
+            take_backup(cur, tmp_path / "backups", None, NOW + dt.timedelta(hours=1))
+        cur.close()
+    assert [p.name for p in (tmp_path / "backups").iterdir()] == [path.name]
+    with pytest.raises(mf.NoRoom, match="not enough free disk space for the restore"):
+        restore(path, tmp_path / "elsewhere.duckdb", now=NOW)
+    assert not list(tmp_path.glob("elsewhere*"))
