@@ -292,40 +292,45 @@ def _add_months(m: dt.date, k: int) -> dt.date:
 # every count of _COUNTS but the two distinct counts of procedures, which the roll-up takes from
 # the procedure codes themselves (a procedure counts once per agency whatever its sub-units).
 _PRE = {name: expr for name, expr in _COUNTS.items() if not name.startswith("procedures_")}
+if any(("rec_in" in e) == ("res_in" in e) for e in _PRE.values()):
+    raise ImportError("store/index766_queries.py: each pre-counted input must read one kind of month, "
+                      "the reception's or the resolution's (_window_counts_sql counts them apart)")
 
 
 def _window_counts_sql() -> str:
     """_counts_sql for several months at once, on the agency tree of $tree_date (the months of one
-    tree): a dossier received in one month and resolved in another gives a row to each; each month
-    cut at min(its end, $cut). One scan of the dossiers; the roll-up works on the pre-counted rows."""
+    tree): a dossier counts in the month it was received in (rec_in) and in the month it was
+    resolved in (res_in), each month cut at min(its end, $cut). Pre-counted per (month, agency,
+    procedure) by two aggregations, one per kind of month (each of _COUNTS reads one of the two),
+    where one table of both months per dossier cost twice as much; the roll-up works on the
+    pre-counted rows."""
     resolved_at = "coalesce(d.finished_at, d.returned_at)"
     cols = ("d.agency_code, d.procedure_code, d.channel, d.paid_online, d.dossier_digitised, d.result_digitised, "
             "d.satisfaction_rating, p.online_level")
-    pre = ", ".join(f"CAST({expr} AS BIGINT) AS {name}" for name, expr in _PRE.items())
     sums = ", ".join(f"CAST(coalesce(sum({name}), 0) AS BIGINT) AS {name}" for name in _PRE)
     procs = (f"CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IS NOT NULL) AS BIGINT) "
              f"AS procedures_known, CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IN "
              f"({quoted_list(ONLINE_LEVELS)})) AS BIGINT) AS procedures_online")
+
+    def by(month: str, cond: str, rec_in: bool) -> str:
+        # this kind of month's counts; the other kind's are 0 here (not counted per row)
+        mine = "rec_in" if rec_in else "res_in"
+        pre = ", ".join(f"CAST({expr} AS BIGINT) AS {name}" if mine in expr else f"CAST(0 AS BIGINT) AS {name}"
+                        for name, expr in _PRE.items())
+        # [$start, $cut) lies within the group's months (_window_counts): no test of the month list
+        return f"""
+        SELECT month, agency_code, procedure_code, online_level, {pre}
+        FROM (SELECT CAST(date_trunc('month', {month}) AS DATE) AS month, {cols},
+                     {str(rec_in).upper()} AS rec_in, {str(not rec_in).upper()} AS res_in
+              FROM dossiers d LEFT JOIN procedures p ON p.code = d.procedure_code
+              WHERE {cond} AND {month} >= $start AND {month} < $cut)
+        GROUP BY ALL"""
+
+    received = by("d.received_at", f"d.state NOT IN ({quoted_list(EXCLUDED_STATES)})", True)
+    resolved = by(resolved_at, f"d.state IN ({quoted_list(RESOLVED_STATES)})", False)
     return f"""
-    WITH RECURSIVE w AS (
-        SELECT {cols},
-               CASE WHEN d.received_at >= $start AND d.received_at < $cut
-                    THEN CAST(date_trunc('month', d.received_at) AS DATE) END AS rec_month,
-               CASE WHEN d.state IN ({quoted_list(RESOLVED_STATES)}) AND {resolved_at} >= $start AND {resolved_at} < $cut
-                    THEN CAST(date_trunc('month', {resolved_at}) AS DATE) END AS res_month
-        FROM dossiers d LEFT JOIN procedures p ON p.code = d.procedure_code
-        WHERE d.state NOT IN ({quoted_list(EXCLUDED_STATES)})
-          AND ((d.received_at >= $start AND d.received_at < $cut)
-               OR ({resolved_at} >= $start AND {resolved_at} < $cut))
-    ),
-    u AS (
-        SELECT rec_month AS month, * EXCLUDE (rec_month, res_month), TRUE AS rec_in, res_month = rec_month AS res_in
-        FROM w WHERE list_contains($months, rec_month)
-        UNION ALL
-        SELECT res_month, * EXCLUDE (rec_month, res_month), FALSE, TRUE
-        FROM w WHERE list_contains($months, res_month) AND res_month IS DISTINCT FROM rec_month
-    ),
-    pre AS (SELECT month, agency_code, procedure_code, online_level, {pre} FROM u GROUP BY ALL),
+    WITH RECURSIVE pre AS ({received}
+        UNION ALL {resolved}),
     {agency_tree_ctes('$tree_date', False, 'SELECT DISTINCT agency_code FROM pre')},
     subtree AS (SELECT code FROM agency_up WHERE $agency IS NULL OR ancestor_code = $agency),
     scoped AS (
@@ -366,7 +371,7 @@ def _window_counts(con: duckdb.DuckDBPyConnection, months: list[dt.date], agency
         end = dt.datetime.combine(_add_months(group[-1], 1), dt.time())
         cut = min(end, as_of) if as_of is not None else end
         t = run(con, _window_counts_sql(), {"start": dt.datetime.combine(group[0], dt.time()), "cut": cut,
-                                            "months": group, "tree_date": _month_end(group[-1]), "agency": agency})
+                                            "tree_date": _month_end(group[-1]), "agency": agency})
         for r in t.to_dicts():
             out[(r.pop("month"), r.pop("key"))] = r
     return out
