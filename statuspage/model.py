@@ -56,8 +56,13 @@ class ServiceView:
 
     @property
     def uptime(self) -> float | None:
-        runs = sum(b.runs for b in self.bars)
-        return (runs - sum(b.failures for b in self.bars)) / runs if runs else None
+        return self.uptime_over(DAYS)
+
+    def uptime_over(self, days: int) -> float | None:
+        """The share of runs passed over the last `days` days (today included)."""
+        bars = self.bars[-days:]
+        runs = sum(b.runs for b in bars)
+        return (runs - sum(b.failures for b in bars)) / runs if runs else None
 
 
 @dataclass

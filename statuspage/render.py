@@ -122,12 +122,16 @@ def _bars(sv: ServiceView, data: PageData, lang: str) -> str:
         else:
             tip = t("bar_none", lang, day=day(b.day, lang))
         spans.append(f'<span class="l-{b.level(good, fair)}" title="{e(tip)}"></span>')
-    up = sv.uptime
-    figure = t("uptime", lang, pct=pct(up, lang)) if up is not None else t("no_uptime", lang)
+    def figure(days: int) -> str:
+        up = sv.uptime_over(days)
+        return t("uptime", lang, pct=pct(up, lang)) if up is not None else t("no_uptime", lang)
+
+    # a phone shows the last 30 days: their own figure under them
     return (f'<div class="bars" role="img" aria-label="{e(t("bars_label", lang, n=DAYS))}">{"".join(spans)}</div>'
             f'<div class="axis"><span><span class="d">{e(t("days_ago", lang, n=DAYS))}</span>'
             f'<span class="m">{e(t("days_ago", lang, n=MOBILE_DAYS))}</span></span>'
-            f'<span>{e(figure)}</span><span>{e(t("today", lang))}</span></div>')
+            f'<span><span class="d">{e(figure(DAYS))}</span><span class="m">{e(figure(MOBILE_DAYS))}</span></span>'
+            f'<span>{e(t("today", lang))}</span></div>')
 
 
 def _service(sv: ServiceView, data: PageData, lang: str) -> str:

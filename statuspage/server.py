@@ -84,15 +84,20 @@ class StatusPage:
         self.data: PageData | None = None      # the last good figures
         self.stale_since: dt.datetime | None = None
         self._at = -1e18                       # monotonic time of the last refresh (good or not)
+        self._gen = self._built = 0            # changes announced (invalidate) / included in the documents
         self._lock = threading.Lock()          # one refresh at a time
 
     # -- refreshing ----------------------------------------------------------------------------
     def fresh(self) -> bool:
-        return bool(self.docs) and time.monotonic() - self._at < self.cache_seconds
+        return bool(self.docs) and self._built == self._gen and time.monotonic() - self._at < self.cache_seconds
 
     def invalidate(self) -> None:
-        """The next request reads the store again (an incident was just changed)."""
-        self._at = -1e18
+        """An incident was just changed: the page is read again now (when it is served at all),
+        so that whoever changed it sees it at once. A refresh under way that read the store
+        before the change does not count."""
+        self._gen += 1
+        if self.docs:
+            self.refresh()
 
     def refresh(self) -> None:
         """Read the figures and render the documents; on failure keep the last good figures,
@@ -100,6 +105,7 @@ class StatusPage:
         with self._lock:
             if self.fresh():
                 return  # another thread did it while this one waited
+            gen = self._gen
             try:
                 data = build(self.query, self.page, self.refs, self.maintenance, self.now())
                 self.data, self.stale_since = data, None
@@ -109,6 +115,7 @@ class StatusPage:
                     self.stale_since = self.data.at
             finally:
                 self._at = time.monotonic()
+                self._built = gen
             try:
                 self.docs = self._render()
             except Exception:  # noqa: BLE001

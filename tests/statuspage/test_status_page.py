@@ -88,12 +88,19 @@ def test_ninety_daily_bars_with_vietnamese_figures(sp_app):
     first = today - dt.timedelta(days=89)
     assert bars[0] == ("none", f"{first:%d/%m/%Y}: chưa có số liệu")
     assert bars[-1][1].startswith(today.strftime("%d/%m/%Y"))
-    # the 90 days' figure, never rounded up: (199 + 190 + 100 + 1) / 601 passed
-    assert "81,53\u00a0% lượt kiểm tra đạt" in _card(html, "trang-chu")
+    # the 90 days' figure, never rounded up: (199 + 190 + 100 + 1) / 601 passed; the phone's 30 days
+    # (the same days here) beside it
+    assert re.search(r'<span class="d">81,53\u00a0% lượt kiểm tra đạt</span>'
+                     r'<span class="m">81,53\u00a0% lượt kiểm tra đạt</span>', _card(html, "trang-chu"))
     # a thousand runs are written with the Vietnamese thousands dot
     write_day(sp_app.store, today - dt.timedelta(days=5), 1500, 0)
     d5 = today - dt.timedelta(days=5)
     assert f"{d5:%d/%m/%Y}: 100\u00a0% lượt kiểm tra đạt (1.500/1.500)" in _html(sp_app)
+    # a bad day 40 days ago counts in the 90 days, not in the phone's 30
+    write_day(sp_app.store, today - dt.timedelta(days=40), 100, 100)
+    card = _card(_html(sp_app), "trang-chu")
+    assert '<span class="d">90,41\u00a0% lượt kiểm tra đạt</span>' in card     # 1990 / 2201
+    assert '<span class="m">94,71\u00a0% lượt kiểm tra đạt</span>' in card     # 1990 / 2101
 
 
 def test_a_service_without_probes_is_not_monitored(sp_app, tmp_path):
