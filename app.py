@@ -599,6 +599,14 @@ def _dashboard_problems(cfg: AppConfig) -> list[str]:
     return out
 
 
+def _check_status_page(cfg: AppConfig) -> None:
+    """The status page's file, every probe it names declared in the probes file (ConfigError)."""
+    from config.probes import load_probes
+    from config.status_page import load_status_page
+
+    load_status_page(cfg.status_page.file, load_probes(cfg.monitor.probes))
+
+
 def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
     from compliance.cli import check_config as check_compliance
     from config.alerts import load_alerts
@@ -615,7 +623,8 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
                      ("probes", lambda: load_probes(cfg.monitor.probes)),
                      ("compliance criteria", lambda: check_compliance(cfg)),
                      ("load tests", lambda: load_loadtests(cfg.loadtest.file)),
-                     ("766 scorecard", lambda: load_index766(cfg.reports.index766))):
+                     ("766 scorecard", lambda: load_index766(cfg.reports.index766)),
+                     ("status page", lambda: _check_status_page(cfg))):
         try:
             fn()
         except ConfigError as e:

@@ -135,7 +135,31 @@ class Motcua:
         return BackupJob(self.backup, b.dir(self.cfg.store.path), b.keep_daily, b.keep_monthly, b.max_age_hours,
                          self.now)
 
+    @cached_property
+    def status_page(self):  # -> statuspage.server.StatusPage: the public page's figures and documents
+        from config.alerts import load_alerts
+        from config.clock import local_zone
+        from config.probes import load_probes
+        from config.status_page import load_status_page
+        from statuspage.model import journeys_of, service_refs
+        from statuspage.server import StatusPage
+
+        c = self.cfg.status_page
+        probes = load_probes(self.cfg.monitor.probes)
+        page = load_status_page(c.file, probes)  # a probe the probes file lacks is a ConfigError
+        return StatusPage(page, service_refs(page, journeys_of(page, probes)), self.query,
+                          load_alerts(self.cfg.monitor.alerts).maintenance, self.now, local_zone(),
+                          cache_seconds=c.cache_seconds, base_url=c.public_url)
+
+    @cached_property
+    def incident_keeper(self):  # -> statuspage.incidents.IncidentKeeper
+        from statuspage.incidents import IncidentKeeper
+
+        sp = self.status_page
+        return IncidentKeeper(sp.page, sp.refs, self.store, self.query, sp.maintenance, self.now)
+
     watch_backups = False  # set by run_system when backups are scheduled: their alerts are evaluated
+    keep_incidents = False  # set by run_system when the status page is served: alerts open its incidents
 
     def evaluate_alerts(self) -> list[Any]:
         """SLO burn rates and slowdowns now → notifications (de-duplicated by the alerter), kept in
@@ -147,6 +171,12 @@ class Motcua:
             conditions += self.backup_job.conditions()
         sent = self.alerter.update(conditions)
         record_alerts(self.store, sent, self.now())
+        if self.keep_incidents:
+            try:
+                if self.incident_keeper.update({k: st.since for k, st in self.alerter.active.items()}):
+                    self.status_page.invalidate()
+            except Exception:  # noqa: BLE001 - the alerts are sent whatever the status page's incidents do
+                log.warning("status page: incidents from alerts failed", exc_info=True)
         return sent
 
     def close(self) -> None:
@@ -317,6 +347,16 @@ class Motcua:
 
         return perform(self, action, **params)
 
+    def status_incident(self, action: str, **params: Any) -> dict[str, Any]:
+        """A change to the status page's incidents by a person (statuspage/incidents.py perform:
+        open, post, edit, resolve), one more row of the incident's history; the page shows it at
+        its next request."""
+        from statuspage.incidents import perform
+
+        res = perform(self.store, self.status_page.page, action, **params)
+        self.status_page.invalidate()
+        return res
+
     def store_loadtest_run(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Store (or replace) one load-test run: loadtests/runner.py's payload (store/loadtest_writes.py)."""
         from store.loadtest_writes import write_run
@@ -431,6 +471,8 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
     try:
         # configuration errors surface now, in plain words
         _ = app.store, app.slo_evaluator, app.alerter, app.digest_job
+        if cfg.status_page.enabled:
+            _ = app.status_page
         if app.is_empty():
             out("Store is empty: generating the demo province (a minute at most)…")
             res = app.demo_data()
@@ -452,6 +494,19 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         except OSError as e:
             raise UserError(f"cannot listen on {cfg.metrics.host}:{cfg.metrics.port} for metrics ({e.strerror}); "
                             "set metrics.port in the config or MOTCUA_METRICS__PORT") from None
+        status_url = None
+        if cfg.status_page.enabled:
+            from statuspage.server import StatusPageServer, StatusPageStartError
+
+            sp = cfg.status_page
+            try:
+                status_server = StatusPageServer(app.status_page, sp.host, sp.port)
+            except StatusPageStartError as e:
+                raise UserError(f"{e}; set status_page.port in the config or MOTCUA_STATUS_PAGE__PORT "
+                                "(or status_page.enabled: false)") from None
+            status_url = status_server.start()
+            stack.callback(status_server.stop)
+            app.keep_incidents = True
         base_url = None
         if cfg.testbed.enabled:
             try:
@@ -528,6 +583,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                 out(f"                 first start: account `admin` created, its password is in {first_admin}")
                 out("                 (change it with `app.py user passwd admin`, add others with `app.py user add`)")
         out(f"  metrics        http://{cfg.metrics.host}:{metrics_server.server_port}/metrics")
+        if status_url:
+            out(f"  status page    {status_url} (public, no sign-in: {len(app.status_page.page.services)} "
+                f"services from {cfg.status_page.file})")
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
         out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")

@@ -273,6 +273,23 @@ class BackupConfig(_Strict):
         return self.folder if self.folder is not None else Path(store_path).parent / "backups"
 
 
+class StatusPageConfig(_Strict):
+    """The public, read-only status page `app.py run` serves (statuspage/): no sign-in, no dossier.
+    Its services, the probes they are judged by and the incident messages are in `file`. It listens
+    on loopback by default: put a reverse proxy in front of it, or set host 0.0.0.0."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    file: Path = default_path("status_page.yaml")
+    # the page is rendered at most once per this many seconds per language (and browsers and
+    # proxies may keep it as long: Cache-Control max-age)
+    cache_seconds: float = Field(default=10, ge=1, le=300)
+    # the address citizens reach it at (e.g. https://trangthai.example.gov.vn), for the Atom feed's
+    # links; empty: links relative to the feed's own address
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
+
+
 class AppConfig(_Strict):
     province: str = "Quảng Ngãi"
     timezone: str = clock.DEFAULT_TIMEZONE
@@ -290,6 +307,7 @@ class AppConfig(_Strict):
     dashboard: DashboardConfig = DashboardConfig()
     reports: ReportsConfig = ReportsConfig()
     backup: BackupConfig = BackupConfig()
+    status_page: StatusPageConfig = StatusPageConfig()
 
     @property
     def users_file(self) -> Path:

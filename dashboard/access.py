@@ -8,6 +8,8 @@
   an agency scope that list dossiers are refused, and explanations are limited the same way;
 - imports, recomputes and changes to the compliance register are for the ict and admin roles; a
   change to the register is one of COMPLIANCE_ACTIONS (append-only), made in the account's name;
+- changes to the public status page's incidents are the admin role's, one of INCIDENT_ACTIONS,
+  made in the account's name;
 - every operation of the store's ops object (system.Motcua, store.ops.RemoteOps, the dashboard's
   Backend) has a rule in OPS_ROLES naming the roles that may call it through ScopedOps; anything
   without a rule, or not offered to the account's role, is refused (deny by default, including
@@ -31,6 +33,9 @@ WRITE_ROLES = ("ict", "admin")
 # The compliance register's changes the dashboard offers (compliance/actions.py): each appends one
 # event to the history; none edits or deletes. The actor is always the signed-in account.
 COMPLIANCE_ACTIONS = frozenset({"add_request", "answer_request", "attach_check", "attach_file", "resolve_request"})
+# The status page's incident changes (statuspage/incidents.py): each appends one row to the
+# incident's history, in the account's name.
+INCIDENT_ACTIONS = frozenset({"open", "post", "edit", "resolve"})
 
 
 def may_run(role: str, query: str) -> bool:
@@ -62,13 +67,14 @@ OPS_ROLES: dict[str, tuple[str, ...]] = {
     "import_file": WRITE_ROLES,
     "recompute": WRITE_ROLES,
     "compliance": WRITE_ROLES,
+    "status_incident": ("admin",),                          # what citizens read on the status page
     # never through the dashboard: load-test runs are stored by `app.py loadtest`; the backend is
     # shared by every session (closing it, or dispatching by name, would bypass these rules); the
     # composition root's parts and jobs belong to the owning process
     "store_loadtest_run": (), "close": (), "call": (), "mode": (), "remote": (), "local_store": (), "prewarm": (),
     "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (), "digest_job": (),
     "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
-    "demo_data": (), "is_empty": (),
+    "demo_data": (), "is_empty": (), "status_page": (), "incident_keeper": (), "keep_incidents": (),
     "backup": (), "export_data": (), "backup_job": (), "watch_backups": (),  # `app.py backup`, `export-data`
     "figures_at": (),                                       # `app.py report --as-of` alone
     "import_dirs": (), "log_path": (), "timeout": (),       # the store client's own settings
@@ -169,3 +175,12 @@ class ScopedOps:
         if "actor" in params or "via" in params:
             raise AccessDenied("the actor of a change is the signed-in account")
         return self._backend.compliance(action, actor=self.user.username, via="dashboard", **params)
+
+    def status_incident(self, action: str, **params: Any) -> dict[str, Any]:
+        """One change to the status page's incidents, in this account's name (admin only)."""
+        self._allow("status_incident")
+        if action not in INCIDENT_ACTIONS:
+            raise AccessDenied(f"the dashboard does not offer the incident action {action!r}")
+        if "actor" in params or "via" in params:
+            raise AccessDenied("the actor of a change is the signed-in account")
+        return self._backend.status_incident(action, actor=self.user.username, via="dashboard", **params)

@@ -94,3 +94,6 @@ class Backend:
 
     def compliance(self, action: str, **params: Any) -> dict[str, Any]:
         return self.call("compliance", action, **params)
+
+    def status_incident(self, action: str, **params: Any) -> dict[str, Any]:
+        return self.call("status_incident", action, **params)

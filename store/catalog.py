@@ -24,6 +24,7 @@ import store.queries
 import store.reference
 import store.report_queries
 import store.slo_queries
+import store.status_queries
 from store.errors import QueryError
 from store.registry import NamedQuery, Table
 
@@ -39,6 +40,7 @@ MODULES = (
     store.due_soon_queries,     # dossiers due soon: working time left to their deadlines
     store.forecast_queries,     # the month-end forecast
     store.index766_queries,     # the 766 scorecard's estimate
+    store.status_queries,       # the public status page: services' probes, incidents
 )
 
 

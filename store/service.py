@@ -219,6 +219,8 @@ class StoreService:
                                                                                      list(body.get("reads") or []))])
                 elif self.path == "/compliance":  # the register's closed set of append-only actions
                     self._call(lambda: service.ops.compliance(str(body.get("action")), **body.get("params", {})))
+                elif self.path == "/status_incident":  # open, post, edit, resolve: one history row each
+                    self._call(lambda: service.ops.status_incident(str(body.get("action")), **body.get("params", {})))
                 elif self.path == "/loadtest":
                     self._call(lambda: service.ops.store_loadtest_run(body["payload"]))
                 elif self.path == "/backup":

@@ -33,6 +33,7 @@ def app_env(tmp_path) -> dict[str, str]:
         "MOTCUA_METRICS__PORT": "0",
         "MOTCUA_TESTBED__PORT": "0",
         "MOTCUA_DASHBOARD__PORT": "0",     # the dashboard picks a free port
+        "MOTCUA_STATUS_PAGE__PORT": "0",
         "MOTCUA_DEMO__MONTHS": "2",
         "MOTCUA_DEMO__DOSSIERS_PER_MONTH": "400",
         "PYTHONUNBUFFERED": "1",

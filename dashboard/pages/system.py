@@ -210,3 +210,125 @@ with common.guard():
                           yaxis=dict(title="p95 (ms)", ticksuffix=" ms", tickformat=",", rangemode="tozero"))
         common.chart(fig, key="sys_load_chart")
         st.caption(tr("sys_load_caption", n=len(lt_runs)))
+
+# -- the public status page's incidents: what citizens read; admins open, post, correct and resolve --
+
+INCIDENT_DAYS = 30
+
+
+def _sp_words(vi: str | None, en: str | None) -> str:
+    return (en or vi or "") if L == "en" else (vi or "")
+
+
+def _sp_change(action: str, **params) -> None:
+    """One change through the signed-in account's ops (admin only), then the page again with a note."""
+    from dashboard.access import AccessDenied
+    from store.errors import StoreError
+    from store.ops import OperationError
+
+    try:
+        res = common.ops().status_incident(action, **params)
+    except (StoreError, OperationError, AccessDenied, MotcuaError) as e:
+        st.error(tr("sp_refused", msg=e.text(L) if isinstance(e, MotcuaError) else str(e)), icon=":material/block:")
+        return
+    common.clear_caches()
+    st.session_state["sp_done"] = tr(f"sp_done_{action}", id=res["incident_id"])
+    st.rerun()
+
+
+with common.guard():
+    from config.errors import MotcuaError
+    from config.status_page import IMPACTS, INCIDENT_STATUSES, OPEN_STATUSES, load_status_page
+
+    st.subheader(tr("sp_title"))
+    cfg = common.config()
+    spc = cfg.status_page
+    url = f"http://{spc.host}:{spc.port}/" if spc.enabled else tr("sp_disabled")
+    st.caption(tr("sp_intro", url=spc.public_url or url))
+    if st.session_state.get("sp_done"):
+        st.success(st.session_state.pop("sp_done"), icon=":material/check_circle:")
+    page_file = load_status_page(spc.file)
+    names = {s.id: s.name(L) for s in page_file.services}
+
+    def status_word(v: str) -> str:
+        label = INCIDENT_STATUSES.get(v)
+        return v if label is None else (label.en if L == "en" else label.vi)
+
+    def impact_word(v: str) -> str:
+        label = IMPACTS.get(v)
+        return v if label is None else (label.en if L == "en" else label.vi)
+
+    def actor_word(v: str) -> str:
+        return tr("sp_monitor") if v == "monitor" else v
+
+    incidents = common.query("status_incidents", since=(now - dt.timedelta(days=INCIDENT_DAYS)).isoformat()).to_dicts()
+    if not incidents:
+        st.info(tr("sp_none"), icon=":material/info:")
+    else:
+        common.dataframe(pd.DataFrame([{
+            tr("sp_col_id"): str(r["incident_id"]), tr("sp_col_service"): names.get(r["service"], r["service"]),
+            tr("sp_col_title"): _sp_words(r["title_vi"], r["title_en"]), tr("sp_col_status"): status_word(r["status"]),
+            tr("sp_col_impact"): impact_word(r["impact"]), tr("sp_col_opened"): r["opened_at"],
+            tr("sp_col_opened_by"): actor_word(r["opened_by"]), tr("sp_col_resolved"): r["resolved_at"]}
+            for r in incidents]), {tr("sp_col_opened"): "when", tr("sp_col_resolved"): "when"}, hide_index=True,
+            key="sp_incidents_table")
+        labels = {r["incident_id"]: f"{r['incident_id']} · {names.get(r['service'], r['service'])} · "
+                                    f"{_sp_words(r['title_vi'], r['title_en'])} ({status_word(r['status'])})"
+                  for r in incidents}
+        picked = st.selectbox(tr("sp_pick"), list(labels), format_func=labels.get, key="sp_inc_id")
+        chosen = next(r for r in incidents if r["incident_id"] == picked)
+        st.markdown(f"**{tr('sp_history', id=picked)}**")
+        hist = common.query("status_incident_updates", incident_id=picked).to_dicts()
+        common.dataframe(pd.DataFrame([{
+            tr("col_time"): h["at"], tr("sp_col_actor"): actor_word(h["actor"]),
+            tr("sp_col_action"): tr(f"sp_action_{h['action']}"), tr("sp_col_status"): status_word(h["status"]),
+            tr("sp_col_message"): _sp_words(h["message_vi"], h["message_en"])} for h in hist]),
+            {tr("col_time"): "when"}, hide_index=True, key="sp_history_table",
+            column_config={tr("sp_col_message"): st.column_config.TextColumn(width="large")})
+        if common.user().role == "admin" and chosen["resolved_at"] is None:
+            c1, c2, c3 = st.columns(3)
+            with c1.form("sp_post_form"):
+                st.markdown(f"**{tr('sp_post')}**")
+                status = st.selectbox(tr("sp_status"), list(OPEN_STATUSES), format_func=status_word,
+                                      index=OPEN_STATUSES.index(chosen["status"]), key="sp_post_status")
+                impact = st.selectbox(tr("sp_impact"), list(IMPACTS), format_func=impact_word,
+                                      index=list(IMPACTS).index(chosen["impact"]), key="sp_post_impact")
+                msg_vi = st.text_area(tr("sp_message_vi"), key="sp_post_message_vi")
+                msg_en = st.text_area(tr("sp_message_en"), key="sp_post_message_en")
+                if st.form_submit_button(tr("sp_post_submit"), key="sp_post_submit"):
+                    _sp_change("post", incident_id=picked, status=status, impact=impact, message_vi=msg_vi,
+                               message_en=msg_en)
+            with c2.form("sp_edit_form"):
+                st.markdown(f"**{tr('sp_edit')}**")
+                st.caption(tr("sp_edit_help"))
+                title_vi = st.text_input(tr("sp_title_vi"), chosen["title_vi"], key=f"sp_edit_title_vi_{picked}")
+                edit_vi = st.text_area(tr("sp_message_vi"), chosen["message_vi"], key=f"sp_edit_message_vi_{picked}")
+                edit_en = st.text_area(tr("sp_message_en"), chosen["message_en"] or "",
+                                       key=f"sp_edit_message_en_{picked}")
+                if st.form_submit_button(tr("sp_edit_submit"), key="sp_edit_submit"):
+                    changes = {k: v for k, v, old in (("title_vi", title_vi, chosen["title_vi"]),
+                                                      ("message_vi", edit_vi, chosen["message_vi"]),
+                                                      ("message_en", edit_en, chosen["message_en"] or ""))
+                               if v.strip() != (old or "").strip()}
+                    _sp_change("edit", incident_id=picked, **changes)
+            with c3.form("sp_resolve_form"):
+                st.markdown(f"**{tr('sp_resolve')}**")
+                res_vi = st.text_area(tr("sp_message_vi"), key="sp_resolve_message_vi",
+                                      help=tr("sp_resolve_help", msg=page_file.resolved_message(L)))
+                if st.form_submit_button(tr("sp_resolve_submit"), key="sp_resolve_submit"):
+                    _sp_change("resolve", incident_id=picked, message_vi=res_vi)
+    if common.user().role == "admin":
+        st.markdown(f"**{tr('sp_new')}**")
+        sid = st.selectbox(tr("sp_service"), list(names), format_func=names.get, key="sp_open_service")
+        tpl = page_file.service(sid).incident
+        with st.form("sp_open_form"):
+            o_title_vi = st.text_input(tr("sp_title_vi"), tpl.title.vi, key=f"sp_open_title_vi_{sid}")
+            o_msg_vi = st.text_area(tr("sp_message_vi"), tpl.message.vi, key=f"sp_open_message_vi_{sid}")
+            o_title_en = st.text_input(tr("sp_title_en"), tpl.title.en, key=f"sp_open_title_en_{sid}")
+            o_msg_en = st.text_area(tr("sp_message_en"), tpl.message.en, key=f"sp_open_message_en_{sid}")
+            o_impact = st.selectbox(tr("sp_impact"), list(IMPACTS), format_func=impact_word, key="sp_open_impact")
+            if st.form_submit_button(tr("sp_open_submit"), key="sp_open_submit"):
+                _sp_change("open", service=sid, title_vi=o_title_vi, message_vi=o_msg_vi, title_en=o_title_en,
+                           message_en=o_msg_en, impact=o_impact)
+    else:
+        st.caption(tr("sp_admin_only"))

@@ -74,6 +74,7 @@ def _calls(world, scoped: ScopedOps) -> dict:
         "recompute": lambda: scoped.recompute(),
         "compliance": lambda: scoped.compliance("add_request", agency="Sở Tư pháp", requested_on="2026-11-10",
                                                 description=f"yêu cầu của {scoped.user.username}"),
+        "status_incident": lambda: scoped.status_incident("open", service="trang-chu"),
     }
 
 

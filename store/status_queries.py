@@ -1,0 +1,62 @@
+"""Named queries of the public status page (statuspage/): the probes' latest results and daily
+rollups for the services' probes, and the incidents with their history
+(store/migrations/003_probes.sql, 017_status_incidents.sql). Nothing here reads a dossier."""
+from __future__ import annotations
+
+import datetime as dt
+
+from store.errors import QueryError
+from store.registry import Table, named_query, run
+
+INCIDENT_COLS = ("incident_id, service, status, impact, title_vi, title_en, message_vi, message_en, source, "
+                 "auto_resolve, opened_at, opened_by, updated_at, resolved_at")
+UPDATE_COLS = ('update_id, incident_id, "at", actor, via, action, public, status, impact, title_vi, title_en, '
+               "message_vi, message_en, changed, alert_key, alert_since")
+
+
+@named_query("status_probe_latest", scope="free", roles=("vendor",))
+def status_probe_latest(con, names: list[str], since: dt.datetime) -> Table:
+    """For each step of the named probes run since `since`: its latest run (time, passed) and its
+    latest failure in that time (NULL: none)."""
+    return run(con, """
+        SELECT name, step, max(started_at) AS started_at, arg_max(ok, started_at) AS ok,
+               max(started_at) FILTER (WHERE NOT ok) AS last_failed_at
+        FROM probe_results
+        WHERE started_at >= $since AND list_contains($names, name)
+        GROUP BY name, step ORDER BY name, step""", {"names": list(names), "since": since})
+
+
+@named_query("status_daily", scope="free", roles=("vendor",))
+def status_daily(con, names: list[str], since: dt.date) -> Table:
+    """Runs and failures per day and step of the named probes from `since` (the daily rollups)."""
+    return run(con, """
+        SELECT day, name, step, count AS runs, failures FROM probe_rollup_daily
+        WHERE day >= $since AND list_contains($names, name)
+        ORDER BY day, name, step""", {"names": list(names), "since": since})
+
+
+@named_query("status_incidents", scope="free", roles=("vendor",))
+def status_incidents(con, since: dt.datetime | None = None, incident_id: int | None = None) -> Table:
+    """The incidents open now and those resolved since `since` (all: None), newest first."""
+    return run(con, f"""
+        SELECT {INCIDENT_COLS} FROM incidents
+        WHERE (resolved_at IS NULL OR $since IS NULL OR resolved_at >= $since)
+          AND ($incident_id IS NULL OR incident_id = $incident_id)
+        ORDER BY (resolved_at IS NULL) DESC, opened_at DESC, incident_id DESC""",
+               {"since": since, "incident_id": incident_id})
+
+
+@named_query("status_incident_updates", scope="free", roles=("vendor",))
+def status_incident_updates(con, since: dt.datetime | None = None, incident_id: int | None = None,
+                            limit: int = 10_000) -> Table:
+    """The history of the incidents `status_incidents` lists with the same parameters: every
+    change, oldest first within each incident (the public entries have `public`)."""
+    if not 1 <= int(limit) <= 100_000:
+        raise QueryError("limit must be between 1 and 100000")
+    return run(con, f"""
+        SELECT {UPDATE_COLS} FROM incident_updates
+        WHERE incident_id IN (SELECT incident_id FROM incidents
+                              WHERE (resolved_at IS NULL OR $since IS NULL OR resolved_at >= $since)
+                                AND ($incident_id IS NULL OR incident_id = $incident_id))
+        ORDER BY incident_id DESC, "at", update_id LIMIT {int(limit)}""",
+               {"since": since, "incident_id": incident_id})
