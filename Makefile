@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_dashboard.py
 	$(PY) benchmarks/bench_export.py
 	$(PY) benchmarks/bench_backup.py
+	$(PY) benchmarks/bench_status_page.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -113,8 +113,10 @@ def main() -> None:
                     "MOTCUA_INBOX__POLL_SECONDS": "60",  # the folder's events bring the files, not the poll
                     "MOTCUA_SERVICE__PORT": "0", "MOTCUA_METRICS__PORT": "0", "MOTCUA_TESTBED__PORT": "0",
                     "MOTCUA_DASHBOARD__PORT": "0", "MOTCUA_DASHBOARD__ENABLED": str(args.dashboard).lower(),
-                    # the last month's briefing, caught up at the first start, is not what is timed
-                    "MOTCUA_REPORTS__SCHEDULE__ENABLED": "false",
+                    "MOTCUA_STATUS_PAGE__PORT": "0",
+                    # the last month's briefing and the first backup, caught up at the first start,
+                    # are not what is timed
+                    "MOTCUA_REPORTS__SCHEDULE__ENABLED": "false", "MOTCUA_BACKUP__ENABLED": "false",
                     "PYTHONUNBUFFERED": "1"})
         t0 = time.perf_counter()
         proc = start_system(env, tmp, timeout=600)  # a first start recomputes ten million dossiers
