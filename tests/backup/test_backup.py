@@ -54,7 +54,8 @@ def test_drill_backup_while_the_system_runs_and_writes_then_restore_gives_the_sa
     probes = tmp_path / "probes.yaml"  # one check a second against the testbed: results keep coming
     probes.write_text('variables: {base_url: "http://127.0.0.1:8088"}\ndefaults: {interval: 1, timeout: 5}\n'
                       'checks:\n  - {name: home, url: "${base_url}/vi", expect: {status: 200}}\n', encoding="utf-8")
-    app_env = {**app_env, "MOTCUA_MONITOR__PROBES": str(probes)}
+    # the status page's services name the shipped probes file's checks: not served with this one
+    app_env = {**app_env, "MOTCUA_MONITOR__PROBES": str(probes), "MOTCUA_STATUS_PAGE__ENABLED": "false"}
     proc = start_system(app_env, tmp_path)
     try:
         ops = find_owner(data / "motcua.duckdb")
