@@ -491,6 +491,12 @@ def cmd_loadtest(cfg: AppConfig, args: argparse.Namespace) -> int:
     return loadtest_main(cfg, args, open_ops)
 
 
+def cmd_loadtest_worker(cfg: AppConfig, args: argparse.Namespace) -> int:
+    from loadtests.cli import worker_main
+
+    return worker_main(cfg, args)
+
+
 def _read_password(args: argparse.Namespace) -> str:
     """From stdin (--password-stdin, for scripts) or typed twice at a prompt; never echoed or logged."""
     import getpass
@@ -793,6 +799,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--users", type=int, help="target users (default: the scenario's)")
     s.add_argument("--duration", help="run length, e.g. 90s, 10m (default: the shape's)")
     s.add_argument("--workers", type=int, default=0, help="Locust worker processes (K>1: master and K workers)")
+    s.add_argument("--remote-workers", type=int, metavar="N",
+                   help="wait for N workers on other machines (app.py loadtest-worker) instead of local ones")
+    s.add_argument("--master-bind", metavar="HOST:PORT",
+                   help="with --remote-workers: the private address the workers connect to (Locust's port: 5557)")
+    s.add_argument("--worker-wait", metavar="DURATION",
+                   help="with --remote-workers: how long to wait for them (default 2m)")
+    s.add_argument("--token-file", help="with --remote-workers: the file holding the token shared with the workers")
     s.add_argument("--criteria", help="judge against this criteria set instead of the scenario's")
     s.add_argument("--file", help="load-test file (default: loadtest.file of the config)")
     s.add_argument("--portal", help="portal description (a probes file) instead of the scenario's, e.g. a "
@@ -803,6 +816,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(fn=cmd_loadtest)
+    s = sub.add_parser(
+        "loadtest-worker", help="serve load tests of a master on another machine (Locust worker)",
+        description="Connect to a load-test master (app.py loadtest --remote-workers N --master-bind HOST:PORT) "
+                    "and run its scenario's users from this machine. Nothing but the master's address is needed: "
+                    "the scenario arrives from the master, and is refused unless its target and every URL are on "
+                    "the allowlist the master sent AND on this machine's own (--allow, or the allowlist of the "
+                    "load-test file; loopback only as shipped). The shared token (--token-file) is proved both "
+                    "ways. Credentials come from this machine (--secrets-file), never from the master. Serves "
+                    "run after run "
+                    "until stopped (--once: one run; exit 0 served, 1 no load, 2 refused, 3 master unreachable).")
+    s.add_argument("--master", required=True, metavar="HOST:PORT", help="the master's address (port default 5557)")
+    s.add_argument("--name", help="this worker's name in the run (default: the host name)")
+    s.add_argument("--source", metavar="ADDRESS", help="connect to the master from this local address")
+    s.add_argument("--allow", action="append", metavar="HOST|CIDR",
+                   help="a host or network this worker may load (repeat; default: the load-test file's allowlist)")
+    s.add_argument("--file", help="load-test file whose allowlist applies (default: loadtest.file of the config)")
+    s.add_argument("--token-file", required=True, help="the file holding the token shared with the master")
+    s.add_argument("--secrets-file", help="this machine's secrets file for ${secret:NAME} in the scenario's steps "
+                                          "(credentials never come from the master)")
+    s.add_argument("--ca-file", help="extra CA certificates for an HTTPS target (this machine's file)")
+    s.add_argument("--workdir", help="where tallies go, one folder per run (default: the load-test runs folder)")
+    s.add_argument("--connect-wait", default="5m", metavar="DURATION",
+                   help="how long to try reaching the master (default 5m)")
+    s.add_argument("--once", action="store_true", help="serve one run, then exit with its code")
+    s.set_defaults(fn=cmd_loadtest_worker)
 
     user = sub.add_parser("user", help="the dashboard's accounts (bcrypt-hashed passwords in the users file)")
     usub = user.add_subparsers(dest="user_cmd", metavar="SUBCOMMAND", required=True)

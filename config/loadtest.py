@@ -394,6 +394,18 @@ def load_loadtests(path: Path | str | None = None) -> LoadtestsFile:
     return cfg.model_copy(update={"scenarios": scenarios})
 
 
+class _AllowlistOnly(BaseModel):
+    """The allowlist of a load-test file, the rest ignored: a remote worker's file may hold only that."""
+
+    model_config = ConfigDict(extra="ignore")
+    allowlist: Allowlist = Field(default_factory=Allowlist)
+
+
+def load_allowlist(path: Path | str | None = None) -> Allowlist:
+    """The allowlist of a load-test file (a remote worker's own: `app.py loadtest-worker`)."""
+    return load_yaml_model(_AllowlistOnly, Path(path) if path is not None else DEFAULT_LOADTESTS).allowlist
+
+
 def resolve_tasks(sc: Scenario, portal, scenario_name: str = "") -> dict[str, tuple[str, list[Step]]]:
     """task name → (kind 'check'|'journey', steps) with checks and journeys taken from the portal
     description (a config.probes.ProbesFile). ConfigError names the scenario, task and the name."""

@@ -1,6 +1,8 @@
 """`app.py loadtest ...`: run a scenario, list runs, compare two runs, rebuild a report.
 
     app.py loadtest --scenario NAME --target URL --release LABEL [--users N] [--duration D] [--workers K]
+    app.py loadtest ... --remote-workers N --master-bind HOST:PORT [--worker-wait 2m] [--token-file FILE]
+    app.py loadtest-worker --master HOST:PORT [--name NAME] [--source ADDRESS] [--allow HOST|CIDR]... [--once]
     app.py loadtest list [--scenario NAME] [--release LABEL]
     app.py loadtest compare RUN_A RUN_B
     app.py loadtest report RUN [--out FILE] [--lang en]   (English: report.en.html beside report.html)
@@ -113,12 +115,34 @@ def main(cfg, args, open_ops) -> int:
                 raise CliError("--users must be at least 1")
             if args.workers < 0 or args.workers > 64:
                 raise CliError("--workers must be between 0 and 64")
+            token, wait = None, 120.0
+            if args.remote_workers is not None:
+                if not 1 <= args.remote_workers <= 256:
+                    raise CliError("--remote-workers must be between 1 and 256")
+                if args.workers > 1:
+                    raise CliError("give either --workers (this machine) or --remote-workers (other machines)")
+                if not args.master_bind:
+                    raise CliError("--remote-workers needs --master-bind HOST:PORT (a private address of this "
+                                   "machine the workers reach; Locust's port is 5557)")
+                if args.worker_wait:
+                    try:
+                        wait = parse_duration(args.worker_wait)
+                    except ValueError as e:
+                        raise CliError(f"--worker-wait: {e}") from None
+                from loadtests.remote import parse_address, read_token
+
+                parse_address(args.master_bind, "--master-bind")
+                token = read_token(args.token_file)
+            elif args.master_bind or args.worker_wait or args.token_file:
+                raise CliError("--master-bind, --worker-wait and --token-file go with --remote-workers N")
             req = LoadRequest(args.scenario, args.target, args.release, users=args.users, duration=duration,
-                              workers=args.workers, criteria=args.criteria, portal=args.portal)
+                              workers=args.workers, criteria=args.criteria, portal=args.portal,
+                              remote_workers=args.remote_workers or 0, master_bind=args.master_bind,
+                              worker_wait=wait)
             # with --json, stdout carries only the JSON line; the progress and the table go to stderr
             say = (lambda s: print(s, file=sys.stderr)) if args.json else print
             res = run_loadtest(ops, req, loadtests_file=args.file or cfg.loadtest.file, runs_dir=_runs_dir(cfg),
-                               report=not args.no_report, out=say)
+                               report=not args.no_report, out=say, token=token)
             if args.json:
                 print(json.dumps({"run_id": res.run_id, "status": res.status, "exit_code": res.exit_code,
                                   "verdicts": res.verdicts}, ensure_ascii=False, default=str))
@@ -162,3 +186,31 @@ def main(cfg, args, open_ops) -> int:
         raise CliError(f"unknown loadtest action {verb!r}: expected list, compare or report")
     finally:
         ops.close()
+
+
+def worker_main(cfg, args) -> int:
+    """`app.py loadtest-worker`: serve load-test runs of a master on another machine (loadtests/remote.py)."""
+    from loadtests.remote import (check_node_name, default_node_name, local_allowlist, parse_address, read_token,
+                                  run_worker)
+
+    host, port = parse_address(args.master, "--master")
+    name = check_node_name(args.name or default_node_name())
+    token = read_token(args.token_file)
+    allow, allow_source = local_allowlist(args.allow, args.file or cfg.loadtest.file)
+    try:
+        wait = parse_duration(args.connect_wait)
+    except ValueError as e:
+        raise CliError(f"--connect-wait: {e}") from None
+    for opt, f in (("--ca-file", args.ca_file), ("--secrets-file", args.secrets_file)):
+        if f and not Path(f).is_file():
+            raise CliError(f"{opt} {f}: no such file")
+    workdir = Path(args.workdir) if args.workdir else _runs_dir(cfg)
+    print(f"Load-test worker {name}: master {host}:{port}; this machine's allowlist: "
+          f"{', '.join(allow.hosts + allow.networks) or '(empty)'} ({allow_source.split(' or ')[0]}); "
+          f"tallies under {workdir.resolve()}", flush=True)
+    opts = {"master_host": host, "master_port": port, "name": name, "source": args.source,
+            "allow_hosts": allow.hosts, "allow_networks": allow.networks, "allow_source": allow_source,
+            "workdir": str(workdir.resolve()), "connect_wait": wait,
+            "ca_file": str(Path(args.ca_file).resolve()) if args.ca_file else None,
+            "secrets_file": str(Path(args.secrets_file).resolve()) if args.secrets_file else None}
+    return run_worker(opts, token, once=args.once)

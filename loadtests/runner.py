@@ -7,7 +7,8 @@
    from the portal description it names (the probes file). A target (or any step URL) whose host is
    not on the allowlist is refused before any request, and the refusal is stored as a run.
 2. The run is stored as `running`, then Locust starts: one local process, or a master and K
-   workers (Locust's own distributed mode) on loopback, each in a session of its own so that a
+   workers (Locust's own distributed mode) on loopback, or a master waiting for N workers on
+   other machines (`remote_workers`, loadtests/remote.py), each in a session of its own so that a
    Ctrl-C reaches this process only; it is forwarded once to the master (Locust stops its users
    and writes its last interval), a second Ctrl-C ends the processes at once.
 3. Whatever happened (completed, target gone, interrupted, Locust crashed), what the Locust side
@@ -17,7 +18,8 @@
    run, and an HTML report (loadtests/report.py).
 
 Exit codes (for a vendor's CI): 0 every criterion passed (or none), 1 a criterion failed,
-2 refused or not run, 3 inconclusive (the load generator was overloaded), 130 interrupted.
+2 refused or not run, 3 inconclusive (the load generator was overloaded, or a remote worker was
+lost), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from config.cells import csv_cell, formula_like
 from config.clock import from_timestamp
 from config.errors import ConfigError, MotcuaError
 from config.loadtest import GeneratorLimits, LoadtestsFile, load_loadtests, resolve_tasks, selector_matches
-from loadtests import analysis
+from loadtests import analysis, remote
 from loadtests.analysis import AGGREGATE, JOURNEY
 from loadtests.report import report_name
 from loadtests.shapes import Plan
@@ -70,6 +72,9 @@ class LoadRequest:
     workers: int = 0            # 0 or 1: one local Locust process; K > 1: a master and K workers
     criteria: str | None = None  # override the scenario's criteria set
     portal: str | None = None    # override the scenario's portal description (a probes file)
+    remote_workers: int = 0      # N > 0: a master waiting for N workers on other machines (loadtests/remote.py)
+    master_bind: str | None = None  # HOST:PORT the master listens on for them (a private address)
+    worker_wait: float = 120.0   # seconds the master waits for them before giving up
 
 
 @dataclass
@@ -214,10 +219,14 @@ CSV_PREFIX = "locust"  # Locust's own statistics beside ours: locust_stats.csv, 
 class _Processes:
     """Locust's processes. They start in the run folder, so every path handed to them is absolute."""
 
-    def __init__(self, run_dir: Path, spec_path: Path, workers: int) -> None:
+    def __init__(self, run_dir: Path, spec_path: Path, workers: int, remote_master: tuple | None = None,
+                 token: str | None = None) -> None:
         self.run_dir = run_dir = run_dir.resolve()
         env = dict(os.environ)
         env["MOTCUA_LOADTEST_SPEC"] = str(spec_path.resolve())
+        env.pop(remote.TOKEN_ENV, None)
+        if token:
+            env[remote.TOKEN_ENV] = token  # the environment, never the command line or the spec file
         if env.get(ENV_FILE):
             env[ENV_FILE] = str(Path(env[ENV_FILE]).resolve())
         csv = ("--csv", str(run_dir / CSV_PREFIX))
@@ -226,7 +235,12 @@ class _Processes:
         self.env = env
         self.logs: list[Any] = []
         self.workers: list[subprocess.Popen] = []
-        if workers > 1:
+        if remote_master is not None:
+            host, port, n, wait = remote_master
+            self.master = self._start("master", _locust_cmd(
+                "--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                "--expect-workers", str(n), "--expect-workers-max-wait", str(max(1, round(wait))), *csv))
+        elif workers > 1:
             port = _free_port()
             self.master = self._start("master", _locust_cmd(
                 "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
@@ -357,8 +371,8 @@ def build_payload(run: dict[str, Any], lines: list[dict], worker_files: list[dic
             generator.append({"t_s": s.t, "node": node, "cpu_pct": pct, "users": s.users})
     fail_rows = sorted(({"method": k[0], "name": k[1], "error": k[2], "occurrences": v[0], "first_t_s": v[1]}
                         for k, v in failures.items()), key=lambda r: -r["occurrences"])[:MAX_FAILURE_ROWS]
-    nodes = [{"node": f"worker-{w.get('pid')}", "requests": sum(v for k, v in w.get("requests", {}).items()
-                                                                 if not k.startswith(JOURNEY + " ")),
+    nodes = [{"node": w.get("name") or f"worker-{w.get('pid')}",  # a remote worker's name, a local one's pid
+              "requests": sum(v for k, v in w.get("requests", {}).items() if not k.startswith(JOURNEY + " ")),
               "failures": int(w.get("failures", 0))} for w in worker_files]
     # the generator's own CPU: the busiest process in each interval
     limits = prep.cfg.generator if prep else GeneratorLimits()
@@ -472,17 +486,73 @@ class Progress:
                 f"generator CPU {cpu:.0f} %")
 
 
+def _from(e: dict) -> str:
+    return f" ({e['host']})" if e.get("host") else ""
+
+
+def _gave_up(run_dir: Path) -> bool:
+    """Whether the master ended because its workers did not all come (Locust's own words in its log)."""
+    try:
+        return "Gave up waiting for workers" in (run_dir / "locust-master.log").read_text(encoding="utf-8",
+                                                                                           errors="replace")
+    except OSError:
+        return False
+
+
+class WorkerEvents:
+    """What the master wrote about remote workers (series.jsonl, type "worker"), told as it comes."""
+
+    def __init__(self, series: Path, out: Callable[[str], None]) -> None:
+        self.series, self.out = series, out
+        self.seen: list[dict] = []
+
+    def poll(self) -> None:
+        fresh = [x for x in _read_lines(self.series) if x.get("type") == "worker"][len(self.seen):]
+        for e in fresh:
+            self.seen.append(e)
+            name = f"{e.get('name')}{_from(e)}"
+            if e.get("event") == "joined":
+                via = f", connected from {', '.join(e['peers'])}" if e.get("peers") else ""
+                self.out(f"  worker {name} joined: {e.get('joined')} of {e.get('expected')}{via}")
+            elif e.get("event") == "refused":
+                self.out(f"  worker {name} not counted: {e.get('reason')}")
+            elif e.get("event") == "lost":
+                self.out(f"  WARNING: worker {name} lost {e.get('t', 0):.0f} s into the run ({e.get('how')})")
+
+    def shortfall(self, expected: int, wait: float) -> str:
+        joined = [f"{e['name']}{_from(e)}" for e in self.seen if e.get("event") == "joined"]
+        refused = [f"{e['name']}{_from(e)}: {e.get('reason')}" for e in self.seen if e.get("event") == "refused"]
+        text = (f"only {len(joined)} of {expected} remote workers joined within {wait:g} s "
+                f"(joined: {', '.join(joined) or 'none'}")
+        if refused:
+            text += f"; not counted: {'; '.join(refused)}"
+        return text + "); nothing was sent to the target"
+
+
 def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = None,
                  runs_dir: Path | str = "data/loadtests", out: Callable[[str], None] = print,
                  stop: threading.Event | None = None, progress_every: float = 5.0,
-                 report: bool = True) -> RunResult:
+                 report: bool = True, token: str | None = None) -> RunResult:
     """Run one load test and store it through `ops` (Motcua or RemoteOps). Never raises for the
-    target's behaviour; ConfigError for a bad configuration (nothing stored: there is no scenario)."""
+    target's behaviour; ConfigError for a bad configuration (nothing stored: there is no scenario).
+    With `req.remote_workers`, `token` is the shared token (loadtests.remote.read_token)."""
+    bind = None
+    if req.remote_workers:
+        # usage errors: nothing is stored, as for a bad configuration
+        if req.workers > 1:
+            raise ConfigError("give either --workers (on this machine) or --remote-workers (on others), not both")
+        if not req.master_bind:
+            raise ConfigError("--remote-workers needs --master-bind HOST:PORT: the private address the workers "
+                              f"reach this machine on (Locust's port is {remote.DEFAULT_MASTER_PORT})")
+        bind = remote.parse_address(req.master_bind, "--master-bind")
+        if not token or len(token) < remote.MIN_TOKEN:
+            raise ConfigError(f"--remote-workers needs the shared token (--token-file; at least {remote.MIN_TOKEN} "
+                              "characters)")
     run_id = new_run_id()
     started = time.time()
     run: dict[str, Any] = {"run_id": run_id, "scenario": req.scenario, "release": req.release,
                            "target": req.target, "status": "running", "started_at": _local(started).isoformat(),
-                           "workers": req.workers if req.workers > 1 else 0}
+                           "workers": req.remote_workers or (req.workers if req.workers > 1 else 0)}
     try:
         prep = prepare(req, loadtests_file)
     except Refused as e:
@@ -491,6 +561,10 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
         ops.store_loadtest_run({"run": run})
         out(f"refused: {e}")
         return RunResult(run_id, EXIT_REFUSED, "refused", run)
+    if bind is not None:
+        prep.spec["remote"] = {"workers": req.remote_workers, "run_id": run_id}
+        prep.config_json.update({"workers": req.remote_workers, "remote_workers": req.remote_workers,
+                                 "master_bind": f"{bind[0]}:{bind[1]}"})
     run.update({"target": prep.spec["target"], "shape": prep.shape.kind, "users_target": prep.plan.users,
                 "duration_s": prep.plan.duration, "criteria": prep.criteria_name,
                 "config_json": json.dumps(prep.config_json, ensure_ascii=False)})
@@ -513,18 +587,29 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
             stop.set()
         previous = signal.signal(signal.SIGINT, on_sigint)
     status, message = "completed", None
-    mode = f"a master and {req.workers} workers" if req.workers > 1 else "one process"
+    if bind is not None:
+        mode = f"a master on {bind[0]}:{bind[1]} and {req.remote_workers} remote workers"
+    else:
+        mode = f"a master and {req.workers} workers" if req.workers > 1 else "one process"
     out(f"Load test {run_id}: scenario {req.scenario}, release {req.release}, {prep.plan.users} users, "
         f"{prep.shape.kind} shape over {prep.plan.duration:g} s, on {prep.spec['target']} ({mode})")
+    if bind is not None:
+        out(f"Waiting up to {req.worker_wait:g} s for {req.remote_workers} workers: on each load machine, "
+            f"app.py loadtest-worker --master {bind[0]}:{bind[1]} --token-file FILE")
     procs = None
+    events = WorkerEvents(run_dir / "series.jsonl", out)
     try:
-        procs = _Processes(run_dir, spec_path, req.workers)
-        grace = 30 + 10 * max(req.workers, 1) + (60 if req.workers > 1 else 0)
+        procs = _Processes(run_dir, spec_path, req.workers,
+                           (bind[0], bind[1], req.remote_workers, req.worker_wait) if bind else None, token)
+        grace = 30 + 10 * max(req.workers, req.remote_workers, 1) + (60 if req.workers > 1 or bind else 0)
+        grace += req.worker_wait if bind else 0
         deadline = time.monotonic() + prep.plan.duration + grace
         forwarded_at: float | None = None
         last_progress, progress = time.monotonic(), Progress(run_dir / "series.jsonl")
         while procs.master.poll() is None:
             now = time.monotonic()
+            if bind is not None:
+                events.poll()
             if stop.is_set() and forwarded_at is None:
                 status, message = "interrupted", "interrupted by the operator (Ctrl-C)"
                 out("Interrupted: stopping the users and keeping what was measured (Ctrl-C again to stop at once)…")
@@ -555,10 +640,21 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
     neutralise_csv_files(run_dir)
     lines = _read_lines(run_dir / "series.jsonl")
     final = next((x for x in reversed(lines) if x.get("type") == "final"), None)
+    lost: list[dict] = []
+    if bind is not None:
+        events.poll()
+        lost = [e for e in events.seen if e.get("event") == "lost"]
+        joined = [e for e in events.seen if e.get("event") == "joined"]
+        if final is None and status == "completed" and len(joined) < req.remote_workers and _gave_up(run_dir):
+            status, message = "failed", events.shortfall(req.remote_workers, req.worker_wait)
+        elif lost and not message:
+            message = "; ".join(f"worker {e['name']}{_from(e)} was lost {e.get('t', 0):.0f} s into the run "
+                                f"({e.get('how')})" for e in lost) + \
+                ": the load fell short of the plan, and its requests after its last report are not counted"
     if status == "completed" and final is None:
         status = "failed"
         tail = ""
-        log = run_dir / ("locust-master.log" if req.workers > 1 else "locust-local.log")
+        log = run_dir / ("locust-master.log" if req.workers > 1 or bind else "locust-local.log")
         try:
             text = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
             tail = next((t for t in reversed(text) if t.strip()), "")
@@ -575,7 +671,7 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
                 "locust_version": final.get("locust") if final else None,
                 "report_path": str(report_path.resolve()) if report else None})
     payload = build_payload(run, lines, workers, prep)
-    code = exit_code(payload["run"])
+    code = exit_code(payload["run"], workers_lost=bool(lost))
     payload["run"]["exit_code"] = code
     ops.store_loadtest_run(payload)
     if report:
@@ -591,7 +687,7 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
         f"p95 {_fmt_ms(r['p95_ms'])}, peak {r['users_peak']} users" + (f" — {r['message']}" if r.get("message") else ""))
     if r.get("generator_overloaded"):
         out(f"WARNING: the load generator was overloaded (CPU up to {r['generator_cpu_max']:.0f} % of a core): "
-            "latency figures are not the portal's alone; run with more --workers")
+            "latency figures are not the portal's alone; run with more --workers (or --remote-workers)")
     if r.get("knee_users") is not None:
         out(f"Capacity: latency left its plateau at {r['knee_users']} users; the portal held "
             f"{r['capacity_users']} users at {r['capacity_rps']:.1f} req/s")
@@ -601,13 +697,13 @@ def run_loadtest(ops, req: LoadRequest, *, loadtests_file: Path | str | None = N
     return RunResult(run_id, code, status, r, payload["verdicts"], report_path if report else None)
 
 
-def exit_code(run: dict[str, Any]) -> int:
+def exit_code(run: dict[str, Any], workers_lost: bool = False) -> int:
     if run["status"] == "interrupted":
         return EXIT_INTERRUPTED
     if run["status"] in ("refused", "failed") and not run.get("requests"):
         return EXIT_REFUSED
-    if run.get("generator_overloaded"):
-        return EXIT_INCONCLUSIVE
+    if run.get("generator_overloaded") or workers_lost:
+        return EXIT_INCONCLUSIVE  # the generator, not the portal, fell short
     if run.get("verdict") == "fail" or run["status"] == "failed":
         return EXIT_FAIL
     return EXIT_PASS
