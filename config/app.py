@@ -332,6 +332,11 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         parts = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        # a name without "__" overrides a top-level value (MOTCUA_TIMEZONE) or is none of the
+        # config's: the secrets read from the environment (MOTCUA_SECRET_<NAME>, MOTCUA_SECRETS_FILE,
+        # the OIDC secrets) share the prefix. A section's key with a typo is still refused.
+        if len(parts) == 1 and parts[0] not in AppConfig.model_fields:
+            continue
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})

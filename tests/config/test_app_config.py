@@ -58,3 +58,16 @@ def test_bad_environment_value_is_named(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(p, environ={"MOTCUA_SERVICE__PORT": "not-a-port"})
     assert "environment" in str(err.value) and "service.port" in str(err.value)
+
+
+def test_secrets_in_the_environment_are_not_taken_for_settings(tmp_path, run_app, app_env):
+    """The probes' secrets (MOTCUA_SECRET_<NAME>, MOTCUA_SECRETS_FILE) and single sign-on's share the
+    prefix: every command still runs; a top-level value and a section's typo are still read."""
+    secrets = {"MOTCUA_SECRET_PORTAL_PASSWORD": "s3cret-value", "MOTCUA_SECRETS_FILE": str(tmp_path / "s.yaml"),
+               "MOTCUA_OIDC_CLIENT_SECRET": "x", "MOTCUA_OIDC_COOKIE_SECRET": "y"}
+    cfg = load_config(environ={**secrets, "MOTCUA_TIMEZONE": "Asia/Bangkok"})
+    assert cfg.timezone == "Asia/Bangkok"
+    r = run_app("check-config", env={**app_env, **secrets})
+    assert r.returncode == 0, r.stdout + r.stderr
+    with pytest.raises(ConfigError, match="stor"):
+        load_config(environ={**secrets, "MOTCUA_STOR__PATH": "x.duckdb"})
