@@ -45,9 +45,9 @@ import fnmatch
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config import default_path
 from config.errors import ConfigError, load_yaml_model
@@ -57,6 +57,16 @@ DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEFAULT_LOADTESTS = default_path("loadtests.yaml")
 DEFAULT_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]
+
+
+def _task_name(v: str) -> str:
+    if not NAME_RE.match(v):
+        raise ValueError("letters, digits, '.', '_' and '-' only")
+    return v
+
+
+# A task's name: in the load-test file, and in the scenario a remote worker receives.
+TaskName = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_task_name)]
 
 
 def parse_duration(v: Any) -> float:
@@ -279,20 +289,13 @@ class WaitTime(_Strict):
 
 
 class Task(_Strict):
-    name: str = Field(min_length=1, max_length=80)
+    name: TaskName
     title: str | None = None
     weight: int = Field(default=1, ge=1, le=10_000)
     check: str | None = None      # a check of the portal description (probes file)
     journey: str | None = None    # a journey of the portal description
     steps: list[Step] | None = None  # or steps declared here, in the probes' format
     think: float = Field(default=0, ge=0, le=600)  # seconds between the steps of a journey
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError("letters, digits, '.', '_' and '-' only")
-        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> "Task":

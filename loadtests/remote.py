@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.errors import ConfigError, MotcuaError
-from config.loadtest import NAME_RE, Allowlist, WaitTime
+from config.loadtest import Allowlist, TaskName, WaitTime
 from config.probes import Step
 
 TOKEN_ENV = "MOTCUA_LOADTEST_TOKEN"  # to Locust's own processes only (app.py reads --token-file)
@@ -146,18 +146,11 @@ class _Strict(BaseModel):
 
 
 class _Task(_Strict):
-    name: str = Field(min_length=1, max_length=80)
+    name: TaskName
     weight: int = Field(default=1, ge=1, le=10_000)
     think: float = Field(default=0, ge=0, le=600)
     kind: Literal["check", "journey"]
     steps: list[Step] = Field(min_length=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError("letters, digits, '.', '_' and '-' only")
-        return v
 
 
 class _UserClass(_Strict):

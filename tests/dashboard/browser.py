@@ -32,9 +32,9 @@ def dashboard_env(app_env) -> dict[str, str]:
     return dict(app_env, MOTCUA_DASHBOARD__PORT=str(free_port()), MOTCUA_DASHBOARD__HOST="127.0.0.1")
 
 
-def running_system(env: dict[str, str], tmp_path: Path):
-    """`app.py run` as a user starts it; yields what it said (and where the dashboard is), then
-    stops it with Ctrl-C."""
+def running_system(env: dict[str, str], tmp_path: Path, where: str = r"dashboard\s+(http://\S+)"):
+    """`app.py run` as a user starts it; yields what it said and the address its banner gives on
+    the line `where` matches (the dashboard's by default), then stops it with Ctrl-C."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
     lines: list[str] = []
@@ -47,11 +47,11 @@ def running_system(env: dict[str, str], tmp_path: Path):
         if "Press Ctrl-C" in line:
             break
     out = "\n".join(lines)
-    m = re.search(r"dashboard\s+(http://\S+)", out)
+    m = re.search(where, out)
     if not m:
         proc.kill()
         proc.wait(30)
-    assert m, f"the run command did not say where the dashboard listens:\n{out}"
+    assert m, f"the run command did not say where it listens ({where}):\n{out}"
     info = {"proc": proc, "url": m.group(1), "out": out, "env": env, "tmp": tmp_path}
     try:
         yield info

@@ -7,15 +7,12 @@ request leaves the page's own address, nothing is English on the Vietnamese page
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.browser import CHROMIUM, FLAGS, NEEDS_CHROMIUM, ROOT, owner_of
+from tests.dashboard.browser import CHROMIUM, FLAGS, NEEDS_CHROMIUM, owner_of, running_system
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 OLD = "dang-nhap-tai-khoan-cu"
@@ -27,31 +24,8 @@ WIDTHS = {"phone": 390, "desktop": 1280}
 def system(app_env, tmp_path):
     env = dict(app_env, MOTCUA_DASHBOARD__ENABLED="false", MOTCUA_MONITOR__EVALUATE_SECONDS="2",
                MOTCUA_STATUS_PAGE__CACHE_SECONDS="1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "run"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
-    lines: list[str] = []
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if "Press Ctrl-C" in line:
-            break
-    out = "\n".join(lines)
-    m = re.search(r"status page\s+(http://\S+) \(public, no sign-in: 7 services", out)
-    if not m:
-        proc.kill()
-        proc.wait(30)
-    assert m, f"the run command did not say where the status page is:\n{out}"
-    try:
-        yield {"url": m.group(1), "env": env, "tmp": tmp_path}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    for info in running_system(env, tmp_path, r"status page\s+(http://\S+) \(public, no sign-in: 7 services"):
+        yield {"url": info["url"], "env": env, "tmp": tmp_path}
 
 
 def _wait(what, fn, timeout: float = 120):
