@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from backup import manifest as mf
-from store.snapshot import describe, snapshot_to
+from store.snapshot import describe, snapshot_to, store_bytes
 
 log = logging.getLogger("motcua.backup")
 
@@ -79,7 +79,7 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, evidence_dir: Path
     except OSError as e:
         raise OSError(e.errno, f"{folder}: cannot create the backups folder: {e.strerror or e}") from None
     remove_partials(folder)
-    mf.check_room(folder, _store_bytes(con), "a backup", "set backup.folder to another disk")
+    mf.check_room(folder, store_bytes(con), "a backup", "set backup.folder to another disk")
     name = PREFIX + _stamp(now)
     final = folder / name
     n = 1
@@ -127,13 +127,6 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, evidence_dir: Path
             "tables": facts["tables"], "files": len(entries), "bytes": total,
             "compliance_head": facts["compliance_head"], "evidence_missing": missing, "evidence_altered": altered,
             "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def _store_bytes(con: duckdb.DuckDBPyConnection) -> int:
-    """The size of the store's file (and its log): a snapshot is at most about that big."""
-    path = Path(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
-                .fetchone()[0] or "")
-    return sum(p.stat().st_size for p in (path, path.with_name(path.name + ".wal")) if p.is_file())
 
 
 def to_keep(backups: list[BackupInfo], keep_daily: int, keep_monthly: int) -> set[Path]:

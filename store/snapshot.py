@@ -38,6 +38,16 @@ def snapshot_to(con: duckdb.DuckDBPyConnection, dest: Path) -> None:
         con.execute(f"DETACH {alias}")
 
 
+def store_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The size of the file (and log) of the store `con` is open on: a snapshot is at most about
+    that big. 0 for a store in memory."""
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    if not path:
+        return 0
+    p = Path(path)
+    return sum(f.stat().st_size for f in (p, p.with_name(p.name + ".wal")) if f.is_file())
+
+
 def describe(path: Path) -> dict[str, Any]:
     """What a store file holds: its schema version, the exact row count of every table, the head
     of the compliance history's hash chain (None when empty) and the results' as_of. Opened read-only
