@@ -352,7 +352,7 @@ def cmd_restore(cfg: AppConfig, args: argparse.Namespace) -> int:
     if args.check:
         m = verify(backup)
         print(f"{backup}: a complete backup of {m.created_at:%Y-%m-%d %H:%M:%S}, schema version {m.schema_version}, "
-              f"{len(m.files)} files, every checksum right")
+              f"{len(m.files)} file{'s' if len(m.files) != 1 else ''}, every checksum right")
         return 0
     to = Path(args.to) if args.to else cfg.store.path
     if find_owner(to) is not None:
