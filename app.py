@@ -345,7 +345,6 @@ def cmd_backup(cfg: AppConfig, args: argparse.Namespace) -> int:
 def cmd_restore(cfg: AppConfig, args: argparse.Namespace) -> int:
     from backup.manifest import verify
     from backup.restore import restore
-    from compliance.actions import files_dir
     from config.clock import local_now
 
     backup = Path(args.backup)
@@ -358,8 +357,7 @@ def cmd_restore(cfg: AppConfig, args: argparse.Namespace) -> int:
     if find_owner(to) is not None:
         raise UserError(f"motcua-watch is running on {to}: stop it (Ctrl-C) before restoring over its store, "
                         "or restore with --to another path")
-    evidence = files_dir(Motcua(cfg)) if to.resolve() == cfg.store.path.resolve() else to.parent / "compliance-files"
-    res = restore(backup, to, force=args.force, evidence_dir=evidence, now=local_now(),
+    res = restore(backup, to, force=args.force, evidence_dir=cfg.compliance.files_folder(to), now=local_now(),
                   memory_limit=cfg.store.memory_limit)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, default=str))

@@ -59,9 +59,7 @@ def content_key(agency: str, requested_on: dt.date, description: str) -> str:
 
 
 def files_dir(app) -> Path:
-    c = getattr(app.cfg, "compliance", None)
-    d = getattr(c, "files_dir", None)
-    return Path(d) if d else Path(app.cfg.store.path).parent / "compliance-files"
+    return app.cfg.compliance.files_folder(app.cfg.store.path)
 
 
 # -- validation ---------------------------------------------------------------------------------------

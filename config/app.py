@@ -119,6 +119,11 @@ class ComplianceConfig(_Strict):
 
     criteria: Path = default_path("compliance", "tt22-2019.yaml")
     files_dir: Path | None = None  # default: <store dir>/compliance-files
+
+    def files_folder(self, store_path: Path) -> Path:
+        """Where the evidence files of the store at `store_path` are kept."""
+        return self.files_dir if self.files_dir is not None else Path(store_path).parent / "compliance-files"
+
 class LoadtestConfig(_Strict):
     """Load tests (`app.py loadtest`): scenarios, shapes, criteria and allowlist in `file`; Locust's
     raw output and the HTML report of every run under `runs_dir/<run id>/` (default: a folder
