@@ -306,6 +306,31 @@ def neutralise_csv_files(run_dir: Path) -> None:
             path.unlink(missing_ok=True)  # unreadable: not kept rather than kept unsafe
 
 
+class _Tail:
+    """The lines appended to a JSON-lines file since the last read: a run's series grows for as long
+    as the run lasts, and is looked at several times a second (never read whole again)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.rest = path, 0, b""
+
+    def read(self) -> list[dict]:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        self.offset += len(data)
+        *whole, self.rest = (self.rest + data).split(b"\n")  # the last piece: a line still being written
+        out = []
+        for line in whole:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass  # a line torn by a killed process
+        return out
+
+
 def _read_lines(path: Path) -> list[dict]:
     out = []
     try:
@@ -467,18 +492,18 @@ class Progress:
     MIN_SECONDS = 0.5  # a tail shorter than this (Locust's last flush) waits for the next line
 
     def __init__(self, series: Path) -> None:
-        self.series = series
-        self.seen = 0          # lines of series.jsonl already shown
+        self.tail = _Tail(series)
+        self.fresh: list[dict] = []  # lines of series.jsonl not shown yet
         self.shown_t = 0.0     # run time at which the shown intervals end
 
     def line(self) -> str | None:
-        lines = _read_lines(self.series)
-        fresh = lines[self.seen:]
+        self.fresh += self.tail.read()
+        fresh = self.fresh
         samples = analysis.samples_from_lines(fresh, start=self.shown_t) if fresh else []
         secs = sum(s.seconds for s in samples)
         if not samples or secs < self.MIN_SECONDS:
             return None
-        self.seen, self.shown_t = len(lines), samples[-1].t
+        self.fresh, self.shown_t = [], samples[-1].t
         a = analysis.aggregate(samples)
         cpu = max((max(s.cpu.values()) for s in samples if s.cpu), default=0)
         return (f"  {samples[-1].t:5.0f} s  {samples[-1].users:5d} users  {a.requests / secs:7.1f} req/s  "
@@ -503,12 +528,11 @@ class WorkerEvents:
     """What the master wrote about remote workers (series.jsonl, type "worker"), told as it comes."""
 
     def __init__(self, series: Path, out: Callable[[str], None]) -> None:
-        self.series, self.out = series, out
+        self.tail, self.out = _Tail(series), out
         self.seen: list[dict] = []
 
     def poll(self) -> None:
-        fresh = [x for x in _read_lines(self.series) if x.get("type") == "worker"][len(self.seen):]
-        for e in fresh:
+        for e in (x for x in self.tail.read() if x.get("type") == "worker"):
             self.seen.append(e)
             name = f"{e.get('name')}{_from(e)}"
             if e.get("event") == "joined":

@@ -223,3 +223,17 @@ def test_distributed_run_merges_the_workers_counts(app, tmp_path):
 
 def test_shipped_file_is_the_default(app_cfg):
     assert app_cfg.loadtest.file == DEFAULT_LOADTESTS
+
+
+def test_the_series_is_followed_line_by_line_and_a_half_written_line_waits(tmp_path):
+    from loadtests.runner import _Tail
+
+    series = tmp_path / "series.jsonl"
+    tail = _Tail(series)
+    assert tail.read() == []                                    # not there yet
+    series.write_text('{"type": "start"}\n{"type": "sam', encoding="utf-8")
+    assert tail.read() == [{"type": "start"}]
+    with series.open("a", encoding="utf-8") as f:
+        f.write('ple", "t": 1}\nnot json\n{"type": "final"}\n')
+    assert tail.read() == [{"type": "sample", "t": 1}, {"type": "final"}]
+    assert tail.read() == []
