@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import re
 
+from config.numbers import number
 from sla_rules.constants import FLAGS
 
 TEXT: dict[str, dict[str, str]] = {
@@ -752,10 +753,7 @@ def num(v: object, lang: str = "vi", digits: int = 0) -> str:
     """12345 → '12.345' (vi) / '12,345' (en); None → '–'."""
     if _missing(v):
         return "–"
-    s = f"{float(v):,.{digits}f}"
-    if lang == "vi":
-        s = s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return s
+    return number(float(v), digits, "vi" if lang == "vi" else "en")
 
 
 def pct(v: object, lang: str = "vi", digits: int = 1) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from config.numbers import number
 from config.status_page import IMPACTS, INCIDENT_STATUSES
 
 NBSP = "\u00a0"  # between a number and its unit: "99,5 %" never breaks across lines
@@ -81,8 +82,7 @@ def status_label(status: str, lang: str) -> str:
 
 
 def num(n: int, lang: str) -> str:
-    s = f"{int(n):,}"
-    return s.replace(",", ".") if lang != "en" else s
+    return number(int(n), 0, "en" if lang == "en" else "vi")
 
 
 def pct(ratio: float | None, lang: str) -> str:

@@ -9,17 +9,18 @@ import datetime as dt
 import re
 from typing import Any
 
+from config.numbers import number
 from config.vocabulary import BIEU06_COLUMNS, CHANNEL_LABELS, bieu06_group_spans
 from sla_rules.constants import FLAGS
 
 # -- formatting (Vietnamese conventions) ---------------------------------------------------------
 
 def fmt_int(v: Any) -> str:
-    return "-" if v is None else f"{int(v):,}".replace(",", ".")
+    return "-" if v is None else number(int(v))
 
 
 def fmt_dec(v: Any, digits: int = 1) -> str:
-    return "-" if v is None else f"{float(v):,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return "-" if v is None else number(float(v), digits)
 
 
 def fmt_pct(ratio: Any, digits: int = 1) -> str:
