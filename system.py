@@ -158,7 +158,6 @@ class Motcua:
         sp = self.status_page
         return IncidentKeeper(sp.page, sp.refs, self.store, self.query, sp.maintenance, self.now)
 
-    watch_backups = False  # set by run_system when backups are scheduled: their alerts are evaluated
     keep_incidents = False  # set by run_system when the status page is served: alerts open its incidents
 
     def evaluate_alerts(self) -> list[Any]:
@@ -167,7 +166,7 @@ class Motcua:
         from store.alert_writes import record_alerts
 
         conditions = self.slo_evaluator.conditions()
-        if self.watch_backups:
+        if self.cfg.backup.enabled:  # scheduled by run_system, the one caller of this
             conditions += self.backup_job.conditions()
         sent = self.alerter.update(conditions)
         record_alerts(self.store, sent, self.now())
@@ -555,7 +554,6 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
             if job.due():  # none yet, or down at the scheduled time: catch up now
                 scheduler.add_job(job, id="backup-catch-up", max_instances=1)
             registry.register(BackupCollector(job))
-            app.watch_backups = True
         scheduler.start()
         watcher.start()
         dashboard_url = first_admin = None

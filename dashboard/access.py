@@ -75,7 +75,7 @@ OPS_ROLES: dict[str, tuple[str, ...]] = {
     "store": (), "engine": (), "mapping": (), "slo_evaluator": (), "alerter": (), "briefing_job": (), "digest_job": (),
     "evaluate_alerts": (), "now": (), "prewarm_dashboard": (), "start_prewarm": (), "load_reference": (),
     "demo_data": (), "is_empty": (), "status_page": (), "incident_keeper": (), "keep_incidents": (),
-    "backup": (), "export_data": (), "backup_job": (), "watch_backups": (),  # `app.py backup`, `export-data`
+    "backup": (), "export_data": (), "backup_job": (),  # `app.py backup`, `export-data`
     "figures_at": (),                                       # `app.py report --as-of` alone
     "import_dirs": (), "log_path": (), "timeout": (),       # the store client's own settings
 }

@@ -333,7 +333,6 @@ def test_a_failed_backup_reaches_the_alert_channels_and_its_end_is_said(tmp_path
     cfg = load_config(environ=dict(app_env, MOTCUA_MONITOR__ALERTS=str(alerts), MOTCUA_BACKUP__FOLDER=str(blocked)))
     app = Motcua(cfg)
     try:
-        app.watch_backups = True
         assert app.backup_job() is None and app.backup_job.last_error
         app.evaluate_alerts()
         titles = [h["title"] for h in hooks]
