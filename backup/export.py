@@ -217,16 +217,27 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "bytes": "Bytes received.",
         "cert_days_left": "Days left on the TLS certificate.",
         "url": "The URL, without its query string.",
+        "location": "Where it was measured from: `central` (the monitor's own probes) or an agent's location.",
+        "result_id": "An agent's id for the result (it is stored once however often it is sent); empty for the central's.",
     }),
-    "probe_rollup_hourly": ("The probes' results per hour, check and step (kept 400 days).", {
+    "probe_rollup_hourly": ("The probes' results per hour, location, check and step (kept 400 days).", {
         "hour": "The hour's start.",
+        "location": "Where it was measured from (as `probe_results.location`).",
         "count": "Results.", "failures": "Failures.",
         "p50_ms": "Median total time.", "p95_ms": "95th percentile.", "max_ms": "Maximum.",
     }),
-    "probe_rollup_daily": ("The probes' results per day, check and step (kept 400 days).", {
+    "probe_rollup_daily": ("The probes' results per day, location, check and step (kept 400 days).", {
         "day": "The day.",
+        "location": "Where it was measured from (as `probe_results.location`).",
         "count": "Results.", "failures": "Failures.",
         "p50_ms": "Median total time.", "p95_ms": "95th percentile.", "max_ms": "Maximum.",
+    }),
+    "agent_contacts": ("When each remote probe location last reported, and how much it sent.", {
+        "location": "The location (the `agents` config section).",
+        "first_seen_at": "Its first batch accepted.", "last_seen_at": "Its last batch accepted.",
+        "last_result_at": "The newest result's own time in that batch.",
+        "batches": "Batches accepted.", "results": "Results stored.",
+        "duplicates": "Results received again and left out.", "agent_version": "The agent's version.",
     }),
     "loadtest_runs": ("One row per load-test run (Locust), whatever its end, with the configuration it ran "
                       "(no credentials, request bodies or uploaded files).", {

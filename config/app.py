@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config import clock, default_path
+from config.agents import AgentsConfig
 from config.errors import ConfigError, load_yaml_model
 
 DEFAULT_CONFIG = Path("config/motcua.yaml")
@@ -313,6 +314,7 @@ class AppConfig(_Strict):
     reports: ReportsConfig = ReportsConfig()
     backup: BackupConfig = BackupConfig()
     status_page: StatusPageConfig = StatusPageConfig()
+    agents: AgentsConfig = AgentsConfig()
 
     @property
     def users_file(self) -> Path:
