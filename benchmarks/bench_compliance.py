@@ -54,12 +54,12 @@ def seed_probes(store: Store, end: dt.datetime) -> int:
             FROM names n, (SELECT unnest(generate_series(?::TIMESTAMP, ?::TIMESTAMP, INTERVAL {CHECK_EVERY_S} SECOND)) AS ts) t
         """, [start, end - dt.timedelta(seconds=1)])
         con.execute("""
-            INSERT INTO probe_rollup_hourly
+            INSERT INTO probe_rollup_hourly (hour, name, kind, step, count, failures, p50_ms, p95_ms, max_ms)
             SELECT date_trunc('hour', started_at), name, any_value(kind), step, count(*), count(*) FILTER (WHERE NOT ok),
                    quantile_cont(total_ms, 0.5), quantile_cont(total_ms, 0.95), max(total_ms)
             FROM probe_results GROUP BY ALL""")
         con.execute("""
-            INSERT INTO probe_rollup_hourly
+            INSERT INTO probe_rollup_hourly (hour, name, kind, step, count, failures, p50_ms, p95_ms, max_ms)
             SELECT h.hour, n.name, CASE WHEN n.step = '' THEN 'check' ELSE 'journey' END, n.step, 60,
                    CASE WHEN hash(n.name, h.hour) % 20 = 0 THEN 1 ELSE 0 END, 300, 800, 1500
             FROM names n, (SELECT unnest(generate_series(?::TIMESTAMP, ?::TIMESTAMP, INTERVAL 1 HOUR)) AS hour) h""",

@@ -8,7 +8,7 @@ ALTER TABLE probe_results ADD COLUMN result_id VARCHAR;
 
 CREATE TABLE probe_rollup_hourly_l (
     hour      TIMESTAMP NOT NULL,
-    location  VARCHAR   NOT NULL,
+    location  VARCHAR   NOT NULL DEFAULT 'central',
     name      VARCHAR   NOT NULL,
     kind      VARCHAR   NOT NULL,
     step      VARCHAR   NOT NULL,
@@ -21,12 +21,18 @@ CREATE TABLE probe_rollup_hourly_l (
 );
 INSERT INTO probe_rollup_hourly_l
 SELECT hour, 'central', name, kind, step, count, failures, p50_ms, p95_ms, max_ms FROM probe_rollup_hourly;
+SELECT CASE WHEN NOT EXISTS (SELECT hour, name, kind, step, count, failures, p50_ms, p95_ms, max_ms FROM probe_rollup_hourly
+                            EXCEPT ALL
+                            SELECT hour, name, kind, step, count, failures, p50_ms, p95_ms, max_ms FROM probe_rollup_hourly_l)
+            THEN 1
+            ELSE error('migration 018: the probe rollups cannot be carried over unchanged, the store was left as it was')
+       END;
 DROP TABLE probe_rollup_hourly;
 ALTER TABLE probe_rollup_hourly_l RENAME TO probe_rollup_hourly;
 
 CREATE TABLE probe_rollup_daily_l (
     day       DATE      NOT NULL,
-    location  VARCHAR   NOT NULL,
+    location  VARCHAR   NOT NULL DEFAULT 'central',
     name      VARCHAR   NOT NULL,
     kind      VARCHAR   NOT NULL,
     step      VARCHAR   NOT NULL,
@@ -39,6 +45,12 @@ CREATE TABLE probe_rollup_daily_l (
 );
 INSERT INTO probe_rollup_daily_l
 SELECT day, 'central', name, kind, step, count, failures, p50_ms, p95_ms, max_ms FROM probe_rollup_daily;
+SELECT CASE WHEN NOT EXISTS (SELECT day, name, kind, step, count, failures, p50_ms, p95_ms, max_ms FROM probe_rollup_daily
+                            EXCEPT ALL
+                            SELECT day, name, kind, step, count, failures, p50_ms, p95_ms, max_ms FROM probe_rollup_daily_l)
+            THEN 1
+            ELSE error('migration 018: the probe rollups cannot be carried over unchanged, the store was left as it was')
+       END;
 DROP TABLE probe_rollup_daily;
 ALTER TABLE probe_rollup_daily_l RENAME TO probe_rollup_daily;
 
