@@ -220,8 +220,12 @@ class Motcua:
         """Compute the leadership page's answers for its default month (after a recompute), so
         that its first viewer does not wait for them."""
         from dashboard.warm import agency_default_queries, overview_queries
+        from store.index766_writes import keep_pre_counts
 
         gen = self._generation
+        if self.prewarm and not self.store.read_only:
+            # the 766 rank's inputs, counted once per refresh instead of at each first ask
+            keep_pre_counts(self.store)
         queries = overview_queries(self.query)
         month = next((p["end_month"] for n, p in queries if n == "province_month_series"), None)
         for name, params in queries + (agency_default_queries(self.query, month) if month else []):

@@ -30,7 +30,7 @@ FORMATS = ("parquet", "csv")
 # `agency_month_*` tables are what they count to), the numberings those keys use (`sla_agencies`,
 # `sla_sources`) and which run wrote the counts (`dashboard_counts_state`).
 INTERNAL_TABLES = ("sla_results", "sla_month_counts", "sla_audit_counts", "sla_sync_counts", "sla_agencies",
-                   "sla_sources", "dashboard_counts_state")
+                   "sla_sources", "dashboard_counts_state", "index766_pre", "index766_pre_stamp")
 # Views exported as data: the readable form of what an internal table holds.
 EXPORTED_VIEWS = ("dossier_sla",)
 

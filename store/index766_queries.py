@@ -23,6 +23,7 @@ its group "not measured", named; points are never made up from a missing input.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any, get_args
 
 import duckdb
@@ -34,7 +35,8 @@ from config.reference import AgencyLevel
 from config.vocabulary import DUE_SOON_DAYS, EXCLUDED_STATES, RESOLVED_STATES, quoted_list
 from store.due_soon_queries import due_soon_by_agency
 from store.errors import QueryError
-from store.queries import DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _denominator, _int, _month, _month_end, bieu06
+from store.queries import (DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _denominator, _int, _month, _month_end,
+                           bieu06, bieu06_by_agency_months)
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query, run
 from store.sla import data_as_of
@@ -297,29 +299,23 @@ if any(("rec_in" in e) == ("res_in" in e) for e in _PRE.values()):
                       "the reception's or the resolution's (_window_counts_sql counts them apart)")
 
 
-def _window_counts_sql() -> str:
-    """_counts_sql for several months at once, on the agency tree of $tree_date (the months of one
-    tree): a dossier counts in the month it was received in (rec_in) and in the month it was
-    resolved in (res_in), each month cut at min(its end, $cut). Pre-counted per (month, agency,
-    procedure) by two aggregations, one per kind of month (each of _COUNTS reads one of the two),
-    where one table of both months per dossier cost twice as much; the roll-up works on the
-    pre-counted rows."""
+def _pre_counts_sql() -> str:
+    """Each (month, agency, procedure)'s inputs of _PRE, from the dossiers of months in [$start, $cut):
+    a dossier counts in the month it was received in (rec_in) and in the month it was resolved in
+    (res_in). Two aggregations, one per kind of month (each of _PRE reads one of the two), where one
+    table of both months per dossier cost twice as much. The kind of month a row comes from is
+    kept (`by_reception`): the procedures' distinct counts read the receptions only."""
     resolved_at = "coalesce(d.finished_at, d.returned_at)"
-    cols = ("d.agency_code, d.procedure_code, d.channel, d.paid_online, d.dossier_digitised, d.result_digitised, "
-            "d.satisfaction_rating, p.online_level")
-    sums = ", ".join(f"CAST(coalesce(sum({name}), 0) AS BIGINT) AS {name}" for name in _PRE)
-    procs = (f"CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IS NOT NULL) AS BIGINT) "
-             f"AS procedures_known, CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IN "
-             f"({quoted_list(ONLINE_LEVELS)})) AS BIGINT) AS procedures_online")
+    cols = "d.agency_code, d.procedure_code, d.channel, d.paid_online, d.dossier_digitised, d.result_digitised, " \
+           "d.satisfaction_rating, p.online_level"
 
     def by(month: str, cond: str, rec_in: bool) -> str:
         # this kind of month's counts; the other kind's are 0 here (not counted per row)
         mine = "rec_in" if rec_in else "res_in"
         pre = ", ".join(f"CAST({expr} AS BIGINT) AS {name}" if mine in expr else f"CAST(0 AS BIGINT) AS {name}"
                         for name, expr in _PRE.items())
-        # [$start, $cut) lies within the group's months (_window_counts): no test of the month list
         return f"""
-        SELECT month, agency_code, procedure_code, online_level, {pre}
+        SELECT month, agency_code, procedure_code, {str(rec_in).upper()} AS by_reception, {pre}
         FROM (SELECT CAST(date_trunc('month', {month}) AS DATE) AS month, {cols},
                      {str(rec_in).upper()} AS rec_in, {str(not rec_in).upper()} AS res_in
               FROM dossiers d LEFT JOIN procedures p ON p.code = d.procedure_code
@@ -328,9 +324,24 @@ def _window_counts_sql() -> str:
 
     received = by("d.received_at", f"d.state NOT IN ({quoted_list(EXCLUDED_STATES)})", True)
     resolved = by(resolved_at, f"d.state IN ({quoted_list(RESOLVED_STATES)})", False)
+    return f"{received}\n        UNION ALL {resolved}"
+
+
+def _window_counts_sql(kept: bool) -> str:
+    """_counts_sql for several months at once, on the agency tree of $tree_date (the months of one
+    tree), each month cut at min(its end, $cut): rolled up from the per-procedure pre-counts, read
+    from the table the owner keeps (`kept`, months in [$start, $cut)) or counted now
+    (_pre_counts_sql). A procedure counts once per agency whatever its sub-units, so the distinct
+    counts of procedures are taken from the procedure codes of the pre-counted rows."""
+    sums = ", ".join(f"CAST(coalesce(sum({name}), 0) AS BIGINT) AS {name}" for name in _PRE)
+    procs = (f"CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IS NOT NULL) AS BIGINT) "
+             f"AS procedures_known, CAST(count(DISTINCT procedure_code) FILTER (received > 0 AND online_level IN "
+             f"({quoted_list(ONLINE_LEVELS)})) AS BIGINT) AS procedures_online")
+    source = (f"SELECT * FROM {PRE_TABLE} WHERE month >= CAST($start AS DATE) AND month < $cut" if kept
+              else _pre_counts_sql())
     return f"""
-    WITH RECURSIVE pre AS ({received}
-        UNION ALL {resolved}),
+    WITH RECURSIVE pre AS (
+        SELECT c.*, p.online_level FROM ({source}) c LEFT JOIN procedures p ON p.code = c.procedure_code),
     {agency_tree_ctes('$tree_date', False, 'SELECT DISTINCT agency_code FROM pre')},
     subtree AS (SELECT code FROM agency_up WHERE $agency IS NULL OR ancestor_code = $agency),
     scoped AS (
@@ -343,6 +354,30 @@ def _window_counts_sql() -> str:
     FROM scoped JOIN agency_rollup r ON r.agency_code = scoped.agency_code
     WHERE r.ancestor_code IN (SELECT code FROM subtree)
     GROUP BY month, r.ancestor_code"""
+
+
+# The per-procedure pre-counts of every month, kept by the owner after each refresh
+# (store/index766_writes.py) with the refresh they were counted after: read while that is still
+# the latest refresh, counted from the dossiers otherwise.
+PRE_TABLE = "index766_pre"
+PRE_STAMP = "index766_pre_stamp"
+
+
+def pre_counts_stamp(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """What the kept pre-counts must have been counted after: the latest refresh, its as_of, the
+    last import now (an import not refreshed yet makes them stale) and the counting SQL's digest.
+    None: no refresh yet."""
+    row = con.execute("SELECT (SELECT max(run_id) FROM sla_result_set), (SELECT max(as_of) FROM sla_result_set), "
+                      "(SELECT max(batch_id) FROM import_batches)").fetchall()[0]
+    if row[0] is None or row[1] is None:
+        return None
+    return int(row[0]), row[1], row[2], hashlib.sha256(_pre_counts_sql().encode()).hexdigest()[:16]
+
+
+def _kept_fresh(con: duckdb.DuckDBPyConnection) -> bool:
+    stamp = pre_counts_stamp(con)
+    return stamp is not None and con.execute(f"SELECT run_id, as_of, batch_id, sql_key FROM {PRE_STAMP}"
+                                             ).fetchall() == [stamp]
 
 
 def _tree_groups(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> list[list[dt.date]]:
@@ -366,11 +401,12 @@ def _tree_groups(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> list[
 def _window_counts(con: duckdb.DuckDBPyConnection, months: list[dt.date], agency: str | None
                    ) -> dict[tuple[dt.date, str | None], dict]:
     as_of = data_as_of(con)
+    sql = _window_counts_sql(_kept_fresh(con))
     out: dict[tuple[dt.date, str | None], dict] = {}
     for group in _tree_groups(con, months):
         end = dt.datetime.combine(_add_months(group[-1], 1), dt.time())
         cut = min(end, as_of) if as_of is not None else end
-        t = run(con, _window_counts_sql(), {"start": dt.datetime.combine(group[0], dt.time()), "cut": cut,
+        t = run(con, sql, {"start": dt.datetime.combine(group[0], dt.time()), "cut": cut,
                                             "tree_date": _month_end(group[-1]), "agency": agency})
         for r in t.to_dicts():
             out[(r.pop("month"), r.pop("key"))] = r
@@ -397,8 +433,9 @@ def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 
     Columns: agency_code, agency_name, level, depth, parent_code (the last month's tree, else the
     latest month knowing the agency), month, total_points, total_max, groups_measured, rank,
     ranked (how many were ranked that month), prev_rank, movement. Rows in tree order, then month.
-    Cost: the dossiers are scanned once per agency tree in the window (usually once), the progress
-    read from bieu06 (agency_month_stats) per month."""
+    Cost: the inputs are read from the pre-counts the owner keeps after each refresh (else the
+    dossiers are scanned once per agency tree in the window, usually once), the progress from
+    bieu06 (agency_month_stats) once per agency tree."""
     end = _month(end_month, "index766_rank")
     k = _int(months, "index766_rank", "months", 1, 36)
     if level not in (None, "") and level not in LEVELS:
@@ -407,12 +444,15 @@ def index766_rank(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 
     r = _rules(rules, "index766_rank")
     window = [_add_months(end, i) for i in range(-k, 1)]  # one more: the first month's movement
     counts = _window_counts(con, window, agency or None)
+    progress: dict[dt.date, list[dict]] = {m: [] for m in window}
+    for group in _tree_groups(con, window):
+        for b in bieu06_by_agency_months(con, group, _month_end(group[-1]), agency or None, den).to_dicts():
+            progress[b.pop("month")].append(b)
     heads: dict[str, dict] = {}
     order: dict[str, str] = {}
     totals: dict[tuple[str, dt.date], tuple] = {}
     for m in window:
-        progress = bieu06(con, m.strftime("%Y-%m"), by="agency", agency=agency or None, score_denominator=den)
-        for ix, b in enumerate(progress.to_dicts()):
+        for ix, b in enumerate(progress[m]):
             if b["row_kind"] != "agency" or (level and b["level"] != level):
                 continue
             c = {**_ZERO, **counts.get((m, b["key"]), {})}

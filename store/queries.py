@@ -228,11 +228,19 @@ def _narrowed(con: duckdb.DuckDBPyConnection, agency: str | None, tree_date: dt.
 
 # -- Biểu số 06/VPCP/KSTT -------------------------------------------------------------------------
 
-def _bieu06_sql(by: str, results: str = "sla_results", score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> str:
+def _bieu06_sql(by: str, results: str = "sla_results", score_denominator: str = DEFAULT_SCORE_DENOMINATOR,
+                months: bool = False) -> str:
     """Rows of the form for $month, grouped `by`, scope $agency, roll-up $rollup, successors $follow
-    (by field/procedure/channel: counted from `results`, sla_results or the rows of it in scope)."""
+    (by field/procedure/channel: counted from `results`, sla_results or the rows of it in scope).
+    `months` (by agency only): the rows of every month of the list $months at once, on the tree of
+    $tree_date (months whose trees are the same), each row with its `month`."""
+    if months and by != "agency":
+        raise ValueError("_bieu06_sql: several months at once only by agency")
+    # one month is the list of it: the same statement either way
+    mo, mo_sel, mo_key = ("month, ", "month, ", "month, ") if months else ("", "", "")
     if by == "agency":
-        src = f"SELECT agency_code, agency_code AS key, {_COLS} FROM agency_month_stats WHERE month = $month"
+        where = "list_contains($months, month)" if months else "month = $month"
+        src = f"SELECT {mo}agency_code, agency_code AS key, {_COLS} FROM agency_month_stats WHERE {where}"
     else:
         src = (f"SELECT agency_code, {BIEU06_DIMENSIONS[by]} AS key, {COUNTS_SQL} "
                f"FROM ({month_facts_sql('$as_of', '$month', '$month', results)}) f GROUP BY ALL")
@@ -250,29 +258,31 @@ def _bieu06_sql(by: str, results: str = "sla_results", score_denominator: str = 
         WHERE {scope}
     ),
     total AS (
-        SELECT 'total' AS row_kind, NULL::VARCHAR AS key, NULL::VARCHAR AS name, NULL::VARCHAR AS level,
+        SELECT {mo_sel}'total' AS row_kind, NULL::VARCHAR AS key, NULL::VARCHAR AS name, NULL::VARCHAR AS level,
                NULL::INTEGER AS depth, NULL::VARCHAR AS parent_code, NULL::VARCHAR AS sort_key, {_SUMS}
-        FROM scoped
+        FROM {"(SELECT unnest($months) AS month) mm LEFT JOIN scoped USING (month) GROUP BY month" if months
+              else "scoped"}
     )"""
     if by == "agency":
         rows = f"""
     per AS (
-        SELECT r.ancestor_code AS key, {_SUMS}
+        SELECT {mo_key}r.ancestor_code AS key, {_SUMS}
         FROM scoped JOIN agency_rollup r ON r.agency_code = scoped.agency_code
         WHERE $rollup OR r.depth = 0
-        GROUP BY r.ancestor_code
+        GROUP BY {mo_key}r.ancestor_code
     ),
     keys AS (
-        SELECT code AS key FROM agency_node WHERE is_valid AND name IS NOT NULL
-        UNION SELECT key FROM per
+        SELECT {mo}code AS key FROM agency_node {", (SELECT unnest($months) AS month) mm" if months else ""}
+        WHERE is_valid AND name IS NOT NULL
+        UNION SELECT {mo}key FROM per
     ),
     body AS (
-        SELECT 'agency' AS row_kind, k.key, n.name, n.level, CAST(ap.depth AS INTEGER) AS depth, n.parent_code,
-               ap.path AS sort_key, {_ZEROS}
+        SELECT {"k.month, " if months else ""}'agency' AS row_kind, k.key, n.name, n.level,
+               CAST(ap.depth AS INTEGER) AS depth, n.parent_code, ap.path AS sort_key, {_ZEROS}
         FROM keys k
         JOIN agency_node n ON n.code = k.key
         JOIN agency_path ap ON ap.code = k.key
-        LEFT JOIN per p ON p.key = k.key
+        LEFT JOIN per p ON p.key = k.key{" AND p.month = k.month" if months else ""}
         WHERE k.key IN (SELECT code FROM subtree)
     )"""
     else:
@@ -287,9 +297,9 @@ def _bieu06_sql(by: str, results: str = "sla_results", score_denominator: str = 
         FROM (SELECT key, {_SUMS} FROM scoped GROUP BY key) s {join}
     )"""
     return f"""{head},{rows}
-    SELECT row_kind, key, name, level, depth, parent_code, {_COLS}, {_ratios(score_denominator)}
+    SELECT {mo}row_kind, key, name, level, depth, parent_code, {_COLS}, {_ratios(score_denominator)}
     FROM (SELECT * FROM total UNION ALL BY NAME SELECT * FROM body)
-    ORDER BY row_kind <> 'total', sort_key NULLS LAST"""
+    ORDER BY {mo}row_kind <> 'total', sort_key NULLS LAST"""
 
 
 def _bieu06_params(month: dt.date, agency: str | None, rollup: Any, follow: Any) -> dict[str, Any]:
@@ -325,6 +335,18 @@ def bieu06(con: duckdb.DuckDBPyConnection, month: str, by: str = "agency", agenc
     params["as_of"] = data_as_of(con) or dt.datetime.combine(_next_month(m), dt.time())
     results = _narrowed(con, params["agency"], params["tree_date"], params["follow"], m)
     return _run(con, _bieu06_sql(by, results, den), params)
+
+
+def bieu06_by_agency_months(con: duckdb.DuckDBPyConnection, months: list[dt.date], tree_date: dt.date,
+                            agency: str | None = None, score_denominator: str = DEFAULT_SCORE_DENOMINATOR) -> Table:
+    """bieu06(month, by="agency", agency=agency) for each of `months` at once (a `month` column
+    first), for months whose agency tree is that of `tree_date` (the caller groups them): one
+    statement where one per month cost its planning and its tree each time."""
+    den = _denominator(score_denominator, "bieu06")
+    params = _bieu06_params(months[-1], agency, True, False)
+    del params["month"]
+    params.update(months=list(months), tree_date=tree_date)
+    return _run(con, _bieu06_sql("agency", score_denominator=den, months=True), params)
 
 
 @named_query("agency_ratio_month", cache="until_write", scored=True)

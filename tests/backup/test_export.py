@@ -90,7 +90,8 @@ def test_parquet_gives_back_the_store(built, tmp_path):
     # every table of the store is there but the internal ones, and the internal ones are not
     tables = {r[0] for r in _store_rows(built, "SELECT table_name FROM duckdb_tables() WHERE database_name = "
                                                "current_database() AND schema_name = 'main'")}
-    assert set(INTERNAL_TABLES) <= tables
+    # (the 766 pre-counts exist once a running owner has kept them after a refresh)
+    assert set(INTERNAL_TABLES) - {"index766_pre"} <= tables
     exported_names = set(summary["relations"])
     assert exported_names == (tables - set(INTERNAL_TABLES)) | {"dossier_sla"}
     for t in INTERNAL_TABLES:

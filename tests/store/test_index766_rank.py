@@ -147,3 +147,40 @@ def test_declared_for_agency_accounts():
     assert (q.scope, q.roles, q.scored, q.cache) == ("agency", ("agency",), True, "until_write")
     q = get("index766_due_soon_gain")
     assert (q.scope, q.roles, q.scored) == ("agency", ("agency",), True) and q.cache != "until_write"
+
+
+def test_the_kept_pre_counts_give_the_rank_counted_from_the_dossiers_and_go_stale_with_the_data(demo):
+    from store.index766_queries import _kept_fresh
+    from store.index766_writes import keep_pre_counts
+
+    store = demo.store
+    with store.transaction() as con:  # counted from the dossiers
+        con.execute("DELETE FROM index766_pre_stamp")
+    live = store.query("index766_rank", end_month="2026-10", months=3).to_dicts()
+    live_dept = store.query("index766_rank", end_month="2026-10", months=3, level="department").to_dicts()
+    assert not _kept_fresh(store.cursor())
+    assert keep_pre_counts(store) > 0
+    assert _kept_fresh(store.cursor())
+    assert store.query("index766_rank", end_month="2026-10", months=3).to_dicts() == live
+    assert store.query("index766_rank", end_month="2026-10", months=3, level="department").to_dicts() == live_dept
+    # another refresh (a later as_of) leaves them stale: read from the dossiers again, never stale figures
+    demo.recompute(as_of="2026-11-20T12:00:00")
+    assert not _kept_fresh(store.cursor())
+    after = store.query("index766_rank", end_month="2026-10", months=3).to_dicts()
+    assert keep_pre_counts(store) > 0
+    assert store.query("index766_rank", end_month="2026-10", months=3).to_dicts() == after
+
+
+def test_biểu_06_of_several_months_at_once_equals_each_month_on_its_own(demo):
+    from store.queries import _month_end, bieu06, bieu06_by_agency_months
+
+    con = demo.store.cursor()
+    months = [dt.date(2026, m, 1) for m in (6, 7, 8, 9, 10, 11, 12)]  # the first and last hold nothing
+    top = next(r["key"] for r in bieu06(con, "2026-09", by="agency").to_dicts()
+               if r["row_kind"] == "agency" and r["depth"] == 1)
+    for agency in (None, top):
+        got: dict = {}
+        for r in bieu06_by_agency_months(con, months, _month_end(months[-1]), agency).to_dicts():
+            got.setdefault(r.pop("month"), []).append(r)
+        for m in months:
+            assert got[m] == bieu06(con, m.strftime("%Y-%m"), by="agency", agency=agency).to_dicts(), (m, agency)
