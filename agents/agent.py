@@ -273,7 +273,7 @@ class Agent:
                 log.warning("agent %s: the central refused a request of %d results (HTTP %d): sending fewer at once",
                             self.location, len(results), r.status_code)
                 return "retry"
-            self.spool._set_aside(good[0], f"the central refused it: HTTP {r.status_code} {r.text[:200]}")
+            self.spool.set_aside(good[0], f"the central refused it: HTTP {r.status_code} {r.text[:200]}")
             return "retry"
         log.warning("agent %s: the central answered HTTP %d; %d result(s) wait in %s", self.location, r.status_code,
                     self.spool.waiting(), self.spool.folder)

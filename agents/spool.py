@@ -116,7 +116,7 @@ class Spool:
         except FileNotFoundError:
             return None
         if size > self.max_file_bytes:
-            self._set_aside(batch, f"{size} bytes, more than {self.max_file_bytes}")
+            self.set_aside(batch, f"{size} bytes, more than {self.max_file_bytes}")
             return None
         try:
             with open(batch.path, "rb") as f:
@@ -128,7 +128,7 @@ class Spool:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            self._set_aside(batch, type(e).__name__ if not isinstance(e, ValueError) else "not valid JSON "
+            self.set_aside(batch, type(e).__name__ if not isinstance(e, ValueError) else "not valid JSON "
                             "or not a batch of results")
             return None
         return results
@@ -137,7 +137,7 @@ class Spool:
         with self._lock:
             batch.path.unlink(missing_ok=True)
 
-    def _set_aside(self, batch: Batch, why: str) -> None:
+    def set_aside(self, batch: Batch, why: str) -> None:
         bad = self.folder / BAD_DIR
         bad.mkdir(exist_ok=True)
         with self._lock:

@@ -121,3 +121,20 @@ def test_an_agent_s_results_carry_its_location_in_the_metrics_and_are_counted_on
     assert 'motcua_probe_runs_total{check="home",location="hanoi"} 2.0' in text
     assert 'motcua_probe_failures_total{check="home",location="hanoi"} 1.0' in text
     assert 'motcua_probe_success{check="home",location="hanoi"} 0.0' in text
+
+
+def test_agent_token_writes_a_private_token_file_and_prints_its_digest(tmp_path, monkeypatch, capsys):
+    import stat
+
+    import app
+
+    monkeypatch.chdir(tmp_path)
+    assert app.main(["agent-token", "hanoi", "--out", "hanoi.token"]) == 0
+    out = capsys.readouterr().out
+    p = tmp_path / "hanoi.token"
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    token = read_token_file(p)
+    assert f"token_sha256: {token_digest(token)}" in out and token not in out
+    assert app.main(["agent-token", "hanoi", "--out", "hanoi.token"]) == 2  # never overwritten
+    assert read_token_file(p) == token
+    assert app.main(["agent-token", "central"]) == 2
