@@ -117,7 +117,8 @@ class Agent:
         self.measured = self.sent = self.refused_by_central = 0
         self.scheduler: ProbeScheduler | None = None
         self._queue: queue.Queue[list[dict[str, Any]]] = queue.Queue()
-        self._stop = threading.Event()          # the writer and the sender end
+        self._stop = threading.Event()          # the sender ends (after draining, when a deadline is set)
+        self._writer_stop = threading.Event()
         self._draining_until: float | None = None
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -186,7 +187,7 @@ class Agent:
             try:
                 first = self._queue.get(timeout=0.5)
             except queue.Empty:
-                if self._stop.is_set():
+                if self._writer_stop.is_set():
                     return
                 continue
             batch = list(first)
@@ -326,12 +327,15 @@ class Agent:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         writer, sender = self._threads if self._threads else (None, None)
-        self._draining_until = time.monotonic() + self.settings.stop_grace_seconds
-        self._stop.set()
-        self._wake.set()
+        # everything measured is on disk before the sender is told to finish: an empty spool
+        # then means nothing waits
+        self._writer_stop.set()
         if writer is not None:
             writer.join(timeout=10)
         self.flush()
+        self._draining_until = time.monotonic() + self.settings.stop_grace_seconds
+        self._stop.set()
+        self._wake.set()
         if sender is not None:
             sender.join(timeout=self.settings.stop_grace_seconds + self.settings.timeout_seconds + 1)
         self.client.close()

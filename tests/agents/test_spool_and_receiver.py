@@ -138,3 +138,25 @@ def test_agent_token_writes_a_private_token_file_and_prints_its_digest(tmp_path,
     assert app.main(["agent-token", "hanoi", "--out", "hanoi.token"]) == 2  # never overwritten
     assert read_token_file(p) == token
     assert app.main(["agent-token", "central"]) == 2
+
+
+def test_what_was_measured_just_before_the_stop_is_sent_before_the_summary(receiver, tmp_path):
+    """The summary's "0 waiting" once said too early: the sender, told to finish, found the spool
+    empty while the writer was still writing the last results."""
+    from agents.agent import Agent
+    from config.agents import AgentSideConfig
+
+    r, store, _ = receiver
+    agent = Agent(central=r.url, location="hanoi", token=TOKEN, spool_dir=tmp_path / "spool",
+                  settings=AgentSideConfig(stop_grace_seconds=5))
+    import threading
+
+    for name, fn in (("w", agent._writer), ("s", agent._sender)):
+        t = threading.Thread(target=fn, daemon=True)
+        t.start()
+        agent._threads.append(t)
+    for _ in range(5):
+        agent._on_results([ProbeResult("home", "check", "", local_now(), True, total_ms=1.0)])
+    line = agent.stop()
+    assert line == "agent hanoi: 5 results measured, 5 sent, 0 waiting"
+    assert store.cursor().execute("SELECT count(*) FROM probe_results WHERE location = 'hanoi'").fetchone()[0] == 5
