@@ -495,6 +495,57 @@ def cmd_loadtest_worker(cfg: AppConfig, args: argparse.Namespace) -> int:
     return worker_main(cfg, args)
 
 
+def cmd_agent(cfg: AppConfig, args: argparse.Namespace) -> int:
+    import re
+    import signal
+    import threading
+
+    from agents.agent import read_token_file, run_agent
+    from config.agents import LOCAL_LOCATION, LOCATION_PATTERN
+
+    if not re.match(LOCATION_PATTERN, args.location) or args.location == LOCAL_LOCATION:
+        raise UserError(f"--location {args.location!r}: lower-case letters, digits and '-', at most 40 "
+                        f"(e.g. hanoi), and not {LOCAL_LOCATION!r}: the name the central knows this agent by")
+    token = read_token_file(args.token_file)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return run_agent(central=args.central, location=args.location, token=token, spool_dir=Path(args.spool),
+                     probes_file=args.probes, base_url=args.base_url, settings=cfg.agents.agent,
+                     ca_file=args.ca_file, stop=stop)
+
+
+def cmd_agent_token(cfg: AppConfig, args: argparse.Namespace) -> int:
+    import os
+    import re
+    import secrets
+
+    from config.agents import LOCAL_LOCATION, LOCATION_PATTERN, token_digest
+
+    if not re.match(LOCATION_PATTERN, args.location) or args.location == LOCAL_LOCATION:
+        raise UserError(f"{args.location!r}: a location is lower-case letters, digits and '-' (at most 40), "
+                        f"e.g. hanoi, and not {LOCAL_LOCATION!r}")
+    token = secrets.token_urlsafe(32)
+    if args.out:
+        path = Path(args.out)
+        try:  # created with 0600 from the start: never readable by others, not even for a moment
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise UserError(f"{path} exists: not overwritten (a token in use would be lost); remove it first") from None
+        except OSError as e:
+            raise UserError(f"{path}: {e.strerror or e}") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+        print(f"Token for {args.location} written to {path} (mode 600): copy it to the agent's machine.")
+    else:
+        print(token)
+    print(f"Add under agents.locations in the central's config (then restart `app.py run`):\n"
+          f"    {args.location}:\n"
+          f"      title: \"{args.location}\"\n"
+          f"      token_sha256: {token_digest(token)}", file=sys.stderr if not args.out else sys.stdout)
+    return 0
+
+
 def _read_password(args: argparse.Namespace) -> str:
     """From stdin (--password-stdin, for scripts) or typed twice at a prompt; never echoed or logged."""
     import getpass
@@ -646,6 +697,13 @@ def cmd_check_config(cfg: AppConfig, args: argparse.Namespace) -> int:
                  else f"{cfg.dashboard.host}, a free port chosen at start")
         print(f"Dashboard: {where}, {n} account(s) in {cfg.users_file}"
               + ("" if n else " (add one: app.py user add NAME --role admin)"))
+    ag = cfg.agents
+    if ag.enabled:
+        active = [n for n, loc in ag.locations.items() if not loc.revoked]
+        print(f"Agents: results accepted on {ag.host}:{ag.port} from {len(active)} location(s)"
+              + (f" ({', '.join(active)})" if active else " (none yet: app.py agent-token LOCATION)")
+              + (f", {len(ag.locations) - len(active)} revoked" if len(active) < len(ag.locations) else "")
+              + f"; an outage needs failures from {ag.quorum} location(s)")
     return 0
 
 
@@ -839,6 +897,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to try reaching the master (default 5m)")
     s.add_argument("--once", action="store_true", help="serve one run, then exit with its code")
     s.set_defaults(fn=cmd_loadtest_worker)
+
+    s = sub.add_parser(
+        "agent", help="run the probes on this machine and send their results to the central system",
+        description="A remote probe agent: runs the probes (its own --probes file, or the central's) from this "
+                    "machine, keeps every result on disk (--spool) until the central (`app.py run` with "
+                    "agents.enabled) has stored it, and sends them with this location's token. Ctrl-C or SIGTERM "
+                    "stops it after a few seconds of sending what waits, with a one-line summary. "
+                    "See docs/guide-agents.md.")
+    s.add_argument("--central", required=True, metavar="URL",
+                   help="the central's agents address, e.g. https://watch.example.vn:8091 (agents.host/port there)")
+    s.add_argument("--location", required=True, metavar="NAME", help="this agent's location, as in the central's "
+                                                                       "agents.locations (e.g. hanoi)")
+    s.add_argument("--token-file", required=True, help="the file holding this location's token (mode 600)")
+    s.add_argument("--probes", metavar="FILE", help="this machine's probes file (default: fetch the central's, "
+                                                    "cached in the spool folder)")
+    s.add_argument("--base-url", help="portal to probe instead of the probes file's base_url")
+    s.add_argument("--spool", default="data/agent-spool", metavar="DIR",
+                   help="where results wait until the central has them (default data/agent-spool)")
+    s.add_argument("--ca-file", help="extra CA certificates to verify an https central with")
+    s.set_defaults(fn=cmd_agent)
+    s = sub.add_parser("agent-token", help="make a token for a remote agent's location and print its config lines")
+    s.add_argument("location", metavar="LOCATION", help="the location's name, e.g. hanoi")
+    s.add_argument("--out", metavar="FILE", help="write the token to FILE (mode 600) instead of printing it")
+    s.set_defaults(fn=cmd_agent_token)
 
     user = sub.add_parser("user", help="the dashboard's accounts (bcrypt-hashed passwords in the users file)")
     usub = user.add_subparsers(dest="user_cmd", metavar="SUBCOMMAND", required=True)

@@ -454,6 +454,30 @@ def open_ops(cfg: AppConfig) -> Ops:
 
 # -- the long-running system -------------------------------------------------------------------
 
+def _start_agents(cfg: AppConfig, app: Motcua, registry: Any, stack: contextlib.ExitStack) -> str:
+    """The remote agents' receiver (agents/receiver.py): their results written by this owner and
+    observed in the probe metrics with their location; stopped with the probes."""
+    from agents.receiver import AgentReceiver, ReceiverStartError
+    from config.probes import load_probes
+    from store.probe_writes import write_results
+
+    defaults = load_probes(cfg.monitor.probes).defaults
+
+    def write(results: list, location: str, ids: list[str], version: str) -> dict:
+        return write_results(app.store, results, location=location, result_ids=ids, agent_version=version or None,
+                             raw_retention_days=defaults.raw_retention_days,
+                             rollup_retention_days=defaults.rollup_retention_days)
+
+    try:
+        receiver = AgentReceiver(cfg.agents, write, observe=registry.probe_metrics.observe_results,
+                                 probes_file=cfg.monitor.probes)
+    except ReceiverStartError as e:
+        raise UserError(f"{e}; set agents.port in the config or MOTCUA_AGENTS__PORT (or agents.enabled: false)") from None
+    url = receiver.start()
+    stack.callback(receiver.stop)
+    return url
+
+
 def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, config_path: str | None = None) -> int:
     """Own the store, load demo data if empty, serve the API, run the jobs and the dashboard, until stopped."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -520,6 +544,7 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
                                 on_results=registry.probe_metrics.observe_results)
         probes.start()
         stack.callback(probes.shutdown)
+        agents_url = _start_agents(cfg, app, registry, stack) if cfg.agents.enabled else None
         inbox = Inbox(cfg.inbox, app.import_file, on_imported=lambda *_: app.recompute(full=False),
                       after_archive=app.store.retry_checkpoint,
                       mapping=cfg.imports.column_mapping)
@@ -591,6 +616,9 @@ def run_system(cfg: AppConfig, stop: threading.Event | None = None, out=print, c
         if base_url:
             out(f"  testbed portal {base_url}/ (simulated, release {cfg.testbed.release})")
         out(f"  probes         {len(probes.job_ids)} checks and journeys from {cfg.monitor.probes}")
+        if agents_url:
+            out(f"  agents         {agents_url}/api/agents/v1/results (remote probes from "
+                f"{sum(not loc.revoked for loc in cfg.agents.locations.values())} location(s))")
         out(f"  watch folder   {cfg.inbox.path}/ → {cfg.inbox.archive}/ or {cfg.inbox.rejected}/"
             + ("" if watcher.watching else f" (looked at every {cfg.inbox.poll_seconds:g} s only: see the log)"))
         if rs.enabled:

@@ -36,6 +36,17 @@ class AgentLocation(_Strict):
     revoked: bool = False
 
 
+class AgentSideConfig(_Strict):
+    """Settings of `app.py agent` on the agent's own machine (the `agents.agent` keys of its config)."""
+
+    spool_mb: int = Field(default=200, ge=1, le=100_000)  # the disk buffer's bound; the oldest dropped past it
+    batch_results: int = Field(default=1000, ge=1, le=100_000)  # results per request at most
+    max_backoff_seconds: float = Field(default=60, gt=0, le=3600)  # retrying a central that is down
+    refused_backoff_seconds: float = Field(default=300, gt=0, le=86400)  # retrying a refused token
+    timeout_seconds: float = Field(default=15, gt=0, le=600)  # one request to the central
+    stop_grace_seconds: float = Field(default=5, ge=0, le=600)  # sending what waits, when stopped
+
+
 class AgentsConfig(_Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -47,6 +58,7 @@ class AgentsConfig(_Strict):
     fresh_minutes: float = Field(default=10, gt=0, le=1440)
     max_batch_results: int = Field(default=5000, ge=1, le=100_000)
     max_body_kb: int = Field(default=4096, ge=16, le=65536)
+    agent: AgentSideConfig = AgentSideConfig()  # read by `app.py agent` only
 
     @field_validator("locations")
     @classmethod

@@ -67,9 +67,10 @@ ON CONFLICT (location) DO UPDATE SET last_seen_at = excluded.last_seen_at,
 def write_results(store, results: Sequence[Any], *, started_at: dt.datetime | None = None,
                   target: str = "", raw_retention_days: int = 14, rollup_retention_days: int = 400,
                   now: dt.datetime | None = None, location: str = LOCAL_LOCATION,
-                  result_ids: Sequence[str] | None = None, agent_version: str | None = None) -> dict[str, int]:
+                  result_ids: Sequence[str] | None = None, agent_version: str | None = None) -> dict[str, Any]:
     """Store one batch of ProbeResult; returns {'run_id', 'results', 'failures', 'purged', 'duplicates'}.
-    `result_ids` (one per result, an agent's batch) leaves out the results `location` already has;
+    `result_ids` (one per result, an agent's batch) leaves out the results `location` already has
+    (the ids stored are the answer's 'fresh_ids', for whoever counts them once, e.g. the metrics);
     with them, the location's contact is counted in `agent_contacts` (at `now`, default the clock)."""
     if result_ids is not None:
         if len(result_ids) != len(results):
@@ -96,6 +97,7 @@ def write_results(store, results: Sequence[Any], *, started_at: dt.datetime | No
         out = (_write(con, keep, fresh, **kw) if keep
                else {"run_id": 0, "results": 0, "failures": 0, "purged": 0})
         out["duplicates"] = len(results) - len(keep)
+        out["fresh_ids"] = fresh
         con.execute(_CONTACT, {"location": location, "at": now or dt.datetime.now(),
                                "last_result": max((r.started_at for r in results), default=None),
                                "stored": len(keep), "duplicates": out["duplicates"], "version": agent_version})

@@ -123,17 +123,17 @@ def test_probe_observations_become_histograms_and_counters():
     pm.observe_run("home", True, 0.04)
     pm.observe_step("home", "", True, 0.04, cert_days=42)
     m = scrape(registry)
-    key = (("check", "citizen-v2"), ("step", "login"))
+    key = (("check", "citizen-v2"), ("location", "central"), ("step", "login"))
     assert m["motcua_probe_step_runs_total"][key] == 2 and m["motcua_probe_step_failures_total"][key] == 1
     assert m["motcua_probe_step_success"][key] == 0
     assert m["motcua_probe_step_duration_seconds_count"][key] == 2
     assert m["motcua_probe_step_duration_seconds_sum"][key] == pytest.approx(2.8)
-    bucket = (("check", "citizen-v2"), ("le", "0.5"), ("step", "login"))
+    bucket = (("check", "citizen-v2"), ("le", "0.5"), ("location", "central"), ("step", "login"))
     assert m["motcua_probe_step_duration_seconds_bucket"][bucket] == 1
     phases = {dict(k)["phase"] for k in m["motcua_probe_phase_seconds_count"]}
     assert phases == {"connect", "ttfb"}
-    assert m["motcua_probe_tls_cert_days_left"][(("check", "home"),)] == 42
-    assert m["motcua_probe_runs_total"] == {(("check", "home"),): 1}
+    assert m["motcua_probe_tls_cert_days_left"][(("check", "home"), ("location", "central"))] == 42
+    assert m["motcua_probe_runs_total"] == {(("check", "home"), ("location", "central")): 1}
 
 
 def test_a_check_that_never_failed_has_its_failures_at_zero():
@@ -141,9 +141,9 @@ def test_a_check_that_never_failed_has_its_failures_at_zero():
     registry = dead_registry()
     registry.probe_metrics.observe_results([ProbeResult("home", "check", "", NOW, True, total_ms=40)])
     m = scrape(registry)
-    assert m["motcua_probe_failures_total"][(("check", "home"),)] == 0
-    assert m["motcua_probe_step_failures_total"][(("check", "home"), ("step", ""))] == 0
-    assert m["motcua_probe_runs_total"][(("check", "home"),)] == 1
+    assert m["motcua_probe_failures_total"][(("check", "home"), ("location", "central"))] == 0
+    assert m["motcua_probe_step_failures_total"][(("check", "home"), ("location", "central"), ("step", ""))] == 0
+    assert m["motcua_probe_runs_total"][(("check", "home"), ("location", "central"))] == 1
 
 
 def test_every_check_journey_and_step_of_the_probes_file_starts_at_zero():
@@ -152,10 +152,10 @@ def test_every_check_journey_and_step_of_the_probes_file_starts_at_zero():
     names = {c.name for c in cfg.checks} | {j.name for j in cfg.journeys}
     steps = {(c.name, "") for c in cfg.checks} | {(j.name, s.name) for j in cfg.journeys for s in j.steps}
     for fam in ("motcua_probe_runs_total", "motcua_probe_failures_total", "motcua_probe_duration_seconds_count"):
-        assert m[fam] == {(("check", n),): 0 for n in names}, fam
+        assert m[fam] == {(("check", n), ("location", "central")): 0 for n in names}, fam
     for fam in ("motcua_probe_step_runs_total", "motcua_probe_step_failures_total",
                 "motcua_probe_step_duration_seconds_count"):
-        assert m[fam] == {(("check", n), ("step", s)): 0 for n, s in steps}, fam
+        assert m[fam] == {(("check", n), ("location", "central"), ("step", s)): 0 for n, s in steps}, fam
     assert "motcua_probe_success" not in m  # nothing is known about a check before it runs
 
 
@@ -169,7 +169,7 @@ def test_a_journey_counts_once_per_run_apart_from_its_steps():
             ProbeResult("citizen-v1-login", "journey", JOURNEY_STEP, NOW, False, "failed at step 'login'",
                         total_ms=80)])
     m = scrape(registry)
-    run = (("check", "citizen-v1-login"),)
+    run = (("check", "citizen-v1-login"), ("location", "central"))
     assert m["motcua_probe_runs_total"] == {run: 3} and m["motcua_probe_failures_total"] == {run: 3}
     assert m["motcua_probe_duration_seconds_sum"][run] == pytest.approx(0.24)
     assert m["motcua_probe_success"] == {run: 0}
