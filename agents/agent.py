@@ -135,10 +135,10 @@ class Agent:
         while True:
             why = self._fetch_probes(cache)
             if why is None:
-                return load_probes(cache), f"the central's probes file ({self.central}{PROBES_PATH})"
+                return _here(load_probes(cache)), f"the central's probes file ({self.central}{PROBES_PATH})"
             if cache.exists():
                 self.out(f"agent {self.location}: {why}; using the probes file cached at {cache}")
-                return load_probes(cache), f"the central's probes file as cached at {cache}"
+                return _here(load_probes(cache)), f"the central's probes file as cached at {cache}"
             if not said:
                 self.out(f"agent {self.location}: {why}, and no probes file is cached yet: trying again until it "
                          "answers (or give --probes FILE)")
@@ -352,6 +352,13 @@ class Agent:
         if self.refused_by_central:
             extra.append(f"{self.refused_by_central} refused by the central (clock)")
         return line + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _here(probes: ProbesFile) -> ProbesFile:
+    """The central's probes file as this machine runs it: its `secrets_file` names a file on the
+    central, so the journeys' credentials come from this machine's (MOTCUA_SECRETS_FILE) or its
+    environment; a journey without them fails with the secret's name, the other probes run."""
+    return probes.model_copy(update={"secrets_file": None})
 
 
 def run_agent(*, central: str, location: str, token: str, spool_dir: Path | str, probes_file: Path | str | None,
