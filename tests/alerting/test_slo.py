@@ -53,7 +53,7 @@ def test_slowdown_against_the_same_hour_of_past_weeks(store):
     with store.transaction() as cur:
         for w in range(1, 5):
             for name, p95 in (("home", 300.0), ("search", 300.0)):
-                cur.execute("INSERT INTO probe_rollup_hourly VALUES (?, ?, 'check', '', 60, 0, 200, ?, 400)",
+                cur.execute("INSERT INTO probe_rollup_hourly VALUES (?, 'central', ?, 'check', '', 60, 0, 200, ?, 400)",
                             [hour - dt.timedelta(weeks=w), name, p95])
     seed(store, "home", "", 50, ms=lambda i: 1500.0, start=NOW - dt.timedelta(minutes=5))   # 5x slower
     seed(store, "search", "", 50, ms=lambda i: 450.0, start=NOW - dt.timedelta(minutes=5))  # 1.5x: normal
