@@ -129,7 +129,7 @@ with common.guard():
                           yaxis=dict(automargin=True))
         common.chart(fig, key="sys_latency_chart")
 
-with common.guard():
+with common.guard(), st.container(key="sys_locations"):
     if not several:
         st.caption(f"{tr('sys_locations')}: {tr('sys_locations_central_only')}")
     else:
