@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from config.agents import LOCAL_LOCATION
 from config.clock import local_now
 from dashboard import common
 from dashboard.i18n import DATE_TICKS, HOVER_TIME, alert_text, num, pct, probe_reason, unit, when
@@ -63,7 +64,7 @@ with common.guard():
     only_at: list[tuple[dict, list[str]]] = []
     if mixed:
         # as the alerts judge it: failing when it fails from needed(reporting) of the reporting locations
-        reporting = {p["location"] for p in places if p["fresh"]}
+        reporting = {LOCAL_LOCATION} | {p["location"] for p in places if p["fresh"]}  # as alerting/slo.py counts
         by_check: dict[str, list[dict]] = {}
         for r in latest:
             if r["location"] in reporting:
