@@ -377,6 +377,35 @@ TEXT: dict[str, dict[str, str]] = {
                                "một lần kiểm thử tải ({n} lần gần nhất).",
                          "en": "p95 of all requests against the users running, one point per interval of a load-test "
                                "run (the latest {n} runs)."},
+    # system page: the locations probes measure from (the central and remote agents)
+    "sys_locations": {"vi": "Điểm đo", "en": "Locations"},
+    "sys_location": {"vi": "Điểm đo", "en": "Location"},
+    "sys_location_all": {"vi": "Tất cả", "en": "All"},
+    "sys_locations_central_only": {"vi": "Chỉ máy chủ trung tâm đo; chưa có điểm đo từ xa.",
+                                   "en": "Only the central server measures; no remote location yet."},
+    "sys_locations_caption": {"vi": "Một sự cố được coi là của cổng khi phép kiểm tra thất bại từ ít nhất {k} điểm đo "
+                                    "đang báo về (hoặc từ tất cả, khi ít điểm hơn); thất bại chỉ từ ít điểm hơn là trục "
+                                    "trặc của riêng điểm đo đó. Một điểm đo được coi là đang báo về khi kết quả mới nhất "
+                                    "của nó không quá {m} phút.",
+                              "en": "An outage is the portal's when a check fails from at least {k} reporting locations "
+                                    "(or from all of them, when fewer report); a failure from fewer is that location's own "
+                                    "trouble. A location counts as reporting while its newest result is at most {m} "
+                                    "minutes old."},
+    "loc_col_title": {"vi": "Điểm đo", "en": "Location"},
+    "loc_col_last": {"vi": "Kết quả mới nhất", "en": "Newest result"},
+    "loc_col_fresh": {"vi": "Tình trạng", "en": "Reporting"},
+    "loc_fresh": {"vi": "đang báo về", "en": "reporting"},
+    "loc_stale": {"vi": "đã ngừng báo về", "en": "stopped reporting"},
+    "loc_never": {"vi": "chưa có kết quả", "en": "no result yet"},
+    "loc_col_results": {"vi": "Kết quả trong 1 giờ", "en": "Results, last hour"},
+    "loc_col_failures": {"vi": "Lỗi trong 1 giờ", "en": "Failures, last hour"},
+    "loc_col_failing": {"vi": "Đang thất bại", "en": "Failing now"},
+    "loc_col_version": {"vi": "Phiên bản tác tử", "en": "Agent version"},
+    "loc_col_batches": {"vi": "Số lô đã nhận", "en": "Batches"},
+    "loc_col_duplicates": {"vi": "Kết quả gửi lặp", "en": "Sent again"},
+    "loc_none_failing": {"vi": "không có", "en": "none"},
+    "sys_only_at": {"vi": "Chỉ thất bại từ điểm đo {where} (các điểm đo khác vẫn truy cập được):",
+                    "en": "Failing only from {where} (the other locations reach it):"},
     "col_check": {"vi": "Phép kiểm tra", "en": "Check"},
     "col_step": {"vi": "Bước", "en": "Step"},
     "col_runs": {"vi": "Số lần chạy", "en": "Runs"},

@@ -23,6 +23,7 @@ from typing import Any
 from config.alerts import MaintenanceWindow
 from config.errors import MotcuaError
 from config.status_page import IMPACTS, OPEN_STATUSES, ProbeRef, StatusPageFile
+from config.agents import AgentsConfig
 from statuspage.model import Query, judge_services
 from store.status_writes import MONITOR, alert_incident, change_incident, open_incident
 
@@ -138,13 +139,15 @@ class IncidentKeeper:
     """The monitor's side: alerts open (or join) incidents, recovery resolves the untouched ones."""
 
     def __init__(self, page: StatusPageFile, refs: dict[str, list[ProbeRef]], store, query: Query,
-                 maintenance: list[MaintenanceWindow], now: Callable[[], dt.datetime]) -> None:
+                 maintenance: list[MaintenanceWindow], now: Callable[[], dt.datetime],
+                 agents: AgentsConfig | None = None) -> None:
         self.page = page
         self.refs = refs
         self.store = store
         self.query = query
         self.maintenance = maintenance
         self.now = now
+        self.agents = agents  # the quorum a recovery is judged by (None: AgentsConfig's defaults)
 
     def _silenced(self, key: str, at: dt.datetime) -> bool:
         return any(w.covers(key, at) for w in self.maintenance)
@@ -152,7 +155,7 @@ class IncidentKeeper:
     def update(self, active: dict[str, dt.datetime], at: dt.datetime | None = None) -> list[dict[str, Any]]:
         """`active`: the alert keys firing now, each with since when. Returns what was done."""
         at = at or self.now()
-        judged = judge_services(self.query, self.page, self.refs, at)
+        judged = judge_services(self.query, self.page, self.refs, at, self.agents)
         done = []
         keys = {k: since for k, since in active.items() if k.startswith("check:") and not self._silenced(k, at)}
         for key, since in sorted(keys.items()):

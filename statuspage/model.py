@@ -7,6 +7,14 @@ journey's latest run stopped at an earlier step (a citizen could not get there e
 maintenance under way shows as maintenance, and an open incident's impact (what ICT says) is shown
 when it is worse. A day's bar is the share of the service's probe runs that passed that day (the daily
 rollups); the 90 days' figure is the same share over all of them.
+
+Several locations (config/agents.py): a probe fails for the page only when it fails from at least
+`needed(reporting)` of the locations with a recent result for it (the quorum K, or all of them
+when fewer report); a failure seen from fewer places leaves the service working, with a quiet note
+naming those locations (titles only). The daily bars are the central's rollups: they show what the
+province's own monitor measured, and a remote location's network trouble never reddens a day (an
+outage the quorum saw is in the incidents). The footer says from how many locations, and which,
+the figures were measured.
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.agents import LOCAL_LOCATION, AgentsConfig
 from config.alerts import MaintenanceWindow
 from config.status_page import OPEN_STATUSES, ProbeRef, Service, StatusPageFile
 
@@ -45,6 +54,7 @@ class Judged:
     state: str
     last_checked: dt.datetime | None = None
     last_failed_at: dt.datetime | None = None
+    trouble_at: list[str] = field(default_factory=list)  # locations failing short of the quorum
 
 
 @dataclass
@@ -53,6 +63,7 @@ class ServiceView:
     state: str
     bars: list[DayBar]
     last_checked: dt.datetime | None = None
+    trouble_at: list[tuple[str, str]] = field(default_factory=list)  # (vi, en) titles: failing short of the quorum
 
     @property
     def uptime(self) -> float | None:
@@ -110,6 +121,7 @@ class PageData:
     services: list[ServiceView]
     incidents: list[IncidentView]          # open, then resolved within feed_days, newest first
     maintenance: list[MaintenanceView]
+    locations: list[tuple[str, str]] = field(default_factory=list)  # (vi, en) titles of those measuring now
 
     @property
     def open_incidents(self) -> list[IncidentView]:
@@ -143,8 +155,11 @@ def probe_names(refs: dict[str, list[ProbeRef]]) -> list[str]:
     return sorted({r.name for rs in refs.values() for r in rs})
 
 
-def _ref_state(ref: ProbeRef, latest: dict[tuple[str, str], dict[str, Any]]) -> bool | None:
-    """True passing, False failing, None no recent result."""
+Latest = dict[tuple[str, str], dict[str, Any]]  # (name, step) -> a location's latest row
+
+
+def _ref_state(ref: ProbeRef, latest: Latest) -> bool | None:
+    """True passing, False failing, None no recent result (at one location)."""
     row = latest.get((ref.name, ref.step))
     if ref.step in ("", "*"):
         return None if row is None else bool(row["ok"])
@@ -157,30 +172,59 @@ def _ref_state(ref: ProbeRef, latest: dict[tuple[str, str], dict[str, Any]]) -> 
     return bool(row["ok"])
 
 
-def judge(refs: list[ProbeRef], latest: dict[tuple[str, str], dict[str, Any]]) -> Judged:
+def _quorum_state(ref: ProbeRef, by_location: dict[str, Latest], agents: AgentsConfig) -> tuple[bool | None, list[str]]:
+    """A probe's state over the locations: failing when it fails from at least needed(reporting)
+    of those with a recent result; else passing, with the locations that saw it fail."""
+    states = {loc: _ref_state(ref, latest) for loc, latest in by_location.items()}
+    failing = sorted((loc for loc, v in states.items() if v is False), key=lambda loc: (loc != LOCAL_LOCATION, loc))
+    reporting = sum(1 for v in states.values() if v is not None)
+    if not reporting:
+        return None, []
+    if failing and len(failing) >= agents.needed(reporting):
+        return False, []
+    return True, failing
+
+
+def judge(refs: list[ProbeRef], latest: Latest | dict[str, Latest], agents: AgentsConfig | None = None) -> Judged:
+    """A service's status from its probes' latest results: one location's (name, step) rows, or
+    {location: rows} judged by the quorum."""
     if not refs:
         return Judged("not_monitored")
-    states = [_ref_state(r, latest) for r in refs]
-    rows = [latest[k] for k in ((r.name, r.step) for r in refs) if k in latest]
-    summaries = [latest[(r.name, "*")] for r in refs if r.step not in ("", "*") and (r.name, "*") in latest]
+    by_location: dict[str, Latest] = (latest if latest and isinstance(next(iter(latest)), str)  # type: ignore[assignment]
+                                      else {LOCAL_LOCATION: latest})
+    agents = agents if agents is not None else AgentsConfig()
+    judged = [_quorum_state(r, by_location, agents) for r in refs]
+    states = [st for st, _ in judged]
+    trouble = sorted({loc for _, locs in judged for loc in locs}, key=lambda loc: (loc != LOCAL_LOCATION, loc))
+    rows, summaries = [], []
+    for lat in by_location.values():
+        rows += [lat[k] for k in ((r.name, r.step) for r in refs) if k in lat]
+        summaries += [lat[(r.name, "*")] for r in refs if r.step not in ("", "*") and (r.name, "*") in lat]
     checked = max((r["started_at"] for r in rows + summaries), default=None)
     failed = max((r["last_failed_at"] for r in rows + summaries if r["last_failed_at"] is not None), default=None)
     passing, failing = states.count(True), states.count(False)
     if not passing and not failing:
         return Judged("unknown", checked, failed)
     state = "operational" if not failing else "outage" if not passing else "degraded"
-    return Judged(state, checked, failed)
+    return Judged(state, checked, failed, trouble)
+
+
+def latest_by_location(query: Query, names: list[str], since: dt.datetime) -> dict[str, Latest]:
+    out: dict[str, Latest] = {}
+    for r in query("status_probe_latest", names=names, since=since):
+        out.setdefault(r.get("location", LOCAL_LOCATION), {})[(r["name"], r["step"])] = r
+    return out
 
 
 def judge_services(query: Query, page: StatusPageFile, refs: dict[str, list[ProbeRef]],
-                   now: dt.datetime) -> dict[str, Judged]:
-    """Each service's status from its probes' latest results (within stale_minutes of `now`)."""
+                   now: dt.datetime, agents: AgentsConfig | None = None) -> dict[str, Judged]:
+    """Each service's status from its probes' latest results (within stale_minutes of `now`) at
+    every location, by the quorum of `agents` (default: AgentsConfig())."""
     names = probe_names(refs)
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    latest: dict[str, Latest] = {}
     if names:
-        since = now - dt.timedelta(minutes=page.stale_minutes)
-        latest = {(r["name"], r["step"]): r for r in query("status_probe_latest", names=names, since=since)}
-    return {sid: judge(rs, latest) for sid, rs in refs.items()}
+        latest = latest_by_location(query, names, now - dt.timedelta(minutes=page.stale_minutes))
+    return {sid: judge(rs, latest, agents) for sid, rs in refs.items()}
 
 
 def maintenance_views(windows: list[MaintenanceWindow], refs: dict[str, list[ProbeRef]],
@@ -223,12 +267,20 @@ def incidents(query: Query, since: dt.datetime) -> list[IncidentView]:
 
 
 def build(query: Query, page: StatusPageFile, refs: dict[str, list[ProbeRef]], windows: list[MaintenanceWindow],
-          now: dt.datetime) -> PageData:
+          now: dt.datetime, agents: AgentsConfig | None = None) -> PageData:
     """The whole page at `now`: every figure read once, for both languages and the feed."""
-    judged = judge_services(query, page, refs, now)
+    agents = agents if agents is not None else AgentsConfig()
+    names = probe_names(refs)
+    latest: dict[str, Latest] = {}
+    if names:
+        latest = latest_by_location(query, names, now - dt.timedelta(minutes=page.stale_minutes))
+    judged = {sid: judge(rs, latest, agents) for sid, rs in refs.items()}
+
+    def titles(loc: str) -> tuple[str, str]:
+        return agents.title(loc, "vi"), agents.title(loc, "en")
+
     first = now.date() - dt.timedelta(days=DAYS - 1)
     daily: dict[tuple[str, str], dict[dt.date, tuple[int, int]]] = {}
-    names = probe_names(refs)
     if names:
         for r in query("status_daily", names=names, since=first):
             daily.setdefault((r["name"], r["step"]), {})[r["day"]] = (int(r["runs"]), int(r["failures"]))
@@ -250,5 +302,6 @@ def build(query: Query, page: StatusPageFile, refs: dict[str, list[ProbeRef]], w
         impacts = [i.impact for i in incs if i.open and i.service == s.id and i.status in OPEN_STATUSES]
         if impacts:  # what ICT says, never milder than what the probes show
             state = max([state] + impacts, key=RANK.__getitem__)
-        services.append(ServiceView(s, state, bars, j.last_checked))
-    return PageData(now, page, services, incs, maint)
+        services.append(ServiceView(s, state, bars, j.last_checked, [titles(loc) for loc in j.trouble_at]))
+    measuring = sorted(latest, key=lambda loc: (loc != LOCAL_LOCATION, loc))
+    return PageData(now, page, services, incs, maint, [titles(loc) for loc in measuring])

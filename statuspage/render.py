@@ -138,9 +138,23 @@ def _service(sv: ServiceView, data: PageData, lang: str) -> str:
     s = sv.service
     note = f'<p class="svc-note">{e(s.note(lang))}</p>' if s.note else ""
     checked = (f' title="{e(t("last_checked", lang, t=when(sv.last_checked, lang)))}"' if sv.last_checked else "")
+    if sv.trouble_at:  # seen failing from fewer locations than the quorum: a quiet note, not a status
+        note += f'<p class="svc-note">{e(t("trouble_at", lang, where=_places(sv.trouble_at, lang)))}</p>'
     return (f'<div class="card svc" id="dv-{e(s.id)}"><div class="svc-head"><h3>{e(s.name(lang))}</h3>'
             f'<span class="st s-{sv.state}"{checked}>{e(t("state_" + sv.state, lang))}</span></div>{note}'
             f'{_bars(sv, data, lang) if s.probes else ""}</div>')
+
+
+def _places(titles: list[tuple[str, str]], lang: str) -> str:
+    return ", ".join(en if lang == "en" else vi for vi, en in titles)
+
+
+def _measured_from(data: PageData, lang: str) -> str:
+    n = len(data.locations)
+    if not n:
+        return ""
+    key = "measured_from_one" if n == 1 else "measured_from"
+    return f"<p>{e(t(key, lang, n=num(n, lang), where=_places(data.locations, lang)))}</p>"
 
 
 def _maintenance(data: PageData, lang: str) -> str:
@@ -194,7 +208,7 @@ def html_page(data: PageData, lang: str, stale_since: dt.datetime | None = None)
 <p class="legend">{e(legend)}</p></section>
 <section><h2>{e(t("recent_incidents", lang, n=page.resolved_days))}</h2>{past}</section>
 </main>
-<footer><div class="wrap foot">{contact}<p>{e(t("data_at", lang, t=when(data.at, lang)))}</p>
+<footer><div class="wrap foot">{contact}<p>{e(t("data_at", lang, t=when(data.at, lang)))}</p>{_measured_from(data, lang)}
 <p>{e(t("about", lang))}</p></div></footer>
 </body></html>
 """

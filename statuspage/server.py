@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from config.agents import AgentsConfig
 from config.alerts import MaintenanceWindow
 from config.errors import MotcuaError
 from config.status_page import ProbeRef, StatusPageFile
@@ -71,8 +72,9 @@ class StatusPage:
 
     def __init__(self, page: StatusPageFile, refs: dict[str, list[ProbeRef]], query: Query,
                  maintenance: list[MaintenanceWindow], now: Callable[[], dt.datetime], zone: ZoneInfo,
-                 cache_seconds: float = 10, base_url: str = "") -> None:
+                 cache_seconds: float = 10, base_url: str = "", agents: AgentsConfig | None = None) -> None:
         self.page = page
+        self.agents = agents if agents is not None else AgentsConfig()  # the quorum and the locations' titles
         self.refs = refs
         self.query = query
         self.maintenance = maintenance
@@ -107,7 +109,7 @@ class StatusPage:
                 return  # another thread did it while this one waited
             gen = self._gen
             try:
-                data = build(self.query, self.page, self.refs, self.maintenance, self.now())
+                data = build(self.query, self.page, self.refs, self.maintenance, self.now(), self.agents)
                 self.data, self.stale_since = data, None
             except Exception:  # noqa: BLE001 - the page must go on; the log says why
                 log.warning("status page: the store did not answer; serving the last good figures", exc_info=True)

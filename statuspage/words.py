@@ -66,6 +66,10 @@ TEXT: dict[str, dict[str, str]] = {
                     "citizen uses it. This page holds no application data and no personal data."},
     "unavailable": {"vi": "Trang tình trạng tạm thời chưa có số liệu. Vui lòng thử lại sau ít phút.",
                     "en": "The status page has no figures yet. Please try again in a few minutes."},
+    "trouble_at": {"vi": "Trục trặc chỉ khi truy cập từ {where}; các điểm đo khác vẫn truy cập bình thường.",
+                   "en": "Trouble seen only from {where}; the other locations reach it normally."},
+    "measured_from": {"vi": "Đo từ {n} điểm: {where}.", "en": "Measured from {n} locations: {where}."},
+    "measured_from_one": {"vi": "Đo từ 1 điểm: {where}.", "en": "Measured from 1 location: {where}."},
     "skip": {"vi": "Bỏ qua, tới danh sách dịch vụ", "en": "Skip to the services"},
     "not_found": {"vi": "Không có trang này.", "en": "No such page."},
 }

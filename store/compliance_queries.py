@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from config.agents import LOCAL_LOCATION
 from store.compliance_writes import event_hash
 from store.errors import QueryError
 from store.registry import Table, named_query, run
@@ -173,7 +174,9 @@ def compliance_import_rejects(con: duckdb.DuckDBPyConnection, file_sha256: str |
 
 def _selection(checks: Any, group: Any, query: str, alias: str = "") -> tuple[str, dict[str, Any]]:
     """SQL condition on (name, step) for check names ('name' = a check or a journey's summary,
-    'journey/step' = one step) and/or a probes group, with its parameters."""
+    'journey/step' = one step) and/or a probes group, with its parameters; results measured from
+    the central only (the register's figures are the province's own monitor's, as they were
+    before remote locations existed; a remote location's trouble is not the portal's)."""
     if isinstance(checks, str):
         checks = [c for c in checks.split(",") if c.strip()]
     checks = list(checks or [])
@@ -192,7 +195,7 @@ def _selection(checks: Any, group: Any, query: str, alias: str = "") -> tuple[st
     if group:
         params["grp"] = str(group)
         conds.append(f"({p}step IN ('', '*') AND {p}name IN (SELECT DISTINCT name FROM probe_results WHERE grp = $grp))")
-    return "(" + " OR ".join(conds) + ")", params
+    return "((" + " OR ".join(conds) + f") AND {p}location = '{LOCAL_LOCATION}')", params
 
 
 @named_query("compliance_check_status")
@@ -202,7 +205,8 @@ def compliance_check_status(con: duckdb.DuckDBPyConnection, since: Any, until: A
     last_reason), since_at (the first result of the run of equal verdicts it ends; before the period
     when the run started earlier), changed_at (the last result with the other verdict, NULL when
     every kept result agrees), and in the period runs, failures, avg_ms, max_ms, the last failure.
-    Raw results first; hours older than the raw results count from the hourly rollups."""
+    Raw results first; hours older than the raw results count from the hourly rollups. Measured
+    from the central only (`location = 'central'`)."""
     t0, t1 = _time(since, "compliance_check_status", "since"), _time(until, "compliance_check_status", "until")
     sel, params = _selection(checks, group, "compliance_check_status")
     sel_h, _ = _selection(checks, group, "compliance_check_status", "h")
@@ -248,7 +252,7 @@ def compliance_probe_buckets(con: duckdb.DuckDBPyConnection, since: Any, until: 
     """Per hour or day in [since, until), over the selected checks: runs, failures, avg_ms, max_ms,
     p95_ms (every run's total time, failed runs included), from_rollup. Buckets older than the raw
     results come from the hourly rollups, which keep no average (avg_ms NULL there; p95_ms is then
-    the highest hourly p95)."""
+    the highest hourly p95). Measured from the central only (`location = 'central'`)."""
     if bucket not in ("hour", "day"):
         raise QueryError(f"compliance_probe_buckets: bucket must be 'hour' or 'day', got {bucket!r}")
     t0, t1 = _time(since, "compliance_probe_buckets", "since"), _time(until, "compliance_probe_buckets", "until")
@@ -276,7 +280,8 @@ def compliance_probe_buckets(con: duckdb.DuckDBPyConnection, since: Any, until: 
 def compliance_evidence_checks(con: duckdb.DuckDBPyConnection, until: Any, request_id: str | None = None) -> Table:
     """Every 'check' evidence item (of one request, or all) in one pass: runs and failures of its
     check (or journey step) from its `since` to `until`, and the last failure with its reason.
-    Raw results first; hours before the raw results count from the hourly rollups."""
+    Raw results first; hours before the raw results count from the hourly rollups. Measured from
+    the central only (`location = 'central'`)."""
     t1 = _time(until, "compliance_evidence_checks", "until")
     return run(con, """
         WITH ev AS (
@@ -289,17 +294,17 @@ def compliance_evidence_checks(con: duckdb.DuckDBPyConnection, until: Any, reque
               AND ($id IS NULL OR item_id = $id)),
         raw AS (
             SELECT ev.event_id, p.name, p.step, p.started_at AS t, p.ok, p.reason
-            FROM ev JOIN probe_results p ON p.name = ev.name
+            FROM ev JOIN probe_results p ON p.name = ev.name AND p.location = $central
              AND ((ev.step IS NULL AND p.step IN ('', '*')) OR p.step = ev.step)
              AND p.started_at >= ev.since AND p.started_at < $until),
         first_raw AS (
             SELECT name, step, min(started_at) AS first_at FROM probe_results
-            WHERE name IN (SELECT name FROM ev) GROUP BY ALL),
+            WHERE name IN (SELECT name FROM ev) AND location = $central GROUP BY ALL),
         roll AS (
             SELECT ev.event_id, h.hour AS t, h.count AS runs, h.failures,
                    CASE WHEN h.failures > 0 THEN h.failures || ' of ' || h.count || ' runs failed (hourly rollup)' END
                        AS reason
-            FROM ev JOIN probe_rollup_hourly h ON h.name = ev.name
+            FROM ev JOIN probe_rollup_hourly h ON h.name = ev.name AND h.location = $central
              AND ((ev.step IS NULL AND h.step IN ('', '*')) OR h.step = ev.step)
              AND h.hour >= ev.since AND h.hour < $until
             LEFT JOIN first_raw f ON f.name = h.name AND f.step = h.step
@@ -318,7 +323,7 @@ def compliance_evidence_checks(con: duckdb.DuckDBPyConnection, until: Any, reque
                max(a.last_failure_at) AS last_failure_at,
                arg_max(a.last_failure_reason, a.last_failure_at) AS last_failure_reason
         FROM ev LEFT JOIN agg a USING (event_id)
-        GROUP BY ALL ORDER BY ev.event_id""", {"until": t1, "id": request_id})
+        GROUP BY ALL ORDER BY ev.event_id""", {"until": t1, "id": request_id, "central": LOCAL_LOCATION})
 
 
 def _month_bounds(start: Any, end: Any, query: str) -> tuple[dt.date, dt.date]:

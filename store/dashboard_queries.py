@@ -6,10 +6,10 @@ parameters, a `Table` back, bad parameters raise QueryError naming the query and
   agency_scope(agency=None, as_of=None)                agencies valid on a date, one subtree or all
   dossier_engine_input(codes, agency=None)             engine input of listed dossiers (for explain)
   dossier_engine_events(codes, agency=None)            their events (supplement cycles, pauses)
-  probe_summary(since)                                 availability and latency per check and step
-  probe_heatmap(since, probe=None, step=None)          failures and p95 by day of week and hour
-  probe_phases(since)                                  mean time per phase (dns/connect/tls/ttfb/transfer)
-  probe_windows(probe, step, until, minutes, slow_ms=None)   runs/failures/slow per trailing window
+  probe_summary(since, location=None)                  availability and latency per location, check and step
+  probe_heatmap(since, probe=None, step=None, location=None)  failures and p95 by day of week and hour
+  probe_phases(since, location=None)                   mean time per phase (dns/connect/tls/ttfb/transfer)
+  probe_windows(probe, step, until, minutes, slow_ms=None, location=None)   runs/failures/slow per trailing window
   alert_timeline(since=None, limit=500)                notifications sent, newest first
 """
 from __future__ import annotations
@@ -121,12 +121,14 @@ def dossier_engine_events(con: duckdb.DuckDBPyConnection, codes: list[str], agen
 # -- the portal as citizens meet it (probe results) ----------------------------------------------
 
 @named_query("probe_summary", scope="free", roles=("vendor",))
-def probe_summary(con: duckdb.DuckDBPyConnection, since: str) -> Table:
-    """Per check / journey step since `since`: runs, failures, availability, latency p50/p95/max of
-    successful runs, the latest run and whether it failed (and why)."""
+def probe_summary(con: duckdb.DuckDBPyConnection, since: str, location: str | None = None) -> Table:
+    """Per location and check / journey step since `since`: runs, failures, availability, latency
+    p50/p95/max of successful runs, the latest run there and whether it failed (and why). One row
+    per location (`location` narrows to one): a place's latest run and percentiles are its own."""
     t = _ts(since, "probe_summary", "since")
     return run(con, """
-        SELECT name, kind, step, any_value(grp) AS grp, count(*) AS runs, count(*) FILTER (WHERE NOT ok) AS failures,
+        SELECT location, name, kind, step, any_value(grp) AS grp, count(*) AS runs,
+               count(*) FILTER (WHERE NOT ok) AS failures,
                1 - count(*) FILTER (WHERE NOT ok) / count(*) AS availability,
                quantile_cont(total_ms, 0.5) FILTER (WHERE ok) AS p50_ms,
                quantile_cont(total_ms, 0.95) FILTER (WHERE ok) AS p95_ms,
@@ -134,16 +136,18 @@ def probe_summary(con: duckdb.DuckDBPyConnection, since: str) -> Table:
                max(started_at) AS last_at,
                arg_max(ok, started_at) AS last_ok,
                arg_max(reason, started_at) AS last_reason
-        FROM probe_results WHERE started_at >= $since
-        GROUP BY name, kind, step
-        ORDER BY kind, name, step""", {"since": t})
+        FROM probe_results WHERE started_at >= $since AND ($location IS NULL OR location = $location)
+        GROUP BY location, name, kind, step
+        ORDER BY kind, name, step, location <> 'central', location""", {"since": t, "location": location})
 
 
 @named_query("probe_heatmap", scope="free", roles=("vendor",))
 def probe_heatmap(con: duckdb.DuckDBPyConnection, since: str, probe: str | None = None,
-                  step: str | None = None) -> Table:
+                  step: str | None = None, location: str | None = None) -> Table:
     """Failures and the slowest hourly p95 by ISO day of week (1 = Monday) and hour of day, from
-    the hourly rollups since `since` (all checks, or one probe / step)."""
+    the hourly rollups since `since` (all checks, or one probe / step), at one `location` or (None)
+    every location: runs and failures are then counted together and p95_ms is the slowest single
+    location-hour's p95 (a maximum, never a sum or a mean of percentiles)."""
     t = _ts(since, "probe_heatmap", "since")
     return run(con, """
         SELECT CAST(isodow(hour) AS INTEGER) AS dow, CAST(hour(hour) AS INTEGER) AS hour_of_day,
@@ -151,13 +155,15 @@ def probe_heatmap(con: duckdb.DuckDBPyConnection, since: str, probe: str | None 
                sum(failures) / sum(count) AS failure_ratio, max(p95_ms) AS p95_ms
         FROM probe_rollup_hourly
         WHERE hour >= $since AND ($probe IS NULL OR name = $probe) AND ($step IS NULL OR step = $step)
-          AND step <> '*'
-        GROUP BY ALL ORDER BY dow, hour_of_day""", {"since": t, "probe": probe, "step": step})
+          AND step <> '*' AND ($location IS NULL OR location = $location)
+        GROUP BY ALL ORDER BY dow, hour_of_day""", {"since": t, "probe": probe, "step": step, "location": location})
 
 
 @named_query("probe_phases", scope="free", roles=("vendor",))
-def probe_phases(con: duckdb.DuckDBPyConnection, since: str) -> Table:
-    """Mean time per phase of successful runs since `since`, per check and journey step."""
+def probe_phases(con: duckdb.DuckDBPyConnection, since: str, location: str | None = None) -> Table:
+    """Mean time per phase of successful runs since `since`, per check and journey step, at one
+    `location` or (None) over the raw runs of every location together (a mean of runs, not of
+    locations' means)."""
     t = _ts(since, "probe_phases", "since")
     return run(con, """
         SELECT name, step, count(*) AS runs,
@@ -165,14 +171,17 @@ def probe_phases(con: duckdb.DuckDBPyConnection, since: str) -> Table:
                avg(coalesce(tls_ms, 0)) AS tls_ms, avg(coalesce(ttfb_ms, 0)) AS ttfb_ms,
                avg(coalesce(transfer_ms, 0)) AS transfer_ms, avg(total_ms) AS total_ms
         FROM probe_results WHERE ok AND started_at >= $since AND step <> '*'
-        GROUP BY name, step ORDER BY total_ms DESC""", {"since": t})
+          AND ($location IS NULL OR location = $location)
+        GROUP BY name, step ORDER BY total_ms DESC""", {"since": t, "location": location})
 
 
 @named_query("probe_windows", scope="free", roles=("vendor",))
 def probe_windows(con: duckdb.DuckDBPyConnection, probe: str, step: str, until: str, minutes: list[int],
-                  slow_ms: float | None = None) -> Table:
+                  slow_ms: float | None = None, location: str | None = None) -> Table:
     """Runs, failures and slow runs (total_ms > slow_ms) of one probe step in each trailing window
-    of `minutes` ending at `until`: the inputs of an SLO's burn rates, in one pass."""
+    of `minutes` ending at `until`: the inputs of an SLO's burn rates, in one pass; at one
+    `location`, or (None) the runs of every location counted together (per location:
+    probe_window_locations)."""
     end = _ts(until, "probe_windows", "until")
     if not isinstance(minutes, (list, tuple)) or not minutes or not all(
             isinstance(m, int) and 0 < m <= 60 * 24 * 90 for m in minutes):
@@ -183,9 +192,10 @@ def probe_windows(con: duckdb.DuckDBPyConnection, probe: str, step: str, until: 
         FROM (SELECT unnest($minutes::INTEGER[]) AS minutes) w
         LEFT JOIN probe_results r
           ON r.name = $probe AND r.step = $step AND r.started_at < $until
-         AND r.started_at >= $until - to_minutes(w.minutes)
+         AND r.started_at >= $until - to_minutes(w.minutes) AND ($location IS NULL OR r.location = $location)
         GROUP BY w.minutes ORDER BY w.minutes""",
-               {"probe": probe, "step": step, "until": end, "minutes": list(minutes), "slow_ms": slow_ms})
+               {"probe": probe, "step": step, "until": end, "minutes": list(minutes), "slow_ms": slow_ms,
+                "location": location})
 
 
 @named_query("alert_timeline", scope="free", roles=("vendor",))

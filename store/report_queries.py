@@ -12,6 +12,11 @@ from the hourly and daily rollups (kept 400 days, store/migrations/003_probes.sq
 Latency over a month is summarised from the hourly rollups: p50_ms / p95_ms are the medians of
 the hourly p50 / p95 (a typical hour), worst_hour_p95_ms the highest hourly p95, max_ms the
 slowest single run. Availability = successful runs / runs.
+
+Every figure is measured from the central (`location = 'central'`, the province's own monitor),
+as before remote locations existed: a remote agent's network trouble is not the portal's, and
+percentiles of two places are never merged. The alerts (alerting/slo.py) judge outages by the
+quorum of locations; the briefing reports what the central measured.
 """
 from __future__ import annotations
 
@@ -21,9 +26,11 @@ from typing import Any
 import duckdb
 
 from store.errors import QueryError
+from config.agents import LOCAL_LOCATION
 from store.registry import Table, named_query, run
 
 SUMMARY_STEPS = "step IN ('', '*')"
+CENTRAL = f"location = '{LOCAL_LOCATION}'"
 
 
 def _month(value: Any, query: str) -> tuple[dt.datetime, dt.datetime]:
@@ -53,7 +60,7 @@ def probe_month_summary(con: duckdb.DuckDBPyConnection, month: str) -> Table:
                max(max_ms) AS max_ms, count(DISTINCT hour) AS hours_measured,
                min(hour) AS first_hour, max(hour) AS last_hour
         FROM probe_rollup_hourly
-        WHERE hour >= $start AND hour < $end AND {SUMMARY_STEPS} AND count > 0
+        WHERE hour >= $start AND hour < $end AND {SUMMARY_STEPS} AND {CENTRAL} AND count > 0
         GROUP BY GROUPING SETS ((name), ())
         HAVING sum(count) > 0
         ORDER BY row_kind <> 'total', availability, name""", {"start": start, "end": end})
@@ -69,7 +76,7 @@ def probe_month_daily(con: duckdb.DuckDBPyConnection, month: str) -> Table:
                1 - sum(failures) / CAST(sum(count) AS DOUBLE) AS availability,
                median(p50_ms) AS p50_ms, median(p95_ms) AS p95_ms, max(p95_ms) AS worst_p95_ms
         FROM probe_rollup_daily
-        WHERE day >= $start AND day < $end AND {SUMMARY_STEPS} AND count > 0
+        WHERE day >= $start AND day < $end AND {SUMMARY_STEPS} AND {CENTRAL} AND count > 0
         GROUP BY day ORDER BY day""", {"start": start.date(), "end": end.date()})
 
 
@@ -95,7 +102,7 @@ def probe_month_incidents(con: duckdb.DuckDBPyConnection, month: str, min_failur
             SELECT name, kind, hour, count, failures,
                    hour - to_hours(CAST(row_number() OVER (PARTITION BY name ORDER BY hour) AS BIGINT)) AS island
             FROM probe_rollup_hourly
-            WHERE hour >= $start AND hour < $end AND {SUMMARY_STEPS} AND count > 0
+            WHERE hour >= $start AND hour < $end AND {SUMMARY_STEPS} AND {CENTRAL} AND count > 0
               AND failures >= $ratio * count
         ), inc AS (
             SELECT name, any_value(kind) AS kind, min(hour) AS started_at, max(hour) + INTERVAL 1 HOUR AS ended_at,
@@ -105,7 +112,7 @@ def probe_month_incidents(con: duckdb.DuckDBPyConnection, month: str, min_failur
             SELECT i.name, i.started_at, mode(r.reason) AS reason
             FROM inc i JOIN probe_results r
               ON r.name = i.name AND r.started_at >= i.started_at AND r.started_at < i.ended_at
-             AND NOT r.ok AND r.{SUMMARY_STEPS}
+             AND NOT r.ok AND r.{SUMMARY_STEPS} AND r.{CENTRAL}
             GROUP BY i.name, i.started_at
         )
         SELECT inc.name, inc.kind, inc.started_at, inc.ended_at, inc.hours, inc.runs, inc.failures, reasons.reason

@@ -1,7 +1,13 @@
 """Hệ thống (ICT): the portal as citizens meet it, from the synthetic probes: status now,
 availability and latency per check and journey step, a heatmap by hour and day, the phase
 breakdown, SLO burn rates, the alert timeline, and latency against concurrent load (p95 against
-the users running, per interval of the latest load-test runs: loadtest_runs, loadtest_series)."""
+the users running, per interval of the latest load-test runs: loadtest_runs, loadtest_series).
+
+Probes measure from several locations (the central server and remote agents, config/agents.py):
+the "Điểm đo" section lists them (probe_locations), and a selector narrows the figures to one;
+with all of them, a check counts as failing in the banner only when it fails from the quorum of
+locations, as the alerts judge it. With only the central, the page is as it was, with one line
+saying so."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from config.agents import LOCAL_LOCATION
 from config.clock import local_now
 from dashboard import common
 from dashboard.i18n import DATE_TICKS, HOVER_TIME, alert_text, num, pct, probe_reason, unit, when
@@ -31,15 +38,51 @@ with common.guard():
     now = local_now().replace(microsecond=0)
     since = (now - dt.timedelta(hours=WINDOWS[win])).replace(second=0)
     since_key = since.replace(minute=since.minute - since.minute % 5).isoformat()  # cache-friendly
-    summary = common.query("probe_summary", since=since_key)
+    agents = common.config().agents
+    places = common.query("probe_locations", fresh_minutes=agents.fresh_minutes,
+                          at=now.replace(second=0).isoformat()).to_dicts()
+    seen = [p["location"] for p in places if p["last_result_at"] is not None]
+    place_name = {p["location"]: agents.title(p["location"], L) for p in places}
+    several = len(seen) > 1
+    where = None
+    if several:
+        picked = st.selectbox(tr("sys_location"), ["*"] + seen, key="sys_loc",
+                              format_func=lambda v: tr("sys_location_all") if v == "*" else place_name.get(v, v))
+        where = None if picked == "*" else picked
+    summary = common.query("probe_summary", since=since_key, location=where)
     if not summary.rows:
         st.info(tr("sys_no_probes"))
         raise common.PageStop()
     rows = summary.to_dicts()
+    mixed = where is None and len({r["location"] for r in rows}) > 1  # rows of several locations
+
+    def label_of(r) -> str:
+        return r["name"] + (f" / {r['step']}" if r["step"] not in ("", "*") else "") + (
+            f" · {place_name.get(r['location'], r['location'])}" if mixed else "")
+
     latest = [r for r in rows if r["step"] in ("", "*")]
-    failing = [r for r in latest if not r["last_ok"]]
-    if latest and len(failing) == len(latest):
-        st.error(f"**{tr('sys_down', n=len(failing), total=len(latest))}**\n\n" + "\n".join(
+    only_at: list[tuple[dict, list[str]]] = []
+    if mixed:
+        # as the alerts judge it: failing when it fails from needed(reporting) of the reporting locations
+        reporting = {LOCAL_LOCATION} | {p["location"] for p in places if p["fresh"]}  # as alerting/slo.py counts
+        by_check: dict[str, list[dict]] = {}
+        for r in latest:
+            if r["location"] in reporting:
+                by_check.setdefault(r["name"], []).append(r)
+        failing, checks = [], []
+        for name, rs in by_check.items():
+            bad = [r for r in rs if not r["last_ok"]]
+            checks.append(rs[0])
+            if bad and len(bad) >= agents.needed(len(rs)):
+                failing.append(bad[0])
+            elif bad:
+                only_at.append((bad[0], [place_name.get(r["location"], r["location"]) for r in bad]))
+        n_checks = len(checks)
+    else:
+        failing = [r for r in latest if not r["last_ok"]]
+        n_checks = len(latest)
+    if latest and n_checks and len(failing) == n_checks:
+        st.error(f"**{tr('sys_down', n=len(failing), total=n_checks)}**\n\n" + "\n".join(
             f"- {r['name']}: {probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})" for r in failing[:8]),
             icon=":material/error:")
     elif failing:
@@ -47,7 +90,10 @@ with common.guard():
             f"- {r['name']}: {probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})" for r in failing),
             icon=":material/warning:")
     else:
-        st.success(tr("sys_all_ok", n=len(latest)), icon=":material/check_circle:")
+        st.success(tr("sys_all_ok", n=n_checks), icon=":material/check_circle:")
+    for r, names in only_at:
+        st.info(f"{tr('sys_only_at', where=', '.join(names))} {r['name']}: "
+                f"{probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})", icon=":material/location_off:")
     runs = sum(r["runs"] for r in latest)
     fails = sum(r["failures"] for r in latest)
     k = st.columns(4)
@@ -62,7 +108,8 @@ if not ready:
 
 with common.guard():
     st.subheader(tr("sys_availability"))
-    df = pd.DataFrame([{tr("col_check"): r["name"], tr("col_step"): r["step"] if r["step"] not in ("", "*") else None,
+    df = pd.DataFrame([{**({tr("sys_location"): place_name.get(r["location"], r["location"])} if mixed else {}),
+                        tr("col_check"): r["name"], tr("col_step"): r["step"] if r["step"] not in ("", "*") else None,
                         tr("col_runs"): r["runs"], tr("col_failures"): r["failures"],
                         tr("col_availability"): r["availability"], "p50": r["p50_ms"], "p95": r["p95_ms"],
                         tr("col_last"): tr("ok") if r["last_ok"] else tr("failed"),
@@ -72,7 +119,7 @@ with common.guard():
                      key="sys_summary_table", column_config={tr("col_reason"): st.column_config.TextColumn(width="large")})
     with_p95 = sorted((r for r in rows if r["p95_ms"] is not None and r["step"] != "*"), key=lambda r: -r["p95_ms"])[:15]
     if with_p95:
-        labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in with_p95][::-1]
+        labels = [label_of(r) for r in with_p95][::-1]
         fig = go.Figure()
         fig.add_trace(go.Bar(y=labels, x=[r["p50_ms"] for r in with_p95][::-1], name="p50", orientation="h",
                              marker_color="#1f5fa8"))
@@ -83,10 +130,31 @@ with common.guard():
                           yaxis=dict(automargin=True))
         common.chart(fig, key="sys_latency_chart")
 
+with common.guard(), st.container(key="sys_locations"):
+    if not several:
+        st.caption(f"{tr('sys_locations')}: {tr('sys_locations_central_only')}")
+    else:
+        st.subheader(tr("sys_locations"))
+
+        def state_word(p) -> str:
+            if p["last_result_at"] is None:
+                return tr("loc_never")
+            return tr("loc_fresh") if p["fresh"] else tr("loc_stale")
+
+        common.dataframe(pd.DataFrame([{
+            tr("loc_col_title"): place_name.get(p["location"], p["location"]),
+            tr("loc_col_last"): p["last_result_at"], tr("loc_col_fresh"): state_word(p),
+            tr("loc_col_results"): p["results_1h"], tr("loc_col_failures"): p["failures_1h"],
+            tr("loc_col_failing"): ", ".join(p["failing_names"]) if p["failing_names"] else tr("loc_none_failing"),
+            tr("loc_col_version"): p["agent_version"], tr("loc_col_batches"): p["batches"],
+            tr("loc_col_duplicates"): p["duplicates"]} for p in places]),
+            {tr("loc_col_last"): "when"}, hide_index=True, key="sys_locations_table")
+        st.caption(tr("sys_locations_caption", k=num(agents.quorum, L), m=num(agents.fresh_minutes, L)))
+
 left, right = st.columns(2)
 with left, common.guard():
     st.subheader(tr("sys_heatmap"))
-    hm = common.query("probe_heatmap", since=since_key)
+    hm = common.query("probe_heatmap", since=since_key, location=where)
     days = tr("dow").split(",")
     z = [[None] * 24 for _ in range(7)]
     for r in hm:
@@ -100,9 +168,9 @@ with left, common.guard():
 
 with right, common.guard():
     st.subheader(tr("sys_phases"))
-    ph = common.query("probe_phases", since=since_key).to_dicts()[:12]
+    ph = common.query("probe_phases", since=since_key, location=where).to_dicts()[:12]
     if ph:
-        labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in ph][::-1]
+        labels = [r["name"] + (f" / {r['step']}" if r["step"] else "") for r in ph][::-1]  # one location or all pooled
         fig = go.Figure()
         for col, name, color in (("dns_ms", "DNS", "#8e44ad"), ("connect_ms", "TCP", "#2980b9"),
                                  ("tls_ms", "TLS", "#16a085"), ("ttfb_ms", "TTFB", "#e67e22"),
@@ -126,7 +194,7 @@ with common.guard():
     for slo in slos.slos:
         w = {r["minutes"]: r for r in common.query("probe_windows", probe=slo.probe, step=slo.step,
                                                    until=now.replace(second=0).isoformat(), minutes=minutes,
-                                                   slow_ms=slo.latency_ms)}
+                                                   slow_ms=slo.latency_ms, location=where)}
         for kind, budget, key in (("errors", 1 - slo.availability, "failures"),
                                   ("slow", 1 - slo.latency_objective, "slow")):
             if kind == "slow" and not slo.latency_ms:
