@@ -94,7 +94,7 @@ class Motcua:
         from alerting.slo import SloEvaluator
         from config.slo import load_slos
 
-        return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now)
+        return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now, self.cfg.agents)
 
     @cached_property
     def alerter(self):  # -> alerting.alerts.Alerter
@@ -149,14 +149,14 @@ class Motcua:
         page = load_status_page(c.file, probes)  # a probe the probes file lacks is a ConfigError
         return StatusPage(page, service_refs(page, journeys_of(page, probes)), self.query,
                           load_alerts(self.cfg.monitor.alerts).maintenance, self.now, local_zone(),
-                          cache_seconds=c.cache_seconds, base_url=c.public_url)
+                          cache_seconds=c.cache_seconds, base_url=c.public_url, agents=self.cfg.agents)
 
     @cached_property
     def incident_keeper(self):  # -> statuspage.incidents.IncidentKeeper
         from statuspage.incidents import IncidentKeeper
 
         sp = self.status_page
-        return IncidentKeeper(sp.page, sp.refs, self.store, self.query, sp.maintenance, self.now)
+        return IncidentKeeper(sp.page, sp.refs, self.store, self.query, sp.maintenance, self.now, agents=sp.agents)
 
     keep_incidents = False  # set by run_system when the status page is served: alerts open its incidents
 
