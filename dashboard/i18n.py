@@ -400,7 +400,7 @@ TEXT: dict[str, dict[str, str]] = {
     "loc_col_results": {"vi": "Kết quả trong 1 giờ", "en": "Results, last hour"},
     "loc_col_failures": {"vi": "Lỗi trong 1 giờ", "en": "Failures, last hour"},
     "loc_col_failing": {"vi": "Đang thất bại", "en": "Failing now"},
-    "loc_col_version": {"vi": "Phiên bản tác tử", "en": "Agent version"},
+    "loc_col_version": {"vi": "Phiên bản chương trình đo", "en": "Agent version"},
     "loc_col_batches": {"vi": "Số lô đã nhận", "en": "Batches"},
     "loc_col_duplicates": {"vi": "Kết quả gửi lặp", "en": "Sent again"},
     "loc_none_failing": {"vi": "không có", "en": "none"},

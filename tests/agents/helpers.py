@@ -32,8 +32,14 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def probes_file(path: Path, base_url: str, interval: float = 1) -> Path:
-    path.write_text(f'variables: {{base_url: "{base_url}"}}\ndefaults: {{interval: {interval}, timeout: 2}}\n'
+def probes_file(path: Path, base_url: str, interval: float = 1, secrets: str | None = None) -> Path:
+    """A probes file of one check; `secrets`: the name of a secrets file beside it (written), as the
+    shipped probes file names one on the central."""
+    head = ""
+    if secrets:
+        (path.parent / secrets).write_text("portal_password: not-a-real-one\n", encoding="utf-8")
+        head = f"secrets_file: {secrets}\n"
+    path.write_text(head + f'variables: {{base_url: "{base_url}"}}\ndefaults: {{interval: {interval}, timeout: 2}}\n'
                     'checks:\n  - {name: home, url: "${base_url}/", expect: {status: 200}}\n', encoding="utf-8")
     return path
 
@@ -82,7 +88,8 @@ class Central:
             cur.execute("""INSERT INTO dossiers (dossier_code, agency_code, channel, received_at, time_limit, time_unit,
                            state) SELECT 'HS-' || i, 'AG1', 'online', TIMESTAMP '2026-10-01 08:00' + i * INTERVAL 1 HOUR,
                            5, 'working_days', 'processing' FROM range(3) t(i)""")
-        probes = probes_file(folder / "central-probes.yaml", target_url, interval=30)
+        # it names a secrets file on the central, which an agent fetching it must not look for
+        probes = probes_file(folder / "central-probes.yaml", target_url, interval=30, secrets="central-secrets.yaml")
         env = clean_env()
         d = folder / "data"
         env.update({

@@ -96,7 +96,7 @@ def test_run_system_in_process_serves_and_stops(app_cfg):
     scraped = httpx.get(metrics_line.split()[-1], timeout=10)
     assert scraped.status_code == 200
     # the probes file's checks are declared at zero, a failure counter beside each run counter
-    assert 'motcua_probe_failures_total{check="dvcqg-sync"}' in scraped.text
+    assert 'motcua_probe_failures_total{check="dvcqg-sync",location="central"}' in scraped.text
     ops = find_owner(app_cfg.store.path)
     assert ops is not None and ops.status()["dossiers"] > 0
     # the owner's recompute checkpoints (the file would grow by a set of results at each one):
