@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from config.agents import LOCAL_LOCATION
+from config.clock import local_now
 
 COLUMNS = ("name", "kind", "step", "grp", "started_at", "ok", "reason", "status_code", "total_ms", "dns_ms",
            "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms", "bytes", "cert_days_left", "url")
@@ -98,7 +99,7 @@ def write_results(store, results: Sequence[Any], *, started_at: dt.datetime | No
                else {"run_id": 0, "results": 0, "failures": 0, "purged": 0})
         out["duplicates"] = len(results) - len(keep)
         out["fresh_ids"] = fresh
-        con.execute(_CONTACT, {"location": location, "at": now or dt.datetime.now(),
+        con.execute(_CONTACT, {"location": location, "at": now or local_now(),
                                "last_result": max((r.started_at for r in results), default=None),
                                "stored": len(keep), "duplicates": out["duplicates"], "version": agent_version})
     return out

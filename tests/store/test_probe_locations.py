@@ -52,3 +52,11 @@ def test_rollups_are_kept_per_location(store):
     # the central's results carry its location and no id
     assert con.execute("SELECT DISTINCT location, result_id FROM probe_results WHERE location = 'central'"
                        ).fetchall() == [("central", None)]
+
+
+def test_a_location_s_contact_is_kept_in_local_time_like_every_other_time(store, monkeypatch):
+    from config import clock
+
+    write_results(store, _results(1, start=clock.local_now()), location="hanoi", result_ids=["x"])
+    seen = store.cursor().execute("SELECT last_seen_at FROM agent_contacts").fetchone()[0]
+    assert abs((seen - clock.local_now()).total_seconds()) < 60
