@@ -47,9 +47,10 @@ from agents.spool import Batch, Spool
 from config.agents import AgentSideConfig
 from config.clock import aware
 from config.errors import ConfigError, MotcuaError
-from config.probes import ProbesFile, load_probes
+from config.probes import PROBE_KINDS, ProbesFile, load_probes, secret_names
 from probes.runner import ProbeResult, tls_context
 from probes.scheduler import ProbeScheduler
+from steps.secrets import load_secrets
 
 log = logging.getLogger("motcua.agents")
 
@@ -361,6 +362,25 @@ def _here(probes: ProbesFile) -> ProbesFile:
     return probes.model_copy(update={"secrets_file": None})
 
 
+def runnable_here(probes: ProbesFile, location: str, out: Callable[[str], None] = print) -> ProbesFile:
+    """The probes this machine can run: a journey whose credentials are not here (environment,
+    secrets file) would fail every run for a reason of this machine's and count as the portal
+    failing from this location; it is left out, said once at the start."""
+    secrets = load_secrets(probes.secrets_file)
+    lacking: dict[str, list[str]] = {}
+    for p in probes.probes():
+        missing = sorted(n for n in secret_names(p) if not secrets.has(n))
+        if missing:
+            lacking[p.name] = missing
+    if not lacking:
+        return probes
+    out(f"agent {location}: not run here, their credentials are not on this machine (set them as "
+        f"MOTCUA_SECRET_<NAME> or in MOTCUA_SECRETS_FILE): "
+        + "; ".join(f"{name} ({', '.join(names)})" for name, names in lacking.items()))
+    return probes.model_copy(update={kind: [p for p in getattr(probes, kind) if p.name not in lacking]
+                                     for kind in PROBE_KINDS})
+
+
 def run_agent(*, central: str, location: str, token: str, spool_dir: Path | str, probes_file: Path | str | None,
               base_url: str | None, settings: AgentSideConfig, ca_file: str | None, stop: threading.Event,
               out: Callable[[str], None] = print) -> int:
@@ -375,6 +395,7 @@ def run_agent(*, central: str, location: str, token: str, spool_dir: Path | str,
     except BaseException:
         agent.client.close()
         raise
+    probes = runnable_here(probes, location, out)
     waiting = agent.spool.waiting()
     agent.start(probes, base_url)
     out(f"agent {location}: running {len(agent.scheduler.job_ids)} checks and journeys from {source}; "

@@ -312,6 +312,12 @@ def _check_refs(step: Step, known: set[str], where: str) -> None:
                                  "by an earlier step)")
 
 
+def secret_names(probe: Probe) -> set[str]:
+    """The credentials a check's or journey's requests reference (${secret:NAME})."""
+    return {ref[7:] for s in probe.http_steps() for text in s.templates() for ref in VAR_RE.findall(text)
+            if ref.startswith("secret:")}
+
+
 DEFAULT_PROBES = default_path("probes.yaml")
 
 

@@ -146,7 +146,8 @@ def _service(sv: ServiceView, data: PageData, lang: str) -> str:
 
 
 def _places(titles: list[tuple[str, str]], lang: str) -> str:
-    return ", ".join(en if lang == "en" else vi for vi, en in titles)
+    # a title may hold a comma of its own ("Trung tâm dữ liệu, Hà Nội")
+    return "; ".join(en if lang == "en" else vi for vi, en in titles)
 
 
 def _measured_from(data: PageData, lang: str) -> str:

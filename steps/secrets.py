@@ -43,6 +43,10 @@ class Secrets:
     def __repr__(self) -> str:  # never the values
         return f"Secrets({len(self._file)} from file {self.source or '-'}, env prefix {ENV_PREFIX})"
 
+    def has(self, name: str) -> bool:
+        """Whether the environment or the file provides it (its value not read)."""
+        return ENV_PREFIX + name in self._env or name in self._file
+
     def get(self, name: str) -> str:
         v = self._env.get(ENV_PREFIX + name)
         if v is None:

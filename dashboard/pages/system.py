@@ -91,9 +91,15 @@ with common.guard():
             icon=":material/warning:")
     else:
         st.success(tr("sys_all_ok", n=n_checks), icon=":material/check_circle:")
+    # one note per place (or set of places), its checks listed: one agent's network trouble
+    # usually fails every check from there at once
+    grouped: dict[str, list[dict]] = {}
     for r, names in only_at:
-        st.info(f"{tr('sys_only_at', where=', '.join(names))} {r['name']}: "
-                f"{probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})", icon=":material/location_off:")
+        grouped.setdefault(", ".join(names), []).append(r)
+    for where_, rs in grouped.items():
+        st.info(f"**{tr('sys_only_at', where=where_)}**\n\n" + "\n".join(
+            f"- {r['name']}: {probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})" for r in rs),
+            icon=":material/location_off:")
     runs = sum(r["runs"] for r in latest)
     fails = sum(r["failures"] for r in latest)
     k = st.columns(4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
 
 import httpx
@@ -160,3 +161,25 @@ def test_what_was_measured_just_before_the_stop_is_sent_before_the_summary(recei
     line = agent.stop()
     assert line == "agent hanoi: 5 results measured, 5 sent, 0 waiting"
     assert store.cursor().execute("SELECT count(*) FROM probe_results WHERE location = 'hanoi'").fetchone()[0] == 5
+
+
+def test_journeys_whose_credentials_are_not_on_the_agent_s_machine_are_left_out_and_said(monkeypatch):
+    from agents.agent import runnable_here
+    from config.probes import load_probes, secret_names
+
+    for k in [k for k in os.environ if k.startswith("MOTCUA_SECRET")]:
+        monkeypatch.delenv(k)
+    shipped = load_probes().model_copy(update={"secrets_file": None})  # the central's, as an agent runs it
+    needing = {p.name for p in shipped.probes() if secret_names(p)}
+    assert needing  # the shipped file has journeys that sign in
+    said: list[str] = []
+    here = runnable_here(shipped, "hanoi", said.append)
+    assert {p.name for p in here.probes()} == {p.name for p in shipped.probes()} - needing
+    assert len(said) == 1 and all(n in said[0] for n in needing) and "CITIZEN_V2_PASSWORD" in said[0]
+    # given here (environment), they run
+    for p in shipped.probes():
+        for n in secret_names(p):
+            monkeypatch.setenv(f"MOTCUA_SECRET_{n}", "x")
+    said.clear()
+    assert {p.name for p in runnable_here(shipped, "hanoi", said.append).probes()} == {p.name for p in shipped.probes()}
+    assert said == []

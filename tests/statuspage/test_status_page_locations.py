@@ -39,13 +39,13 @@ def test_status_follows_the_quorum_of_locations(sp_app):
     # the sync fails from 2 of 3 (the central and Hà Nội): the portal's outage
     assert _state(html, "dong-bo-dvcqg") == "outage"
     assert "Trục trặc" not in _card(html, "dong-bo-dvcqg")
-    assert "Đo từ 3 điểm: Máy chủ trung tâm, Hà Nội, TP. Hồ Chí Minh." in html
+    assert "Đo từ 3 điểm: Máy chủ trung tâm; Hà Nội; TP. Hồ Chí Minh." in html
     # yesterday's bar is the central's 100 failures of 200, not Hà Nội's 300 more
     assert "(100/200)" in _bars(html, "trang-chu")[-2][1]
     en = _html(sp_app, "en")
     assert "Trouble seen only from Hanoi" not in en  # titles are the config's own words
     assert "Trouble seen only from Hà Nội; the other locations reach it normally." in en
-    assert "Measured from 3 locations: Central server, Hà Nội, TP. Hồ Chí Minh." in en
+    assert "Measured from 3 locations: Central server; Hà Nội; TP. Hồ Chí Minh." in en
 
 
 def test_two_locations_one_failing_is_not_an_outage_with_the_default_quorum(sp_app):
