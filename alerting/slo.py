@@ -57,7 +57,7 @@ class SloEvaluator:
         return {LOCAL_LOCATION} | {r["location"] for r in rows if r["fresh"]}
 
     def _names(self, locations: list[str]) -> str:
-        return ", ".join(self.agents.title(loc) for loc in _central_first(locations))
+        return "; ".join(self.agents.title(loc) for loc in _central_first(locations))
 
     # -- burn rates ---------------------------------------------------------------------------------
     def burn(self, slo: Slo, at: dt.datetime | None = None, counted: set[str] | None = None) -> list[Condition]:

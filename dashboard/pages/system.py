@@ -95,7 +95,7 @@ with common.guard():
     # usually fails every check from there at once
     grouped: dict[str, list[dict]] = {}
     for r, names in only_at:
-        grouped.setdefault(", ".join(names), []).append(r)
+        grouped.setdefault("; ".join(names), []).append(r)
     for where_, rs in grouped.items():
         st.info(f"**{tr('sys_only_at', where=where_)}**\n\n" + "\n".join(
             f"- {r['name']}: {probe_reason(r['last_reason'], L) or '?'} ({when(r['last_at'], L)})" for r in rs),

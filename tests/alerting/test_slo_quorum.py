@@ -56,10 +56,10 @@ def test_two_locations_failing_is_the_portals_condition_with_the_keys_of_before(
     assert keys(conds) == [("slo:trang-chu:failures", "page"), ("check:home", "ticket")]
     check = conds[1]
     assert check.title == "Kiểm tra «home» thất bại"
-    assert check.detail.startswith("thất bại từ 2/3 điểm đo: Máy chủ trung tâm, Hà Nội")
+    assert check.detail.startswith("thất bại từ 2/3 điểm đo: Máy chủ trung tâm; Hà Nội")
     # the portal's outage began when the second location started failing
     assert check.since == NOW - dt.timedelta(minutes=40)
-    assert "từ 2/3 điểm đo: Máy chủ trung tâm, Hà Nội" in conds[0].detail
+    assert "từ 2/3 điểm đo: Máy chủ trung tâm; Hà Nội" in conds[0].detail
 
 
 def test_only_the_central_reporting_is_as_before(store):
