@@ -95,8 +95,10 @@ def test_maintenance_window_silences_without_losing_state(webhook):
     alerter = Alerter(cfg, Notifier(cfg.channels, environ={}), clock)
     home = Condition("check:trang-chu", "Trang chủ không trả lời")
     other = Condition("check:tra-cuu", "Tra cứu hồ sơ lỗi")
-    sent = alerter.update([home, other])
+    from_one_place = Condition("location:hanoi:check:trang-chu", "Điểm đo «Hà Nội»: trang chủ không trả lời")
+    sent = alerter.update([home, other, from_one_place])
     assert [s.key for s in sent] == ["check:tra-cuu"]         # only the one outside the window
+    alerter.update([home, other])                             # (the place's trouble over)
     clock.t += dt.timedelta(hours=2)                          # window over, still failing: now announced
     assert [(s.kind, s.key) for s in alerter.update([home, other])] == [("firing", "check:trang-chu")]
     assert len(hooks) == 2
