@@ -108,3 +108,34 @@ def test_rollups_and_raw_results_carry_the_location(store):
     assert {r["location"] for r in store.query("probe_rollup", grain="daily")} == {"central", "hanoi"}
     assert store.query("probe_rollup", grain="hourly", location="hanoi").column("failures") == [10]
     assert set(store.query("probe_results", failed_only=True).column("location")) == {"hanoi"}
+
+
+def test_latest_and_failing_since_equal_a_plain_reading_of_the_raw_rows(store):
+    """probe_latest against a per-row reading: for each (location, name, step) the newest run (the
+    higher run id on a tie), and when it failed, the first failure after the last pass."""
+    import random
+
+    rnd = random.Random(7)
+    t0 = dt.datetime(2026, 12, 1, 8, 0)
+    rows = []
+    for run_id in range(1, 120):
+        at = t0 + dt.timedelta(seconds=15 * (run_id // 2))  # two runs share each instant: ties
+        for loc in ("central", "hanoi"):
+            for name, step in (("home", ""), ("submit", "*"), ("submit", "login")):
+                if rnd.random() < 0.7:
+                    rows.append((run_id, loc, name, step, at, rnd.random() < 0.6))
+    with store.transaction() as cur:
+        cur.executemany("INSERT INTO probe_results (run_id, location, name, kind, step, started_at, ok) "
+                        "VALUES (?, ?, ?, 'check', ?, ?, ?)", rows)
+    want = {}
+    for key in {(loc, n, s) for _, loc, n, s, _, _ in rows}:
+        mine = sorted((r for r in rows if (r[1], r[2], r[3]) == key), key=lambda r: (r[4], r[0]))
+        last = mine[-1]
+        since = None
+        if not last[5]:
+            passed = [r[4] for r in mine if r[5]]
+            since = min(r[4] for r in mine if not r[5] and (not passed or r[4] > max(passed)))
+        want[key] = (last[0], last[5], since)
+    got = {(r["location"], r["name"], r["step"]): (r["run_id"], r["ok"], r["failing_since"])
+           for r in store.query("probe_latest")}
+    assert got == want
