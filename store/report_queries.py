@@ -25,8 +25,8 @@ from typing import Any
 
 import duckdb
 
-from store.errors import QueryError
 from config.agents import LOCAL_LOCATION
+from store.errors import QueryError
 from store.registry import Table, named_query, run
 
 SUMMARY_STEPS = "step IN ('', '*')"
