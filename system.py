@@ -94,7 +94,8 @@ class Motcua:
         from alerting.slo import SloEvaluator
         from config.slo import load_slos
 
-        return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now, self.cfg.agents)
+        own = [p.name for p in load_probes(self.cfg.monitor.probes).probes()]
+        return SloEvaluator(load_slos(self.cfg.monitor.slos), self, self.now, self.cfg.agents, own)
 
     @cached_property
     def alerter(self):  # -> alerting.alerts.Alerter

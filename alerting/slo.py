@@ -20,7 +20,7 @@ standing (`status`) are the central's: a remote location's latency includes its 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from alerting.alerts import Condition
@@ -44,11 +44,17 @@ def _win(minutes: int) -> str:
 
 class SloEvaluator:
     def __init__(self, slos: SloFile, ops: Any, now: Callable[[], dt.datetime],
-                 agents: AgentsConfig | None = None) -> None:
+                 agents: AgentsConfig | None = None, own_checks: Collection[str] = ()) -> None:
         self.slos = slos
         self.ops = ops
         self.now = now
         self.agents = agents if agents is not None else AgentsConfig()
+        # the central's own checks and journeys: it counts as reporting them even before its first
+        # result (after a start, agents send what they buffered before the central has run them)
+        self.own_checks = frozenset(own_checks)
+
+    def _reporting(self, name: str, locations: Collection[str]) -> int:
+        return len(locations) + (1 if name in self.own_checks and LOCAL_LOCATION not in locations else 0)
 
     # -- locations --------------------------------------------------------------------------------
     def counted(self, at: dt.datetime) -> set[str]:
@@ -91,7 +97,7 @@ class SloEvaluator:
                     if long_r > threshold and short_r > threshold:
                         burning.append(loc)
                         local.setdefault(loc, (rule, long_r, short_r))
-                if burning and len(burning) >= self.agents.needed(len(measured)):
+                if burning and len(burning) >= self.agents.needed(self._reporting(slo.probe, measured)):
                     # the figures of the burning locations' runs counted together
                     long_r = _ratio(_pooled(windows, burning, rule.long_minutes), key)
                     short_r = _ratio(_pooled(windows, burning, rule.short_minutes), key)
@@ -181,7 +187,7 @@ class SloEvaluator:
                 continue
             failing.sort(key=lambda r: (r.get("location", LOCAL_LOCATION) != LOCAL_LOCATION, r.get("location", "")))
             what = "Hành trình" if failing[0]["kind"] == "journey" else "Kiểm tra"
-            needed = self.agents.needed(len(rows))
+            needed = self.agents.needed(self._reporting(name, [r.get("location", LOCAL_LOCATION) for r in rows]))
             if len(failing) >= needed:
                 # the outage began when the needed-th location started failing
                 starts = sorted(r.get("failing_since") or r["started_at"] for r in failing)

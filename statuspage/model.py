@@ -180,6 +180,11 @@ def _quorum_state(ref: ProbeRef, by_location: dict[str, Latest], agents: AgentsC
     reporting = sum(1 for v in states.values() if v is not None)
     if not reporting:
         return None, []
+    if states.get(LOCAL_LOCATION) is None:
+        # the page's probes are the central's own (config/status_page.yaml is checked against its
+        # probes file): it counts before its first result, so that what an agent buffered while
+        # the central was down cannot alone turn a service red just after a start
+        reporting += 1
     if failing and len(failing) >= agents.needed(reporting):
         return False, []
     return True, failing

@@ -91,3 +91,17 @@ def test_a_location_alone_reporting_a_check_speaks_for_the_portal(store):
     conds = SloEvaluator(SloFile(), store, lambda: NOW, AGENTS).failing_checks()
     assert keys(conds) == [("check:home", "ticket")]
     assert conds[0].detail == "HTTP 503"
+
+
+def test_just_after_the_central_starts_one_agent_s_buffered_failures_are_not_the_portal_s(store):
+    """The central restarted: an agent sends what it buffered (failures of its own network) before
+    the central has run the check. The central runs it (its own probes file): it counts as
+    reporting, so one failing place of two is that place's ticket, not a public outage."""
+    seed(store, "hanoi", 30, ok=lambda i: False)
+    slos = SloFile(slos=[Slo(name="trang-chu", title="Trang chủ", probe="home", step="")])
+    conds = SloEvaluator(slos, store, lambda: NOW, AGENTS, own_checks=["home"]).conditions()
+    assert keys(conds) == [("location:hanoi:slo:trang-chu:failures", "ticket"),
+                           ("location:hanoi:check:home", "ticket")]
+    # a check the central does not run stays the lone agent's to speak for
+    assert keys(SloEvaluator(SloFile(), store, lambda: NOW, AGENTS, own_checks=["search"]).failing_checks()
+                ) == [("check:home", "ticket")]

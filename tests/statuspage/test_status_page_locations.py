@@ -65,3 +65,17 @@ def test_only_the_central_says_one_location(sp_app):
     html = _html(sp_app)
     assert _state(html, "dong-bo-dvcqg") == "outage"
     assert "Đo từ 1 điểm: Máy chủ trung tâm." in html and "Trục trặc" not in html
+
+
+def test_an_agent_alone_before_the_central_s_first_result_does_not_turn_a_service_red(sp_app):
+    """Just after a start: the central has not run `home` yet, an agent sends what it buffered while
+    the central was down (its own network's failures). The central counts as reporting its own
+    probes: one failing place of two leaves the service working, with the note."""
+    with sp_app.store.transaction() as cur:
+        cur.execute("DELETE FROM probe_results WHERE name = 'home'")
+    t = local_now().replace(microsecond=0) - dt.timedelta(minutes=1)
+    _agent(sp_app, "hanoi", [check("home", t, ok=False)])
+    sp_app.status_page.agents = AGENTS
+    html = _html(sp_app)
+    assert _state(html, "trang-chu") == "operational"
+    assert "Trục trặc chỉ khi truy cập từ Hà Nội" in _card(html, "trang-chu")
