@@ -92,6 +92,7 @@ class Motcua:
     @cached_property
     def slo_evaluator(self):  # -> alerting.slo.SloEvaluator
         from alerting.slo import SloEvaluator
+        from config.probes import load_probes
         from config.slo import load_slos
 
         own = [p.name for p in load_probes(self.cfg.monitor.probes).probes()]
