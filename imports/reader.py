@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 from config.mapping import DOSSIER_COLUMNS, EVENT_COLUMNS, ColumnMapping, is_personal_header, normalize_label
+from config.numbers import number
 from imports.errors import ImportRefused
 from imports.workbook import ReaderLimits, run_isolated
 
@@ -323,8 +324,8 @@ def _prepare_csv(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Pat
         _transcode_utf16(info, csv_path)
     text, one_line = _head_text(csv_path)
     if one_line:
-        mb_en = f"{csv_path.stat().st_size / (1 << 20):,.1f} MB"
-        mb_vi = mb_en.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        mb_en = f"{number(csv_path.stat().st_size / (1 << 20), 1, 'en')} MB"
+        mb_vi = f"{number(csv_path.stat().st_size / (1 << 20), 1, 'vi')} MB"
         raise ImportRefused(
             f"{info.name}: one line of {mb_en} with no line break: not a CSV export (an export has a line "
             "per dossier). Export the list again as CSV UTF-8 or XLSX",

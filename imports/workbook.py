@@ -44,6 +44,7 @@ from typing import Any, NoReturn
 from xml.parsers import expat
 
 from config.app import DEFAULT_READER_MEMORY_MB
+from config.numbers import number
 from imports.errors import ImportRefused
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,15 +82,13 @@ class ReaderLimits:
 # -- messages ---------------------------------------------------------------------------------------
 
 def _n(v: int, lang: str) -> str:
-    s = f"{v:,}"
-    return s.replace(",", ".") if lang == "vi" else s
+    return number(v, 0, lang)
 
 
 def _size(v: int, lang: str) -> str:
     for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if v >= scale:
-            s = f"{v / scale:,.1f} {unit}"
-            return s.replace(",", "\0").replace(".", ",").replace("\0", ".") if lang == "vi" else s
+            return f"{number(v / scale, 1, lang)} {unit}"
     return f"{v} B"
 
 
