@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from compliance.period import Period
+from config.numbers import number
 
 MET, NOT_MET, NOT_MEASURED = "met", "not_met", "not_measured"
 LOOKBACK = {"hour": dt.timedelta(days=14), "day": dt.timedelta(days=90)}
@@ -64,7 +65,7 @@ def _when(t: dt.datetime | dt.date | None) -> str:
 
 
 def _ms(v: float | None) -> str:
-    return "-" if v is None else (f"{v / 1000:.2f} s".replace(".", ",") if v >= 1000 else f"{v:.0f} ms")
+    return "-" if v is None else (f"{number(v / 1000, 2)} s" if v >= 1000 else f"{number(v)} ms")
 
 
 def _streak(obs: list[tuple[dt.datetime, bool | None]]) -> dt.datetime | None:
@@ -188,7 +189,7 @@ def probe_uptime(ops, ev, period: Period, lang: str = "vi") -> Judgement:
              "period_ratio": (1 - fails / runs) if runs else None}
 
     def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v * 100:.2f} %".replace(".", ",")
+        return "-" if v is None else f"{number(v * 100, 2)} %"
 
     return _bucket_judgement("probe_uptime", ev, period, rows,
                              lambda r: (1 - r["failures"] / r["runs"]) if r["runs"] else None,
@@ -280,7 +281,7 @@ def _monthly(source: str, ops, period: Period, lang: str, month_figures: Callabl
 
 
 def _pct(v: float) -> str:
-    return f"{v * 100:.2f} %".replace(".", ",")
+    return f"{number(v * 100, 2)} %"
 
 
 def _bulk(ops, name: str, period: Period) -> list[dict[str, Any]] | None:

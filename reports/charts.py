@@ -12,6 +12,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from config.numbers import number
+
 DPI = 150
 STYLE = ({"font.family": "DejaVu Sans", "font.size": 9, "axes.spines.top": False,
                      "axes.spines.right": False})
@@ -29,7 +31,7 @@ def _png(fig) -> bytes:
 
 
 def _thousands(x: float, _pos: Any = None) -> str:
-    return f"{int(x):,}".replace(",", ".")
+    return number(int(x))
 
 
 def _pct(x: float, _pos: Any = None) -> str:
@@ -74,7 +76,7 @@ def ranking(rows: list[dict[str, Any]], n: int = 15) -> bytes:
     fig, ax = _figure(7.5, 0.32 * len(worst) + 0.8)
     bars = ax.barh(names, vals, color=["#e45756" if v < 90 else "#4c78a8" for v in vals])
     for b, v in zip(bars, vals):
-        ax.text(v + 0.5, b.get_y() + b.get_height() / 2, f"{v:.1f}%".replace(".", ","), va="center", fontsize=7)
+        ax.text(v + 0.5, b.get_y() + b.get_height() / 2, f"{number(v, 1)} %", va="center", fontsize=7)
     ax.set_xlim(0, 110)
     ax.xaxis.set_major_formatter(FuncFormatter(_pct))
     ax.set_xlabel("Tỷ lệ giải quyết đúng hạn")
