@@ -35,7 +35,7 @@ def _thousands(x: float, _pos: Any = None) -> str:
 
 
 def _pct(x: float, _pos: Any = None) -> str:
-    return f"{x:.0f}%"
+    return f"{number(x)} %"
 
 
 def trend(series: list[dict[str, Any]]) -> bytes:
