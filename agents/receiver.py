@@ -26,6 +26,7 @@ import errno
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -136,6 +137,7 @@ class AgentReceiver:
             why = "the port is already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
             raise ReceiverStartError(f"agents: cannot listen on {cfg.host}:{cfg.port}: {why}") from None
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -153,11 +155,22 @@ class AgentReceiver:
         self._thread.start()
         return self.url
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 30.0) -> None:
+        """Stop listening, then wait (up to `grace` seconds) for the requests under way: the owner
+        closes the store next, and a batch still being written would make that close fail. The
+        slots are kept: a request that was already accepted gets 503 and its agent sends again."""
         if self._thread is not None:
             self.server.shutdown()
             self._thread.join(timeout=10)
             self._thread = None
+        if self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + grace
+        for _ in range(MAX_IN_FLIGHT):
+            if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                log.warning("agents receiver: a request still under way after %g s at shutdown", grace)
+                break
         self.server.server_close()
 
     # -- the work of one request ---------------------------------------------------------------

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
+import time
 import uuid
 
 import httpx
@@ -183,3 +185,35 @@ def test_journeys_whose_credentials_are_not_on_the_agent_s_machine_are_left_out_
     said.clear()
     assert {p.name for p in runnable_here(shipped, "hanoi", said.append).probes()} == {p.name for p in shipped.probes()}
     assert said == []
+
+
+def test_stopping_waits_for_a_batch_being_written_so_the_store_can_close(store):
+    """The owner closes the store right after the receiver stops: a write still under way made that
+    close fail ("connection is busy") and `app.py run` end with an error."""
+    cfg = AgentsConfig(enabled=True, host="127.0.0.2", port=0,
+                       locations={"hanoi": AgentLocation(token_sha256=token_digest(TOKEN))})
+    writing, release, written = threading.Event(), threading.Event(), threading.Event()
+
+    def write(results, location, ids, version):
+        writing.set()
+        release.wait(10)
+        out = write_results(store, results, location=location, result_ids=ids, agent_version=version)
+        written.set()
+        return out
+
+    r = AgentReceiver(cfg, write)
+    r.start()
+    sender = threading.Thread(target=lambda: httpx.post(
+        f"{r.url}/api/agents/v1/results", headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"location": "hanoi", "agent_version": "1", "results": [_payload(1)]}, timeout=20))
+    sender.start()
+    assert writing.wait(10)
+    stopper = threading.Thread(target=r.stop)
+    stopper.start()
+    time.sleep(0.5)
+    assert stopper.is_alive()  # waiting for the write
+    release.set()
+    stopper.join(20)
+    assert not stopper.is_alive() and written.is_set()
+    sender.join(20)
+    store.close()  # what the owner does next: no write under way
