@@ -20,10 +20,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from config.agents import AgentsConfig
 from config.alerts import MaintenanceWindow
 from config.errors import MotcuaError
 from config.status_page import IMPACTS, OPEN_STATUSES, ProbeRef, StatusPageFile
-from config.agents import AgentsConfig
 from statuspage.model import Query, judge_services
 from store.status_writes import MONITOR, alert_incident, change_incident, open_incident
 
