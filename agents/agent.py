@@ -32,7 +32,6 @@ import logging
 import os
 import queue
 import random
-import stat
 import threading
 import time
 import uuid
@@ -50,13 +49,12 @@ from config.errors import ConfigError, MotcuaError
 from config.probes import PROBE_KINDS, ProbesFile, load_probes, secret_names
 from probes.runner import ProbeResult, tls_context
 from probes.scheduler import ProbeScheduler
-from steps.secrets import load_secrets
+from steps.secrets import load_secrets, read_token_file as _read_token
 
 log = logging.getLogger("motcua.agents")
 
 AGENT_VERSION = "1"
 MIN_TOKEN = 20
-MAX_TOKEN_FILE = 4096
 MAX_PROBES_FILE = 1 << 20
 PROBES_CACHE = "central-probes.yaml"
 
@@ -67,27 +65,8 @@ class AgentError(MotcuaError):
 
 def read_token_file(path: str | Path) -> str:
     """The location's token: the first line of a small file readable by its owner only."""
-    p = Path(path)
-    try:
-        st = p.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise AgentError(f"token file {p}: not a regular file")
-        if st.st_size > MAX_TOKEN_FILE:
-            raise AgentError(f"token file {p}: {st.st_size} bytes; a token file holds one line")
-        if os.name == "posix" and st.st_mode & 0o077:
-            raise AgentError(f"token file {p}: others may read it (mode {stat.S_IMODE(st.st_mode):o}); "
-                             f"chmod 600 {p}")
-        with open(p, encoding="utf-8") as f:
-            text = f.read(MAX_TOKEN_FILE)
-    except OSError as e:
-        raise AgentError(f"token file {p}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise AgentError(f"token file {p}: not UTF-8 text") from None
-    token = (text.splitlines() or [""])[0].strip()
-    if len(token) < MIN_TOKEN:
-        raise AgentError(f"token file {p}: the token is too short ({len(token)} characters; at least {MIN_TOKEN}; "
-                         "make one with `app.py agent-token LOCATION --out FILE` on the central system)")
-    return token
+    return _read_token(path, min_length=MIN_TOKEN, private=True, error=AgentError,
+                       hint="make one with `app.py agent-token LOCATION --out FILE` on the central system")
 
 
 def result_payload(r: ProbeResult, result_id: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config.errors import ConfigError, MotcuaError
 from config.loadtest import Allowlist, TaskName, WaitTime
 from config.probes import Step
+from steps.secrets import read_token_file
 
 TOKEN_ENV = "MOTCUA_LOADTEST_TOKEN"  # to Locust's own processes only (app.py reads --token-file)
 MIN_TOKEN = 16
@@ -71,15 +72,7 @@ def read_token(token_file: str | Path | None) -> str:
         raise ConfigError("load tests across machines need a shared token: give --token-file FILE, a file holding "
                           "the same value on the master and every worker (e.g. python -c "
                           "'import secrets; print(secrets.token_urlsafe(32))' > FILE; chmod 600 FILE)")
-    try:
-        text = Path(token_file).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"token file {token_file}: {e.strerror or e}") from None
-    token = (text.splitlines() or [""])[0].strip()
-    if len(token) < MIN_TOKEN:
-        raise ConfigError(f"token file {token_file}: the token is too short ({len(token)} characters; "
-                          f"at least {MIN_TOKEN})")
-    return token
+    return read_token_file(token_file, min_length=MIN_TOKEN, private=False)
 
 
 def new_nonce() -> str:

@@ -8,6 +8,7 @@ handed out (and every value of the file) by '***' in messages.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -93,3 +94,33 @@ def load_secrets(path: Path | str | None = None, *, env: Mapping[str, str] | Non
     if bad:
         raise ConfigError(f"{p}: values must be text; check key(s) {', '.join(bad)}")
     return Secrets({str(k): str(v) for k, v in data.items()}, env=env_map, source=str(p))
+
+
+MAX_TOKEN_FILE = 4096  # a token file holds one line: never read more
+
+
+def read_token_file(path: str | Path, *, min_length: int, private: bool, error: type[Exception] = ConfigError,
+                    hint: str = "") -> str:
+    """A shared token: the first line of a small regular file, bounded before it is read; `private`
+    refuses a file others may read. `error` is raised with a plain message, `hint` added to the
+    message of a token too short (how to make one)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"token file {p}: not a regular file")
+        if st.st_size > MAX_TOKEN_FILE:
+            raise error(f"token file {p}: {st.st_size} bytes; a token file holds one line")
+        if private and os.name == "posix" and st.st_mode & 0o077:
+            raise error(f"token file {p}: others may read it (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 {p}")
+        with open(p, encoding="utf-8") as f:
+            text = f.read(MAX_TOKEN_FILE)
+    except OSError as e:
+        raise error(f"token file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise error(f"token file {p}: not UTF-8 text") from None
+    token = (text.splitlines() or [""])[0].strip()
+    if len(token) < min_length:
+        raise error(f"token file {p}: the token is too short ({len(token)} characters; at least {min_length}"
+                    f"{'; ' + hint if hint else ''})")
+    return token
