@@ -190,13 +190,10 @@ def _quorum_state(ref: ProbeRef, by_location: dict[str, Latest], agents: AgentsC
     return True, failing
 
 
-def judge(refs: list[ProbeRef], latest: Latest | dict[str, Latest], agents: AgentsConfig | None = None) -> Judged:
-    """A service's status from its probes' latest results: one location's (name, step) rows, or
-    {location: rows} judged by the quorum."""
+def judge(refs: list[ProbeRef], by_location: dict[str, Latest], agents: AgentsConfig | None = None) -> Judged:
+    """A service's status from its probes' latest results at each location, judged by the quorum."""
     if not refs:
         return Judged("not_monitored")
-    by_location: dict[str, Latest] = (latest if latest and isinstance(next(iter(latest)), str)  # type: ignore[assignment]
-                                      else {LOCAL_LOCATION: latest})
     agents = agents if agents is not None else AgentsConfig()
     judged = [_quorum_state(r, by_location, agents) for r in refs]
     states = [st for st, _ in judged]
