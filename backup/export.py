@@ -24,7 +24,7 @@ from config.clock import timezone_name
 from config.errors import MotcuaError
 from config.vocabulary import BIEU06_COLUMNS, BIEU06_GROUPS
 from store import data_export
-from store.data_export import FORMATS, INTERNAL_TABLES, Relation
+from store.data_export import FORMATS, INTERNAL_COLUMNS, INTERNAL_TABLES, Relation
 from store.db import SCHEMA_VERSION
 
 __all__ = ["export_data", "ExportRefused", "DESCRIPTIONS", "FORMATS"]
@@ -363,7 +363,9 @@ def _readme(rels: list[Relation], rows: dict[str, int], fmt: str, now: dt.dateti
         "## Left out",
         "",
         "The recompute's internal tables, numbers that mean nothing outside the program: "
-        + ", ".join(f"`{t}`" for t in INTERNAL_TABLES) + ". `dossier_sla` gives each dossier's results "
+        + ", ".join(f"`{t}`" for t in INTERNAL_TABLES) + "; and the columns of the same bookkeeping kept "
+        "in the dossiers' rows: " + ", ".join(f"`{c}`" for cols in INTERNAL_COLUMNS.values() for c in cols)
+        + ". `dossier_sla` gives each dossier's results "
         "in readable columns, and the `agency_month_*` tables give what the counts are counted into.",
         "",
         "## Tables",

@@ -9,6 +9,7 @@ the README and the manifest are backup/export.py's.
 """
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import duckdb
 
 from config.cells import csv_cell_sql
 from store.db import in_transaction
+from store.dossier_facts import FACT_COLUMNS
 from store.errors import StoreError
 
 __all__ = ["FORMATS", "INTERNAL_TABLES", "EXPORTED_VIEWS", "Column", "Relation", "snapshot", "relations",
@@ -28,9 +30,14 @@ FORMATS = ("parquet", "csv")
 # per-dossier results packed into keys (`sla_results`; the view `dossier_sla` gives them in readable
 # columns), the key counts per agency the monthly tables are counted from (`sla_*_counts`; the
 # `agency_month_*` tables are what they count to), the numberings those keys use (`sla_agencies`,
-# `sla_sources`) and which run wrote the counts (`dashboard_counts_state`).
+# `sla_sources`), which run wrote the counts (`dashboard_counts_state`) and the digest of the
+# dossiers' stored facts (`dossier_facts_state`).
 INTERNAL_TABLES = ("sla_results", "sla_month_counts", "sla_audit_counts", "sla_sync_counts", "sla_agencies",
-                   "sla_sources", "dashboard_counts_state", "index766_pre", "index766_pre_stamp")
+                   "sla_sources", "dashboard_counts_state", "index766_pre", "index766_pre_stamp",
+                   "dossier_facts_state")
+# Columns left out of a table that is exported: the facts the refresh keeps in each dossier's row
+# (store/dossier_facts.py), numbers of the same bookkeeping.
+INTERNAL_COLUMNS = {"dossiers": FACT_COLUMNS}
 # Views exported as data: the readable form of what an internal table holds.
 EXPORTED_VIEWS = ("dossier_sla",)
 
@@ -97,6 +104,8 @@ def relations(cur: duckdb.DuckDBPyConnection) -> list[Relation]:
     ).fetchall()
     out: dict[str, tuple[str, list[Column]]] = {}
     for name, kind, column, type_, text in rows:
+        if column in INTERNAL_COLUMNS.get(name, ()):
+            continue
         out.setdefault(name, (kind, []))[1].append(Column(column, type_, bool(text)))
     return [Relation(name, kind, tuple(cols)) for name, (kind, cols) in out.items()]
 
@@ -166,7 +175,10 @@ def schema_sql(cur: duckdb.DuckDBPyConnection, rels: list[Relation], fmt: str) -
     out += ["", "-- Tables"]
     for rel in rels:
         if rel.kind == "table":
-            out.append(named_types(tables[rel.name]))
+            sql = tables[rel.name]
+            for column in INTERNAL_COLUMNS.get(rel.name, ()):  # their definitions, as the files lack them
+                sql = re.sub(rf",\s*{column} [^,()]+(?=[,)])", "", sql)
+            out.append(named_types(sql))
     for rel in rels:
         if rel.kind == "view":
             cols = ",\n    ".join(f"{_ident(c.name)} {named_types(c.type)}" for c in rel.columns)

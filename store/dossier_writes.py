@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from config.redact import sql_mask
+from store.dossier_facts import CLEAR_SQL
 
 # dossiers columns written from a file, in table order (batch_id and updated_at are set here).
 DOSSIER_DATA_COLUMNS: tuple[str, ...] = (
@@ -196,7 +197,8 @@ def upsert_dossiers(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, 
                      for c in cols)
     updated = _one(
         con,
-        f"UPDATE dossiers SET {sets}, batch_id = ?, updated_at = ? FROM (SELECT * FROM _dw_in WHERE _id IS NOT NULL) i "
+        f"UPDATE dossiers SET {sets}, {CLEAR_SQL}, batch_id = ?, updated_at = ? "
+        f"FROM (SELECT * FROM _dw_in WHERE _id IS NOT NULL) i "
         f"WHERE dossiers.dossier_id = i._id AND ({differs})",
         [batch_id, now],
     )

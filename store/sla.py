@@ -44,7 +44,8 @@ import duckdb
 from config.clock import local_now, to_local
 from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, quoted_list
 from sla_rules.constants import FLAG_STOPPED, month_number_sql, office_time_sql
-from store.vendor import audit_key_of_pass, early_facts, pass_inputs, write_dashboard_counts
+from store import dossier_facts
+from store.vendor import audit_key_of_pass, early_facts, write_dashboard_counts
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
                         "supplement_received_at", "extended_due_at", "finished_at", "returned_at", "state"]
@@ -459,23 +460,16 @@ def _set_result_set(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.da
 
 def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datetime, only: str | None) -> None:
     """INSERT into sla_results the engine's results at `as_of` with their month, audit and sync keys,
-    for every dossier or (`only`) those whose dossier_id is in that relation."""
+    for every dossier or (`only`) those whose dossier_id is in that relation. The dossiers' stored
+    facts (store/dossier_facts.py) must be filled."""
     dossiers = "dossiers"
     if only:  # read once, then by every step of the pass
         con.execute(f"CREATE OR REPLACE TEMP TABLE sla_pass_dossiers AS "
                     f"SELECT * FROM dossiers WHERE dossier_id IN (SELECT dossier_id FROM {only})")
         dossiers = "temp.sla_pass_dossiers"
-    if only:  # agencies new to the results take the next numbers
-        con.execute(f"""INSERT INTO sla_agencies
-            SELECT coalesce((SELECT max(agency_ix) FROM sla_agencies), 0) + row_number() OVER (ORDER BY agency_code),
-                   agency_code
-            FROM (SELECT DISTINCT agency_code FROM {dossiers} EXCEPT SELECT agency_code FROM sla_agencies)""")
-    joins, vendor_cols = pass_inputs(con, dossiers)
     inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
-    # LEFT JOIN: every dossier's agency is numbered; an inner join would cost the rows a copy
     con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
-                f"a.agency_ix, d.channel, {vendor_cols} FROM {dossiers} d "
-                f"LEFT JOIN sla_agencies a ON a.agency_code = d.agency_code {joins}")
+                f"d.fx_agency AS agency_ix, d.channel, d.reported_due_at, d.fx_audit, d.fx_sync FROM {dossiers} d")
     con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
                 f'FROM dossier_events e JOIN {dossiers} d ON d.dossier_code = e.dossier_code')
     oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
@@ -554,10 +548,6 @@ def _compute(con: duckdb.DuckDBPyConnection, store: Any, engine: Engine, as_of: 
     # the calendar the results were judged with: the working time left to a deadline is counted in it
     con.execute("DELETE FROM sla_calendar")
     con.execute(f"INSERT INTO sla_calendar {engine.calendar_sql()}")
-    con.execute("DELETE FROM sla_agencies")
-    con.execute("INSERT INTO sla_agencies SELECT row_number() OVER (ORDER BY agency_code), agency_code "
-                "FROM (SELECT DISTINCT agency_code FROM dossiers)")
-    con.execute("DELETE FROM sla_sources")
     step("prepare")
     _engine_pass(con, engine, as_of, None)
     step("engine_and_results")
@@ -686,10 +676,14 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str, fu
 
     kind, why = "full", "asked for" if full else ""
     with store.transaction() as con:
+        facts_filled, facts_redone = dossier_facts.fill(con)
+        step("facts")
         done = None
         if not full:
             prev = _previous(con)
             kind, why = _plan(prev, engine, as_of)
+            if kind == "incremental" and facts_redone:
+                kind, why = "full", "the dossiers' stored facts are computed differently since the last refresh"
             if kind == "incremental":
                 done = _incremental(con, engine, prev, as_of, step)
                 if done is None:
@@ -712,6 +706,7 @@ def recompute(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str, fu
         "as_of": as_of.isoformat(sep=" "),
         "dossiers": dossiers,
         "judged": judged,
+        "facts_filled": facts_filled,
         "statuses": statuses,
         "month_stats_rows": month_rows,
         "duration_s": round(time.perf_counter() - t0, 3),
@@ -728,5 +723,6 @@ def figures_at(store: Any, engine: Engine, as_of: dt.datetime | dt.date | str,
     (the dashboard and every other reader keep the stored figures meanwhile)."""
     as_of = to_local_naive(as_of)
     with store.scratch() as con:
+        dossier_facts.fill(con)
         _compute(con, store, engine, as_of, lambda _name: None, flush=False)
         return [store.query_in(con, name, **params) for name, params in reads]

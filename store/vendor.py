@@ -257,14 +257,14 @@ def source_ix_of(key: str) -> str:
     return f"CAST(({key} >> {_S_SOURCE}) & {(1 << (_S_MONTH - _S_SOURCE)) - 1} AS INTEGER)"
 
 
-# -- the engine pass's inputs and the dashboard's tables ------------------------------------------
+# -- the dossier's own facts and the engine pass's columns ------------------------------------------
 
-def pass_inputs(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, str]:
-    """Make the TEMP tables the engine pass joins for the dossiers of `source` (a relation of
-    dossier rows): the vendor's status words and the synced status words, each classified once.
-    Returns (joins, columns) for the pass's input view over `dossiers d`: the vendor's class
-    number, whether the synced status reads resolved, and the source system's number (sla_sources,
-    numbered here for the sources not numbered yet)."""
+def classify_words(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, str]:
+    """Make the TEMP tables that classify the status words of the dossiers in `source` (a relation of
+    dossier rows): the vendor's status words and the synced status words, each classified once, and
+    number the source systems not numbered yet (sla_sources). Returns (joins, columns) over
+    `dossiers d`: the vendor's class number, whether the synced status reads resolved, and the
+    source system's number."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE sla_vendor_words AS {vendor_classes_sql(source)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE sla_sync_words AS SELECT status_text, synced_class = 'resolved' "
                 f"AS synced_resolved FROM ({classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class', source)})")
@@ -272,26 +272,39 @@ def pass_inputs(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, str]:
         SELECT coalesce((SELECT max(source_ix) FROM sla_sources), 0) + row_number() OVER (ORDER BY s), s
         FROM (SELECT DISTINCT source_system AS s FROM {source} WHERE source_system IS NOT NULL
               EXCEPT SELECT source_system FROM sla_sources)""")
-    joins = ("LEFT JOIN temp.sla_vendor_words vw ON vw.status_text = d.reported_status "
-             "LEFT JOIN temp.sla_sync_words sw ON sw.status_text = d.synced_status "
-             "LEFT JOIN sla_sources so ON so.source_system = d.source_system")
-    cols = "vw.class_ix AS vendor_class, d.reported_due_at, d.synced_at, sw.synced_resolved, so.source_ix"
-    return joins, cols
+    return WORD_JOINS, WORD_COLUMNS
+
+
+# What classify_words gives, over `dossiers d`.
+WORD_JOINS = ("LEFT JOIN temp.sla_vendor_words vw ON vw.status_text = d.reported_status "
+              "LEFT JOIN temp.sla_sync_words sw ON sw.status_text = d.synced_status "
+              "LEFT JOIN sla_sources so ON so.source_system = d.source_system")
+WORD_COLUMNS = "vw.class_ix AS vendor_class, sw.synced_resolved, so.source_ix"
+
+
+def stored_facts_sql() -> dict[str, str]:
+    """What both keys need of the dossier row alone, over `d` (a dossiers row with the columns of
+    classify_words): the head of audit_key (fx_audit) and sync_key (fx_sync). Kept in the row
+    (store/dossier_facts.py): no rule, calendar or as_of changes them."""
+    head = (f"(CAST({month_number_sql('coalesce(d.finished_at, d.returned_at, d.received_at)')} AS INTEGER) + 1) * {1 << _A_MONTH} "
+            f"+ coalesce(vendor_class, 0) * {1 << _A_CLASS} "
+            f"+ CAST(d.state IN ({quoted_list(EXCLUDED_STATES)}) AS INTEGER) * {1 << _A_EXCL} "
+            f"+ CAST(d.reported_due_at IS NULL AS INTEGER) * {1 << _A_NO_RDUE}")
+    return {
+        "fx_audit": f"CAST({head} AS INTEGER)",
+        "fx_sync": sync_key_sql("d.state", "d.finished_at", "d.returned_at", "d.synced_at", "synced_resolved",
+                                "source_ix"),
+    }
 
 
 def early_facts() -> dict[str, str]:
     """The pass's early layer (engine compute_sql `early`, reading the input view as x.*): what
-    both keys need of the dossier row alone."""
-    head = (f"(CAST({month_number_sql('coalesce(x.finished_at, x.returned_at, x.received_at)')} AS INTEGER) + 1) * {1 << _A_MONTH} "
-            f"+ coalesce(x.vendor_class, 0) * {1 << _A_CLASS} "
-            f"+ CAST(x.state IN ({quoted_list(EXCLUDED_STATES)}) AS INTEGER) * {1 << _A_EXCL} "
-            f"+ CAST(x.reported_due_at IS NULL AS INTEGER) * {1 << _A_NO_RDUE}")
+    both keys need of the dossier row, from its stored facts and the reported due date."""
     return {
-        "vn_head": head,
+        "vn_head": "x.fx_audit",
         "vn_rdue": "epoch_us(x.reported_due_at)",
         "vn_unit": due_unit_sql("x.time_unit", "x.time_limit"),
-        "vn_sync": sync_key_sql("x.state", "x.finished_at", "x.returned_at", "x.synced_at",
-                                "x.synced_resolved", "x.source_ix"),
+        "vn_sync": "x.fx_sync",
     }
 
 

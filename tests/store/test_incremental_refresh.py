@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from benchmarks.synth import synth_select
 from config.clock import local_now
 from store.db import Store
+from store.dossier_facts import CLEAR_SQL
 from store.dossier_writes import (DOSSIER_DATA_COLUMNS, KEPT_WHEN_BLANK, apply_cycles_to_stored, begin_batch,
                                   finish_batch,
                                   supplement_cycles, upsert_dossiers, upsert_events)
@@ -147,7 +148,29 @@ def test_incremental_refresh_equals_a_full_recompute(tmp_path, base, engine, see
         res = recompute(s, engine, AS_OF0 + dt.timedelta(minutes=minutes), full=True)
         assert res["kind"] == "full"
         assert_same(incremental, snapshot(s))
+        # the facts kept in the rows through the imports equal the facts computed from scratch
+        with s.transaction() as con:
+            con.execute(f"UPDATE dossiers SET {CLEAR_SQL}")
+        res = recompute(s, engine, AS_OF0 + dt.timedelta(minutes=minutes), full=True)
+        assert res["facts_filled"] == res["dossiers"]
+        assert_same(incremental, snapshot(s))
     path.unlink()
+
+
+def test_facts_computed_differently_are_computed_again_and_everything_judged(tmp_path, base, engine):
+    path = tmp_path / "digest.duckdb"
+    shutil.copy(base, path)
+    with Store(path, memory_limit="512MB") as s:
+        before = snapshot(s)
+        # a row's facts made wrong, as an older classification of the words would have left them
+        with s.transaction() as con:
+            con.execute("UPDATE dossiers SET fx_audit = xor(fx_audit, 256) WHERE dossier_id % 3 = 0")
+            con.execute("UPDATE dossier_facts_state SET digest = 'older'")
+        res = recompute(s, engine, AS_OF0, full=False)
+        assert res["kind"] == "full" and "facts" in res["full_reason"], res
+        assert res["facts_filled"] == res["dossiers"]
+        assert_same(before, snapshot(s))
+        assert recompute(s, engine, AS_OF0, full=False)["facts_filled"] == 0
 
 
 def test_only_the_touched_dossiers_are_judged_again(tmp_path, base, engine):

@@ -1,0 +1,71 @@
+"""What the refresh reads of each dossier that no rule, calendar or as_of changes, kept in its row.
+
+Three columns of `dossiers` (migration 020):
+- fx_agency: the agency's number in sla_agencies (numbers are given once and never change);
+- fx_audit: the head of the audit key (store/vendor.py: the audit's month, the vendor's class of
+  its status word, refused or withdrawn, no reported due date);
+- fx_sync: the sync key (store/vendor.py), NULL for a dossier that is not resolved.
+
+They are a function of the row alone and of the classification in store/vendor.py. `fill` computes
+them for every row where they are missing; the import clears them on every row it changes
+(store/dossier_writes.py, CLEAR_SQL), and anything else that changes a dossier row must clear them
+too. The digest of the SQL they were computed with is kept (dossier_facts_state): when the code
+computes them differently, `fill` computes every row again and says so, so that the refresh
+judges everything again rather than counting with old facts.
+
+Why: the engine pass read the vendor's and the portal's status words, the source system and the
+agency of every dossier through four joins, and built both heads, on every refresh; now once per
+written row.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+
+from store.vendor import WORD_COLUMNS, WORD_JOINS, classify_words, stored_facts_sql
+
+FACT_COLUMNS = ("fx_agency", "fx_audit", "fx_sync")
+# fx_audit is never NULL once filled (every dossier has a reception month): it marks a filled row.
+CLEAR_SQL = ", ".join(f"{c} = NULL" for c in FACT_COLUMNS)
+
+
+def _facts_select(where: str) -> tuple[str, str]:
+    """(SELECT of dossier_id and the facts of the dossiers `where` holds for, its digest)."""
+    exprs = stored_facts_sql()
+    cols = ", ".join(f"{exprs[c]} AS {c}" for c in ("fx_audit", "fx_sync"))
+    body = (f"SELECT d.dossier_id, a.agency_ix AS fx_agency, {cols} "
+            f"FROM (SELECT d.*, {WORD_COLUMNS} FROM dossiers d {WORD_JOINS} WHERE {{where}}) d "
+            f"JOIN sla_agencies a ON a.agency_code = d.agency_code")
+    return body.replace("{where}", where), hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def digest() -> str:
+    """The digest of the facts' SQL as this code computes them."""
+    return _facts_select("TRUE")[1]
+
+
+def fill(con: duckdb.DuckDBPyConnection) -> tuple[int, bool]:
+    """Compute the facts of every dossier that lacks them, or of every dossier when they were
+    computed by other SQL (another digest). In the caller's transaction. Returns (rows filled,
+    whether every row was computed again because the SQL changed)."""
+    stored = con.execute("SELECT max(digest) FROM dossier_facts_state").fetchone()[0]
+    every = stored is not None and stored != digest()
+    where = "TRUE" if every else "d.fx_audit IS NULL"
+    todo = f"(SELECT * FROM dossiers d WHERE {where})"
+    if not every and not con.execute(f"SELECT EXISTS (SELECT 1 FROM {todo})").fetchone()[0]:
+        if stored is None:
+            con.execute("INSERT INTO dossier_facts_state VALUES (?)", [digest()])
+        return 0, False
+    # agencies new to the store take the next numbers; a number once given is never changed
+    con.execute(f"""INSERT INTO sla_agencies
+        SELECT coalesce((SELECT max(agency_ix) FROM sla_agencies), 0) + row_number() OVER (ORDER BY agency_code),
+               agency_code
+        FROM (SELECT DISTINCT agency_code FROM {todo} EXCEPT SELECT agency_code FROM sla_agencies)""")
+    classify_words(con, todo)
+    select, key = _facts_select(where)
+    n = con.execute(f"UPDATE dossiers SET {', '.join(f'{c} = f.{c}' for c in FACT_COLUMNS)} "
+                    f"FROM ({select}) f WHERE dossiers.dossier_id = f.dossier_id").fetchone()[0]
+    con.execute("DELETE FROM dossier_facts_state")
+    con.execute("INSERT INTO dossier_facts_state VALUES (?)", [key])
+    return int(n), every
