@@ -18,6 +18,7 @@ from config.reference import ReferenceData
 from sla_rules.engine import SlaEngine
 from store.sla import recompute
 from store.db import Store
+from store.dossier_facts import CLEAR_SQL
 from store.reference import load_reference
 
 AS_OF = dt.datetime(2024, 5, 15, 12, 0)
@@ -146,8 +147,8 @@ def test_narrowed_answers_equal_the_full_count(store, monkeypatch):
 
 def test_changed_dossiers_without_recompute_still_answer_the_same(store, monkeypatch):
     with store.transaction() as c:  # as an import does: new values, updated_at stamped
-        c.execute("UPDATE dossiers SET agency_code = 'X2', state = 'finished', finished_at = received_at + INTERVAL 40 DAY, "
-                  "reported_status = 'Quá hạn', synced_at = NULL, updated_at = ? "
+        c.execute(f"UPDATE dossiers SET agency_code = 'X2', state = 'finished', finished_at = received_at + INTERVAL 40 DAY, "
+                  f"reported_status = 'Quá hạn', synced_at = NULL, updated_at = ?, {CLEAR_SQL} "
                   "WHERE dossier_code IN (SELECT dossier_code FROM dossiers ORDER BY dossier_code LIMIT 40)",
                   [local_now()])
     assert not queries._dashboard_counts_valid(store.cursor())

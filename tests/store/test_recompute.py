@@ -15,6 +15,7 @@ import pytest
 from sla_rules.engine import SlaEngine
 from store.sla import recompute
 from store.db import Store
+from store.dossier_facts import CLEAR_SQL
 from store.sla import to_local_naive
 
 T = dt.datetime
@@ -187,7 +188,8 @@ def test_a_reception_older_than_the_monthly_figures_can_count_stops_the_recomput
     recompute(store, engine, AS_OF)
     before = sla(store)
     with store.transaction() as c:
-        c.execute("UPDATE dossiers SET received_at = TIMESTAMP '1820-03-04 09:00' WHERE dossier_code = 'D-pending'")
+        c.execute(f"UPDATE dossiers SET received_at = TIMESTAMP '1820-03-04 09:00', {CLEAR_SQL} "
+                  "WHERE dossier_code = 'D-pending'")
     with pytest.raises(Exception, match="more than 170 years before as_of"):
         recompute(store, engine, AS_OF)
     assert sla(store) == before
