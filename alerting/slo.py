@@ -25,6 +25,7 @@ from typing import Any
 
 from alerting.alerts import Condition
 from config.agents import LOCAL_LOCATION, AgentsConfig
+from config.numbers import number
 from config.slo import Slo, SloFile
 
 
@@ -161,8 +162,8 @@ class SloEvaluator:
                 out.append(Condition(
                     key=f"slow:{r['name']}:{r['step']}",
                     title=f"{label}: chậm bất thường so với cùng giờ các tuần trước",
-                    detail=(f"p95 {r['p95_ms']:.0f} ms lúc {hour:%H} giờ, gấp {r['p95_ms'] / r['baseline_ms']:.1f} "
-                            f"lần mức thường ({r['baseline_ms']:.0f} ms, {r['weeks_seen']} tuần)").replace(".", ","),
+                    detail=(f"p95 {number(r['p95_ms'])} ms lúc {hour:%H} giờ, gấp {number(r['p95_ms'] / r['baseline_ms'], 1)} "
+                            f"lần mức thường ({number(r['baseline_ms'])} ms, {r['weeks_seen']} tuần)"),
                     severity="ticket"))
         return out
 

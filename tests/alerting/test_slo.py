@@ -56,11 +56,13 @@ def test_slowdown_against_the_same_hour_of_past_weeks(store):
                 cur.execute("INSERT INTO probe_rollup_hourly (hour, name, kind, step, count, failures, p50_ms, p95_ms, max_ms) "
                             "VALUES (?, ?, 'check', '', 60, 0, 200, ?, 400)",
                             [hour - dt.timedelta(weeks=w), name, p95])
-    seed(store, "home", "", 50, ms=lambda i: 1500.0, start=NOW - dt.timedelta(minutes=5))   # 5x slower
+    seed(store, "home", "", 50, ms=lambda i: 1500.5, start=NOW - dt.timedelta(minutes=5))   # 5x slower
     seed(store, "search", "", 50, ms=lambda i: 450.0, start=NOW - dt.timedelta(minutes=5))  # 1.5x: normal
     conds = SloEvaluator(SloFile(), store, lambda: NOW).slowdowns()
     assert [c.key for c in conds] == ["slow:home:"]
     assert "gấp 5,0 lần" in conds[0].detail and "4 tuần" in conds[0].detail
+    # milliseconds grouped the Vietnamese way
+    assert conds[0].detail.startswith("p95 1.500 ms lúc") and "(300 ms, 4 tuần)" in conds[0].detail
 
 
 def test_no_data_gives_no_condition(store):
