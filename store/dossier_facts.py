@@ -23,7 +23,7 @@ import hashlib
 
 import duckdb
 
-from store.vendor import WORD_COLUMNS, WORD_JOINS, classify_words, stored_facts_sql
+from store.vendor import WORD_COLUMNS, WORD_JOINS, classify_words, stored_facts_sql, word_classes_sql
 
 FACT_COLUMNS = ("fx_agency", "fx_audit", "fx_sync")
 # fx_audit is never NULL once filled (every dossier has a reception month): it marks a filled row.
@@ -31,13 +31,15 @@ CLEAR_SQL = ", ".join(f"{c} = NULL" for c in FACT_COLUMNS)
 
 
 def _facts_select(where: str) -> tuple[str, str]:
-    """(SELECT of dossier_id and the facts of the dossiers `where` holds for, its digest)."""
+    """(SELECT of dossier_id and the facts of the dossiers `where` holds for, the digest of
+    everything that computes them: that SELECT and the classification of the status words)."""
     exprs = stored_facts_sql()
     cols = ", ".join(f"{exprs[c]} AS {c}" for c in ("fx_audit", "fx_sync"))
     body = (f"SELECT d.dossier_id, a.agency_ix AS fx_agency, {cols} "
             f"FROM (SELECT d.*, {WORD_COLUMNS} FROM dossiers d {WORD_JOINS} WHERE {{where}}) d "
             f"JOIN sla_agencies a ON a.agency_code = d.agency_code")
-    return body.replace("{where}", where), hashlib.sha256(body.encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join((body, *word_classes_sql("dossiers"))).encode()).hexdigest()[:16]
+    return body.replace("{where}", where), key
 
 
 def digest() -> str:

@@ -265,14 +265,22 @@ def classify_words(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, st
     number the source systems not numbered yet (sla_sources). Returns (joins, columns) over
     `dossiers d`: the vendor's class number, whether the synced status reads resolved, and the
     source system's number."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE sla_vendor_words AS {vendor_classes_sql(source)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE sla_sync_words AS SELECT status_text, synced_class = 'resolved' "
-                f"AS synced_resolved FROM ({classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class', source)})")
+    vendor, sync = word_classes_sql(source)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sla_vendor_words AS {vendor}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sla_sync_words AS {sync}")
     con.execute(f"""INSERT INTO sla_sources
         SELECT coalesce((SELECT max(source_ix) FROM sla_sources), 0) + row_number() OVER (ORDER BY s), s
         FROM (SELECT DISTINCT source_system AS s FROM {source} WHERE source_system IS NOT NULL
               EXCEPT SELECT source_system FROM sla_sources)""")
     return WORD_JOINS, WORD_COLUMNS
+
+
+def word_classes_sql(source: str) -> tuple[str, str]:
+    """The SELECTs of classify_words' two tables: the vendor's words with their class number, the
+    synced words with whether they read resolved."""
+    return (vendor_classes_sql(source),
+            f"SELECT status_text, synced_class = 'resolved' AS synced_resolved "
+            f"FROM ({classes_sql('synced_status', SYNC_STATUS_CLASSES, 'synced_class', source)})")
 
 
 # What classify_words gives, over `dossiers d`.

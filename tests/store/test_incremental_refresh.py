@@ -207,3 +207,21 @@ def test_the_system_says_when_it_must_recompute_everything(tmp_path, base, engin
         apply_delta(s, 9, 1_200, 0, 0, 0)
         res = recompute(s, engine, AS_OF0, full=False)
         assert res["kind"] == "full" and "30%" in res["full_reason"]
+
+
+def test_the_digest_follows_every_part_of_the_facts_definition(monkeypatch):
+    """A new wording of the vendor's or the portal's status words, or another layout of the keys,
+    changes the facts' digest (and so makes the next refresh compute them all again)."""
+    import store.vendor as vendor
+    from store.dossier_facts import digest
+
+    before = digest()
+    assert digest() == before
+    monkeypatch.setattr(vendor, "VENDOR_STATUS_CLASSES", [*vendor.VENDOR_STATUS_CLASSES, ("overdue", ["tre qua"])])
+    assert digest() != before
+    monkeypatch.undo()
+    monkeypatch.setattr(vendor, "SYNC_STATUS_CLASSES", [("resolved", ["xong"]), *vendor.SYNC_STATUS_CLASSES])
+    assert digest() != before
+    monkeypatch.undo()
+    monkeypatch.setattr(vendor, "_A_MONTH", 16)
+    assert digest() != before
