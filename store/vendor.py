@@ -5,7 +5,9 @@ engine pass (store/sla.py) read them from here: the pass packs each dossier's au
 into two numbers beside its SLA result (sla_results.audit_key, sync_key), and the per-agency month
 tables the dashboard adds up (agency_month_audit, agency_month_findings, agency_month_sync) are
 counted from those numbers alone, per (agency, key) group, so a refresh never reads the vendor's
-columns of every dossier again.
+columns of every dossier again. What the two numbers take from the dossier row alone (the audit
+key's head, the whole sync key) is computed when the row is written and kept in it
+(store/dossier_facts.py, stored_facts_sql).
 
 The audit (a dossier counts in the month it was resolved in, or received in when not resolved):
 - audited: the engine judged it (status not excluded) and its state is not withdrawn/rejected;
@@ -259,11 +261,11 @@ def source_ix_of(key: str) -> str:
 
 # -- the dossier's own facts and the engine pass's columns ------------------------------------------
 
-def classify_words(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, str]:
+def classify_words(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Make the TEMP tables that classify the status words of the dossiers in `source` (a relation of
     dossier rows): the vendor's status words and the synced status words, each classified once, and
-    number the source systems not numbered yet (sla_sources). Returns (joins, columns) over
-    `dossiers d`: the vendor's class number, whether the synced status reads resolved, and the
+    number the source systems not numbered yet (sla_sources). WORD_JOINS and WORD_COLUMNS read them
+    over `dossiers d`: the vendor's class number, whether the synced status reads resolved, and the
     source system's number."""
     vendor, sync = word_classes_sql(source)
     con.execute(f"CREATE OR REPLACE TEMP TABLE sla_vendor_words AS {vendor}")
@@ -272,7 +274,6 @@ def classify_words(con: duckdb.DuckDBPyConnection, source: str) -> tuple[str, st
         SELECT coalesce((SELECT max(source_ix) FROM sla_sources), 0) + row_number() OVER (ORDER BY s), s
         FROM (SELECT DISTINCT source_system AS s FROM {source} WHERE source_system IS NOT NULL
               EXCEPT SELECT source_system FROM sla_sources)""")
-    return WORD_JOINS, WORD_COLUMNS
 
 
 def word_classes_sql(source: str) -> tuple[str, str]:
