@@ -25,7 +25,7 @@ from typing import Any
 
 from alerting.alerts import Condition
 from config.agents import LOCAL_LOCATION, AgentsConfig
-from config.numbers import number
+from config.numbers import number, percent
 from config.slo import Slo, SloFile
 
 
@@ -36,7 +36,7 @@ def _ratio(row: dict[str, Any], key: str) -> float | None:
 
 def _secs_vi(ms: float) -> str:
     """Seconds the Vietnamese way: 0,5 giây, 2 giây."""
-    return f"{ms / 1000:g}".replace(".", ",") + " giây"
+    return number(ms / 1000, 3).rstrip("0").rstrip(",") + " giây"
 
 
 def _win(minutes: int) -> str:
@@ -80,10 +80,10 @@ class SloEvaluator:
                 if r["location"] in counted:
                     windows.setdefault(r["location"], {})[r["minutes"]] = r
         out: list[Condition] = []
-        kinds = [("failures", 1 - slo.availability, "lỗi", f"SLO khả dụng {slo.availability:.1%}")]
+        kinds = [("failures", 1 - slo.availability, "lỗi", f"SLO khả dụng {percent(slo.availability, 1)}")]
         if slo.latency_ms:
             kinds.append(("slow", 1 - slo.latency_objective, f"chậm hơn {_secs_vi(slo.latency_ms)}",
-                          f"SLO {slo.latency_objective:.0%} phản hồi dưới {_secs_vi(slo.latency_ms)}"))
+                          f"SLO {percent(slo.latency_objective, 0)} phản hồi dưới {_secs_vi(slo.latency_ms)}"))
         for key, budget, what, objective in kinds:
             local: dict[str, tuple[Any, float, float]] = {}  # a location's first (most urgent) burning rule
             for rule in self.slos.burn_rules:
@@ -107,9 +107,9 @@ class SloEvaluator:
                     out.append(Condition(
                         key=f"slo:{slo.name}:{key}",
                         title=f"{slo.title}: tỷ lệ {what} vượt mức cho phép",
-                        detail=(f"{long_r:.1%} trong {_win(rule.long_minutes)} qua, {short_r:.1%} trong "
-                                f"{_win(rule.short_minutes)} qua; ngân sách lỗi đang cạn nhanh gấp "
-                                f"{long_r / budget:.1f} lần ({objective})").replace(".", ",") + where,
+                        detail=(f"{percent(long_r, 1)} trong {_win(rule.long_minutes)} qua, {percent(short_r, 1)} "
+                                f"trong {_win(rule.short_minutes)} qua; ngân sách lỗi đang cạn nhanh gấp "
+                                f"{number(long_r / budget, 1)} lần ({objective})") + where,
                         severity=rule.severity))
                     break  # the first (most urgent) rule that fires speaks for this kind
             else:
@@ -119,8 +119,8 @@ class SloEvaluator:
                         key=f"location:{loc}:slo:{slo.name}:{key}",
                         title=(f"Điểm đo «{self.agents.title(loc)}»: {slo.title}: tỷ lệ {what} vượt mức cho phép, "
                                "các điểm đo khác vẫn truy cập được"),
-                        detail=(f"{long_r:.1%} trong {_win(rule.long_minutes)} qua, {short_r:.1%} trong "
-                                f"{_win(rule.short_minutes)} qua, đo từ điểm đo này ({objective})").replace(".", ","),
+                        detail=(f"{percent(long_r, 1)} trong {_win(rule.long_minutes)} qua, {percent(short_r, 1)} "
+                                f"trong {_win(rule.short_minutes)} qua, đo từ điểm đo này ({objective})"),
                         severity="ticket"))
         return out
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from compliance.period import Period
-from config.numbers import number
+from config.numbers import number, percent
 
 MET, NOT_MET, NOT_MEASURED = "met", "not_met", "not_measured"
 LOOKBACK = {"hour": dt.timedelta(days=14), "day": dt.timedelta(days=90)}
@@ -189,7 +189,7 @@ def probe_uptime(ops, ev, period: Period, lang: str = "vi") -> Judgement:
              "period_ratio": (1 - fails / runs) if runs else None}
 
     def pct(v: float | None) -> str:
-        return "-" if v is None else f"{number(v * 100, 2)} %"
+        return "-" if v is None else percent(v, 2)
 
     return _bucket_judgement("probe_uptime", ev, period, rows,
                              lambda r: (1 - r["failures"] / r["runs"]) if r["runs"] else None,
@@ -281,7 +281,7 @@ def _monthly(source: str, ops, period: Period, lang: str, month_figures: Callabl
 
 
 def _pct(v: float) -> str:
-    return f"{number(v * 100, 2)} %"
+    return percent(v, 2)
 
 
 def _bulk(ops, name: str, period: Period) -> list[dict[str, Any]] | None:

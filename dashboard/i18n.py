@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import re
 
-from config.numbers import number
+from config.numbers import NBSP, number, percent
 from sla_rules.constants import FLAGS
 
 TEXT: dict[str, dict[str, str]] = {
@@ -771,9 +771,6 @@ def t(key: str, lang: str = "vi", **kw: object) -> str:
     return s.format(**kw) if kw else s
 
 
-NBSP = "\u00a0"  # between a number and its unit: "89,66 %" never breaks across lines
-
-
 def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
@@ -787,9 +784,7 @@ def num(v: object, lang: str = "vi", digits: int = 0) -> str:
 
 def pct(v: object, lang: str = "vi", digits: int = 1) -> str:
     """0.853 → '85,3 %' (vi) / '85.3%' (en); None → '–'."""
-    if _missing(v):
-        return "–"
-    return num(100 * float(v), lang, digits) + (NBSP + "%" if lang == "vi" else "%")
+    return "–" if _missing(v) else percent(float(v), digits, "vi" if lang == "vi" else "en")
 
 
 def unit(v: object, u: str, lang: str = "vi", digits: int = 0) -> str:

@@ -1,5 +1,5 @@
 """The briefing's words and numbers the Vietnamese way: figures formatted as officials write them
-(1.234; 87,5%; 05/02/2026), the Vietnamese labels of the audit's, the sync's and the load tests'
+(1.234; 87,5 %; 05/02/2026), the Vietnamese labels of the audit's, the sync's and the load tests'
 kinds, and the Biểu 06 headings (from config/vocabulary.py). Used by the document and the
 renderers alike, so that every format says the same words.
 """
@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from config.numbers import number
+from config.numbers import number, percent
 from config.vocabulary import BIEU06_COLUMNS, CHANNEL_LABELS, bieu06_group_spans
 from sla_rules.constants import FLAGS
 
@@ -24,7 +24,7 @@ def fmt_dec(v: Any, digits: int = 1) -> str:
 
 
 def fmt_pct(ratio: Any, digits: int = 1) -> str:
-    return "-" if ratio is None else fmt_dec(100 * float(ratio), digits) + "%"
+    return "-" if ratio is None else percent(float(ratio), digits)
 
 
 def fmt_delta_int(now: Any, before: Any) -> str:

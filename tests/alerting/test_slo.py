@@ -31,7 +31,7 @@ def test_a_journey_failing_for_an_hour_pages_and_a_healthy_one_does_not(store):
     conds = SloEvaluator(SLOS, store, lambda: NOW).conditions()
     assert [(c.key, c.severity) for c in conds] == [("slo:dang-nhap-1.0:failures", "page"),
                                                     ("check:login-v1", "ticket")]
-    assert "Đăng nhập tài khoản 1.0" in conds[0].title and "100,0% trong 1 giờ qua" in conds[0].detail
+    assert "Đăng nhập tài khoản 1.0" in conds[0].title and "100,0\u00a0% trong 1 giờ qua" in conds[0].detail and "SLO khả dụng 99,5\u00a0%" in conds[0].detail
 
 
 def test_an_old_outage_that_ended_does_not_page_but_can_ticket(store):

@@ -106,7 +106,7 @@ def test_sla_audit_and_sync_reconciliation_per_month(app, tmp_path):
     j = judge(app, audit, sep_oct)
     assert j.status == "not_met" and j.since == dt.datetime(2026, 10, 1)
     assert (j.numbers["latest_month"], j.numbers["latest_dossiers"], j.numbers["latest_status_wrong"]) == ("2026-10", 2, 1)
-    assert "Tháng 10/2026: 1/2 hồ sơ hiển thị sai trạng thái (50,00 %)" in j.summary
+    assert "Tháng 10/2026: 1/2 hồ sơ hiển thị sai trạng thái (50,00\u00a0%)" in j.summary
     assert "nhà cung cấp báo 1 quá hạn, tính lại 0" in j.summary
     s = judge(app, sync, sep_oct)
     assert s.status == "not_met" and s.numbers["latest_unsynced"] == 1 and s.since == dt.datetime(2026, 10, 1)

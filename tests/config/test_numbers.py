@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.numbers import number
+from config.numbers import NBSP, number, percent
 
 
 @pytest.mark.parametrize("v, digits, lang, text", [
@@ -12,3 +12,9 @@ from config.numbers import number
 ])
 def test_groups_and_decimals(v, digits, lang, text):
     assert number(v, digits, lang) == text
+
+
+def test_percent_is_written_as_each_language_writes_it():
+    assert percent(0.89664, 2) == "89,66" + NBSP + "%"
+    assert percent(0.89664, 2, "en") == "89.66%"
+    assert percent(1, 1) == "100,0" + NBSP + "%" and percent(12.345, 0) == "1.234" + NBSP + "%"
