@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from config.numbers import number
+
 LABELS = {
     "vi": {
         "title": "Báo cáo kiểm thử tải", "scenario": "Kịch bản", "release": "Phiên bản", "target": "Địa chỉ thử",
@@ -116,10 +118,7 @@ class Fmt:
         self.L = LABELS[self.lang]
 
     def num(self, v: Any, digits: int = 0) -> str:
-        if v is None:
-            return "–"
-        s = f"{float(v):,.{digits}f}"
-        return s.translate(str.maketrans(",.", ".,")) if self.lang == "vi" else s
+        return "–" if v is None else number(float(v), digits, "vi" if self.lang == "vi" else "en")
 
     def dec(self, v: Any) -> str:
         """Up to three decimals, none shown when whole: 0.5 → "0,5", 2.0 → "2"."""
