@@ -54,9 +54,6 @@ class SloEvaluator:
         # result (after a start, agents send what they buffered before the central has run them)
         self.own_checks = frozenset(own_checks)
 
-    def _reporting(self, name: str, locations: Collection[str]) -> int:
-        return len(locations) + (1 if name in self.own_checks and LOCAL_LOCATION not in locations else 0)
-
     # -- locations --------------------------------------------------------------------------------
     def counted(self, at: dt.datetime) -> set[str]:
         """The locations whose results count at `at`: the central, and each agent reporting."""
@@ -98,7 +95,7 @@ class SloEvaluator:
                     if long_r > threshold and short_r > threshold:
                         burning.append(loc)
                         local.setdefault(loc, (rule, long_r, short_r))
-                if burning and len(burning) >= self.agents.needed(self._reporting(slo.probe, measured)):
+                if burning and len(burning) >= self.agents.needed_at(measured, own=slo.probe in self.own_checks):
                     # the figures of the burning locations' runs counted together
                     long_r = _ratio(_pooled(windows, burning, rule.long_minutes), key)
                     short_r = _ratio(_pooled(windows, burning, rule.short_minutes), key)
@@ -188,7 +185,7 @@ class SloEvaluator:
                 continue
             failing.sort(key=lambda r: (r.get("location", LOCAL_LOCATION) != LOCAL_LOCATION, r.get("location", "")))
             what = "Hành trình" if failing[0]["kind"] == "journey" else "Kiểm tra"
-            needed = self.agents.needed(self._reporting(name, [r.get("location", LOCAL_LOCATION) for r in rows]))
+            needed = self.agents.needed_at([r.get("location", LOCAL_LOCATION) for r in rows], own=name in self.own_checks)
             if len(failing) >= needed:
                 # the outage began when the needed-th location started failing
                 starts = sorted(r.get("failing_since") or r["started_at"] for r in failing)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -79,6 +80,12 @@ class AgentsConfig(_Strict):
     def needed(self, reporting: int) -> int:
         """How many failing locations make an outage the portal's, with `reporting` locations reporting."""
         return max(1, min(self.quorum, reporting))
+
+    def needed_at(self, locations: Collection[str], own: bool = True) -> int:
+        """needed() for a check seen from `locations` (those with a recent result for it). For the
+        central's own checks (`own`) the central counts even before its first result, so that what
+        an agent buffered while the central was down cannot alone make an outage the portal's."""
+        return self.needed(len(set(locations) | ({LOCAL_LOCATION} if own else set())))
 
     def title(self, location: str, lang: str = "vi") -> str:
         if location == LOCAL_LOCATION:

@@ -177,15 +177,12 @@ def _quorum_state(ref: ProbeRef, by_location: dict[str, Latest], agents: AgentsC
     of those with a recent result; else passing, with the locations that saw it fail."""
     states = {loc: _ref_state(ref, latest) for loc, latest in by_location.items()}
     failing = sorted((loc for loc, v in states.items() if v is False), key=lambda loc: (loc != LOCAL_LOCATION, loc))
-    reporting = sum(1 for v in states.values() if v is not None)
+    reporting = [loc for loc, v in states.items() if v is not None]
     if not reporting:
         return None, []
-    if states.get(LOCAL_LOCATION) is None:
-        # the page's probes are the central's own (config/status_page.yaml is checked against its
-        # probes file): it counts before its first result, so that what an agent buffered while
-        # the central was down cannot alone turn a service red just after a start
-        reporting += 1
-    if failing and len(failing) >= agents.needed(reporting):
+    # the page's probes are the central's own (config/status_page.yaml is checked against its
+    # probes file): it counts before its first result
+    if failing and len(failing) >= agents.needed_at(reporting, own=True):
         return False, []
     return True, failing
 

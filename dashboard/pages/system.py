@@ -73,7 +73,8 @@ with common.guard():
         for name, rs in by_check.items():
             bad = [r for r in rs if not r["last_ok"]]
             checks.append(rs[0])
-            if bad and len(bad) >= agents.needed(len(rs)):
+            # the central counts through its newest result for the check, whatever its age
+            if bad and len(bad) >= agents.needed_at([r["location"] for r in rs], own=False):
                 failing.append(bad[0])
             elif bad:
                 only_at.append((bad[0], [place_name.get(r["location"], r["location"]) for r in bad]))

@@ -105,3 +105,13 @@ def test_just_after_the_central_starts_one_agent_s_buffered_failures_are_not_the
     # a check the central does not run stays the lone agent's to speak for
     assert keys(SloEvaluator(SloFile(), store, lambda: NOW, AGENTS, own_checks=["search"]).failing_checks()
                 ) == [("check:home", "ticket")]
+
+
+def test_the_one_rule_every_reader_of_the_quorum_asks():
+    """needed_at: the quorum over the locations with a recent result; the central counted for its
+    own checks even without one (the alerts, the status page and the Hệ thống page all ask it)."""
+    assert AGENTS.needed_at(["hanoi"], own=True) == 2      # an agent alone, just after the central started
+    assert AGENTS.needed_at(["hanoi"], own=False) == 1     # a check only that agent runs
+    assert AGENTS.needed_at(["central", "hanoi", "hcm", "hanoi"], own=True) == 2
+    assert AGENTS.needed_at(["central"], own=True) == AGENTS.needed_at([], own=True) == 1
+    assert AgentsConfig(quorum=3).needed_at(["central", "hanoi"]) == 2   # fewer report than the quorum: all
