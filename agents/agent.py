@@ -27,7 +27,6 @@ from this machine's secrets file, never from the central.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import queue
