@@ -109,6 +109,27 @@ _RESERVED = frozenset((
     "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "e_dn", "clk", "tod", "n", "wd", "w", "nx", "qpos", "tkey", "due_dn",
     "due_month", "late_us", "resolved", "j_us", "a", "b2", "x", "e", "c", "k", "pv", "mm"))
 
+def restart_cycle_sql(x: str = "x") -> str:
+    """Whether a dossier row (its columns as `x`.<column>) has a supplement request and a receipt
+    after it whose lawfulness needs the first deadline, in restart mode: the request is not before
+    a lower bound of that deadline, its reception alone gives (a period of n days or hours never
+    ends sooner than n calendar days or real hours later). A request before the bound is lawful for
+    sure, and the clock restarts from the receipt. A function of the row alone: no rule set or
+    calendar changes it, so the store keeps it in the row (compute_sql's `cycle_flag`)."""
+    D = DAY_US
+    q, sr = f"{x}.supplement_requested_at", f"{x}.supplement_received_at"
+    r_us, lim = f"epoch_us({x}.received_at)", limit_sql(f"{x}.time_unit", f"{x}.time_limit")
+    r_dn = f"({r_us} // {D})"
+    unit = functools.partial(in_clock_sql, f"{x}.time_unit")
+    bound = (f"(CASE WHEN {unit('same_day')} THEN ({r_dn} + 1) * {D} "
+             f"WHEN NOT coalesce({lim} > 0 AND {lim} <= {MAX_LIMIT}, false) THEN 9223372036854775807 "
+             f"WHEN {unit('working_hours')} THEN {r_us} + CAST(round({lim} * {HOUR_US}) AS BIGINT) "
+             f"WHEN {unit('calendar_days')} THEN ({r_dn} + CAST(ceil({lim}) AS BIGINT) + 1) * {D} "
+             f"WHEN {unit('working_days')} THEN ({r_dn} + CAST(floor({lim}) AS BIGINT) + 1) * {D} "
+             f"ELSE 9223372036854775807 END)")
+    return f"({q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr} AND epoch_us({q}) >= {bound})"
+
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 
 
@@ -377,7 +398,8 @@ class SlaEngine:
     def compute_sql(self, source: str, as_of: datetime | date, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Sequence[str] = (),
                     status_type: str | None = None, internals: Sequence[str] = (),
-                    early: Sequence[Mapping[str, str]] = ()) -> str:
+                    early: Sequence[Mapping[str, str]] = (), cycle_flag: str | None = None,
+                    cycle_source: str | None = None) -> str:
         """A SELECT returning the columns of dossier_sla (+ `reason` and the audit `flags` when with_reasons) for `source`.
 
         extra: further columns of `source` passed through unchanged (after the output columns),
@@ -394,6 +416,11 @@ class SlaEngine:
         `x.<column>`; a later one reads the names of earlier layers and the engine's facts of the
         row (EARLY_FACTS: excluded, resolved at some time, received_at and the resolution instant
         in µs).
+        cycle_flag: a BOOLEAN column of `source` holding restart_cycle_sql of the row, so that the
+        engine reads it rather than computing it (a NULL is judged as TRUE). cycle_source: a relation
+        with the columns of `source` holding exactly its rows whose cycle_flag is TRUE (restart mode
+        reads them there rather than picking them out of `source`; a NULL flag then is an error of
+        the caller's).
         An output column nobody reads is not computed (DuckDB drops unused expressions).
         """
         if lang not in ("vi", "en"):
@@ -414,6 +441,11 @@ class SlaEngine:
                 raise ValueError(f"early: {n!r} cannot name a column of the engine's output")
         if status_type is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", status_type):
             raise ValueError(f"status_type: {status_type!r} is not a type name")
+        if cycle_flag is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cycle_flag):
+            raise ValueError(f"cycle_flag: {cycle_flag!r} is not a column name")
+        if cycle_source is not None and cycle_flag is None:
+            raise ValueError("cycle_source needs cycle_flag")
+        cyc = _relation(cycle_source, "cycle_source") if cycle_source is not None else None
         src = _relation(source, "source")
         ev = _relation(events, "events") if events is not None else None
         asof = _as_of(as_of)
@@ -433,7 +465,7 @@ class SlaEngine:
         for gi, (lits, members) in enumerate(groups):
             cond = self._range_cond("x.received_at", members) if len(groups) > 1 else "TRUE"
             fast, slow = self._branch(src, gi, lits, cond, asof_us, asof_lit, ev is not None, with_reasons,
-                                      extra, status_type, internals, early, ctes)
+                                      extra, status_type, internals, early, ctes, cycle_flag, cyc)
             branches += [fast, slow]
         body = "\nUNION ALL\n".join(branches)
         sql = ("WITH " + ",\n".join(ctes) + "\n") if ctes else ""
@@ -592,21 +624,6 @@ class SlaEngine:
         """The fraction of a working-day limit N + f as office µs of a day."""
         return f"CAST(round((lim - floor(lim)) * {L.m}) AS BIGINT)"
 
-    def _first_late_bound(self) -> str:
-        """A lower bound (µs, over the source row `x`) of the instant a dossier's first clock makes
-        it late, from its reception alone: a period of n days or hours never ends sooner than n
-        calendar days or real hours later."""
-        D = DAY_US
-        r_us, lim = "epoch_us(x.received_at)", limit_sql("x.time_unit", "x.time_limit")
-        r_dn = f"({r_us} // {D})"
-        unit = functools.partial(in_clock_sql, "x.time_unit")
-        return (f"(CASE WHEN {unit('same_day')} THEN ({r_dn} + 1) * {D} "
-                f"WHEN NOT coalesce({lim} > 0 AND {lim} <= {MAX_LIMIT}, false) THEN 9223372036854775807 "
-                f"WHEN {unit('working_hours')} THEN {r_us} + CAST(round({lim} * {HOUR_US}) AS BIGINT) "
-                f"WHEN {unit('calendar_days')} THEN ({r_dn} + CAST(ceil({lim}) AS BIGINT) + 1) * {D} "
-                f"WHEN {unit('working_days')} THEN ({r_dn} + CAST(floor({lim}) AS BIGINT) + 1) * {D} "
-                f"ELSE 9223372036854775807 END)")
-
     def _due_us(self, L: _Lits) -> str:
         """The due instant (µs) over the chain's columns: an office-time instant for working hours and
         fractional working days, else the office close of the due day."""
@@ -618,7 +635,8 @@ class SlaEngine:
 
     def _branch(self, src: str, gi: int, L: _Lits, cond: str, asof_us: int, asof_lit: str, events: bool,
                 with_reasons: bool, extra: tuple[str, ...], status_type: str | None,
-                internals: tuple[str, ...], early: tuple[dict[str, str], ...], ctes: list[str]) -> tuple[str, str]:
+                internals: tuple[str, ...], early: tuple[dict[str, str], ...], ctes: list[str],
+                cycle_flag: str | None, cycle_source: str | None) -> tuple[str, str]:
         """One rule-settings group: (the dossiers without a supplement history, those with one).
 
         Written for DuckDB's vectorised executor, where every expression node costs a pass over
@@ -651,27 +669,35 @@ class SlaEngine:
               f"{limit_sql('x.time_unit', 'x.time_limit')} AS lim, epoch_us(x.received_at) AS r_us, "
               f"epoch_us(x.supplement_requested_at) AS qc_raw, epoch_us(x.supplement_received_at) AS sc_raw, "
               f"epoch_us(coalesce(x.finished_at, x.returned_at)) AS f_us"
-              f"{rs_cols}{ex_cols}{first_early} FROM {src} x WHERE {{where}}")
+              f"{rs_cols}{ex_cols}{first_early} FROM {{source}} x WHERE {{where}}")
         # fin_state: a result date makes a dossier resolved at it, whatever its state says (but a
         # withdrawn or refused one); bnd: facts after as_of or after the result change nothing
         base = (f"SELECT *, NOT excl AND f_us IS NOT NULL AS fin_state, "
                 f"least(f_us, {asof_us}) AS bnd FROM ({a0})")
         for layer in early[1:]:
             base = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({base})"
+        def over(source: str, where: str) -> str:  # `base` over these rows
+            return base.replace("{source}", source).replace("{where}", where)
+
         q, sr = "x.supplement_requested_at", "x.supplement_received_at"
         # A dossier takes the second SELECT when it has supplement events, or a request and a receipt
         # after it whose lawfulness needs the first deadline: resume mode adds every closed cycle's
         # pause; restart mode only when the request is not before a lower bound of the first deadline
-        # (a request before it is lawful for sure, and the clock restarts from the receipt).
-        pair = f"{q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr}"
-        if not resume:
-            pair += f" AND epoch_us({q}) >= {self._first_late_bound()}"
+        # (restart_cycle_sql).
         ev = "EXISTS (SELECT 1 FROM evk WHERE evk.dossier_code = x.dossier_code)"
-        slow_cond = f"(({pair}) OR {ev})" if events else f"({pair})"
         sx = f"sx{gi}"
-        # every other dossier takes the first: an anti-join against the few of the second costs less
-        # than testing the bound again on every row, and no dossier can be in neither
-        fast_cond = f"NOT EXISTS (SELECT 1 FROM {sx} WHERE {sx}.dossier_code = x.dossier_code)"
+        if cycle_flag and not resume:
+            # the row's stored answer, a column read instead of the bound computed (a NULL, a row
+            # never filled, sends the dossier to the second SELECT, which can judge any dossier)
+            slow_cond = f"(x.{cycle_flag} IS NOT FALSE" + (f" OR {ev})" if events else ")")
+            fast_cond = f"(x.{cycle_flag} IS FALSE" + (f" AND NOT {ev})" if events else ")")
+        else:
+            pair = (restart_cycle_sql("x") if not resume
+                    else f"({q} IS NOT NULL AND {sr} IS NOT NULL AND {q} <= {sr})")
+            slow_cond = f"({pair} OR {ev})" if events else pair
+            # every other dossier takes the first: an anti-join against the few of the second costs
+            # less than testing the bound again on every row, and no dossier can be in neither
+            fast_cond = f"NOT EXISTS (SELECT 1 FROM {sx} WHERE {sx}.dossier_code = x.dossier_code)"
         after = f"(qc_raw > bnd AND qc_raw <= {asof_us}) OR (sc_raw > bnd AND sc_raw <= {asof_us})"
         # the first SELECT: a request alone is open; a receipt alone is an orphan; a receipt with a
         # request before it closes a lawful cycle (restart), with one after it closes a cycle the row
@@ -687,11 +713,18 @@ class SlaEngine:
         # most dossiers have nothing to flag (no supplement fact, not processing): fl0 NULL, flags 0
         fl0 = f"CASE WHEN qc_raw IS NOT NULL OR sc_raw IS NOT NULL OR proc THEN {fl0} END"
         fast_in = (f"SELECT *, {e_fast} AS e_us, {q_k} AS q_k{zero_p}, {fl0} AS fl0 "
-                   f"FROM ({base.replace('{where}', f'({cond}) AND {fast_cond}')})")
+                   f"FROM ({over(src, f'({cond}) AND {fast_cond}')})")
         fast = (f"SELECT *, CASE WHEN q_k < coalesce(late_us, 9223372036854775807) THEN q_k END AS q_open "
                 f"FROM ({self._chain(fast_in, L, R)})")
         # the second: candidate clocks per cycle, the first that stops is kept
-        ctes.append(f"{sx} AS MATERIALIZED ({base.replace('{where}', f'({cond}) AND ({slow_cond})')})")
+        if cycle_source and cycle_flag and not resume:
+            # the dossiers of the stored flag from their copies; those with events only, from the source
+            slow_rows = over(cycle_source, f"({cond})")
+            if events:
+                slow_rows += f" UNION ALL {over(src, f'({cond}) AND x.{cycle_flag} IS FALSE AND {ev}')}"
+        else:
+            slow_rows = over(src, f"({cond}) AND ({slow_cond})")
+        ctes.append(f"{sx} AS MATERIALIZED ({slow_rows})")
         ctes.extend(self._cycles(gi, L, sx, asof_us, events))
         e_k = "r_us" if resume else "CASE WHEN c.e_k > r_us THEN c.e_k ELSE r_us END"
         pc = "".join(f", c.p_{k}" for k in flav) if added else ""

@@ -30,11 +30,12 @@ FORMATS = ("parquet", "csv")
 # per-dossier results packed into keys (`sla_results`; the view `dossier_sla` gives them in readable
 # columns), the key counts per agency the monthly tables are counted from (`sla_*_counts`; the
 # `agency_month_*` tables are what they count to), the numberings those keys use (`sla_agencies`,
-# `sla_sources`), which run wrote the counts (`dashboard_counts_state`) and the digest of the
-# dossiers' stored facts (`dossier_facts_state`).
+# `sla_sources`), which run wrote the counts (`dashboard_counts_state`), the digest of the
+# dossiers' stored facts (`dossier_facts_state`) and the copies of some dossier rows the refresh
+# reads (`cycle_dossiers`: the dossiers table holds them).
 INTERNAL_TABLES = ("sla_results", "sla_month_counts", "sla_audit_counts", "sla_sync_counts", "sla_agencies",
                    "sla_sources", "dashboard_counts_state", "index766_pre", "index766_pre_stamp",
-                   "dossier_facts_state")
+                   "dossier_facts_state", "cycle_dossiers")
 # Columns left out of a table that is exported: the facts the refresh keeps in each dossier's row
 # (store/dossier_facts.py), numbers of the same bookkeeping.
 INTERNAL_COLUMNS = {"dossiers": FACT_COLUMNS}

@@ -1,10 +1,18 @@
 """What the refresh reads of each dossier that no rule, calendar or as_of changes, kept in its row.
 
-Three columns of `dossiers` (migration 020):
+Columns of `dossiers` (migrations 020 and 021):
 - fx_agency: the agency's number in sla_agencies (numbers are given once and never change);
 - fx_audit: the head of the audit key (store/vendor.py: the audit's month, the vendor's class of
   its status word, refused or withdrawn, no reported due date);
-- fx_sync: the sync key (store/vendor.py), NULL for a dossier that is not resolved.
+- fx_rdue: the vendor's due date as the day or minute the audit compares (store/vendor.py);
+- fx_sync: the sync key (store/vendor.py), NULL for a dossier that is not resolved;
+- fx_month: the row's part of month_key (store/month_key.py: the months of its reception and of
+  its result, its channel);
+- fx_cycle: whether the engine must judge its supplement cycle against its first deadline
+  (sla_rules/engine.py, restart_cycle_sql).
+The rows with fx_cycle (a few in a thousand) are also copied whole into `cycle_dossiers`: a full
+refresh reads them from there, where picking them out of every dossier's columns cost more than
+judging them.
 
 They are a function of the row alone and of the classification in store/vendor.py. `fill` computes
 them for every row where they are missing; the import clears them on every row it changes
@@ -14,8 +22,8 @@ computes them differently, `fill` computes every row again and says so, so that 
 judges everything again rather than counting with old facts.
 
 Why: the engine pass read the vendor's and the portal's status words, the source system and the
-agency of every dossier through four joins, and built both heads, on every refresh; now once per
-written row.
+agency of every dossier through four joins, built the keys' heads and tested which dossiers need
+their supplement cycles judged, on every refresh; now once per written row.
 """
 from __future__ import annotations
 
@@ -23,9 +31,11 @@ import hashlib
 
 import duckdb
 
+from sla_rules.engine import restart_cycle_sql
+from store.month_key import row_fact_sql
 from store.vendor import WORD_COLUMNS, WORD_JOINS, classify_words, stored_facts_sql, word_classes_sql
 
-FACT_COLUMNS = ("fx_agency", "fx_audit", "fx_sync")
+FACT_COLUMNS = ("fx_agency", "fx_audit", "fx_rdue", "fx_sync", "fx_month", "fx_cycle")
 # fx_audit is never NULL once filled (every dossier has a reception month): it marks a filled row.
 CLEAR_SQL = ", ".join(f"{c} = NULL" for c in FACT_COLUMNS)
 
@@ -33,8 +43,9 @@ CLEAR_SQL = ", ".join(f"{c} = NULL" for c in FACT_COLUMNS)
 def _facts_select(where: str) -> tuple[str, str]:
     """(SELECT of dossier_id and the facts of the dossiers `where` holds for, the digest of
     everything that computes them: that SELECT and the classification of the status words)."""
-    exprs = stored_facts_sql()
-    cols = ", ".join(f"{exprs[c]} AS {c}" for c in ("fx_audit", "fx_sync"))
+    exprs = {**stored_facts_sql(), "fx_month": row_fact_sql("d"),
+             "fx_cycle": f"coalesce({restart_cycle_sql('d')}, false)"}
+    cols = ", ".join(f"{exprs[c]} AS {c}" for c in FACT_COLUMNS if c != "fx_agency")
     body = (f"SELECT d.dossier_id, a.agency_ix AS fx_agency, {cols} "
             f"FROM (SELECT d.*, {WORD_COLUMNS} FROM dossiers d {WORD_JOINS} WHERE {{where}}) d "
             f"JOIN sla_agencies a ON a.agency_code = d.agency_code")
@@ -47,18 +58,28 @@ def digest() -> str:
     return _facts_select("TRUE")[1]
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                       "AND schema_name = 'main' AND database_name = current_database() ORDER BY column_index",
+                       [table]).fetchall()
+
+
 def fill(con: duckdb.DuckDBPyConnection) -> tuple[int, bool]:
     """Compute the facts of every dossier that lacks them, or of every dossier when they were
-    computed by other SQL (another digest). In the caller's transaction. Returns (rows filled,
-    whether every row was computed again because the SQL changed)."""
+    computed by other SQL (another digest) or the dossiers' columns changed, and copy the rows
+    whose supplement cycles the engine judges one by one (fx_cycle) into `cycle_dossiers`. In the
+    caller's transaction. Returns (rows filled, whether every row was computed again)."""
     stored = con.execute("SELECT max(digest) FROM dossier_facts_state").fetchone()[0]
-    every = stored is not None and stored != digest()
+    # the copies hold whole rows: a migration that changes the dossiers' columns makes them anew
+    every = (stored is not None and stored != digest()) or _columns(con, "cycle_dossiers") != _columns(con, "dossiers")
     where = "TRUE" if every else "d.fx_audit IS NULL"
     todo = f"(SELECT * FROM dossiers d WHERE {where})"
     if not every and not con.execute(f"SELECT EXISTS (SELECT 1 FROM {todo})").fetchone()[0]:
         if stored is None:
             con.execute("INSERT INTO dossier_facts_state VALUES (?)", [digest()])
         return 0, False
+    if not every:  # the rows about to be filled: their copies go, and come back if they still need one
+        con.execute(f"DELETE FROM cycle_dossiers WHERE dossier_id IN (SELECT dossier_id FROM {todo})")
     # agencies new to the store take the next numbers; a number once given is never changed
     con.execute(f"""INSERT INTO sla_agencies
         SELECT coalesce((SELECT max(agency_ix) FROM sla_agencies), 0) + row_number() OVER (ORDER BY agency_code),
@@ -66,8 +87,16 @@ def fill(con: duckdb.DuckDBPyConnection) -> tuple[int, bool]:
         FROM (SELECT DISTINCT agency_code FROM {todo} EXCEPT SELECT agency_code FROM sla_agencies)""")
     classify_words(con, todo)
     select, key = _facts_select(where)
+    if not every:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE facts_todo AS SELECT dossier_id FROM {todo}")
     n = con.execute(f"UPDATE dossiers SET {', '.join(f'{c} = f.{c}' for c in FACT_COLUMNS)} "
                     f"FROM ({select}) f WHERE dossiers.dossier_id = f.dossier_id").fetchone()[0]
+    if every:
+        con.execute("CREATE OR REPLACE TABLE cycle_dossiers AS SELECT * FROM dossiers WHERE fx_cycle")
+    else:
+        con.execute("INSERT INTO cycle_dossiers SELECT * FROM dossiers "
+                    "WHERE fx_cycle AND dossier_id IN (SELECT dossier_id FROM temp.facts_todo)")
+        con.execute("DROP TABLE temp.facts_todo")
     con.execute("DELETE FROM dossier_facts_state")
     con.execute("INSERT INTO dossier_facts_state VALUES (?)", [key])
     return int(n), every

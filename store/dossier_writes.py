@@ -156,7 +156,7 @@ def apply_cycles_to_stored(con: duckdb.DuckDBPyConnection, cycles: str, batch_id
     return _one(
         con,
         f"UPDATE dossiers SET supplement_requested_at = c.ev_requested_at, "
-        f"supplement_received_at = c.ev_received_at, updated_at = ? FROM {cycles} c "
+        f"supplement_received_at = c.ev_received_at, {CLEAR_SQL}, updated_at = ? FROM {cycles} c "
         f"WHERE dossiers.dossier_code = c.dossier_code {skip} "
         f"AND (dossiers.supplement_requested_at IS NULL OR c.ev_requested_at >= dossiers.supplement_requested_at) "
         f"AND (dossiers.supplement_requested_at IS DISTINCT FROM c.ev_requested_at "

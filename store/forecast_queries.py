@@ -32,7 +32,8 @@ from store.queries import (DEFAULT_SCORE_DENOMINATOR, SCORE_DENOMINATORS, _bieu0
                            _denominator, _month, _next_month, _run, ratios_sql)
 from store.reference import agency_tree_ctes
 from store.registry import Table, named_query
-from store.sla import data_as_of, key_field_sql
+from store.month_key import key_field_sql
+from store.sla import data_as_of
 
 
 # Codes seen in the month's figures or among the dossiers due: nodes even when unknown to the
@@ -46,7 +47,7 @@ def _due_sql() -> str:
     tree of $tree_date as bieu06 rolls up the month's figures.
 
     Pending and in time as the monthly figures count it: from the facts the recompute packed in
-    month_key (store/sla.py: counted, so not excluded and received before as_of; R = 0, not resolved
+    month_key (store/month_key.py: counted, so not excluded and received before as_of; R = 0, not resolved
     before as_of; L = 0, not late by as_of) and its agency (sla_agencies), which agency_month_stats
     is counted from; and no open request (flag STOPPED). A row without those keys (not written by a
     recompute) is judged from its dossier by the same rules (month_keys_sql), as refresh_month_stats

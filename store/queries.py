@@ -37,11 +37,11 @@ from sla_rules.constants import FLAG_NEGATIVE_LATE
 from store.errors import QueryError
 from store.reference import agency_tree_ctes, natural_key_sql
 from store.registry import Table, named_query, run
-from store.sla import (COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql, key_month_sql,
-                       month_facts_sql)
+from store.month_key import key_field_sql, key_month_sql
+from store.sla import COUNTS_SQL, SLA_ROWS_SQL, STAT_COLUMNS, data_as_of, due_at_sql, month_facts_sql
 from store.vendor import (AUDIT_COUNTS, AUDIT_FINDINGS, AUDIT_KINDS, FINDING_COUNTS, FINDINGS_MASK, SYNC_COUNTS,
                           SYNC_PROBLEMS, SYNC_STATUS_CLASSES, VENDOR_STATUS_CLASSES, audit_facts_sql,
-                          class_mask_sql, classes_sql, classify_sql, due_differs_sql, due_unit_sql, kind_name_sql,
+                          bucket_differs_sql, class_mask_sql, classes_sql, classify_sql, due_bucket_sql, kind_name_sql,
                           sync_problem_sql, vendor_classes_sql)
 
 BIEU06_DIMENSIONS = {"agency": None, "field": "field", "procedure": "procedure_code", "channel": "channel"}
@@ -163,9 +163,8 @@ def _in_scope(col: str, rollup: bool = True) -> str:
 
 # -- narrowing the SLA results before counting ------------------------------------------------
 #
-# sla_results holds, beside each status, the dossier's months packed in month_key (store/sla.py,
-# month_keys_sql: F + 1 in the low 15 bits, the month resolved counted back from as_of in the
-# next 11, 0 = not resolved before as_of) and its agency as numbered in sla_agencies. A query about one
+# sla_results holds, beside each status, the dossier's months packed in month_key (store/month_key.py:
+# the month received, and resolved before as_of) and its agency as numbered in sla_agencies. A query about one
 # month and some agencies first keeps the rows that can count there (a superset: received by the
 # month's end, not resolved before it, agency in scope), then applies the exact rules of
 # month_facts_sql to those alone. Rows the numbers cannot vouch for are always kept: no month_key
@@ -202,10 +201,10 @@ def _scoped_results_sql(con: duckdb.DuckDBPyConnection, codes: list[str] | None,
         conds.append(f"agency_ix IN ({', '.join(str(int(i)) for i in ixs)})" if ixs else "FALSE")
     as_of = data_as_of(con)
     if month is not None and as_of is not None:
-        # received by the month's end, not resolved before it (month_key's layout: store/sla.py)
+        # received by the month's end, not resolved before it (month_key's layout: store/month_key.py)
         mi = month.year * 12 + month.month - 1
-        f = "(CAST(month_key & 32767 AS INTEGER) - 1)"
-        r = key_month_sql("CAST((month_key >> 15) & 2047 AS INTEGER)", as_of)
+        f = key_month_sql(key_field_sql("fm"))
+        r = key_month_sql(key_field_sql("rm"))
         conds.append(f"{f} <= {mi} AND ({r} IS NULL OR {r} >= {mi} OR {f} >= {mi})")  # R never before F
     exact = " AND ".join(f"({c})" for c in conds)
     sql = (f"SELECT * FROM sla_results WHERE (month_key IS NOT NULL AND agency_ix IS NOT NULL AND {exact}) "
@@ -425,8 +424,8 @@ def _audit_base_sql(where: str = "TRUE") -> str:
     0 when none or not computed). The rules: store/vendor.py, as the recompute counts them."""
     f = audit_facts_sql(class_mask_sql("vc.class_ix"), "enum_code(s.status_enum)", "d.reported_due_at IS NULL",
                         "s.late_from IS NOT NULL",
-                        due_differs_sql("epoch_us(d.reported_due_at)", "epoch_us(s.late_from)",
-                                        due_unit_sql("d.time_unit", "d.time_limit")))
+                        bucket_differs_sql(due_bucket_sql("epoch_us(d.reported_due_at)", "d.time_unit", "d.time_limit"),
+                                           "epoch_us(s.late_from)"))
     return f"""
     SELECT *, {kind_name_sql('kind_code')} AS kind
     FROM (

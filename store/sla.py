@@ -42,9 +42,10 @@ from typing import Any, Protocol
 import duckdb
 
 from config.clock import local_now, to_local
-from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, SLA_STATUSES, quoted_list
-from sla_rules.constants import FLAG_STOPPED, month_number_sql, office_time_sql
+from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, quoted_list
+from sla_rules.constants import FLAG_STOPPED, office_time_sql
 from store import dossier_facts
+from store.month_key import month_keys_sql, month_stats_sql, pass_layers, status_of_key_sql
 from store.vendor import audit_key_of_pass, early_facts, write_dashboard_counts
 
 ENGINE_INPUT_COLUMNS = ["dossier_code", "received_at", "time_limit", "time_unit", "supplement_requested_at",
@@ -194,177 +195,7 @@ COUNTS_SQL = """
     count(*) FILTER (WHERE is_pending_overdue)                             AS pending_overdue"""
 
 
-# -- the monthly table by running sums ------------------------------------------------------------
-#
-# Months are numbered m = 12 * year + month - 1; A is the month of as_of. For month M the cut is
-# the start of M + 1 (or as_of when M = A). A counted dossier received in month F, resolved
-# before as_of in month R (none: resolved at or after as_of, or not at all) is, in month M:
-#   received in M when M = F; open (received_total) when F <= M <= R (or A); resolved when M = R;
-#   pending when F <= M < R (or <= A);
-#   pending and overdue when pending and M >= L (L: the first month whose end finds the dossier
-#   late = the month of late_from, only when late_from <= as_of and the clock was not stopped by an
-#   open supplement request). The W1 / W2 fields (a waiting window) are kept in the layout, 0.
-# A month before F counts as F (bad data: finished before received).
-# So each dossier is a handful of month numbers ("month facts"): F, R, L, W1 and W2, with its
-# final class and channel, packed into one BIGINT per dossier, month_key:
-#   bits  0-14  F + 1
-#   bits 15-25  R, bits 26-36 L, bits 37-47 W1, bits 48-58 W2, each as A + 2 - month (1..2047,
-#               170 years back from as_of), 0 = none
-#   bits 59-61  the status (sla_status code: early 0, on_time 1, overdue 2, ...), bit 62 online.
-# Months counted back from as_of need no clamping per dossier (R and L are never before F; W1 and
-# W2 are raised to F); the key is cheap to build in the engine pass (recompute, _month_facts)
-# and means nothing without its as_of (sla_result_set). Dossiers are counted per (agency, key):
-# tens of thousands of groups for ten million dossiers. Each group turns into +n / -n changes at
-# its months (pending and overdue: +n at max(F, L), -n at R; waiting: -n / +n at the part of
-# [W1, W2) inside that), and per agency the running sums over the months give the pending figures.
-
-_F_BITS, _D_BITS = 15, 11
-_D_MAX = (1 << _D_BITS) - 1            # largest field value: the oldest month a key holds is A + 2 - 2047
-_KEY = {"rm": 15, "lm": 26, "ws": 37, "we": 48, "status": 59, "online": 62}
-_EARLY, _OVERDUE = SLA_STATUSES.index("early"), SLA_STATUSES.index("overdue")  # their ENUM codes
-
-
-def _as_of_sql(as_of: dt.datetime) -> tuple[str, int]:
-    """as_of as a TIMESTAMP literal and its month number (constants, folded by the planner,
-    where a query parameter would be evaluated again on every row)."""
-    a = as_of.year * 12 + as_of.month - 1
-    if a + 2 >= 1 << _F_BITS:
-        raise ValueError(f"as_of {as_of} is beyond the years the monthly figures can count")
-    return f"TIMESTAMP '{as_of.isoformat(sep=' ')}'", a
-
-
-def key_field_sql(name: str, key: str = "month_key") -> str:
-    """The value of one of month_key's month fields (`name`: rm, lm, ws or we; 0 = none)."""
-    return f"(({key} >> {_KEY[name]}) & {(1 << _D_BITS) - 1})"
-
-
-def key_month_sql(field: str, as_of: dt.datetime) -> str:
-    """The month number a key field holds (NULL for 0: none); `field` an SQL expression of the
-    field's value (month_key shifted and masked)."""
-    return f"({_as_of_sql(as_of)[1] + 2} - nullif({field}, 0))"
-
-
-def _key_head_sql(fm: str, r_field: str, w_fields: str, online: str, as_of: dt.datetime,
-                  guarded: bool = True) -> str:
-    """The part of month_key the dossier alone gives: F, R (`r_field`: its field value), W1 and W2
-    (`w_fields`: already shifted) and the channel. NULL when `fm` is (a dossier not counted).
-    guarded: a dossier received before the oldest month a key holds stops the recompute with a
-    message (unguarded, the caller has made sure there is none)."""
-    A = _as_of_sql(as_of)[1]
-    key = (f"({fm} + 1) + {r_field} * {1 << _KEY['rm']} + {w_fields} "
-           f"+ CAST({online} AS BIGINT) * {1 << _KEY['online']}")
-    if not guarded:
-        return key
-    return (f"CASE WHEN {fm} < {A + 2 - _D_MAX} THEN error('a dossier received more than 170 years before as_of') "
-            f"ELSE {key} END")
-
-
-def oldest_key_instant(as_of: dt.datetime) -> dt.datetime:
-    """The first instant of the oldest month a month_key holds (170 years before as_of)."""
-    m = _as_of_sql(as_of)[1] + 2 - _D_MAX
-    return dt.datetime(m // 12, m % 12 + 1, 1)
-
-
-def _key_tail_sql(late: str, l_month: str, status: str, as_of: dt.datetime) -> str:
-    """The part of month_key the SLA result gives (added to the head): L (`l_month` when `late`,
-    the condition of being late by as_of) and the status."""
-    A = _as_of_sql(as_of)[1]
-    return (f"CASE WHEN {late} THEN ({A + 2} - {l_month}) * {1 << _KEY['lm']} ELSE 0 END "
-            f"+ CAST(enum_code({status}) AS BIGINT) * {1 << _KEY['status']}")
-
-
-def month_keys_sql(rel: str, as_of: dt.datetime) -> str:
-    """SELECT of (*, month_key) over `rel`, which has the columns status (sla_status), late_from,
-    flags, channel, received_at, finished_at, returned_at, state. month_key is NULL for a dossier the
-    monthly figures do not count (excluded, or received at or after as_of). A dossier received more
-    than 170 years before as_of (bad data) makes the recompute fail with a message instead of being
-    miscounted. The recompute builds the same key in its engine pass (recompute, _month_facts)."""
-    as_of_lit, A = _as_of_sql(as_of)
-    res = "greatest(coalesce(finished_at, returned_at), received_at)"
-    head = _key_head_sql("_fm", f"coalesce({A + 2} - _rm, 0)", "0", "channel = 'online'", as_of)
-    tail = _key_tail_sql(f"late_from <= {as_of_lit} AND coalesce(flags & {FLAG_STOPPED}, 0) = 0", month_number_sql("late_from"),
-                         "status", as_of)
-    return f"""
-    SELECT * EXCLUDE (_fm, _rm), {head} + {tail} AS month_key
-    FROM (
-        SELECT *,
-               CASE WHEN status <> 'excluded' AND received_at < {as_of_lit} THEN {month_number_sql('received_at')} END AS _fm,
-               CASE WHEN state <> 'withdrawn' AND coalesce(finished_at, returned_at) < {as_of_lit}
-                    THEN {month_number_sql(res)} END AS _rm
-        FROM {rel})"""
-
-
-def _epoch_us(ts: dt.datetime) -> int:
-    return (ts - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
-
-
-def month_stats_sql(grouped: str, as_of: dt.datetime) -> str:
-    """SELECT of agency_month_stats rows (without as_of) from `grouped`: (agency_code, month_key, n)
-    rows, n dossiers of that agency with that month_key (as month_keys_sql gives it, not NULL)."""
-    A = _as_of_sql(as_of)[1]
-
-    def field(name: str) -> str:
-        return f"CAST((month_key >> {_KEY[name]}) & {(1 << _D_BITS) - 1} AS INTEGER) AS {name}_f"
-
-    def month(name: str) -> str:  # the month a field holds, never before F; NULL for none
-        return f"CASE WHEN {name}_f = 0 THEN NULL WHEN {A + 2} - {name}_f > fm THEN {A + 2} - {name}_f ELSE fm END AS {name}"
-
-    return f"""
-    WITH g AS (
-        SELECT agency_code, month_key, n FROM {grouped}
-    ), g1 AS (
-        SELECT agency_code, n, CAST(month_key & {(1 << _F_BITS) - 1} AS INTEGER) - 1 AS fm,
-               {field('rm')}, {field('lm')}, {field('ws')}, {field('we')},
-               CASE CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER)  -- by the sla_status code: early 0, on time 1, overdue 2
-                    WHEN {_EARLY} THEN 0 WHEN {_OVERDUE} THEN 2 ELSE 1 END AS fin,
-               CAST((month_key >> {_KEY['online']}) & 1 AS INTEGER) AS online
-        FROM g
-    ), f0 AS (
-        SELECT agency_code, n, fm, {month('rm')}, {month('lm')}, {month('ws')}, {month('we')}, fin, online FROM g1
-    ), f AS MATERIALIZED (  -- pending and overdue in [od_s, od_e), except waiting in [wa, wb); read 6 times
-        SELECT *, CASE WHEN od THEN lm END AS od_s, CASE WHEN od THEN rm END AS od_e,
-               CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
-                    THEN greatest(ws, lm) END AS wa,
-               CASE WHEN od AND ws IS NOT NULL AND greatest(ws, lm) < least(we, coalesce(rm, {A} + 1))
-                    THEN least(we, coalesce(rm, {A} + 1)) END AS wb
-        FROM (SELECT *, coalesce(lm < coalesce(rm, {A} + 1), FALSE) AS od FROM f0)
-    ), changes AS (
-        SELECT agency_code, fm AS m, n * online AS r_on, n * (1 - online) AS r_off, 0 AS r_early, 0 AS r_on_time,
-               0 AS r_overdue, 0 AS od FROM f
-        UNION ALL SELECT agency_code, rm, 0, 0, n * (fin = 0)::INTEGER, n * (fin = 1)::INTEGER, n * (fin = 2)::INTEGER, 0
-                  FROM f WHERE rm IS NOT NULL
-        UNION ALL SELECT agency_code, od_s, 0, 0, 0, 0, 0, n FROM f WHERE od_s IS NOT NULL
-        UNION ALL SELECT agency_code, od_e, 0, 0, 0, 0, 0, -n FROM f WHERE od_e IS NOT NULL
-        UNION ALL SELECT agency_code, wa, 0, 0, 0, 0, 0, -n FROM f WHERE wa IS NOT NULL
-        UNION ALL SELECT agency_code, wb, 0, 0, 0, 0, 0, n FROM f WHERE wb IS NOT NULL
-    ), per AS (
-        SELECT agency_code, m, sum(r_on) AS r_on, sum(r_off) AS r_off, sum(r_early) AS r_early,
-               sum(r_on_time) AS r_on_time, sum(r_overdue) AS r_overdue, sum(od) AS od
-        FROM changes WHERE m <= {A} GROUP BY ALL
-    ), grid AS (
-        SELECT agency_code, unnest(range(min(m), {A} + 1)) AS m FROM per GROUP BY agency_code
-    ), run AS (
-        SELECT g.agency_code, g.m,
-               coalesce(p.r_on, 0) AS r_on, coalesce(p.r_off, 0) AS r_off,
-               coalesce(p.r_early, 0) + coalesce(p.r_on_time, 0) + coalesce(p.r_overdue, 0) AS res,
-               coalesce(p.r_early, 0) AS r_early, coalesce(p.r_on_time, 0) AS r_on_time,
-               coalesce(p.r_overdue, 0) AS r_overdue,
-               sum(coalesce(p.r_on, 0) + coalesce(p.r_off, 0) - coalesce(p.r_early, 0) - coalesce(p.r_on_time, 0)
-                   - coalesce(p.r_overdue, 0)) OVER w AS pending,
-               sum(coalesce(p.od, 0)) OVER w AS pod
-        FROM grid g LEFT JOIN per p ON p.agency_code = g.agency_code AND p.m = g.m
-        WINDOW w AS (PARTITION BY g.agency_code ORDER BY g.m ROWS UNBOUNDED PRECEDING)
-    )
-    SELECT make_date(CAST(m // 12 AS INTEGER), CAST(m % 12 + 1 AS INTEGER), 1) AS month, agency_code,
-           CAST(pending + res AS BIGINT) AS received_total, CAST(r_on AS BIGINT) AS received_online,
-           CAST(r_off AS BIGINT) AS received_direct_postal, CAST(pending + res - r_on - r_off AS BIGINT) AS carried_over,
-           CAST(res AS BIGINT) AS resolved_total, CAST(r_early AS BIGINT) AS resolved_early,
-           CAST(r_on_time AS BIGINT) AS resolved_on_time, CAST(r_overdue AS BIGINT) AS resolved_overdue,
-           CAST(pending AS BIGINT) AS pending_total, CAST(pending - pod AS BIGINT) AS pending_in_time,
-           CAST(pod AS BIGINT) AS pending_overdue
-    FROM run
-    WHERE pending + res > 0"""
-
+# -- the monthly table, from the month keys (store/month_key.py) ------------------------------
 
 def _write_month_stats(con: duckdb.DuckDBPyConnection, grouped: str, as_of: dt.datetime) -> int:
     con.execute("DELETE FROM agency_month_stats")
@@ -410,31 +241,6 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl)
 
 
-def _month_facts(as_of: dt.datetime, in_range: bool, counts_refusals: bool = False) -> tuple[list[dict[str, str]], str]:
-    """The monthly figures' facts of a dossier as early layers of the engine pass (from the
-    dossier row and the engine's facts of it, before the calendar joins) and the month_key over
-    the engine's output (adding L and the status).
-
-    in_range: every reception and resolution instant of the store lies in the months a key holds
-    (checked by the caller), so a row needs neither the guard against too old a reception nor
-    raising R to F (the monthly table raises it, the narrowed queries too)."""
-    A = _as_of_sql(as_of)[1]
-    a_us = _epoch_us(as_of)
-    # the resolution's month from the row's own timestamp (a timestamp made from µs costs more)
-    res = "coalesce(x.finished_at, x.returned_at)"
-    resolved_at = res if in_range else f"greatest({res}, x.received_at)"
-    early = [
-        {"mf_rec": month_number_sql("x.received_at"), "mf_on": "x.channel = 'online'", "mf_res": month_number_sql(resolved_at)},
-        {"mf_fm": f"CASE WHEN NOT excl AND r_us < {a_us} THEN mf_rec END",
-         "mf_r": f"CASE WHEN fin_state AND f_us < {a_us} THEN {A + 2} - mf_res ELSE 0 END"},
-        {"mf_head": _key_head_sql("mf_fm", "mf_r", "0", "mf_on", as_of, guarded=not in_range)},
-    ]
-    key = f"mf_head + {_key_tail_sql(f'late_us <= {a_us} AND (flags & {FLAG_STOPPED}) = 0', 'late_month', 'status', as_of)}"
-    if counts_refusals:  # a refusal in time is excluded only after the clock: no key for it
-        key = f"CASE WHEN status <> 'excluded' THEN {key} END"
-    return early, key
-
-
 # The key count tables and the sla_results column each is counted from.
 _KEY_TABLES = (("sla_month_counts", "month_key"), ("sla_audit_counts", "audit_key"), ("sla_sync_counts", "sync_key"))
 _KEYS = "agency_ix, month_key, audit_key, sync_key"
@@ -468,14 +274,20 @@ def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datet
                     f"SELECT * FROM dossiers WHERE dossier_id IN (SELECT dossier_id FROM {only})")
         dossiers = "temp.sla_pass_dossiers"
     inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS SELECT d.dossier_id AS dossier_code, {inputs}, "
-                f"d.fx_agency AS agency_ix, d.channel, d.reported_due_at, d.fx_audit, d.fx_sync FROM {dossiers} d")
+    row = (f"SELECT d.dossier_id AS dossier_code, {inputs}, d.fx_agency AS agency_ix, d.fx_audit, d.fx_rdue, "
+           f"d.fx_sync, d.fx_month, d.fx_cycle FROM {{}} d")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS {row.format(dossiers)}")
+    cycles = None
+    if not only:  # every dossier: those with fx_cycle from their copies (store/dossier_facts.py)
+        if con.execute("SELECT EXISTS (SELECT 1 FROM dossiers WHERE fx_cycle IS NULL)").fetchone()[0]:
+            raise RuntimeError("the dossiers' stored facts are not filled (store/dossier_facts.py, fill)")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_cycles AS {row.format('cycle_dossiers')}")
+        cycles = "v_sla_cycles"
     con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
                 f'FROM dossier_events e JOIN {dossiers} d ON d.dossier_code = e.dossier_code')
-    oldest = con.execute("SELECT least(min(received_at), min(finished_at), min(returned_at)) "
-                         f"FROM {dossiers}").fetchone()[0]
-    early, month_key = _month_facts(as_of, oldest is None or oldest >= oldest_key_instant(as_of),
-                                    engine.counts_late_refusals)
+    early, month_key = pass_layers(as_of)
+    if engine.counts_late_refusals:  # a refusal in time is excluded only after the clock: no key for it
+        month_key = f"CASE WHEN status <> 'excluded' THEN {month_key} END"
     early = [{**early[0], **early_facts()}, *early[1:]]
     # the events relation only when there are events the engine reads (a join less per dossier)
     events = "v_sla_events" if con.execute(
@@ -483,7 +295,7 @@ def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datet
     ).fetchone()[0] else None
     sql = engine.compute_sql("v_sla_input", as_of, events=events, extra=("agency_ix",),
                              status_type="sla_status", internals=("late_us", "late_month", "flags"),
-                             early=early)
+                             early=early, cycle_flag="fx_cycle", cycle_source=cycles)
     con.execute(f"""
         INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags, audit_key, sync_key)
         SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags, {audit_key_of_pass()}, vn_sync
@@ -520,7 +332,7 @@ def _write_figures(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, run_id: i
     statuses of every result. Returns (statuses, month rows)."""
     statuses = {str(k): int(v) for k, v in con.execute(f"""
         SELECT status, sum(n) FROM (
-            SELECT enum_range(NULL::sla_status)[CAST((month_key >> {_KEY['status']}) & 7 AS INTEGER) + 1] AS status, n
+            SELECT {status_of_key_sql()} AS status, n
             FROM sla_month_counts
             UNION ALL SELECT status, 1 FROM sla_results WHERE month_key IS NULL)
         GROUP BY status ORDER BY CAST(status AS VARCHAR)""").fetchall()}

@@ -133,16 +133,21 @@ _SHIFT_US = 400 * 365 * 86_400_000_000
 MINUTE_US, DAY_US = 60_000_000, 86_400_000_000
 
 
-def due_differs_sql(reported_due_us: str, late_us: str, unit_us: str) -> str:
-    """The vendor's due instant and ours (the instant before late_from) fall in different minutes
-    or days (`unit_us`); NULL-safe (FALSE when either is missing)."""
-    return (f"coalesce(({reported_due_us} + {_SHIFT_US}) // {unit_us} "
-            f"<> ({late_us} - 1 + {_SHIFT_US}) // {unit_us}, FALSE)")
+def due_bucket_sql(reported_due_us: str, time_unit: str, time_limit: str) -> str:
+    """The vendor's due instant as the number of its day (>= 0) or, for an office-time deadline,
+    -1 - the number of its minute, of the row alone (NULL when the vendor gave none). Due dates are
+    compared to the minute for an office-time deadline, by the day otherwise."""
+    return (f"CASE WHEN {office_time_sql(time_unit, time_limit)} "
+            f"THEN -1 - ({reported_due_us} + {_SHIFT_US}) // {MINUTE_US} "
+            f"ELSE ({reported_due_us} + {_SHIFT_US}) // {DAY_US} END")
 
 
-def due_unit_sql(time_unit: str, time_limit: str) -> str:
-    """The unit the due dates are compared in: a minute for an office-time deadline, else a day."""
-    return f"CASE WHEN {office_time_sql(time_unit, time_limit)} THEN {MINUTE_US} ELSE {DAY_US} END"
+def bucket_differs_sql(bucket: str, late_us: str) -> str:
+    """The vendor's due instant (its bucket, due_bucket_sql) and ours (the instant before late_from)
+    fall in different minutes or days; FALSE when either is missing."""
+    ours = f"({late_us} - 1 + {_SHIFT_US})"
+    return (f"coalesce(CASE WHEN {bucket} >= 0 THEN {bucket} <> {ours} // {DAY_US} "
+            f"ELSE -1 - {bucket} <> {ours} // {MINUTE_US} END, FALSE)")
 
 
 def audit_facts_sql(mask: str, code: str, no_reported_due: str, has_deadline: str, due_differs: str) -> dict[str, str]:
@@ -293,7 +298,8 @@ WORD_COLUMNS = "vw.class_ix AS vendor_class, sw.synced_resolved, so.source_ix"
 
 def stored_facts_sql() -> dict[str, str]:
     """What both keys need of the dossier row alone, over `d` (a dossiers row with the columns of
-    classify_words): the head of audit_key (fx_audit) and sync_key (fx_sync). Kept in the row
+    classify_words): the head of audit_key (fx_audit), the vendor's due bucket (fx_rdue) and
+    sync_key (fx_sync). Kept in the row
     (store/dossier_facts.py): no rule, calendar or as_of changes them."""
     head = (f"(CAST({month_number_sql('coalesce(d.finished_at, d.returned_at, d.received_at)')} AS INTEGER) + 1) * {1 << _A_MONTH} "
             f"+ coalesce(vendor_class, 0) * {1 << _A_CLASS} "
@@ -301,6 +307,7 @@ def stored_facts_sql() -> dict[str, str]:
             f"+ CAST(d.reported_due_at IS NULL AS INTEGER) * {1 << _A_NO_RDUE}")
     return {
         "fx_audit": f"CAST({head} AS INTEGER)",
+        "fx_rdue": due_bucket_sql("epoch_us(d.reported_due_at)", "d.time_unit", "d.time_limit"),
         "fx_sync": sync_key_sql("d.state", "d.finished_at", "d.returned_at", "d.synced_at", "synced_resolved",
                                 "source_ix"),
     }
@@ -308,20 +315,15 @@ def stored_facts_sql() -> dict[str, str]:
 
 def early_facts() -> dict[str, str]:
     """The pass's early layer (engine compute_sql `early`, reading the input view as x.*): what
-    both keys need of the dossier row, from its stored facts and the reported due date."""
-    return {
-        "vn_head": "x.fx_audit",
-        "vn_rdue": "epoch_us(x.reported_due_at)",
-        "vn_unit": due_unit_sql("x.time_unit", "x.time_limit"),
-        "vn_sync": "x.fx_sync",
-    }
+    both keys need of the dossier row, from its stored facts."""
+    return {"vn_head": "x.fx_audit", "vn_rdue": "x.fx_rdue", "vn_sync": "x.fx_sync"}
 
 
 def audit_key_of_pass() -> str:
     """audit_key over the engine pass's output (status, late_us, flags and the early facts)."""
     return (f"vn_head + (CAST(flags AS INTEGER) & {FINDINGS_MASK}) + CAST(enum_code(status) AS INTEGER) * {1 << _A_CODE} "
             f"+ CAST(late_us IS NULL AS INTEGER) * {1 << _A_NO_DUE} "
-            f"+ CAST({due_differs_sql('vn_rdue', 'late_us', 'vn_unit')} AS INTEGER) * {1 << _A_DIFF}")
+            f"+ CAST({bucket_differs_sql('vn_rdue', 'late_us')} AS INTEGER) * {1 << _A_DIFF}")
 
 
 def write_dashboard_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from config import default_path
 from config.ruleset import RuleSet
 from sla_rules.constants import FLAG_STOPPED
-from sla_rules.engine import SlaEngine
+from sla_rules.engine import SlaEngine, restart_cycle_sql
 from tests.sla_oracle import Dossier, Oracle, load_input
 
 OVERRIDES = [default_path("calendar", "vn-civil-service.yaml"), default_path("calendar", "quang-ngai.yaml")]
@@ -85,13 +85,26 @@ as_ofs = st.one_of(st.just(datetime(2027, 6, 1)), instants)
 FIELDS = ("rule_version", "clock_start_at", "due_date", "due_at", "late_from", "final_status", "status")
 
 
+def _rows(engine: SlaEngine, source: str, as_of: datetime, use_events: bool, **kw) -> dict:
+    cur = CON.execute(engine.compute_sql(source, as_of, events="input_events" if use_events else None,
+                                         internals=("flags",), **kw))
+    names, rows = [d[0] for d in cur.description], cur.fetchall()
+    assert len(rows) == len({r[0] for r in rows}), "a dossier judged twice"
+    return {r[0]: dict(zip(names, r)) for r in rows}
+
+
 def check(engine: SlaEngine, batch, as_of: datetime, use_events: bool) -> None:
     load_input(CON, list(batch))
-    sql = engine.compute_sql("input_dossiers", as_of, events="input_events" if use_events else None,
-                             internals=("flags",))
-    cur = CON.execute(sql)
-    names = [d[0] for d in cur.description]
-    got = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+    got = _rows(engine, "input_dossiers", as_of, use_events)
+    # as the store runs it: the cycle flag read from a column (a NULL sends the dossier to the
+    # general path), and with the flagged rows read from a copy of their own
+    CON.execute(f"CREATE OR REPLACE TEMP TABLE input_flagged AS SELECT *, coalesce({restart_cycle_sql('i')}, false) "
+                f"AS fx_cycle FROM input_dossiers i")
+    CON.execute("CREATE OR REPLACE TEMP TABLE input_cycles AS SELECT * FROM input_flagged WHERE fx_cycle")
+    assert _rows(engine, "input_flagged", as_of, use_events, cycle_flag="fx_cycle",
+                cycle_source="input_cycles") == got
+    CON.execute("UPDATE input_flagged SET fx_cycle = NULL WHERE hash(dossier_code) % 3 = 0")
+    assert _rows(engine, "input_flagged", as_of, use_events, cycle_flag="fx_cycle") == got
     orc = Oracle(engine.ruleset, engine.calendar)
     assert len(got) == len(batch)
     for d in batch:

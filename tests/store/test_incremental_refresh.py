@@ -145,6 +145,10 @@ def test_incremental_refresh_equals_a_full_recompute(tmp_path, base, engine, see
             assert res["kind"] == "incremental", res
             assert res["dossiers"] == s.cursor().execute("SELECT count(*) FROM dossiers").fetchone()[0]
         incremental = snapshot(s)
+        # the copies of the rows whose cycles are judged one by one follow the imports
+        cur = s.cursor()
+        assert sorted(cur.execute("SELECT * FROM cycle_dossiers").fetchall(), key=repr) == \
+            sorted(cur.execute("SELECT * FROM dossiers WHERE fx_cycle").fetchall(), key=repr)
         res = recompute(s, engine, AS_OF0 + dt.timedelta(minutes=minutes), full=True)
         assert res["kind"] == "full"
         assert_same(incremental, snapshot(s))
@@ -171,6 +175,33 @@ def test_facts_computed_differently_are_computed_again_and_everything_judged(tmp
         assert res["facts_filled"] == res["dossiers"]
         assert_same(before, snapshot(s))
         assert recompute(s, engine, AS_OF0, full=False)["facts_filled"] == 0
+
+
+def test_supplement_dates_taken_from_events_clear_the_rows_facts(tmp_path, base, engine):
+    """A stored dossier whose supplement dates an events import changes has its stored facts
+    computed again (whether its cycle needs its first deadline depends on those dates)."""
+    path = tmp_path / "s.duckdb"
+    shutil.copy(base, path)
+    with Store(path, memory_limit="512MB") as s:
+        code = s.cursor().execute("SELECT min(dossier_code) FROM dossiers WHERE supplement_requested_at IS NULL "
+                                  "AND time_unit = 'working_days' AND received_at < '2026-01-01'").fetchone()[0]
+        now = local_now()
+        with s.transaction() as con:
+            batch = begin_batch(con, kind="events", file_name="ev.csv", file_sha256="ev", started_at=now)
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _ev AS
+                SELECT dossier_code, 'supplement_requested' AS event, received_at + INTERVAL 60 DAY AS "at", NULL AS detail
+                FROM dossiers WHERE dossier_code = '{code}'
+                UNION ALL SELECT dossier_code, 'supplement_received', received_at + INTERVAL 61 DAY, NULL
+                FROM dossiers WHERE dossier_code = '{code}'""")
+            upsert_events(con, "_ev", batch)
+            supplement_cycles(con, "SELECT dossier_code FROM _ev", "_cyc")
+            assert apply_cycles_to_stored(con, "_cyc", batch, now) == 1
+            assert con.execute(f"SELECT fx_audit, fx_cycle FROM dossiers WHERE dossier_code = '{code}'").fetchone() \
+                == (None, None)
+        assert recompute(s, engine, AS_OF0, full=False)["kind"] == "incremental"
+        # a request two months after reception is late: the cycle is judged against the first deadline
+        assert s.cursor().execute(f"SELECT fx_cycle FROM dossiers WHERE dossier_code = '{code}'").fetchone() == (True,)
+        assert s.cursor().execute(f"SELECT count(*) FROM cycle_dossiers WHERE dossier_code = '{code}'").fetchone() == (1,)
 
 
 def test_only_the_touched_dossiers_are_judged_again(tmp_path, base, engine):

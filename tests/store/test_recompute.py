@@ -121,7 +121,7 @@ class BrokenEngine:
         return self._engine.fingerprint()
 
     def compute_sql(self, source, as_of, events=None, with_reasons=False, lang="vi", extra=(), status_type=None,
-                    internals=(), early=()):
+                    internals=(), early=(), cycle_flag=None, cycle_source=None):
         if self._error is not None:
             raise self._error
         return "SELECT * FROM no_such_relation"
@@ -182,17 +182,34 @@ def test_the_recompute_counts_months_as_the_rules_do_even_for_odd_instants(tmp_p
     assert by_recompute == by_rules
 
 
-def test_a_reception_older_than_the_monthly_figures_can_count_stops_the_recompute(store, engine):
-    """A counted dossier received more than 170 years before as_of (bad data) cannot be placed in
-    the monthly figures: the recompute says so and keeps the previous results."""
+def test_a_date_beyond_the_monthly_figures_months_stops_the_recompute(store, engine):
+    """A dossier dated after the last year the monthly figures' keys hold (bad data: the import takes
+    1990 to 2100) cannot be placed in them: the recompute names it and keeps the previous results."""
     recompute(store, engine, AS_OF)
     before = sla(store)
     with store.transaction() as c:
-        c.execute(f"UPDATE dossiers SET received_at = TIMESTAMP '1820-03-04 09:00', {CLEAR_SQL} "
+        c.execute(f"UPDATE dossiers SET finished_at = TIMESTAMP '2730-03-04 09:00', {CLEAR_SQL} "
                   "WHERE dossier_code = 'D-pending'")
-    with pytest.raises(Exception, match="more than 170 years before as_of"):
+    with pytest.raises(Exception, match="dated outside the years 1 to 2729: D-pending"):
         recompute(store, engine, AS_OF)
     assert sla(store) == before
+
+
+def test_a_reception_two_centuries_old_is_counted_in_its_month(store, engine):
+    """Month numbers are absolute: a dossier received in 1820 (bad data) is counted from that month,
+    as the independent count from the dossiers does."""
+    from store.sla import refresh_month_stats
+
+    with store.transaction() as c:
+        c.execute(f"UPDATE dossiers SET received_at = TIMESTAMP '1820-03-04 09:00', {CLEAR_SQL} "
+                  "WHERE dossier_code = 'D-pending'")
+    recompute(store, engine, AS_OF)
+    q = "SELECT * EXCLUDE (as_of) FROM agency_month_stats ORDER BY ALL"
+    ours = store.cursor().execute(q).fetchall()
+    assert ours[0][0] == dt.date(1820, 3, 1) and ours[0][2] == 1  # received_total
+    with store.transaction() as c:
+        refresh_month_stats(c, AS_OF)
+        assert c.execute(q).fetchall() == ours
 
 
 def test_a_resolution_older_than_the_monthly_figures_can_count_is_counted_in_the_reception_month(tmp_path, engine):
