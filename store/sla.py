@@ -241,9 +241,10 @@ def _empty_sla_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl)
 
 
-# The key count tables and the sla_results column each is counted from.
-_KEY_TABLES = (("sla_month_counts", "month_key"), ("sla_audit_counts", "audit_key"), ("sla_sync_counts", "sync_key"))
-_KEYS = "agency_ix, month_key, audit_key, sync_key"
+# The key count tables and the sla_results column each is counted from (the sync counts are the
+# dossiers' own: _write_key_counts).
+_KEY_TABLES = (("sla_month_counts", "month_key"), ("sla_audit_counts", "audit_key"))
+_KEYS = "agency_ix, month_key, audit_key"
 # An incremental refresh judging more than this share of the dossiers again runs as a full one.
 INCREMENTAL_SHARE = 0.3
 
@@ -275,7 +276,7 @@ def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datet
         dossiers = "temp.sla_pass_dossiers"
     inputs = ", ".join(f"d.{c}" for c in ENGINE_INPUT_COLUMNS if c != "dossier_code")
     row = (f"SELECT d.dossier_id AS dossier_code, {inputs}, d.fx_agency AS agency_ix, d.fx_audit, d.fx_rdue, "
-           f"d.fx_sync, d.fx_month, d.fx_cycle FROM {{}} d")
+           f"d.fx_month, d.fx_cycle FROM {{}} d")
     con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS {row.format(dossiers)}")
     cycles = None
     if not only:  # every dossier: those with fx_cycle from their copies (store/dossier_facts.py)
@@ -297,8 +298,8 @@ def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datet
                              status_type="sla_status", internals=("late_us", "late_month", "flags"),
                              early=early, cycle_flag="fx_cycle", cycle_source=cycles)
     con.execute(f"""
-        INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags, audit_key, sync_key)
-        SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags, {audit_key_of_pass()}, vn_sync
+        INSERT INTO sla_results (dossier_id, status, late_from, month_key, agency_ix, flags, audit_key)
+        SELECT dossier_code, status, late_from, {month_key}, agency_ix, flags, {audit_key_of_pass()}
         FROM ({sql})""")
 
 
@@ -311,7 +312,12 @@ def _key_groups(rows: str, sign: int = 1) -> str:
 
 def _write_key_counts(con: duckdb.DuckDBPyConnection, changes: str | None) -> None:
     """The key count tables: counted from sla_results (changes None), or added `changes`
-    (t, agency_ix, key, n) rows to, keeping the groups that still hold dossiers."""
+    (t, agency_ix, key, n) rows to, keeping the groups that still hold dossiers. The sync key is
+    the dossier's own stored fact (no rule or as_of changes it): its counts come from the dossiers,
+    whole, every time."""
+    con.execute("DELETE FROM sla_sync_counts")
+    con.execute("INSERT INTO sla_sync_counts (agency_ix, sync_key, n) SELECT fx_agency, fx_sync, count(*) "
+                "FROM dossiers WHERE fx_sync IS NOT NULL GROUP BY ALL")
     if changes is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE sla_key_groups AS {_key_groups('sla_results')}")
     else:

@@ -1,13 +1,14 @@
 """The vendor's figures against ours: how a dossier counts in the audit and in the sync check.
 
 One home for both rules. The audit's per-dossier listing (store/queries.py) and the recompute's
-engine pass (store/sla.py) read them from here: the pass packs each dossier's audit and sync facts
-into two numbers beside its SLA result (sla_results.audit_key, sync_key), and the per-agency month
-tables the dashboard adds up (agency_month_audit, agency_month_findings, agency_month_sync) are
-counted from those numbers alone, per (agency, key) group, so a refresh never reads the vendor's
-columns of every dossier again. What the two numbers take from the dossier row alone (the audit
-key's head, the whole sync key) is computed when the row is written and kept in it
-(store/dossier_facts.py, stored_facts_sql).
+engine pass (store/sla.py) read them from here: each dossier's audit and sync facts are packed into
+two numbers, the audit key beside its SLA result (sla_results.audit_key) and the sync key, which no
+rule or as_of changes, in the dossier row (dossiers.fx_sync), and the per-agency month tables the
+dashboard adds up (agency_month_audit, agency_month_findings, agency_month_sync) are counted from
+those numbers alone, per (agency, key) group, so a refresh never reads the vendor's columns of
+every dossier again. What the two numbers take from the dossier row alone (the audit key's head,
+the whole sync key) is computed when the row is written and kept in it (store/dossier_facts.py,
+stored_facts_sql).
 
 The audit (a dossier counts in the month it was resolved in, or received in when not resolved):
 - audited: the engine judged it (status not excluded) and its state is not withdrawn/rejected;
@@ -204,18 +205,21 @@ def audit_counts_sql(groups: str) -> str:
     """SELECT month, agency_code, AUDIT_COUNTS, FINDING_COUNTS from `groups`: (agency_code,
     audit_key, n) rows."""
     f, audited, found, code = _audit_decoded("audit_key")
-    kind = f"({f['kind_code']})"
-    cols = [(audited, "dossiers"),
-            *((f"{audited} AND {kind} = {i + 1}", k) for i, k in enumerate(AUDIT_KINDS)),
-            (f"{audited} AND {kind} <> 0", "mismatches"),
-            (f"{audited} AND {f['reported_overdue']}", "reported_overdue"),
-            (f"{audited} AND {f['our_overdue']}", "recomputed_overdue"),
-            *((f"({found} & {b}) <> 0", name) for name, b in AUDIT_FINDINGS.items()),
-            (f"{found} <> 0", "findings"),
-            (f"({found} & {FLAG_NEGATIVE_LATE}) <> 0 AND {code} = {_CODE['overdue']}", "negative_counted_overdue")]
+    # each group's facts decoded once, then summed (the kind's CASE is read by six counts)
+    facts = (f"{audited} AS audited, {f['kind_code']} AS kind, {f['reported_overdue']} AS rep_overdue, "
+             f"{f['our_overdue']} AS our_overdue, {found} AS found, {code} AS code")
+    cols = [("audited", "dossiers"),
+            *((f"audited AND kind = {i + 1}", k) for i, k in enumerate(AUDIT_KINDS)),
+            ("audited AND kind <> 0", "mismatches"),
+            ("audited AND rep_overdue", "reported_overdue"),
+            ("audited AND our_overdue", "recomputed_overdue"),
+            *((f"(found & {b}) <> 0", name) for name, b in AUDIT_FINDINGS.items()),
+            ("found <> 0", "findings"),
+            (f"(found & {FLAG_NEGATIVE_LATE}) <> 0 AND code = {_CODE['overdue']}", "negative_counted_overdue")]
     sums = ", ".join(f"CAST(coalesce(sum(n) FILTER (WHERE {c}), 0) AS BIGINT) AS {name}" for c, name in cols)
-    return (f"SELECT {_month_of(f'(audit_key >> {_A_MONTH})')} AS month, agency_code, {sums} "
-            f"FROM {groups} GROUP BY audit_key >> {_A_MONTH}, agency_code")
+    return (f"SELECT {_month_of('month_no')} AS month, agency_code, {sums} "
+            f"FROM (SELECT agency_code, n, audit_key >> {_A_MONTH} AS month_no, {facts} FROM {groups}) "
+            f"GROUP BY month_no, agency_code")
 
 
 def _month_of(number: str) -> str:
@@ -315,8 +319,8 @@ def stored_facts_sql() -> dict[str, str]:
 
 def early_facts() -> dict[str, str]:
     """The pass's early layer (engine compute_sql `early`, reading the input view as x.*): what
-    both keys need of the dossier row, from its stored facts."""
-    return {"vn_head": "x.fx_audit", "vn_rdue": "x.fx_rdue", "vn_sync": "x.fx_sync"}
+    the audit key needs of the dossier row, from its stored facts."""
+    return {"vn_head": "x.fx_audit", "vn_rdue": "x.fx_rdue"}
 
 
 def audit_key_of_pass() -> str:

@@ -101,9 +101,9 @@ def snapshot(store: Store) -> dict[str, list]:
     q = {
         "results": f"""
             SELECT d.dossier_code, s.status, s.late_from, s.month_key, s.flags, s.audit_key,
-                   s.sync_key & 3, s.sync_key >> 22, so.source_system, a.agency_code
+                   d.fx_sync & 3, d.fx_sync >> 22, so.source_system, a.agency_code
             FROM sla_results s JOIN dossiers d USING (dossier_id) LEFT JOIN sla_agencies a USING (agency_ix)
-            LEFT JOIN sla_sources so ON so.source_ix = {source_ix_of('s.sync_key')}""",
+            LEFT JOIN sla_sources so ON so.source_ix = {source_ix_of('d.fx_sync')}""",
         "view": "SELECT * FROM dossier_sla",
         "month_stats": "SELECT * FROM agency_month_stats",
         "audit": "SELECT * FROM agency_month_audit",

@@ -55,7 +55,7 @@ def test_a_version_9_store_keeps_every_result_it_can_show(tmp_path, monkeypatch,
         assert closes == {v[0]: v[2] for v in engine.rule_versions()}
         assert cur.execute("SELECT count(month_key) FROM sla_results").fetchone()[0] == 0
         assert [r[0] for r in cur.execute("SELECT column_name FROM (DESCRIBE sla_results)").fetchall()] == \
-            ["dossier_id", "status", "late_from", "month_key", "agency_ix", "flags", "audit_key", "sync_key"]
+            ["dossier_id", "status", "late_from", "month_key", "agency_ix", "flags", "audit_key"]
         types = dict(cur.execute("SELECT column_name, column_type FROM (DESCRIBE dossiers)").fetchall())
         assert types["state"].startswith("ENUM") and types["channel"].startswith("ENUM") \
             and types["time_unit"].startswith("ENUM")
