@@ -15,8 +15,8 @@ refresh reads them from there, where picking them out of every dossier's columns
 judging them.
 
 They are a function of the row alone and of the classification in store/vendor.py. `fill` computes
-them for every row where they are missing; the import clears them on every row it changes
-(store/dossier_writes.py, CLEAR_SQL), and anything else that changes a dossier row must clear them
+them for every row where they are missing; the import marks every row it changes as missing them
+(store/dossier_writes.py, CLEAR_SQL: fx_audit cleared), and anything else that changes a dossier row must mark it
 too. The digest of the SQL they were computed with is kept (dossier_facts_state): when the code
 computes them differently, `fill` computes every row again and says so, so that the refresh
 judges everything again rather than counting with old facts.
