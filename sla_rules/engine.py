@@ -109,6 +109,7 @@ _RESERVED = frozenset((
     "p_wd", "p_wdc", "p_cd", "p_us", "e_us", "e_dn", "clk", "tod", "n", "wd", "w", "nx", "qpos", "tkey", "due_dn",
     "due_month", "late_us", "resolved", "j_us", "a", "b2", "x", "e", "c", "k", "pv", "mm"))
 
+
 def restart_cycle_sql(x: str = "x") -> str:
     """Whether a dossier row (its columns as `x`.<column>) has a supplement request and a receipt
     after it whose lawfulness needs the first deadline, in restart mode: the request is not before
@@ -676,6 +677,7 @@ class SlaEngine:
                 f"least(f_us, {asof_us}) AS bnd FROM ({a0})")
         for layer in early[1:]:
             base = f"SELECT *, {', '.join(f'{expr} AS {n}' for n, expr in layer.items())} FROM ({base})"
+
         def over(source: str, where: str) -> str:  # `base` over these rows
             return base.replace("{source}", source).replace("{where}", where)
 

@@ -280,7 +280,7 @@ def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datet
     con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_input AS {row.format(dossiers)}")
     cycles = None
     if not only:  # every dossier: those with fx_cycle from their copies (store/dossier_facts.py)
-        if con.execute(f"SELECT EXISTS (SELECT 1 FROM dossiers WHERE {dossier_facts.MARK} IS NULL)").fetchone()[0]:
+        if con.execute("SELECT EXISTS (SELECT 1 FROM dossiers WHERE fx_cycle IS NULL)").fetchone()[0]:
             raise RuntimeError("the dossiers' stored facts are not filled (store/dossier_facts.py, fill)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW v_sla_cycles AS {row.format('cycle_dossiers')}")
         cycles = "v_sla_cycles"
