@@ -80,6 +80,12 @@ def unit_spec(name: str | None) -> TimeUnitSpec | None:
     return next((u for u in UNITS if u.name == name), None)
 
 
+# -- a dossier's dates ----------------------------------------------------------------------------
+# Plausible years: a date outside is a typo (01/01/0024) or a placeholder (9999-12-31), refused by
+# the import; the figures are not counted as of a later instant (every month up to it would be a
+# row per agency).
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
 # -- a dossier's state ----------------------------------------------------------------------------
 DossierState = Literal["processing", "finished", "returned", "withdrawn", "rejected"]
 DOSSIER_STATES: tuple[str, ...] = get_args(DossierState)

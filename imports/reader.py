@@ -29,6 +29,7 @@ from typing import Literal, NoReturn
 
 from config.mapping import DOSSIER_COLUMNS, EVENT_COLUMNS, ColumnMapping, is_personal_header, normalize_label
 from config.numbers import number
+from config.vocabulary import FIRST_YEAR, LAST_YEAR
 from imports.errors import ImportRefused
 from imports.workbook import ReaderLimits, run_isolated
 
@@ -365,10 +366,11 @@ def _prepare_csv(info: FileInfo, mapping: ColumnMapping, kind: Kind, tmpdir: Pat
 
 
 # -- workbooks --------------------------------------------------------------------------------
-# Excel serial day numbers of 1990-01-01 and 2100-12-31: a number in a date column in this range
-# is a date cell without a date format (Excel's epoch is 1899-12-30).
-_SERIAL_MIN, _SERIAL_MAX = 32874, 73415
+# Excel serial day numbers of the first and last plausible days (config/vocabulary.py): a number in
+# a date column in this range is a date cell without a date format (Excel's epoch is 1899-12-30).
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+_SERIAL_MIN = (dt.datetime(FIRST_YEAR, 1, 1) - _EXCEL_EPOCH).days
+_SERIAL_MAX = (dt.datetime(LAST_YEAR, 12, 31) - _EXCEL_EPOCH).days
 DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "dossiers": ("received_at", "supplement_requested_at", "supplement_received_at", "extended_due_at",
                  "finished_at", "returned_at", "reported_due_at", "synced_at"),

@@ -31,7 +31,7 @@ import duckdb
 from config.clock import timezone_name
 from config.mapping import BOOLEAN_COLUMNS, ENUMS, RATING_COLUMNS, ColumnMapping, normalize_label
 from config.redact import mask_text, sql_mask
-from config.vocabulary import RATING_MAX, RATING_MIN, RESOLVED_STATES, quoted_list
+from config.vocabulary import FIRST_YEAR, LAST_YEAR, RATING_MAX, RATING_MIN, RESOLVED_STATES, quoted_list
 from imports.errors import ImportRefused
 from imports.reader import CANONICAL, DATE_COLUMNS, REQUIRED, PreparedFile
 
@@ -48,9 +48,9 @@ REQUIRED_VALUES = REQUIRED
 # Keys, never masked: a masked code could merge two dossiers. Every other text column (names,
 # fields, source systems) is stored with ID- and phone-shaped values masked (config/redact.py).
 CODE_COLUMNS = ("dossier_code", "agency_code", "procedure_code")
-# Plausible dates: anything outside is a typo (01/01/0024) or a placeholder (9999-12-31).
-MIN_TS = "1990-01-01"
-MAX_TS = "2100-12-31 23:59:59"
+# Plausible dates (config/vocabulary.py): anything outside is a typo or a placeholder.
+MIN_TS = f"{FIRST_YEAR}-01-01"
+MAX_TS = f"{LAST_YEAR}-12-31 23:59:59"
 DMY_FORMATS = ["%d/%m/%Y %H:%M:%S.%f", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"]
 DATE_HINT = "YYYY-MM-DD[ HH:MM[:SS]] or dd/mm/yyyy [HH:MM[:SS]]"
 
@@ -310,8 +310,8 @@ def _checks(kind: str) -> list[tuple[str, str, str, str, str]]:
                     f"'not a date: ''' || s_{c} || ''' (expected {DATE_HINT})'",
                     f"'ngày giờ không hợp lệ: ''' || s_{c} || ''' (định dạng {DATE_HINT})'"))
         out.append((c, f"{_ident(c)} < TIMESTAMP '{MIN_TS}' OR {_ident(c)} > TIMESTAMP '{MAX_TS}'", f"s_{c}",
-                    f"'date out of range: ''' || s_{c} || ''' (years 1990 to 2100)'",
-                    f"'ngày ngoài khoảng hợp lý: ''' || s_{c} || ''' (năm 1990 đến 2100)'"))
+                    f"'date out of range: ''' || s_{c} || ''' (years {FIRST_YEAR} to {LAST_YEAR})'",
+                    f"'ngày ngoài khoảng hợp lý: ''' || s_{c} || ''' (năm {FIRST_YEAR} đến {LAST_YEAR})'"))
     for c in CANONICAL[kind]:
         if _is_text(kind, c):
             out.append((c, f"length({_ident(c)}) > {MAX_TEXT}", f"left({_ident(c)}, 60) || '…'",

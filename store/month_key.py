@@ -18,7 +18,7 @@ The layout (each month field holds the month number + 1; 0 = none):
 The months are absolute, so the part the dossier row alone gives (F, the month of its result and
 its channel) is computed when the row is written and kept in it (`row_fact_sql`, the column
 dossiers.fx_month: store/dossier_facts.py); the engine pass adds what as_of and the SLA result
-give (`pass_layers`). Every month of the years 1 to 2729 fits; the import accepts the years 1990 to 2100,
+give (`pass_layers`). Every month of the years 1 to 2729 fits; the import accepts far fewer (config/vocabulary.py),
 and a row dated outside 1-2729 stops the facts' computation with a message.
 
 Dossiers are counted per (agency, key): tens of thousands of groups for ten million dossiers.

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import duckdb
 
 from config.clock import local_now, to_local
-from config.vocabulary import BIEU06_COUNT_NAMES, RESOLVED_STATUSES, quoted_list
+from config.vocabulary import BIEU06_COUNT_NAMES, LAST_YEAR, RESOLVED_STATUSES, quoted_list
 from sla_rules.constants import FLAG_STOPPED, office_time_sql
 from store import dossier_facts
 from store.month_key import month_keys_sql, month_stats_sql, pass_layers, status_of_key_sql
@@ -70,7 +70,8 @@ class Engine(Protocol):
     def install(self, con: duckdb.DuckDBPyConnection) -> None: ...
     def compute_sql(self, source: str, as_of: dt.datetime, events: str | None = None,
                     with_reasons: bool = False, lang: str = "vi", extra: Any = (),
-                    status_type: str | None = None, internals: Any = (), early: Any = ()) -> str: ...
+                    status_type: str | None = None, internals: Any = (), early: Any = (),
+                    cycle_flag: str | None = None, cycle_source: str | None = None) -> str: ...
 
 
 def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
@@ -81,9 +82,10 @@ def to_local_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
             value = dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"as_of must be an ISO date or date-time, got {value!r}") from None
-    if isinstance(value, dt.datetime):
-        return to_local(value)
-    return dt.datetime.combine(value, dt.time.max)
+    value = to_local(value) if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time.max)
+    if value.year > LAST_YEAR:  # every month up to it would be a row of each agency's figures
+        raise ValueError(f"as_of must be in {LAST_YEAR} or earlier (a dossier's dates are), got {value:%Y-%m-%d}")
+    return value
 
 
 # -- per dossier and month ------------------------------------------------------------------

@@ -215,3 +215,13 @@ def test_compliance_workbook_neutralises_formulas_and_prints_sanely(store, tmp_p
     assert {"Kiến nghị", "tạo mới", "dòng lệnh"} <= values and not {"request", "created", "cli"} & values
     for ws in wb.worksheets:
         assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1 and ws.print_title_rows
+
+
+def test_a_date_out_of_range_reads_in_vietnamese_with_the_years_the_import_takes():
+    """The quarantine's reason for an implausible date, as the import writes it, in Vietnamese."""
+    from config.vocabulary import FIRST_YEAR, LAST_YEAR
+    from dashboard.i18n import import_reason
+
+    text = f"date out of range: '01/01/0024' (years {FIRST_YEAR} to {LAST_YEAR})"
+    assert import_reason(text, "vi") == f"ngày ngoài khoảng hợp lý: '01/01/0024' (năm {FIRST_YEAR} đến {LAST_YEAR})"
+    assert import_reason(text, "en") == text

@@ -147,6 +147,10 @@ def test_as_of_forms():
     assert to_local_naive(utc) == T(2024, 3, 20, 8, 0)                              # UTC+7
     with pytest.raises(ValueError, match="as_of must be an ISO date"):
         to_local_naive("20/03/2024")
+    # later, the monthly figures would hold a row per agency for every month up to it
+    with pytest.raises(ValueError, match="2100 or earlier"):
+        to_local_naive("2101-01-01")
+    assert to_local_naive("2100-12-31 08:00") == T(2100, 12, 31, 8, 0)
 
 
 def test_the_recompute_counts_months_as_the_rules_do_even_for_odd_instants(tmp_path, engine):
