@@ -20,6 +20,7 @@ from typing import Any
 from config.app import AppConfig
 from config.clock import local_now, local_today
 from config.errors import MotcuaError
+from config.vocabulary import LAST_YEAR
 from store import catalog
 from store import ops as store_ops
 from store.db import Store
@@ -45,6 +46,8 @@ def parse_as_of(value: str | None) -> dt.datetime:
             t = dt.datetime.strptime(value, fmt)
         except ValueError:
             continue
+        if t.year > LAST_YEAR:
+            raise UserError(f"--as-of {value!r}: the figures are counted up to {LAST_YEAR} at the latest")
         return t.replace(hour=23, minute=59, second=59) if end_of_day else t
     raise UserError(f"--as-of {value!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
 

@@ -76,6 +76,7 @@ def test_bad_input_gives_one_plain_line(run_app, tmp_path):
         (("sla", "explain", str(tmp_path / "missing.csv")), "file not found"),
         (("query", "nope"), "unknown query"),
         (("sla", "explain", "x.csv", "--as-of", "yesterday"), "file not found"),
+        (("sla", "recompute", "--as-of", "9999-12-31"), "up to 2100 at the latest"),
     ]
     for args, needle in cases:
         r = run_app(*args)
