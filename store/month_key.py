@@ -18,8 +18,8 @@ The layout (each month field holds the month number + 1; 0 = none):
 The months are absolute, so the part the dossier row alone gives (F, the month of its result and
 its channel) is computed when the row is written and kept in it (`row_fact_sql`, the column
 dossiers.fx_month: store/dossier_facts.py); the engine pass adds what as_of and the SLA result
-give (`pass_layers`). Every month of the years 1 to 2729 fits; the import accepts far fewer (config/vocabulary.py),
-and a row dated outside 1-2729 stops the facts' computation with a message.
+give (`pass_layers`). Every month of the years 1 to 2729 fits (the import accepts far fewer:
+config/vocabulary.py); a row dated outside them stops the facts' computation with a message.
 
 Dossiers are counted per (agency, key): tens of thousands of groups for ten million dossiers.
 Each group turns into +n / -n changes at its months (pending and overdue: +n at max(F, L), -n at
@@ -34,7 +34,7 @@ from sla_rules.constants import FLAG_STOPPED, month_number_sql
 
 _BITS = 15
 _MASK = (1 << _BITS) - 1
-LAST_YEAR = (_MASK - 1) // 12 - 1    # every month of the years 1 to LAST_YEAR fits a field
+KEY_LAST_YEAR = (_MASK - 1) // 12 - 1    # every month of the years 1 to this one fits a field
 _KEY = {"fm": 0, "rm": 15, "lm": 30, "status": 45, "online": 48}
 _EARLY, _OVERDUE = SLA_STATUSES.index("early"), SLA_STATUSES.index("overdue")  # their ENUM codes
 if len(SLA_STATUSES) > 8:
@@ -70,8 +70,8 @@ def row_fact_sql(d: str = "d") -> str:
     key = (f"CAST({f_m} + 1 AS BIGINT) + CASE WHEN {res} IS NULL THEN 0 ELSE CAST({r_m} + 1 AS BIGINT) * {1 << _KEY['rm']} END "
            f"+ CAST({d}.channel = 'online' AS BIGINT) * {1 << _KEY['online']}")
     dated = [f"{d}.received_at", f"{d}.finished_at", f"{d}.returned_at"]
-    outside = " OR ".join(f"{c} < TIMESTAMP '0001-01-01' OR {c} >= TIMESTAMP '{LAST_YEAR + 1}-01-01'" for c in dated)
-    return (f"CASE WHEN {outside} THEN error('a dossier dated outside the years 1 to {LAST_YEAR}: '"
+    outside = " OR ".join(f"{c} < TIMESTAMP '0001-01-01' OR {c} >= TIMESTAMP '{KEY_LAST_YEAR + 1}-01-01'" for c in dated)
+    return (f"CASE WHEN {outside} THEN error('a dossier dated outside the years 1 to {KEY_LAST_YEAR}: '"
             f" || {d}.dossier_code) ELSE {key} END")
 
 

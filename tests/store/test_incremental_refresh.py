@@ -255,3 +255,7 @@ def test_the_digest_follows_every_part_of_the_facts_definition(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(vendor, "_A_MONTH", 16)
     assert digest() != before
+    monkeypatch.undo()
+    import store.month_key as month_key
+    monkeypatch.setattr(month_key, "_KEY", {**month_key._KEY, "online": 49})
+    assert digest() != before
