@@ -31,6 +31,7 @@ import datetime as dt
 
 from config.vocabulary import SLA_STATUSES
 from sla_rules.constants import FLAG_STOPPED, month_number_sql
+from sla_rules.engine import epoch_us
 
 _BITS = 15
 _MASK = (1 << _BITS) - 1
@@ -39,10 +40,6 @@ _KEY = {"fm": 0, "rm": 15, "lm": 30, "status": 45, "online": 48}
 _EARLY, _OVERDUE = SLA_STATUSES.index("early"), SLA_STATUSES.index("overdue")  # their ENUM codes
 if len(SLA_STATUSES) > 8:
     raise ImportError("store/month_key.py: the statuses no longer fit the key's three bits")
-
-
-def epoch_us(ts: dt.datetime) -> int:
-    return (ts - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
 
 
 def as_of_month(as_of: dt.datetime) -> int:
@@ -75,12 +72,15 @@ def row_fact_sql(d: str = "d") -> str:
             f" || {d}.dossier_code) ELSE {key} END")
 
 
-def pass_layers(as_of: dt.datetime, fact: str = "x.fx_month") -> tuple[list[dict[str, str]], str]:
+def pass_layers(as_of: dt.datetime, counts_refusals: bool = False,
+                fact: str = "x.fx_month") -> tuple[list[dict[str, str]], str]:
     """The engine pass's early layers (compute_sql `early`) and month_key over its output.
 
     The layers read the row's stored part (`fact`) and the engine's facts of the row: a dossier
     excluded or received at or after as_of has no key (NULL); one resolved at or after as_of has no
-    R. The key adds L (when late by as_of and its clock not stopped) and the status."""
+    R. The key adds L (when late by as_of and its clock not stopped) and the status.
+    counts_refusals: the rule set counts a late refusal as resolved overdue, so a refusal is
+    excluded only after the clock (its status), and then has no key either."""
     a_us = epoch_us(as_of)
     r_mask = _MASK << _KEY["rm"]
     layers = [{"mk_row": fact},
@@ -89,6 +89,8 @@ def pass_layers(as_of: dt.datetime, fact: str = "x.fx_month") -> tuple[list[dict
     key = (f"mk_head + CASE WHEN late_us <= {a_us} AND (flags & {FLAG_STOPPED}) = 0 "
            f"THEN CAST(late_month + 1 AS BIGINT) * {1 << _KEY['lm']} ELSE 0 END "
            f"+ CAST(enum_code(status) AS BIGINT) * {1 << _KEY['status']}")
+    if counts_refusals:
+        key = f"CASE WHEN status <> 'excluded' THEN {key} END"
     return layers, key
 
 

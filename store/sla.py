@@ -288,9 +288,7 @@ def _engine_pass(con: duckdb.DuckDBPyConnection, engine: Engine, as_of: dt.datet
         cycles = "v_sla_cycles"
     con.execute('CREATE OR REPLACE TEMP VIEW v_sla_events AS SELECT d.dossier_id AS dossier_code, e.event, e."at" '
                 f'FROM dossier_events e JOIN {dossiers} d ON d.dossier_code = e.dossier_code')
-    early, month_key = pass_layers(as_of)
-    if engine.counts_late_refusals:  # a refusal in time is excluded only after the clock: no key for it
-        month_key = f"CASE WHEN status <> 'excluded' THEN {month_key} END"
+    early, month_key = pass_layers(as_of, engine.counts_late_refusals)
     early = [{**early[0], **early_facts()}, *early[1:]]
     # the events relation only when there are events the engine reads (a join less per dossier)
     events = "v_sla_events" if con.execute(
